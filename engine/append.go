@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stafet/stafet/events"
+)
+
+// Result says what an append did.
+type Result struct {
+	// Events are the events appended (or, for a duplicate, nil).
+	Events []events.Envelope
+	// FirstSeq and LastSeq are the log positions of the command's events;
+	// for a duplicate, the position of the first event the original
+	// message produced.
+	FirstSeq, LastSeq uint64
+	// Duplicate is true when the source message had already been
+	// appended; nothing new was written.
+	Duplicate bool
+}
+
+// maxAttempts bounds Execute's retries on concurrent change of a pathway.
+const maxAttempts = 8
+
+// Execute runs a command against a pathway: it loads the pathway, decides
+// with the pathway rules and appends the result with an optimistic
+// concurrency check, deciding again on fresh state if another writer got
+// there first. A command whose source message was appended before is not
+// appended again (Result.Duplicate), however long ago.
+func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error) {
+	key := cmd.Source.Key()
+	if key != "" {
+		if res, ok, err := s.lookupDuplicate(ctx, key); err != nil || ok {
+			return res, err
+		}
+	}
+	mu := s.lock(cmd.Pathway)
+	mu.Lock()
+	defer mu.Unlock()
+	var lastErr error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		p, err := s.state(ctx, cmd)
+		if err != nil {
+			return Result{}, err
+		}
+		evs, err := events.Decide(p, cmd)
+		if err != nil {
+			return Result{}, err
+		}
+		res, err := s.Append(ctx, cluster(p, evs), p.LastSeq(), evs)
+		if errors.Is(err, ErrConflict) {
+			s.cache.drop(cmd.Pathway)
+			lastErr = err
+			continue
+		}
+		if err != nil {
+			return res, err
+		}
+		s.remember(p, res.Events)
+		return res, nil
+	}
+	return Result{}, fmt.Errorf("engine: gave up after %d attempts: %w", maxAttempts, lastErr)
+}
+
+// state returns the pathway's current state, from the cache or the log.
+func (s *Store) state(ctx context.Context, cmd events.Command) (*events.Pathway, error) {
+	if p := s.cache.get(cmd.Pathway); p != nil {
+		return p, nil
+	}
+	history, err := s.Load(ctx, cmd.Pathway)
+	if err != nil {
+		return nil, err
+	}
+	return events.Fold(history), nil
+}
+
+// remember keeps the state after a successful append, so the next command
+// on the pathway needs no load. A Correction rewrites history, so the
+// state is dropped instead and folded afresh next time.
+func (s *Store) remember(p *events.Pathway, appended []events.Envelope) {
+	for i := range appended {
+		if _, ok := appended[i].Annuls(); ok {
+			s.cache.drop(appended[i].Pathway)
+			return
+		}
+	}
+	for i := range appended {
+		p.Apply(&appended[i])
+	}
+	s.cache.put(p.ID(), p)
+}
+
+func cluster(p *events.Pathway, evs []events.Envelope) string {
+	if c := p.Cluster(); c != "" {
+		return c
+	}
+	for i := range evs {
+		if o, ok := evs[i].Payload.(*events.PathwayOpened); ok {
+			return o.Cluster
+		}
+	}
+	return ""
+}
+
+// Append writes events to one pathway if its last sequence is still
+// expectedLast (0: the pathway must be new), atomically: all or none. It
+// returns ErrConflict if another writer appended first. Most callers want
+// Execute, which decides and retries.
+func (s *Store) Append(ctx context.Context, cluster string, expectedLast uint64, evs []events.Envelope) (Result, error) {
+	if len(evs) == 0 {
+		return Result{}, &events.ValidationError{Field: "data", Reason: "no events"}
+	}
+	if err := events.ValidateClusterID(cluster); err != nil {
+		return Result{}, err
+	}
+	msgs, err := s.messages(cluster, evs)
+	if err != nil {
+		return Result{}, err
+	}
+	filter := PathwayFilter(evs[0].Pathway)
+	var ack *jetstream.PubAck
+	if len(msgs) == 1 {
+		ack, err = s.js.PublishMsg(ctx, msgs[0], jetstream.WithExpectLastSequenceForSubject(expectedLast, filter))
+	} else {
+		ack, err = s.publishBatch(ctx, msgs, expectedLast, filter)
+	}
+	if err != nil {
+		if isWrongLastSeq(err) {
+			return s.checkRetried(ctx, filter, msgs, evs, err)
+		}
+		return Result{}, fmt.Errorf("engine: append: %w", err)
+	}
+	res := Result{Events: evs, LastSeq: ack.Sequence, FirstSeq: ack.Sequence - uint64(len(evs)) + 1, Duplicate: ack.Duplicate}
+	setSeqs(res)
+	s.index(ctx, evs[0].Source.Key(), res.FirstSeq)
+	return res, nil
+}
+
+// messages encodes events as NATS messages with their de-duplication ids.
+func (s *Store) messages(cluster string, evs []events.Envelope) ([]*nats.Msg, error) {
+	now := time.Now().UTC()
+	msgs := make([]*nats.Msg, len(evs))
+	for i := range evs {
+		e := &evs[i]
+		if e.RecordedAt.IsZero() {
+			e.RecordedAt = now
+		}
+		if err := e.Validate(); err != nil {
+			return nil, err
+		}
+		if e.Pathway != evs[0].Pathway {
+			return nil, &events.ValidationError{Field: "pathway", Reason: "one append holds one pathway's events"}
+		}
+		data, err := s.codec.Encode(e)
+		if err != nil {
+			return nil, err
+		}
+		m := nats.NewMsg(Subject(cluster, e.Pathway, e.Actor.Org))
+		m.Data = data
+		m.Header.Set(jetstream.MsgIDHeader, msgID(e, i))
+		m.Header.Set(HeaderType, string(e.Payload.Type()))
+		msgs[i] = m
+	}
+	return msgs, nil
+}
+
+// HeaderType carries the event type in a header, so subscribers can filter
+// without decoding the body.
+const HeaderType = "Stafet-Type"
+
+// msgID is the JetStream de-duplication id: derived from the source message
+// where there is one, so a resend within the window is caught by the
+// server too; otherwise the event id, which catches our own retries.
+func msgID(e *events.Envelope, i int) string {
+	if k := e.Source.Key(); k != "" {
+		return idemKey(k) + "." + strconv.Itoa(i)
+	}
+	return e.ID.String()
+}
+
+func setSeqs(res Result) {
+	for i := range res.Events {
+		res.Events[i].Seq = res.FirstSeq + uint64(i)
+	}
+}
+
+func isWrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	}
+	return false
+}
+
+// checkRetried tells a real conflict from our own retry: on R1 a retried
+// publish with the same message id and expectation is rejected as a wrong
+// last sequence rather than reported as a duplicate (shared/NATS.md).
+func (s *Store) checkRetried(ctx context.Context, filter string, msgs []*nats.Msg, evs []events.Envelope, cause error) (Result, error) {
+	last, err := s.stream.GetLastMsgForSubject(ctx, filter)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %v", ErrConflict, cause)
+	}
+	want := msgs[len(msgs)-1].Header.Get(jetstream.MsgIDHeader)
+	if last.Header.Get(jetstream.MsgIDHeader) != want {
+		return Result{}, fmt.Errorf("%w: %v", ErrConflict, cause)
+	}
+	res := Result{Events: evs, LastSeq: last.Sequence, FirstSeq: last.Sequence - uint64(len(evs)) + 1, Duplicate: true}
+	setSeqs(res)
+	return res, nil
+}

@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Durability says when an append is acknowledged.
+type Durability string
+
+const (
+	// Safe fsyncs every write before it is acknowledged: an acknowledged
+	// event survives a process kill and a host crash. The default.
+	Safe Durability = "safe"
+	// Bulk lets the server fsync on its own interval (2 minutes): an
+	// acknowledged event survives a process kill but may be lost in a host
+	// crash. For bulk imports and benchmarks only.
+	Bulk Durability = "bulk"
+)
+
+// Config configures a Store. The zero value means the defaults: an
+// embedded NATS server with JetStream in ./data, no client port, safe
+// durability, one replica.
+type Config struct {
+	// DataDir holds the embedded server's JetStream files. Default "data".
+	DataDir string
+	// URL connects to an external NATS cluster instead of the embedded
+	// server, e.g. "nats://n1:4222,nats://n2:4222".
+	URL string
+	// Credentials is a NATS credentials file for URL.
+	Credentials string
+	// CAFile, CertFile and KeyFile set TLS for URL (and for the embedded
+	// client port when ListenAddr is set).
+	CAFile, CertFile, KeyFile string
+	// ListenAddr is the embedded server's client address, e.g.
+	// "127.0.0.1:4222", so the nats CLI and other clients can connect.
+	// Empty means in-process connections only.
+	ListenAddr string
+	// Durability is Safe (default) or Bulk.
+	Durability Durability
+	// Replicas is the replication factor of streams and buckets. Default 1;
+	// use 3 on a cluster.
+	Replicas int
+	// DuplicateWindow is JetStream's de-duplication window. Idempotency
+	// beyond it comes from Stafet's own index. Default 2 minutes.
+	DuplicateWindow time.Duration
+	// Logger receives the store's logs; nil discards them.
+	Logger *slog.Logger
+	// ServerName names the embedded server. Default "stafet".
+	ServerName string
+}
+
+func (c Config) withDefaults() Config {
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.Durability == "" {
+		c.Durability = Safe
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 2 * time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ServerName == "" {
+		c.ServerName = "stafet"
+	}
+	return c
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.Durability != Safe && c.Durability != Bulk:
+		return fmt.Errorf("engine: durability %q: want safe or bulk", c.Durability)
+	case c.Replicas < 1 || c.Replicas > 5:
+		return fmt.Errorf("engine: replicas %d: want 1 to 5", c.Replicas)
+	case c.URL == "" && c.Replicas > 1:
+		return errors.New("engine: replicas > 1 needs a NATS cluster (set URL)")
+	case (c.CertFile == "") != (c.KeyFile == ""):
+		return errors.New("engine: TLS needs both a certificate and a key file")
+	case c.DuplicateWindow < time.Second:
+		return errors.New("engine: duplicate window must be at least 1s")
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Idempotency beyond JetStream's duplicate window.
+//
+// The server de-duplicates a Nats-Msg-Id only for DuplicateWindow. To hold
+// for good, every append of a source message also records the message's
+// key → first sequence in the stafet_idem bucket, and Execute consults it
+// before deciding. The record is published asynchronously (it must not
+// cost a second fsync per event); if the process dies before it lands, the
+// duplicate window still protects the message, and Open re-indexes every
+// event written in the last two windows before it serves, so the index
+// never misses one.
+
+// idemKey is the bucket key of a source key: it hides the sender's ids and
+// is safe as a KV key.
+func idemKey(sourceKey string) string {
+	sum := sha256.Sum256([]byte(sourceKey))
+	return hex.EncodeToString(sum[:16])
+}
+
+func (s *Store) index(ctx context.Context, sourceKey string, firstSeq uint64) {
+	if sourceKey == "" {
+		return
+	}
+	s.indexKey(idemKey(sourceKey), firstSeq)
+}
+
+func (s *Store) indexKey(key string, firstSeq uint64) {
+	_, err := s.js.PublishAsync("$KV."+IdemBucket+"."+key, []byte(strconv.FormatUint(firstSeq, 10)))
+	if err != nil {
+		s.log.Warn("idempotency index write failed; the duplicate window still covers it", "err", err)
+	}
+}
+
+// lookupDuplicate reports whether a source key was appended before.
+func (s *Store) lookupDuplicate(ctx context.Context, sourceKey string) (Result, bool, error) {
+	e, err := s.idem.Get(ctx, idemKey(sourceKey))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, fmt.Errorf("engine: idempotency index: %w", err)
+	}
+	seq, err := strconv.ParseUint(string(e.Value()), 10, 64)
+	if err != nil {
+		return Result{}, false, fmt.Errorf("engine: idempotency index: bad value %q", e.Value())
+	}
+	return Result{FirstSeq: seq, LastSeq: seq, Duplicate: true}, true, nil
+}
+
+// reconcileIndex re-indexes the events of the last two duplicate windows
+// of log time, closing the gap an asynchronous index write leaves when the
+// process dies right after an append.
+func (s *Store) reconcileIndex(ctx context.Context) error {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("engine: reconcile index: %w", err)
+	}
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	start := info.State.LastTime.Add(-2 * s.cfg.DuplicateWindow)
+	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
+	})
+	if err != nil {
+		return fmt.Errorf("engine: reconcile index: %w", err)
+	}
+	n := 0
+	for seq := uint64(0); seq < info.State.LastSeq; {
+		batch, err := cons.FetchNoWait(1000)
+		if err != nil {
+			return fmt.Errorf("engine: reconcile index: %w", err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			md, _ := m.Metadata()
+			seq = md.Sequence.Stream
+			if key, ok := strings.CutSuffix(m.Headers().Get(jetstream.MsgIDHeader), ".0"); ok && len(key) == 32 {
+				s.indexKey(key, seq)
+				n++
+			}
+		}
+		if batch.Error() != nil || got == 0 {
+			break
+		}
+	}
+	select {
+	case <-s.js.PublishAsyncComplete():
+	case <-time.After(30 * time.Second):
+		return errors.New("engine: reconcile index: index writes did not complete in 30s")
+	}
+	s.log.Debug("idempotency index reconciled", "events", n)
+	return nil
+}

@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stafet/stafet/events"
+)
+
+// SealIdentity encrypts a patient's identity under the patient's own key,
+// creating the key on first use. The key is stored in the
+// stafet_patient_keys bucket under the pseudonym, never in the log.
+func (s *Store) SealIdentity(ctx context.Context, patient events.PatientRef, id events.Identity) (*events.SealedIdentity, error) {
+	key, err := s.patientKey(ctx, patient, true)
+	if err != nil {
+		return nil, err
+	}
+	return events.Seal(key, patient, id)
+}
+
+// OpenIdentity decrypts a sealed identity. After ShredPatient it returns
+// events.ErrShredded.
+func (s *Store) OpenIdentity(ctx context.Context, patient events.PatientRef, sealed *events.SealedIdentity) (events.Identity, error) {
+	key, err := s.patientKey(ctx, patient, false)
+	if err != nil {
+		return events.Identity{}, err
+	}
+	return sealed.Open(key, patient)
+}
+
+// ShredPatient deletes a patient's key and its history from the bucket:
+// every sealed copy of the patient's CPR number and name becomes
+// unreadable, while the pathway history (which holds only the pseudonym)
+// still replays.
+func (s *Store) ShredPatient(ctx context.Context, patient events.PatientRef) error {
+	if err := s.keys.Purge(ctx, string(patient)); err != nil {
+		return fmt.Errorf("engine: shred patient: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) patientKey(ctx context.Context, patient events.PatientRef, create bool) ([]byte, error) {
+	if err := patient.Validate(); err != nil {
+		return nil, err
+	}
+	e, err := s.keys.Get(ctx, string(patient))
+	switch {
+	case err == nil:
+		return e.Value(), nil
+	case errors.Is(err, jetstream.ErrKeyNotFound) && !create:
+		return nil, events.ErrShredded
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, fmt.Errorf("engine: patient key: %w", err)
+	}
+	key, err := events.NewPatientKey()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.keys.Create(ctx, string(patient), key); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			// Another writer made the key first; use theirs.
+			return s.patientKey(ctx, patient, false)
+		}
+		return nil, fmt.Errorf("engine: patient key: %w", err)
+	}
+	return key, nil
+}

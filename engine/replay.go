@@ -1,0 +1,231 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stafet/stafet/events"
+)
+
+// Projection is anything that folds events: the engine feeds it every
+// event in log order, from one goroutine.
+type Projection interface {
+	Apply(events.Envelope) error
+}
+
+// ReplayOptions bounds a replay and asks for progress.
+type ReplayOptions struct {
+	// From is the first sequence to read; 0 or 1 means the start.
+	From uint64
+	// To is the last sequence to read; 0 means the log's last sequence
+	// when the replay starts.
+	To uint64
+	// Progress, if set, is called about once a second from the replay's
+	// own goroutine.
+	Progress func(ReplayStats)
+}
+
+// ReplayStats describes a replay so far.
+type ReplayStats struct {
+	Events   uint64
+	Done     uint64 // last sequence applied
+	Total    uint64 // last sequence to apply
+	Elapsed  time.Duration
+	Rate     float64 // events per second
+	Estimate time.Duration
+}
+
+// Batch sizes of the replay pipeline: pulls of 10 000 messages keep the
+// server busy (shared/NATS.md: replay speed is set by pull size and by not
+// acking); decode batches of 512 amortise channel hand-offs.
+const (
+	replayPull  = 10000
+	decodeBatch = 512
+)
+
+type rawBatch struct {
+	data [][]byte
+	seqs []uint64
+	evs  []events.Envelope
+	err  error
+	done chan struct{}
+}
+
+// Replay reads the log from opts.From to opts.To with one ordered
+// consumer and applies every event to every projection in log order.
+// Fetching, decoding (on all cores) and applying overlap.
+func (s *Store) Replay(ctx context.Context, opts ReplayOptions, ps ...Projection) (ReplayStats, error) {
+	start := time.Now()
+	to := opts.To
+	if to == 0 {
+		last, err := s.LastSeq(ctx)
+		if err != nil {
+			return ReplayStats{}, err
+		}
+		to = last
+	}
+	from := max(opts.From, 1)
+	st := ReplayStats{Total: to}
+	if to < from {
+		return st, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ordered, err := s.fetch(ctx, from, to)
+	if err != nil {
+		return st, err
+	}
+	err = applyInOrder(ctx, ordered, ps, &st, start, opts.Progress)
+	cancel()
+	for range ordered {
+		// Let the fetcher finish so no goroutine outlives Replay.
+	}
+	st.Elapsed = time.Since(start)
+	if st.Elapsed > 0 {
+		st.Rate = float64(st.Events) / st.Elapsed.Seconds()
+	}
+	return st, err
+}
+
+// fetch starts the ordered consumer and the decoders; it returns the
+// batches in log order, each to be waited on (done) before use.
+func (s *Store) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, error) {
+	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
+		FilterSubjects: []string{EventSubjects},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: replay: %w", err)
+	}
+	work := make(chan *rawBatch, 64)
+	ordered := make(chan *rawBatch, 64)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				s.decodeBatch(b)
+			}
+		}()
+	}
+	finished := make(chan struct{})
+	cur := newRawBatch()
+	var once sync.Once
+	send := func(b *rawBatch) bool {
+		select {
+		case ordered <- b:
+		case <-ctx.Done():
+			return false
+		}
+		work <- b
+		return true
+	}
+	// mu keeps the callback from sending on work after it is closed.
+	var mu sync.Mutex
+	stopped := false
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		md, err := m.Metadata()
+		if err != nil || md.Sequence.Stream > to {
+			return
+		}
+		cur.data = append(cur.data, m.Data())
+		cur.seqs = append(cur.seqs, md.Sequence.Stream)
+		if len(cur.data) < decodeBatch && md.Sequence.Stream < to {
+			return
+		}
+		b := cur
+		cur = newRawBatch()
+		if !send(b) || md.Sequence.Stream >= to {
+			once.Do(func() { close(finished) })
+		}
+	}, jetstream.PullMaxMessages(replayPull))
+	if err != nil {
+		return nil, fmt.Errorf("engine: replay: %w", err)
+	}
+	go func() {
+		select {
+		case <-finished:
+		case <-ctx.Done():
+		}
+		cc.Stop()
+		mu.Lock()
+		stopped = true
+		close(work)
+		mu.Unlock()
+		wg.Wait()
+		close(ordered)
+	}()
+	return ordered, nil
+}
+
+func newRawBatch() *rawBatch {
+	return &rawBatch{data: make([][]byte, 0, decodeBatch), seqs: make([]uint64, 0, decodeBatch), done: make(chan struct{})}
+}
+
+func (s *Store) decodeBatch(b *rawBatch) {
+	defer close(b.done)
+	b.evs = make([]events.Envelope, len(b.data))
+	for i, d := range b.data {
+		e, err := s.codec.Decode(d)
+		if err != nil {
+			b.err = fmt.Errorf("engine: replay: event at seq %d: %w", b.seqs[i], err)
+			return
+		}
+		e.Seq = b.seqs[i]
+		b.evs[i] = e
+	}
+	b.data = nil
+}
+
+func applyInOrder(ctx context.Context, ordered <-chan *rawBatch, ps []Projection, st *ReplayStats, start time.Time, progress func(ReplayStats)) error {
+	lastReport := start
+	for b := range ordered {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if b.err != nil {
+			return b.err
+		}
+		for i := range b.evs {
+			for _, p := range ps {
+				if err := p.Apply(b.evs[i]); err != nil {
+					return fmt.Errorf("engine: replay: apply seq %d: %w", b.evs[i].Seq, err)
+				}
+			}
+		}
+		st.Events += uint64(len(b.evs))
+		st.Done = b.seqs[len(b.seqs)-1]
+		if progress != nil && time.Since(lastReport) >= time.Second {
+			lastReport = time.Now()
+			progress(st.withRate(start))
+		}
+		if st.Done >= st.Total {
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+func (st ReplayStats) withRate(start time.Time) ReplayStats {
+	st.Elapsed = time.Since(start)
+	if st.Elapsed > 0 {
+		st.Rate = float64(st.Events) / st.Elapsed.Seconds()
+	}
+	if st.Rate > 0 && st.Total > st.Done {
+		st.Estimate = time.Duration(float64(st.Total-st.Done) / st.Rate * float64(time.Second))
+	}
+	return st
+}

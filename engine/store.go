@@ -1,0 +1,241 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stafet/stafet/events"
+)
+
+// Names of the streams and buckets Stafet owns. Documented in
+// docs/architecture.md.
+const (
+	EventStream   = "STAFET_EVENTS"
+	EventSubjects = "stafet.ev.>"
+	IdemBucket    = "stafet_idem"
+	KeyBucket     = "stafet_patient_keys"
+)
+
+var (
+	// ErrConflict is returned when another writer appended to the pathway
+	// first. Execute retries on it; Append returns it to the caller.
+	ErrConflict = errors.New("engine: pathway changed concurrently")
+	// ErrClosed is returned by a closed store.
+	ErrClosed = errors.New("engine: store closed")
+)
+
+// Store is the event store: it appends events to JetStream with per-pathway
+// optimistic concurrency and idempotency, loads one pathway, and replays
+// the log into projections.
+type Store struct {
+	cfg    Config
+	log    *slog.Logger
+	ns     *server.Server
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	idem   jetstream.KeyValue
+	keys   jetstream.KeyValue
+	codec  *events.Codec
+	locks  [256]sync.Mutex
+	cache  *stateCache
+
+	closeOnce sync.Once
+}
+
+// Open starts (or connects to) NATS, creates or verifies the streams and
+// buckets, and returns a ready store.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	s := &Store{cfg: cfg, log: cfg.Logger, codec: events.NewCodec(), cache: newStateCache(4096)}
+	if cfg.URL == "" {
+		ns, err := startEmbedded(cfg)
+		if err != nil {
+			return nil, err
+		}
+		s.ns = ns
+	}
+	nc, err := connect(cfg, s.ns)
+	if err != nil {
+		s.shutdownServer()
+		return nil, err
+	}
+	s.nc = nc
+	if err := s.setup(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.reconcileIndex(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.log.Info("event store ready", "stream", EventStream, "embedded", s.ns != nil,
+		"data_dir", s.DataDir(), "durability", string(cfg.Durability), "replicas", cfg.Replicas)
+	return s, nil
+}
+
+func (s *Store) setup(ctx context.Context) error {
+	js, err := jetstream.New(s.nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return fmt.Errorf("engine: jetstream: %w", err)
+	}
+	s.js = js
+	sc := jetstream.StreamConfig{
+		Name:               EventStream,
+		Description:        "Stafet pathway events: the single source of truth",
+		Subjects:           []string{EventSubjects},
+		Storage:            jetstream.FileStorage,
+		Retention:          jetstream.LimitsPolicy,
+		Discard:            jetstream.DiscardNew,
+		Replicas:           s.cfg.Replicas,
+		Duplicates:         s.cfg.DuplicateWindow,
+		AllowDirect:        true,
+		AllowAtomicPublish: true,
+		DenyDelete:         true,
+		DenyPurge:          true,
+	}
+	if s.stream, err = createOrUpdateStream(ctx, js, sc); err != nil {
+		return err
+	}
+	if s.idem, err = s.bucket(ctx, IdemBucket, "source message id → first event sequence", 1); err != nil {
+		return err
+	}
+	s.keys, err = s.bucket(ctx, KeyBucket, "per-patient encryption keys (delete = crypto-shred)", 1)
+	return err
+}
+
+// createOrUpdateStream retries while a fresh cluster has no meta leader yet
+// (requests then get no reply).
+func createOrUpdateStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) (jetstream.Stream, error) {
+	var lastErr error
+	for attempt := 0; attempt < 20; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err := js.CreateOrUpdateStream(actx, sc)
+		cancel()
+		if err == nil {
+			return st, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("engine: stream %s: %w", sc.Name, lastErr)
+}
+
+func (s *Store) bucket(ctx context.Context, name, desc string, history uint8) (jetstream.KeyValue, error) {
+	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: name, Description: desc, History: history,
+		Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: bucket %s: %w", name, err)
+	}
+	return kv, nil
+}
+
+// Conn returns the NATS connection, for subscribers and other streams.
+func (s *Store) Conn() *nats.Conn { return s.nc }
+
+// JetStream returns the JetStream context.
+func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// Codec returns the event codec.
+func (s *Store) Codec() *events.Codec { return s.codec }
+
+// Config returns the configuration with defaults filled in.
+func (s *Store) Config() Config { return s.cfg }
+
+// Server returns the embedded server, or nil when connected to a URL.
+func (s *Store) Server() *server.Server { return s.ns }
+
+// DataDir returns the absolute path of the embedded server's data, or ""
+// when connected to an external cluster.
+func (s *Store) DataDir() string {
+	if s.ns == nil {
+		return ""
+	}
+	dir, _ := filepath.Abs(s.cfg.DataDir)
+	return dir
+}
+
+// ClientURL returns the embedded server's client URL, or "" when it has no
+// client port.
+func (s *Store) ClientURL() string {
+	if s.ns == nil || s.cfg.ListenAddr == "" {
+		return ""
+	}
+	return s.ns.ClientURL()
+}
+
+// LastSeq returns the log's last sequence number.
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("engine: stream info: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// Close drains the connection and stops the embedded server. Everything
+// acknowledged is already on disk, so Close loses nothing.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.nc != nil {
+			if err := s.nc.Drain(); err != nil {
+				s.nc.Close()
+			}
+			for i := 0; i < 100 && !s.nc.IsClosed(); i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		s.shutdownServer()
+	})
+	return nil
+}
+
+func (s *Store) shutdownServer() {
+	if s.ns != nil {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+	}
+}
+
+// Subject returns the subject of an event: stafet.ev.<cluster>.<pathway>.<org>,
+// where org is the acting organisation's token. No personal data.
+func Subject(cluster string, pathway uuid.UUID, org events.OrgID) string {
+	tok := "stafet"
+	if org != "" {
+		tok = org.Token()
+	}
+	return "stafet.ev." + cluster + "." + pathway.String() + "." + tok
+}
+
+// PathwayFilter is the subject filter of all of one pathway's events.
+func PathwayFilter(pathway uuid.UUID) string {
+	return "stafet.ev.*." + pathway.String() + ".*"
+}
+
+// ClusterFilter is the subject filter of all events of one cluster.
+func ClusterFilter(cluster string) string { return "stafet.ev." + cluster + ".>" }
+
+// OrgFilter is the subject filter of all events an organisation acted in.
+func OrgFilter(org events.OrgID) string { return "stafet.ev.*.*." + org.Token() }
+
+func (s *Store) lock(pathway uuid.UUID) *sync.Mutex {
+	return &s.locks[pathway[15]]
+}

@@ -1,0 +1,231 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Upcaster turns a stored payload of one schema version into the next
+// version's JSON. Upcasters are pure and never fail on data their own
+// version accepted.
+type Upcaster func(data json.RawMessage) (json.RawMessage, error)
+
+type upKey struct {
+	t    Type
+	from int
+}
+
+// Codec encodes envelopes for the log and decodes them back, upcasting
+// old schema versions on read. The zero value is not usable; use NewCodec.
+type Codec struct {
+	current   map[Type]int
+	upcasters map[upKey]Upcaster
+}
+
+// NewCodec returns a codec that knows this build's event catalogue, every
+// type at schema version 1.
+func NewCodec() *Codec {
+	c := &Codec{current: make(map[Type]int), upcasters: make(map[upKey]Upcaster)}
+	for _, t := range Types() {
+		c.current[t] = 1
+	}
+	return c
+}
+
+// Upcast registers up as the step from schema version from to from+1 of
+// type t, and makes from+1 the current version if it was older.
+func (c *Codec) Upcast(t Type, from int, up Upcaster) {
+	c.upcasters[upKey{t, from}] = up
+	if c.current[t] < from+1 {
+		c.current[t] = from + 1
+	}
+}
+
+// Current returns the schema version this build writes for t.
+func (c *Codec) Current(t Type) int { return c.current[t] }
+
+// wire is the stored JSON form of an envelope.
+type wire struct {
+	ID          uuid.UUID       `json:"id"`
+	Pathway     uuid.UUID       `json:"pathway"`
+	Type        Type            `json:"type"`
+	Schema      int             `json:"schema"`
+	OccurredAt  time.Time       `json:"occurred_at"`
+	RecordedAt  time.Time       `json:"recorded_at,omitzero"`
+	Source      *wireSource     `json:"source,omitempty"`
+	Actor       *wireActor      `json:"actor,omitempty"`
+	Correlation string          `json:"correlation,omitempty"`
+	Causation   string          `json:"causation,omitempty"`
+	Data        json.RawMessage `json:"data"`
+}
+
+type wireSource struct {
+	System    string `json:"system,omitempty"`
+	Org       OrgID  `json:"org,omitempty"`
+	MessageID string `json:"message_id,omitempty"`
+}
+
+type wireActor struct {
+	Org  OrgID  `json:"org,omitempty"`
+	Role string `json:"role,omitempty"`
+}
+
+// Encode returns the stored form of e at the current schema version.
+func (c *Codec) Encode(e *Envelope) ([]byte, error) {
+	if e.Payload == nil {
+		return nil, &ValidationError{Field: "data", Reason: "missing payload"}
+	}
+	t := e.Payload.Type()
+	data, err := json.Marshal(e.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("events: encode %s: %w", t, err)
+	}
+	w := wire{
+		ID: e.ID, Pathway: e.Pathway, Type: t, Schema: c.current[t],
+		OccurredAt: e.OccurredAt.UTC(), RecordedAt: e.RecordedAt.UTC(),
+		Correlation: e.Correlation, Causation: e.Causation, Data: data,
+	}
+	if e.Source != (Source{}) {
+		w.Source = &wireSource{e.Source.System, e.Source.Org, e.Source.MessageID}
+	}
+	if e.Actor != (Actor{}) {
+		w.Actor = &wireActor{e.Actor.Org, e.Actor.Role}
+	}
+	return json.Marshal(&w)
+}
+
+// Decode reads a stored envelope, upcasting its payload to the current
+// schema version. It checks structure, not rules: events in the log were
+// validated when they were appended.
+func (c *Codec) Decode(b []byte) (Envelope, error) {
+	var w wire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Envelope{}, fmt.Errorf("events: decode envelope: %w", err)
+	}
+	e := Envelope{
+		ID: w.ID, Pathway: w.Pathway, Type: w.Type, OccurredAt: w.OccurredAt, RecordedAt: w.RecordedAt,
+		Correlation: w.Correlation, Causation: w.Causation,
+	}
+	if w.Source != nil {
+		e.Source = Source{w.Source.System, w.Source.Org, w.Source.MessageID}
+	}
+	if w.Actor != nil {
+		e.Actor = Actor{w.Actor.Org, w.Actor.Role}
+	}
+	p, err := c.decodePayload(w.Type, w.Schema, w.Data)
+	if err != nil {
+		return Envelope{}, err
+	}
+	e.Payload, e.Schema = p, c.current[w.Type]
+	return e, nil
+}
+
+func (c *Codec) decodePayload(t Type, schema int, data json.RawMessage) (Payload, error) {
+	cur, known := c.current[t]
+	switch {
+	case t == "":
+		return nil, &ValidationError{Field: "type", Reason: "missing"}
+	case !known:
+		return nil, fmt.Errorf("%w: %q", ErrUnknownType, string(t))
+	case schema < 1:
+		return nil, &ValidationError{Field: "schema", Reason: fmt.Sprintf("want a version ≥ 1, got %d", schema)}
+	case schema > cur:
+		return nil, fmt.Errorf("%w: %s version %d, this build knows up to %d", ErrFutureSchema, t, schema, cur)
+	case len(data) == 0 || string(data) == "null":
+		return nil, &ValidationError{Field: "data", Reason: "missing"}
+	}
+	for v := schema; v < cur; v++ {
+		up := c.upcasters[upKey{t, v}]
+		if up == nil {
+			return nil, fmt.Errorf("events: no upcaster for %s from version %d", t, v)
+		}
+		var err error
+		if data, err = up(data); err != nil {
+			return nil, fmt.Errorf("events: upcast %s from version %d: %w", t, v, err)
+		}
+	}
+	p := NewPayload(t)
+	if err := json.Unmarshal(data, p); err != nil {
+		return nil, fmt.Errorf("events: decode %s: %w", t, err)
+	}
+	return p, nil
+}
+
+// DecodePayload reads a payload of type t given as JSON (as the API
+// receives it) and validates it.
+func (c *Codec) DecodePayload(t Type, data json.RawMessage) (Payload, error) {
+	p, err := c.decodePayload(t, c.current[t], data)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Types lists the event catalogue.
+func Types() []Type {
+	return []Type{
+		TypePathwayOpened, TypePatientAdmitted, TypePatientTransferred, TypeLeaveStarted, TypeLeaveEnded,
+		TypeDischargeExpected, TypeReadyForDischarge, TypePatientDischarged, TypePatientDied,
+		TypeHandoffOffered, TypeHandoffAccepted, TypeHandoffRejected, TypeHandoffWithdrawn,
+		TypeResponsibilityReleased, TypeDocumentRequested, TypeDocumentSent, TypeDocumentAcknowledged,
+		TypeServiceStarted, TypeDeadlineElapsed, TypePathwayClosed, TypePatientIdentityMerged, TypeCorrection,
+	}
+}
+
+// NewPayload returns a new zero payload of type t, or nil for an unknown
+// type.
+func NewPayload(t Type) Payload {
+	switch t {
+	case TypePathwayOpened:
+		return new(PathwayOpened)
+	case TypePatientAdmitted:
+		return new(PatientAdmitted)
+	case TypePatientTransferred:
+		return new(PatientTransferred)
+	case TypeLeaveStarted:
+		return new(LeaveStarted)
+	case TypeLeaveEnded:
+		return new(LeaveEnded)
+	case TypeDischargeExpected:
+		return new(DischargeExpected)
+	case TypeReadyForDischarge:
+		return new(ReadyForDischarge)
+	case TypePatientDischarged:
+		return new(PatientDischarged)
+	case TypePatientDied:
+		return new(PatientDied)
+	case TypeHandoffOffered:
+		return new(HandoffOffered)
+	case TypeHandoffAccepted:
+		return new(HandoffAccepted)
+	case TypeHandoffRejected:
+		return new(HandoffRejected)
+	case TypeHandoffWithdrawn:
+		return new(HandoffWithdrawn)
+	case TypeResponsibilityReleased:
+		return new(ResponsibilityReleased)
+	case TypeDocumentRequested:
+		return new(DocumentRequested)
+	case TypeDocumentSent:
+		return new(DocumentSent)
+	case TypeDocumentAcknowledged:
+		return new(DocumentAcknowledged)
+	case TypeServiceStarted:
+		return new(ServiceStarted)
+	case TypeDeadlineElapsed:
+		return new(DeadlineElapsed)
+	case TypePathwayClosed:
+		return new(PathwayClosed)
+	case TypePatientIdentityMerged:
+		return new(PatientIdentityMerged)
+	case TypeCorrection:
+		return new(Correction)
+	}
+	return nil
+}
