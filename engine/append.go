@@ -50,6 +50,9 @@ func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error)
 		if err != nil {
 			return Result{}, err
 		}
+		if seq, ok := p.SourceSeq(key); key != "" && ok {
+			return Result{FirstSeq: seq, LastSeq: seq, Duplicate: true}, nil
+		}
 		evs, err := events.Decide(p, cmd)
 		if err != nil {
 			return Result{}, err
@@ -62,6 +65,12 @@ func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error)
 		}
 		if err != nil {
 			return res, err
+		}
+		if res.Duplicate {
+			// The server had the message already; what it stored may differ
+			// from what was just decided, so forget the state.
+			s.cache.drop(cmd.Pathway)
+			return Result{FirstSeq: res.FirstSeq, LastSeq: res.LastSeq, Duplicate: true}, nil
 		}
 		s.remember(p, res.Events)
 		return res, nil

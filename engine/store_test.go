@@ -306,3 +306,65 @@ func (o *orderProjection) Apply(e events.Envelope) error {
 	o.last = e.Seq
 	return nil
 }
+
+func TestAtomicMultiEventAppend(t *testing.T) {
+	s := openStore(t, engine.Config{})
+	ctx := context.Background()
+	pw := admitted(t, s)
+	three := func() []events.Envelope {
+		var out []events.Envelope
+		for i := range 3 {
+			out = append(out, events.Envelope{ID: events.NewID(), Pathway: pw, OccurredAt: t0, Actor: events.Actor{Org: hospital},
+				Payload: &events.DocumentSent{Document: fmt.Sprintf("b%d", i), Kind: events.CareCommunication, From: hospital, To: aarhus}})
+		}
+		return out
+	}
+	last, _ := s.LastSeq(ctx)
+	t.Run("stale expectation writes none", func(t *testing.T) {
+		if _, err := s.Append(ctx, "aarhus", last-1, three()); !errors.Is(err, engine.ErrConflict) {
+			t.Fatalf("got %v; want ErrConflict", err)
+		}
+		if now, _ := s.LastSeq(ctx); now != last {
+			t.Errorf("log at %d; want %d", now, last)
+		}
+	})
+	t.Run("fresh expectation writes all", func(t *testing.T) {
+		res, err := s.Append(ctx, "aarhus", last, three())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.FirstSeq != last+1 || res.LastSeq != last+3 {
+			t.Errorf("got seqs %d..%d; want %d..%d", res.FirstSeq, res.LastSeq, last+1, last+3)
+		}
+	})
+	t.Run("a command with a broken rule writes none", func(t *testing.T) {
+		before, _ := s.LastSeq(ctx)
+		c := cmd(pw, hospital, t0,
+			&events.DocumentSent{Document: "ok", Kind: events.CareCommunication, From: hospital, To: aarhus},
+			&events.HandoffWithdrawn{Offer: "nope", By: hospital})
+		if _, err := s.Execute(ctx, c); !errors.Is(err, events.ErrRule) {
+			t.Fatalf("got %v; want a rule error", err)
+		}
+		if now, _ := s.LastSeq(ctx); now != before {
+			t.Errorf("log at %d; want %d", now, before)
+		}
+	})
+	t.Run("a multi-event command lands whole", func(t *testing.T) {
+		c := cmd(pw, hospital, t0.Add(3*time.Hour),
+			&events.PatientDischarged{Hospital: hospital, Destination: events.DestHomeWithServices, To: aarhus},
+			&events.HandoffOffered{Offer: "o2", From: hospital, To: events.OrgID("yder:012345"), What: events.GPFollowUp})
+		c.Source = events.Source{System: "test", Org: hospital, MessageID: "multi-1"}
+		res, err := s.Execute(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := s.Execute(ctx, c)
+		if err != nil || !again.Duplicate || again.FirstSeq != res.FirstSeq {
+			t.Errorf("resend: got %+v, %v; want duplicate of %d", again, err, res.FirstSeq)
+		}
+		h, _ := s.Load(ctx, pw)
+		if n := len(h); h[n-2].Type != events.TypePatientDischarged || h[n-1].Type != events.TypeHandoffOffered {
+			t.Errorf("got last types %s, %s", h[n-2].Type, h[n-1].Type)
+		}
+	})
+}

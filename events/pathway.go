@@ -48,6 +48,7 @@ type Pathway struct {
 	documents    map[string]DocumentKind
 	events       map[uuid.UUID]Type
 	annulled     map[uuid.UUID]bool
+	sources      map[string]uint64
 	lastSeq      uint64
 }
 
@@ -74,6 +75,7 @@ func newPathway() *Pathway {
 		documents: make(map[string]DocumentKind),
 		events:    make(map[uuid.UUID]Type),
 		annulled:  make(map[uuid.UUID]bool),
+		sources:   make(map[string]uint64),
 	}
 }
 
@@ -113,6 +115,14 @@ func (p *Pathway) Offer(id string) (Offer, bool) {
 // LastSeq returns the log sequence of the last event folded in.
 func (p *Pathway) LastSeq() uint64 { return p.lastSeq }
 
+// SourceSeq reports whether an event from the source message with key k
+// (Source.Key) is in the pathway already, and the sequence of the first.
+// It makes a resend idempotent however long after the original it comes.
+func (p *Pathway) SourceSeq(k string) (uint64, bool) {
+	seq, ok := p.sources[k]
+	return seq, ok
+}
+
 // Municipality returns the patient's municipality of residence, if known.
 func (p *Pathway) Municipality() OrgID { return p.municipality }
 
@@ -134,6 +144,11 @@ func (p *Pathway) evolve(e *Envelope) {
 		p.lastSeq = e.Seq
 	}
 	p.events[e.ID] = e.Payload.Type()
+	if k := e.Source.Key(); k != "" {
+		if _, seen := p.sources[k]; !seen {
+			p.sources[k] = e.Seq
+		}
+	}
 	if p.annulled[e.ID] {
 		return
 	}
@@ -450,6 +465,7 @@ func (p *Pathway) clone() *Pathway {
 	c.documents = maps.Clone(p.documents)
 	c.events = maps.Clone(p.events)
 	c.annulled = maps.Clone(p.annulled)
+	c.sources = maps.Clone(p.sources)
 	c.offers = make(map[string]*Offer, len(p.offers))
 	for k, o := range p.offers {
 		oc := *o
