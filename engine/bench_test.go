@@ -192,4 +192,3 @@ func report(b *testing.B, what string, n float64, raw, eng time.Duration) {
 	b.ReportMetric(engRate/rawRate, what+"_ratio")
 	b.ReportMetric(0, "ns/op")
 }
-
