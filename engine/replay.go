@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/events"
@@ -80,7 +81,7 @@ func (s *Store) Replay(ctx context.Context, opts ReplayOptions, ps ...Projection
 	if err != nil {
 		return st, err
 	}
-	err = applyInOrder(ctx, ordered, ps, &st, start, opts.Progress)
+	err = s.applyInOrder(ctx, ordered, ps, &st, start, opts.Progress)
 	cancel()
 	for range ordered {
 		// Let the fetcher finish so no goroutine outlives Replay.
@@ -141,7 +142,9 @@ func (s *Store) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, e
 		}
 		cur.data = append(cur.data, m.Data())
 		cur.seqs = append(cur.seqs, md.Sequence.Stream)
-		if len(cur.data) < decodeBatch && md.Sequence.Stream < to {
+		// Hand the batch on when it is full, at the end, or when the
+		// stream has nothing more for now (live tailing).
+		if len(cur.data) < decodeBatch && md.Sequence.Stream < to && md.NumPending > 0 {
 			return
 		}
 		b := cur
@@ -188,7 +191,7 @@ func (s *Store) decodeBatch(b *rawBatch) {
 	b.data = nil
 }
 
-func applyInOrder(ctx context.Context, ordered <-chan *rawBatch, ps []Projection, st *ReplayStats, start time.Time, progress func(ReplayStats)) error {
+func (s *Store) applyInOrder(ctx context.Context, ordered <-chan *rawBatch, ps []Projection, st *ReplayStats, start time.Time, progress func(ReplayStats)) error {
 	lastReport := start
 	for b := range ordered {
 		select {
@@ -199,11 +202,9 @@ func applyInOrder(ctx context.Context, ordered <-chan *rawBatch, ps []Projection
 		if b.err != nil {
 			return b.err
 		}
-		for i := range b.evs {
-			for _, p := range ps {
-				if err := p.Apply(b.evs[i]); err != nil {
-					return fmt.Errorf("engine: replay: apply seq %d: %w", b.evs[i].Seq, err)
-				}
+		for _, p := range ps {
+			if err := s.applyBatch(ctx, p, b.evs); err != nil {
+				return err
 			}
 		}
 		st.Events += uint64(len(b.evs))
@@ -228,4 +229,34 @@ func (st ReplayStats) withRate(start time.Time) ReplayStats {
 		st.Estimate = time.Duration(float64(st.Total-st.Done) / st.Rate * float64(time.Second))
 	}
 	return st
+}
+
+// Refolder is a projection that can rebuild one pathway from its history.
+// After applying a Correction, the engine calls Refold with the pathway's
+// events up to and including the Correction, so the projection can forget
+// the annulled event as if it never was.
+type Refolder interface {
+	Refold(pathway uuid.UUID, history []events.Envelope) error
+}
+
+func (s *Store) applyBatch(ctx context.Context, p Projection, evs []events.Envelope) error {
+	for i := range evs {
+		e := &evs[i]
+		if err := p.Apply(*e); err != nil {
+			return fmt.Errorf("engine: apply seq %d: %w", e.Seq, err)
+		}
+		if _, ok := e.Annuls(); !ok {
+			continue
+		}
+		if r, ok := p.(Refolder); ok {
+			history, err := s.LoadUpTo(ctx, e.Pathway, e.Seq)
+			if err != nil {
+				return err
+			}
+			if err := r.Refold(e.Pathway, history); err != nil {
+				return fmt.Errorf("engine: refold after seq %d: %w", e.Seq, err)
+			}
+		}
+	}
+	return nil
 }

@@ -1,0 +1,320 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stafet/stafet/events"
+)
+
+// SnapshotStore is the object store bucket that keeps projection
+// checkpoints.
+const SnapshotStore = "stafet_snapshots"
+
+// Snapshotter is a projection that can save and restore its whole state.
+// Restore replaces the state; the bytes are the projection's own.
+type Snapshotter interface {
+	Snapshot() ([]byte, error)
+	Restore([]byte) error
+}
+
+// HostOptions tunes a Host. The zero value means the defaults.
+type HostOptions struct {
+	// CheckpointEvery is the most time between checkpoints while events
+	// arrive. Default 1 minute.
+	CheckpointEvery time.Duration
+	// CheckpointEvents is the most events between checkpoints. Default
+	// 1 000 000.
+	CheckpointEvents uint64
+	// OnApply, if set, is called after each batch of events is applied,
+	// from the host's goroutine and outside its lock (use Read to query).
+	OnApply func([]events.Envelope)
+}
+
+// Host keeps one projection current: it restores the last checkpoint,
+// catches up with the log, follows it live, and checkpoints as it goes.
+// One goroutine (Run) owns the projection's state; queries go through Read.
+type Host struct {
+	s       *Store
+	name    string
+	opts    HostOptions
+	mu      sync.RWMutex
+	p       Projection
+	applied atomic.Uint64
+	ready   chan struct{}
+	once    sync.Once
+
+	cpMu              sync.Mutex // guards the two fields below
+	lastCheckpoint    time.Time
+	lastCheckpointSeq uint64
+}
+
+// NewHost returns a host for p. The name keys its checkpoint: give a new
+// name (e.g. with a version) when the projection's meaning changes, so an
+// old checkpoint is not restored into it.
+func (s *Store) NewHost(name string, p Projection, opts HostOptions) *Host {
+	if opts.CheckpointEvery == 0 {
+		opts.CheckpointEvery = time.Minute
+	}
+	if opts.CheckpointEvents == 0 {
+		opts.CheckpointEvents = 1_000_000
+	}
+	return &Host{s: s, name: name, opts: opts, p: p, ready: make(chan struct{})}
+}
+
+// Read runs fn with the projection while no events are being applied.
+// fn must not keep the projection or change it.
+func (h *Host) Read(fn func(Projection)) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	fn(h.p)
+}
+
+// Applied returns the sequence of the last event applied.
+func (h *Host) Applied() uint64 { return h.applied.Load() }
+
+// Ready is closed once the projection has caught up with the log as it
+// stood when Run started.
+func (h *Host) Ready() <-chan struct{} { return h.ready }
+
+// Lag returns how many events the log holds that the projection has not
+// applied yet.
+func (h *Host) Lag(ctx context.Context) (uint64, error) {
+	last, err := h.s.LastSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return last - min(last, h.Applied()), nil
+}
+
+// Run restores the checkpoint, catches up and follows the log until ctx
+// ends, then writes a last checkpoint.
+func (h *Host) Run(ctx context.Context) error {
+	if err := h.restore(ctx); err != nil {
+		return err
+	}
+	target, err := h.s.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	h.markReady(target)
+	h.s.log.Info("projection catching up", "projection", h.name, "from", h.Applied()+1, "to", target)
+	ordered, err := h.s.fetch(ctx, h.Applied()+1, math.MaxUint64)
+	if err != nil {
+		return err
+	}
+	err = h.follow(ctx, ordered, target)
+	for range ordered {
+	}
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return h.Checkpoint(cctx)
+	}
+	return err
+}
+
+func (h *Host) follow(ctx context.Context, ordered <-chan *rawBatch, target uint64) error {
+	for b := range ordered {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if b.err != nil {
+			return b.err
+		}
+		h.mu.Lock()
+		err := h.s.applyBatch(ctx, h.p, b.evs)
+		h.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("engine: projection %s: %w", h.name, err)
+		}
+		h.applied.Store(b.seqs[len(b.seqs)-1])
+		h.markReady(target)
+		if h.opts.OnApply != nil {
+			h.opts.OnApply(b.evs)
+		}
+		if h.checkpointDue() {
+			if err := h.Checkpoint(ctx); err != nil {
+				h.s.log.Warn("checkpoint failed; will retry", "projection", h.name, "err", err)
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+func (h *Host) markReady(target uint64) {
+	if h.Applied() >= target {
+		h.once.Do(func() {
+			close(h.ready)
+			h.s.log.Info("projection ready", "projection", h.name, "seq", h.Applied())
+		})
+	}
+}
+
+func (h *Host) checkpointDue() bool {
+	h.mu.RLock()
+	_, ok := h.p.(Snapshotter)
+	h.mu.RUnlock()
+	if !ok {
+		return false
+	}
+	h.cpMu.Lock()
+	defer h.cpMu.Unlock()
+	n := h.Applied() - min(h.Applied(), h.lastCheckpointSeq)
+	return n >= h.opts.CheckpointEvents || (n > 0 && time.Since(h.lastCheckpoint) >= h.opts.CheckpointEvery)
+}
+
+func (h *Host) objects(ctx context.Context) (jetstream.ObjectStore, error) {
+	obs, err := h.s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: SnapshotStore, Description: "projection checkpoints",
+		Storage: jetstream.FileStorage, Replicas: h.s.cfg.Replicas, Compression: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: snapshots: %w", err)
+	}
+	return obs, nil
+}
+
+// Checkpoint saves the projection's state with the sequence it reflects.
+func (h *Host) Checkpoint(ctx context.Context) error {
+	start := time.Now()
+	var data []byte
+	var seq uint64
+	var err error
+	h.mu.RLock()
+	snap, ok := h.p.(Snapshotter)
+	if ok {
+		seq = h.Applied()
+		data, err = snap.Snapshot()
+	}
+	h.mu.RUnlock()
+	h.cpMu.Lock()
+	unchanged := seq == h.lastCheckpointSeq
+	h.cpMu.Unlock()
+	if !ok || unchanged {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("engine: snapshot %s: %w", h.name, err)
+	}
+	obs, err := h.objects(ctx)
+	if err != nil {
+		return err
+	}
+	meta := jetstream.ObjectMeta{Name: h.name, Metadata: map[string]string{"seq": strconv.FormatUint(seq, 10)}}
+	if _, err := obs.Put(ctx, meta, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("engine: checkpoint %s: %w", h.name, err)
+	}
+	h.cpMu.Lock()
+	h.lastCheckpoint, h.lastCheckpointSeq = time.Now(), seq
+	h.cpMu.Unlock()
+	h.s.log.Info("checkpoint written", "projection", h.name, "seq", seq, "bytes", len(data), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// restore loads the last checkpoint, if the projection takes snapshots and
+// one exists.
+func (h *Host) restore(ctx context.Context) error {
+	h.lastCheckpoint = time.Now()
+	snap, ok := h.p.(Snapshotter)
+	if !ok {
+		return nil
+	}
+	obs, err := h.objects(ctx)
+	if err != nil {
+		return err
+	}
+	info, err := obs.GetInfo(ctx, h.name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("engine: checkpoint %s: %w", h.name, err)
+	}
+	seq, err := strconv.ParseUint(info.Metadata["seq"], 10, 64)
+	if err != nil {
+		return fmt.Errorf("engine: checkpoint %s: bad seq %q", h.name, info.Metadata["seq"])
+	}
+	data, err := obs.GetBytes(ctx, h.name)
+	if err != nil {
+		return fmt.Errorf("engine: checkpoint %s: %w", h.name, err)
+	}
+	if err := snap.Restore(data); err != nil {
+		return fmt.Errorf("engine: restore %s: %w", h.name, err)
+	}
+	h.applied.Store(seq)
+	h.lastCheckpointSeq = seq
+	h.s.log.Info("checkpoint restored", "projection", h.name, "seq", seq, "bytes", len(data))
+	return nil
+}
+
+// RebuildReport says what a shadow rebuild found.
+type RebuildReport struct {
+	Stats ReplayStats
+	// Same is true when the rebuilt state's snapshot equals the serving
+	// one's byte for byte (only known for Snapshotters).
+	Same bool
+	// Diff is the projection's own account of the differences, for
+	// projections that implement Differ.
+	Diff string
+}
+
+// Differ is a projection that can describe how it differs from another
+// instance of itself, for rebuild reports.
+type Differ interface {
+	Diff(old Projection) string
+}
+
+// Rebuild builds fresh from the start of the log beside the serving
+// projection, reporting progress, then compares the two and swaps fresh in.
+// The host keeps serving the old state until the swap.
+func (h *Host) Rebuild(ctx context.Context, fresh Projection, progress func(ReplayStats)) (RebuildReport, error) {
+	var rep RebuildReport
+	var st ReplayStats
+	if upTo := h.Applied(); upTo > 0 {
+		var err error
+		if st, err = h.s.Replay(ctx, ReplayOptions{To: upTo, Progress: progress}, fresh); err != nil {
+			return rep, err
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	// Catch up with what the serving projection applied meanwhile; no more
+	// is applied while the lock is held.
+	if now := h.Applied(); now > st.Done {
+		more, err := h.s.Replay(ctx, ReplayOptions{From: st.Done + 1, To: now}, fresh)
+		if err != nil {
+			return rep, err
+		}
+		st.Events += more.Events
+		st.Done = more.Done
+	}
+	rep.Stats = st
+	if d, ok := fresh.(Differ); ok {
+		rep.Diff = d.Diff(h.p)
+	}
+	if a, ok := fresh.(Snapshotter); ok {
+		b, okb := h.p.(Snapshotter)
+		if okb {
+			sa, err1 := a.Snapshot()
+			sb, err2 := b.Snapshot()
+			rep.Same = err1 == nil && err2 == nil && bytes.Equal(sa, sb)
+		}
+	}
+	h.p = fresh
+	h.cpMu.Lock()
+	h.lastCheckpointSeq = 0
+	h.cpMu.Unlock()
+	return rep, nil
+}
