@@ -121,3 +121,74 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+func TestReactSharesWorkAcrossInstances(t *testing.T) {
+	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
+	b := openStore(t, engine.Config{URL: a.ClientURL()})
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	seen := map[uint64]int{}
+	var wg sync.WaitGroup
+	for _, s := range []*engine.Store{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.React(ctx, "test-reactor", func(_ context.Context, e events.Envelope) error {
+				mu.Lock()
+				seen[e.Seq]++
+				mu.Unlock()
+				return nil
+			}, engine.ReactOptions{})
+		}()
+	}
+	for range 20 {
+		admitted(t, a)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(seen)
+		mu.Unlock()
+		if n == 60 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if len(seen) != 60 {
+		t.Errorf("handled %d events; want 60", len(seen))
+	}
+	for seq, n := range seen {
+		if n != 1 {
+			t.Errorf("event %d handled %d times; want once", seq, n)
+		}
+	}
+}
+
+func TestDeadlinesElapseOnce(t *testing.T) {
+	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
+	b := openStore(t, engine.Config{URL: a.ClientURL()})
+	pw := admitted(t, a)
+	due := func(time.Time) []engine.Deadline {
+		return []engine.Deadline{{Pathway: pw, Ref: "o1", Rule: "offer-deadline", At: t0.Add(5 * time.Hour)}}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range []*engine.Store{a, b, a} {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.RunDeadlines(ctx, due, 20*time.Millisecond) }()
+	}
+	wg.Wait()
+	h := must(a.Load(context.Background(), pw))
+	n := 0
+	for _, e := range h {
+		if e.Type == events.TypeDeadlineElapsed {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("got %d DeadlineElapsed; want 1", n)
+	}
+}

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stafet/stafet/events"
+)
+
+// ReactOptions tunes React.
+type ReactOptions struct {
+	// Filter narrows the events (subject filters); default all events.
+	Filter []string
+	// FromNow starts a new reactor at the next event instead of the first
+	// (an existing reactor always resumes where it stopped).
+	FromNow bool
+	// MaxDeliver bounds redeliveries of an event whose handler keeps
+	// failing; default 10. After that the event is skipped and logged.
+	MaxDeliver int
+}
+
+// React runs handle for every event through a durable JetStream consumer
+// called name. Several processes calling React with the same name share
+// the work: each event is handled by one of them, and acknowledged after
+// handle returns nil; an error redelivers it with backoff. Delivery is at
+// least once, so handle must be idempotent (Execute with a source key is).
+// React returns when ctx ends.
+func (s *Store) React(ctx context.Context, name string, handle func(context.Context, events.Envelope) error, opts ReactOptions) error {
+	cons, err := s.reactor(ctx, name, opts)
+	if err != nil {
+		return err
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		s.handle(ctx, name, m, handle)
+	}, jetstream.PullMaxMessages(256))
+	if err != nil {
+		return fmt.Errorf("engine: reactor %s: %w", name, err)
+	}
+	<-ctx.Done()
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-time.After(10 * time.Second):
+	}
+	return nil
+}
+
+func (s *Store) reactor(ctx context.Context, name string, opts ReactOptions) (jetstream.Consumer, error) {
+	if opts.MaxDeliver == 0 {
+		opts.MaxDeliver = 10
+	}
+	deliver := jetstream.DeliverAllPolicy
+	if opts.FromNow {
+		deliver = jetstream.DeliverNewPolicy
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable: name, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: deliver,
+		FilterSubjects: opts.Filter, MaxDeliver: opts.MaxDeliver, AckWait: 30 * time.Second,
+		BackOff:  []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute},
+		Replicas: s.cfg.Replicas, MaxAckPending: 1024,
+	}
+	if len(cfg.FilterSubjects) == 0 {
+		cfg.FilterSubjects = []string{EventSubjects}
+	}
+	cons, err := s.stream.Consumer(ctx, name)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		cons, err = s.stream.CreateConsumer(ctx, cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("engine: reactor %s: %w", name, err)
+	}
+	return cons, nil
+}
+
+func (s *Store) handle(ctx context.Context, name string, m jetstream.Msg, handle func(context.Context, events.Envelope) error) {
+	md, err := m.Metadata()
+	if err != nil {
+		m.Term()
+		return
+	}
+	e, err := s.codec.Decode(m.Data())
+	if err != nil {
+		s.log.Error("reactor skips an event it cannot decode", "reactor", name, "seq", md.Sequence.Stream, "err", err)
+		m.Term()
+		return
+	}
+	e.Seq = md.Sequence.Stream
+	if err := handle(ctx, e); err != nil {
+		s.log.Warn("reactor handler failed; will retry", "reactor", name, "seq", e.Seq, "attempt", md.NumDelivered, "err", err)
+		m.Nak()
+		return
+	}
+	m.Ack()
+}
+
+// Deadline is a moment by which something must have happened on a
+// pathway. Ref and Rule name it; together they are its identity.
+type Deadline struct {
+	Pathway uuid.UUID
+	Ref     string
+	Rule    string
+	At      time.Time
+}
+
+// RunDeadlines appends a DeadlineElapsed event for every deadline due(now)
+// lists whose time has come, checking every interval (default 1 s), until
+// ctx ends. The event's source key is the deadline's identity, so however
+// many processes run RunDeadlines, and however often they restart, each
+// deadline is recorded once.
+func (s *Store) RunDeadlines(ctx context.Context, due func(now time.Time) []Deadline, every time.Duration) error {
+	if every == 0 {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		s.elapse(ctx, due(time.Now()))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) elapse(ctx context.Context, ds []Deadline) {
+	now := time.Now()
+	for _, d := range ds {
+		if d.At.After(now) {
+			continue
+		}
+		_, err := s.Execute(ctx, events.Command{
+			Pathway:    d.Pathway,
+			Source:     events.Source{System: "stafet-scheduler", MessageID: "deadline/" + d.Ref + "/" + d.Rule},
+			OccurredAt: d.At,
+			Payloads:   []events.Payload{&events.DeadlineElapsed{Ref: d.Ref, Rule: d.Rule, Deadline: d.At}},
+		})
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("could not record an elapsed deadline; will retry", "pathway", d.Pathway, "rule", d.Rule, "err", err)
+		}
+	}
+}
