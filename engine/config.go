@@ -50,6 +50,15 @@ type Config struct {
 	Logger *slog.Logger
 	// ServerName names the embedded server. Default "stafet".
 	ServerName string
+	// Secret is the deployment secret (at least 32 bytes): it keys patient
+	// pseudonyms and seals raw message bodies. Every instance of a
+	// deployment needs the same one. If empty, the embedded server's data
+	// directory keeps one (file "secret", created at first start); with an
+	// external cluster it must be given.
+	Secret []byte
+	// RawRetention is how long inbound raw messages are kept. Default 0:
+	// for ever (until an operator sets a limit).
+	RawRetention time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -86,6 +95,10 @@ func (c Config) Validate() error {
 		return errors.New("engine: replicas > 1 needs a NATS cluster (set URL)")
 	case (c.CertFile == "") != (c.KeyFile == ""):
 		return errors.New("engine: TLS needs both a certificate and a key file")
+	case c.URL != "" && len(c.Secret) == 0:
+		return errors.New("engine: an external cluster needs the deployment secret (STAFET_SECRET_FILE)")
+	case len(c.Secret) > 0 && len(c.Secret) < 32:
+		return errors.New("engine: the deployment secret must be at least 32 bytes")
 	case c.DuplicateWindow < time.Second:
 		return errors.New("engine: duplicate window must be at least 1s")
 	}

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -38,17 +40,21 @@ var (
 // optimistic concurrency and idempotency, loads one pathway, and replays
 // the log into projections.
 type Store struct {
-	cfg    Config
-	log    *slog.Logger
-	ns     *server.Server
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	stream jetstream.Stream
-	idem   jetstream.KeyValue
-	keys   jetstream.KeyValue
-	codec  *events.Codec
-	locks  [256]sync.Mutex
-	cache  *stateCache
+	cfg     Config
+	log     *slog.Logger
+	ns      *server.Server
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	idem    jetstream.KeyValue
+	keys    jetstream.KeyValue
+	raw     jetstream.Stream
+	dead    jetstream.KeyValue
+	pathIdx jetstream.KeyValue
+	codec   *events.Codec
+	locks   [256]sync.Mutex
+	cache   *stateCache
+	pseudo  *events.Pseudonymizer
 
 	closeOnce sync.Once
 }
@@ -60,7 +66,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &Store{cfg: cfg, log: cfg.Logger, codec: events.NewCodec(), cache: newStateCache(4096)}
+	if len(cfg.Secret) == 0 {
+		secret, err := loadOrCreateSecret(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Secret = secret
+	}
+	ps, err := events.NewPseudonymizer(cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, log: cfg.Logger, codec: events.NewCodec(), cache: newStateCache(4096), pseudo: ps}
 	if cfg.URL == "" {
 		ns, err := startEmbedded(cfg)
 		if err != nil {
@@ -113,8 +130,10 @@ func (s *Store) setup(ctx context.Context) error {
 	if s.idem, err = s.bucket(ctx, IdemBucket, "source message id → first event sequence", 1); err != nil {
 		return err
 	}
-	s.keys, err = s.bucket(ctx, KeyBucket, "per-patient encryption keys (delete = crypto-shred)", 1)
-	return err
+	if s.keys, err = s.bucket(ctx, KeyBucket, "per-patient encryption keys (delete = crypto-shred)", 1); err != nil {
+		return err
+	}
+	return s.setupRaw(ctx)
 }
 
 // createOrUpdateStream retries while a fresh cluster has no meta leader yet
@@ -153,6 +172,33 @@ func (s *Store) Conn() *nats.Conn { return s.nc }
 
 // JetStream returns the JetStream context.
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// Pseudonymizer returns the deployment's CPR pseudonymizer.
+func (s *Store) Pseudonymizer() *events.Pseudonymizer { return s.pseudo }
+
+// loadOrCreateSecret reads the deployment secret from dir/secret, creating
+// it (32 random bytes, mode 0600) at first start.
+func loadOrCreateSecret(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "secret")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("engine: deployment secret: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("engine: deployment secret: %w", err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("engine: deployment secret: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("engine: deployment secret: %w", err)
+	}
+	return b, nil
+}
 
 // Codec returns the event codec.
 func (s *Store) Codec() *events.Codec { return s.codec }

@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stafet/stafet/events"
+)
+
+// ResolvePathway finds the pathway an inbound message belongs to: the one
+// its episode of care (the LPR3 stay id, HL7 PV1-19) is linked to, else
+// the patient's open pathway, else a new pathway id reserved for the
+// patient (isNew: the caller opens it). Concurrent callers for the same
+// new patient get the same id: the reservation is an atomic create.
+func (s *Store) ResolvePathway(ctx context.Context, patient events.PatientRef, episode string) (id uuid.UUID, isNew bool, err error) {
+	if episode != "" {
+		if id, ok, err := s.indexGet(ctx, episodeKey(episode)); err != nil || ok {
+			return id, false, err
+		}
+	}
+	id, ok, err := s.indexGet(ctx, patientKey(patient))
+	if err != nil {
+		return uuid.Nil, false, err
+	}
+	if !ok {
+		id, isNew = events.NewID(), true
+		if _, err := s.pathIdx.Create(ctx, patientKey(patient), id[:]); err != nil {
+			if !errors.Is(err, jetstream.ErrKeyExists) {
+				return uuid.Nil, false, fmt.Errorf("engine: pathway index: %w", err)
+			}
+			if id, _, err = s.indexGet(ctx, patientKey(patient)); err != nil {
+				return uuid.Nil, false, err
+			}
+			isNew = false
+		}
+	}
+	if episode != "" {
+		if err := s.LinkEpisode(ctx, episode, id); err != nil {
+			return uuid.Nil, false, err
+		}
+	}
+	return id, isNew, nil
+}
+
+// LinkEpisode links an episode of care to a pathway.
+func (s *Store) LinkEpisode(ctx context.Context, episode string, pathway uuid.UUID) error {
+	if _, err := s.pathIdx.Put(ctx, episodeKey(episode), pathway[:]); err != nil {
+		return fmt.Errorf("engine: pathway index: %w", err)
+	}
+	return nil
+}
+
+// PatientPathway returns the patient's open pathway, if any.
+func (s *Store) PatientPathway(ctx context.Context, patient events.PatientRef) (uuid.UUID, bool, error) {
+	return s.indexGet(ctx, patientKey(patient))
+}
+
+// SetPatientPathway points a patient at a pathway (after a merge, the
+// merged patient's messages go to the survivor's pathway).
+func (s *Store) SetPatientPathway(ctx context.Context, patient events.PatientRef, pathway uuid.UUID) error {
+	if _, err := s.pathIdx.Put(ctx, patientKey(patient), pathway[:]); err != nil {
+		return fmt.Errorf("engine: pathway index: %w", err)
+	}
+	return nil
+}
+
+// ReleasePatient forgets a patient's open pathway when it closes, so the
+// patient's next admission opens a new one.
+func (s *Store) ReleasePatient(ctx context.Context, patient events.PatientRef, pathway uuid.UUID) error {
+	e, err := s.pathIdx.Get(ctx, patientKey(patient))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("engine: pathway index: %w", err)
+	}
+	if uuid.UUID(e.Value()) != pathway {
+		return nil
+	}
+	if err := s.pathIdx.Delete(ctx, patientKey(patient), jetstream.LastRevision(e.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("engine: pathway index: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) indexGet(ctx context.Context, key string) (uuid.UUID, bool, error) {
+	e, err := s.pathIdx.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return uuid.Nil, false, nil
+	}
+	if err != nil {
+		return uuid.Nil, false, fmt.Errorf("engine: pathway index: %w", err)
+	}
+	id, err := uuid.FromBytes(e.Value())
+	if err != nil {
+		return uuid.Nil, false, fmt.Errorf("engine: pathway index %s: %w", key, err)
+	}
+	return id, true, nil
+}
+
+// The patient key is the pseudonym (no CPR); the episode key a hash.
+func patientKey(p events.PatientRef) string { return "patient." + string(p) }
+func episodeKey(e string) string            { return "episode." + shortHash(e) }
+
+func sortBy[T any, K uint64 | int | string](xs []T, key func(T) K) {
+	slices.SortFunc(xs, func(a, b T) int {
+		ka, kb := key(a), key(b)
+		switch {
+		case ka < kb:
+			return -1
+		case ka > kb:
+			return 1
+		}
+		return 0
+	})
+}

@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Inbound messages are stored raw, before anything else is done with
+// them, in the STAFET_RAW stream:
+//
+//	stafet.raw.<system>.<sender hash>.<message hash>
+//
+// One subject per (system, sender, control id), written with an expected
+// last subject sequence of 0, so a resend is recognised for as long as the
+// raw message is kept, not only within the duplicate window. Bodies hold
+// personal data (an HL7 PID segment, a FHIR Patient), so they are sealed
+// with AES-256-GCM under a key derived from the deployment secret, and
+// subjects hold only hashes.
+const (
+	RawStream      = "STAFET_RAW"
+	RawSubjects    = "stafet.raw.>"
+	DeadLetterKV   = "stafet_dead_letters"
+	PathwayIndexKV = "stafet_pathway_index"
+)
+
+// RawMessage is an inbound message as received.
+type RawMessage struct {
+	// System is the channel: "hl7v2", "medcom", "api".
+	System string `json:"system"`
+	// Sender identifies the sending party as the message names it (HL7
+	// MSH-3^MSH-4, a MedCom sender SOR/EAN, an API token's organisation).
+	Sender string `json:"sender"`
+	// ControlID is the sender's id of the message (HL7 MSH-10, MedCom
+	// Bundle.id + MessageHeader.id).
+	ControlID   string    `json:"control_id"`
+	ContentType string    `json:"content_type,omitempty"`
+	ReceivedAt  time.Time `json:"received_at"`
+	Body        []byte    `json:"body"`
+	// Replaces, for a corrected body submitted to replay a dead letter, is
+	// the raw sequence of the message it corrects.
+	Replaces uint64 `json:"replaces,omitempty"`
+	// Seq is the raw stream sequence, set when read back.
+	Seq uint64 `json:"-"`
+}
+
+// StoredRaw says where a raw message is and whether it was seen before.
+type StoredRaw struct {
+	Seq       uint64
+	Duplicate bool
+}
+
+func rawSubject(m *RawMessage) string {
+	return "stafet.raw." + m.System + "." + shortHash(m.Sender) + "." + shortHash(m.ControlID)
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:12])
+}
+
+func (s *Store) setupRaw(ctx context.Context) error {
+	sc := jetstream.StreamConfig{
+		Name: RawStream, Description: "inbound messages as received (sealed bodies)",
+		Subjects: []string{RawSubjects}, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
+		Duplicates: s.cfg.DuplicateWindow, AllowDirect: true, MaxAge: s.cfg.RawRetention, Discard: jetstream.DiscardOld,
+	}
+	var err error
+	if s.raw, err = createOrUpdateStream(ctx, s.js, sc); err != nil {
+		return err
+	}
+	if s.dead, err = s.bucket(ctx, DeadLetterKV, "messages that could not be translated, by raw sequence", 5); err != nil {
+		return err
+	}
+	s.pathIdx, err = s.bucket(ctx, PathwayIndexKV, "patient pseudonym and episode → pathway", 1)
+	return err
+}
+
+// StoreRaw stores an inbound message before it is translated. A message
+// with a (system, sender, control id) stored before is not stored again:
+// StoredRaw.Duplicate is true and Seq is the first copy's.
+func (s *Store) StoreRaw(ctx context.Context, m RawMessage) (StoredRaw, error) {
+	if m.System == "" || m.ControlID == "" {
+		return StoredRaw{}, errors.New("engine: raw message needs a system and a control id")
+	}
+	if m.ReceivedAt.IsZero() {
+		m.ReceivedAt = time.Now().UTC()
+	}
+	body, err := s.sealRaw(m)
+	if err != nil {
+		return StoredRaw{}, err
+	}
+	subj := rawSubject(&m)
+	msg := nats.NewMsg(subj)
+	msg.Data = body
+	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0))
+	if err == nil {
+		return StoredRaw{Seq: ack.Sequence}, nil
+	}
+	if !isWrongLastSeq(err) {
+		return StoredRaw{}, fmt.Errorf("engine: store raw: %w", err)
+	}
+	first, err := s.raw.GetLastMsgForSubject(ctx, subj)
+	if err != nil {
+		return StoredRaw{}, fmt.Errorf("engine: store raw: %w", err)
+	}
+	return StoredRaw{Seq: first.Sequence, Duplicate: true}, nil
+}
+
+// Raw reads a stored raw message by sequence.
+func (s *Store) Raw(ctx context.Context, seq uint64) (RawMessage, error) {
+	sm, err := s.raw.GetMsg(ctx, seq)
+	if err != nil {
+		return RawMessage{}, fmt.Errorf("engine: raw message %d: %w", seq, err)
+	}
+	m, err := s.openRaw(sm.Data)
+	if err != nil {
+		return RawMessage{}, fmt.Errorf("engine: raw message %d: %w", seq, err)
+	}
+	m.Seq = seq
+	return m, nil
+}
+
+func (s *Store) rawAEAD() (cipher.AEAD, error) {
+	key := sha256.Sum256(append([]byte("stafet raw v1\x00"), s.cfg.Secret...))
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+func (s *Store) sealRaw(m RawMessage) ([]byte, error) {
+	plain, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := s.rawAEAD()
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return gcm.Seal(nonce, nonce, plain, []byte(RawStream)), nil
+}
+
+func (s *Store) openRaw(b []byte) (RawMessage, error) {
+	var m RawMessage
+	gcm, err := s.rawAEAD()
+	if err != nil {
+		return m, err
+	}
+	if len(b) < gcm.NonceSize() {
+		return m, errors.New("sealed body too short")
+	}
+	plain, err := gcm.Open(nil, b[:gcm.NonceSize()], b[gcm.NonceSize():], []byte(RawStream))
+	if err != nil {
+		return m, fmt.Errorf("cannot open sealed body (another deployment secret?): %w", err)
+	}
+	err = json.Unmarshal(plain, &m)
+	return m, err
+}
+
+// DeadLetter is a raw message that could not be translated or appended,
+// with a machine-readable reason.
+type DeadLetter struct {
+	RawSeq  uint64    `json:"raw_seq"`
+	System  string    `json:"system"`
+	Code    string    `json:"code"`
+	Field   string    `json:"field,omitempty"`
+	Reason  string    `json:"reason"`
+	At      time.Time `json:"at"`
+	Retries int       `json:"retries"`
+}
+
+// PutDeadLetter records (or updates) a dead letter for a raw message.
+func (s *Store) PutDeadLetter(ctx context.Context, d DeadLetter) error {
+	if old, err := s.DeadLetter(ctx, d.RawSeq); err == nil {
+		d.Retries = old.Retries + 1
+	}
+	b, _ := json.Marshal(d)
+	if _, err := s.dead.Put(ctx, strconv.FormatUint(d.RawSeq, 10), b); err != nil {
+		return fmt.Errorf("engine: dead letter: %w", err)
+	}
+	return nil
+}
+
+// ErrNoDeadLetter is returned for a raw sequence with no dead letter.
+var ErrNoDeadLetter = errors.New("engine: no such dead letter")
+
+// DeadLetter returns the dead letter of a raw message.
+func (s *Store) DeadLetter(ctx context.Context, rawSeq uint64) (DeadLetter, error) {
+	var d DeadLetter
+	e, err := s.dead.Get(ctx, strconv.FormatUint(rawSeq, 10))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return d, ErrNoDeadLetter
+	}
+	if err != nil {
+		return d, fmt.Errorf("engine: dead letter: %w", err)
+	}
+	err = json.Unmarshal(e.Value(), &d)
+	return d, err
+}
+
+// DeadLetters lists the dead letters, oldest raw message first.
+func (s *Store) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+	lister, err := s.dead.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("engine: dead letters: %w", err)
+	}
+	var out []DeadLetter
+	for k := range lister.Keys() {
+		seq, err := strconv.ParseUint(k, 10, 64)
+		if err != nil {
+			continue
+		}
+		if d, err := s.DeadLetter(ctx, seq); err == nil {
+			out = append(out, d)
+		}
+	}
+	sortBy(out, func(d DeadLetter) uint64 { return d.RawSeq })
+	return out, nil
+}
+
+// ResolveDeadLetter removes a dead letter once its message went through.
+func (s *Store) ResolveDeadLetter(ctx context.Context, rawSeq uint64) error {
+	err := s.dead.Delete(ctx, strconv.FormatUint(rawSeq, 10))
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("engine: resolve dead letter: %w", err)
+	}
+	return nil
+}
