@@ -41,6 +41,9 @@ type Organisation struct {
 	Parent OrgID `json:"parent,omitempty"`
 	// Population is the number of inhabitants, for municipalities.
 	Population int `json:"population,omitempty"`
+	// Aliases are other names senders use for the organisation, e.g. an
+	// HL7 MSH-4 sending facility or PV1-3 location code.
+	Aliases []string `json:"aliases,omitempty"`
 	// Source says where the entry comes from.
 	Source string `json:"source,omitempty"`
 }
@@ -73,6 +76,7 @@ var reference embed.FS
 type Directory struct {
 	orgs     map[OrgID]*Organisation
 	ean      map[string]OrgID
+	alias    map[string]OrgID
 	clusters map[string]*Cluster
 	order    []string
 	regions  []Region
@@ -82,7 +86,7 @@ type Directory struct {
 // not nil, an operator's organisations file (JSON, see docs/operations.md)
 // that adds or corrects organisations.
 func NewDirectory(overrides io.Reader) (*Directory, error) {
-	d := &Directory{orgs: make(map[OrgID]*Organisation), ean: make(map[string]OrgID), clusters: make(map[string]*Cluster)}
+	d := &Directory{orgs: make(map[OrgID]*Organisation), ean: make(map[string]OrgID), alias: make(map[string]OrgID), clusters: make(map[string]*Cluster)}
 	steps := []func() error{d.loadRegions, d.loadMunicipalities, d.loadClusters, d.loadMembers}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -166,7 +170,29 @@ func (d *Directory) add(o *Organisation) error {
 	if o.EAN != "" {
 		d.ean[o.EAN] = o.ID
 	}
+	for _, a := range o.Aliases {
+		d.alias[a] = o.ID
+	}
 	return nil
+}
+
+// Resolve finds an organisation by anything a sender may call it: its
+// OrgID ("sor:…"), a bare SOR code, its EAN/GLN number, a 4-digit
+// municipality code, or a configured alias.
+func (d *Directory) Resolve(name string) (Organisation, bool) {
+	if o, ok := d.Lookup(OrgID(name)); ok {
+		return o, true
+	}
+	if id, ok := d.alias[name]; ok {
+		return d.Lookup(id)
+	}
+	if o, ok := d.ByEAN(name); ok {
+		return o, true
+	}
+	if len(name) == 4 && digits(name) {
+		return d.Lookup(Kommune(name))
+	}
+	return d.Lookup(SOR(name))
 }
 
 func (d *Directory) loadRegions() error {
@@ -235,8 +261,18 @@ func (d *Directory) loadOverrides(r io.Reader) error {
 		if err := d.checkOverride(&o); err != nil {
 			return fmt.Errorf("events: organisations file: %w", prefix(field, err))
 		}
-		if old, ok := d.orgs[o.ID]; ok && old.EAN != "" && old.EAN != o.EAN {
-			delete(d.ean, old.EAN)
+		if old, ok := d.orgs[o.ID]; ok {
+			if old.EAN != "" && old.EAN != o.EAN {
+				delete(d.ean, old.EAN)
+			}
+			// Cluster membership and population come from the reference
+			// data; a correction of, say, a name must not drop them.
+			if len(o.Clusters) == 0 {
+				o.Clusters = old.Clusters
+			}
+			if o.Population == 0 {
+				o.Population = old.Population
+			}
 		}
 		if err := d.add(&o); err != nil {
 			return err
