@@ -112,6 +112,9 @@ func (p *Pathway) Offer(id string) (Offer, bool) {
 	return *o, true
 }
 
+// Annulled reports whether a Correction annulled the event with id.
+func (p *Pathway) Annulled(id uuid.UUID) bool { return p.annulled[id] }
+
 // LastSeq returns the log sequence of the last event folded in.
 func (p *Pathway) LastSeq() uint64 { return p.lastSeq }
 
@@ -247,6 +250,11 @@ func Decide(p *Pathway, cmd Command) ([]Envelope, error) {
 		}
 		pl, err := s.check(cmd, pl)
 		if err != nil {
+			// A wrong kind of organisation names the field within the
+			// payload, like the payload's own Validate.
+			if _, ok := err.(*ValidationError); ok {
+				err = prefix(fmt.Sprintf("data[%d]", i), err)
+			}
 			return nil, err
 		}
 		e := Envelope{

@@ -1,0 +1,291 @@
+// Package ingest takes inbound messages from any channel (MLLP, the
+// MedCom endpoint, the JSON API) through the same steps: store raw,
+// translate, pseudonymise, find the pathway, append; and a message that
+// fails goes to the dead letters with its reason, to be replayed later.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stafet/stafet/engine"
+	"github.com/stafet/stafet/events"
+)
+
+// Translator turns a raw message body into a Translation, or returns a
+// *events.MessageError.
+type Translator func(body []byte) (*events.Translation, error)
+
+// Ingest runs inbound messages into the event store.
+type Ingest struct {
+	store       *engine.Store
+	dir         *events.Directory
+	translators map[string]Translator
+	log         *slog.Logger
+}
+
+// New returns an Ingest with a translator per channel ("hl7v2", "medcom",
+// …); the channel is RawMessage.System. A nil logger discards.
+func New(store *engine.Store, dir *events.Directory, translators map[string]Translator, log *slog.Logger) *Ingest {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Ingest{store: store, dir: dir, translators: translators, log: log}
+}
+
+// Outcome is what became of one inbound message.
+type Outcome struct {
+	RawSeq    uint64
+	Pathway   uuid.UUID
+	Result    engine.Result
+	Translate *events.Translation
+}
+
+// Error is a message that was stored raw but could not go further. It
+// carries the dead letter that now holds it.
+type Error struct {
+	DeadLetter engine.DeadLetter
+	Err        error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("ingest: raw %d: %v", e.DeadLetter.RawSeq, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Receive stores the message raw, then translates and appends it. A
+// resend (same system, sender and control id) is recognised and appended
+// once; it gets the same answer as the original. An error other than
+// *Error means the message may not be stored: the sender must not be told
+// it was received.
+func (in *Ingest) Receive(ctx context.Context, m engine.RawMessage) (Outcome, error) {
+	stored, err := in.store.StoreRaw(ctx, m)
+	if err != nil {
+		return Outcome{}, err
+	}
+	m.Seq = stored.Seq
+	return in.process(ctx, m, m.ControlID)
+}
+
+// Replay runs a dead letter's message through again, after a mapping fix,
+// or with a corrected body when body is not nil (the corrected body is
+// stored raw too, pointing at the original). On success the dead letter
+// is resolved.
+func (in *Ingest) Replay(ctx context.Context, rawSeq uint64, body []byte) (Outcome, error) {
+	if _, err := in.store.DeadLetter(ctx, rawSeq); err != nil {
+		return Outcome{}, err
+	}
+	m, err := in.store.Raw(ctx, rawSeq)
+	if err != nil {
+		return Outcome{}, err
+	}
+	controlID := m.ControlID
+	if body != nil {
+		fixed := m
+		fixed.Body, fixed.Replaces, fixed.ReceivedAt = body, rawSeq, time.Time{}
+		fixed.ControlID = fmt.Sprintf("%s#fix@%d", m.ControlID, time.Now().UnixNano())
+		stored, err := in.store.StoreRaw(ctx, fixed)
+		if err != nil {
+			return Outcome{}, err
+		}
+		m, m.Seq = fixed, stored.Seq
+	}
+	out, err := in.process(ctx, m, controlID)
+	if err != nil {
+		return out, err
+	}
+	if body != nil {
+		err = in.store.ResolveDeadLetter(ctx, rawSeq)
+	}
+	return out, err
+}
+
+// process translates and appends; the events' source message id is the
+// original control id, so a corrected resend cannot double them.
+func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID string) (Outcome, error) {
+	out := Outcome{RawSeq: m.Seq}
+	translate := in.translators[m.System]
+	if translate == nil {
+		return out, in.dead(ctx, m, &events.MessageError{Code: "unknown-channel", Reason: "no translator for " + m.System, Rejected: true})
+	}
+	tr, err := translate(m.Body)
+	if err != nil {
+		return out, in.dead(ctx, m, err)
+	}
+	out.Translate = tr
+	tr.Source.MessageID = controlID
+	pw, res, err := in.appendTranslation(ctx, tr, m.Seq)
+	out.Pathway, out.Result = pw, res
+	if err != nil {
+		if isPermanent(err) {
+			return out, in.dead(ctx, m, err)
+		}
+		return out, err
+	}
+	if err := in.store.ResolveDeadLetter(ctx, m.Seq); err != nil {
+		in.log.Warn("could not resolve dead letter", "raw_seq", m.Seq, "err", err)
+	}
+	return out, nil
+}
+
+func (in *Ingest) appendTranslation(ctx context.Context, tr *events.Translation, rawSeq uint64) (uuid.UUID, engine.Result, error) {
+	ref, err := in.store.Pseudonymizer().Ref(tr.Patient.CPR)
+	if err != nil {
+		return uuid.Nil, engine.Result{}, &events.MessageError{Code: "bad-patient-id", Field: "patient", Reason: err.Error()}
+	}
+	pw, isNew, err := in.store.ResolvePathway(ctx, ref, tr.Episode)
+	if err != nil {
+		return pw, engine.Result{}, err
+	}
+	cmd := events.Command{
+		Pathway: pw, Actor: tr.Actor, Source: tr.Source, OccurredAt: tr.OccurredAt,
+		Correlation: fmt.Sprintf("raw/%d", rawSeq), Causation: fmt.Sprintf("raw/%d", rawSeq),
+		Payloads: tr.Payloads,
+	}
+	if err := in.extras(ctx, tr, &cmd, ref); err != nil {
+		return pw, engine.Result{}, err
+	}
+	if isNew {
+		if err := in.withOpening(ctx, tr, &cmd, ref); err != nil {
+			return pw, engine.Result{}, err
+		}
+	}
+	res, err := in.store.Execute(ctx, cmd)
+	if errors.Is(err, events.ErrUnknownPathway) && !isNew {
+		// The pathway was reserved but its opening never landed (a crash,
+		// or a first message that failed): open it now.
+		if err := in.withOpening(ctx, tr, &cmd, ref); err != nil {
+			return pw, engine.Result{}, err
+		}
+		res, err = in.store.Execute(ctx, cmd)
+	}
+	return pw, res, err
+}
+
+// withOpening puts a PathwayOpened in front of the command's events.
+func (in *Ingest) withOpening(ctx context.Context, tr *events.Translation, cmd *events.Command, ref events.PatientRef) error {
+	sealed, err := in.store.SealIdentity(ctx, ref, tr.Patient)
+	if err != nil {
+		return err
+	}
+	open := &events.PathwayOpened{
+		Patient: ref, Identity: sealed, Cluster: in.cluster(tr),
+		Municipality: tr.Municipality, GP: tr.GP, Episode: tr.Episode,
+	}
+	cmd.Payloads = append([]events.Payload{open}, cmd.Payloads...)
+	return nil
+}
+
+// cluster picks the cluster a new pathway belongs to: the translation's,
+// else the hospital's, else the patient's municipality's.
+func (in *Ingest) cluster(tr *events.Translation) string {
+	if tr.Cluster != "" {
+		return tr.Cluster
+	}
+	for _, org := range []events.OrgID{tr.Hospital, tr.Municipality, tr.Actor.Org, tr.Source.Org} {
+		if c := in.dir.ClusterOf(org); c != "" {
+			return c
+		}
+	}
+	return Unassigned
+}
+
+// Unassigned is the cluster of a pathway whose organisations are not in
+// the directory; operators see these in the gap list and fix the
+// organisations file.
+const Unassigned = "unassigned"
+
+// extras adds what needs the pathway's history: Corrections for
+// cancellations, and a merge.
+func (in *Ingest) extras(ctx context.Context, tr *events.Translation, cmd *events.Command, ref events.PatientRef) error {
+	if tr.Cancels != nil {
+		history, err := in.store.Load(ctx, cmd.Pathway)
+		if err != nil {
+			return err
+		}
+		corr, err := corrections(history, tr.Cancels)
+		if err != nil {
+			return err
+		}
+		cmd.Payloads = append(corr, cmd.Payloads...)
+	}
+	if tr.MergedPatient != nil {
+		merged, err := in.store.Pseudonymizer().Ref(tr.MergedPatient.CPR)
+		if err != nil {
+			return &events.MessageError{Code: "bad-patient-id", Field: "merged patient", Reason: err.Error()}
+		}
+		mergedPw, _, err := in.store.PatientPathway(ctx, merged)
+		if err != nil {
+			return err
+		}
+		cmd.Payloads = append(cmd.Payloads, &events.PatientIdentityMerged{Survivor: ref, Merged: merged, MergedPathway: mergedPw})
+		if err := in.store.SetPatientPathway(ctx, merged, cmd.Pathway); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// corrections finds the events a cancellation annuls.
+func corrections(history []events.Envelope, c *events.Cancel) ([]events.Payload, error) {
+	p := events.Fold(history)
+	var out []events.Payload
+	for i := len(history) - 1; i >= 0; i-- {
+		e := &history[i]
+		if e.Type == events.TypeCorrection || e.Type == events.TypePathwayOpened || p.Annulled(e.ID) {
+			continue
+		}
+		switch {
+		case c.SourceMessageID != "" && e.Source.MessageID == c.SourceMessageID:
+			out = append(out, &events.Correction{Annuls: e.ID, Reason: c.Reason})
+		case c.SourceMessageID == "" && e.Type == c.Type:
+			return []events.Payload{&events.Correction{Annuls: e.ID, Reason: c.Reason}}, nil
+		}
+	}
+	if len(out) == 0 {
+		return nil, &events.MessageError{Code: "nothing-to-cancel", Reason: fmt.Sprintf("no %s to cancel on this pathway", cancelTarget(c))}
+	}
+	return out, nil
+}
+
+func cancelTarget(c *events.Cancel) string {
+	if c.SourceMessageID != "" {
+		return "event from message " + c.SourceMessageID
+	}
+	return string(c.Type)
+}
+
+// isPermanent tells a message that will fail the same way again (bad
+// content, a broken rule) from a passing failure (NATS unavailable).
+func isPermanent(err error) bool {
+	var me *events.MessageError
+	var ve *events.ValidationError
+	return errors.As(err, &me) || errors.As(err, &ve) || errors.Is(err, events.ErrRule) || errors.Is(err, events.ErrUnknownPathway)
+}
+
+// dead records a dead letter and returns the *Error the caller answers
+// with.
+func (in *Ingest) dead(ctx context.Context, m engine.RawMessage, err error) error {
+	d := engine.DeadLetter{RawSeq: m.Seq, System: m.System, Code: "invalid", Reason: err.Error(), At: time.Now().UTC()}
+	var me *events.MessageError
+	var ve *events.ValidationError
+	var re *events.RuleError
+	switch {
+	case errors.As(err, &me):
+		d.Code, d.Field, d.Reason = me.Code, me.Field, me.Reason
+	case errors.As(err, &re):
+		d.Code, d.Reason = "rule:"+re.Rule, re.Reason
+	case errors.As(err, &ve):
+		d.Code, d.Field, d.Reason = "invalid-event", ve.Field, ve.Reason
+	case errors.Is(err, events.ErrUnknownPathway):
+		d.Code = "unknown-pathway"
+	}
+	if perr := in.store.PutDeadLetter(ctx, d); perr != nil {
+		return fmt.Errorf("ingest: could not record dead letter (%v) for: %w", perr, err)
+	}
+	in.log.Warn("message dead-lettered", "raw_seq", m.Seq, "system", m.System, "code", d.Code, "field", d.Field)
+	return &Error{DeadLetter: d, Err: err}
+}
