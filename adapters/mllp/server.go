@@ -1,0 +1,280 @@
+// Package mllp is an MLLP listener: HL7 v2 messages framed as
+// 0x0B message 0x1C 0x0D over TCP (optionally TLS), each answered with an
+// ACK before the next is read from the same connection.
+package mllp
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Frame bytes.
+const (
+	StartBlock = 0x0B
+	EndBlock   = 0x1C
+	CR         = 0x0D
+)
+
+// Handler answers one framed message with the ACK to send back. It must
+// not keep msg.
+type Handler func(ctx context.Context, msg []byte, remote string) []byte
+
+// Config configures a Server. The zero value means the defaults.
+type Config struct {
+	// Addr to listen on. Default ":2575".
+	Addr string
+	// TLS, if set, makes the listener speak TLS.
+	TLS *tls.Config
+	// IdleTimeout closes a connection that sends nothing for this long,
+	// including one that stalls half way through a frame. Default 5 min.
+	IdleTimeout time.Duration
+	// MaxMessage is the largest frame accepted; a larger one is answered
+	// with an AR and the connection closed. Default 4 MiB.
+	MaxMessage int
+	// MaxConns bounds concurrent connections. Default 1024.
+	MaxConns int
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// OnOversize answers a frame that exceeds MaxMessage (the part read so
+	// far is given); nil sends nothing.
+	OnOversize func(head []byte) []byte
+}
+
+// Server accepts MLLP connections and hands each frame to its Handler.
+type Server struct {
+	cfg     Config
+	handler Handler
+	ln      net.Listener
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing atomic.Bool
+	active  atomic.Int64
+	// Stats for metrics.
+	Accepted, Frames, Oversize, Timeouts atomic.Int64
+}
+
+// New returns a server; Listen starts it.
+func New(cfg Config, h Handler) *Server {
+	if cfg.Addr == "" {
+		cfg.Addr = ":2575"
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.MaxMessage == 0 {
+		cfg.MaxMessage = 4 << 20
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 1024
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{cfg: cfg, handler: h, conns: make(map[net.Conn]struct{})}
+}
+
+// Listen binds the address.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("mllp: listen %s: %w", s.cfg.Addr, err)
+	}
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr returns the bound address (after Listen).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Active returns the number of open connections.
+func (s *Server) Active() int64 { return s.active.Load() }
+
+// Serve accepts connections until ctx ends, then stops accepting, lets
+// each connection finish the message it is on, and returns.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.ln == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	go func() {
+		<-ctx.Done()
+		s.closing.Store(true)
+		s.ln.Close()
+		s.closeIdle()
+	}()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				s.wg.Wait()
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			return fmt.Errorf("mllp: accept: %w", err)
+		}
+		if s.active.Load() >= int64(s.cfg.MaxConns) {
+			s.cfg.Logger.Warn("mllp: too many connections; refusing", "remote", c.RemoteAddr().String())
+			c.Close()
+			continue
+		}
+		s.track(c, true)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.track(c, false)
+			s.serveConn(ctx, c)
+		}()
+	}
+}
+
+func (s *Server) track(c net.Conn, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		s.conns[c] = struct{}{}
+		s.active.Add(1)
+		s.Accepted.Add(1)
+		return
+	}
+	delete(s.conns, c)
+	s.active.Add(-1)
+	c.Close()
+}
+
+// closeIdle wakes connections blocked in a read so they see the shutdown;
+// one in the middle of handling a message finishes it first.
+func (s *Server) closeIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.SetReadDeadline(time.Now())
+	}
+}
+
+func (s *Server) serveConn(ctx context.Context, c net.Conn) {
+	remote := c.RemoteAddr().String()
+	r := bufio.NewReaderSize(c, 64<<10)
+	var buf bytes.Buffer
+	for !s.closing.Load() {
+		c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		msg, err := s.readFrame(r, &buf)
+		if err != nil {
+			s.connError(c, remote, err, buf.Bytes())
+			return
+		}
+		s.Frames.Add(1)
+		ack := s.handler(context.WithoutCancel(ctx), msg, remote)
+		if len(ack) == 0 {
+			continue
+		}
+		c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := c.Write(frame(ack)); err != nil {
+			s.cfg.Logger.Info("mllp: write failed; closing", "remote", remote, "err", err)
+			return
+		}
+	}
+}
+
+var errOversize = errors.New("mllp: frame larger than the limit")
+
+func (s *Server) connError(c net.Conn, remote string, err error, head []byte) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF) || s.closing.Load():
+	case errors.Is(err, errOversize):
+		s.Oversize.Add(1)
+		s.cfg.Logger.Warn("mllp: oversize frame; closing", "remote", remote, "limit", s.cfg.MaxMessage)
+		if s.cfg.OnOversize != nil {
+			if ack := s.cfg.OnOversize(head); len(ack) > 0 {
+				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				c.Write(frame(ack))
+			}
+		}
+	case errors.As(err, &ne) && ne.Timeout():
+		s.Timeouts.Add(1)
+		s.cfg.Logger.Info("mllp: idle or stalled connection closed", "remote", remote)
+	default:
+		s.cfg.Logger.Info("mllp: connection closed", "remote", remote, "err", err)
+	}
+}
+
+// readFrame reads up to the next 0x1C 0x0D, skipping anything before the
+// start block (some senders send a stray CR/LF between frames). The frame
+// is returned in buf; the returned slice is valid until the next call.
+func (s *Server) readFrame(r *bufio.Reader, buf *bytes.Buffer) ([]byte, error) {
+	buf.Reset()
+	for {
+		b, err := r.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		if b == StartBlock {
+			break
+		}
+	}
+	for {
+		chunk, err := r.ReadSlice(EndBlock)
+		if buf.Len()+len(chunk) > s.cfg.MaxMessage {
+			buf.Write(chunk[:min(len(chunk), 512)])
+			return nil, errOversize
+		}
+		buf.Write(chunk)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		next, err := r.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		if next == CR {
+			b := buf.Bytes()
+			return b[:len(b)-1], nil
+		}
+		// A lone 0x1C inside the message: keep it and read on.
+		buf.WriteByte(next)
+	}
+}
+
+// frame wraps a message in MLLP framing.
+func frame(msg []byte) []byte {
+	out := make([]byte, 0, len(msg)+3)
+	out = append(out, StartBlock)
+	out = append(out, msg...)
+	return append(out, EndBlock, CR)
+}
+
+// Frame wraps a message in MLLP framing, for clients and tests.
+func Frame(msg []byte) []byte { return frame(msg) }
+
+// ReadFrame reads one framed message from r, for clients and tests.
+func ReadFrame(r *bufio.Reader) ([]byte, error) {
+	s := &Server{cfg: Config{MaxMessage: 64 << 20}}
+	var buf bytes.Buffer
+	msg, err := s.readFrame(r, &buf)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(msg), nil
+}
