@@ -1,0 +1,1 @@
+MSH|^~\&|AMB_R|SANTER|IRIS|SANTER|20240311081503+0100||ACK^A03^ACK|ACKD19AE63A62E5E3A3|P|2.5MSA|AE|263206|PID-3 har intet CPR-nummerERR||PID^1^3|101^Required field missing^HL70357|E||||PID-3 har intet CPR-nummerERR||PV1^1^3|103^Table value not found^HL70357|W||||ukendt afsnit

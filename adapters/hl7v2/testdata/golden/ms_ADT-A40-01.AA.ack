@@ -1,0 +1,1 @@
+MSH|^~\&|Healthmatics EHR|Healthmatics Clinic|Ntierprise|Ntierprise Clinic|20240311081503+0100||ACK^A40^ACK|ACK34C217FE7B559F5A|P|2.8MSA|AA|8919-40

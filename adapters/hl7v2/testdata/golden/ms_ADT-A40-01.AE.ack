@@ -1,0 +1,1 @@
+MSH|^~\&|Healthmatics EHR|Healthmatics Clinic|Ntierprise|Ntierprise Clinic|20240311081503+0100||ACK^A40^ACK|ACK34C22BFE7B559186|P|2.8MSA|AE|8919-40ERR||PID^1^3|101^Required field missing^HL70357|E||||PID-3 har intet CPR-nummerERR||PV1^1^3|103^Table value not found^HL70357|W||||ukendt afsnit

@@ -1,0 +1,1 @@
+MSH|^~\&|||AccMgr|1|20240311081503+0100||ACK^A01|ACKFDDE0939B277BD4B|P|2.3MSA|AE|599102|PID-3 har intet CPR-nummerERR|PID^1^3^101&Required field missing&HL70357~PV1^1^3^103&Table value not found&HL70357
