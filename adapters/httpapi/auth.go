@@ -1,0 +1,139 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stafet/stafet/events"
+)
+
+// TokenBucket holds organisation tokens, keyed by the SHA-256 of the
+// token: the bucket never holds a usable token.
+const TokenBucket = "stafet_tokens"
+
+// Principal is who is calling: the operator, or an organisation.
+type Principal struct {
+	Operator bool
+	Org      events.OrgID
+	Label    string
+}
+
+// Name is how access logs name the caller.
+func (p Principal) Name() string {
+	if p.Operator {
+		return "operator"
+	}
+	return string(p.Org)
+}
+
+type tokenRecord struct {
+	Org    events.OrgID `json:"org"`
+	Label  string       `json:"label,omitempty"`
+	Issued time.Time    `json:"issued"`
+}
+
+// Tokens checks bearer tokens: the operator's, and organisation tokens
+// issued by the operator.
+type Tokens struct {
+	admin []byte
+	kv    jetstream.KeyValue
+}
+
+// NewTokens opens the token bucket. adminToken is the operator's token.
+func NewTokens(ctx context.Context, js jetstream.JetStream, adminToken string, replicas int) (*Tokens, error) {
+	if len(adminToken) < 16 {
+		return nil, errors.New("httpapi: the operator token must be at least 16 characters")
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: TokenBucket, Description: "organisation API tokens (hashed)", History: 1,
+		Storage: jetstream.FileStorage, Replicas: replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: token bucket: %w", err)
+	}
+	return &Tokens{admin: []byte(adminToken), kv: kv}, nil
+}
+
+// NewToken returns a fresh random token.
+func NewToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return "stf_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+func tokenKey(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+// Issue makes a token for an organisation and returns it; only its hash is
+// stored, so it is shown once.
+func (t *Tokens) Issue(ctx context.Context, org events.OrgID, label string) (string, error) {
+	if err := org.Validate(); err != nil {
+		return "", err
+	}
+	tok := NewToken()
+	rec, _ := json.Marshal(tokenRecord{Org: org, Label: label, Issued: time.Now().UTC()})
+	if _, err := t.kv.Create(ctx, tokenKey(tok), rec); err != nil {
+		return "", fmt.Errorf("httpapi: issue token: %w", err)
+	}
+	return tok, nil
+}
+
+// Revoke deletes an organisation token.
+func (t *Tokens) Revoke(ctx context.Context, tok string) error {
+	return t.kv.Purge(ctx, tokenKey(tok))
+}
+
+var errUnauthenticated = errors.New("missing or unknown bearer token")
+
+// Check returns the principal of a bearer token.
+func (t *Tokens) Check(ctx context.Context, tok string) (Principal, error) {
+	if tok == "" {
+		return Principal{}, errUnauthenticated
+	}
+	if subtle.ConstantTimeCompare([]byte(tok), t.admin) == 1 {
+		return Principal{Operator: true}, nil
+	}
+	e, err := t.kv.Get(ctx, tokenKey(tok))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Principal{}, errUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	var rec tokenRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return Principal{}, err
+	}
+	return Principal{Org: rec.Org, Label: rec.Label}, nil
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
+		return strings.TrimSpace(tok)
+	}
+	// EventSource cannot set headers: the SSE stream and the dashboard's
+	// live view may pass the token as a query parameter.
+	return r.URL.Query().Get("access_token")
+}
+
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) Principal {
+	p, _ := ctx.Value(principalKey{}).(Principal)
+	return p
+}
