@@ -1,0 +1,142 @@
+package projections
+
+import (
+	"time"
+
+	"github.com/stafet/stafet/events"
+)
+
+// Figures answers the cluster and municipality figures. It reads a Gaps
+// projection and holds nothing of its own.
+type Figures struct{ g *Gaps }
+
+// NewFigures returns the figures of a Gaps projection.
+func NewFigures(g *Gaps) Figures { return Figures{g: g} }
+
+// FigureDays is how many days ClusterFigures.Daily covers, ending with the
+// query's day.
+const FigureDays = 30
+
+// ClusterFigures are the figures of one cluster or one municipality at a
+// moment.
+type ClusterFigures struct {
+	// Scope is the cluster id or the municipality's OrgID.
+	Scope string
+	At    time.Time
+	// OpenGaps counts the open gaps by kind and age (At − OpenedAt).
+	OpenGaps map[GapKind]Ages
+	// OfferToAccept is the time from offer to acceptance, all time.
+	OfferToAccept Latency
+	// ReadyNow counts patients ready for discharge and still in hospital.
+	ReadyNow int
+	// ReadyBedDays counts the bed-days of patients ready for discharge,
+	// all time, the open ones up to At.
+	ReadyBedDays int64
+	// Daily covers the FigureDays days up to At's day, oldest first, in
+	// the rules' time zone.
+	Daily []DayCount
+}
+
+// Ages counts gaps by age: [0] under 4 h, [1] 4–24 h, [2] 1–3 days,
+// [3] 3–7 days, [4] 7 days or more.
+type Ages [5]int
+
+// Total returns the number of gaps counted.
+func (a Ages) Total() int { return a[0] + a[1] + a[2] + a[3] + a[4] }
+
+var ageBounds = [4]time.Duration{4 * time.Hour, 24 * time.Hour, 72 * time.Hour, 7 * 24 * time.Hour}
+
+func ageBucket(d time.Duration) int {
+	for i, b := range ageBounds {
+		if d < b {
+			return i
+		}
+	}
+	return len(ageBounds)
+}
+
+// Latency summarises durations. Median and P90 are upper bounds read from
+// a histogram whose buckets grow by a quarter: each is at most 25 % above
+// the true value.
+type Latency struct {
+	Count  int
+	Median time.Duration
+	P90    time.Duration
+}
+
+// DayCount is one day's counts. Gaps count on the day they opened and
+// the day they closed, as the log knows them (a deadline passed but not
+// yet recorded counts once its DeadlineElapsed is applied).
+type DayCount struct {
+	Day          string // YYYY-MM-DD
+	Admissions   int
+	Discharges   int
+	GapsOpened   int
+	GapsClosed   int
+	ReadyBedDays int
+}
+
+// Cluster returns the figures of a cluster at now.
+func (f Figures) Cluster(id string, now time.Time) ClusterFigures {
+	return f.scope(id, now, func(t *track, s sym) bool { return t.cluster == s })
+}
+
+// Municipality returns the figures of the pathways whose patient lives in
+// a municipality, at now.
+func (f Figures) Municipality(org events.OrgID, now time.Time) ClusterFigures {
+	return f.scope(string(org), now, func(t *track, s sym) bool { return t.municipality == s })
+}
+
+func (f Figures) scope(name string, now time.Time, member func(*track, sym) bool) ClusterFigures {
+	g := f.g
+	out := ClusterFigures{Scope: name, At: now, OpenGaps: map[GapKind]Ages{}}
+	today := g.rs.day(now)
+	first := today - FigureDays + 1
+	out.Daily = make([]DayCount, FigureDays)
+	for i := range out.Daily {
+		out.Daily[i].Day = dayString(first + int32(i))
+	}
+	s, ok := g.syms.lookup(name)
+	if !ok || name == "" {
+		return out
+	}
+	n := stampOf(now)
+	for id, t := range g.paths {
+		if !member(t, s) {
+			continue
+		}
+		t.gapsAt(g.view(id), n, func(v *gapView) {
+			if v.closed != 0 {
+				return
+			}
+			kind := kindNames[v.kind]
+			a := out.OpenGaps[kind]
+			a[ageBucket(time.Duration(n-v.opened))]++
+			out.OpenGaps[kind] = a
+			if v.kind != kReadyButWaiting || n <= v.opened {
+				return
+			}
+			out.ReadyNow++
+			from, to := g.rs.day(v.opened.time()), g.rs.day(now.Add(-time.Nanosecond))
+			out.ReadyBedDays += int64(to - from + 1)
+			for d := max(from, first); d <= to; d++ {
+				out.Daily[d-first].ReadyBedDays++
+			}
+		})
+	}
+	out.ReadyBedDays += g.st.bed[s]
+	for i := range out.Daily {
+		c := g.st.daily[dayKey{s, first + int32(i)}]
+		d := &out.Daily[i]
+		d.Admissions += int(c[dAdmissions])
+		d.Discharges += int(c[dDischarges])
+		d.GapsOpened += int(c[dGapsOpened])
+		d.GapsClosed += int(c[dGapsClosed])
+		d.ReadyBedDays += int(c[dReadyDays])
+	}
+	if h := g.st.hist[s]; h != nil {
+		out.OfferToAccept.Median, out.OfferToAccept.Count = h.quantile(50)
+		out.OfferToAccept.P90, _ = h.quantile(90)
+	}
+	return out
+}

@@ -1,0 +1,521 @@
+package projections
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stafet/stafet/events"
+)
+
+// GapKind names a way the baton is dropped (docs/projections.md).
+type GapKind string
+
+// Gap kinds.
+const (
+	// NoOwner: discharged to care nobody holds, or the holder released a
+	// responsibility while handing it over, and nobody has accepted it.
+	NoOwner GapKind = "no-owner"
+	// OfferOverdue: an offer neither accepted nor rejected by its deadline.
+	OfferOverdue GapKind = "offer-overdue"
+	// OfferRejected: an offer was rejected and the responsibility was not
+	// offered again within the rule's time.
+	OfferRejected GapKind = "offer-rejected"
+	// DischargedBeforeAccept: discharged while an offer of care the
+	// patient needs on arrival was still pending.
+	DischargedBeforeAccept GapKind = "discharged-before-accept"
+	// DocumentOverdue: a required document not sent, not acknowledged or
+	// not acted on by its deadline.
+	DocumentOverdue GapKind = "document-overdue"
+	// ReadyButWaiting: ready for discharge ("færdigbehandlet") and still in
+	// hospital; counted in bed-days the municipality pays for.
+	ReadyButWaiting GapKind = "ready-but-waiting"
+)
+
+var kindNames = [nKinds]GapKind{NoOwner, OfferOverdue, OfferRejected, DischargedBeforeAccept, DocumentOverdue, ReadyButWaiting}
+
+// Kinds lists the gap kinds.
+func Kinds() []GapKind { return slices.Clone(kindNames[:]) }
+
+// Gap is an interval in which a pathway is active and the baton is on the
+// ground.
+type Gap struct {
+	// ID is derived from the pathway, the kind and Ref (GapID), so it is
+	// the same in every replay and on every instance.
+	ID           uuid.UUID
+	Kind         GapKind
+	Pathway      uuid.UUID
+	Cluster      string
+	Municipality events.OrgID
+	// Ref names what the gap is about within its pathway: an offer id,
+	// "request/<document>", "ack/<document>", "rehabilitation/<plan>",
+	// "discharge-letter/<stay>", "admission-report/<stay>",
+	// "care-process-plan/<stay>", "ready/<n>" or "<responsibility>/<n>".
+	Ref      string
+	Rule     string
+	Severity Severity
+	// Closers are the organisations that can close the gap, the one that
+	// must act first.
+	Closers []events.OrgID
+	// OpenedAt is valid time: when the baton was dropped (for a missed
+	// deadline, the deadline).
+	OpenedAt time.Time
+	// Deadline is when the gap escalates; for a missed deadline it is that
+	// deadline, so equal to OpenedAt.
+	Deadline time.Time
+	// Escalated: the deadline has passed with the gap still open, by the
+	// log (DeadlineElapsed) or by the query's now.
+	Escalated bool
+	// Recorded: the log holds what opened the gap. False for a deadline
+	// that has passed by the query's now but whose DeadlineElapsed the
+	// scheduler has not appended yet.
+	Recorded bool
+	// ClosedAt, ClosedBy and ClosedByType say when and by which event the
+	// gap closed; zero while it is open.
+	ClosedAt     time.Time
+	ClosedBy     uuid.UUID
+	ClosedByType events.Type
+	// Days counts the calendar days a ready-but-waiting gap touched, up to
+	// its close or the query's now: the bed-days the municipality pays.
+	Days int
+}
+
+// Open reports whether the gap is still open.
+func (g Gap) Open() bool { return g.ClosedAt.IsZero() }
+
+// gapNamespace is the UUIDv5 namespace of gap ids.
+var gapNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("urn:stafet:gap"))
+
+// GapID returns the id of the gap of a kind about ref on a pathway.
+func GapID(pathway uuid.UUID, kind GapKind, ref string) uuid.UUID {
+	return uuid.NewSHA1(gapNamespace, []byte(pathway.String()+"|"+string(kind)+"|"+ref))
+}
+
+// Deadline is a deadline still running: the engine's scheduler appends a
+// DeadlineElapsed (Command) when it passes.
+type Deadline struct {
+	Pathway uuid.UUID
+	Cluster string
+	// Ref and Rule go into DeadlineElapsed.Ref and .Rule. Ref is a watch's
+	// ref (an offer id, "discharge-letter/1", …) or, for an open gap's
+	// escalation, the gap's id.
+	Ref  string
+	Rule string
+	Kind GapKind
+	At   time.Time
+}
+
+// Command returns the command that records the deadline as elapsed. Its
+// source message id is derived from the deadline, so the scheduler of
+// every instance, and every retry, asks for the same append, and the
+// engine's idempotency lets one through.
+func (d Deadline) Command() events.Command {
+	return events.Command{
+		Pathway:    d.Pathway,
+		Source:     events.Source{System: "scheduler", MessageID: "deadline/" + d.Pathway.String() + "/" + d.Rule + "/" + d.Ref + "/" + strconv.FormatInt(d.At.UnixNano(), 10)},
+		OccurredAt: d.At,
+		Payloads:   []events.Payload{&events.DeadlineElapsed{Ref: d.Ref, Rule: d.Rule, Deadline: d.At}},
+	}
+}
+
+// Gaps finds dropped batons: the gaps of every open pathway, the deadlines
+// still running, and the aggregates behind Figures. Worklists and Figures
+// answer their queries from it.
+//
+// When a pathway closes its gaps close with it; the projection then keeps
+// nothing of it but its share of the figures.
+type Gaps struct {
+	rs    *ruleset
+	syms  *symbols
+	paths map[uuid.UUID]*track
+	st    *stats
+}
+
+// NewGaps returns an empty Gaps projection applying r.
+func NewGaps(r Rules) (*Gaps, error) {
+	rs, err := r.compile()
+	if err != nil {
+		return nil, err
+	}
+	return newGaps(rs), nil
+}
+
+func newGaps(rs *ruleset) *Gaps {
+	return &Gaps{rs: rs, syms: newSymbols(), paths: make(map[uuid.UUID]*track), st: newStats()}
+}
+
+// Apply folds one event in. A Correction changes nothing here: the host
+// calls Refold next.
+func (g *Gaps) Apply(e events.Envelope) error {
+	if e.Payload == nil {
+		return fmt.Errorf("projections: gaps: event %s has no payload", e.ID)
+	}
+	if _, ok := e.Annuls(); ok {
+		return nil
+	}
+	t := g.paths[e.Pathway]
+	if t == nil {
+		t = &track{}
+		g.paths[e.Pathway] = t
+	}
+	x := env{rs: g.rs, syms: g.syms, st: g.st, sign: 1, pathway: e.Pathway}
+	t.evolve(&x, &e)
+	if t.has(fClosed) {
+		delete(g.paths, e.Pathway)
+	}
+	return nil
+}
+
+// ErrRefold is returned when Refold is not given a history that ends with
+// the Correction just applied.
+var ErrRefold = errors.New("projections: refold: the history must end with the Correction just applied")
+
+// Refold rebuilds one pathway after a Correction: it takes back what the
+// pathway's history before the Correction contributed to the figures,
+// then folds the whole history as if the annulled events never happened.
+func (g *Gaps) Refold(pathway uuid.UUID, history []events.Envelope) error {
+	if !lastIsCorrection(history) {
+		return ErrRefold
+	}
+	back := env{rs: g.rs, syms: g.syms, st: g.st, sign: -1, pathway: pathway}
+	foldTrack(&back, history[:len(history)-1])
+	delete(g.paths, pathway)
+	x := env{rs: g.rs, syms: g.syms, st: g.st, sign: 1, pathway: pathway}
+	if t := foldTrack(&x, history); t != nil && !t.has(fClosed) {
+		g.paths[pathway] = t
+	}
+	return nil
+}
+
+func foldTrack(x *env, history []events.Envelope) *track {
+	skip := annulments(history)
+	var t *track
+	for i := range history {
+		e := &history[i]
+		if skip[e.ID] || e.Payload == nil {
+			continue
+		}
+		if _, ok := e.Annuls(); ok {
+			continue
+		}
+		if t == nil {
+			t = &track{}
+		}
+		t.evolve(x, e)
+	}
+	return t
+}
+
+// Len returns the number of open pathways held.
+func (g *Gaps) Len() int { return len(g.paths) }
+
+// GapStatus selects open or closed gaps.
+type GapStatus uint8
+
+// Gap statuses for GapFilter.
+const (
+	OpenGaps GapStatus = iota
+	ClosedGaps
+	AllGaps
+)
+
+// GapFilter selects gaps. The zero value selects every open gap; each
+// field set narrows the selection.
+type GapFilter struct {
+	Cluster      string
+	Municipality events.OrgID // the pathway's municipality
+	Org          events.OrgID // an organisation that can close the gap
+	Kinds        []GapKind
+	Status       GapStatus
+}
+
+// List returns the gaps that match f as they stand at now, oldest first.
+// Gaps of closed pathways are not held (their figures are).
+func (g *Gaps) List(f GapFilter, now time.Time) []Gap {
+	cluster, ok1 := g.symOrZero(f.Cluster)
+	muni, ok2 := g.symOrZero(string(f.Municipality))
+	org, ok3 := g.symOrZero(string(f.Org))
+	if !ok1 || !ok2 || !ok3 {
+		return nil
+	}
+	var out []Gap
+	for id, t := range g.paths {
+		if (cluster != 0 && t.cluster != cluster) || (muni != 0 && t.municipality != muni) {
+			continue
+		}
+		t.gapsAt(g.view(id), stampOf(now), func(v *gapView) {
+			if org != 0 && v.a != org && v.b != org {
+				return
+			}
+			if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, kindNames[v.kind]) {
+				return
+			}
+			if (f.Status == OpenGaps && v.closed != 0) || (f.Status == ClosedGaps && v.closed == 0) {
+				return
+			}
+			out = append(out, v.gap())
+		})
+	}
+	sortGaps(out)
+	return out
+}
+
+// ForPathway returns every gap of one pathway, open and closed, as it
+// stands at now, oldest first.
+func (g *Gaps) ForPathway(id uuid.UUID, now time.Time) []Gap {
+	t, ok := g.paths[id]
+	if !ok {
+		return nil
+	}
+	var out []Gap
+	t.gapsAt(g.view(id), stampOf(now), func(v *gapView) { out = append(out, v.gap()) })
+	sortGaps(out)
+	return out
+}
+
+// Due returns the deadlines still running with after < At ≤ before,
+// earliest first. A deadline drops out once its DeadlineElapsed is
+// applied, so Due(time.Time{}, now) lists exactly what the scheduler has
+// yet to append, even after a restart.
+func (g *Gaps) Due(after, before time.Time) []Deadline {
+	lo, hi := stampOf(after), stampOf(before)
+	in := func(s stamp) bool { return s != 0 && s > lo && s <= hi }
+	var out []Deadline
+	for id, t := range g.paths {
+		cluster := g.syms.str(t.cluster)
+		for _, w := range t.watches {
+			if w.flags&(wPaused|wElapsed) == 0 && in(w.deadline) {
+				out = append(out, Deadline{Pathway: id, Cluster: cluster, Ref: w.String(), Rule: ruleNames[w.rule], Kind: kindNames[w.kind], At: w.deadline.time()})
+			}
+		}
+		for _, gr := range t.gaps {
+			if gr.closed == 0 && !gr.escalated && gr.deadline > gr.opened && in(gr.deadline) {
+				kind := kindNames[gr.kind]
+				out = append(out, Deadline{Pathway: id, Cluster: cluster, Ref: GapID(id, kind, gr.String()).String(), Rule: ruleNames[gr.rule], Kind: kind, At: gr.deadline.time()})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Deadline) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Pathway.String(), b.Pathway.String()), cmp.Compare(a.Ref, b.Ref), cmp.Compare(a.Rule, b.Rule))
+	})
+	return out
+}
+
+func (g *Gaps) symOrZero(s string) (sym, bool) {
+	if s == "" {
+		return 0, true
+	}
+	return g.syms.lookup(s)
+}
+
+func sortGaps(gs []Gap) {
+	slices.SortFunc(gs, func(a, b Gap) int {
+		return cmp.Or(a.OpenedAt.Compare(b.OpenedAt), cmp.Compare(a.Pathway.String(), b.Pathway.String()), cmp.Compare(a.ID.String(), b.ID.String()))
+	})
+}
+
+// pathView is what gapsAt needs to render a pathway's gaps.
+type pathView struct {
+	rs   *ruleset
+	syms *symbols
+	id   uuid.UUID
+}
+
+func (g *Gaps) view(id uuid.UUID) pathView { return pathView{rs: g.rs, syms: g.syms, id: id} }
+
+// gapView is one gap at a query's now, before it is rendered: queries
+// filter on it without building the Gap.
+type gapView struct {
+	pv        pathView
+	t         *track
+	ref       ref
+	rule      ruleID
+	a, b      sym
+	kind      uint8
+	opened    stamp
+	deadline  stamp
+	closed    stamp
+	escalated bool
+	recorded  bool
+	by        uuid.UUID
+	byType    sym
+	now       stamp
+}
+
+// gapsAt calls fn with each gap of the pathway at now: the gaps recorded
+// and the deadlines passed by now that the log has not recorded yet.
+func (t *track) gapsAt(pv pathView, now stamp, fn func(*gapView)) {
+	for i := range t.gaps {
+		r := &t.gaps[i]
+		v := gapView{
+			pv: pv, t: t, ref: r.ref, rule: r.rule, a: r.a, b: r.b, kind: r.kind, opened: r.opened, deadline: r.deadline,
+			closed: r.closed, recorded: true, by: r.by, byType: r.byType, now: now,
+			escalated: r.escalated || (r.closed == 0 && r.deadline > r.opened && now > r.deadline),
+		}
+		fn(&v)
+	}
+	for i := range t.watches {
+		w := &t.watches[i]
+		if w.flags&(wPaused|wElapsed) != 0 || w.deadline == 0 || now <= w.deadline {
+			continue
+		}
+		v := gapView{pv: pv, t: t, ref: w.ref, rule: w.rule, a: w.party, b: w.other, kind: w.kind, opened: w.deadline, deadline: w.deadline, now: now}
+		fn(&v)
+	}
+}
+
+func (v *gapView) gap() Gap {
+	syms, t := v.pv.syms, v.t
+	kind := kindNames[v.kind]
+	refStr := v.ref.String()
+	g := Gap{
+		ID: GapID(v.pv.id, kind, refStr), Kind: kind, Pathway: v.pv.id,
+		Cluster: syms.str(t.cluster), Municipality: syms.orgID(t.municipality),
+		Ref: refStr, Rule: ruleNames[v.rule], Severity: v.pv.rs.rule[v.rule].severity,
+		OpenedAt: v.opened.time(), Deadline: v.deadline.time(), Escalated: v.escalated, Recorded: v.recorded,
+		ClosedAt: v.closed.time(), ClosedBy: v.by, ClosedByType: events.Type(syms.str(v.byType)),
+	}
+	if v.a != 0 {
+		g.Closers = append(g.Closers, syms.orgID(v.a))
+	}
+	if v.b != 0 && v.b != v.a {
+		g.Closers = append(g.Closers, syms.orgID(v.b))
+	}
+	if v.kind == kReadyButWaiting {
+		end := v.closed
+		if end == 0 {
+			end = v.now
+		}
+		if end > v.opened {
+			g.Days = int(v.pv.rs.day(end.time().Add(-time.Nanosecond))-v.pv.rs.day(v.opened.time())) + 1
+		}
+	}
+	return g
+}
+
+const gapsMagic = "STFG"
+
+// Snapshot returns the whole state; the same state gives the same bytes.
+func (g *Gaps) Snapshot() ([]byte, error) {
+	w := newWriter(g.syms)
+	ids := sortedIDs(g.paths)
+	w.uvarint(uint64(len(ids)))
+	for _, id := range ids {
+		w.uuid(id)
+		g.paths[id].write(w)
+	}
+	g.st.write(w)
+	return w.bytes(gapsMagic), nil
+}
+
+// Restore replaces the whole state with a snapshot's.
+func (g *Gaps) Restore(b []byte) error {
+	syms := newSymbols()
+	r, err := newReader(b, gapsMagic, syms)
+	if err != nil {
+		return err
+	}
+	paths := make(map[uuid.UUID]*track)
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		id := r.uuid()
+		paths[id] = readTrack(r)
+	}
+	st := readStats(r)
+	if err := r.done(); err != nil {
+		return fmt.Errorf("projections: gaps: restore: %w", err)
+	}
+	g.syms, g.paths, g.st = syms, paths, st
+	return nil
+}
+
+func (t *track) write(w *writer) {
+	for _, s := range []sym{t.cluster, t.municipality, t.gp, t.hospital, t.readyBy} {
+		w.sym(s)
+	}
+	for _, n := range []uint16{t.stay, t.nReady, t.nNoOwner, t.flags} {
+		w.uvarint(uint64(n))
+	}
+	for _, s := range []stamp{t.admitted, t.discharged, t.leave, t.ready} {
+		w.stamp(s)
+	}
+	w.uvarint(uint64(len(t.holders)))
+	for _, h := range t.holders {
+		w.sym(h.what)
+		w.sym(h.org)
+	}
+	w.uvarint(uint64(len(t.watches)))
+	for _, x := range t.watches {
+		writeRef(w, x.ref)
+		w.byte(uint8(x.rule))
+		w.byte(x.flags)
+		w.sym(x.what)
+		w.sym(x.party)
+		w.sym(x.other)
+		w.stamp(x.start)
+		w.stamp(x.deadline)
+	}
+	w.uvarint(uint64(len(t.gaps)))
+	for _, x := range t.gaps {
+		writeRef(w, x.ref)
+		w.byte(uint8(x.rule))
+		w.bool(x.escalated)
+		w.sym(x.a)
+		w.sym(x.b)
+		w.stamp(x.opened)
+		w.stamp(x.deadline)
+		w.stamp(x.closed)
+		w.uuid(x.by)
+		w.sym(x.byType)
+	}
+}
+
+// writeRef writes a ref. An id that is an interned name (a responsibility)
+// and one taken from an event are both written as plain strings.
+func writeRef(w *writer, r ref) {
+	w.string(r.id)
+	w.uvarint(uint64(r.n))
+	w.byte(uint8(r.rk))
+	w.byte(r.kind)
+}
+
+func readRef(r *reader) ref {
+	x := ref{id: r.string(), n: uint16(r.uvarint()), rk: refKind(r.byte()), kind: r.byte()}
+	if x.rk > refNoOwner || x.kind >= nKinds {
+		r.fail("unknown gap kind")
+	}
+	if x.rk == refNoOwner {
+		x.id = r.dst.str(r.dst.of(x.id)) // share the interned copy
+	}
+	return x
+}
+
+func readTrack(r *reader) *track {
+	t := &track{cluster: r.sym(), municipality: r.sym(), gp: r.sym(), hospital: r.sym(), readyBy: r.sym()}
+	t.stay, t.nReady, t.nNoOwner, t.flags = uint16(r.uvarint()), uint16(r.uvarint()), uint16(r.uvarint()), uint16(r.uvarint())
+	t.admitted, t.discharged, t.leave, t.ready = r.stamp(), r.stamp(), r.stamp(), r.stamp()
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		t.holders = append(t.holders, hold{what: r.sym(), org: r.sym()})
+	}
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		w := watch{ref: readRef(r), rule: ruleID(r.byte()), flags: r.byte(), what: r.sym(), party: r.sym(), other: r.sym(), start: r.stamp(), deadline: r.stamp()}
+		if w.rule >= nRules {
+			r.fail("unknown rule")
+		}
+		t.watches = append(t.watches, w)
+	}
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		x := gapRec{ref: readRef(r), rule: ruleID(r.byte()), escalated: r.bool(), a: r.sym(), b: r.sym()}
+		x.opened, x.deadline, x.closed = r.stamp(), r.stamp(), r.stamp()
+		x.by, x.byType = r.uuid(), r.sym()
+		if x.rule >= nRules {
+			r.fail("unknown rule")
+		}
+		t.gaps = append(t.gaps, x)
+	}
+	return t
+}

@@ -1,0 +1,90 @@
+package projections
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stafet/stafet/events"
+)
+
+// sym is an interned string: an organisation id, a cluster, a
+// responsibility. Pathways repeat a few thousand distinct values, so a
+// 4-byte index keeps the per-pathway state small. 0 is "".
+type sym uint32
+
+// symbols interns strings. It only grows: a value seen once (even in an
+// event a Correction later annulled) keeps its index. Snapshots write the
+// strings themselves, so the indices never leave the process.
+type symbols struct {
+	names []string
+	index map[string]sym
+}
+
+func newSymbols() *symbols {
+	return &symbols{names: []string{""}, index: map[string]sym{"": 0}}
+}
+
+func (s *symbols) of(v string) sym {
+	if id, ok := s.index[v]; ok {
+		return id
+	}
+	id := sym(len(s.names))
+	s.names = append(s.names, v)
+	s.index[v] = id
+	return id
+}
+
+// lookup returns the index of v without interning it.
+func (s *symbols) lookup(v string) (sym, bool) {
+	id, ok := s.index[v]
+	return id, ok
+}
+
+func (s *symbols) org(id events.OrgID) sym { return s.of(string(id)) }
+
+func (s *symbols) str(id sym) string { return s.names[id] }
+
+func (s *symbols) orgID(id sym) events.OrgID { return events.OrgID(s.names[id]) }
+
+// stamp is an instant as Unix nanoseconds; 0 is "none". It is 8 bytes
+// against time.Time's 24.
+type stamp int64
+
+func stampOf(t time.Time) stamp {
+	if t.IsZero() {
+		return 0
+	}
+	return stamp(t.UnixNano())
+}
+
+func (s stamp) time() time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(s)).UTC()
+}
+
+// annulments returns the ids of the events a history's Corrections annul.
+func annulments(history []events.Envelope) map[uuid.UUID]bool {
+	var out map[uuid.UUID]bool
+	for i := range history {
+		if id, ok := history[i].Annuls(); ok {
+			if out == nil {
+				out = make(map[uuid.UUID]bool)
+			}
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// lastIsCorrection checks the Refold contract: the history ends with the
+// Correction that was just applied.
+func lastIsCorrection(history []events.Envelope) bool {
+	if len(history) == 0 {
+		return false
+	}
+	_, ok := history[len(history)-1].Annuls()
+	return ok
+}

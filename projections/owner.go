@@ -1,0 +1,403 @@
+package projections
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stafet/stafet/events"
+)
+
+// Owner answers "who is responsible for this patient now?": per pathway,
+// who holds each responsibility, since when, and the chain of custody —
+// every offer with its offered, answered and ended times.
+//
+// A closed pathway keeps only its cluster, municipality and opening and
+// closing times; its chain is in the log (PathwayView folds it).
+type Owner struct {
+	syms   *symbols
+	open   map[uuid.UUID]*custody
+	closed map[uuid.UUID]closedCustody
+}
+
+// NewOwner returns an empty Owner projection.
+func NewOwner() *Owner {
+	return &Owner{syms: newSymbols(), open: make(map[uuid.UUID]*custody), closed: make(map[uuid.UUID]closedCustody)}
+}
+
+// Holding is one responsibility and who holds it.
+type Holding struct {
+	What  events.Responsibility
+	Org   events.OrgID
+	Since time.Time
+}
+
+// Handoff is one link of the chain of custody: an offer and what became
+// of it. Answered is when it was accepted, rejected or withdrawn; Ended is
+// when a responsibility taken by accepting it ended (released, taken over
+// by another organisation, the hospital stay ended by discharge, death).
+type Handoff struct {
+	Offer    string
+	What     events.Responsibility
+	From, To events.OrgID
+	Status   events.OfferStatus
+	Offered  time.Time
+	Deadline time.Time
+	Answered time.Time
+	Ended    time.Time
+}
+
+// OwnerView is one pathway as the Owner projection holds it.
+type OwnerView struct {
+	Pathway      uuid.UUID
+	Cluster      string
+	Municipality events.OrgID
+	OpenedAt     time.Time
+	Died         bool
+	Closed       bool
+	ClosedAt     time.Time
+	// Holders lists who holds what now, in the order it was taken.
+	Holders []Holding
+	// Chain lists every offer in log order. Empty for a closed pathway.
+	Chain []Handoff
+}
+
+// Holder returns who holds a responsibility now, or "".
+func (v OwnerView) Holder(r events.Responsibility) events.OrgID {
+	for _, h := range v.Holders {
+		if h.What == r {
+			return h.Org
+		}
+	}
+	return ""
+}
+
+type custody struct {
+	cluster, municipality sym
+	opened, closed        stamp
+	died                  bool
+	holders               []holding
+	chain                 []handoff
+}
+
+type holding struct {
+	what, org sym
+	since     stamp
+	link      int32 // the chain entry that gave it, or -1
+}
+
+type handoff struct {
+	offer                            string
+	from, to, what                   sym
+	status                           uint8
+	offered, deadline, answered, end stamp
+}
+
+type closedCustody struct {
+	cluster, municipality sym
+	opened, closed        stamp
+}
+
+// Offer statuses, as stored.
+const (
+	stPending uint8 = iota
+	stAccepted
+	stRejected
+	stWithdrawn
+)
+
+var offerStatuses = [...]events.OfferStatus{events.OfferPending, events.OfferAccepted, events.OfferRejected, events.OfferWithdrawn}
+
+// Apply folds one event in. A Correction changes nothing here: the host
+// calls Refold next.
+func (o *Owner) Apply(e events.Envelope) error {
+	if e.Payload == nil {
+		return fmt.Errorf("projections: owner: event %s has no payload", e.ID)
+	}
+	if _, ok := e.Annuls(); ok {
+		return nil
+	}
+	if _, ok := o.closed[e.Pathway]; ok {
+		// Only a Correction may follow PathwayClosed (events.Decide).
+		return nil
+	}
+	c := o.open[e.Pathway]
+	if c == nil {
+		c = &custody{}
+		o.open[e.Pathway] = c
+	}
+	c.evolve(o.syms, &e)
+	if c.closed != 0 {
+		o.compact(e.Pathway, c)
+	}
+	return nil
+}
+
+func (o *Owner) compact(id uuid.UUID, c *custody) {
+	delete(o.open, id)
+	o.closed[id] = closedCustody{cluster: c.cluster, municipality: c.municipality, opened: c.opened, closed: c.closed}
+}
+
+// Refold rebuilds one pathway from its whole history, as if the events its
+// Corrections annul never happened.
+func (o *Owner) Refold(pathway uuid.UUID, history []events.Envelope) error {
+	delete(o.open, pathway)
+	delete(o.closed, pathway)
+	c := foldCustody(o.syms, history)
+	if c == nil {
+		return nil
+	}
+	if c.closed != 0 {
+		o.compact(pathway, c)
+	} else {
+		o.open[pathway] = c
+	}
+	return nil
+}
+
+func foldCustody(syms *symbols, history []events.Envelope) *custody {
+	skip := annulments(history)
+	var c *custody
+	for i := range history {
+		e := &history[i]
+		if skip[e.ID] || e.Payload == nil {
+			continue
+		}
+		if _, ok := e.Annuls(); ok {
+			continue
+		}
+		if c == nil {
+			c = &custody{}
+		}
+		c.evolve(syms, e)
+	}
+	return c
+}
+
+// Pathway returns the custody of one pathway.
+func (o *Owner) Pathway(id uuid.UUID) (OwnerView, bool) {
+	if c, ok := o.open[id]; ok {
+		return c.view(o.syms, id), true
+	}
+	if c, ok := o.closed[id]; ok {
+		return OwnerView{
+			Pathway: id, Cluster: o.syms.str(c.cluster), Municipality: o.syms.orgID(c.municipality),
+			OpenedAt: c.opened.time(), Closed: true, ClosedAt: c.closed.time(),
+		}, true
+	}
+	return OwnerView{}, false
+}
+
+// Len returns the number of open and closed pathways known.
+func (o *Owner) Len() (open, closed int) { return len(o.open), len(o.closed) }
+
+func (c *custody) evolve(syms *symbols, e *events.Envelope) {
+	t := stampOf(e.OccurredAt)
+	switch v := e.Payload.(type) {
+	case *events.PathwayOpened:
+		c.cluster, c.opened = syms.of(v.Cluster), t
+		if v.Municipality != "" {
+			c.municipality = syms.org(v.Municipality)
+		}
+	case *events.PatientAdmitted:
+		if c.municipality == 0 && v.Notified != "" {
+			c.municipality = syms.org(v.Notified)
+		}
+		c.take(syms.of(string(events.HospitalStay)), syms.org(v.Hospital), t, -1)
+	case *events.PatientTransferred:
+		c.take(syms.of(string(events.HospitalStay)), syms.org(v.To), t, -1)
+	case *events.PatientDischarged:
+		c.release(syms.of(string(events.HospitalStay)), 0, t)
+	case *events.PatientDied:
+		c.died = true
+		for len(c.holders) > 0 {
+			c.release(c.holders[0].what, 0, t)
+		}
+	case *events.HandoffOffered:
+		c.chain = append(c.chain, handoff{
+			offer: v.Offer, from: syms.org(v.From), to: syms.org(v.To), what: syms.of(string(v.What)),
+			offered: t, deadline: stampOf(v.Deadline),
+		})
+	case *events.HandoffAccepted:
+		if i := c.pending(v.Offer); i >= 0 {
+			h := &c.chain[i]
+			h.status, h.answered = stAccepted, t
+			c.take(h.what, h.to, t, int32(i))
+		}
+	case *events.HandoffRejected:
+		c.answer(v.Offer, stRejected, t)
+	case *events.HandoffWithdrawn:
+		c.answer(v.Offer, stWithdrawn, t)
+	case *events.ResponsibilityReleased:
+		c.release(syms.of(string(v.What)), syms.org(v.By), t)
+	case *events.PathwayClosed:
+		c.closed = t
+		if c.closed == 0 {
+			c.closed = 1 // an event without a time still closes the pathway
+		}
+	}
+}
+
+// pending returns the index of a pending offer in the chain, or -1. Offer
+// ids are unique on a pathway (events.Decide), so the last match is it.
+func (c *custody) pending(offer string) int {
+	for i := len(c.chain) - 1; i >= 0; i-- {
+		if c.chain[i].offer == offer {
+			if c.chain[i].status != stPending {
+				return -1
+			}
+			return i
+		}
+	}
+	return -1
+}
+
+func (c *custody) answer(offer string, status uint8, t stamp) {
+	if i := c.pending(offer); i >= 0 {
+		c.chain[i].status, c.chain[i].answered = status, t
+	}
+}
+
+// take makes org the holder of what, ending the previous holder's link.
+func (c *custody) take(what, org sym, t stamp, link int32) {
+	for i := range c.holders {
+		h := &c.holders[i]
+		if h.what != what {
+			continue
+		}
+		if h.org == org && link < 0 {
+			return // the same hospital admitting again keeps its since
+		}
+		c.end(h.link, t)
+		*h = holding{what: what, org: org, since: t, link: link}
+		return
+	}
+	c.holders = append(c.holders, holding{what: what, org: org, since: t, link: link})
+}
+
+// release drops the holder of what; by, if not 0, must be the holder.
+func (c *custody) release(what, by sym, t stamp) {
+	for i, h := range c.holders {
+		if h.what == what && (by == 0 || h.org == by) {
+			c.end(h.link, t)
+			c.holders = slices.Delete(c.holders, i, i+1)
+			return
+		}
+	}
+}
+
+func (c *custody) end(link int32, t stamp) {
+	if link >= 0 && int(link) < len(c.chain) {
+		c.chain[link].end = t
+	}
+}
+
+func (c *custody) view(syms *symbols, id uuid.UUID) OwnerView {
+	v := OwnerView{
+		Pathway: id, Cluster: syms.str(c.cluster), Municipality: syms.orgID(c.municipality),
+		OpenedAt: c.opened.time(), Died: c.died, Closed: c.closed != 0, ClosedAt: c.closed.time(),
+	}
+	for _, h := range c.holders {
+		v.Holders = append(v.Holders, Holding{What: events.Responsibility(syms.str(h.what)), Org: syms.orgID(h.org), Since: h.since.time()})
+	}
+	for _, h := range c.chain {
+		v.Chain = append(v.Chain, Handoff{
+			Offer: h.offer, What: events.Responsibility(syms.str(h.what)), From: syms.orgID(h.from), To: syms.orgID(h.to),
+			Status: offerStatuses[h.status], Offered: h.offered.time(), Deadline: h.deadline.time(),
+			Answered: h.answered.time(), Ended: h.end.time(),
+		})
+	}
+	return v
+}
+
+const ownerMagic = "STFO"
+
+// Snapshot returns the whole state; the same state gives the same bytes.
+func (o *Owner) Snapshot() ([]byte, error) {
+	w := newWriter(o.syms)
+	ids := sortedIDs(o.open)
+	w.uvarint(uint64(len(ids)))
+	for _, id := range ids {
+		c := o.open[id]
+		w.uuid(id)
+		w.sym(c.cluster)
+		w.sym(c.municipality)
+		w.stamp(c.opened)
+		w.stamp(c.closed)
+		w.bool(c.died)
+		w.uvarint(uint64(len(c.holders)))
+		for _, h := range c.holders {
+			w.sym(h.what)
+			w.sym(h.org)
+			w.stamp(h.since)
+			w.varint(int64(h.link))
+		}
+		w.uvarint(uint64(len(c.chain)))
+		for _, h := range c.chain {
+			w.string(h.offer)
+			w.sym(h.from)
+			w.sym(h.to)
+			w.sym(h.what)
+			w.byte(h.status)
+			w.stamp(h.offered)
+			w.stamp(h.deadline)
+			w.stamp(h.answered)
+			w.stamp(h.end)
+		}
+	}
+	ids = sortedIDs(o.closed)
+	w.uvarint(uint64(len(ids)))
+	for _, id := range ids {
+		c := o.closed[id]
+		w.uuid(id)
+		w.sym(c.cluster)
+		w.sym(c.municipality)
+		w.stamp(c.opened)
+		w.stamp(c.closed)
+	}
+	return w.bytes(ownerMagic), nil
+}
+
+// Restore replaces the whole state with a snapshot's.
+func (o *Owner) Restore(b []byte) error {
+	syms := newSymbols()
+	r, err := newReader(b, ownerMagic, syms)
+	if err != nil {
+		return err
+	}
+	open := make(map[uuid.UUID]*custody)
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		id := r.uuid()
+		c := &custody{cluster: r.sym(), municipality: r.sym(), opened: r.stamp(), closed: r.stamp(), died: r.bool()}
+		for k := r.count(); k > 0 && r.err == nil; k-- {
+			c.holders = append(c.holders, holding{what: r.sym(), org: r.sym(), since: r.stamp(), link: int32(r.varint())})
+		}
+		for k := r.count(); k > 0 && r.err == nil; k-- {
+			h := handoff{offer: r.string(), from: r.sym(), to: r.sym(), what: r.sym(), status: r.byte()}
+			h.offered, h.deadline, h.answered, h.end = r.stamp(), r.stamp(), r.stamp(), r.stamp()
+			if h.status > stWithdrawn {
+				r.fail("unknown offer status")
+			}
+			c.chain = append(c.chain, h)
+		}
+		open[id] = c
+	}
+	closed := make(map[uuid.UUID]closedCustody)
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		id := r.uuid()
+		closed[id] = closedCustody{cluster: r.sym(), municipality: r.sym(), opened: r.stamp(), closed: r.stamp()}
+	}
+	if err := r.done(); err != nil {
+		return fmt.Errorf("projections: owner: restore: %w", err)
+	}
+	o.syms, o.open, o.closed = syms, open, closed
+	return nil
+}
+
+func sortedIDs[V any](m map[uuid.UUID]V) []uuid.UUID {
+	return slices.SortedFunc(maps.Keys(m), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+}

@@ -1,0 +1,111 @@
+package projections
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stafet/stafet/events"
+)
+
+// Set bundles the production projections, so a host replays into one
+// value: Owner and Gaps fold the events, Worklists and Figures answer from
+// Gaps. It has every optional ability a host checks for (Snapshot,
+// Restore, Refold).
+type Set struct {
+	Owner     *Owner
+	Gaps      *Gaps
+	Worklists Worklists
+	Figures   Figures
+}
+
+// NewSet returns an empty Set applying r.
+func NewSet(r Rules) (*Set, error) {
+	g, err := NewGaps(r)
+	if err != nil {
+		return nil, err
+	}
+	return &Set{Owner: NewOwner(), Gaps: g, Worklists: NewWorklists(g), Figures: NewFigures(g)}, nil
+}
+
+// Apply folds one event into every projection.
+func (s *Set) Apply(e events.Envelope) error {
+	if err := s.Owner.Apply(e); err != nil {
+		return err
+	}
+	return s.Gaps.Apply(e)
+}
+
+// Refold rebuilds one pathway in every projection after a Correction.
+func (s *Set) Refold(pathway uuid.UUID, history []events.Envelope) error {
+	if err := s.Gaps.Refold(pathway, history); err != nil {
+		return err
+	}
+	return s.Owner.Refold(pathway, history)
+}
+
+const setMagic = "STFS"
+
+// Snapshot returns the state of every projection.
+func (s *Set) Snapshot() ([]byte, error) {
+	o, err := s.Owner.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	g, err := s.Gaps.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(o)+len(g)+32)
+	out = append(out, setMagic...)
+	out = append(out, snapshotVersion)
+	out = binary.AppendUvarint(out, uint64(len(o)))
+	out = append(out, o...)
+	out = binary.AppendUvarint(out, uint64(len(g)))
+	return append(out, g...), nil
+}
+
+// Restore replaces the state of every projection, all or nothing.
+func (s *Set) Restore(b []byte) error {
+	rest, err := header(b, setMagic)
+	if err != nil {
+		return fmt.Errorf("projections: set: restore: %w", err)
+	}
+	part := func() ([]byte, error) {
+		n, k := binary.Uvarint(rest)
+		if k <= 0 || n > uint64(len(rest)-k) {
+			return nil, fmt.Errorf("projections: set: restore: %w: truncated", ErrSnapshot)
+		}
+		p := rest[k : k+int(n)]
+		rest = rest[k+int(n):]
+		return p, nil
+	}
+	ob, err := part()
+	if err != nil {
+		return err
+	}
+	gb, err := part()
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("projections: set: restore: %w: %d bytes after the end", ErrSnapshot, len(rest))
+	}
+	o, g := NewOwner(), newGaps(s.Gaps.rs)
+	if err := o.Restore(ob); err != nil {
+		return err
+	}
+	if err := g.Restore(gb); err != nil {
+		return err
+	}
+	// Keep the pointers: Worklists and Figures read s.Gaps.
+	*s.Owner, *s.Gaps = *o, *g
+	return nil
+}
+
+// PathwayView folds one pathway's history with the Set's rules.
+func (s *Set) PathwayView(history []events.Envelope, now time.Time) View {
+	return s.Gaps.PathwayView(history, now)
+}
