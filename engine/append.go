@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -36,7 +35,10 @@ const maxAttempts = 8
 // appended again (Result.Duplicate), however long ago.
 func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error) {
 	key := cmd.Source.Key()
-	if key != "" {
+	if key != "" && opens(cmd.Payloads) {
+		// A resent opening message must not open a second pathway: the
+		// index remembers it. Every other resend meets its original in the
+		// pathway's own history (SourceSeq below).
 		if res, ok, err := s.lookupDuplicate(ctx, key); err != nil || ok {
 			return res, err
 		}
@@ -46,7 +48,7 @@ func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error)
 	defer mu.Unlock()
 	var lastErr error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		p, err := s.state(ctx, cmd)
+		p, err := s.state(ctx, cmd, attempt > 0)
 		if err != nil {
 			return Result{}, err
 		}
@@ -79,9 +81,15 @@ func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error)
 }
 
 // state returns the pathway's current state, from the cache or the log.
-func (s *Store) state(ctx context.Context, cmd events.Command) (*events.Pathway, error) {
+func (s *Store) state(ctx context.Context, cmd events.Command, retry bool) (*events.Pathway, error) {
 	if p := s.cache.get(cmd.Pathway); p != nil {
 		return p, nil
+	}
+	if opens(cmd.Payloads) && !retry {
+		// A command that opens a pathway expects it to be new: try that
+		// without a load; if it exists, the append meets a conflict and the
+		// retry loads it.
+		return events.Fold(nil), nil
 	}
 	history, err := s.Load(ctx, cmd.Pathway)
 	if err != nil {
@@ -136,7 +144,7 @@ func (s *Store) Append(ctx context.Context, cluster string, expectedLast uint64,
 	filter := PathwayFilter(evs[0].Pathway)
 	var ack *jetstream.PubAck
 	if len(msgs) == 1 {
-		ack, err = s.js.PublishMsg(ctx, msgs[0], jetstream.WithExpectLastSequenceForSubject(expectedLast, filter))
+		ack, err = s.publish(ctx, msgs[0], jetstream.WithExpectLastSequenceForSubject(expectedLast, filter))
 	} else {
 		ack, err = s.publishBatch(ctx, msgs, expectedLast, filter)
 	}
@@ -148,7 +156,9 @@ func (s *Store) Append(ctx context.Context, cluster string, expectedLast uint64,
 	}
 	res := Result{Events: evs, LastSeq: ack.Sequence, FirstSeq: ack.Sequence - uint64(len(evs)) + 1, Duplicate: ack.Duplicate}
 	setSeqs(res)
-	s.index(ctx, evs[0].Source.Key(), res.FirstSeq)
+	if opens([]events.Payload{evs[0].Payload}) {
+		s.index(ctx, evs[0].Source.Key(), res.FirstSeq)
+	}
 	return res, nil
 }
 
@@ -173,26 +183,16 @@ func (s *Store) messages(cluster string, evs []events.Envelope) ([]*nats.Msg, er
 		}
 		m := nats.NewMsg(Subject(cluster, e.Pathway, e.Actor.Org))
 		m.Data = data
-		m.Header.Set(jetstream.MsgIDHeader, msgID(e, i))
-		m.Header.Set(HeaderType, string(e.Payload.Type()))
 		msgs[i] = m
 	}
 	return msgs, nil
 }
 
-// HeaderType carries the event type in a header, so subscribers can filter
-// without decoding the body.
-const HeaderType = "Stafet-Type"
-
-// msgID is the JetStream de-duplication id: derived from the source message
-// where there is one, so a resend within the window is caught by the
-// server too; otherwise the event id, which catches our own retries.
-func msgID(e *events.Envelope, i int) string {
-	if k := e.Source.Key(); k != "" {
-		return idemKey(k) + "." + strconv.Itoa(i)
-	}
-	return e.ID.String()
-}
+// No Nats-Msg-Id header: the expected-sequence check already stops a
+// retried publish from landing twice (checkRetried tells our own retry
+// from a real conflict), the pathway's history and the idempotency index
+// stop a resent source message, and the header would cost the server a
+// de-duplication lookup on every append.
 
 func setSeqs(res Result) {
 	for i := range res.Events {
@@ -217,11 +217,39 @@ func (s *Store) checkRetried(ctx context.Context, filter string, msgs []*nats.Ms
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrConflict, cause)
 	}
-	want := msgs[len(msgs)-1].Header.Get(jetstream.MsgIDHeader)
-	if last.Header.Get(jetstream.MsgIDHeader) != want {
+	stored, err := s.codec.Decode(last.Data)
+	if err != nil || stored.ID != evs[len(evs)-1].ID {
 		return Result{}, fmt.Errorf("%w: %v", ErrConflict, cause)
 	}
-	res := Result{Events: evs, LastSeq: last.Sequence, FirstSeq: last.Sequence - uint64(len(evs)) + 1, Duplicate: true}
+	res := Result{Events: evs, LastSeq: last.Sequence, FirstSeq: last.Sequence - uint64(len(evs)) + 1}
 	setSeqs(res)
 	return res, nil
+}
+
+// opens reports whether a command opens a pathway.
+func opens(ps []events.Payload) bool {
+	if len(ps) == 0 {
+		return false
+	}
+	_, ok := ps[0].(*events.PathwayOpened)
+	return ok
+}
+
+// publish sends one message with the async publisher and waits for its
+// ack: the async path shares one reply subscription and one timer wheel
+// across all writers, which costs less per append than a request each.
+func (s *Store) publish(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	opts = append(opts, jetstream.WithStallWait(30*time.Second))
+	f, err := s.js.PublishMsgAsync(m, opts...)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case ack := <-f.Ok():
+		return ack, nil
+	case err := <-f.Err():
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

@@ -32,18 +32,29 @@ func benchStore(b *testing.B, d engine.Durability) *engine.Store {
 	return s
 }
 
-// openCmds makes n commands that each open a new pathway: the engine's
-// full write path (idempotency check, state, decide, expected-sequence
-// append) with a realistic body.
-func openCmds(b *testing.B, n int) []events.Command {
+// benchCmds opens pathways (not measured) and returns n commands spread
+// over them, each from its own source message: the engine's full write
+// path for an existing pathway (state, idempotency by history, decide,
+// expected-sequence append) with a realistic body.
+func benchCmds(b *testing.B, s *engine.Store, n, pathways int) []events.Command {
 	ref := patient(b, "0102030405")
+	ids := make([]uuid.UUID, pathways)
+	for i := range ids {
+		ids[i] = events.NewID()
+		c := events.Command{Pathway: ids[i], Actor: events.Actor{Org: hospital}, OccurredAt: t0,
+			Payloads: []events.Payload{&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: aarhus, GP: "yder:012345"}}}
+		if _, err := s.Execute(context.Background(), c); err != nil {
+			b.Fatal(err)
+		}
+	}
 	out := make([]events.Command, n)
 	for i := range out {
-		pw := events.NewID()
+		pw := ids[i%pathways]
 		out[i] = events.Command{
 			Pathway: pw, Actor: events.Actor{Org: hospital}, OccurredAt: t0,
-			Source:   events.Source{System: "bench", Org: hospital, MessageID: pw.String()},
-			Payloads: []events.Payload{&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: aarhus, GP: "yder:012345", Episode: "abc123"}},
+			Source: events.Source{System: "bench", Org: hospital, MessageID: fmt.Sprint("m", i)},
+			Payloads: []events.Payload{&events.DocumentSent{Document: fmt.Sprint("doc-", i), Kind: events.CareCommunication,
+				From: hospital, To: aarhus}},
 		}
 	}
 	return out
@@ -99,7 +110,7 @@ func BenchmarkAppend(b *testing.B) {
 			var raw, eng time.Duration
 			for range b.N {
 				s := benchStore(b, d)
-				cmds := openCmds(b, n)
+				cmds := benchCmds(b, s, n, 1000)
 				subjects, bodies := make([]string, n), make([][]byte, n)
 				for i, c := range cmds {
 					e := events.Envelope{ID: events.NewID(), Pathway: c.Pathway, OccurredAt: c.OccurredAt, RecordedAt: time.Now(), Actor: c.Actor, Source: c.Source, Payload: c.Payloads[0]}

@@ -7,18 +7,21 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stafet/stafet/events"
 )
 
 // Idempotency beyond JetStream's duplicate window.
 //
-// The server de-duplicates a Nats-Msg-Id only for DuplicateWindow. To hold
-// for good, every append of a source message also records the message's
-// key → first sequence in the stafet_idem bucket, and Execute consults it
-// before deciding. The record is published asynchronously (it must not
+// A resent message meets its original in the pathway's own history
+// (events.Pathway.SourceSeq), for as long as the log lasts. What the
+// history cannot catch is a resent message that opens a pathway: it would
+// open a second one. So every append that opens a pathway from a source
+// message also records the message's key → first sequence in the
+// stafet_idem bucket, and Execute consults it before opening. The record is published asynchronously (it must not
 // cost a second fsync per event); if the process dies before it lands, the
 // duplicate window still protects the message, and Open re-indexes every
 // event written in the last two windows before it serves, so the index
@@ -80,6 +83,7 @@ func (s *Store) reconcileIndex(ctx context.Context) error {
 		return fmt.Errorf("engine: reconcile index: %w", err)
 	}
 	n := 0
+	seen := make(map[string]bool)
 	for seq := uint64(0); seq < info.State.LastSeq; {
 		batch, err := cons.FetchNoWait(1000)
 		if err != nil {
@@ -90,8 +94,10 @@ func (s *Store) reconcileIndex(ctx context.Context) error {
 			got++
 			md, _ := m.Metadata()
 			seq = md.Sequence.Stream
-			if key, ok := strings.CutSuffix(m.Headers().Get(jetstream.MsgIDHeader), ".0"); ok && len(key) == 32 {
-				s.indexKey(key, seq)
+			e, err := s.codec.Decode(m.Data())
+			if k := e.Source.Key(); err == nil && k != "" && !seen[k] && e.Type == events.TypePathwayOpened {
+				seen[k] = true
+				s.indexKey(idemKey(k), seq)
 				n++
 			}
 		}
