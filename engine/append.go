@@ -40,6 +40,9 @@ func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error)
 		// index remembers it. Every other resend meets its original in the
 		// pathway's own history (SourceSeq below).
 		if res, ok, err := s.lookupDuplicate(ctx, key); err != nil || ok {
+			if ok {
+				s.stats.Duplicates.Add(1)
+			}
 			return res, err
 		}
 	}
@@ -53,14 +56,17 @@ func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error)
 			return Result{}, err
 		}
 		if seq, ok := p.SourceSeq(key); key != "" && ok {
+			s.stats.Duplicates.Add(1)
 			return Result{FirstSeq: seq, LastSeq: seq, Duplicate: true}, nil
 		}
 		evs, err := events.Decide(p, cmd)
 		if err != nil {
+			s.stats.Rejected.Add(1)
 			return Result{}, err
 		}
 		res, err := s.Append(ctx, cluster(p, evs), p.LastSeq(), evs)
 		if errors.Is(err, ErrConflict) {
+			s.stats.Conflicts.Add(1)
 			s.cache.drop(cmd.Pathway)
 			lastErr = err
 			continue
@@ -156,6 +162,8 @@ func (s *Store) Append(ctx context.Context, cluster string, expectedLast uint64,
 	}
 	res := Result{Events: evs, LastSeq: ack.Sequence, FirstSeq: ack.Sequence - uint64(len(evs)) + 1, Duplicate: ack.Duplicate}
 	setSeqs(res)
+	s.stats.Appends.Add(1)
+	s.stats.Events.Add(uint64(len(evs)))
 	if opens([]events.Payload{evs[0].Payload}) {
 		s.index(ctx, evs[0].Source.Key(), res.FirstSeq)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,8 +57,18 @@ type Store struct {
 	cache   *stateCache
 	pseudo  *events.Pseudonymizer
 
+	stats Stats
+
 	closeOnce sync.Once
 }
+
+// Stats counts what the store did since it opened, for metrics.
+type Stats struct {
+	Appends, Events, Conflicts, Duplicates, Rejected atomic.Uint64
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() *Stats { return &s.stats }
 
 // Open starts (or connects to) NATS, creates or verifies the streams and
 // buckets, and returns a ready store.
