@@ -1,8 +1,10 @@
 // Command stafetd runs Stafet: the event store on an embedded NATS
-// JetStream server (or an external cluster), and the services around it.
+// JetStream server (or an external cluster), the projections, the HTTP API,
+// the MLLP listener, handoff alerts and metrics.
 //
-// With no flags it keeps its data in ./data. Every flag has an environment
-// variable; run stafetd -h for the list.
+// With no flags it keeps its data in ./data, serves HTTP on :8080, MLLP on
+// :2575 and the NATS client port on 127.0.0.1:4222. Every flag has an
+// environment variable; run stafetd -h for the list.
 package main
 
 import (
@@ -21,42 +23,86 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	cfg, err := parse(os.Args[1:], os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stafetd:", err)
+		os.Exit(2)
+	}
+	if err := run(ctx, cfg, os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "stafetd:", err)
 		os.Exit(1)
 	}
 }
 
+// config is everything stafetd can be told.
 type config struct {
-	engine    engine.Config
-	logFormat string
-	logLevel  string
+	engine     engine.Config
+	httpAddr   string
+	mllpAddr   string
+	tlsCert    string
+	tlsKey     string
+	mllpTLS    bool
+	adminToken string
+	secretFile string
+	rulesFile  string
+	orgsFile   string
+	logFormat  string
+	logLevel   string
+	timezone   string
+	drain      time.Duration
 }
 
-func parse(args []string) (config, error) {
+func parse(args []string, getenv func(string) string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("stafetd", flag.ContinueOnError)
 	str := func(p *string, name, env, def, usage string) {
-		if v, ok := os.LookupEnv(env); ok {
+		if v := getenv(env); v != "" {
 			def = v
 		}
 		fs.StringVar(p, name, def, usage+" (env "+env+")")
 	}
-	var durability string
-	str(&c.engine.DataDir, "data-dir", "STAFET_DATA_DIR", "data", "directory of the embedded JetStream files")
-	str(&c.engine.URL, "nats-url", "STAFET_NATS_URL", "", "external NATS cluster URL; empty runs the embedded server")
-	str(&c.engine.ListenAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded server's client address; empty = in-process only")
+	var durability, drain, natsAddr string
+	str(&c.httpAddr, "http-addr", "STAFET_HTTP_ADDR", ":8080", "HTTP API address; empty = none")
+	str(&c.mllpAddr, "mllp-addr", "STAFET_MLLP_ADDR", ":2575", "MLLP (HL7 v2) address; empty = none")
+	str(&natsAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded NATS client address; \"none\" = in-process only")
+	str(&c.engine.DataDir, "data-dir", "STAFET_DATA_DIR", "data", "directory of the embedded JetStream files, the secret and the operator token")
+	str(&c.engine.URL, "nats-url", "STAFET_NATS_URL", "", "external NATS cluster URL instead of the embedded server")
 	str(&c.engine.Credentials, "nats-creds", "STAFET_NATS_CREDS", "", "NATS credentials file for -nats-url")
 	str(&c.engine.CAFile, "nats-ca", "STAFET_NATS_CA", "", "CA certificate for NATS TLS")
-	str(&c.engine.CertFile, "nats-cert", "STAFET_NATS_CERT", "", "client/server certificate for NATS TLS")
+	str(&c.engine.CertFile, "nats-cert", "STAFET_NATS_CERT", "", "certificate for NATS TLS")
 	str(&c.engine.KeyFile, "nats-key", "STAFET_NATS_KEY", "", "key for -nats-cert")
-	str(&durability, "durability", "STAFET_DURABILITY", "safe", "safe (fsync before ack) or bulk (fsync on the server's interval)")
+	str(&durability, "durability", "STAFET_DURABILITY", "safe", "safe (fsync before every ack) or bulk (fsync on the server's interval)")
+	str(&c.tlsCert, "tls-cert", "STAFET_TLS_CERT", "", "certificate for HTTPS (and MLLP with -mllp-tls)")
+	str(&c.tlsKey, "tls-key", "STAFET_TLS_KEY", "", "key for -tls-cert")
+	str(&c.adminToken, "admin-token", "STAFET_ADMIN_TOKEN", "", "operator token; if unset, generated at first start and kept in the data dir")
+	str(&c.secretFile, "secret-file", "STAFET_SECRET_FILE", "", "deployment secret file (≥ 32 bytes); default: the data dir keeps one")
+	str(&c.rulesFile, "rules", "STAFET_RULES", "", "deadline rules file (JSON); default: the built-in rules")
+	str(&c.orgsFile, "organisations", "STAFET_ORGANISATIONS", "", "organisations file (JSON) adding hospitals, departments, practices")
 	str(&c.logFormat, "log-format", "STAFET_LOG_FORMAT", "text", "text or json")
 	str(&c.logLevel, "log-level", "STAFET_LOG_LEVEL", "info", "debug, info, warn or error")
+	str(&c.timezone, "timezone", "STAFET_TIMEZONE", "Europe/Copenhagen", "zone of HL7 times without an offset")
+	str(&drain, "drain", "STAFET_DRAIN", "20s", "how long to let requests finish on shutdown")
+	fs.BoolVar(&c.mllpTLS, "mllp-tls", getenv("STAFET_MLLP_TLS") == "true", "serve MLLP over TLS with -tls-cert (env STAFET_MLLP_TLS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	if natsAddr != "none" {
+		c.engine.ListenAddr = natsAddr
+	}
 	c.engine.Durability = engine.Durability(durability)
+	d, err := time.ParseDuration(drain)
+	if err != nil {
+		return c, fmt.Errorf("drain %q: %w", drain, err)
+	}
+	c.drain = d
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, errors.New("-tls-cert and -tls-key go together")
+	}
 	return c, c.engine.Validate()
 }
 
@@ -73,35 +119,4 @@ func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: want text or json", format)
-}
-
-func run(args []string, stderr io.Writer) error {
-	c, err := parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(c.logFormat, c.logLevel, stderr)
-	if err != nil {
-		return err
-	}
-	c.engine.Logger = log
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	store, err := engine.Open(ctx, c.engine)
-	if err != nil {
-		return err
-	}
-	log.Info("stafetd running", "data_dir", store.DataDir(), "nats", store.ClientURL(),
-		"durability", string(store.Config().Durability))
-	<-ctx.Done()
-	log.Info("stopping: draining connections")
-	start := time.Now()
-	if err := store.Close(); err != nil {
-		return err
-	}
-	log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
-	return nil
 }

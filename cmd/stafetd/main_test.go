@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startService runs stafetd in-process on loopback ports with its data in
+// dir, and stops it when the test ends.
+func startService(t *testing.T, dir string, env map[string]string) (*service, func()) {
+	t.Helper()
+	vars := map[string]string{
+		"STAFET_DATA_DIR": dir, "STAFET_HTTP_ADDR": "127.0.0.1:0", "STAFET_MLLP_ADDR": "127.0.0.1:0",
+		"STAFET_NATS_ADDR": "127.0.0.1:0", "STAFET_LOG_LEVEL": "warn",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := parse(nil, func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan *service, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, io.Discard, started) }()
+	var svc *service
+	select {
+	case svc = <-started:
+	case err := <-done:
+		t.Fatalf("stafetd stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("stafetd did not start in 30s")
+	}
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("stafetd: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("stafetd did not stop in 30s")
+		}
+	}
+	t.Cleanup(stop)
+	return svc, stop
+}
+
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if code, _ := get(t, base+"/readyz", ""); code == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not ready in 20s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestServiceStartsServesAndStops(t *testing.T) {
+	dir := t.TempDir()
+	svc, stop := startService(t, dir, nil)
+	base := "http://" + svc.httpAddr.String()
+	waitReady(t, base)
+	if code, body := get(t, base+"/healthz", ""); code != 200 || !strings.Contains(body, "ok") {
+		t.Errorf("healthz: got %d %s", code, body)
+	}
+	code, body := get(t, base+"/metrics", "")
+	for _, want := range []string{"stafet_projection_lag_events", "stafet_appends_total", "stafet_http_request_duration_seconds"} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("metrics: got %d; want %s in the body", code, want)
+		}
+	}
+	if svc.admin == "" {
+		t.Error("no operator token")
+	}
+	admin := svc.admin
+	stop()
+
+	// A restart on the same data keeps the operator token and the secret.
+	svc2, _ := startService(t, dir, nil)
+	if svc2.admin != admin {
+		t.Error("operator token changed across a restart")
+	}
+	waitReady(t, "http://"+svc2.httpAddr.String())
+}
+
+func TestParseRejectsBadSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"durability", map[string]string{"STAFET_DURABILITY": "sometimes"}, "durability"},
+		{"drain", map[string]string{"STAFET_DRAIN": "soon"}, "drain"},
+		{"tls pair", map[string]string{"STAFET_TLS_CERT": "c.pem"}, "tls"},
+		{"cluster without secret", map[string]string{"STAFET_NATS_URL": "nats://127.0.0.1:4222"}, "secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse(nil, func(k string) string { return tt.env[k] })
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v; want an error about %s", err, tt.want)
+			}
+		})
+	}
+}

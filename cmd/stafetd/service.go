@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/stafet/stafet/adapters/httpapi"
+	"github.com/stafet/stafet/adapters/ingest"
+	"github.com/stafet/stafet/engine"
+	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/projections"
+)
+
+// service is a running stafetd, for tests that start it in-process.
+type service struct {
+	store    *engine.Store
+	host     *engine.Host
+	set      *projections.Set
+	dir      *events.Directory
+	ingest   *ingest.Ingest
+	tokens   *httpapi.Tokens
+	admin    string
+	httpAddr net.Addr
+	mllpAddr net.Addr
+	registry *prometheus.Registry
+}
+
+// run starts everything, reports the running service on started (if not
+// nil), and serves until ctx ends; then it stops accepting, drains,
+// checkpoints and closes the store.
+func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *service) error {
+	log, err := newLogger(cfg.logFormat, cfg.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	cfg.engine.Logger = log
+	if err := loadSecret(&cfg); err != nil {
+		return err
+	}
+	svc := &service{registry: prometheus.NewRegistry()}
+	if svc.dir, err = directory(cfg.orgsFile); err != nil {
+		return err
+	}
+	rules, rulesID, err := loadRules(cfg.rulesFile)
+	if err != nil {
+		return err
+	}
+	if svc.set, err = projections.NewSet(rules); err != nil {
+		return err
+	}
+	if svc.store, err = engine.Open(ctx, cfg.engine); err != nil {
+		return err
+	}
+	defer svc.store.Close()
+	if err := svc.setupAuth(ctx, cfg, log); err != nil {
+		return err
+	}
+	// The checkpoint name carries the rules' hash: a change of rules starts
+	// from an empty state and re-derives every gap by replay.
+	svc.host = svc.store.NewHost("projections-v1-"+rulesID, svc.set, engine.HostOptions{})
+	policies, err := projections.NewPolicies(rules)
+	if err != nil {
+		return err
+	}
+	svc.ingest = ingest.New(svc.store, svc.dir, translators(svc.dir, cfg, log), log)
+	svc.registerMetrics()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	goRun := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	goRun("projections", svc.host.Run)
+	goRun("policies", func(ctx context.Context) error { return svc.runPolicies(ctx, policies, log) })
+	goRun("deadlines", func(ctx context.Context) error {
+		return svc.store.RunDeadlines(ctx, svc.dueDeadlines, time.Second)
+	})
+	stopServers, err := svc.serve(ctx, cfg, log, goRun)
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
+	log.Info("stafetd running", "data_dir", svc.store.DataDir(), "nats", svc.store.ClientURL(),
+		"http", addrString(svc.httpAddr), "mllp", addrString(svc.mllpAddr),
+		"durability", string(svc.store.Config().Durability), "rules", rulesID)
+	if started != nil {
+		started <- svc
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errs:
+		log.Error("stopping after a failure", "err", runErr)
+	}
+	log.Info("stopping: no new connections; draining")
+	stopServers(cfg.drain)
+	cancel()
+	wg.Wait()
+	log.Info("stopped; projections checkpointed")
+	return runErr
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// loadSecret reads the deployment secret from a file if one is named.
+func loadSecret(cfg *config) error {
+	if cfg.secretFile == "" {
+		return nil
+	}
+	b, err := os.ReadFile(cfg.secretFile)
+	if err != nil {
+		return fmt.Errorf("secret file: %w", err)
+	}
+	cfg.engine.Secret = bytes.TrimSpace(b)
+	return cfg.engine.Validate()
+}
+
+func directory(file string) (*events.Directory, error) {
+	if file == "" {
+		return events.NewDirectory(nil)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("organisations file: %w", err)
+	}
+	defer f.Close()
+	return events.NewDirectory(f)
+}
+
+// loadRules returns the rules and a short hash of their file, so a change
+// of rules is a new projection version.
+func loadRules(file string) (projections.Rules, string, error) {
+	raw := projections.DefaultRulesJSON()
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return projections.Rules{}, "", fmt.Errorf("rules file: %w", err)
+		}
+		raw = b
+	}
+	rules, err := projections.LoadRules(bytes.NewReader(raw))
+	if err != nil {
+		return projections.Rules{}, "", fmt.Errorf("rules file %s: %w", file, err)
+	}
+	sum := sha256.Sum256(raw)
+	return rules, hex.EncodeToString(sum[:6]), nil
+}
+
+// setupAuth takes the operator token from the config, or from the data
+// dir, or makes one and prints it once.
+func (svc *service) setupAuth(ctx context.Context, cfg config, log *slog.Logger) error {
+	tok := cfg.adminToken
+	if tok == "" {
+		path := filepath.Join(cfg.engine.DataDir, "admin-token")
+		b, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			tok = strings.TrimSpace(string(b))
+		case errors.Is(err, os.ErrNotExist):
+			tok = httpapi.NewToken()
+			if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+				return fmt.Errorf("operator token: %w", err)
+			}
+			fmt.Fprintf(os.Stderr, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n", path, tok)
+		default:
+			return fmt.Errorf("operator token: %w", err)
+		}
+	}
+	svc.admin = tok
+	var err error
+	svc.tokens, err = httpapi.NewTokens(ctx, svc.store.JetStream(), tok, svc.store.Config().Replicas)
+	return err
+}
+
+// runPolicies turns facts into implied handoffs (projections.Policies)
+// through a shared durable consumer: with several instances, each event is
+// handled once, and the commands carry deterministic source keys, so a
+// redelivery appends nothing twice.
+func (svc *service) runPolicies(ctx context.Context, p projections.Policies, log *slog.Logger) error {
+	return svc.store.React(ctx, "stafet-policies", func(ctx context.Context, e events.Envelope) error {
+		history, err := svc.store.LoadUpTo(ctx, e.Pathway, e.Seq)
+		if err != nil {
+			return err
+		}
+		for _, cmd := range p.Decide(events.Fold(history), e) {
+			_, err := svc.store.Execute(ctx, cmd)
+			var re *events.RuleError
+			var ve *events.ValidationError
+			if errors.As(err, &re) || errors.As(err, &ve) {
+				// The pathway moved on (say, the offer is already held):
+				// the policy has nothing to add.
+				log.Debug("policy output not appended", "policy", cmd.Source.MessageID, "err", err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}, engine.ReactOptions{})
+}
+
+func (svc *service) dueDeadlines(now time.Time) []engine.Deadline {
+	var out []engine.Deadline
+	svc.host.Read(func(engine.Projection) {
+		for _, d := range svc.set.Gaps.Due(time.Time{}, now) {
+			out = append(out, engine.Deadline{Pathway: d.Pathway, Ref: d.Ref, Rule: d.Rule, At: d.At})
+		}
+	})
+	return out
+}
+
+func (svc *service) ready() bool {
+	select {
+	case <-svc.host.Ready():
+		return true
+	default:
+		return false
+	}
+}
+
+func (svc *service) registerMetrics() {
+	r := svc.registry
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	st := svc.store.Stats()
+	counter := func(name, help string, f func() uint64) {
+		r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
+	}
+	counter("stafet_appends_total", "Commands appended to the log.", st.Appends.Load)
+	counter("stafet_events_appended_total", "Events appended to the log.", st.Events.Load)
+	counter("stafet_append_conflicts_total", "Appends that met a concurrent change and were decided again.", st.Conflicts.Load)
+	counter("stafet_duplicates_total", "Resent messages recognised and not appended again.", st.Duplicates.Load)
+	counter("stafet_commands_rejected_total", "Commands rejected by the pathway rules or validation.", st.Rejected.Load)
+	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stafet_projection_applied_seq", Help: "Log sequence the projections reflect."},
+		func() float64 { return float64(svc.host.Applied()) }))
+	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stafet_projection_lag_events", Help: "Events in the log not yet applied to the projections."},
+		func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			lag, _ := svc.host.Lag(ctx)
+			return float64(lag)
+		}))
+	r.MustRegister(&gapCollector{svc: svc, desc: prometheus.NewDesc("stafet_open_gaps", "Open gaps by kind and cluster.", []string{"kind", "cluster"}, nil)})
+}
+
+// gapCollector reports open gaps by kind and cluster at scrape time.
+type gapCollector struct {
+	svc  *service
+	desc *prometheus.Desc
+}
+
+func (c *gapCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *gapCollector) Collect(ch chan<- prometheus.Metric) {
+	counts := map[[2]string]int{}
+	now := time.Now()
+	c.svc.host.Read(func(engine.Projection) {
+		for _, g := range c.svc.set.Gaps.List(projections.GapFilter{}, now) {
+			counts[[2]string{string(g.Kind), g.Cluster}]++
+		}
+	})
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), k[0], k[1])
+	}
+}
+
+// serve starts the HTTP and MLLP servers and returns the function that
+// stops them gracefully.
+func (svc *service) serve(ctx context.Context, cfg config, log *slog.Logger, goRun func(string, func(context.Context) error)) (func(time.Duration), error) {
+	var tlsCfg *tls.Config
+	if cfg.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	var stops []func(time.Duration)
+	if cfg.mllpAddr != "" {
+		stop, err := svc.serveMLLP(ctx, cfg, tlsCfg, log, goRun)
+		if err != nil {
+			return nil, err
+		}
+		stops = append(stops, stop)
+	}
+	if cfg.httpAddr != "" {
+		api := svc.api(log)
+		ln, err := net.Listen("tcp", cfg.httpAddr)
+		if err != nil {
+			return nil, fmt.Errorf("http: %w", err)
+		}
+		svc.httpAddr = ln.Addr()
+		srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() {
+			var err error
+			if tlsCfg != nil {
+				err = srv.ServeTLS(ln, "", "")
+			} else {
+				err = srv.Serve(ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("http server", "err", err)
+			}
+		}()
+		stops = append(stops, func(d time.Duration) {
+			sctx, cancel := context.WithTimeout(context.Background(), d)
+			defer cancel()
+			srv.Shutdown(sctx)
+		})
+	}
+	return func(d time.Duration) {
+		for _, stop := range stops {
+			stop(d)
+		}
+	}, nil
+}
