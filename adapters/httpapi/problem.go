@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/stafet/stafet/adapters/ingest"
+	"github.com/stafet/stafet/adapters/medcom"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )
@@ -18,16 +19,53 @@ type Problem struct {
 	Status   int    `json:"status"`
 	Detail   string `json:"detail,omitempty"`
 	Instance string `json:"instance,omitempty"`
-	// Field names the offending request field (e.g. "data.deadline").
+	// Field names the offending request field (e.g. "data.deadline") or
+	// query parameter.
 	Field string `json:"field,omitempty"`
 	// Rule names the pathway rule a command broke.
 	Rule string `json:"rule,omitempty"`
 	// Code is a machine-readable reason.
 	Code string `json:"code,omitempty"`
+	// Offset, Line and Column locate a JSON syntax error in the request
+	// body (Offset counts bytes from 0; Line and Column from 1).
+	Offset *int64 `json:"offset,omitempty"`
+	Line   int   `json:"line,omitempty"`
+	Column int   `json:"column,omitempty"`
+	// RawSeq is the raw message a MedCom message or a replay was stored
+	// as, when it was stored and went to the dead letters.
+	RawSeq uint64 `json:"raw_seq,omitempty"`
 }
 
-// problemBase prefixes problem types; the docs explain each one.
+// problemBase prefixes problem types; docs/api.md explains each one.
 const problemBase = "https://stafet.dk/problems/"
+
+// The problem types the API answers with.
+const (
+	typeInvalidField    = problemBase + "invalid-field"
+	typeRule            = problemBase + "rule"
+	typeInvalidMessage  = problemBase + "invalid-message"
+	typeUnknownPathway  = problemBase + "unknown-pathway"
+	typeUnknownType     = problemBase + "unknown-type"
+	typeFutureSchema    = problemBase + "future-schema"
+	typeConflict        = problemBase + "conflict"
+	typeNotFound        = problemBase + "not-found"
+	typeUnavailable     = problemBase + "unavailable"
+	typeMalformed       = problemBase + "malformed-json"
+	typeBadParameter    = problemBase + "bad-parameter"
+	typeTooLarge        = problemBase + "too-large"
+	typeUnauthenticated = problemBase + "unauthenticated"
+	typeForbidden       = problemBase + "forbidden"
+	typeMediaType       = problemBase + "unsupported-media-type"
+	typeMethod          = problemBase + "method-not-allowed"
+	typeBusy            = problemBase + "busy"
+)
+
+// problemTypes lists every problem type, for the OpenAPI document's test.
+var problemTypes = []string{
+	typeInvalidField, typeRule, typeInvalidMessage, typeUnknownPathway, typeUnknownType, typeFutureSchema,
+	typeConflict, typeNotFound, typeUnavailable, typeMalformed, typeBadParameter, typeTooLarge,
+	typeUnauthenticated, typeForbidden, typeMediaType, typeMethod, typeBusy,
+}
 
 func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	if p.Type == "" {
@@ -42,33 +80,61 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	json.NewEncoder(w).Encode(p)
 }
 
+// badParam is the problem of a query parameter or path segment that
+// cannot be used.
+func badParam(field, reason string) Problem {
+	return Problem{Type: typeBadParameter, Title: "Bad parameter", Status: http.StatusBadRequest, Field: field, Detail: reason}
+}
+
+func forbidden(detail string) Problem {
+	return Problem{Type: typeForbidden, Status: http.StatusForbidden, Detail: detail}
+}
+
 // problemFor maps an error from the layers below to a problem.
 func problemFor(err error) Problem {
 	var ve *events.ValidationError
 	var re *events.RuleError
 	var me *events.MessageError
 	var ie *ingest.Error
+	var pe Problem
+	var mce *medcom.Error
 	switch {
+	case errors.As(err, &pe):
+		return pe
 	case errors.As(err, &ie):
 		p := problemFor(ie.Err)
 		p.Detail = ie.Err.Error()
+		p.RawSeq = ie.DeadLetter.RawSeq
+		if p.Code == "" {
+			p.Code = ie.DeadLetter.Code
+		}
 		return p
 	case errors.As(err, &ve):
-		return Problem{Type: problemBase + "invalid-field", Title: "Invalid field", Status: http.StatusUnprocessableEntity, Field: ve.Field, Detail: ve.Reason}
+		return Problem{Type: typeInvalidField, Title: "Invalid field", Status: http.StatusUnprocessableEntity, Field: ve.Field, Detail: ve.Reason}
 	case errors.As(err, &re):
-		return Problem{Type: problemBase + "rule", Title: "Pathway rule broken", Status: http.StatusConflict, Rule: re.Rule, Detail: re.Reason}
+		return Problem{Type: typeRule, Title: "Pathway rule broken", Status: http.StatusConflict, Rule: re.Rule, Detail: re.Reason}
 	case errors.As(err, &me):
-		return Problem{Type: problemBase + "invalid-message", Title: "Message cannot be translated", Status: http.StatusUnprocessableEntity, Field: me.Field, Code: me.Code, Detail: me.Reason}
+		return Problem{Type: typeInvalidMessage, Title: "Message cannot be translated", Status: http.StatusUnprocessableEntity, Field: me.Field, Code: me.Code, Detail: me.Reason}
+	case errors.As(err, &mce):
+		return Problem{Type: typeInvalidMessage, Title: "Message cannot be read", Status: http.StatusUnprocessableEntity, Field: mce.Path, Code: "parse", Detail: mce.Reason}
+	case errors.Is(err, medcom.ErrNotMedCom):
+		return Problem{Type: typeInvalidMessage, Title: "Not a MedCom message", Status: http.StatusUnprocessableEntity, Code: "parse", Detail: err.Error()}
 	case errors.Is(err, events.ErrUnknownPathway):
-		return Problem{Type: problemBase + "unknown-pathway", Title: "Unknown pathway", Status: http.StatusNotFound, Detail: "no such pathway"}
+		return Problem{Type: typeUnknownPathway, Title: "Unknown pathway", Status: http.StatusNotFound, Detail: "no such pathway"}
 	case errors.Is(err, events.ErrUnknownType):
-		return Problem{Type: problemBase + "unknown-type", Title: "Unknown event type", Status: http.StatusUnprocessableEntity, Field: "type", Detail: err.Error()}
+		return Problem{Type: typeUnknownType, Title: "Unknown event type", Status: http.StatusUnprocessableEntity, Field: "type", Detail: err.Error()}
 	case errors.Is(err, events.ErrFutureSchema):
-		return Problem{Type: problemBase + "future-schema", Title: "Schema version from the future", Status: http.StatusUnprocessableEntity, Field: "schema", Detail: err.Error()}
+		return Problem{Type: typeFutureSchema, Title: "Schema version from the future", Status: http.StatusUnprocessableEntity, Field: "schema", Detail: err.Error()}
 	case errors.Is(err, engine.ErrConflict):
-		return Problem{Type: problemBase + "conflict", Title: "Pathway changed concurrently", Status: http.StatusConflict, Detail: "retry the request"}
+		return Problem{Type: typeConflict, Title: "Pathway changed concurrently", Status: http.StatusConflict, Detail: "retry the request"}
 	case errors.Is(err, engine.ErrNoDeadLetter):
-		return Problem{Type: problemBase + "not-found", Title: "Not found", Status: http.StatusNotFound, Detail: "no such dead letter"}
+		return Problem{Type: typeNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: "no such dead letter"}
+	case errors.Is(err, errNoProjections), errors.Is(err, errNoIngest):
+		return Problem{Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable, Detail: "this stafetd does not serve this endpoint (" + err.Error() + ")"}
 	}
-	return Problem{Type: problemBase + "unavailable", Title: "Service unavailable", Status: http.StatusServiceUnavailable, Detail: "the event store did not answer; nothing was recorded, retry later"}
+	return Problem{Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable, Detail: "the event store did not answer; nothing was recorded, retry later"}
 }
+
+// Error makes a Problem an error, so handlers can return one through
+// layers that return errors.
+func (p Problem) Error() string { return p.Title + ": " + p.Detail }

@@ -1,38 +1,77 @@
-// Package httpapi is Stafet's HTTP JSON API: commands, MedCom messages,
-// pathway reads, gap lists, worklists, figures, dead letters, tokens,
-// access logs and the health and metrics endpoints. Errors are
-// application/problem+json (RFC 9457). docs/api.md documents it; the
-// OpenAPI 3 document is served at /openapi.json.
 package httpapi
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stafet/stafet/adapters/ingest"
+	"github.com/stafet/stafet/adapters/medcom"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/projections"
 )
 
-// Config wires the API to the rest of Stafet.
+// Config wires the API to the rest of Stafet. Store, Tokens and Directory
+// are required; the zero value of every other field means its default.
 type Config struct {
 	Store     *engine.Store
 	Tokens    *Tokens
 	Directory *events.Directory
-	Ingest    *ingest.Ingest
+	// Ingest runs MedCom messages and dead-letter replays; without it
+	// those endpoints answer 503.
+	Ingest *ingest.Ingest
+	// Projections hosts the *projections.Set that gap lists, worklists,
+	// figures and pathway views answer from; without it those endpoints
+	// answer 503.
+	Projections *engine.Host
+	// Rules are the rules of the hosted Set, for the fresh Set of a
+	// rebuild. The zero value means the defaults.
+	Rules projections.Rules
 	// Ready reports whether the projections have caught up (/readyz).
+	// Default: Projections' readiness, or always ready without them.
 	Ready func() bool
 	// Registry receives the API's metrics and is served at /metrics; nil
 	// makes a private one.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
-	// Now is the clock for queries; nil means time.Now.
+	// Now is the clock for queries and for commands that give no
+	// occurred_at; nil means time.Now.
 	Now func() time.Time
+	// MaxBody is the largest JSON request body in bytes. Default 8 MiB.
+	MaxBody int64
+	// MaxMessage is the largest MedCom message in bytes. Default
+	// medcom.MaxSize.
+	MaxMessage int64
+	// AccessRetention is how long access-log records are kept. Default 0:
+	// for ever.
+	AccessRetention time.Duration
+}
+
+// DefaultMaxBody is the default limit of a JSON request body.
+const DefaultMaxBody = 8 << 20
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("httpapi: config needs a Store")
+	case c.Tokens == nil:
+		return errors.New("httpapi: config needs Tokens")
+	case c.Directory == nil:
+		return errors.New("httpapi: config needs a Directory")
+	case c.MaxBody < 0 || c.MaxMessage < 0:
+		return errors.New("httpapi: body limits must not be negative")
+	}
+	return c.Rules.Validate()
 }
 
 // Server is the HTTP API.
@@ -41,6 +80,12 @@ type Server struct {
 	mux     *http.ServeMux
 	latency *prometheus.HistogramVec
 	log     *slog.Logger
+	routes  []string
+
+	accessMu sync.Mutex
+	access   *accessLog
+
+	rebuilding atomic.Bool
 }
 
 // New returns the API handler.
@@ -54,8 +99,24 @@ func New(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.MaxMessage == 0 {
+		cfg.MaxMessage = medcom.MaxSize
+	}
 	if cfg.Ready == nil {
 		cfg.Ready = func() bool { return true }
+		if h := cfg.Projections; h != nil {
+			cfg.Ready = func() bool {
+				select {
+				case <-h.Ready():
+					return true
+				default:
+					return false
+				}
+			}
+		}
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -64,47 +125,146 @@ func New(cfg Config) *Server {
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 	}, []string{"route", "code"})
 	cfg.Registry.MustRegister(s.latency)
-	s.routes()
+	s.register()
 	return s
 }
+
+// access says who may call a route.
+type access uint8
+
+const (
+	public   access = iota // no token
+	anyone                 // the operator or an organisation
+	operator               // the operator only
+)
 
 // Handle adds a route, wrapped in the API's middleware; auth says whether
 // it needs a bearer token. Other packages (alerts) mount their handlers
 // with it.
 func (s *Server) Handle(pattern string, auth bool, h http.HandlerFunc) {
-	var handler http.Handler = h
+	a := public
 	if auth {
+		a = anyone
+	}
+	s.handle(pattern, a, h)
+}
+
+func (s *Server) handle(pattern string, a access, h http.HandlerFunc) {
+	var handler http.Handler = h
+	switch a {
+	case operator:
+		handler = s.authenticate(operatorOnly(handler))
+	case anyone:
 		handler = s.authenticate(handler)
 	}
+	s.routes = append(s.routes, pattern)
 	s.mux.Handle(pattern, s.observe(pattern, handler))
 }
 
-func (s *Server) routes() {
-	s.Handle("GET /healthz", false, func(w http.ResponseWriter, r *http.Request) {
+// Routes lists the registered route patterns ("GET /v1/gaps", …).
+func (s *Server) Routes() []string { return slices.Clone(s.routes) }
+
+func (s *Server) register() {
+	s.handle("GET /healthz", public, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	s.Handle("GET /readyz", false, func(w http.ResponseWriter, r *http.Request) {
+	s.handle("GET /readyz", public, func(w http.ResponseWriter, r *http.Request) {
 		if !s.cfg.Ready() {
-			writeProblem(w, r, Problem{Status: http.StatusServiceUnavailable, Detail: "projections are catching up with the log"})
+			writeProblem(w, r, Problem{Type: typeUnavailable, Status: http.StatusServiceUnavailable, Detail: "projections are catching up with the log"})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	s.handle("GET /metrics", public, promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP)
+	s.handle("GET /openapi.json", public, serveOpenAPI)
+
+	s.handle("POST /v1/pathways", anyone, s.openPathway)
+	s.handle("POST /v1/pathways/{id}/events", anyone, s.appendEvent)
+	s.handle("POST /v1/pathways/{id}/offers", anyone, command[offerBody](s))
+	s.handle("POST /v1/pathways/{id}/offers/{offer}/accept", anyone, command[acceptBody](s))
+	s.handle("POST /v1/pathways/{id}/offers/{offer}/reject", anyone, command[rejectBody](s))
+	s.handle("POST /v1/pathways/{id}/offers/{offer}/withdraw", anyone, command[withdrawBody](s))
+	s.handle("POST /v1/pathways/{id}/release", anyone, command[releaseBody](s))
+	s.handle("POST /v1/pathways/{id}/documents", anyone, command[documentBody](s))
+	s.handle("POST /v1/pathways/{id}/documents/{doc}/acknowledge", anyone, command[acknowledgeBody](s))
+	s.handle("POST /v1/pathways/{id}/close", anyone, command[closeBody](s))
+	s.handle("POST /v1/medcom", anyone, s.receiveMedCom)
+
+	s.handle("GET /v1/pathways/{id}", anyone, s.readPathway)
+	s.handle("GET /v1/gaps", anyone, s.listGaps)
+	s.handle("GET /v1/worklist", anyone, s.ownWorklist)
+	s.handle("GET /v1/orgs/{org}/worklist", anyone, s.orgWorklist)
+	s.handle("GET /v1/clusters", anyone, s.listClusters)
+	s.handle("GET /v1/clusters/{id}/figures", anyone, s.clusterFigures)
+	s.handle("GET /v1/municipalities/{code}/figures", anyone, s.municipalityFigures)
+	s.handle("GET /v1/organisations", anyone, s.listOrganisations)
+	s.handle("GET /v1/access-log", anyone, s.listAccess)
+
+	s.handle("GET /v1/dead-letters", operator, s.listDeadLetters)
+	s.handle("GET /v1/dead-letters/{seq}", operator, s.showDeadLetter)
+	s.handle("POST /v1/dead-letters/{seq}/replay", operator, s.replayDeadLetter)
+	s.handle("POST /v1/tokens", operator, s.issueToken)
+	s.handle("DELETE /v1/tokens", operator, s.revokeToken)
+	s.handle("POST /v1/admin/rebuild", operator, s.rebuild)
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Requests no route matches get a
+// problem too: 404, or 405 with the Allow header the mux computed.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, pattern := s.mux.Handler(r); pattern == "" {
+		rec := &headerRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if rec.status != http.StatusNotFound && rec.status != http.StatusMethodNotAllowed {
+			h.ServeHTTP(w, r) // a redirect to the clean path
+			return
+		}
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		p := Problem{Type: typeNotFound, Status: rec.status, Detail: "no such resource"}
+		if rec.status == http.StatusMethodNotAllowed {
+			p = Problem{Type: typeMethod, Status: rec.status, Detail: "allowed: " + rec.header.Get("Allow")}
+		}
+		writeProblem(w, r, p)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// headerRecorder captures what the mux's own 404 and 405 handlers write.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(code int)        { h.status = code }
 
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.cfg.Tokens.Check(r.Context(), bearer(r))
-		if err != nil {
+		if errors.Is(err, errUnauthenticated) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="stafet"`)
-			writeProblem(w, r, Problem{Status: http.StatusUnauthorized, Detail: err.Error()})
+			writeProblem(w, r, Problem{Type: typeUnauthenticated, Status: http.StatusUnauthorized, Detail: err.Error()})
+			return
+		}
+		if err != nil {
+			s.log.Warn("token check failed", "err", err)
+			writeProblem(w, r, problemFor(err))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
+	})
+}
+
+func operatorOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !principalFrom(r.Context()).Operator {
+			writeProblem(w, r, Problem{Type: typeForbidden, Status: http.StatusForbidden, Detail: "only the operator may do this"})
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -115,7 +275,8 @@ type statusWriter struct {
 
 func (w *statusWriter) WriteHeader(code int) { w.status = code; w.ResponseWriter.WriteHeader(code) }
 
-// Flush lets server-sent events through the wrapper.
+// Flush lets server-sent events and streamed progress through the
+// wrapper.
 func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
@@ -136,3 +297,27 @@ func (s *Server) observe(route string, next http.Handler) http.Handler {
 		s.log.Debug("http", "route", route, "status", sw.status, "took", time.Since(start))
 	})
 }
+
+// set runs fn with the hosted projections under the host's read lock, or
+// reports that there are none.
+func (s *Server) set(fn func(*projections.Set)) error {
+	h := s.cfg.Projections
+	if h == nil {
+		return errNoProjections
+	}
+	var err error
+	h.Read(func(p engine.Projection) {
+		set, ok := p.(*projections.Set)
+		if !ok {
+			err = errNoProjections
+			return
+		}
+		fn(set)
+	})
+	return err
+}
+
+var (
+	errNoProjections = errors.New("httpapi: no projections configured")
+	errNoIngest      = errors.New("httpapi: no ingest configured")
+)

@@ -1,0 +1,491 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/stafet/stafet/events"
+)
+
+// commandBase is what every command body may hold besides its own fields.
+type commandBase struct {
+	// Actor is the organisation acting. An organisation's token acts as
+	// that organisation (Actor may be left out or must name it); the
+	// operator must name the organisation it acts for.
+	Actor events.OrgID `json:"actor,omitempty"`
+	// OccurredAt is when it happened (valid time); default now.
+	OccurredAt string `json:"occurred_at,omitempty"`
+}
+
+func (b *commandBase) base() *commandBase { return b }
+
+// commandResult answers a command.
+type commandResult struct {
+	Pathway uuid.UUID `json:"pathway"`
+	// Seqs are the log positions of the appended events; for a duplicate,
+	// the position of the first event the original request appended.
+	Seqs      []uint64        `json:"seqs"`
+	Events    []appendedEvent `json:"events,omitempty"`
+	Duplicate bool            `json:"duplicate,omitempty"`
+	// Existing: the patient already had this open pathway; nothing was
+	// appended.
+	Existing bool `json:"existing,omitempty"`
+	// Offer and Document are the ids of a new offer or document.
+	Offer    string `json:"offer,omitempty"`
+	Document string `json:"document,omitempty"`
+}
+
+type appendedEvent struct {
+	Seq  uint64      `json:"seq"`
+	ID   uuid.UUID   `json:"id"`
+	Type events.Type `json:"type"`
+}
+
+// actor decides who a command acts as.
+func actor(p Principal, asked events.OrgID) (events.OrgID, error) {
+	if !p.Operator {
+		if asked != "" && asked != p.Org {
+			return "", forbidden(fmt.Sprintf("this token acts as %s only", p.Org))
+		}
+		return p.Org, nil
+	}
+	if asked == "" {
+		return "", Problem{Type: typeInvalidField, Title: "Invalid field", Status: http.StatusUnprocessableEntity, Field: "actor", Detail: "missing: the operator must name the organisation it acts for"}
+	}
+	if err := asked.Validate(); err != nil {
+		return "", fieldError("actor", err)
+	}
+	return asked, nil
+}
+
+// idempotencyKey reads the Idempotency-Key header.
+func idempotencyKey(r *http.Request) (string, error) {
+	k := r.Header.Get("Idempotency-Key")
+	if len(k) > 200 || strings.ContainsFunc(k, func(c rune) bool { return c < ' ' || c > '~' }) {
+		return "", badParam("Idempotency-Key", "want at most 200 printable ASCII characters")
+	}
+	return k, nil
+}
+
+// fieldError names field in a validation error that names none.
+func fieldError(field string, err error) error {
+	var ve *events.ValidationError
+	if errors.As(err, &ve) && ve.Field == "" {
+		return &events.ValidationError{Field: field, Reason: ve.Reason}
+	}
+	return err
+}
+
+// renameFields turns the field names of the pathway rules ("data[0].to",
+// "actor.org") into the request's: prefix + ".to", "actor".
+func renameFields(err error, prefix string) error {
+	var ve *events.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	f := ve.Field
+	switch {
+	case f == "actor.org":
+		f = "actor"
+	case f == "data[0]" || strings.HasPrefix(f, "data[0]."):
+		f = strings.TrimPrefix(strings.TrimPrefix(f, "data[0]"), ".")
+		if prefix != "" {
+			f = strings.TrimSuffix(prefix+"."+f, ".")
+		}
+	case prefix != "" && f != "occurred_at" && f != "pathway":
+		f = prefix + "." + f
+	}
+	return &events.ValidationError{Field: f, Reason: ve.Reason}
+}
+
+// pathwayFor loads a pathway a command is for and checks the caller is
+// party to it.
+func (s *Server) pathwayFor(ctx context.Context, p Principal, id uuid.UUID) ([]events.Envelope, error) {
+	history, err := s.cfg.Store.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(history) == 0 {
+		return nil, events.ErrUnknownPathway
+	}
+	if !p.mayRead(parties(history)) {
+		return nil, forbidden("this organisation is not party to the pathway")
+	}
+	return history, nil
+}
+
+// execute runs a command and answers with what it appended.
+func (s *Server) execute(w http.ResponseWriter, r *http.Request, cmd events.Command, prefix string, status int, res commandResult) {
+	out, err := s.cfg.Store.Execute(r.Context(), cmd)
+	if err != nil {
+		writeProblem(w, r, problemFor(renameFields(err, prefix)))
+		return
+	}
+	res.Pathway = cmd.Pathway
+	if out.Duplicate {
+		res.Duplicate, res.Seqs, res.Offer, res.Document = true, []uint64{out.FirstSeq}, "", ""
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	for _, e := range out.Events {
+		res.Seqs = append(res.Seqs, e.Seq)
+		res.Events = append(res.Events, appendedEvent{Seq: e.Seq, ID: e.ID, Type: e.Type})
+	}
+	writeJSON(w, status, res)
+}
+
+// prepare reads what every command on an existing pathway needs: the
+// pathway id, who acts, when, and the source for idempotency.
+func (s *Server) prepare(r *http.Request, b *commandBase) (events.Command, error) {
+	p := principalFrom(r.Context())
+	id, err := pathwayID(r)
+	if err != nil {
+		return events.Command{}, err
+	}
+	cmd, err := s.newCommand(r, p, b)
+	if err != nil {
+		return cmd, err
+	}
+	cmd.Pathway = id
+	if _, err := s.pathwayFor(r.Context(), p, id); err != nil {
+		return cmd, err
+	}
+	return cmd, nil
+}
+
+func (s *Server) newCommand(r *http.Request, p Principal, b *commandBase) (events.Command, error) {
+	org, err := actor(p, b.Actor)
+	if err != nil {
+		return events.Command{}, err
+	}
+	at, err := parseTime("occurred_at", b.OccurredAt)
+	if err != nil {
+		return events.Command{}, err
+	}
+	if at.IsZero() {
+		at = s.cfg.Now().UTC()
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return events.Command{}, err
+	}
+	return events.Command{
+		Actor:      events.Actor{Org: org},
+		Source:     events.Source{System: "api", Org: org, MessageID: key},
+		OccurredAt: at,
+	}, nil
+}
+
+// openBody opens a pathway for a patient.
+type openBody struct {
+	commandBase
+	Patient struct {
+		CPR  string `json:"cpr"`
+		Name string `json:"name,omitempty"`
+	} `json:"patient"`
+	// Cluster is the health cluster; default the municipality's, else
+	// the acting organisation's.
+	Cluster      string       `json:"cluster,omitempty"`
+	Municipality events.OrgID `json:"municipality,omitempty"`
+	GP           events.OrgID `json:"gp,omitempty"`
+	Episode      string       `json:"episode,omitempty"`
+}
+
+// openPathway opens a pathway, or finds the patient's open one: the
+// pathway index is shared with the MLLP and MedCom channels, so messages
+// about the same patient meet the pathway opened here.
+func (s *Server) openPathway(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	var b openBody
+	if err := s.decode(w, r, &b, false); err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	cmd, err := s.newCommand(r, p, &b.commandBase)
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	if b.Patient.CPR == "" {
+		writeProblem(w, r, problemFor(&events.ValidationError{Field: "patient.cpr", Reason: "missing"}))
+		return
+	}
+	ref, err := s.cfg.Store.Pseudonymizer().Ref(b.Patient.CPR)
+	if err != nil {
+		writeProblem(w, r, problemFor(&events.ValidationError{Field: "patient.cpr", Reason: reason(err)}))
+		return
+	}
+	opened := &events.PathwayOpened{Patient: ref, Cluster: b.Cluster, Municipality: b.Municipality, GP: b.GP, Episode: b.Episode}
+	if err := s.clusterFor(opened, cmd.Actor.Org); err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	if err := opened.Validate(); err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	id, isNew, err := s.cfg.Store.ResolvePathway(ctx, ref, b.Episode)
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	if !isNew {
+		history, err := s.cfg.Store.Load(ctx, id)
+		if err != nil {
+			writeProblem(w, r, problemFor(err))
+			return
+		}
+		if len(history) > 0 {
+			s.existing(w, r, p, id, history)
+			return
+		}
+	}
+	cpr, _ := events.NormalizeCPR(b.Patient.CPR)
+	if opened.Identity, err = s.cfg.Store.SealIdentity(ctx, ref, events.Identity{CPR: cpr, Name: b.Patient.Name}); err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	cmd.Pathway, cmd.Payloads = id, []events.Payload{opened}
+	w.Header().Set("Location", "/v1/pathways/"+id.String())
+	s.execute(w, r, cmd, "", http.StatusCreated, commandResult{})
+}
+
+// existing answers an opening for a patient who has an open pathway. Who
+// is not party to it learns that it exists, so the attempt is recorded
+// like a read.
+func (s *Server) existing(w http.ResponseWriter, r *http.Request, p Principal, id uuid.UUID, history []events.Envelope) {
+	ps := parties(history)
+	allowed := p.mayRead(ps)
+	if !allowed {
+		if err := s.record(r.Context(), p, id, ps, "open-existing", false); err != nil {
+			writeProblem(w, r, problemFor(err))
+			return
+		}
+		writeProblem(w, r, forbidden("the patient has an open pathway this organisation is not party to; the attempt is recorded"))
+		return
+	}
+	w.Header().Set("Location", "/v1/pathways/"+id.String())
+	writeJSON(w, http.StatusOK, commandResult{Pathway: id, Existing: true, Seqs: []uint64{}})
+}
+
+// clusterFor fills in a new pathway's cluster from the directory and
+// checks a given one exists.
+func (s *Server) clusterFor(o *events.PathwayOpened, actor events.OrgID) error {
+	if o.Cluster != "" {
+		if _, ok := s.cfg.Directory.Cluster(o.Cluster); !ok {
+			return &events.ValidationError{Field: "cluster", Reason: "unknown cluster " + fmt.Sprintf("%q", o.Cluster)}
+		}
+		return nil
+	}
+	for _, org := range []events.OrgID{o.Municipality, actor, o.GP} {
+		if c := s.cfg.Directory.ClusterOf(org); c != "" {
+			o.Cluster = c
+			return nil
+		}
+	}
+	return &events.ValidationError{Field: "cluster", Reason: "missing, and neither the municipality nor the acting organisation is in a cluster of the directory"}
+}
+
+func reason(err error) string {
+	var ve *events.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Reason
+	}
+	return err.Error()
+}
+
+// eventBody is any event of the catalogue, as the generic endpoint takes
+// it.
+type eventBody struct {
+	commandBase
+	Type events.Type     `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+// appendEvent appends one event of any type but PathwayOpened (POST
+// /v1/pathways seals the identity) to a pathway.
+func (s *Server) appendEvent(w http.ResponseWriter, r *http.Request) {
+	var b eventBody
+	if err := s.decode(w, r, &b, false); err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	p := principalFrom(r.Context())
+	switch b.Type {
+	case "":
+		writeProblem(w, r, problemFor(&events.ValidationError{Field: "type", Reason: "missing"}))
+		return
+	case events.TypePathwayOpened:
+		writeProblem(w, r, problemFor(&events.ValidationError{Field: "type", Reason: "open a pathway with POST /v1/pathways"}))
+		return
+	case events.TypeDeadlineElapsed, events.TypePatientIdentityMerged:
+		if !p.Operator {
+			writeProblem(w, r, forbidden(string(b.Type)+" is recorded by Stafet itself"))
+			return
+		}
+	}
+	payload, err := s.cfg.Store.Codec().DecodePayload(b.Type, b.Data)
+	if err != nil {
+		writeProblem(w, r, problemFor(payloadError(err)))
+		return
+	}
+	cmd, err := s.prepare(r, &b.commandBase)
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	cmd.Payloads = []events.Payload{payload}
+	s.execute(w, r, cmd, "data", http.StatusCreated, commandResult{})
+}
+
+// payloadError names the data field of a payload that did not decode.
+func payloadError(err error) error {
+	var ve *events.ValidationError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &ve):
+		return renameFields(err, "data")
+	case errors.Is(err, events.ErrUnknownType), errors.Is(err, events.ErrFutureSchema):
+		return err
+	case errors.As(err, &te):
+		return &events.ValidationError{Field: strings.TrimSuffix("data."+te.Field, "."), Reason: fmt.Sprintf("want %s, got a JSON %s", te.Type, te.Value)}
+	}
+	return &events.ValidationError{Field: "data", Reason: strings.TrimPrefix(err.Error(), "events: ")}
+}
+
+// spec is a convenience command: a body that makes one payload.
+type spec interface {
+	base() *commandBase
+	payload(r *http.Request, actor events.OrgID, res *commandResult) (events.Payload, error)
+}
+
+// command is the handler of a convenience endpoint with body B.
+func command[B any, P interface {
+	*B
+	spec
+}](s *Server) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body := P(new(B))
+		if err := s.decode(w, r, body, true); err != nil {
+			writeProblem(w, r, problemFor(err))
+			return
+		}
+		cmd, err := s.prepare(r, body.base())
+		if err != nil {
+			writeProblem(w, r, problemFor(err))
+			return
+		}
+		var res commandResult
+		pl, err := body.payload(r, cmd.Actor.Org, &res)
+		if err != nil {
+			writeProblem(w, r, problemFor(err))
+			return
+		}
+		cmd.Payloads = []events.Payload{pl}
+		s.execute(w, r, cmd, "", http.StatusCreated, res)
+	}
+}
+
+type offerBody struct {
+	commandBase
+	// Offer is the offer's id; default a new UUID.
+	Offer    string                `json:"offer,omitempty"`
+	To       events.OrgID          `json:"to"`
+	What     events.Responsibility `json:"what"`
+	Deadline string                `json:"deadline,omitempty"`
+}
+
+func (b *offerBody) payload(r *http.Request, actor events.OrgID, res *commandResult) (events.Payload, error) {
+	deadline, err := parseTime("deadline", b.Deadline)
+	if err != nil {
+		return nil, err
+	}
+	if b.Offer == "" {
+		b.Offer = events.NewID().String()
+	}
+	res.Offer = b.Offer
+	return &events.HandoffOffered{Offer: b.Offer, From: actor, To: b.To, What: b.What, Deadline: deadline}, nil
+}
+
+type acceptBody struct{ commandBase }
+
+func (b *acceptBody) payload(r *http.Request, actor events.OrgID, _ *commandResult) (events.Payload, error) {
+	return &events.HandoffAccepted{Offer: r.PathValue("offer"), By: actor}, nil
+}
+
+type rejectBody struct {
+	commandBase
+	Reason string `json:"reason"`
+}
+
+func (b *rejectBody) payload(r *http.Request, actor events.OrgID, _ *commandResult) (events.Payload, error) {
+	return &events.HandoffRejected{Offer: r.PathValue("offer"), By: actor, Reason: b.Reason}, nil
+}
+
+type withdrawBody struct {
+	commandBase
+	Reason string `json:"reason,omitempty"`
+}
+
+func (b *withdrawBody) payload(r *http.Request, actor events.OrgID, _ *commandResult) (events.Payload, error) {
+	return &events.HandoffWithdrawn{Offer: r.PathValue("offer"), By: actor, Reason: b.Reason}, nil
+}
+
+type releaseBody struct {
+	commandBase
+	What events.Responsibility `json:"what"`
+}
+
+func (b *releaseBody) payload(r *http.Request, actor events.OrgID, _ *commandResult) (events.Payload, error) {
+	return &events.ResponsibilityReleased{By: actor, What: b.What}, nil
+}
+
+type documentBody struct {
+	commandBase
+	// Document is the document's id; default a new UUID.
+	Document  string              `json:"document,omitempty"`
+	Kind      events.DocumentKind `json:"kind"`
+	To        events.OrgID        `json:"to"`
+	Deadline  string              `json:"deadline,omitempty"`
+	InReplyTo string              `json:"in_reply_to,omitempty"`
+}
+
+func (b *documentBody) payload(r *http.Request, actor events.OrgID, res *commandResult) (events.Payload, error) {
+	deadline, err := parseTime("deadline", b.Deadline)
+	if err != nil {
+		return nil, err
+	}
+	if b.Document == "" {
+		b.Document = events.NewID().String()
+	}
+	res.Document = b.Document
+	return &events.DocumentSent{Document: b.Document, Kind: b.Kind, From: actor, To: b.To, Deadline: deadline, InReplyTo: b.InReplyTo}, nil
+}
+
+type acknowledgeBody struct {
+	commandBase
+	// OK is false for a negative acknowledgement; default true.
+	OK     *bool  `json:"ok,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func (b *acknowledgeBody) payload(r *http.Request, actor events.OrgID, _ *commandResult) (events.Payload, error) {
+	ok := b.OK == nil || *b.OK
+	return &events.DocumentAcknowledged{Document: r.PathValue("doc"), By: actor, OK: ok, Reason: b.Reason}, nil
+}
+
+type closeBody struct {
+	commandBase
+	Reason string `json:"reason"`
+}
+
+func (b *closeBody) payload(r *http.Request, actor events.OrgID, _ *commandResult) (events.Payload, error) {
+	return &events.PathwayClosed{Reason: b.Reason}, nil
+}

@@ -1,0 +1,148 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"github.com/stafet/stafet/adapters/ingest"
+	"github.com/stafet/stafet/adapters/medcom"
+	"github.com/stafet/stafet/engine"
+	"github.com/stafet/stafet/events"
+)
+
+// medcomTypes are the media types POST /v1/medcom takes.
+var medcomTypes = map[string]bool{
+	"application/fhir+json": true, "application/fhir+xml": true,
+	"application/json": true, "application/xml": true, "text/xml": true,
+}
+
+// medcomOutcome answers a MedCom message that cannot be acknowledged in
+// MedCom's own format (an acknowledgement is not acknowledged).
+type medcomOutcome struct {
+	RawSeq    uint64    `json:"raw_seq"`
+	Pathway   uuid.UUID `json:"pathway,omitzero"`
+	Seqs      []uint64  `json:"seqs"`
+	Duplicate bool      `json:"duplicate,omitempty"`
+	Code      string    `json:"code"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+// receiveMedCom takes one MedCom FHIR message. It is stored raw before
+// anything else, whatever it holds, so nothing is lost: a body that is
+// not a MedCom message at all goes to the dead letters and is answered
+// with a problem; a message that was understood is answered with its
+// MedCom Acknowledgement: ok, fatal-error with the reason when it is
+// invalid (it waits in the dead letters), transient-error when the store
+// failed (send it again).
+func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if s.cfg.Ingest == nil {
+		writeProblem(w, r, problemFor(errNoIngest))
+		return
+	}
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !medcomTypes[ct] {
+		writeProblem(w, r, Problem{Type: typeMediaType, Status: http.StatusUnsupportedMediaType, Field: "Content-Type",
+			Detail: "want application/fhir+json or application/fhir+xml"})
+		return
+	}
+	body, err := readBody(w, r, s.cfg.MaxMessage)
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	p := principalFrom(ctx)
+	raw := engine.RawMessage{System: "medcom", ContentType: ct, Body: body}
+	m, perr := medcom.Parse(body)
+	if perr != nil {
+		s.unreadable(w, r, raw, p, perr)
+		return
+	}
+	raw.Sender = m.Sender.SOR
+	if raw.Sender == "" {
+		raw.Sender = m.Sender.EAN
+	}
+	if !p.Operator && s.senderOrg(raw.Sender) != p.Org {
+		writeProblem(w, r, forbidden("the message's sender is not this token's organisation"))
+		return
+	}
+	raw.ControlID = m.BundleID + "|" + m.HeaderID
+	out, err := s.cfg.Ingest.Receive(ctx, raw)
+	code, reason, status := "ok", "", http.StatusOK
+	var ie *ingest.Error
+	switch {
+	case errors.As(err, &ie):
+		code, reason, status = "fatal-error", deadReason(ie.DeadLetter), http.StatusUnprocessableEntity
+	case err != nil:
+		s.log.Warn("medcom message not stored", "err", err)
+		code, reason, status = "transient-error", "the message could not be stored; send it again later", http.StatusServiceUnavailable
+	}
+	if out.RawSeq != 0 {
+		w.Header().Set("Stafet-Raw-Seq", strconv.FormatUint(out.RawSeq, 10))
+	}
+	ack, aerr := medcom.Acknowledge(m, code, reason, s.cfg.Now().UTC(), uuid.NewString)
+	if aerr != nil {
+		res := medcomOutcome{RawSeq: out.RawSeq, Pathway: out.Pathway, Seqs: seqs(out.Result), Duplicate: out.Result.Duplicate, Code: code, Reason: reason}
+		writeJSON(w, status, res)
+		return
+	}
+	w.Header().Set("Content-Type", "application/fhir+json")
+	w.WriteHeader(status)
+	w.Write(ack)
+}
+
+// unreadable stores a body that is not a readable MedCom message, so it
+// can be inspected and replayed, and answers with a problem.
+func (s *Server) unreadable(w http.ResponseWriter, r *http.Request, raw engine.RawMessage, p Principal, perr error) {
+	sum := sha256.Sum256(raw.Body)
+	raw.Sender = p.Name()
+	raw.ControlID = "unparsed:" + hex.EncodeToString(sum[:16])
+	out, err := s.cfg.Ingest.Receive(r.Context(), raw)
+	var ie *ingest.Error
+	if err != nil && !errors.As(err, &ie) {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	prob := problemFor(perr)
+	prob.RawSeq = out.RawSeq
+	if ie != nil {
+		prob.RawSeq = ie.DeadLetter.RawSeq
+	}
+	prob.Detail += "; the body is stored as raw message " + strconv.FormatUint(prob.RawSeq, 10) + " in the dead letters"
+	writeProblem(w, r, prob)
+}
+
+// senderOrg resolves a MedCom sender's SOR or EAN number.
+func (s *Server) senderOrg(sender string) events.OrgID {
+	if sender == "" {
+		return ""
+	}
+	if o, ok := s.cfg.Directory.Resolve(sender); ok {
+		return o.ID
+	}
+	return events.SOR(sender)
+}
+
+func deadReason(d engine.DeadLetter) string {
+	if d.Field != "" {
+		return d.Field + ": " + d.Reason
+	}
+	return d.Reason
+}
+
+func seqs(res engine.Result) []uint64 {
+	out := []uint64{}
+	if res.Duplicate {
+		return append(out, res.FirstSeq)
+	}
+	for _, e := range res.Events {
+		out = append(out, e.Seq)
+	}
+	return out
+}

@@ -1,0 +1,592 @@
+package httpapi
+
+import (
+	"cmp"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stafet/stafet/adapters/ingest"
+	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/projections"
+)
+
+type pathwayResponse struct {
+	ID           uuid.UUID         `json:"id"`
+	Cluster      string            `json:"cluster"`
+	Patient      events.PatientRef `json:"patient"`
+	Municipality events.OrgID      `json:"municipality,omitempty"`
+	GP           events.OrgID      `json:"gp,omitempty"`
+	Status       string            `json:"status"`
+	Parties      []events.OrgID    `json:"parties"`
+	AsOf         *asOfView         `json:"as_of,omitempty"`
+	Identity     *identityView     `json:"identity,omitempty"`
+	Owner        ownerView         `json:"owner"`
+	OpenGaps     []gapView         `json:"open_gaps"`
+	ClosedGaps   []gapView         `json:"closed_gaps"`
+	Deadlines    []deadlineView    `json:"deadlines"`
+	Timeline     []eventView       `json:"timeline"`
+}
+
+type asOfView struct {
+	Time time.Time `json:"time,omitzero"`
+	Kind string    `json:"kind"`
+	Seq  uint64    `json:"seq,omitempty"`
+}
+
+// identityView is the patient's identity, decrypted for one reader.
+type identityView struct {
+	CPR  string `json:"cpr,omitempty"`
+	Name string `json:"name,omitempty"`
+	// Shredded: the patient's key was deleted; the identity is gone for
+	// good.
+	Shredded bool `json:"shredded,omitempty"`
+}
+
+func pathwayID(r *http.Request) (uuid.UUID, error) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return uuid.Nil, badParam("id", "want a pathway id (UUID)")
+	}
+	return id, nil
+}
+
+// asOf is how a read cuts a pathway's history.
+type asOf struct {
+	kind string // "", "recorded", "valid" or "seq"
+	t    time.Time
+	seq  uint64
+}
+
+func parseAsOf(r *http.Request) (asOf, error) {
+	q := r.URL.Query()
+	var a asOf
+	if v := q.Get("as_of_seq"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n == 0 {
+			return a, badParam("as_of_seq", "want a log sequence number (1 or more)")
+		}
+		if q.Get("as_of") != "" {
+			return a, badParam("as_of_seq", "give as_of or as_of_seq, not both")
+		}
+		return asOf{kind: "seq", seq: n}, nil
+	}
+	t, err := queryTime(q, "as_of", time.Time{})
+	if err != nil || t.IsZero() {
+		if q.Get("as_of_kind") != "" && err == nil {
+			return a, badParam("as_of_kind", "as_of_kind needs as_of")
+		}
+		return a, err
+	}
+	switch k := q.Get("as_of_kind"); k {
+	case "", "recorded":
+		return asOf{kind: "recorded", t: t}, nil
+	case "valid":
+		return asOf{kind: "valid", t: t}, nil
+	}
+	return a, badParam("as_of_kind", "want recorded or valid")
+}
+
+// cut returns the history as the as-of asks for it, and the now its
+// gaps are judged at.
+func (a asOf) cut(history []events.Envelope, now time.Time) ([]events.Envelope, time.Time) {
+	switch a.kind {
+	case "seq":
+		i, _ := slices.BinarySearchFunc(history, a.seq+1, func(e events.Envelope, seq uint64) int { return cmp.Compare(e.Seq, seq) })
+		cut := history[:i]
+		if len(cut) > 0 {
+			now = latest(cut)
+		}
+		return cut, now
+	case "recorded":
+		return projections.AsOfRecorded(history, a.t), a.t
+	case "valid":
+		return projections.AsOfValid(history, a.t), a.t
+	}
+	return history, now
+}
+
+// latest is the last record time in a history: the moment a sequence
+// cut shows.
+func latest(history []events.Envelope) time.Time {
+	var t time.Time
+	for i := range history {
+		if history[i].RecordedAt.After(t) {
+			t = history[i].RecordedAt
+		}
+	}
+	return t
+}
+
+func (a asOf) view() *asOfView {
+	if a.kind == "" {
+		return nil
+	}
+	return &asOfView{Time: a.t, Kind: a.kind, Seq: a.seq}
+}
+
+// readPathway answers one pathway: its timeline, custody and gaps, as of
+// now or as of a time. The read is recorded in the access log, allowed or
+// not, before anything is answered.
+func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	id, err := pathwayID(r)
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	wantIdentity := false
+	if v := r.URL.Query().Get("identity"); v != "" {
+		if wantIdentity, err = strconv.ParseBool(v); err != nil {
+			writeProblem(w, r, badParam("identity", "want true or false"))
+			return
+		}
+	}
+	as, err := parseAsOf(r)
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	history, err := s.cfg.Store.Load(ctx, id)
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	if len(history) == 0 {
+		writeProblem(w, r, problemFor(events.ErrUnknownPathway))
+		return
+	}
+	ps := parties(history)
+	allowed := p.mayRead(ps)
+	what := "pathway"
+	if wantIdentity {
+		what = "pathway+identity"
+	}
+	if err := s.record(ctx, p, id, ps, what, allowed); err != nil {
+		s.log.Error("access log write failed; read refused", "err", err)
+		writeProblem(w, r, Problem{Type: typeUnavailable, Status: http.StatusServiceUnavailable, Detail: "the access log could not be written, so the pathway is not shown; retry later"})
+		return
+	}
+	if !allowed {
+		writeProblem(w, r, forbidden("this organisation is not party to the pathway; the attempt is recorded"))
+		return
+	}
+	cut, now := as.cut(history, s.cfg.Now())
+	if len(cut) == 0 {
+		writeProblem(w, r, Problem{Type: typeUnknownPathway, Title: "Unknown pathway", Status: http.StatusNotFound, Detail: "the pathway has no events as of that time"})
+		return
+	}
+	var view projections.View
+	if err := s.set(func(set *projections.Set) { view = set.PathwayView(cut, now) }); err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	state := events.Fold(cut)
+	resp := pathwayResponse{
+		ID: id, Cluster: state.Cluster(), Patient: state.Patient(), Municipality: state.Municipality(), GP: state.GP(),
+		Status: "open", Parties: ps, AsOf: as.view(), Owner: viewOwner(view.Owner),
+		OpenGaps: []gapView{}, ClosedGaps: []gapView{}, Deadlines: viewDeadlines(view.Due),
+		Timeline: timeline(cut, annulments(cut)),
+	}
+	if state.Closed() {
+		resp.Status = "closed"
+	}
+	for _, g := range view.Gaps {
+		if g.Open() {
+			resp.OpenGaps = append(resp.OpenGaps, viewGap(g))
+		} else {
+			resp.ClosedGaps = append(resp.ClosedGaps, viewGap(g))
+		}
+	}
+	if wantIdentity {
+		if resp.Identity, err = s.identity(r, history); err != nil {
+			writeProblem(w, r, problemFor(err))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// identity decrypts the identity sealed in the pathway's opening.
+func (s *Server) identity(r *http.Request, history []events.Envelope) (*identityView, error) {
+	for i := range history {
+		o, ok := history[i].Payload.(*events.PathwayOpened)
+		if !ok || o.Identity == nil {
+			continue
+		}
+		id, err := s.cfg.Store.OpenIdentity(r.Context(), o.Patient, o.Identity)
+		if errors.Is(err, events.ErrShredded) {
+			return &identityView{Shredded: true}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &identityView{CPR: id.CPR, Name: id.Name}, nil
+	}
+	return &identityView{}, nil
+}
+
+func annulments(history []events.Envelope) map[uuid.UUID]bool {
+	out := make(map[uuid.UUID]bool)
+	for i := range history {
+		if id, ok := history[i].Annuls(); ok {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// gapCursor names the last gap of a page, in the list's order.
+type gapCursor struct {
+	OpenedAt time.Time `json:"o"`
+	Pathway  string    `json:"p"`
+	ID       string    `json:"g"`
+}
+
+func gapKey(g projections.Gap) gapCursor {
+	return gapCursor{OpenedAt: g.OpenedAt, Pathway: g.Pathway.String(), ID: g.ID.String()}
+}
+
+func (c gapCursor) compare(d gapCursor) int {
+	return cmp.Or(c.OpenedAt.Compare(d.OpenedAt), cmp.Compare(c.Pathway, d.Pathway), cmp.Compare(c.ID, d.ID))
+}
+
+// listGaps lists gaps, oldest first, filtered by cluster, municipality,
+// organisation (one that can close the gap), kind and status, as of now
+// or as of a time. An organisation sees only the gaps of its pathways.
+func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	q := r.URL.Query()
+	var cur gapCursor
+	limit, err := page(q, &cur)
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	f, status, err := gapFilter(q)
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	now := s.cfg.Now()
+	at, err := queryTime(q, "as_of", now)
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	var gaps []projections.Gap
+	err = s.set(func(set *projections.Set) {
+		for _, g := range set.Gaps.List(f, at) {
+			if g, ok := asOfGap(g, at); ok && status(g) && (p.Operator || orgSees(set, p.Org, g)) {
+				gaps = append(gaps, g)
+			}
+		}
+	})
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	if q.Get("cursor") != "" {
+		i, _ := slices.BinarySearchFunc(gaps, cur, func(g projections.Gap, c gapCursor) int {
+			if gapKey(g).compare(c) <= 0 {
+				return -1
+			}
+			return 1
+		})
+		gaps = gaps[i:]
+	}
+	if len(gaps) > limit {
+		writeList(w, r, viewGaps(gaps[:limit]), gapKey(gaps[limit-1]))
+		return
+	}
+	writeList(w, r, viewGaps(gaps), nil)
+}
+
+// gapFilter reads the gap list's filters. The status is applied after
+// the as-of cut, so the projection is asked for every status.
+func gapFilter(q map[string][]string) (projections.GapFilter, func(projections.Gap) bool, error) {
+	get := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	f := projections.GapFilter{Cluster: get("cluster"), Status: projections.AllGaps}
+	if f.Cluster != "" && events.ValidateClusterID(f.Cluster) != nil {
+		return f, nil, badParam("cluster", "want a cluster id such as aarhus")
+	}
+	if v := get("municipality"); v != "" {
+		m, err := municipality(v)
+		if err != nil {
+			return f, nil, err
+		}
+		f.Municipality = m
+	}
+	if v := get("org"); v != "" {
+		if events.OrgID(v).Validate() != nil {
+			return f, nil, badParam("org", "want an organisation id such as kommune:0751")
+		}
+		f.Org = events.OrgID(v)
+	}
+	for _, k := range q["kind"] {
+		for k := range strings.SplitSeq(k, ",") {
+			if !slices.Contains(projections.Kinds(), projections.GapKind(k)) {
+				return f, nil, badParam("kind", "unknown gap kind "+strconv.Quote(k))
+			}
+			f.Kinds = append(f.Kinds, projections.GapKind(k))
+		}
+	}
+	var keep func(projections.Gap) bool
+	switch get("status") {
+	case "", "open":
+		keep = projections.Gap.Open
+	case "closed":
+		keep = func(g projections.Gap) bool { return !g.Open() }
+	case "all":
+		keep = func(projections.Gap) bool { return true }
+	default:
+		return f, nil, badParam("status", "want open, closed or all")
+	}
+	return f, keep, nil
+}
+
+// municipality reads a municipality as kommune:NNNN or NNNN.
+func municipality(v string) (events.OrgID, error) {
+	if !strings.Contains(v, ":") {
+		v = string(events.Kommune(v))
+	}
+	m := events.OrgID(v)
+	if m.Validate() != nil || m.Scheme() != events.SchemeKommune {
+		return "", badParam("municipality", "want a municipality code such as 0751 or kommune:0751")
+	}
+	return m, nil
+}
+
+// asOfGap shows a gap as it stood at: not yet opened is left out, closed
+// later is shown open. The projection holds only the pathways open now,
+// so gaps of pathways closed since at are not shown.
+func asOfGap(g projections.Gap, at time.Time) (projections.Gap, bool) {
+	if g.OpenedAt.After(at) {
+		return g, false
+	}
+	if !g.ClosedAt.IsZero() && g.ClosedAt.After(at) {
+		g.ClosedAt, g.ClosedBy, g.ClosedByType = time.Time{}, uuid.Nil, ""
+	}
+	return g, true
+}
+
+// orgSees reports whether org is party to a gap's pathway as far as the
+// projections know: it can close the gap, it is the pathway's
+// municipality, or it holds, offered or was offered a responsibility.
+func orgSees(set *projections.Set, org events.OrgID, g projections.Gap) bool {
+	if slices.Contains(g.Closers, org) || g.Municipality == org {
+		return true
+	}
+	o, ok := set.Owner.Pathway(g.Pathway)
+	if !ok {
+		return false
+	}
+	for _, h := range o.Holders {
+		if h.Org == org {
+			return true
+		}
+	}
+	for _, h := range o.Chain {
+		if h.From == org || h.To == org {
+			return true
+		}
+	}
+	return false
+}
+
+// ownWorklist is the caller's own worklist.
+func (s *Server) ownWorklist(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	if p.Operator {
+		writeProblem(w, r, badParam("org", "the operator has no worklist of its own; use /v1/orgs/{org}/worklist"))
+		return
+	}
+	s.worklist(w, r, p.Org)
+}
+
+// orgWorklist is an organisation's worklist, for the operator or the
+// organisation itself.
+func (s *Server) orgWorklist(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	org := events.OrgID(r.PathValue("org"))
+	if org.Validate() != nil {
+		writeProblem(w, r, badParam("org", "want an organisation id such as kommune:0751"))
+		return
+	}
+	if !p.Operator && p.Org != org {
+		writeProblem(w, r, forbidden("an organisation sees only its own worklist"))
+		return
+	}
+	s.worklist(w, r, org)
+}
+
+func (s *Server) worklist(w http.ResponseWriter, r *http.Request, org events.OrgID) {
+	var wl projections.Worklist
+	if err := s.set(func(set *projections.Set) { wl = set.Worklists.Worklist(org, s.cfg.Now()) }); err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, viewWorklist(wl))
+}
+
+// clusters returns the clusters whose figures p may see.
+func (s *Server) clusters(p Principal) []string {
+	if p.Operator {
+		var out []string
+		for _, c := range s.cfg.Directory.Clusters() {
+			out = append(out, c.ID)
+		}
+		return append(out, ingest.Unassigned)
+	}
+	o, _ := s.cfg.Directory.Lookup(p.Org)
+	return o.Clusters
+}
+
+type clusterView struct {
+	ID             string                      `json:"id"`
+	Name           string                      `json:"name"`
+	Region         string                      `json:"region,omitempty"`
+	AcuteHospital  string                      `json:"acute_hospital,omitempty"`
+	Municipalities []events.OrgID              `json:"municipalities"`
+	OpenGaps       map[projections.GapKind]int `json:"open_gaps"`
+	OpenTotal      int                         `json:"open_total"`
+}
+
+// listClusters lists the clusters the caller may see, each with its open
+// gaps by kind.
+func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
+	ids := s.clusters(principalFrom(r.Context()))
+	counts := make(map[string]map[projections.GapKind]int)
+	err := s.set(func(set *projections.Set) {
+		for _, g := range set.Gaps.List(projections.GapFilter{}, s.cfg.Now()) {
+			if counts[g.Cluster] == nil {
+				counts[g.Cluster] = make(map[projections.GapKind]int)
+			}
+			counts[g.Cluster][g.Kind]++
+		}
+	})
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	items := make([]clusterView, 0, len(ids))
+	for _, id := range ids {
+		v := clusterView{ID: id, Name: id, Municipalities: []events.OrgID{}, OpenGaps: map[projections.GapKind]int{}}
+		if c, ok := s.cfg.Directory.Cluster(id); ok {
+			v.Name, v.Region, v.AcuteHospital = c.Name, c.Region, c.AcuteHospital
+			v.Municipalities = append(v.Municipalities, c.Municipalities...)
+		} else if counts[id] == nil {
+			continue // no unassigned pathways: nothing to show
+		}
+		for _, k := range projections.Kinds() {
+			v.OpenGaps[k] = counts[id][k]
+			v.OpenTotal += counts[id][k]
+		}
+		items = append(items, v)
+	}
+	writeList(w, r, items, nil)
+}
+
+func (s *Server) clusterFigures(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	p := principalFrom(r.Context())
+	if _, ok := s.cfg.Directory.Cluster(id); !ok && (id != ingest.Unassigned || !p.Operator) {
+		writeProblem(w, r, Problem{Type: typeNotFound, Status: http.StatusNotFound, Field: "id", Detail: "no such cluster"})
+		return
+	}
+	if !slices.Contains(s.clusters(p), id) {
+		writeProblem(w, r, forbidden("an organisation sees the figures of its own clusters only"))
+		return
+	}
+	s.figures(w, r, func(f projections.Figures, now time.Time) projections.ClusterFigures { return f.Cluster(id, now) })
+}
+
+func (s *Server) municipalityFigures(w http.ResponseWriter, r *http.Request) {
+	m, err := municipality(r.PathValue("code"))
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	o, ok := s.cfg.Directory.Lookup(m)
+	if !ok {
+		writeProblem(w, r, Problem{Type: typeNotFound, Status: http.StatusNotFound, Field: "code", Detail: "no such municipality"})
+		return
+	}
+	p := principalFrom(r.Context())
+	mine := s.clusters(p)
+	if !p.Operator && p.Org != m && !slices.ContainsFunc(o.Clusters, func(c string) bool { return slices.Contains(mine, c) }) {
+		writeProblem(w, r, forbidden("an organisation sees the figures of its own clusters' municipalities only"))
+		return
+	}
+	s.figures(w, r, func(f projections.Figures, now time.Time) projections.ClusterFigures { return f.Municipality(m, now) })
+}
+
+func (s *Server) figures(w http.ResponseWriter, r *http.Request, get func(projections.Figures, time.Time) projections.ClusterFigures) {
+	at, err := queryTime(r.URL.Query(), "at", s.cfg.Now())
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	var f projections.ClusterFigures
+	if err := s.set(func(set *projections.Set) { f = get(set.Figures, at) }); err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, viewFigures(f))
+}
+
+var orgKinds = []events.Kind{events.KindHospital, events.KindMunicipality, events.KindGP, events.KindRegion}
+
+// orgCursor names the last organisation of a page.
+type orgCursor struct {
+	ID events.OrgID `json:"i"`
+}
+
+// listOrganisations lists the directory, by kind if asked, sorted by id.
+func (s *Server) listOrganisations(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var cur orgCursor
+	limit, err := page(q, &cur)
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	kinds := orgKinds
+	if k := events.Kind(q.Get("kind")); k != "" {
+		if !slices.Contains(orgKinds, k) {
+			writeProblem(w, r, badParam("kind", "want hospital, municipality, gp or region"))
+			return
+		}
+		kinds = []events.Kind{k}
+	}
+	var orgs []events.Organisation
+	for _, k := range kinds {
+		orgs = append(orgs, s.cfg.Directory.Organisations(k)...)
+	}
+	slices.SortFunc(orgs, func(a, b events.Organisation) int { return cmp.Compare(a.ID, b.ID) })
+	if cur.ID != "" {
+		i, _ := slices.BinarySearchFunc(orgs, cur.ID, func(o events.Organisation, id events.OrgID) int {
+			if o.ID <= id {
+				return -1
+			}
+			return 1
+		})
+		orgs = orgs[i:]
+	}
+	if len(orgs) > limit {
+		writeList(w, r, orgs[:limit], orgCursor{ID: orgs[limit-1].ID})
+		return
+	}
+	writeList(w, r, orgs, nil)
+}
