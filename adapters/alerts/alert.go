@@ -1,0 +1,115 @@
+package alerts
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/projections"
+)
+
+// Kind names what an alert says. Kinds are NATS subject tokens and SSE
+// event names.
+type Kind string
+
+// Alert kinds. A DeadlineElapsed event gives a deadline-elapsed alert and,
+// where it opens or escalates a gap, a gap-opened or gap-escalated one:
+// each kind is complete on its own, so a subscriber picks the kinds it acts
+// on (as with FHIR subscription topics).
+const (
+	// OfferReceived: a handoff was offered to the addressee.
+	OfferReceived Kind = "offer-received"
+	// GapOpened: the log now records a gap the addressee can close.
+	GapOpened Kind = "gap-opened"
+	// GapEscalated: an open gap passed its escalation deadline.
+	GapEscalated Kind = "gap-escalated"
+	// GapClosed: a gap the addressee could close was closed, or annulled
+	// by a Correction.
+	GapClosed Kind = "gap-closed"
+	// DeadlineElapsed: a deadline of an offer, a document or a gap that the
+	// addressee can act on passed.
+	DeadlineElapsed Kind = "deadline-elapsed"
+)
+
+// Kinds lists the alert kinds.
+func Kinds() []Kind {
+	return []Kind{OfferReceived, GapOpened, GapEscalated, GapClosed, DeadlineElapsed}
+}
+
+func (k Kind) valid() bool {
+	switch k {
+	case OfferReceived, GapOpened, GapEscalated, GapClosed, DeadlineElapsed:
+		return true
+	}
+	return false
+}
+
+// Alert is one notice to one organisation. Its JSON is the payload on
+// NATS, in SSE and in webhooks (docs/alerts.md).
+type Alert struct {
+	// ID is derived from the event, the kind, the addressee and the gap or
+	// offer, so handling an event again gives the same id: it is the
+	// JetStream de-duplication id and the webhook Idempotency-Key.
+	ID   string `json:"id"`
+	Kind Kind   `json:"kind"`
+	// Cluster is the health cluster of the pathway.
+	Cluster string `json:"cluster"`
+	// Org is the addressee.
+	Org     events.OrgID `json:"org"`
+	Pathway uuid.UUID    `json:"pathway"`
+	Gap     *GapInfo     `json:"gap,omitempty"`
+	Offer   *OfferInfo   `json:"offer,omitempty"`
+	// EventID, EventType and EventSeq name the event that caused the
+	// alert; OccurredAt and RecordedAt are its valid and record times.
+	EventID    uuid.UUID   `json:"event_id"`
+	EventType  events.Type `json:"event_type"`
+	EventSeq   uint64      `json:"event_seq"`
+	OccurredAt time.Time   `json:"occurred_at"`
+	RecordedAt time.Time   `json:"recorded_at"`
+	// Counter numbers the addressee's alerts 1, 2, 3, … without holes, so
+	// a receiver sees when it missed one.
+	Counter uint64 `json:"counter"`
+}
+
+// GapInfo describes the gap an alert is about.
+type GapInfo struct {
+	ID       uuid.UUID            `json:"id"`
+	Kind     projections.GapKind  `json:"kind"`
+	Rule     string               `json:"rule,omitempty"`
+	Severity projections.Severity `json:"severity,omitempty"`
+	// Closers are the organisations that can close the gap, the one that
+	// must act first.
+	Closers   []events.OrgID `json:"closers,omitempty"`
+	OpenedAt  time.Time      `json:"opened_at"`
+	Deadline  time.Time      `json:"deadline,omitzero"`
+	Escalated bool           `json:"escalated,omitempty"`
+	ClosedAt  time.Time      `json:"closed_at,omitzero"`
+	// ClosedBy is the type of the event that closed the gap.
+	ClosedBy events.Type `json:"closed_by,omitempty"`
+}
+
+// OfferInfo describes the handoff offer an alert is about.
+type OfferInfo struct {
+	ID       string                `json:"id"`
+	What     events.Responsibility `json:"what"`
+	From     events.OrgID          `json:"from,omitempty"`
+	Deadline time.Time             `json:"deadline,omitzero"`
+}
+
+// alertNamespace is the UUIDv5 namespace of alert ids.
+var alertNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("urn:stafet:alert"))
+
+// alertID derives an alert's id from the event, the kind, the addressee
+// and what it is about (a gap id or an offer id).
+func alertID(event uuid.UUID, kind Kind, org events.OrgID, about string) string {
+	return uuid.NewSHA1(alertNamespace, []byte(event.String()+"|"+string(kind)+"|"+string(org)+"|"+about)).String()
+}
+
+func gapInfo(g projections.Gap) *GapInfo {
+	return &GapInfo{
+		ID: g.ID, Kind: g.Kind, Rule: g.Rule, Severity: g.Severity, Closers: g.Closers,
+		OpenedAt: g.OpenedAt, Deadline: g.Deadline, Escalated: g.Escalated,
+		ClosedAt: g.ClosedAt, ClosedBy: g.ClosedByType,
+	}
+}

@@ -1,0 +1,237 @@
+package alerts
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Webhook request headers (docs/alerts.md).
+const (
+	HeaderSignature   = "Stafet-Signature"
+	HeaderTimestamp   = "Stafet-Timestamp"
+	HeaderIdempotency = "Idempotency-Key"
+	HeaderWebhook     = "Stafet-Webhook-Id"
+	HeaderAttempt     = "Stafet-Delivery-Attempt"
+)
+
+// Sign returns the Stafet-Signature value of a webhook request:
+// "sha256=" and the hex HMAC-SHA256, keyed with the webhook's secret, of
+// the timestamp, a dot and the body. Receivers compute the same and
+// compare in constant time.
+func Sign(secret []byte, timestamp string, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(timestamp))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// runWebhooks runs a deliverer for every registered webhook, starting and
+// stopping them as registrations come and go (on any instance), until ctx
+// ends.
+func (s *Service) runWebhooks(ctx context.Context) error {
+	w, err := s.hooks.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("alerts: watch webhooks: %w", err)
+	}
+	defer w.Stop()
+	running := make(map[string]context.CancelFunc)
+	var wg sync.WaitGroup
+	defer func() {
+		for _, stop := range running {
+			stop()
+		}
+		wg.Wait()
+	}()
+	for {
+		var u jetstream.KeyValueEntry
+		select {
+		case <-ctx.Done():
+			return nil
+		case u = <-w.Updates():
+		}
+		if u == nil {
+			continue // the initial values are all in
+		}
+		id := u.Key()
+		if stop, ok := running[id]; ok {
+			stop()
+			delete(running, id)
+		}
+		if u.Operation() != jetstream.KeyValuePut {
+			continue
+		}
+		rec, err := decodeRecord(u.Value())
+		if err != nil {
+			s.log.Error("skipping an unreadable webhook record", "webhook", id, "err", err)
+			continue
+		}
+		dctx, stop := context.WithCancel(ctx)
+		running[id] = stop
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.deliverTo(dctx, rec); err != nil && dctx.Err() == nil {
+				s.log.Error("webhook deliverer stopped", "webhook", rec.ID, "org", rec.Org, "err", err)
+			}
+		}()
+	}
+}
+
+// deliverTo delivers one webhook's alerts until ctx ends. Up to
+// WebhookInFlight requests run at once (the consumer's MaxAckPending holds
+// the bound across instances), each in its own goroutine, so a slow or
+// dead receiver holds up only its own deliveries.
+func (s *Service) deliverTo(ctx context.Context, rec webhookRecord) error {
+	secret, err := s.openSecret(rec)
+	if err != nil {
+		return err
+	}
+	cons, err := s.stream.Consumer(ctx, consumerName(rec.ID))
+	if err != nil {
+		return fmt.Errorf("alerts: webhook consumer: %w", err)
+	}
+	slots := make(chan struct{}, s.cfg.WebhookInFlight)
+	var wg sync.WaitGroup
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			m.Nak()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			s.deliver(ctx, rec, secret, m)
+		}()
+	}, jetstream.PullMaxMessages(s.cfg.WebhookInFlight), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			s.log.Debug("webhook consumer gone", "webhook", rec.ID)
+		}
+	}))
+	if err != nil {
+		return fmt.Errorf("alerts: webhook consume: %w", err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	wg.Wait()
+	return nil
+}
+
+// deliver makes one attempt to POST an alert. 2xx acknowledges it;
+// anything else (status, timeout, refused connection) retries it after
+// the attempt's backoff, until WebhookRetryFor has passed since the alert
+// was stored.
+func (s *Service) deliver(ctx context.Context, rec webhookRecord, secret []byte, m jetstream.Msg) {
+	md, err := m.Metadata()
+	if err != nil {
+		m.Term()
+		return
+	}
+	body := m.Data()
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.WebhookTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, rec.URL, bytes.NewReader(body))
+	if err != nil {
+		m.Term()
+		s.log.Error("webhook url no longer parses; dropping the alert", "webhook", rec.ID, "err", err)
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Stafet-Webhooks/1")
+	req.Header.Set(HeaderSignature, Sign(secret, ts, body))
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderIdempotency, m.Headers().Get(hdrMsgID))
+	req.Header.Set(HeaderWebhook, rec.ID)
+	req.Header.Set(HeaderAttempt, strconv.FormatUint(md.NumDelivered, 10))
+	status := 0
+	resp, err := s.client.Do(req)
+	if err == nil {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		status = resp.StatusCode
+	}
+	if status >= 200 && status < 300 {
+		m.Ack()
+		s.m.deliveries.WithLabelValues(channelWebhook).Inc()
+		return
+	}
+	if ctx.Err() != nil {
+		m.Nak() // shutting down: another instance may take it at once
+		return
+	}
+	if time.Since(md.Timestamp) > s.cfg.WebhookRetryFor {
+		m.Term()
+		s.m.failures.WithLabelValues(channelWebhook, outcomeExpired).Inc()
+		s.log.Warn("webhook delivery given up", "webhook", rec.ID, "org", rec.Org, "attempts", md.NumDelivered, "status", status, "err", err)
+		return
+	}
+	delay := s.backoff(md.NumDelivered)
+	m.NakWithDelay(delay)
+	s.m.failures.WithLabelValues(channelWebhook, outcomeRetry).Inc()
+	s.log.Debug("webhook delivery failed; will retry", "webhook", rec.ID, "attempt", md.NumDelivered, "status", status, "retry_in", delay, "err", err)
+}
+
+// backoff returns the delay after the n-th attempt (from 1).
+func (s *Service) backoff(n uint64) time.Duration {
+	b := s.cfg.WebhookBackoff
+	if n == 0 {
+		n = 1
+	}
+	if n > uint64(len(b)) {
+		return b[len(b)-1]
+	}
+	return b[n-1]
+}
+
+// webhookClient makes the webhook HTTP client: no redirects (a receiver
+// must answer itself), and no connections to loopback, link-local or
+// unspecified addresses unless AllowLoopback (then loopback only), checked
+// on the address actually dialled, after name resolution.
+func webhookClient(cfg Config) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		ip := net.ParseIP(host)
+		switch {
+		case ip == nil:
+			return fmt.Errorf("alerts: webhook address %q is not an IP", host)
+		case ip.IsLoopback() && cfg.AllowLoopback:
+			return nil
+		case ip.IsLoopback(), ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast(), ip.IsUnspecified(), ip.IsMulticast():
+			return fmt.Errorf("alerts: webhook address %s is not allowed", ip)
+		}
+		return nil
+	}}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   cfg.WebhookInFlight,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}

@@ -1,0 +1,419 @@
+package alerts
+
+import (
+	"context"
+	"crypto/cipher"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stafet/stafet/engine"
+	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/projections"
+)
+
+// Names of what the alert service keeps in JetStream (docs/alerts.md).
+const (
+	// Stream holds every alert for Retention.
+	Stream = "STAFET_ALERTS"
+	// WebhookBucket is the KV bucket of webhook registrations.
+	WebhookBucket = "stafet_webhooks"
+	// Reactor is the engine's durable consumer that turns events into
+	// alerts, shared by every instance.
+	Reactor = "stafet-alerts"
+	// SubjectPrefix starts the subjects NATS subscribers see:
+	// stafet.alert.<cluster>.<org-token>.<kind>.
+	SubjectPrefix = "stafet.alert"
+	// StoredPrefix starts the subjects the stream stores alerts under:
+	// stafet.alertlog.<cluster>.<org-token>.<kind>. The stream republishes
+	// each stored alert on the SubjectPrefix subject, so a plain subscriber
+	// sees an alert once it is stored, and never a publish the stream
+	// refused or de-duplicated.
+	StoredPrefix = "stafet.alertlog"
+)
+
+// Subject returns the subject NATS subscribers see an alert on.
+func Subject(cluster string, org events.OrgID, kind Kind) string {
+	return SubjectPrefix + "." + cluster + "." + org.Token() + "." + string(kind)
+}
+
+// OrgFilter is the subject filter of one organisation's alerts, for a
+// NATS subscriber: stafet.alert.*.<org-token>.>.
+func OrgFilter(org events.OrgID) string { return SubjectPrefix + ".*." + org.Token() + ".>" }
+
+func storedSubject(a *Alert) string {
+	cluster := a.Cluster
+	if events.ValidateClusterID(cluster) != nil {
+		cluster = "none"
+	}
+	return StoredPrefix + "." + cluster + "." + a.Org.Token() + "." + string(a.Kind)
+}
+
+// storedFilters selects stored alerts of one organisation (all: every
+// organisation) and of the given kinds (none: every kind).
+func storedFilters(org events.OrgID, all bool, kinds []Kind) []string {
+	tok := "*"
+	if !all {
+		tok = org.Token()
+	}
+	if len(kinds) == 0 {
+		return []string{StoredPrefix + ".*." + tok + ".*"}
+	}
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = StoredPrefix + ".*." + tok + "." + string(k)
+	}
+	return out
+}
+
+// Header names on stored alerts.
+const (
+	hdrCounter = "Stafet-Counter"
+	hdrMsgID   = "Nats-Msg-Id"
+)
+
+// Config configures a Service. Only Store is required; the zero value of
+// every other field means its default.
+type Config struct {
+	// Store is the event store; its NATS connection carries the alerts.
+	Store *engine.Store
+	// Views folds a pathway's history into its gaps. Default: the default
+	// rules (projections.DefaultRules). Give the deployment's rules, e.g.
+	// a *projections.Gaps made from them; only its rules are read, so it
+	// should not be the Set a host is folding into.
+	Views Viewer
+	// Logger receives the service's logs; nil discards them. Log lines
+	// name webhooks by id and organisations by code, never a URL.
+	Logger *slog.Logger
+	// Registerer receives the alert metrics; nil keeps them private.
+	Registerer prometheus.Registerer
+	// Retention is how long the stream keeps alerts, and so how far back
+	// an SSE client can resume. Default 30 days.
+	Retention time.Duration
+	// DuplicateWindow is the stream's de-duplication window. It must
+	// outlast the reactor's redeliveries of an event (about 13 minutes);
+	// default 20 minutes.
+	DuplicateWindow time.Duration
+	// Heartbeat is the interval of SSE comment heartbeats. Default 15 s.
+	Heartbeat time.Duration
+	// WebhookTimeout bounds one webhook request. Default 10 s.
+	WebhookTimeout time.Duration
+	// WebhookInFlight bounds the requests in flight to one webhook (across
+	// instances). Default 4.
+	WebhookInFlight int
+	// WebhookBackoff is the delay before each retry of a failed delivery;
+	// the last repeats. Default 1s, 5s, 30s, 2m, 10m.
+	WebhookBackoff []time.Duration
+	// WebhookRetryFor is how long a failing delivery is retried, counted
+	// from when the alert was stored; then it is dropped and counted as
+	// expired. Default 24 hours.
+	WebhookRetryFor time.Duration
+	// MaxWebhooks bounds the webhooks of one organisation. Default 10.
+	MaxWebhooks int
+	// AllowLoopback lets webhooks point at loopback addresses, over plain
+	// http. For tests and single-host trials; otherwise webhooks need https
+	// and a non-loopback, non-link-local address.
+	AllowLoopback bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Retention == 0 {
+		c.Retention = 30 * 24 * time.Hour
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 20 * time.Minute
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = 15 * time.Second
+	}
+	if c.WebhookTimeout == 0 {
+		c.WebhookTimeout = 10 * time.Second
+	}
+	if c.WebhookInFlight == 0 {
+		c.WebhookInFlight = 4
+	}
+	if len(c.WebhookBackoff) == 0 {
+		c.WebhookBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}
+	}
+	if c.WebhookRetryFor == 0 {
+		c.WebhookRetryFor = 24 * time.Hour
+	}
+	if c.MaxWebhooks == 0 {
+		c.MaxWebhooks = 10
+	}
+	return c
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	d := c.withDefaults()
+	switch {
+	case c.Store == nil:
+		return errors.New("alerts: config needs the event store")
+	case d.Retention < time.Minute:
+		return errors.New("alerts: retention must be at least a minute")
+	case d.DuplicateWindow < time.Second || d.DuplicateWindow > d.Retention:
+		return errors.New("alerts: duplicate window must be between 1s and the retention")
+	case d.Heartbeat < 0 || d.WebhookTimeout < 0 || d.WebhookRetryFor < 0:
+		return errors.New("alerts: durations must not be negative")
+	case d.WebhookInFlight < 1 || d.WebhookInFlight > 256:
+		return errors.New("alerts: webhook in-flight bound must be 1 to 256")
+	case d.MaxWebhooks < 1:
+		return errors.New("alerts: max webhooks must be at least 1")
+	}
+	for _, b := range d.WebhookBackoff {
+		if b <= 0 {
+			return errors.New("alerts: webhook backoff delays must be positive")
+		}
+	}
+	return nil
+}
+
+// Service makes alerts from the event log and delivers them.
+type Service struct {
+	cfg    Config
+	store  *engine.Store
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	hooks  jetstream.KeyValue
+	seal   cipher.AEAD
+	views  Viewer
+	log    *slog.Logger
+	m      *metrics
+	client *http.Client
+
+	mu   sync.Mutex
+	last map[events.OrgID]position // the last alert this instance stored per addressee
+}
+
+// position is where an organisation's last alert stands: its stream
+// sequence and its counter.
+type position struct{ seq, counter uint64 }
+
+// New creates or updates the alert stream and the webhook bucket and
+// returns the service. Start it with Run.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Views == nil {
+		g, err := projections.NewGaps(projections.DefaultRules())
+		if err != nil {
+			return nil, fmt.Errorf("alerts: default rules: %w", err)
+		}
+		cfg.Views = g
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	seal, err := sealer(cfg.Store.Config().Secret)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg: cfg, store: cfg.Store, nc: cfg.Store.Conn(), js: cfg.Store.JetStream(), seal: seal,
+		views: cfg.Views, log: cfg.Logger, m: m, client: webhookClient(cfg), last: make(map[events.OrgID]position),
+	}
+	replicas := cfg.Store.Config().Replicas
+	s.stream, err = s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        Stream,
+		Description: "Stafet handoff alerts, one per addressee; republished for plain NATS subscribers",
+		Subjects:    []string{StoredPrefix + ".>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      cfg.Retention,
+		Duplicates:  cfg.DuplicateWindow,
+		Replicas:    replicas,
+		AllowDirect: true,
+		RePublish: &jetstream.RePublish{
+			Source:      StoredPrefix + ".*.*.*",
+			Destination: SubjectPrefix + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}",
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("alerts: stream %s: %w", Stream, err)
+	}
+	s.hooks, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: WebhookBucket, Description: "webhook registrations (secrets sealed)", History: 1,
+		Storage: jetstream.FileStorage, Replicas: replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("alerts: bucket %s: %w", WebhookBucket, err)
+	}
+	return s, nil
+}
+
+// Run makes alerts from new events and delivers webhooks until ctx ends.
+// Every instance may run it: the events are shared out among the
+// instances through one durable consumer, and so are each webhook's
+// deliveries.
+func (s *Service) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() {
+		errc <- s.store.React(ctx, Reactor, s.handle, engine.ReactOptions{FromNow: true})
+	}()
+	go func() { errc <- s.runWebhooks(ctx) }()
+	err := <-errc
+	cancel()
+	return errors.Join(err, <-errc)
+}
+
+// handle turns one event into its alerts and stores them. It is
+// idempotent: the same event gives alerts with the same ids, which the
+// stream takes once.
+func (s *Service) handle(ctx context.Context, e events.Envelope) error {
+	if e.Type == events.TypePathwayOpened {
+		return nil
+	}
+	history, err := s.store.LoadUpTo(ctx, e.Pathway, e.Seq)
+	if err != nil {
+		return err
+	}
+	// The pathway as Stafet knew it when e was recorded, whatever LoadUpTo
+	// returns beyond it.
+	for len(history) > 0 && history[len(history)-1].Seq > e.Seq {
+		history = history[:len(history)-1]
+	}
+	if len(history) == 0 || history[len(history)-1].Seq != e.Seq {
+		// A replica that has not caught up yet; the reactor retries.
+		return fmt.Errorf("alerts: event %d not readable yet", e.Seq)
+	}
+	return s.publish(ctx, Derive(s.views, history))
+}
+
+// publish stores alerts. Each addressee's alerts are numbered without
+// holes: an alert is written only if the addressee's last alert is still
+// the one its counter follows (an expected-last-sequence check on the
+// addressee's subjects), so instances publishing at once cannot take the
+// same number. The alert id de-duplicates a second handling of an event.
+func (s *Service) publish(ctx context.Context, alerts []Alert) error {
+	for i := range alerts {
+		if err := s.publishOne(ctx, &alerts[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const maxPublishAttempts = 16
+
+func (s *Service) publishOne(ctx context.Context, a *Alert) error {
+	filter := StoredPrefix + ".*." + a.Org.Token() + ".*"
+	var lastErr error
+	for attempt := 0; attempt < maxPublishAttempts; attempt++ {
+		pos, err := s.position(ctx, a.Org, filter)
+		if err != nil {
+			return err
+		}
+		a.Counter = pos.counter + 1
+		data, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("alerts: encode: %w", err)
+		}
+		msg := nats.NewMsg(storedSubject(a))
+		msg.Data = data
+		msg.Header.Set(hdrCounter, strconv.FormatUint(a.Counter, 10))
+		ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(a.ID), jetstream.WithExpectLastSequenceForSubject(pos.seq, filter))
+		if isWrongLastSeq(err) {
+			// Another instance wrote to this addressee, or this is a
+			// retried publish that landed: read the position again.
+			s.forget(a.Org)
+			lastErr = err
+			time.Sleep(time.Duration(attempt) * 2 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			s.forget(a.Org)
+			return fmt.Errorf("alerts: publish: %w", err)
+		}
+		if ack.Duplicate {
+			s.forget(a.Org)
+			return nil
+		}
+		s.remember(a.Org, position{seq: ack.Sequence, counter: a.Counter})
+		s.m.published.WithLabelValues(string(a.Kind)).Inc()
+		if !a.RecordedAt.IsZero() {
+			s.m.delay.Observe(time.Since(a.RecordedAt).Seconds())
+		}
+		return nil
+	}
+	return fmt.Errorf("alerts: publish gave up after %d attempts: %w", maxPublishAttempts, lastErr)
+}
+
+func (s *Service) forget(org events.OrgID) {
+	s.mu.Lock()
+	delete(s.last, org)
+	s.mu.Unlock()
+}
+
+func (s *Service) remember(org events.OrgID, p position) {
+	s.mu.Lock()
+	s.last[org] = p
+	s.mu.Unlock()
+}
+
+// position returns where the addressee's last alert stands, from memory
+// or from the stream (a Direct Get of the last message on its subjects).
+func (s *Service) position(ctx context.Context, org events.OrgID, filter string) (position, error) {
+	s.mu.Lock()
+	p, ok := s.last[org]
+	s.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+	}
+	body, _ := json.Marshal(map[string]string{"last_by_subj": filter})
+	reply, err := s.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+Stream, body)
+	if err != nil {
+		return position{}, fmt.Errorf("alerts: last alert of %s: %w", org, err)
+	}
+	if len(reply.Data) == 0 && reply.Header.Get("Status") != "" {
+		if reply.Header.Get("Status") == "404" {
+			return position{}, nil
+		}
+		return position{}, fmt.Errorf("alerts: last alert of %s: status %s %s", org, reply.Header.Get("Status"), reply.Header.Get("Description"))
+	}
+	seq, err1 := strconv.ParseUint(reply.Header.Get("Nats-Sequence"), 10, 64)
+	counter, err2 := strconv.ParseUint(reply.Header.Get(hdrCounter), 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return position{}, fmt.Errorf("alerts: last alert of %s: %w", org, err)
+	}
+	return position{seq: seq, counter: counter}, nil
+}
+
+func isWrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	}
+	return false
+}
+
+// kindOf returns the kind token of a stored or republished subject.
+func kindOf(subject string) Kind {
+	return Kind(subject[strings.LastIndexByte(subject, '.')+1:])
+}

@@ -1,0 +1,264 @@
+package alerts
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stafet/stafet/events"
+)
+
+var (
+	// ErrNoWebhook is returned for a webhook that does not exist, or that
+	// belongs to another organisation.
+	ErrNoWebhook = errors.New("alerts: no such webhook")
+	// ErrTooManyWebhooks is returned when an organisation already has
+	// Config.MaxWebhooks webhooks.
+	ErrTooManyWebhooks = errors.New("alerts: too many webhooks for this organisation")
+)
+
+// Webhook is a registered receiver of one organisation's alerts. Its
+// secret is shown once, by Register.
+type Webhook struct {
+	ID      string       `json:"id"`
+	Org     events.OrgID `json:"org"`
+	URL     string       `json:"url"`
+	Created time.Time    `json:"created"`
+}
+
+// webhookRecord is a webhook as kept in WebhookBucket: the secret sealed
+// with a key derived from the deployment secret, bound to the webhook id.
+type webhookRecord struct {
+	Webhook
+	Secret []byte `json:"secret"`
+}
+
+func consumerName(id string) string { return "webhook-" + id }
+
+// Register adds a webhook for org's alerts from now on and returns it with
+// its signing secret, which is not shown again. The url must be https (or,
+// with Config.AllowLoopback, http to a loopback address).
+func (s *Service) Register(ctx context.Context, org events.OrgID, rawURL string) (Webhook, string, error) {
+	if err := org.Validate(); err != nil {
+		var ve *events.ValidationError
+		errors.As(err, &ve)
+		reason := err.Error()
+		if ve != nil {
+			reason = ve.Reason
+		}
+		return Webhook{}, "", &events.ValidationError{Field: "org", Reason: reason}
+	}
+	if err := s.checkURL(rawURL); err != nil {
+		return Webhook{}, "", err
+	}
+	have, err := s.List(ctx, org)
+	if err != nil {
+		return Webhook{}, "", err
+	}
+	if len(have) >= s.cfg.MaxWebhooks {
+		return Webhook{}, "", ErrTooManyWebhooks
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	secret := "whsec_" + base64.RawURLEncoding.EncodeToString(key)
+	w := Webhook{ID: events.NewID().String(), Org: org, URL: rawURL, Created: time.Now().UTC().Truncate(time.Second)}
+	rec, err := s.sealRecord(w, secret)
+	if err != nil {
+		return Webhook{}, "", err
+	}
+	// The consumer first: it starts at the next alert, and exists before
+	// any instance's watcher sees the registration.
+	_, err = s.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:        consumerName(w.ID),
+		Description:    "webhook of " + string(org),
+		FilterSubjects: storedFilters(org, false, nil),
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		// Longer than a request, so an alert is redelivered only when the
+		// instance delivering it went away.
+		AckWait:       s.cfg.WebhookTimeout + 20*time.Second,
+		MaxDeliver:    -1,
+		MaxAckPending: s.cfg.WebhookInFlight,
+		Replicas:      s.store.Config().Replicas,
+	})
+	if err != nil {
+		return Webhook{}, "", fmt.Errorf("alerts: webhook consumer: %w", err)
+	}
+	if _, err := s.hooks.Create(ctx, w.ID, rec); err != nil {
+		s.stream.DeleteConsumer(context.WithoutCancel(ctx), consumerName(w.ID))
+		return Webhook{}, "", fmt.Errorf("alerts: register webhook: %w", err)
+	}
+	s.log.Info("webhook registered", "webhook", w.ID, "org", org)
+	return w, secret, nil
+}
+
+// List returns org's webhooks, oldest first; org "" lists every
+// organisation's (for the operator).
+func (s *Service) List(ctx context.Context, org events.OrgID) ([]Webhook, error) {
+	keys, err := s.hooks.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: list webhooks: %w", err)
+	}
+	var out []Webhook
+	for k := range keys.Keys() {
+		rec, err := s.record(ctx, k)
+		if errors.Is(err, ErrNoWebhook) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		if org == "" || rec.Org == org {
+			out = append(out, rec.Webhook)
+		}
+	}
+	slices.SortFunc(out, func(a, b Webhook) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// Delete removes one of org's webhooks and its pending deliveries; org ""
+// may delete any (for the operator). Another organisation's webhook is
+// ErrNoWebhook, as if it did not exist.
+func (s *Service) Delete(ctx context.Context, org events.OrgID, id string) error {
+	rec, err := s.record(ctx, id)
+	if err != nil {
+		return err
+	}
+	if org != "" && rec.Org != org {
+		return ErrNoWebhook
+	}
+	if err := s.hooks.Purge(ctx, id); err != nil {
+		return fmt.Errorf("alerts: delete webhook: %w", err)
+	}
+	if err := s.stream.DeleteConsumer(ctx, consumerName(id)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("alerts: delete webhook consumer: %w", err)
+	}
+	s.log.Info("webhook deleted", "webhook", id, "org", rec.Org)
+	return nil
+}
+
+func (s *Service) record(ctx context.Context, id string) (webhookRecord, error) {
+	if !validID(id) {
+		return webhookRecord{}, ErrNoWebhook
+	}
+	e, err := s.hooks.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return webhookRecord{}, ErrNoWebhook
+	}
+	if err != nil {
+		return webhookRecord{}, fmt.Errorf("alerts: webhook %s: %w", id, err)
+	}
+	return decodeRecord(e.Value())
+}
+
+func decodeRecord(b []byte) (webhookRecord, error) {
+	var rec webhookRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return webhookRecord{}, fmt.Errorf("alerts: webhook record: %w", err)
+	}
+	return rec, nil
+}
+
+// validID accepts the shape of the ids Register makes (a UUID), which
+// are also safe as KV keys and consumer names.
+func validID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkURL accepts https URLs, and http to loopback when AllowLoopback.
+// Where the name resolves is checked again at every connection.
+func (s *Service) checkURL(raw string) error {
+	bad := func(reason string) error { return &events.ValidationError{Field: "url", Reason: reason} }
+	if len(raw) > 2048 {
+		return bad("longer than 2048 bytes")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return bad("want an absolute https URL")
+	}
+	if u.User != nil {
+		return bad("must not hold credentials; verify the Stafet-Signature header instead")
+	}
+	if u.Fragment != "" {
+		return bad("must not have a fragment")
+	}
+	loopback := isLoopbackHost(u.Hostname())
+	switch {
+	case loopback && !s.cfg.AllowLoopback:
+		return bad("loopback addresses are not allowed")
+	case u.Scheme == "https":
+	case u.Scheme == "http" && loopback:
+	default:
+		return bad("want https")
+	}
+	return nil
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// sealer derives the AEAD that seals webhook secrets from the deployment
+// secret: a copy of the bucket alone cannot sign alerts.
+func sealer(deployment []byte) (cipher.AEAD, error) {
+	if len(deployment) == 0 {
+		return nil, errors.New("alerts: the store has no deployment secret")
+	}
+	mac := hmac.New(sha256.New, deployment)
+	mac.Write([]byte("stafet/alerts/webhook-secrets/v1"))
+	block, err := aes.NewCipher(mac.Sum(nil))
+	if err != nil {
+		return nil, fmt.Errorf("alerts: sealer: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+func (s *Service) sealRecord(w Webhook, secret string) ([]byte, error) {
+	nonce := make([]byte, s.seal.NonceSize())
+	rand.Read(nonce)
+	sealed := s.seal.Seal(nonce, nonce, []byte(secret), []byte(w.ID))
+	return json.Marshal(webhookRecord{Webhook: w, Secret: sealed})
+}
+
+func (s *Service) openSecret(rec webhookRecord) ([]byte, error) {
+	n := s.seal.NonceSize()
+	if len(rec.Secret) < n {
+		return nil, errors.New("alerts: webhook secret: too short")
+	}
+	secret, err := s.seal.Open(nil, rec.Secret[:n], rec.Secret[n:], []byte(rec.ID))
+	if err != nil {
+		return nil, fmt.Errorf("alerts: webhook secret of %s: %w", rec.ID, err)
+	}
+	return secret, nil
+}
