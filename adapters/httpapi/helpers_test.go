@@ -232,15 +232,16 @@ func (e *env) waitApplied(seq uint64) {
 	}
 }
 
-// admitted opens a pathway for a patient of a municipality, admits the
-// patient at the hospital and offers home care to the municipality,
-// answer due an hour after the offer. It returns the pathway.
+// admitted opens a pathway for a patient of a municipality (in the
+// municipality's cluster), admits the patient at the hospital and offers
+// home care to the municipality, answer due an hour after the offer. It
+// returns the pathway.
 func (e *env) admitted(cpr string, muni events.OrgID, at time.Time) uuid.UUID {
 	e.t.Helper()
 	hosp := e.hosp
 	pw := e.command("POST", "/v1/pathways", hosp, map[string]any{
 		"patient": map[string]string{"cpr": cpr, "name": "Test Testesen"}, "municipality": muni,
-		"cluster": "aarhus", "occurred_at": at,
+		"occurred_at": at,
 	}).Pathway
 	e.command("POST", "/v1/pathways/"+pw.String()+"/events", hosp, map[string]any{
 		"type": "PatientAdmitted", "occurred_at": at,
@@ -305,6 +306,31 @@ func (e *env) accessLog(token, query string) []accessEntry {
 			Next  string        `json:"next"`
 		}
 		res.json(e.t, &page)
+		out = append(out, page.Items...)
+		next = page.Next
+	}
+	return out
+}
+
+// gaps reads the whole gap list a token may see for a query, following
+// the pages.
+func (e *env) gaps(token, query string) []gap {
+	e.t.Helper()
+	var out []gap
+	next := "/v1/gaps?" + query
+	for next != "" {
+		res := e.do("GET", next, token, nil)
+		if res.status != http.StatusOK {
+			e.t.Fatalf("GET %s: status %d: %s", next, res.status, res.body)
+		}
+		var page struct {
+			Items []gap  `json:"items"`
+			Next  string `json:"next"`
+		}
+		res.json(e.t, &page)
+		if page.Next != "" && res.header.Get("Link") != "<"+page.Next+`>; rel="next"` {
+			e.t.Errorf("Link header %q; want the next page %s", res.header.Get("Link"), page.Next)
+		}
 		out = append(out, page.Items...)
 		next = page.Next
 	}

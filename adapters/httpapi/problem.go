@@ -29,8 +29,8 @@ type Problem struct {
 	// Offset, Line and Column locate a JSON syntax error in the request
 	// body (Offset counts bytes from 0; Line and Column from 1).
 	Offset *int64 `json:"offset,omitempty"`
-	Line   int   `json:"line,omitempty"`
-	Column int   `json:"column,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	Column int    `json:"column,omitempty"`
 	// RawSeq is the raw message a MedCom message or a replay was stored
 	// as, when it was stored and went to the dead letters.
 	RawSeq uint64 `json:"raw_seq,omitempty"`

@@ -1,0 +1,225 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stafet/stafet/events"
+)
+
+// gapWorld has four pathways, each with an offer of home care whose
+// answer was due an hour after it was made:
+//
+//	p1 Aarhus  offered t0+1h    overdue from t0+2h   open
+//	p2 Aarhus  offered t0+2h    overdue from t0+3h   open
+//	p3 Odder   offered t0+1h30  overdue from t0+2h30 open (cluster horsens)
+//	p4 Aarhus  offered t0+1h    overdue from t0+2h   closed at t0+2h30 by a late acceptance
+//
+// and the clock stands at t0+5h.
+func gapWorld(t *testing.T) (e *env, p1, p2, p3, p4 uuid.UUID) {
+	e = newEnv(t)
+	p1 = e.admitted(cpr(1), aarhus, t0)
+	p2 = e.admitted(cpr(2), aarhus, t0.Add(time.Hour))
+	p3 = e.admitted(cpr(3), odder, t0.Add(30*time.Minute))
+	p4 = e.admitted(cpr(4), aarhus, t0)
+	e.command("POST", "/v1/pathways/"+p4.String()+"/offers/home-care/accept", e.token(aarhus), map[string]any{"occurred_at": t0.Add(150 * time.Minute)})
+	e.setNow(t0.Add(5 * time.Hour))
+	return e, p1, p2, p3, p4
+}
+
+func pathways(gs []gap) []uuid.UUID {
+	var out []uuid.UUID
+	for _, g := range gs {
+		out = append(out, g.Pathway)
+	}
+	return out
+}
+
+func TestGapList(t *testing.T) {
+	e, p1, p2, p3, p4 := gapWorld(t)
+	asOf := url.QueryEscape(t0.Add(135 * time.Minute).Format(time.RFC3339))
+	cases := []struct {
+		name  string
+		token string
+		query string
+		want  []uuid.UUID
+	}{
+		{"open, oldest first", adminToken, "", []uuid.UUID{p1, p3, p2}},
+		{"closed", adminToken, "status=closed", []uuid.UUID{p4}},
+		{"all", adminToken, "status=all", []uuid.UUID{p1, p4, p3, p2}},
+		{"one cluster", adminToken, "cluster=aarhus", []uuid.UUID{p1, p2}},
+		{"another cluster", adminToken, "cluster=horsens", []uuid.UUID{p3}},
+		{"one municipality", adminToken, "municipality=0727", []uuid.UUID{p3}},
+		{"one municipality by id", adminToken, "municipality=kommune:0751&status=closed", []uuid.UUID{p4}},
+		{"who can close", adminToken, "org=kommune:0727", []uuid.UUID{p3}},
+		{"a kind", adminToken, "kind=offer-overdue", []uuid.UUID{p1, p3, p2}},
+		{"kinds repeated", adminToken, "kind=no-owner&kind=document-overdue", nil},
+		{"as of a time: later gaps not yet open, later closes still open", adminToken, "as_of=" + asOf, []uuid.UUID{p1, p4}},
+		{"pages of one", adminToken, "limit=1", []uuid.UUID{p1, p3, p2}},
+		{"pages of two, all", adminToken, "limit=2&status=all", []uuid.UUID{p1, p4, p3, p2}},
+		{"an organisation sees its own pathways", e.token(aarhus), "status=all", []uuid.UUID{p1, p4, p2}},
+		{"another organisation sees its own", e.token(odder), "status=all", []uuid.UUID{p3}},
+		{"a stranger sees nothing", e.token(events.Kommune("0101")), "status=all", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := pathways(e.gaps(c.token, c.query))
+			if !slices.Equal(got, c.want) {
+				t.Errorf("got %v; want %v", got, c.want)
+			}
+		})
+	}
+	bad := []struct{ query, field string }{
+		{"limit=0", "limit"},
+		{"limit=501", "limit"},
+		{"cursor=bm9wZQ", "cursor"},
+		{"kind=bogus", "kind"},
+		{"status=maybe", "status"},
+		{"municipality=751", "municipality"},
+		{"cluster=Aarhus", "cluster"},
+		{"org=nobody", "org"},
+		{"as_of=now", "as_of"},
+	}
+	for _, c := range bad {
+		t.Run(c.query, func(t *testing.T) {
+			res := e.do("GET", "/v1/gaps?"+c.query, adminToken, nil)
+			if p := res.problem(t); res.status != http.StatusBadRequest || p.Field != c.field || p.Type != problems+"bad-parameter" {
+				t.Errorf("got %d %s field %q; want 400 bad-parameter on %s", res.status, p.Type, p.Field, c.field)
+			}
+		})
+	}
+}
+
+func TestWorklist(t *testing.T) {
+	e, p1, p2, _, _ := gapWorld(t)
+	kommune := e.token(aarhus)
+	var wl struct {
+		Org    events.OrgID `json:"org"`
+		Offers []struct {
+			Pathway uuid.UUID `json:"pathway"`
+			Overdue bool      `json:"overdue"`
+		} `json:"offers"`
+		Gaps []gap `json:"gaps"`
+	}
+	res := e.do("GET", "/v1/worklist", kommune, nil)
+	if res.status != http.StatusOK {
+		t.Fatalf("status %d: %s", res.status, res.body)
+	}
+	res.json(t, &wl)
+	if wl.Org != aarhus || len(wl.Offers) != 2 || !wl.Offers[0].Overdue || len(wl.Gaps) != 2 {
+		t.Errorf("got %+v; want 2 overdue offers and 2 gaps", wl)
+	}
+	for _, o := range wl.Offers {
+		if o.Pathway != p1 && o.Pathway != p2 {
+			t.Errorf("offer on %s; want only %s and %s", o.Pathway, p1, p2)
+		}
+	}
+	for _, c := range []struct {
+		token, path string
+		want        int
+	}{
+		{adminToken, "/v1/orgs/kommune:0751/worklist", 200},
+		{kommune, "/v1/orgs/kommune:0751/worklist", 200},
+		{e.token(odder), "/v1/orgs/kommune:0751/worklist", 403},
+		{adminToken, "/v1/worklist", 400},
+		{adminToken, "/v1/orgs/nobody/worklist", 400},
+	} {
+		if res := e.do("GET", c.path, c.token, nil); res.status != c.want {
+			t.Errorf("GET %s: status %d; want %d", c.path, res.status, c.want)
+		}
+	}
+}
+
+func TestFigures(t *testing.T) {
+	e, _, _, _, _ := gapWorld(t)
+	kommune := e.token(aarhus)
+	type cluster struct {
+		ID        string         `json:"id"`
+		OpenGaps  map[string]int `json:"open_gaps"`
+		OpenTotal int            `json:"open_total"`
+	}
+	var all struct{ Items []cluster }
+	e.do("GET", "/v1/clusters", adminToken, nil).json(t, &all)
+	if len(all.Items) != 21 {
+		t.Errorf("operator: got %d clusters; want 21", len(all.Items))
+	}
+	for _, c := range all.Items {
+		want := map[string]int{"aarhus": 2, "horsens": 1}[c.ID]
+		if c.OpenGaps["offer-overdue"] != want || c.OpenTotal != want {
+			t.Errorf("cluster %s: got %+v; want %d offer-overdue", c.ID, c, want)
+		}
+	}
+	var mine struct{ Items []cluster }
+	e.do("GET", "/v1/clusters", kommune, nil).json(t, &mine)
+	if len(mine.Items) != 1 || mine.Items[0].ID != "aarhus" {
+		t.Errorf("Aarhus: got %+v; want only its cluster", mine.Items)
+	}
+	for _, c := range []struct {
+		token, path string
+		want        int
+		overdue     int
+	}{
+		{kommune, "/v1/clusters/aarhus/figures", 200, 2},
+		{kommune, "/v1/clusters/horsens/figures", 403, 0},
+		{adminToken, "/v1/clusters/horsens/figures", 200, 1},
+		{adminToken, "/v1/clusters/atlantis/figures", 404, 0},
+		{kommune, "/v1/municipalities/0751/figures", 200, 2},
+		{kommune, "/v1/municipalities/kommune:0751/figures", 200, 2},
+		{kommune, "/v1/municipalities/0727/figures", 403, 0},
+		{adminToken, "/v1/municipalities/0727/figures", 200, 1},
+		{adminToken, "/v1/municipalities/9999/figures", 404, 0},
+	} {
+		res := e.do("GET", c.path, c.token, nil)
+		if res.status != c.want {
+			t.Errorf("GET %s: status %d; want %d", c.path, res.status, c.want)
+			continue
+		}
+		if c.want != 200 {
+			continue
+		}
+		var f struct {
+			Scope    string `json:"scope"`
+			OpenGaps map[string]struct {
+				Total int    `json:"total"`
+				ByAge [5]int `json:"by_age"`
+			} `json:"open_gaps"`
+			Daily []struct{ Day string } `json:"daily"`
+		}
+		res.json(t, &f)
+		if got := f.OpenGaps["offer-overdue"]; got.Total != c.overdue || len(f.Daily) != 30 {
+			t.Errorf("GET %s: got %+v, %d days; want %d offer-overdue, 30 days", c.path, got, len(f.Daily), c.overdue)
+		}
+	}
+}
+
+func TestOrganisations(t *testing.T) {
+	e := newEnv(t)
+	var page struct {
+		Items []events.Organisation `json:"items"`
+		Next  string                `json:"next"`
+	}
+	e.do("GET", "/v1/organisations?kind=hospital", e.hosp, nil).json(t, &page)
+	if len(page.Items) != 2 || page.Next != "" {
+		t.Errorf("hospitals: got %d, next %q; want 2 on one page", len(page.Items), page.Next)
+	}
+	n := 0
+	for next := "/v1/organisations?kind=municipality"; next != ""; n++ {
+		page.Next = ""
+		e.do("GET", next, e.hosp, nil).json(t, &page)
+		next = page.Next
+		if n > 3 {
+			t.Fatal("too many pages")
+		}
+	}
+	if n != 2 {
+		t.Errorf("municipalities: %d pages; want 2 of 50", n)
+	}
+	if res := e.do("GET", "/v1/organisations?kind=bank", e.hosp, nil); res.status != http.StatusBadRequest {
+		t.Errorf("unknown kind: status %d; want 400", res.status)
+	}
+}
