@@ -117,7 +117,10 @@ func (f Figures) scope(name string, now time.Time, member func(*track, sym) bool
 				return
 			}
 			out.ReadyNow++
-			from, to := g.rs.day(v.opened.time()), g.rs.day(now.Add(-time.Nanosecond))
+			from, to := max(g.rs.day(v.opened.time()), t.readyDay+1), g.rs.day(now.Add(-time.Nanosecond))
+			if to < from {
+				return
+			}
 			out.ReadyBedDays += int64(to - from + 1)
 			for d := max(from, first); d <= to; d++ {
 				out.Daily[d-first].ReadyBedDays++

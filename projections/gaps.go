@@ -443,6 +443,7 @@ func (t *track) write(w *writer) {
 	for _, s := range []stamp{t.admitted, t.discharged, t.leave, t.ready} {
 		w.stamp(s)
 	}
+	w.varint(int64(t.readyDay))
 	w.uvarint(uint64(len(t.holders)))
 	for _, h := range t.holders {
 		w.sym(h.what)
@@ -498,6 +499,7 @@ func readTrack(r *reader) *track {
 	t := &track{cluster: r.sym(), municipality: r.sym(), gp: r.sym(), hospital: r.sym(), readyBy: r.sym()}
 	t.stay, t.nReady, t.nNoOwner, t.flags = uint16(r.uvarint()), uint16(r.uvarint()), uint16(r.uvarint()), uint16(r.uvarint())
 	t.admitted, t.discharged, t.leave, t.ready = r.stamp(), r.stamp(), r.stamp(), r.stamp()
+	t.readyDay = r.int32()
 	for n := r.count(); n > 0 && r.err == nil; n-- {
 		t.holders = append(t.holders, hold{what: r.sym(), org: r.sym()})
 	}

@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"github.com/google/uuid"
+
 	"github.com/stafet/stafet/events"
 )
 
@@ -25,7 +27,9 @@ func NewPolicies(r Rules) (Policies, error) {
 }
 
 // Decide returns the commands the policies derive from e: at most one
-// HandoffOffered. state is the pathway's state with e applied (as the
+// HandoffOffered, or, for a Correction that annuls the trigger of a policy
+// offer still pending, its HandoffWithdrawn (rule 10: no gap from a
+// cancelled event). state is the pathway's state with e applied (as the
 // engine holds it after the append).
 //
 // Each command's offer id and source message id is
@@ -35,6 +39,9 @@ func NewPolicies(r Rules) (Policies, error) {
 func (p Policies) Decide(state *events.Pathway, e events.Envelope) []events.Command {
 	if p.rs == nil || state == nil || e.Payload == nil {
 		return nil
+	}
+	if annulled, ok := e.Annuls(); ok {
+		return p.withdraw(state, e, annulled)
 	}
 	var policy policyID
 	var offer *events.HandoffOffered
@@ -95,4 +102,26 @@ func (p Policies) Decide(state *events.Pathway, e events.Envelope) []events.Comm
 		Causation:   e.ID.String(),
 		Payloads:    []events.Payload{offer},
 	}}
+}
+
+// withdraw takes back the pending offers a policy made for an event that
+// a Correction annulled.
+func (p Policies) withdraw(state *events.Pathway, e events.Envelope, annulled uuid.UUID) []events.Command {
+	var out []events.Command
+	for _, name := range policyNames {
+		id := name + "/" + annulled.String()
+		o, ok := state.Offer(id)
+		if !ok || o.Status != events.OfferPending {
+			continue
+		}
+		out = append(out, events.Command{
+			Pathway:     e.Pathway,
+			Source:      events.Source{System: "policy", MessageID: "withdraw/" + id},
+			OccurredAt:  e.OccurredAt,
+			Correlation: e.Correlation,
+			Causation:   e.ID.String(),
+			Payloads:    []events.Payload{&events.HandoffWithdrawn{Offer: id, By: o.From, Reason: "its trigger was annulled by a correction"}},
+		})
+	}
+	return out
 }

@@ -65,20 +65,26 @@ func (x *env) count(t *track, at stamp, field int, delta int32) {
 }
 
 // readyDays counts the calendar days a closed ready-for-discharge gap
-// touched: each is a bed-day the municipality pays for.
-func (x *env) readyDays(t *track, from, to stamp, delta int32) {
+// touched: each is a bed-day the municipality pays for. A day already
+// counted for the pathway (it was ready, went on leave and was ready
+// again the same day) is counted once.
+func (x *env) readyDays(t *track, from, to stamp) {
+	first, last := max(x.rs.day(from.time()), t.readyDay+1), x.rs.day(to.time().Add(-time.Nanosecond))
+	if last < first {
+		return
+	}
+	t.readyDay = last
 	if x.st == nil {
 		return
 	}
-	first, last := x.rs.day(from.time()), x.rs.day(to.time().Add(-time.Nanosecond))
 	for _, sc := range x.scopes(t) {
 		if sc == 0 {
 			continue
 		}
 		for d := first; d <= last; d++ {
-			x.st.addDay(sc, d, dReadyDays, x.sign*delta)
+			x.st.addDay(sc, d, dReadyDays, x.sign)
 		}
-		x.st.bed[sc] += int64(x.sign*delta) * int64(last-first+1)
+		x.st.bed[sc] += int64(x.sign) * int64(last-first+1)
 		if x.st.bed[sc] == 0 {
 			delete(x.st.bed, sc)
 		}

@@ -20,6 +20,7 @@ type track struct {
 	readyBy                             sym // municipality named by ReadyForDischarge
 	stay, nReady, nNoOwner              uint16
 	flags                               uint16
+	readyDay                            int32 // the last bed-day counted
 	admitted, discharged, leave, ready  stamp
 	holders                             []hold
 	watches                             []watch
@@ -609,7 +610,7 @@ func (t *track) closeWhere(x *env, e *events.Envelope, ts stamp, match func(*gap
 		g.closed, g.by, g.byType = ts, e.ID, x.syms.of(string(e.Payload.Type()))
 		x.count(t, ts, dGapsClosed, 1)
 		if g.kind == kReadyButWaiting {
-			x.readyDays(t, g.opened, ts, 1)
+			x.readyDays(t, g.opened, ts)
 		}
 		i++
 	}
