@@ -86,6 +86,9 @@ func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 	if out.RawSeq != 0 {
 		w.Header().Set("Stafet-Raw-Seq", strconv.FormatUint(out.RawSeq, 10))
 	}
+	if out.Pathway != uuid.Nil {
+		w.Header().Set("Stafet-Pathway", out.Pathway.String())
+	}
 	ack, aerr := medcom.Acknowledge(m, code, reason, s.cfg.Now().UTC(), uuid.NewString)
 	if aerr != nil {
 		res := medcomOutcome{RawSeq: out.RawSeq, Pathway: out.Pathway, Seqs: seqs(out.Result), Duplicate: out.Result.Duplicate, Code: code, Reason: reason}
