@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// client talks to a running stafetd's HTTP API.
+type client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func newClient(e env) (*client, error) {
+	base := e.getenv("STAFET_URL")
+	if base == "" {
+		base = "http://127.0.0.1:8080"
+	}
+	tok := e.getenv("STAFET_TOKEN")
+	if tok == "" {
+		dir := e.getenv("STAFET_DATA_DIR")
+		if dir == "" {
+			dir = "data"
+		}
+		b, err := os.ReadFile(dir + "/admin-token")
+		if err != nil {
+			return nil, errors.New("no token: set STAFET_TOKEN (or run where ./data/admin-token is readable)")
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	return &client{base: strings.TrimRight(base, "/"), token: tok, http: &http.Client{Timeout: 0}}, nil
+}
+
+// problem is the API's RFC 9457 error body.
+type problem struct {
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Field  string `json:"field"`
+	Rule   string `json:"rule"`
+	Code   string `json:"code"`
+}
+
+func (p problem) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s", p.Status, p.Title)
+	if p.Field != "" {
+		fmt.Fprintf(&b, ": field %s", p.Field)
+	}
+	if p.Rule != "" {
+		fmt.Fprintf(&b, ": rule %s", p.Rule)
+	}
+	if p.Detail != "" {
+		fmt.Fprintf(&b, ": %s", p.Detail)
+	}
+	return b.String()
+}
+
+func (c *client) do(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	var r io.Reader
+	contentType := "application/json"
+	switch b := body.(type) {
+	case nil:
+	case rawBody:
+		r, contentType = bytes.NewReader(b), "application/octet-stream"
+	default:
+		j, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("stafetd at %s: %w", c.base, err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		var p problem
+		b, _ := io.ReadAll(resp.Body)
+		if json.Unmarshal(b, &p) != nil || p.Status == 0 {
+			p = problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode), Detail: strings.TrimSpace(string(b))}
+		}
+		return nil, p
+	}
+	return resp, nil
+}
+
+// rawBody is a request body sent as it is (a corrected message).
+type rawBody []byte
+
+// getJSON decodes one response into v.
+func (c *client) getJSON(ctx context.Context, method, path string, body, v any) error {
+	resp, err := c.do(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// pages follows "next" links and returns every item.
+func (c *client) pages(ctx context.Context, path string) ([]json.RawMessage, error) {
+	var all []json.RawMessage
+	for next := path; next != ""; {
+		var page struct {
+			Items []json.RawMessage `json:"items"`
+			Next  string            `json:"next"`
+		}
+		if err := c.getJSON(ctx, "GET", next, nil, &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Items...)
+		next = page.Next
+		if u, err := url.Parse(next); err == nil && u.IsAbs() {
+			next = u.RequestURI()
+		}
+	}
+	return all, nil
+}
+
+// lines streams JSON lines (the rebuild's progress) to fn.
+func (c *client) lines(ctx context.Context, method, path string, fn func([]byte) error) error {
+	resp, err := c.do(ctx, method, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		if err := fn(sc.Bytes()); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func table(w io.Writer, header []string, rows [][]string) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+// ago renders a duration for people: 3d4h, 5h12m, 40m.
+func ago(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "in " + ago(-d)
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dm", int(d.Minutes()))
+}
+
+func short(id string) string {
+	if len(id) > 13 {
+		return id[:8] + "…" + id[len(id)-4:]
+	}
+	return id
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}

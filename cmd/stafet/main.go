@@ -1,0 +1,109 @@
+// Command stafet is Stafet's command-line tool: it reads pathways, gaps and
+// worklists from a running stafetd, manages tokens and dead letters,
+// rebuilds projections, translates messages offline, drives the national
+// simulator and runs the benchmark.
+//
+//	stafet pathway show ID
+//	stafet gaps [-cluster C] [-municipality M] [-org O] [-kind K] [-status open|closed|all]
+//	stafet worklist [-org O]
+//	stafet token issue -org ORG [-label L]
+//	stafet dead-letters list|show SEQ|replay SEQ [-body FILE]
+//	stafet rebuild
+//	stafet translate -from hl7v2|medcom FILE...
+//	stafet simulate [-rate N] [-duration D] [-seed S] [-time-scale X]
+//	stafet bench [-events N] [-phase P]... [-durability safe|bulk] [-json]
+//
+// The server is STAFET_URL (default http://127.0.0.1:8080) and the token
+// STAFET_TOKEN (default: the operator token in ./data/admin-token). Tables
+// for people by default; -json for scripts.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// env is what a command gets: its arguments, output streams and settings.
+type env struct {
+	args   []string
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+type command struct {
+	name, usage string
+	run         func(ctx context.Context, e env) error
+}
+
+func commands() []command {
+	return []command{
+		{"pathway", "pathway show ID [-as-of T] [-as-of-kind recorded|valid]", cmdPathway},
+		{"gaps", "gaps [-cluster C] [-municipality M] [-org O] [-kind K] [-status open|closed|all] [-as-of T]", cmdGaps},
+		{"worklist", "worklist [-org O]", cmdWorklist},
+		{"token", "token issue -org ORG [-label L]", cmdToken},
+		{"dead-letters", "dead-letters list | show SEQ | replay SEQ [-body FILE]", cmdDeadLetters},
+		{"rebuild", "rebuild: rebuild the projections beside the serving ones, with progress", cmdRebuild},
+		{"translate", "translate -from hl7v2|medcom FILE...: print the events each message yields", cmdTranslate},
+		{"simulate", "simulate: drive a running stafetd with a realistic national workload", cmdSimulate},
+		{"bench", "bench: measure Stafet against raw JetStream, side by side", cmdBench},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: stafet COMMAND [flags]")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  stafet %s\n", c.usage)
+	}
+	fmt.Fprintln(w, "\nServer: STAFET_URL (default http://127.0.0.1:8080); token: STAFET_TOKEN (default ./data/admin-token).")
+}
+
+// exitError carries a specific exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "help" || args[0] == "--help" {
+		usage(stderr)
+		return 2
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, env{args: args[1:], stdout: stdout, stderr: stderr, getenv: os.Getenv})
+		var ee *exitError
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 2
+		case errors.As(err, &ee):
+			fmt.Fprintln(stderr, "stafet:", ee.err)
+			return ee.code
+		}
+		fmt.Fprintln(stderr, "stafet:", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "stafet: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
