@@ -1,12 +1,14 @@
 package projections
 
 import (
+	"cmp"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -355,89 +357,57 @@ func (e *RulesError) Error() string {
 // Is makes errors.Is(err, ErrRules) true.
 func (e *RulesError) Is(target error) bool { return target == ErrRules }
 
-// rulesFile is the JSON form, with pointers so that a field left out keeps
-// its default.
-type rulesFile struct {
-	TimeZone      *string               `json:"time_zone"`
-	BusinessHours *BusinessHours        `json:"business_hours"`
-	Rules         map[string]ruleFile   `json:"rules"`
-	Policies      map[string]policyFile `json:"policies"`
-}
-
-type ruleFile struct {
-	After    *Duration `json:"after"`
-	Clock    *Clock    `json:"clock"`
-	Severity *Severity `json:"severity"`
-	Off      *bool     `json:"off"`
-	Number   *int      `json:"number"`
-	Verified *bool     `json:"verified"`
-	Source   *string   `json:"source"`
-	Means    *string   `json:"means"`
-}
-
-type policyFile struct {
-	Off   *bool   `json:"off"`
-	Rule  *string `json:"rule"`
-	Means *string `json:"means"`
-}
-
 // LoadRules reads a rules file (JSON, the form of rules.default.json). What
 // the file leaves out keeps its default, so a file may hold only the rules
 // it changes. Unknown rules, policies and fields are errors, so a typing
-// error is not silently ignored; every error names its field.
+// error is not silently ignored; every error is a *RulesError naming its
+// field, e.g. "rules.no-owner.after".
 func LoadRules(r io.Reader) (Rules, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	var f rulesFile
-	if err := dec.Decode(&f); err != nil {
-		return Rules{}, fileError(err)
-	}
-	if dec.More() {
-		return Rules{}, &RulesError{Field: "(file)", Reason: "more than one JSON value"}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return Rules{}, fmt.Errorf("projections: rules: %w", err)
 	}
 	out := DefaultRules()
-	if f.TimeZone != nil {
-		out.TimeZone = *f.TimeZone
+	var rules, policies map[string]json.RawMessage
+	var hours json.RawMessage
+	err = decodeObject(b, "", map[string]any{
+		"time_zone": &out.TimeZone, "business_hours": &hours, "rules": &rules, "policies": &policies,
+	})
+	if err != nil {
+		return Rules{}, err
 	}
-	if f.BusinessHours != nil {
-		bh := *f.BusinessHours
-		if bh.Start == "" {
-			bh.Start = out.BusinessHours.Start
+	if hours != nil {
+		bh := &out.BusinessHours
+		if err := decodeObject(hours, "business_hours", map[string]any{"start": &bh.Start, "end": &bh.End, "days": &bh.Days}); err != nil {
+			return Rules{}, err
 		}
-		if bh.End == "" {
-			bh.End = out.BusinessHours.End
-		}
-		if bh.Days == nil {
-			bh.Days = out.BusinessHours.Days
-		}
-		out.BusinessHours = bh
 	}
-	for _, name := range slices.Sorted(maps.Keys(f.Rules)) {
-		rf := f.Rules[name]
-		def, ok := out.Deadlines[name]
+	for _, name := range slices.Sorted(maps.Keys(rules)) {
+		d, ok := out.Deadlines[name]
 		if !ok {
 			return Rules{}, &RulesError{Field: "rules." + name, Reason: "unknown rule (known: " + strings.Join(ruleNames[:], ", ") + ")"}
 		}
-		setIf(&def.After, rf.After)
-		setIf(&def.Clock, rf.Clock)
-		setIf(&def.Severity, rf.Severity)
-		setIf(&def.Off, rf.Off)
-		setIf(&def.Number, rf.Number)
-		setIf(&def.Verified, rf.Verified)
-		setIf(&def.Source, rf.Source)
-		setIf(&def.Means, rf.Means)
-		out.Deadlines[name] = def
+		err := decodeObject(rules[name], "rules."+name, map[string]any{
+			"after": &d.After, "clock": &d.Clock, "severity": &d.Severity, "off": &d.Off,
+			"number": &d.Number, "verified": &d.Verified, "source": &d.Source, "means": &d.Means,
+		})
+		if err != nil {
+			return Rules{}, err
+		}
+		if d.After == 0 && out.Deadlines[name].After != 0 {
+			return Rules{}, &RulesError{Field: "rules." + name + ".after", Reason: "must be more than zero (zero means the default); use \"off\": true to switch the rule off"}
+		}
+		out.Deadlines[name] = d
 	}
-	for _, name := range slices.Sorted(maps.Keys(f.Policies)) {
-		pf := f.Policies[name]
-		def, ok := out.Policies[name]
+	for _, name := range slices.Sorted(maps.Keys(policies)) {
+		p, ok := out.Policies[name]
 		if !ok {
 			return Rules{}, &RulesError{Field: "policies." + name, Reason: "unknown policy (known: " + strings.Join(policyNames[:], ", ") + ")"}
 		}
-		setIf(&def.Off, pf.Off)
-		setIf(&def.Rule, pf.Rule)
-		setIf(&def.Means, pf.Means)
-		out.Policies[name] = def
+		if err := decodeObject(policies[name], "policies."+name, map[string]any{"off": &p.Off, "rule": &p.Rule, "means": &p.Means}); err != nil {
+			return Rules{}, err
+		}
+		out.Policies[name] = p
 	}
 	if err := out.Validate(); err != nil {
 		return Rules{}, err
@@ -445,31 +415,62 @@ func LoadRules(r io.Reader) (Rules, error) {
 	return out, nil
 }
 
-func setIf[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
+// decodeObject decodes a JSON object field by field into fields, so that
+// every error names the field's whole path; a field the object leaves out
+// keeps its value.
+func decodeObject(b []byte, path string, fields map[string]any) error {
+	here := cmp.Or(path, "(file)")
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return &RulesError{Field: here, Reason: "want an object, got JSON " + te.Value}
+		}
+		return &RulesError{Field: here, Reason: strings.TrimPrefix(err.Error(), "json: ")}
 	}
+	if obj == nil {
+		return &RulesError{Field: here, Reason: "want an object, got null"}
+	}
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		field := k
+		if path != "" {
+			field = path + "." + k
+		}
+		dst, ok := fields[k]
+		if !ok {
+			return &RulesError{Field: field, Reason: "unknown field"}
+		}
+		if err := json.Unmarshal(obj[k], dst); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				return &RulesError{Field: field, Reason: fmt.Sprintf("want %s, got JSON %s", jsonKind(te.Type), te.Value)}
+			}
+			return &RulesError{Field: field, Reason: strings.TrimPrefix(err.Error(), "json: ")}
+		}
+	}
+	return nil
 }
 
-// fileError turns a decoding error into a RulesError naming the field.
-func fileError(err error) error {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
+// jsonKind names a Go type as the author of a rules file thinks of it.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	switch {
-	case errors.As(err, &te):
-		return &RulesError{Field: te.Field, Reason: fmt.Sprintf("want %s, got JSON %s", te.Type, te.Value)}
-	case errors.As(err, &se):
-		return &RulesError{Field: "(file)", Reason: fmt.Sprintf("JSON syntax error at byte %d: %v", se.Offset, se)}
-	case errors.Is(err, io.EOF):
-		return &RulesError{Field: "(file)", Reason: "empty"}
+	case t == reflect.TypeFor[Duration]():
+		return `a duration like "72h", "90m" or "7d"`
+	case t.Kind() == reflect.String:
+		return "a string"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() == reflect.Int:
+		return "a number"
+	case t.Kind() == reflect.Slice:
+		return "a list"
+	case t.Kind() == reflect.Map || t.Kind() == reflect.Struct:
+		return "an object"
 	}
-	msg := err.Error()
-	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return &RulesError{Field: strings.Trim(f, `"`), Reason: "unknown field"}
-	}
-	// Errors from UnmarshalText (durations) come wrapped with the field
-	// path in Go 1.26's encoding/json; keep the message whole.
-	return &RulesError{Field: "(file)", Reason: strings.TrimPrefix(msg, "json: ")}
+	return t.String()
 }
 
 // Validate reports the first thing wrong with r, naming its field.
