@@ -47,19 +47,33 @@ func (c *Codec) Upcast(t Type, from int, up Upcaster) {
 // Current returns the schema version this build writes for t.
 func (c *Codec) Current(t Type) int { return c.current[t] }
 
-// wire is the stored JSON form of an envelope.
+// wireHead is the stored JSON form of an envelope without its payload.
+type wireHead struct {
+	ID          uuid.UUID   `json:"id"`
+	Pathway     uuid.UUID   `json:"pathway"`
+	Type        Type        `json:"type"`
+	Schema      int         `json:"schema"`
+	OccurredAt  time.Time   `json:"occurred_at"`
+	RecordedAt  time.Time   `json:"recorded_at,omitzero"`
+	Source      *wireSource `json:"source,omitempty"`
+	Actor       *wireActor  `json:"actor,omitempty"`
+	Correlation string      `json:"correlation,omitempty"`
+	Causation   string      `json:"causation,omitempty"`
+}
+
+// wire is the stored JSON form of an envelope as Decode reads it: the
+// payload stays raw until its schema version is known.
 type wire struct {
-	ID          uuid.UUID       `json:"id"`
-	Pathway     uuid.UUID       `json:"pathway"`
-	Type        Type            `json:"type"`
-	Schema      int             `json:"schema"`
-	OccurredAt  time.Time       `json:"occurred_at"`
-	RecordedAt  time.Time       `json:"recorded_at,omitzero"`
-	Source      *wireSource     `json:"source,omitempty"`
-	Actor       *wireActor      `json:"actor,omitempty"`
-	Correlation string          `json:"correlation,omitempty"`
-	Causation   string          `json:"causation,omitempty"`
-	Data        json.RawMessage `json:"data"`
+	wireHead
+	Data json.RawMessage `json:"data"`
+}
+
+// wireOut is the same form as Encode writes it. The payload is marshalled
+// in the same pass as the envelope (the bytes are those of wire with the
+// payload marshalled on its own).
+type wireOut struct {
+	wireHead
+	Data Payload `json:"data"`
 }
 
 type wireSource struct {
@@ -79,22 +93,22 @@ func (c *Codec) Encode(e *Envelope) ([]byte, error) {
 		return nil, &ValidationError{Field: "data", Reason: "missing payload"}
 	}
 	t := e.Payload.Type()
-	data, err := json.Marshal(e.Payload)
-	if err != nil {
-		return nil, fmt.Errorf("events: encode %s: %w", t, err)
-	}
-	w := wire{
+	w := wireOut{wireHead: wireHead{
 		ID: e.ID, Pathway: e.Pathway, Type: t, Schema: c.current[t],
 		OccurredAt: e.OccurredAt.UTC(), RecordedAt: e.RecordedAt.UTC(),
-		Correlation: e.Correlation, Causation: e.Causation, Data: data,
-	}
+		Correlation: e.Correlation, Causation: e.Causation,
+	}, Data: e.Payload}
 	if e.Source != (Source{}) {
 		w.Source = &wireSource{e.Source.System, e.Source.Org, e.Source.MessageID}
 	}
 	if e.Actor != (Actor{}) {
 		w.Actor = &wireActor{e.Actor.Org, e.Actor.Role}
 	}
-	return json.Marshal(&w)
+	b, err := json.Marshal(&w)
+	if err != nil {
+		return nil, fmt.Errorf("events: encode %s: %w", t, err)
+	}
+	return b, nil
 }
 
 // Decode reads a stored envelope, upcasting its payload to the current
@@ -104,6 +118,9 @@ func (c *Codec) Decode(b []byte) (Envelope, error) {
 	var w wire
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Envelope{}, fmt.Errorf("events: decode envelope: %w", err)
+	}
+	if err := firstErr(storable("occurred_at", w.OccurredAt), storable("recorded_at", w.RecordedAt)); err != nil {
+		return Envelope{}, err
 	}
 	e := Envelope{
 		ID: w.ID, Pathway: w.Pathway, Type: w.Type, OccurredAt: w.OccurredAt, RecordedAt: w.RecordedAt,
@@ -152,6 +169,16 @@ func (c *Codec) decodePayload(t Type, schema int, data json.RawMessage) (Payload
 		return nil, fmt.Errorf("events: decode %s: %w", t, err)
 	}
 	return p, nil
+}
+
+// storable checks that an envelope time survives Encode, which writes it
+// in UTC: "0000-01-01T00:00:00+01:00" parses, but its UTC year is -1,
+// which JSON cannot hold.
+func storable(field string, t time.Time) error {
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return &ValidationError{Field: field, Reason: "year outside 0-9999 in UTC"}
+	}
+	return nil
 }
 
 // DecodePayload reads a payload of type t given as JSON (as the API

@@ -19,6 +19,9 @@ func (e *ValidationError) Error() string {
 func prefix(parent string, err error) error {
 	var v *ValidationError
 	if errors.As(err, &v) {
+		if v.Field == "" {
+			return &ValidationError{Field: parent, Reason: v.Reason}
+		}
 		return &ValidationError{Field: parent + "." + v.Field, Reason: v.Reason}
 	}
 	return fmt.Errorf("%s: %w", parent, err)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 )
@@ -93,6 +94,16 @@ func (Identity) String() string { return "[redacted]" }
 
 // GoString redacts the identity from %#v output.
 func (Identity) GoString() string { return "events.Identity{[redacted]}" }
+
+// Format redacts the identity under every fmt verb; String alone leaves
+// verbs such as %d and %t printing the fields.
+func (id Identity) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, id.GoString())
+		return
+	}
+	io.WriteString(f, "[redacted]")
+}
 
 // SealedIdentity is an Identity encrypted with AES-256-GCM under the
 // patient's own key. The key lives outside the log (engine keeps it in a
