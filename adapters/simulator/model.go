@@ -218,7 +218,9 @@ func (m *Model) wire(t time.Time) time.Time {
 }
 
 // WireDuration turns a simulated duration into wire time.
-func (m *Model) WireDuration(d time.Duration) time.Duration { return time.Duration(float64(d) * m.scale) }
+func (m *Model) WireDuration(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * m.scale)
+}
 
 // Start returns the wire (and simulated) start time.
 func (m *Model) Start() time.Time { return m.start }

@@ -2,9 +2,9 @@ package simulator
 
 import (
 	"fmt"
-	"slices"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/stafet/stafet/events"
@@ -91,6 +91,9 @@ type fact struct {
 
 // plan draws a whole pathway arriving at t.
 func (m *Model) plan(no uint64, t time.Time) *pathway {
+	// Facts fall on whole seconds; rounding the arrival up keeps them
+	// after every fact already handed out.
+	t = t.Add(time.Second - 1).Truncate(time.Second)
 	r := rand.New(rand.NewPCG(m.seed, no+1))
 	p := &pathway{no: no, rng: r, ids: rand.New(rand.NewPCG(m.idSeed, no+1))}
 	p.home = m.homes[weighted(r, m.cumHome)]
