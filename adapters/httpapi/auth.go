@@ -133,6 +133,10 @@ func bearer(r *http.Request) string {
 
 type principalKey struct{}
 
+// PrincipalOf returns who is calling, for a handler mounted with Handle
+// behind authentication (the zero Principal otherwise).
+func PrincipalOf(r *http.Request) Principal { return principalFrom(r.Context()) }
+
 func principalFrom(ctx context.Context) Principal {
 	p, _ := ctx.Value(principalKey{}).(Principal)
 	return p
