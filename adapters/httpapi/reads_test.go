@@ -128,6 +128,16 @@ func TestReadPathway(t *testing.T) {
 			t.Errorf("bad as_of: status %d field %q; want 400 as_of", bad.status, p.Field)
 		}
 	})
+	t.Run("identity after crypto-shredding", func(t *testing.T) {
+		p := e.read(path, adminToken)
+		if err := e.store.ShredPatient(t.Context(), p.Patient); err != nil {
+			t.Fatal(err)
+		}
+		p = e.read(path+"?identity=true", adminToken)
+		if p.Identity == nil || !p.Identity.Shredded || p.Identity.CPR != "" {
+			t.Errorf("identity: got %+v; want shredded", p.Identity)
+		}
+	})
 	t.Run("unknown pathway", func(t *testing.T) {
 		res := e.do("GET", "/v1/pathways/"+events.NewID().String(), adminToken, nil)
 		if p := res.problem(t); res.status != http.StatusNotFound || p.Type != problems+"unknown-pathway" {
