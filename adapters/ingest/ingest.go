@@ -104,7 +104,8 @@ func (in *Ingest) Replay(ctx context.Context, rawSeq uint64, body []byte) (Outco
 }
 
 // process translates and appends; the events' source message id is the
-// original control id, so a corrected resend cannot double them.
+// translator's message id or else the original control id, so a
+// corrected resend cannot double them.
 func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID string) (Outcome, error) {
 	out := Outcome{RawSeq: m.Seq}
 	translate := in.translators[m.System]
@@ -116,7 +117,12 @@ func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID st
 		return out, in.dead(ctx, m, err)
 	}
 	out.Translate = tr
-	tr.Source.MessageID = controlID
+	if tr.Source.MessageID == "" {
+		// The translator knows the message's own id best (MedCom's
+		// MessageHeader.id survives a resend with a new Bundle.id); without
+		// one, the channel's control id is the idempotency id.
+		tr.Source.MessageID = controlID
+	}
 	pw, res, err := in.appendTranslation(ctx, tr, m.Seq)
 	out.Pathway, out.Result = pw, res
 	if err != nil {
