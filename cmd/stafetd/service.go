@@ -33,6 +33,7 @@ type service struct {
 	store    *engine.Store
 	host     *engine.Host
 	set      *projections.Set
+	rules    projections.Rules
 	dir      *events.Directory
 	ingest   *ingest.Ingest
 	tokens   *httpapi.Tokens
@@ -62,6 +63,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	if err != nil {
 		return err
 	}
+	svc.rules = rules
 	if svc.set, err = projections.NewSet(rules); err != nil {
 		return err
 	}

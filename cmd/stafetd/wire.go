@@ -46,6 +46,7 @@ func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Confi
 func (svc *service) api(log *slog.Logger) *httpapi.Server {
 	return httpapi.New(httpapi.Config{
 		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest,
+		Projections: svc.host, Rules: svc.rules,
 		Ready: svc.ready, Registry: svc.registry, Logger: log,
 	})
 }
