@@ -46,8 +46,10 @@ type Step struct {
 	// same number must be delivered in order, each after the one before
 	// is answered.
 	Pathway uint64
-	// Org is the sending organisation.
-	Org events.OrgID
+	// Org is the sending organisation; Municipality is the patient's
+	// municipality, whose worklist the step may fill.
+	Org          events.OrgID
+	Municipality events.OrgID
 	// Episode is the episode of care (the LPR3 stay id in MedCom, PV1-19 in
 	// HL7) the step belongs to.
 	Episode string

@@ -22,7 +22,7 @@ import (
 //     read.
 func (m *Model) render(f *fact) (Step, bool) {
 	p := f.p
-	s := Step{At: m.wire(f.at), Sim: f.at, Pathway: p.no, Episode: p.episode, Org: f.hospital.id}
+	s := Step{At: m.wire(f.at), Sim: f.at, Pathway: p.no, Episode: p.episode, Org: f.hospital.id, Municipality: p.home.m.id}
 	switch f.kind {
 	case fReady, fLetter, fRehabPlan:
 		return m.apiStep(f, s)
