@@ -66,7 +66,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 		}
 		fs.StringVar(p, name, def, usage+" (env "+env+")")
 	}
-	var durability, drain, natsAddr string
+	var durability, drain, natsAddr, replicas string
 	str(&c.httpAddr, "http-addr", "STAFET_HTTP_ADDR", ":8080", "HTTP API address; empty = none")
 	str(&c.mllpAddr, "mllp-addr", "STAFET_MLLP_ADDR", ":2575", "MLLP (HL7 v2) address; empty = none")
 	str(&natsAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded NATS client address; \"none\" = in-process only")
@@ -77,6 +77,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&c.engine.CertFile, "nats-cert", "STAFET_NATS_CERT", "", "certificate for NATS TLS")
 	str(&c.engine.KeyFile, "nats-key", "STAFET_NATS_KEY", "", "key for -nats-cert")
 	str(&durability, "durability", "STAFET_DURABILITY", "safe", "safe (fsync before every ack) or bulk (fsync on the server's interval)")
+	str(&replicas, "replicas", "STAFET_REPLICAS", "1", "replication of streams and buckets on a cluster (3 for production)")
 	str(&c.tlsCert, "tls-cert", "STAFET_TLS_CERT", "", "certificate for HTTPS (and MLLP with -mllp-tls)")
 	str(&c.tlsKey, "tls-key", "STAFET_TLS_KEY", "", "key for -tls-cert")
 	str(&c.adminToken, "admin-token", "STAFET_ADMIN_TOKEN", "", "operator token; if unset, generated at first start and kept in the data dir")
@@ -95,6 +96,9 @@ func parse(args []string, getenv func(string) string) (config, error) {
 		c.engine.ListenAddr = natsAddr
 	}
 	c.engine.Durability = engine.Durability(durability)
+	if _, err := fmt.Sscan(replicas, &c.engine.Replicas); err != nil {
+		return c, fmt.Errorf("replicas %q: want a number", replicas)
+	}
 	d, err := time.ParseDuration(drain)
 	if err != nil {
 		return c, fmt.Errorf("drain %q: %w", drain, err)
