@@ -160,13 +160,14 @@ func ParseDuration(s string) (Duration, error) {
 	return Duration(time.Duration(days)*24*time.Hour + d), nil
 }
 
-// String writes the duration in the largest whole unit: "7d", "4h", "90m".
+// String writes the duration in the largest whole unit, days from two
+// days on: "7d", "24h", "4h", "90m".
 func (d Duration) String() string {
 	td := time.Duration(d)
 	switch {
 	case td == 0:
 		return "0s"
-	case td%(24*time.Hour) == 0:
+	case td%(24*time.Hour) == 0 && td >= 48*time.Hour:
 		return strconv.FormatInt(int64(td/(24*time.Hour)), 10) + "d"
 	case td%time.Hour == 0:
 		return strconv.FormatInt(int64(td/time.Hour), 10) + "h"
@@ -195,7 +196,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 type Rule struct {
 	// After is the time from the trigger to the deadline; zero means the
 	// default. What the trigger is depends on the rule (docs/projections.md).
-	After Duration `json:"after"`
+	After Duration `json:"after,omitzero"`
 	// Clock is CalendarClock (the default) or BusinessClock.
 	Clock Clock `json:"clock,omitempty"`
 	// Severity of the gaps the rule opens; "" means the default.

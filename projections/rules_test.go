@@ -112,6 +112,7 @@ func TestDuration(t *testing.T) {
 		{"72h", 72 * time.Hour, "3d"},
 		{"7d", 7 * 24 * time.Hour, "7d"},
 		{"1d12h", 36 * time.Hour, "36h"},
+		{"1d", 24 * time.Hour, "24h"},
 		{"0s", 0, "0s"},
 		{"1m30s", 90 * time.Second, "1m30s"},
 	}

@@ -84,3 +84,37 @@ func FuzzRestore(f *testing.F) {
 		}
 	})
 }
+
+// TestQueriesConcurrent runs every query from several goroutines at once,
+// as a host does under a read lock: with -race it shows the queries do
+// not write.
+func TestQueriesConcurrent(t *testing.T) {
+	s := scriptedDay(t, Rules{})
+	set, err := NewSet(Rules{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host(t, set, s.log, 0)
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for _, id := range pathwayIDs(s.log) {
+				set.Owner.Pathway(id)
+				set.Gaps.ForPathway(id, dayNow)
+			}
+			set.Gaps.List(GapFilter{Status: AllGaps, Org: aarhus}, dayNow)
+			set.Gaps.Due(time.Time{}, dayNow)
+			set.Worklists.Worklist(auh, dayNow)
+			set.Figures.Cluster("aarhus", dayNow)
+			set.Figures.Municipality(samso, dayNow)
+			set.PathwayView(s.hist[pathwayID("late-accept")], dayNow)
+			if _, err := set.Snapshot(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}
