@@ -130,7 +130,8 @@ type Stats struct {
 	// Answers counts offers answered from worklists, by the model's draw.
 	Answers map[Answer]int
 	// Skipped counts steps not sent, by reason: "pathway-unknown" for API
-	// steps whose pathway Stafet has not told the driver.
+	// steps whose pathway Stafet has not told the driver, "stopped" for
+	// steps still queued when the run ended.
 	Skipped map[string]int
 	// Errors counts failures (connection, timeout, a negative ACK, an HTTP
 	// error); FirstErrors keeps the first few messages.
@@ -217,6 +218,13 @@ type driver struct {
 func (d *driver) run(ctx context.Context) (Stats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if d.cfg.Duration > 0 {
+		// At the end of the duration, messages still queued are not sent:
+		// a slow server must not stretch the run.
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadline(ctx, d.start.Add(d.cfg.Duration))
+		defer stop()
+	}
 	d.seen = map[events.OrgID]bool{}
 	queues := make([]chan Step, d.cfg.Concurrency)
 	var workers sync.WaitGroup
@@ -296,6 +304,7 @@ func (d *driver) sender(ctx context.Context, steps <-chan Step) {
 	}()
 	for s := range steps {
 		if ctx.Err() != nil {
+			d.stats.skip("stopped")
 			continue
 		}
 		var err error

@@ -1,0 +1,158 @@
+package simulator
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunAgainstStafetd builds and starts the real stafetd with the
+// simulator's organisations and compressed rules, drives it for a few
+// seconds and checks that every message is acknowledged and that gaps
+// appear. It skips, saying why, where the service is not there yet: a
+// stafetd that does not build, does not answer HL7 over MLLP, or has no
+// MedCom translator.
+func TestRunAgainstStafetd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts stafetd")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "stafetd")
+	build := exec.Command("go", "build", "-o", bin, "github.com/stafet/stafet/cmd/stafetd")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Skipf("stafetd does not build yet, so the simulator cannot drive it: %v\n%s", err, out)
+	}
+	const scale = 60
+	rules, err := Rules(scale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"organisations.json": Organisations(), "rules.json": rules} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	httpAddr, mllpAddr := freeAddr(t), freeAddr(t)
+	const token = "simulator-test-operator-token"
+	cmd := exec.Command(bin, "-data-dir", filepath.Join(dir, "data"), "-http-addr", httpAddr, "-mllp-addr", mllpAddr,
+		"-nats-addr", "none", "-admin-token", token, "-durability", "bulk",
+		"-organisations", filepath.Join(dir, "organisations.json"), "-rules", filepath.Join(dir, "rules.json"))
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	running := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "stafetd running") {
+				close(running)
+				break
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case <-running:
+	case <-time.After(30 * time.Second):
+		t.Fatal("stafetd did not start within 30 s")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if reason := probe(ctx, mllpAddr, "http://"+httpAddr, token); reason != "" {
+		t.Skipf("stafetd is not ready for the simulator yet: %s", reason)
+	}
+	st, err := Run(ctx, Config{
+		MLLPAddr: mllpAddr, BaseURL: "http://" + httpAddr, Token: token,
+		Seed: 1, TimeScale: scale, Rate: 40, Duration: 15 * time.Second, PollInterval: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	t.Logf("stats: sent %v, acks %v, answers %v, skipped %v, errors %d %v", st.Sent, st.Acks, st.Answers, st.Skipped, st.Errors, st.FirstErrors)
+	if st.Errors != 0 {
+		t.Errorf("%d errors: %v", st.Errors, st.FirstErrors)
+	}
+	if st.Acks["AA"] != st.Sent[HL7] || st.Sent[HL7] == 0 {
+		t.Errorf("%d AA for %d HL7 messages", st.Acks["AA"], st.Sent[HL7])
+	}
+	// Within 15 s of compressed time (15 simulated hours) gaps are open.
+	var gaps struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+httpAddr+"/v1/gaps", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&gaps); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/gaps: HTTP %d, %v", resp.StatusCode, err)
+	}
+	if len(gaps.Items) == 0 {
+		t.Error("no gaps after 15 simulated hours")
+	}
+}
+
+// probe sends one HL7 and one MedCom message and says what is missing, or
+// "" when both are taken.
+func probe(ctx context.Context, mllpAddr, baseURL, token string) string {
+	m, err := NewModel(99, ModelOptions{Start: time.Now(), RunID: "probe"})
+	if err != nil {
+		return err.Error()
+	}
+	var hl7, fhir *Step
+	for hl7 == nil || fhir == nil {
+		s := m.Next()
+		switch {
+		case s.Channel == HL7 && s.Kind == "A01" && hl7 == nil:
+			hl7 = &s
+		case s.Channel == MedCom && (s.Kind == "STIN" || s.Kind == "STAA") && fhir == nil:
+			fhir = &s
+		}
+	}
+	c, err := dialMLLP(ctx, mllpAddr, 5*time.Second)
+	if err != nil {
+		return "MLLP: " + err.Error()
+	}
+	defer c.Close()
+	ack, err := c.roundTrip(hl7.Body, 5*time.Second)
+	if err != nil {
+		return "no ACK to an HL7 A01 over MLLP (" + err.Error() + ")"
+	}
+	if !strings.Contains(string(ack), "MSA|AA") {
+		return "an HL7 A01 over MLLP was not accepted: " + strings.ReplaceAll(string(ack), "\r", " ")
+	}
+	d := &driver{cfg: Config{BaseURL: baseURL, Token: token, Timeout: 5 * time.Second, HTTPClient: http.DefaultClient}}
+	resp, body, err := d.do(ctx, http.MethodPost, "/v1/medcom", token, "application/fhir+json", fhir.Body)
+	if err != nil {
+		return "MedCom: " + err.Error()
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Sprintf("a MedCom %s was answered with HTTP %d: %.300s", fhir.Kind, resp.StatusCode, body)
+	}
+	return ""
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
