@@ -440,7 +440,7 @@ func (t *track) write(w *writer) {
 	for _, n := range []uint16{t.stay, t.nReady, t.nNoOwner, t.flags} {
 		w.uvarint(uint64(n))
 	}
-	for _, s := range []stamp{t.admitted, t.discharged, t.leave, t.ready} {
+	for _, s := range []stamp{t.admitted, t.discharged, t.leave} {
 		w.stamp(s)
 	}
 	w.varint(int64(t.readyDay))
@@ -498,7 +498,7 @@ func readRef(r *reader) ref {
 func readTrack(r *reader) *track {
 	t := &track{cluster: r.sym(), municipality: r.sym(), gp: r.sym(), hospital: r.sym(), readyBy: r.sym()}
 	t.stay, t.nReady, t.nNoOwner, t.flags = uint16(r.uvarint()), uint16(r.uvarint()), uint16(r.uvarint()), uint16(r.uvarint())
-	t.admitted, t.discharged, t.leave, t.ready = r.stamp(), r.stamp(), r.stamp(), r.stamp()
+	t.admitted, t.discharged, t.leave = r.stamp(), r.stamp(), r.stamp()
 	t.readyDay = r.int32()
 	for n := r.count(); n > 0 && r.err == nil; n-- {
 		t.holders = append(t.holders, hold{what: r.sym(), org: r.sym()})

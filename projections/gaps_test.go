@@ -463,3 +463,22 @@ func TestWorklistOrder(t *testing.T) {
 		t.Errorf("worklist of an unknown organisation: got %+v; want empty", got)
 	}
 }
+
+func TestGapIDsUnique(t *testing.T) {
+	for seed := range uint64(6) {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			s := randomLog(t, seed+10, 80)
+			g := gapsOf(t, s.log)
+			seen := map[uuid.UUID]Gap{}
+			for _, gp := range g.List(GapFilter{Status: AllGaps}, day(0, 0).Add(200*time.Hour)) {
+				if first, ok := seen[gp.ID]; ok {
+					t.Errorf("gap id %s twice: %s %s and %s %s", gp.ID, first.Kind, first.Ref, gp.Kind, gp.Ref)
+				}
+				seen[gp.ID] = gp
+				if want := GapID(gp.Pathway, gp.Kind, gp.Ref); gp.ID != want {
+					t.Errorf("gap %s %s: id %s; want GapID = %s", gp.Kind, gp.Ref, gp.ID, want)
+				}
+			}
+		})
+	}
+}

@@ -351,6 +351,7 @@ type RulesError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *RulesError) Error() string {
 	return fmt.Sprintf("projections: rules: %s: %s", e.Field, e.Reason)
 }

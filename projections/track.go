@@ -21,7 +21,7 @@ type track struct {
 	stay, nReady, nNoOwner              uint16
 	flags                               uint16
 	readyDay                            int32 // the last bed-day counted
-	admitted, discharged, leave, ready  stamp
+	admitted, discharged, leave         stamp
 	holders                             []hold
 	watches                             []watch
 	gaps                                []gapRec
@@ -34,8 +34,9 @@ const (
 	fReady
 	fDied
 	fClosed
-	fLetterSent // a discharge letter was sent during the current stay
-	fPlanSent   // a care-process plan was sent during the current stay
+	fLetterSent  // a discharge letter was sent during the current stay
+	fPlanSent    // a care-process plan was sent during the current stay
+	fReportAsked // the admission report was asked for during the current stay
 )
 
 func (t *track) has(f uint16) bool { return t.flags&f != 0 }
@@ -61,7 +62,9 @@ const (
 )
 
 // ref identifies a watch or a gap within its pathway. id is an offer or
-// document id taken from the event (not copied), or an interned name.
+// document id taken from the event (not copied), or an interned name; n
+// is the stay, a counter, or for an id, how many gaps of the kind about
+// it came before.
 type ref struct {
 	id   string
 	n    uint16
@@ -69,17 +72,26 @@ type ref struct {
 	kind uint8
 }
 
+// String returns the ref as Gap.Ref and DeadlineElapsed.Ref spell it. A
+// ref named by an offer or document id gets "#n" when it is the n-th gap
+// of its kind about that id (a document resent and overdue again).
 func (r ref) String() string {
 	n := strconv.Itoa(int(r.n))
+	again := ""
+	if r.n > 0 {
+		again = "#" + n
+	}
 	switch r.rk {
+	case refOffer:
+		return r.id + again
 	case refReoffer:
-		return "reoffer/" + r.id
+		return "reoffer/" + r.id + again
 	case refRequest:
-		return "request/" + r.id
+		return "request/" + r.id + again
 	case refAck:
-		return "ack/" + r.id
+		return "ack/" + r.id + again
 	case refRehab:
-		return "rehabilitation/" + r.id
+		return "rehabilitation/" + r.id + again
 	case refReport:
 		return "admission-report/" + n
 	case refLetter:
@@ -195,7 +207,6 @@ func (t *track) evolve(x *env, e *events.Envelope) {
 	case *events.ReadyForDischarge:
 		if t.has(fAdmitted) && !t.has(fReady) {
 			t.set(fReady)
-			t.ready = ts
 			t.readyBy = x.org(v.Municipality)
 			if t.readyBy == 0 {
 				t.readyBy = t.municipality
@@ -260,15 +271,16 @@ func (t *track) admit(x *env, e *events.Envelope, v *events.PatientAdmitted, ts 
 	if !t.has(fAdmitted) {
 		t.stay++
 		t.set(fAdmitted)
-		t.clear(fReady | fOnLeave | fLetterSent | fPlanSent)
+		t.clear(fReady | fOnLeave | fLetterSent | fPlanSent | fReportAsked)
 		t.admitted = ts
 		x.count(t, ts, dAdmissions, 1)
 		// Back in hospital: the hospital holds the baton again.
 		t.closeWhere(x, e, ts, func(g *gapRec) bool { return g.kind == kNoOwner || g.kind == kDischargedBeforeAccept })
 	}
-	if !v.ReportRequested || !x.rs.on(rAdmissionReport) || t.findWatchN(refReport, t.stay) >= 0 {
+	if !v.ReportRequested || !x.rs.on(rAdmissionReport) || t.has(fReportAsked) {
 		return
 	}
+	t.set(fReportAsked)
 	party := x.org(v.Notified)
 	if party == 0 {
 		party = t.municipality
@@ -341,8 +353,10 @@ func (t *track) discharge(x *env, e *events.Envelope, v *events.PatientDischarge
 			if w.rk != refOffer || !slices.Contains(arrivalCare, events.Responsibility(x.syms.str(w.what))) {
 				continue
 			}
+			r := ref{id: w.id, rk: refOffer, kind: kDischargedBeforeAccept}
+			r.n = t.occurrence(r)
 			t.open(x, gapRec{
-				ref:  ref{id: w.id, rk: refOffer, kind: kDischargedBeforeAccept},
+				ref:  r,
 				rule: rDischargedBeforeAccept, a: w.party, b: w.other, opened: ts,
 				deadline: stampOf(x.rs.deadline(rDischargedBeforeAccept, ts.time())),
 			})
@@ -542,21 +556,27 @@ func (t *track) addWatch(x *env, w watch) {
 	if t.has(fOnLeave) && x.rs.on(rLeave) && x.isMunicipal(w.party) {
 		w.flags |= wPaused
 	}
+	if w.rk <= refRehab {
+		w.n = t.occurrence(w.ref)
+	}
 	t.watches = append(t.watches, w)
+}
+
+// occurrence counts the gaps of r's kind about r's id: gap ids must not
+// repeat, and an id can be overdue more than once.
+func (t *track) occurrence(r ref) uint16 {
+	var n uint16
+	for i := range t.gaps {
+		if g := &t.gaps[i]; g.kind == r.kind && g.rk == r.rk && g.id == r.id {
+			n++
+		}
+	}
+	return n
 }
 
 func (t *track) findWatch(rk refKind, id string) int {
 	for i := range t.watches {
 		if t.watches[i].rk == rk && t.watches[i].id == id {
-			return i
-		}
-	}
-	return -1
-}
-
-func (t *track) findWatchN(rk refKind, n uint16) int {
-	for i := range t.watches {
-		if t.watches[i].rk == rk && t.watches[i].n == n {
 			return i
 		}
 	}
