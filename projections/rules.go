@@ -662,12 +662,6 @@ func (rs *ruleset) day(t time.Time) int32 {
 	return int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
 }
 
-// dayStart returns the instant day begins in the rules' time zone.
-func (rs *ruleset) dayStart(day int32) time.Time {
-	u := time.Unix(int64(day)*86400, 0).UTC()
-	return time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, rs.loc)
-}
-
 func dayString(day int32) string {
 	return time.Unix(int64(day)*86400, 0).UTC().Format(time.DateOnly)
 }

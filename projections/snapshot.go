@@ -171,10 +171,9 @@ func (r *reader) byte() uint8 {
 	return v
 }
 
-func (r *reader) bool() bool     { return r.byte() != 0 }
-func (r *reader) stamp() stamp   { return stamp(r.varint()) }
-func (r *reader) int32() int32   { return int32(r.varint()) }
-func (r *reader) uint32() uint32 { return uint32(r.uvarint()) }
+func (r *reader) bool() bool   { return r.byte() != 0 }
+func (r *reader) stamp() stamp { return stamp(r.varint()) }
+func (r *reader) int32() int32 { return int32(r.varint()) }
 
 func (r *reader) uuid() uuid.UUID {
 	var id uuid.UUID
