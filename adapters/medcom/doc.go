@@ -14,9 +14,17 @@
 // from the message, and Acknowledge builds the acknowledgement that answers
 // a message.
 //
-// The package translates only: it maps nothing to domain events, keeps no
-// state, and reads no clock. It does not validate messages against the full
-// MedCom profiles.
+// A Translator maps a message to the domain events it means (an
+// events.Translation for the ingest): a HospitalNotification to the
+// admission, leave, discharge or death of its code, a CareCommunication and
+// the notification itself to a DocumentSent, an Acknowledgement to a
+// DocumentAcknowledged. docs/adapters.md ("MedCom FHIR") has the mapping
+// tables. An acknowledgement confirms delivery only, and a CareCommunication's
+// text is never read: neither ever means that a sector accepted
+// responsibility.
+//
+// The package keeps no state and reads no clock. It does not validate
+// messages against the full MedCom profiles.
 //
 // Messages carry patient data (CPR numbers, names, free text). Message,
 // Patient, Communication and Payload implement slog.LogValuer and show only
