@@ -55,6 +55,21 @@ func (s *Store) LinkEpisode(ctx context.Context, episode string, pathway uuid.UU
 	return nil
 }
 
+// LinkDocument records which pathway a document (a MedCom message, a
+// discharge letter) belongs to, so an acknowledgement — which names the
+// document but not the patient — finds it.
+func (s *Store) LinkDocument(ctx context.Context, document string, pathway uuid.UUID) error {
+	if _, err := s.pathIdx.Put(ctx, documentKey(document), pathway[:]); err != nil {
+		return fmt.Errorf("engine: pathway index: %w", err)
+	}
+	return nil
+}
+
+// DocumentPathway returns the pathway a document belongs to.
+func (s *Store) DocumentPathway(ctx context.Context, document string) (uuid.UUID, bool, error) {
+	return s.indexGet(ctx, documentKey(document))
+}
+
 // PatientPathway returns the patient's open pathway, if any.
 func (s *Store) PatientPathway(ctx context.Context, patient events.PatientRef) (uuid.UUID, bool, error) {
 	return s.indexGet(ctx, patientKey(patient))
@@ -106,6 +121,7 @@ func (s *Store) indexGet(ctx context.Context, key string) (uuid.UUID, bool, erro
 // The patient key is the pseudonym (no CPR); the episode key a hash.
 func patientKey(p events.PatientRef) string { return "patient." + string(p) }
 func episodeKey(e string) string            { return "episode." + shortHash(e) }
+func documentKey(d string) string           { return "document." + shortHash(d) }
 
 func sortBy[T any, K uint64 | int | string](xs []T, key func(T) K) {
 	slices.SortFunc(xs, func(a, b T) int {

@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,6 +51,9 @@ type Pathway struct {
 	annulled     map[uuid.UUID]bool
 	sources      map[string]uint64
 	lastSeq      uint64
+	// history is what was folded, so a Correction can fold again without
+	// the annulled event.
+	history []Envelope
 }
 
 // Fold builds a pathway's state from its history in log order. Events
@@ -65,6 +69,7 @@ func Fold(history []Envelope) *Pathway {
 	for i := range history {
 		p.evolve(&history[i])
 	}
+	p.history = history
 	return p
 }
 
@@ -133,11 +138,13 @@ func (p *Pathway) Municipality() OrgID { return p.municipality }
 func (p *Pathway) GP() OrgID { return p.gp }
 
 // Apply folds one more event into the state. Envelopes must come in log
-// order. A Correction given here rolls back only what Apply can undo
-// cheaply; callers that see a Correction should Fold the history again.
+// order. A Correction folds the whole history again without the event it
+// annuls.
 func (p *Pathway) Apply(e *Envelope) {
-	if id, ok := e.Annuls(); ok {
-		p.annulled[id] = true
+	p.history = append(p.history, *e)
+	if _, ok := e.Annuls(); ok {
+		*p = *Fold(p.history)
+		return
 	}
 	p.evolve(e)
 }
@@ -147,6 +154,11 @@ func (p *Pathway) evolve(e *Envelope) {
 		p.lastSeq = e.Seq
 	}
 	p.events[e.ID] = e.Payload.Type()
+	if d, ok := e.Payload.(*DocumentSent); ok {
+		// Known even if later annulled: an acknowledgement of a cancelled
+		// message still confirms its delivery.
+		p.documents[d.Document] = d.Kind
+	}
 	if k := e.Source.Key(); k != "" {
 		if _, seen := p.sources[k]; !seen {
 			p.sources[k] = e.Seq
@@ -261,10 +273,7 @@ func Decide(p *Pathway, cmd Command) ([]Envelope, error) {
 			ID: NewID(), Pathway: cmd.Pathway, Type: pl.Type(), OccurredAt: cmd.OccurredAt,
 			Source: cmd.Source, Actor: cmd.Actor, Correlation: cmd.Correlation, Causation: cmd.Causation, Payload: pl,
 		}
-		if id, ok := e.Annuls(); ok {
-			s.annulled[id] = true
-		}
-		s.evolve(&e)
+		s.Apply(&e)
 		out = append(out, e)
 	}
 	return out, nil
@@ -474,6 +483,7 @@ func (p *Pathway) clone() *Pathway {
 	c.events = maps.Clone(p.events)
 	c.annulled = maps.Clone(p.annulled)
 	c.sources = maps.Clone(p.sources)
+	c.history = slices.Clone(p.history)
 	c.offers = make(map[string]*Offer, len(p.offers))
 	for k, o := range p.offers {
 		oc := *o

@@ -138,6 +138,9 @@ func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID st
 }
 
 func (in *Ingest) appendTranslation(ctx context.Context, tr *events.Translation, rawSeq uint64) (uuid.UUID, engine.Result, error) {
+	if tr.Patient.CPR == "" {
+		return in.appendByDocument(ctx, tr, rawSeq)
+	}
 	ref, err := in.store.Pseudonymizer().Ref(tr.Patient.CPR)
 	if err != nil {
 		return uuid.Nil, engine.Result{}, &events.MessageError{Code: "bad-patient-id", Field: "patient", Reason: err.Error()}
@@ -168,7 +171,49 @@ func (in *Ingest) appendTranslation(ctx context.Context, tr *events.Translation,
 		}
 		res, err = in.store.Execute(ctx, cmd)
 	}
+	if err == nil {
+		err = in.linkDocuments(ctx, pw, cmd.Payloads)
+	}
 	return pw, res, err
+}
+
+// appendByDocument handles a message that names no patient — an
+// acknowledgement — by the pathway of the document it is about.
+func (in *Ingest) appendByDocument(ctx context.Context, tr *events.Translation, rawSeq uint64) (uuid.UUID, engine.Result, error) {
+	var doc string
+	for _, p := range tr.Payloads {
+		if a, ok := p.(*events.DocumentAcknowledged); ok {
+			doc = a.Document
+		}
+	}
+	if doc == "" {
+		return uuid.Nil, engine.Result{}, &events.MessageError{Code: "missing-field", Field: "patient", Reason: "the message names no patient"}
+	}
+	pw, ok, err := in.store.DocumentPathway(ctx, doc)
+	if err != nil {
+		return uuid.Nil, engine.Result{}, err
+	}
+	if !ok {
+		return uuid.Nil, engine.Result{}, &events.MessageError{Code: "unknown-document", Field: "document", Reason: "no pathway has a document " + doc}
+	}
+	res, err := in.store.Execute(ctx, events.Command{
+		Pathway: pw, Actor: tr.Actor, Source: tr.Source, OccurredAt: tr.OccurredAt,
+		Correlation: fmt.Sprintf("raw/%d", rawSeq), Causation: fmt.Sprintf("raw/%d", rawSeq), Payloads: tr.Payloads,
+	})
+	return pw, res, err
+}
+
+// linkDocuments remembers the pathway of every document sent, for the
+// acknowledgements that will name only the document.
+func (in *Ingest) linkDocuments(ctx context.Context, pw uuid.UUID, ps []events.Payload) error {
+	for _, p := range ps {
+		if d, ok := p.(*events.DocumentSent); ok {
+			if err := in.store.LinkDocument(ctx, d.Document, pw); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // withOpening puts a PathwayOpened in front of the command's events.
@@ -235,26 +280,57 @@ func (in *Ingest) extras(ctx context.Context, tr *events.Translation, cmd *event
 	return nil
 }
 
-// corrections finds the events a cancellation annuls.
+// corrections finds the events a cancellation annuls: the latest live
+// event of a type, or the live events of an earlier message. If a
+// correction (MedCom RE_) already replaced that message's events, the
+// cancellation follows it to the replacing message's events, as MedCom's
+// own AN_ examples name the original message.
 func corrections(history []events.Envelope, c *events.Cancel) ([]events.Payload, error) {
 	p := events.Fold(history)
-	var out []events.Payload
-	for i := len(history) - 1; i >= 0; i-- {
-		e := &history[i]
-		if e.Type == events.TypeCorrection || e.Type == events.TypePathwayOpened || p.Annulled(e.ID) {
-			continue
+	live := func(e *events.Envelope) bool {
+		return e.Type != events.TypeCorrection && e.Type != events.TypePathwayOpened && !p.Annulled(e.ID)
+	}
+	if c.SourceMessageID == "" {
+		for i := len(history) - 1; i >= 0; i-- {
+			if e := &history[i]; live(e) && e.Type == c.Type {
+				return []events.Payload{&events.Correction{Annuls: e.ID, Reason: c.Reason}}, nil
+			}
 		}
-		switch {
-		case c.SourceMessageID != "" && e.Source.MessageID == c.SourceMessageID:
-			out = append(out, &events.Correction{Annuls: e.ID, Reason: c.Reason})
-		case c.SourceMessageID == "" && e.Type == c.Type:
-			return []events.Payload{&events.Correction{Annuls: e.ID, Reason: c.Reason}}, nil
+		return nil, nothingToCancel(c)
+	}
+	byID := make(map[uuid.UUID]*events.Envelope, len(history))
+	for i := range history {
+		byID[history[i].ID] = &history[i]
+	}
+	messages := map[string]bool{c.SourceMessageID: true}
+	for range len(history) + 1 {
+		var out []events.Payload
+		for i := range history {
+			if e := &history[i]; live(e) && messages[e.Source.MessageID] {
+				out = append(out, &events.Correction{Annuls: e.ID, Reason: c.Reason})
+			}
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+		grew := false
+		for i := range history {
+			e := &history[i]
+			target, ok := e.Annuls()
+			if !ok || byID[target] == nil || !messages[byID[target].Source.MessageID] || messages[e.Source.MessageID] {
+				continue
+			}
+			messages[e.Source.MessageID], grew = true, true
+		}
+		if !grew {
+			break
 		}
 	}
-	if len(out) == 0 {
-		return nil, &events.MessageError{Code: "nothing-to-cancel", Reason: fmt.Sprintf("no %s to cancel on this pathway", cancelTarget(c))}
-	}
-	return out, nil
+	return nil, nothingToCancel(c)
+}
+
+func nothingToCancel(c *events.Cancel) error {
+	return &events.MessageError{Code: "nothing-to-cancel", Reason: fmt.Sprintf("no %s to cancel on this pathway", cancelTarget(c))}
 }
 
 func cancelTarget(c *events.Cancel) string {

@@ -211,51 +211,53 @@ func TestIngestMedCom(t *testing.T) {
 		}
 	})
 
-	// Known limits of the ingest and the pathway rules with MedCom; see
-	// docs/adapters.md. These pin today's behaviour so that a fix shows.
-	t.Run("RE_SLHJ is dead-lettered", func(t *testing.T) {
-		_, receive := medcomIngest(t)
+	t.Run("RE_SLHJ corrects the discharge", func(t *testing.T) {
+		store, receive := medcomIngest(t)
 		for _, n := range []string{stin, slhj} {
 			if _, err := receive(read(t, n)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		// events.Decide folds a Correction into its scratch state without
-		// rolling back the discharge it annuls, so the corrected discharge
-		// finds the patient not admitted.
-		_, err := receive(read(t, reSLHJ))
-		var ie *ingest.Error
-		if !errors.As(err, &ie) || ie.DeadLetter.Code != "rule:not-admitted" {
-			t.Errorf("RE_SLHJ: %v; want a dead letter rule:not-admitted until the pathway rules re-fold after a Correction", err)
+		out, err := receive(read(t, reSLHJ))
+		if err != nil {
+			t.Fatalf("RE_SLHJ: %v; want the corrected discharge appended", err)
+		}
+		_, types, p := history(t, store, out)
+		if p.Admitted() || types[len(types)-1] != events.TypeDocumentSent || !slices.Contains(types, events.TypeCorrection) {
+			t.Errorf("after RE_SLHJ: admitted %v, events %v; want a Correction and the discharge again", p.Admitted(), types)
 		}
 	})
-	t.Run("AN_STIN of an admission already corrected is dead-lettered", func(t *testing.T) {
-		_, receive := medcomIngest(t)
+	t.Run("AN_STIN follows an earlier RE_STIN", func(t *testing.T) {
+		store, receive := medcomIngest(t)
 		for _, n := range []string{stin, reSTIN} {
 			if _, err := receive(read(t, n)); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// MedCom's AN_STIN names the STIN, whose events the RE_STIN has
-		// annulled already; the ingest does not follow the correction to
-		// the RE_STIN's events.
-		_, err := receive(read(t, anSTIN))
-		var ie *ingest.Error
-		if !errors.As(err, &ie) || ie.DeadLetter.Code != "nothing-to-cancel" {
-			t.Errorf("AN_STIN after RE_STIN: %v; want a dead letter nothing-to-cancel until the ingest follows corrections", err)
+		// annulled already; the ingest follows the correction to the
+		// RE_STIN's admission and cancels that.
+		out, err := receive(read(t, anSTIN))
+		if err != nil {
+			t.Fatalf("AN_STIN after RE_STIN: %v; want the corrected admission cancelled", err)
+		}
+		if _, _, p := history(t, store, out); p.Admitted() {
+			t.Error("still admitted after AN_STIN; want the admission cancelled")
 		}
 	})
-	t.Run("acknowledgement is dead-lettered", func(t *testing.T) {
-		_, receive := medcomIngest(t)
-		if _, err := receive(read(t, stin)); err != nil {
+	t.Run("an acknowledgement lands on the pathway of its document", func(t *testing.T) {
+		store, receive := medcomIngest(t)
+		first, err := receive(read(t, stin))
+		if err != nil {
 			t.Fatal(err)
 		}
-		// An Acknowledgement names no patient; the ingest finds pathways by
-		// patient and episode only.
-		_, err := receive(read(t, ackOK))
-		var ie *ingest.Error
-		if !errors.As(err, &ie) || ie.DeadLetter.Code != "bad-patient-id" {
-			t.Errorf("acknowledgement: %v; want a dead letter bad-patient-id until the ingest finds pathways by document", err)
+		out, err := receive(read(t, ackOK))
+		if err != nil {
+			t.Fatalf("acknowledgement: %v; want it appended", err)
+		}
+		_, types, _ := history(t, store, out)
+		if out.Pathway != first.Pathway || types[len(types)-1] != events.TypeDocumentAcknowledged {
+			t.Errorf("got pathway %s, events %v; want the STIN's pathway ending in DocumentAcknowledged", out.Pathway, types)
 		}
 	})
 }
