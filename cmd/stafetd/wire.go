@@ -9,13 +9,16 @@ import (
 
 	"github.com/stafet/stafet/adapters/httpapi"
 	"github.com/stafet/stafet/adapters/ingest"
+	"github.com/stafet/stafet/adapters/medcom"
 	"github.com/stafet/stafet/adapters/mllp"
 	"github.com/stafet/stafet/events"
 )
 
 // translators are the message formats stafetd understands, by channel.
 func translators(dir *events.Directory, cfg config, log *slog.Logger) map[string]ingest.Translator {
-	return map[string]ingest.Translator{}
+	return map[string]ingest.Translator{
+		medcom.System: medcom.NewTranslator(dir).Translate,
+	}
 }
 
 func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Config, log *slog.Logger, goRun func(string, func(context.Context) error)) (func(time.Duration), error) {
