@@ -143,24 +143,19 @@ func (s *Store) Append(ctx context.Context, cluster string, expectedLast uint64,
 	if err := events.ValidateClusterID(cluster); err != nil {
 		return Result{}, err
 	}
-	msgs, err := s.messages(cluster, evs)
+	msg, err := s.message(cluster, evs)
 	if err != nil {
 		return Result{}, err
 	}
 	filter := PathwayFilter(evs[0].Pathway)
-	var ack *jetstream.PubAck
-	if len(msgs) == 1 {
-		ack, err = s.publish(ctx, msgs[0], jetstream.WithExpectLastSequenceForSubject(expectedLast, filter))
-	} else {
-		ack, err = s.publishBatch(ctx, msgs, expectedLast, filter)
-	}
+	ack, err := s.publish(ctx, msg, jetstream.WithExpectLastSequenceForSubject(expectedLast, filter))
 	if err != nil {
 		if isWrongLastSeq(err) {
-			return s.checkRetried(ctx, filter, msgs, evs, err)
+			return s.checkRetried(ctx, filter, evs, err)
 		}
 		return Result{}, fmt.Errorf("engine: append: %w", err)
 	}
-	res := Result{Events: evs, LastSeq: ack.Sequence, FirstSeq: ack.Sequence - uint64(len(evs)) + 1, Duplicate: ack.Duplicate}
+	res := Result{Events: evs, FirstSeq: ack.Sequence, LastSeq: ack.Sequence, Duplicate: ack.Duplicate}
 	setSeqs(res)
 	s.stats.Appends.Add(1)
 	s.stats.Events.Add(uint64(len(evs)))
@@ -170,10 +165,12 @@ func (s *Store) Append(ctx context.Context, cluster string, expectedLast uint64,
 	return res, nil
 }
 
-// messages encodes events as NATS messages with their de-duplication ids.
-func (s *Store) messages(cluster string, evs []events.Envelope) ([]*nats.Msg, error) {
+// message encodes the events of one command as one NATS message (see
+// events.Codec.EncodeCommit): they are stored together or not at all, at
+// the cost of one write. Every event of a command shares the message's
+// sequence.
+func (s *Store) message(cluster string, evs []events.Envelope) (*nats.Msg, error) {
 	now := time.Now().UTC()
-	msgs := make([]*nats.Msg, len(evs))
 	for i := range evs {
 		e := &evs[i]
 		if e.RecordedAt.IsZero() {
@@ -185,15 +182,17 @@ func (s *Store) messages(cluster string, evs []events.Envelope) ([]*nats.Msg, er
 		if e.Pathway != evs[0].Pathway {
 			return nil, &events.ValidationError{Field: "pathway", Reason: "one append holds one pathway's events"}
 		}
-		data, err := s.codec.Encode(e)
-		if err != nil {
-			return nil, err
-		}
-		m := nats.NewMsg(Subject(cluster, e.Pathway, e.Actor.Org))
-		m.Data = data
-		msgs[i] = m
 	}
-	return msgs, nil
+	if len(evs) > maxCommit {
+		return nil, &events.ValidationError{Field: "data", Reason: fmt.Sprintf("more than %d events in one command", maxCommit)}
+	}
+	data, err := s.codec.EncodeCommit(evs)
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg(Subject(cluster, evs[0].Pathway, evs[0].Actor.Org))
+	m.Data = data
+	return m, nil
 }
 
 // No Nats-Msg-Id header: the expected-sequence check already stops a
@@ -201,10 +200,13 @@ func (s *Store) messages(cluster string, evs []events.Envelope) ([]*nats.Msg, er
 // from a real conflict), the pathway's history and the idempotency index
 // stop a resent source message, and the header would cost the server a
 // de-duplication lookup on every append.
+//
+// maxCommit bounds the events of one command.
+const maxCommit = 1000
 
 func setSeqs(res Result) {
 	for i := range res.Events {
-		res.Events[i].Seq = res.FirstSeq + uint64(i)
+		res.Events[i].Seq = res.FirstSeq
 	}
 }
 
@@ -220,27 +222,18 @@ func isWrongLastSeq(err error) bool {
 // checkRetried tells a real conflict from our own retry: on R1 a retried
 // publish with the same message id and expectation is rejected as a wrong
 // last sequence rather than reported as a duplicate (shared/NATS.md).
-func (s *Store) checkRetried(ctx context.Context, filter string, msgs []*nats.Msg, evs []events.Envelope, cause error) (Result, error) {
+func (s *Store) checkRetried(ctx context.Context, filter string, evs []events.Envelope, cause error) (Result, error) {
 	last, err := s.stream.GetLastMsgForSubject(ctx, filter)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrConflict, cause)
 	}
-	stored, err := s.codec.Decode(last.Data)
-	if err != nil || stored.ID != evs[len(evs)-1].ID {
+	stored, err := s.codec.DecodeCommit(last.Data)
+	if err != nil || stored[len(stored)-1].ID != evs[len(evs)-1].ID {
 		return Result{}, fmt.Errorf("%w: %v", ErrConflict, cause)
 	}
-	res := Result{Events: evs, LastSeq: last.Sequence, FirstSeq: last.Sequence - uint64(len(evs)) + 1}
+	res := Result{Events: evs, FirstSeq: last.Sequence, LastSeq: last.Sequence}
 	setSeqs(res)
 	return res, nil
-}
-
-// opens reports whether a command opens a pathway.
-func opens(ps []events.Payload) bool {
-	if len(ps) == 0 {
-		return false
-	}
-	_, ok := ps[0].(*events.PathwayOpened)
-	return ok
 }
 
 // publish sends one message with the async publisher and waits for its
@@ -260,4 +253,13 @@ func (s *Store) publish(ctx context.Context, m *nats.Msg, opts ...jetstream.Publ
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// opens reports whether a command opens a pathway.
+func opens(ps []events.Payload) bool {
+	if len(ps) == 0 {
+		return false
+	}
+	_, ok := ps[0].(*events.PathwayOpened)
+	return ok
 }

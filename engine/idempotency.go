@@ -94,8 +94,11 @@ func (s *Store) reconcileIndex(ctx context.Context) error {
 			got++
 			md, _ := m.Metadata()
 			seq = md.Sequence.Stream
-			e, err := s.codec.Decode(m.Data())
-			if k := e.Source.Key(); err == nil && k != "" && !seen[k] && e.Type == events.TypePathwayOpened {
+			evs, err := s.codec.DecodeCommit(m.Data())
+			if err != nil {
+				continue
+			}
+			if k := evs[0].Source.Key(); k != "" && !seen[k] && evs[0].Type == events.TypePathwayOpened {
 				seen[k] = true
 				s.indexKey(idemKey(k), seq)
 				n++

@@ -76,12 +76,12 @@ func (s *Store) loadPage(ctx context.Context, req directGet, out *[]events.Envel
 				return n, last, fmt.Errorf("engine: load: status %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
 			}
 		}
-		e, err := s.decodeMsg(m.Header, m.Data)
+		evs, err := s.decodeMsg(m.Header, m.Data)
 		if err != nil {
 			return n, last, err
 		}
-		*out = append(*out, e)
-		n, last = n+1, e.Seq
+		*out = append(*out, evs...)
+		n, last = n+1, evs[0].Seq
 	}
 }
 
@@ -100,15 +100,17 @@ func nextMsg(ctx context.Context, sub *nats.Subscription) (*nats.Msg, error) {
 
 // decodeMsg decodes a Direct Get reply, taking the sequence from its
 // headers.
-func (s *Store) decodeMsg(h nats.Header, data []byte) (events.Envelope, error) {
+func (s *Store) decodeMsg(h nats.Header, data []byte) ([]events.Envelope, error) {
 	seq, err := strconv.ParseUint(h.Get("Nats-Sequence"), 10, 64)
 	if err != nil {
-		return events.Envelope{}, fmt.Errorf("engine: load: bad Nats-Sequence %q", h.Get("Nats-Sequence"))
+		return nil, fmt.Errorf("engine: load: bad Nats-Sequence %q", h.Get("Nats-Sequence"))
 	}
-	e, err := s.codec.Decode(data)
+	evs, err := s.codec.DecodeCommit(data)
 	if err != nil {
-		return events.Envelope{}, fmt.Errorf("engine: event at seq %d: %w", seq, err)
+		return nil, fmt.Errorf("engine: event at seq %d: %w", seq, err)
 	}
-	e.Seq = seq
-	return e, nil
+	for i := range evs {
+		evs[i].Seq = seq
+	}
+	return evs, nil
 }

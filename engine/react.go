@@ -83,17 +83,19 @@ func (s *Store) handle(ctx context.Context, name string, m jetstream.Msg, handle
 		m.Term()
 		return
 	}
-	e, err := s.codec.Decode(m.Data())
+	evs, err := s.codec.DecodeCommit(m.Data())
 	if err != nil {
 		s.log.Error("reactor skips an event it cannot decode", "reactor", name, "seq", md.Sequence.Stream, "err", err)
 		m.Term()
 		return
 	}
-	e.Seq = md.Sequence.Stream
-	if err := handle(ctx, e); err != nil {
-		s.log.Warn("reactor handler failed; will retry", "reactor", name, "seq", e.Seq, "attempt", md.NumDelivered, "err", err)
-		m.Nak()
-		return
+	for _, e := range evs {
+		e.Seq = md.Sequence.Stream
+		if err := handle(ctx, e); err != nil {
+			s.log.Warn("reactor handler failed; will retry", "reactor", name, "seq", e.Seq, "attempt", md.NumDelivered, "err", err)
+			m.Nak()
+			return
+		}
 	}
 	m.Ack()
 }
@@ -136,7 +138,7 @@ func (s *Store) elapse(ctx context.Context, ds []Deadline) {
 		}
 		_, err := s.Execute(ctx, events.Command{
 			Pathway:    d.Pathway,
-			Source:     events.Source{System: "stafet-scheduler", MessageID: "deadline/" + d.Ref + "/" + d.Rule},
+			Source:     events.Source{System: "stafet-scheduler", MessageID: deadlineID(d)},
 			OccurredAt: d.At,
 			Payloads:   []events.Payload{&events.DeadlineElapsed{Ref: d.Ref, Rule: d.Rule, Deadline: d.At}},
 		})
@@ -144,4 +146,10 @@ func (s *Store) elapse(ctx context.Context, ds []Deadline) {
 			s.log.Warn("could not record an elapsed deadline; will retry", "pathway", d.Pathway, "rule", d.Rule, "err", err)
 		}
 	}
+}
+
+// deadlineID is a deadline's identity: the same deadline gets the same id
+// on every instance and after every restart; a moved deadline a new one.
+func deadlineID(d Deadline) string {
+	return fmt.Sprintf("deadline/%s/%s/%s/%d", d.Pathway, d.Rule, d.Ref, d.At.UnixNano())
 }

@@ -178,15 +178,17 @@ func newRawBatch() *rawBatch {
 
 func (s *Store) decodeBatch(b *rawBatch) {
 	defer close(b.done)
-	b.evs = make([]events.Envelope, len(b.data))
+	b.evs = make([]events.Envelope, 0, len(b.data))
 	for i, d := range b.data {
-		e, err := s.codec.Decode(d)
+		evs, err := s.codec.DecodeCommit(d)
 		if err != nil {
 			b.err = fmt.Errorf("engine: replay: event at seq %d: %w", b.seqs[i], err)
 			return
 		}
-		e.Seq = b.seqs[i]
-		b.evs[i] = e
+		for j := range evs {
+			evs[j].Seq = b.seqs[i]
+		}
+		b.evs = append(b.evs, evs...)
 	}
 	b.data = nil
 }

@@ -320,7 +320,7 @@ func TestAtomicMultiEventAppend(t *testing.T) {
 		return out
 	}
 	last, _ := s.LastSeq(ctx)
-	t.Run("stale expectation writes none", func(t *testing.T) {
+	t.Run("a stale expectation writes none", func(t *testing.T) {
 		if _, err := s.Append(ctx, "aarhus", last-1, three()); !errors.Is(err, engine.ErrConflict) {
 			t.Fatalf("got %v; want ErrConflict", err)
 		}
@@ -333,8 +333,13 @@ func TestAtomicMultiEventAppend(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.FirstSeq != last+1 || res.LastSeq != last+3 {
-			t.Errorf("got seqs %d..%d; want %d..%d", res.FirstSeq, res.LastSeq, last+1, last+3)
+		// The events of one command are one stored message: one sequence.
+		if res.FirstSeq != last+1 || res.LastSeq != last+1 || res.Events[2].Seq != last+1 {
+			t.Errorf("got seqs %d..%d; want all at %d", res.FirstSeq, res.LastSeq, last+1)
+		}
+		h, _ := s.Load(ctx, pw)
+		if n := len(h); h[n-1].Seq != last+1 || h[n-3].Seq != last+1 {
+			t.Errorf("loaded: got the last three at %d, %d; want %d", h[n-3].Seq, h[n-1].Seq, last+1)
 		}
 	})
 	t.Run("a command with a broken rule writes none", func(t *testing.T) {

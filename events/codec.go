@@ -181,6 +181,60 @@ func storable(field string, t time.Time) error {
 	return nil
 }
 
+// EncodeCommit encodes the events one command yields as one stored
+// message, so they are stored together or not at all: a single envelope,
+// or a JSON array of envelopes for several. Stored messages are one or the
+// other, for ever; DecodeCommit reads both.
+func (c *Codec) EncodeCommit(evs []Envelope) ([]byte, error) {
+	if len(evs) == 1 {
+		return c.Encode(&evs[0])
+	}
+	out := []byte{'['}
+	for i := range evs {
+		b, err := c.Encode(&evs[i])
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, b...)
+	}
+	return append(out, ']'), nil
+}
+
+// DecodeCommit reads a stored message: one envelope, or an array of the
+// envelopes of one command.
+func (c *Codec) DecodeCommit(b []byte) ([]Envelope, error) {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	if i == len(b) || b[i] != '[' {
+		e, err := c.Decode(b)
+		if err != nil {
+			return nil, err
+		}
+		return []Envelope{e}, nil
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(b, &raws); err != nil {
+		return nil, fmt.Errorf("events: decode commit: %w", err)
+	}
+	if len(raws) == 0 {
+		return nil, &ValidationError{Field: "commit", Reason: "no events"}
+	}
+	out := make([]Envelope, 0, len(raws))
+	for _, r := range raws {
+		e, err := c.Decode(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // DecodePayload reads a payload of type t given as JSON (as the API
 // receives it) and validates it.
 func (c *Codec) DecodePayload(t Type, data json.RawMessage) (Payload, error) {

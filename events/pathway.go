@@ -448,6 +448,11 @@ func (p *Pathway) checkCorrection(c *Correction) error {
 		return &RuleError{"correct-a-correction", "a Correction cannot be annulled; append the event again"}
 	case t == TypePathwayOpened:
 		return &RuleError{"correct-opening", "PathwayOpened cannot be annulled; close the pathway instead"}
+	case t == TypeDeadlineElapsed:
+		// The deadline did pass; annulling the record would make the
+		// scheduler's next (idempotent) record of it a no-op, and the
+		// deadline would never be recorded again.
+		return &RuleError{"correct-deadline", "a DeadlineElapsed records a fact of the clock and cannot be annulled"}
 	case p.annulled[c.Annuls]:
 		return &RuleError{"already-annulled", fmt.Sprintf("event %s is already annulled", c.Annuls)}
 	}

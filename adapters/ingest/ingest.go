@@ -67,7 +67,7 @@ func (in *Ingest) Receive(ctx context.Context, m engine.RawMessage) (Outcome, er
 		return Outcome{}, err
 	}
 	m.Seq = stored.Seq
-	return in.process(ctx, m, m.ControlID)
+	return in.process(ctx, m, m.ControlID, stored.Duplicate)
 }
 
 // Replay runs a dead letter's message through again, after a mapping fix,
@@ -93,7 +93,7 @@ func (in *Ingest) Replay(ctx context.Context, rawSeq uint64, body []byte) (Outco
 		}
 		m, m.Seq = fixed, stored.Seq
 	}
-	out, err := in.process(ctx, m, controlID)
+	out, err := in.process(ctx, m, controlID, true)
 	if err != nil {
 		return out, err
 	}
@@ -106,7 +106,7 @@ func (in *Ingest) Replay(ctx context.Context, rawSeq uint64, body []byte) (Outco
 // process translates and appends; the events' source message id is the
 // translator's message id or else the original control id, so a
 // corrected resend cannot double them.
-func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID string) (Outcome, error) {
+func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID string, seenBefore bool) (Outcome, error) {
 	out := Outcome{RawSeq: m.Seq}
 	translate := in.translators[m.System]
 	if translate == nil {
@@ -117,6 +117,12 @@ func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID st
 		return out, in.dead(ctx, m, err)
 	}
 	out.Translate = tr
+	if len(tr.Payloads) == 0 && tr.Cancels == nil && tr.MergedPatient == nil {
+		// The message means nothing for a pathway (an outpatient visit, a
+		// pre-admission, an update with nothing Stafet follows): stored
+		// raw, and done.
+		return out, nil
+	}
 	if tr.Source.MessageID == "" {
 		// The translator knows the message's own id best (MedCom's
 		// MessageHeader.id survives a resend with a new Bundle.id); without
@@ -131,8 +137,12 @@ func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID st
 		}
 		return out, err
 	}
-	if err := in.store.ResolveDeadLetter(ctx, m.Seq); err != nil {
-		in.log.Warn("could not resolve dead letter", "raw_seq", m.Seq, "err", err)
+	if seenBefore {
+		// Only a message seen before can have a dead letter to resolve; a
+		// first arrival saves the write.
+		if err := in.store.ResolveDeadLetter(ctx, m.Seq); err != nil {
+			in.log.Warn("could not resolve dead letter", "raw_seq", m.Seq, "err", err)
+		}
 	}
 	return out, nil
 }

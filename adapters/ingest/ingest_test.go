@@ -37,6 +37,8 @@ func lineTranslator(body []byte) (*events.Translation, error) {
 		tr.Payloads = []events.Payload{&events.PatientDischarged{Hospital: hospital, Destination: events.DestHomeWithServices, To: aarhus}}
 	case "cancel-admit":
 		tr.Cancels = &events.Cancel{Type: events.TypePatientAdmitted, Reason: "A11"}
+	case "noop":
+		// An update Stafet does not follow: nothing to append.
 	case "merge":
 		tr.MergedPatient = &events.Identity{CPR: f[3]}
 	default:
@@ -172,5 +174,23 @@ func TestCancelAndMerge(t *testing.T) {
 	next, _ := in.Receive(ctx, msg("c5", "2509479989||discharge"))
 	if next.Pathway != out.Pathway || next.Pathway == other.Pathway {
 		t.Errorf("after merge: got pathway %s; want the survivor's %s", next.Pathway, out.Pathway)
+	}
+}
+
+func TestMessageThatMeansNothing(t *testing.T) {
+	s, in := setup(t)
+	ctx := context.Background()
+	out, err := in.Receive(ctx, msg("n1", "0102030405|stay-1|noop"))
+	if err != nil {
+		t.Fatalf("got %v; want it stored raw and accepted", err)
+	}
+	if _, err := s.Raw(ctx, out.RawSeq); err != nil {
+		t.Errorf("raw message: %v", err)
+	}
+	if list, _ := s.DeadLetters(ctx); len(list) != 0 {
+		t.Errorf("got %d dead letters; want none", len(list))
+	}
+	if last, _ := s.LastSeq(ctx); last != 0 {
+		t.Errorf("log at %d; want nothing appended", last)
 	}
 }
