@@ -42,8 +42,8 @@ func TestDeterministic(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := steps(t, newModel(t, 42, tt.opts), 2000)
-			b := steps(t, newModel(t, 42, tt.opts), 2000)
+			a := steps(t, newModel(t, 42, tt.opts), 1500)
+			b := steps(t, newModel(t, 42, tt.opts), 1500)
 			for i := range a {
 				if !bytes.Equal(a[i].Body, b[i].Body) || !a[i].At.Equal(b[i].At) || a[i].Kind != b[i].Kind || a[i].Path != b[i].Path {
 					t.Fatalf("step %d differs between two models with seed 42:\n%s\n%s", i, a[i].Body, b[i].Body)
@@ -194,7 +194,7 @@ func TestMedComMessagesParse(t *testing.T) {
 	}
 	m := newModel(t, 5, ModelOptions{Clusters: []string{"fyn", "aarhus", "vest", "lillebaelt"}})
 	seen := map[string]int{}
-	for _, s := range steps(t, m, 20000) {
+	for _, s := range steps(t, m, 12000) {
 		if s.Channel != MedCom {
 			continue
 		}
@@ -239,7 +239,7 @@ func TestMedComMessagesParse(t *testing.T) {
 	}
 	for _, c := range wantCodes {
 		if seen[c] == 0 {
-			t.Errorf("no %s in 20 000 steps of Region Syddanmark and Midtjylland", c)
+			t.Errorf("no %s in 12 000 steps of Region Syddanmark and Midtjylland", c)
 		}
 	}
 }
@@ -273,7 +273,7 @@ func TestMedComTranslates(t *testing.T) {
 func TestAPISteps(t *testing.T) {
 	m := newModel(t, 11, ModelOptions{})
 	seen := map[string]int{}
-	for _, s := range steps(t, m, 10000) {
+	for _, s := range steps(t, m, 20000) {
 		if s.Channel != API {
 			continue
 		}
