@@ -71,7 +71,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		return err
 	}
 	defer svc.store.Close()
-	if err := svc.setupAuth(ctx, cfg, log); err != nil {
+	if err := svc.setupAuth(ctx, cfg, stderr); err != nil {
 		return err
 	}
 	// The checkpoint name carries the rules' hash: a change of rules starts
@@ -181,7 +181,7 @@ func loadRules(file string) (projections.Rules, string, error) {
 
 // setupAuth takes the operator token from the config, or from the data
 // dir, or makes one and prints it once.
-func (svc *service) setupAuth(ctx context.Context, cfg config, log *slog.Logger) error {
+func (svc *service) setupAuth(ctx context.Context, cfg config, stderr io.Writer) error {
 	tok := cfg.adminToken
 	if tok == "" {
 		path := filepath.Join(cfg.engine.DataDir, "admin-token")
@@ -194,7 +194,7 @@ func (svc *service) setupAuth(ctx context.Context, cfg config, log *slog.Logger)
 			if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 				return fmt.Errorf("operator token: %w", err)
 			}
-			fmt.Fprintf(os.Stderr, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n", path, tok)
+			fmt.Fprintf(stderr, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n", path, tok)
 		default:
 			return fmt.Errorf("operator token: %w", err)
 		}

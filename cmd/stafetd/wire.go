@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stafet/stafet/adapters/hl7v2"
 	"github.com/stafet/stafet/adapters/httpapi"
 	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/medcom"
@@ -16,8 +20,14 @@ import (
 
 // translators are the message formats stafetd understands, by channel.
 func translators(dir *events.Directory, cfg config, log *slog.Logger) map[string]ingest.Translator {
+	loc, err := time.LoadLocation(cfg.timezone)
+	if err != nil {
+		log.Warn("unknown time zone; HL7 times without an offset are read as Europe/Copenhagen", "timezone", cfg.timezone)
+		loc = nil
+	}
 	return map[string]ingest.Translator{
 		medcom.System: medcom.NewTranslator(dir).Translate,
+		hl7v2.System:  hl7v2.NewTranslator(dir, loc).Translate,
 	}
 }
 
@@ -25,11 +35,23 @@ func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Confi
 	if cfg.mllpTLS && tlsCfg == nil {
 		return nil, fmt.Errorf("-mllp-tls needs -tls-cert and -tls-key")
 	}
-	mcfg := mllp.Config{Addr: cfg.mllpAddr, Logger: log}
+	mcfg := mllp.Config{Addr: cfg.mllpAddr, Logger: log, OnOversize: mllp.HL7OversizeAck}
 	if cfg.mllpTLS {
 		mcfg.TLS = tlsCfg
 	}
-	srv := mllp.New(mcfg, func(ctx context.Context, msg []byte, remote string) []byte { return nil })
+	acks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "stafet_mllp_acks_total", Help: "HL7 ACKs sent over MLLP by MSA-1 code (AA, AE, AR).",
+	}, []string{"code"})
+	svc.registry.MustRegister(acks)
+	handler := mllp.HL7Handler(svc.ingest, log)
+	srv := mllp.New(mcfg, func(ctx context.Context, msg []byte, remote string) []byte {
+		ack := handler(ctx, msg, remote)
+		acks.WithLabelValues(ackCode(ack)).Inc()
+		return ack
+	})
+	svc.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "stafet_mllp_connections", Help: "Open MLLP connections.",
+	}, func() float64 { return float64(srv.Active()) }))
 	if err := srv.Listen(); err != nil {
 		return nil, err
 	}
@@ -52,4 +74,17 @@ func (svc *service) api(log *slog.Logger) *httpapi.Server {
 		Projections: svc.host, Rules: svc.rules,
 		Ready: svc.ready, Registry: svc.registry, Logger: log,
 	})
+}
+
+// ackCode reads MSA-1 from an ACK, for the metric label.
+func ackCode(ack []byte) string {
+	i := bytes.Index(ack, []byte("\rMSA"))
+	if i < 0 || i+7 > len(ack) {
+		return "none"
+	}
+	switch code := string(ack[i+5 : i+7]); code {
+	case "AA", "AE", "AR", "CA", "CE", "CR":
+		return code
+	}
+	return "other"
 }

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stafet/stafet/adapters/mllp"
+)
+
+// sendMLLP sends one file over a real MLLP connection and returns MSA-1.
+func sendMLLP(t *testing.T, addr, file string) string {
+	t.Helper()
+	msg, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Write(mllp.Frame(msg)); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := mllp.ReadFrame(bufio.NewReader(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seg := range strings.Split(string(ack), "\r") {
+		if f := strings.Split(seg, "|"); f[0] == "MSA" && len(f) > 1 {
+			return f[1]
+		}
+	}
+	t.Fatalf("no MSA in ACK %q", ack)
+	return ""
+}
+
+func apiJSON(t *testing.T, method, url, token string, body any, out any) int {
+	t.Helper()
+	var r *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	} else {
+		r = bytes.NewReader(nil)
+	}
+	req, _ := http.NewRequest(method, url, r)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+// TestDischargeOverMLLPOpensAGap follows an HL7 discharge from the MLLP
+// socket to the gap in the API, and checks that another organisation may
+// not read the pathway.
+func TestDischargeOverMLLPOpensAGap(t *testing.T) {
+	svc, _ := startService(t, t.TempDir(), map[string]string{"STAFET_ORGANISATIONS": "testdata/organisations.json"})
+	base := "http://" + svc.httpAddr.String()
+	waitReady(t, base)
+	mllpAddr := svc.mllpAddr.String()
+	for _, f := range []string{"testdata/a01.hl7", "testdata/a01.hl7", "testdata/a03.hl7"} {
+		if code := sendMLLP(t, mllpAddr, f); code != "AA" {
+			t.Fatalf("%s: got %s; want AA", f, code)
+		}
+	}
+	// The discharge home with municipal services implies an offer of home
+	// care to Aarhus Kommune (a policy); nobody accepts, so a gap opens.
+	var page struct {
+		Items []struct {
+			Kind    string   `json:"kind"`
+			Pathway string   `json:"pathway"`
+			Closers []string `json:"closers"`
+		} `json:"items"`
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		apiJSON(t, "GET", base+"/v1/gaps?status=open", svc.admin, nil, &page)
+		if len(page.Items) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(page.Items) == 0 {
+		t.Fatal("no open gap 20 s after the discharge")
+	}
+	kinds := map[string]bool{}
+	for _, g := range page.Items {
+		kinds[g.Kind] = true
+	}
+	t.Logf("open gaps: %v", kinds)
+	pathway := page.Items[0].Pathway
+
+	// The municipality may read it; another municipality may not, and the
+	// attempt is in the access log.
+	var tok struct{ Token string }
+	apiJSON(t, "POST", base+"/v1/tokens", svc.admin, map[string]string{"org": "kommune:0751"}, &tok)
+	if code := apiJSON(t, "GET", base+"/v1/pathways/"+pathway, tok.Token, nil, nil); code != 200 {
+		t.Errorf("Aarhus Kommune reading its pathway: got %d; want 200", code)
+	}
+	var other struct{ Token string }
+	apiJSON(t, "POST", base+"/v1/tokens", svc.admin, map[string]string{"org": "kommune:0101"}, &other)
+	if code := apiJSON(t, "GET", base+"/v1/pathways/"+pathway, other.Token, nil, nil); code != 403 {
+		t.Errorf("København reading Aarhus' pathway: got %d; want 403", code)
+	}
+	var log struct {
+		Items []struct {
+			Reader  string `json:"reader"`
+			Allowed bool   `json:"allowed"`
+		} `json:"items"`
+	}
+	apiJSON(t, "GET", base+"/v1/access-log", tok.Token, nil, &log)
+	refused := false
+	for _, r := range log.Items {
+		if r.Reader == "kommune:0101" && !r.Allowed {
+			refused = true
+		}
+	}
+	if !refused {
+		t.Errorf("access log of Aarhus Kommune: %+v; want København's refused read", log.Items)
+	}
+	if code, body := get(t, base+"/metrics", ""); code != 200 || !strings.Contains(body, `stafet_mllp_acks_total{code="AA"} 3`) {
+		t.Errorf("metrics: want 3 AA acks counted")
+	}
+}
