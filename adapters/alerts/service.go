@@ -118,6 +118,9 @@ type Config struct {
 	// from when the alert was stored; then it is dropped and counted as
 	// expired. Default 24 hours.
 	WebhookRetryFor time.Duration
+	// HistoryCache is how many recently active pathways' histories are
+	// kept in memory, so that most events need no load. Default 4096.
+	HistoryCache int
 	// MaxWebhooks bounds the webhooks of one organisation. Default 10.
 	MaxWebhooks int
 	// AllowLoopback lets webhooks point at loopback addresses, over plain
@@ -154,6 +157,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxWebhooks == 0 {
 		c.MaxWebhooks = 10
 	}
+	if c.HistoryCache == 0 {
+		c.HistoryCache = 4096
+	}
 	return c
 }
 
@@ -173,6 +179,8 @@ func (c Config) Validate() error {
 		return errors.New("alerts: webhook in-flight bound must be 1 to 256")
 	case d.MaxWebhooks < 1:
 		return errors.New("alerts: max webhooks must be at least 1")
+	case d.HistoryCache < 1:
+		return errors.New("alerts: history cache must hold at least one pathway")
 	}
 	for _, b := range d.WebhookBackoff {
 		if b <= 0 {
@@ -195,6 +203,7 @@ type Service struct {
 	log    *slog.Logger
 	m      *metrics
 	client *http.Client
+	hist   *histories
 
 	mu   sync.Mutex
 	last map[events.OrgID]position // the last alert this instance stored per addressee
@@ -229,6 +238,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{
 		cfg: cfg, store: cfg.Store, nc: cfg.Store.Conn(), js: cfg.Store.JetStream(), seal: seal,
 		views: cfg.Views, log: cfg.Logger, m: m, client: webhookClient(cfg), last: make(map[events.OrgID]position),
+		hist: newHistories(cfg.HistoryCache),
 	}
 	replicas := cfg.Store.Config().Replicas
 	s.stream, err = s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
@@ -267,14 +277,23 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 func (s *Service) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2)
-	go func() {
-		errc <- s.store.React(ctx, Reactor, s.handle, engine.ReactOptions{FromNow: true})
-	}()
-	go func() { errc <- s.runWebhooks(ctx) }()
+	parts := []func(context.Context) error{
+		func(ctx context.Context) error { return s.hist.tail(ctx, s.store, s.log) },
+		func(ctx context.Context) error {
+			return s.store.React(ctx, Reactor, s.handle, engine.ReactOptions{FromNow: true})
+		},
+		s.runWebhooks,
+	}
+	errc := make(chan error, len(parts))
+	for _, run := range parts {
+		go func() { errc <- run(ctx) }()
+	}
 	err := <-errc
 	cancel()
-	return errors.Join(err, <-errc)
+	for range len(parts) - 1 {
+		err = errors.Join(err, <-errc)
+	}
+	return err
 }
 
 // handle turns one event into its alerts and stores them. It is
@@ -284,14 +303,19 @@ func (s *Service) handle(ctx context.Context, e events.Envelope) error {
 	if e.Type == events.TypePathwayOpened {
 		return nil
 	}
-	history, err := s.store.LoadUpTo(ctx, e.Pathway, e.Seq)
-	if err != nil {
-		return err
-	}
-	// The pathway as Stafet knew it when e was recorded, whatever LoadUpTo
-	// returns beyond it.
-	for len(history) > 0 && history[len(history)-1].Seq > e.Seq {
-		history = history[:len(history)-1]
+	history, ok := s.hist.upTo(e.Pathway, e.Seq, time.Second)
+	if !ok {
+		loaded, err := s.store.LoadUpTo(ctx, e.Pathway, e.Seq)
+		if err != nil {
+			return err
+		}
+		s.hist.loaded(e.Pathway, loaded)
+		history = loaded
+		// The pathway as Stafet knew it when e was recorded, whatever
+		// LoadUpTo returns beyond it.
+		for len(history) > 0 && history[len(history)-1].Seq > e.Seq {
+			history = history[:len(history)-1]
+		}
 	}
 	if len(history) == 0 || history[len(history)-1].Seq != e.Seq {
 		// A replica that has not caught up yet; the reactor retries.
