@@ -47,32 +47,27 @@ func (c *Codec) Upcast(t Type, from int, up Upcaster) {
 // Current returns the schema version this build writes for t.
 func (c *Codec) Current(t Type) int { return c.current[t] }
 
-// wireHead is the stored JSON form of an envelope without its payload.
-type wireHead struct {
-	ID          uuid.UUID   `json:"id"`
-	Pathway     uuid.UUID   `json:"pathway"`
-	Type        Type        `json:"type"`
-	Schema      int         `json:"schema"`
-	OccurredAt  time.Time   `json:"occurred_at"`
-	RecordedAt  time.Time   `json:"recorded_at,omitzero"`
-	Source      *wireSource `json:"source,omitempty"`
-	Actor       *wireActor  `json:"actor,omitempty"`
-	Correlation string      `json:"correlation,omitempty"`
-	Causation   string      `json:"causation,omitempty"`
-}
-
-// wire is the stored JSON form of an envelope as Decode reads it: the
-// payload stays raw until its schema version is known.
+// wire is the stored JSON form of an envelope.
 type wire struct {
-	wireHead
-	Data json.RawMessage `json:"data"`
+	ID          uuid.UUID       `json:"id"`
+	Pathway     uuid.UUID       `json:"pathway"`
+	Type        Type            `json:"type"`
+	Schema      int             `json:"schema"`
+	OccurredAt  time.Time       `json:"occurred_at"`
+	RecordedAt  time.Time       `json:"recorded_at,omitzero"`
+	Source      *wireSource     `json:"source,omitempty"`
+	Actor       *wireActor      `json:"actor,omitempty"`
+	Correlation string          `json:"correlation,omitempty"`
+	Causation   string          `json:"causation,omitempty"`
+	Data        json.RawMessage `json:"data"`
 }
 
-// wireOut is the same form as Encode writes it. The payload is marshalled
-// in the same pass as the envelope (the bytes are those of wire with the
-// payload marshalled on its own).
+// wireOut is wire as Encode writes it: its Data shadows wire.Data, so the
+// payload is marshalled in the same pass as the envelope, into the same
+// bytes. (Decode keeps to the flat wire: decoding into an embedded struct
+// costs encoding/json an allocation.)
 type wireOut struct {
-	wireHead
+	wire
 	Data Payload `json:"data"`
 }
 
@@ -93,7 +88,7 @@ func (c *Codec) Encode(e *Envelope) ([]byte, error) {
 		return nil, &ValidationError{Field: "data", Reason: "missing payload"}
 	}
 	t := e.Payload.Type()
-	w := wireOut{wireHead: wireHead{
+	w := wireOut{wire: wire{
 		ID: e.ID, Pathway: e.Pathway, Type: t, Schema: c.current[t],
 		OccurredAt: e.OccurredAt.UTC(), RecordedAt: e.RecordedAt.UTC(),
 		Correlation: e.Correlation, Causation: e.Causation,

@@ -201,6 +201,32 @@ func TestDirectoryOverrides(t *testing.T) {
 			t.Errorf("got population 0; want the reference figure kept")
 		}
 	})
+	t.Run("Resolve", func(t *testing.T) {
+		tests := []struct {
+			name string
+			want events.OrgID // "" means not found
+		}{
+			{"sor:6620000000001", auh},
+			{"6620000000001", auh},
+			{"5790000123456", auh},
+			{"AUH", auh},
+			{"AUH-SKEJBY", auh},
+			{"0751", aarhus},
+			{"kommune:0751", aarhus},
+			{"yder:012345", gp},
+			{"region:1082", "region:1082"},
+			{"auh", ""},
+			{"9999", ""},
+			{"", ""},
+			{"sor:", ""},
+		}
+		for _, tt := range tests {
+			o, ok := d.Resolve(tt.name)
+			if ok != (tt.want != "") || o.ID != tt.want {
+				t.Errorf("Resolve(%q): got %q, %t; want %q", tt.name, o.ID, ok, tt.want)
+			}
+		}
+	})
 	t.Run("EAN moved", func(t *testing.T) {
 		d := mustDirectory(t, `{"organisations":[
 			{"id":"sor:1","kind":"hospital","name":"A","region":"Midtjylland","ean":"5790000000001"},
