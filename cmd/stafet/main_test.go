@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stafet/stafet/adapters/httpapi"
+	"github.com/stafet/stafet/engine"
+	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/projections"
+)
+
+func runCLI(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(context.Background(), env{args: args[1:], stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }})
+		code := 0
+		var ee *exitError
+		switch {
+		case errors.As(err, &ee):
+			code = ee.code
+		case err != nil:
+			code = 1
+			errOut.WriteString(err.Error())
+		}
+		return code, out.String(), errOut.String()
+	}
+	t.Fatalf("no command %s", args[0])
+	return 0, "", ""
+}
+
+func TestTranslate(t *testing.T) {
+	orgs := "../../adapters/hl7v2/testdata/directory/organisations.json"
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		out, err string
+	}{
+		{"hl7 discharge", []string{"translate", "-from", "hl7v2", "-organisations", orgs, "../../adapters/hl7v2/testdata/adt/a03_home_services.hl7"}, 0, `"type":"PatientDischarged"`, ""},
+		{"hl7 unknown trigger", []string{"translate", "-from", "hl7v2", "-organisations", orgs, "../../adapters/hl7v2/testdata/adt/err_unknown_trigger.hl7"}, 1, "", "MSH-9"},
+		{"medcom admission", []string{"translate", "-from", "medcom", "../../adapters/medcom/testdata/hospitalnotification/a5e5b880-c087-4055-b9ec-99108695f81d.json"}, 0, `"type":"PatientAdmitted"`, ""},
+		{"unknown format", []string{"translate", "-from", "edifact", "x"}, 1, "", "edifact"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, nil, tt.args...)
+			if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errOut, tt.err) {
+				t.Errorf("got exit %d, out %q, err %q; want exit %d with %q / %q", code, out, errOut, tt.code, tt.out, tt.err)
+			}
+			if strings.Contains(out, "0102030405") || strings.Contains(errOut, "0102030405") {
+				t.Error("a CPR number in translate output")
+			}
+		})
+	}
+}
+
+// TestReadCommands runs the read commands against the real API on a real
+// store with hosted projections.
+func TestReadCommands(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, err := engine.Open(ctx, engine.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	set, _ := projections.NewSet(projections.DefaultRules())
+	host := store.NewHost("cli-test", set, engine.HostOptions{})
+	go host.Run(ctx)
+	<-host.Ready()
+	dir, _ := events.NewDirectory(nil)
+	admin := "operator-token-for-tests"
+	tokens, err := httpapi.NewTokens(ctx, store.JetStream(), admin, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: store, Tokens: tokens, Directory: dir, Projections: host, Rules: projections.DefaultRules()}))
+	defer srv.Close()
+
+	hospital, aarhus := events.SOR("6620000000001"), events.Kommune("0751")
+	ref, _ := store.Pseudonymizer().Ref("0102030405")
+	pw := events.NewID()
+	t0 := time.Now().Add(-48 * time.Hour).UTC()
+	for _, c := range []events.Command{
+		{Pathway: pw, Actor: events.Actor{Org: hospital}, OccurredAt: t0, Payloads: []events.Payload{
+			&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: aarhus},
+			&events.PatientAdmitted{Hospital: hospital, Class: events.Inpatient}}},
+		{Pathway: pw, Actor: events.Actor{Org: hospital}, OccurredAt: t0.Add(time.Hour), Payloads: []events.Payload{
+			&events.HandoffOffered{Offer: "o1", From: hospital, To: aarhus, What: events.HomeCare, Deadline: t0.Add(5 * time.Hour)}}},
+	} {
+		if _, err := store.Execute(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last, _ := store.LastSeq(ctx)
+	for host.Applied() < last {
+		time.Sleep(5 * time.Millisecond)
+	}
+	vars := map[string]string{"STAFET_URL": srv.URL, "STAFET_TOKEN": admin}
+	code, out, errOut := runCLI(t, vars, "gaps")
+	if code != 0 || !strings.Contains(out, "offer-overdue") {
+		t.Errorf("gaps: exit %d, %q %q; want the overdue offer", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, vars, "pathway", "show", pw.String())
+	if code != 0 || !strings.Contains(out, "HandoffOffered") || !strings.Contains(out, "home-care") {
+		t.Errorf("pathway show: exit %d, %q", code, out)
+	}
+	code, out, _ = runCLI(t, vars, "token", "issue", "-org", "kommune:0751")
+	tok := strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(tok, "stf_") {
+		t.Fatalf("token issue: exit %d, %q", code, out)
+	}
+	code, out, _ = runCLI(t, map[string]string{"STAFET_URL": srv.URL, "STAFET_TOKEN": tok}, "worklist")
+	if code != 0 || !strings.Contains(out, "home-care") || !strings.Contains(out, "OVERDUE") {
+		t.Errorf("worklist: exit %d, %q; want the overdue home-care offer", code, out)
+	}
+	code, _, errOut = runCLI(t, map[string]string{"STAFET_URL": srv.URL, "STAFET_TOKEN": "wrong"}, "gaps")
+	if code != 1 || !strings.Contains(errOut, "401") {
+		t.Errorf("bad token: exit %d, %q; want a 401 problem", code, errOut)
+	}
+}
