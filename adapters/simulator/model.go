@@ -109,11 +109,10 @@ type Model struct {
 	cumHome []float64
 	cumAge  []float64
 
-	next     time.Time // next arrival, simulated
-	count    uint64    // pathways planned
-	queue    factQueue
-	prefix   string // control id prefix from the run id
-	rendered uint64
+	next   time.Time // next arrival, simulated
+	count  uint64    // pathways planned
+	queue  factQueue
+	prefix string // control id prefix from the run id
 }
 
 // home is a municipality in a cluster, with its weight among patients.
@@ -240,7 +239,6 @@ func (m *Model) Next() Step {
 	for {
 		f := m.nextFact()
 		if s, ok := m.render(f); ok {
-			m.rendered++
 			return s
 		}
 	}

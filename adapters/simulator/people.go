@@ -86,11 +86,4 @@ func mod11(s string) bool {
 	return sum%11 == 0
 }
 
-// ageGroup is a band of patient ages with its share of acute hospital
-// contacts.
-type ageGroup struct {
-	min, max int
-	share    float64
-}
-
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
