@@ -5,5 +5,4 @@ import (
 	"errors"
 )
 
-func cmdSimulate(ctx context.Context, e env) error { return errors.New("simulate: not wired yet") }
-func cmdBench(ctx context.Context, e env) error    { return errors.New("bench: not wired yet") }
+func cmdBench(ctx context.Context, e env) error { return errors.New("bench: not wired yet") }
