@@ -22,6 +22,7 @@ type metrics struct {
 	deliveries *prometheus.CounterVec
 	failures   *prometheus.CounterVec
 	delay      prometheus.Histogram
+	loads      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -43,6 +44,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time from an event's recording to its alert being stored.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
+		loads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stafet_alert_history_loads_total",
+			Help: "Events whose pathway history was not in the alert service's cache and was loaded from the log.",
+		}),
 	}
 	for _, k := range Kinds() {
 		m.published.WithLabelValues(string(k))
@@ -56,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.published, m.deliveries, m.failures, m.delay} {
+	for _, c := range []prometheus.Collector{m.published, m.deliveries, m.failures, m.delay, m.loads} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("alerts: metrics (one Service per registry): %w", err)
 		}

@@ -305,6 +305,7 @@ func (s *Service) handle(ctx context.Context, e events.Envelope) error {
 	}
 	history, ok := s.hist.upTo(e.Pathway, e.Seq, time.Second)
 	if !ok {
+		s.m.loads.Inc()
 		loaded, err := s.store.LoadUpTo(ctx, e.Pathway, e.Seq)
 		if err != nil {
 			return err
