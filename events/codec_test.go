@@ -345,3 +345,67 @@ func TestTypes(t *testing.T) {
 		t.Errorf("NewPayload(Nope): got %T; want nil", p)
 	}
 }
+
+func TestCodecCommit(t *testing.T) {
+	c := events.NewCodec()
+	xs := examples(t)
+	t.Run("one event is a plain envelope", func(t *testing.T) {
+		b, err := c.EncodeCommit([]events.Envelope{xs[1].env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := mustEncode(t, c, &xs[1].env); !bytes.Equal(b, want) {
+			t.Errorf("got %s; want the single envelope %s", b, want)
+		}
+		got, err := c.DecodeCommit(b)
+		if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], xs[1].env) {
+			t.Errorf("got %d events, %v; want the envelope back", len(got), err)
+		}
+	})
+	t.Run("several events are an array", func(t *testing.T) {
+		in := []events.Envelope{xs[0].env, xs[1].env, xs[9].env}
+		b, err := c.EncodeCommit(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b[0] != '[' {
+			t.Errorf("got %.20s…; want a JSON array", b)
+		}
+		got, err := c.DecodeCommit(append([]byte(" \n"), b...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, in) {
+			t.Errorf("got %+v; want %+v", got, in)
+		}
+	})
+	bad := []struct {
+		name, in string
+		field    string
+	}{
+		{"empty array", `[]`, "commit"},
+		{"null element", `[null]`, "type"},
+		{"bad element", `[{"type":"PatientDied","schema":1,"occurred_at":"2025-03-10T08:15:00Z"}]`, "data"},
+		{"not JSON", `[`, ""},
+		{"empty", ``, ""},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.DecodeCommit([]byte(tt.in))
+			if err == nil {
+				t.Fatalf("got %d events; want an error", len(got))
+			}
+			var ve *events.ValidationError
+			if tt.field != "" && (!errors.As(err, &ve) || ve.Field != tt.field) {
+				t.Errorf("got %v; want *ValidationError on %s", err, tt.field)
+			}
+		})
+	}
+	t.Run("an element in error fails the commit", func(t *testing.T) {
+		good := mustEncode(t, c, &xs[1].env)
+		in := append(append(append([]byte("["), good...), ","...), `{"type":"Nope","schema":1,"data":{}}]`...)
+		if got, err := c.DecodeCommit(in); !errors.Is(err, events.ErrUnknownType) || got != nil {
+			t.Errorf("got %d events, %v; want none and ErrUnknownType", len(got), err)
+		}
+	})
+}

@@ -38,6 +38,7 @@ var ruleMeanings = map[string]string{
 	"unknown-event":           "A Correction annuls an event of this pathway.",
 	"correct-a-correction":    "A Correction is not annulled; append the annulled event again instead.",
 	"correct-opening":         "PathwayOpened is not annulled; close the pathway instead.",
+	"correct-deadline":        "DeadlineElapsed is not annulled: the deadline did pass, and the scheduler records it once.",
 	"already-annulled":        "An event is annulled once.",
 }
 
@@ -47,7 +48,7 @@ var ruleOrder = []string{
 	"already-dead", "patient-dead", "offer-id-unique", "already-holds", "only-addressee-answers", "one-holder",
 	"only-sender-withdraws", "unknown-offer", "offer-not-pending", "only-holder-releases", "document-kind-fixed",
 	"unknown-document", "merge-into-this-patient", "unknown-event", "correct-a-correction", "correct-opening",
-	"already-annulled",
+	"correct-deadline", "already-annulled",
 }
 
 const docPath = "../docs/events.md"

@@ -2,6 +2,9 @@ package events_test
 
 import (
 	"errors"
+	"os"
+	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -228,6 +231,11 @@ func TestDecideRules(t *testing.T) {
 			}, "not-admitted"},
 		{"correct-opening", []events.Payload{opened()},
 			func(h []events.Envelope) events.Command { return command(annul(h[0].ID)) }, "correct-opening"},
+		{"correct-deadline", []events.Payload{
+			opened(), offered("o1", auh, aarhus, events.HomeCare),
+			&events.DeadlineElapsed{Ref: "o1", Rule: "handoff-accept", Deadline: t0},
+		},
+			func(h []events.Envelope) events.Command { return command(annul(h[2].ID)) }, "correct-deadline"},
 		{"already-annulled", []events.Payload{opened(), admitted(auh)},
 			func(h []events.Envelope) events.Command {
 				// Annulling twice in one command also keeps the rule.
@@ -255,7 +263,17 @@ func TestDecideRules(t *testing.T) {
 			}
 		})
 	}
-	// Every rule of the docs' table (ruleOrder) has a case here.
+	// Every rule in pathway.go is in the docs' table (ruleOrder), and every
+	// rule there has a case here.
+	src, err := os.ReadFile("pathway.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`RuleError\{"([a-z-]+)"`).FindAllSubmatch(src, -1) {
+		if r := string(m[1]); !slices.Contains(ruleOrder, r) {
+			t.Errorf("rule %s (pathway.go) is not in ruleOrder and ruleMeanings (docs/events.md); want it there", r)
+		}
+	}
 	for _, r := range ruleOrder {
 		if !covered[r] {
 			t.Errorf("rule %s: no case; want one", r)
