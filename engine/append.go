@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -143,7 +144,7 @@ func (s *Store) Append(ctx context.Context, cluster string, expectedLast uint64,
 	if err := events.ValidateClusterID(cluster); err != nil {
 		return Result{}, err
 	}
-	msg, err := s.message(cluster, evs)
+	msg, err := s.message(cluster, expectedLast, evs)
 	if err != nil {
 		return Result{}, err
 	}
@@ -169,7 +170,7 @@ func (s *Store) Append(ctx context.Context, cluster string, expectedLast uint64,
 // events.Codec.EncodeCommit): they are stored together or not at all, at
 // the cost of one write. Every event of a command shares the message's
 // sequence.
-func (s *Store) message(cluster string, evs []events.Envelope) (*nats.Msg, error) {
+func (s *Store) message(cluster string, prev uint64, evs []events.Envelope) (*nats.Msg, error) {
 	now := time.Now().UTC()
 	for i := range evs {
 		e := &evs[i]
@@ -190,8 +191,9 @@ func (s *Store) message(cluster string, evs []events.Envelope) (*nats.Msg, error
 	if err != nil {
 		return nil, err
 	}
-	m := nats.NewMsg(Subject(cluster, evs[0].Pathway, evs[0].Actor.Org))
+	m := nats.NewMsg(Subject(cluster, evs[0].Pathway))
 	m.Data = data
+	m.Header.Set(HeaderPrev, strconv.FormatUint(prev, 10))
 	return m, nil
 }
 

@@ -160,7 +160,7 @@ func fill(b *testing.B, s *engine.Store, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := js.PublishAsync(engine.Subject("aarhus", pw, hospital), body); err != nil {
+		if _, err := js.PublishAsync(engine.Subject("aarhus", pw), body); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -74,7 +74,7 @@ func (s *Store) setupRaw(ctx context.Context) error {
 	sc := jetstream.StreamConfig{
 		Name: RawStream, Description: "inbound messages as received (sealed bodies)",
 		Subjects: []string{RawSubjects}, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
-		Duplicates: s.cfg.DuplicateWindow, AllowDirect: true, MaxAge: s.cfg.RawRetention, Discard: jetstream.DiscardOld,
+		Duplicates: s.cfg.DuplicateWindow, MaxAge: s.cfg.RawRetention, Discard: jetstream.DiscardOld,
 	}
 	var err error
 	if s.raw, err = createOrUpdateStream(ctx, s.js, sc); err != nil {

@@ -122,18 +122,18 @@ func (s *Store) setup(ctx context.Context) error {
 	}
 	s.js = js
 	sc := jetstream.StreamConfig{
-		Name:               EventStream,
-		Description:        "Stafet pathway events: the single source of truth",
-		Subjects:           []string{EventSubjects},
-		Storage:            jetstream.FileStorage,
-		Retention:          jetstream.LimitsPolicy,
-		Discard:            jetstream.DiscardNew,
-		Replicas:           s.cfg.Replicas,
-		Duplicates:         s.cfg.DuplicateWindow,
-		AllowDirect:        true,
-		AllowAtomicPublish: true,
-		DenyDelete:         true,
-		DenyPurge:          true,
+		Name:        EventStream,
+		Description: "Stafet pathway events: the single source of truth",
+		Subjects:    []string{EventSubjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardNew,
+		Replicas:    s.cfg.Replicas,
+		Duplicates:  s.cfg.DuplicateWindow,
+		// No Direct Get: loads must see the leader's state (see LoadUpTo).
+		AllowDirect: false,
+		DenyDelete:  true,
+		DenyPurge:   true,
 	}
 	if s.stream, err = createOrUpdateStream(ctx, js, sc); err != nil {
 		return err
@@ -272,26 +272,29 @@ func (s *Store) shutdownServer() {
 	}
 }
 
-// Subject returns the subject of an event: stafet.ev.<cluster>.<pathway>.<org>,
-// where org is the acting organisation's token. No personal data.
-func Subject(cluster string, pathway uuid.UUID, org events.OrgID) string {
-	tok := "stafet"
-	if org != "" {
-		tok = org.Token()
-	}
-	return "stafet.ev." + cluster + "." + pathway.String() + "." + tok
+// Subject returns the subject of a pathway's events:
+// stafet.ev.<cluster>.<pathway>. One literal subject per pathway keeps the
+// concurrency check and the last-message lookup on JetStream's fast path;
+// no personal data.
+func Subject(cluster string, pathway uuid.UUID) string {
+	return "stafet.ev." + cluster + "." + pathway.String()
 }
 
-// PathwayFilter is the subject filter of all of one pathway's events.
+// PathwayFilter is the subject filter of one pathway's events, whatever
+// its cluster.
 func PathwayFilter(pathway uuid.UUID) string {
-	return "stafet.ev.*." + pathway.String() + ".*"
+	return "stafet.ev.*." + pathway.String()
 }
 
 // ClusterFilter is the subject filter of all events of one cluster.
-func ClusterFilter(cluster string) string { return "stafet.ev." + cluster + ".>" }
+func ClusterFilter(cluster string) string { return "stafet.ev." + cluster + ".*" }
 
-// OrgFilter is the subject filter of all events an organisation acted in.
-func OrgFilter(org events.OrgID) string { return "stafet.ev.*.*." + org.Token() }
+// HeaderPrev holds, on every stored message, the sequence of the
+// pathway's previous message (0 for its first). Loading a pathway follows
+// these links back from its last message: a handful of lookups by
+// sequence, however long the log and however interleaved its pathways,
+// where a scan by subject slows down with both.
+const HeaderPrev = "Stafet-Prev"
 
 func (s *Store) lock(pathway uuid.UUID) *sync.Mutex {
 	return &s.locks[pathway[15]]

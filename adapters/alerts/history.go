@@ -215,10 +215,10 @@ func (h *histories) loaded(pathway uuid.UUID, history []events.Envelope) {
 }
 
 // pathwayOf reads the pathway id from an event subject,
-// stafet.ev.<cluster>.<pathway>.<org>.
+// stafet.ev.<cluster>.<pathway>.
 func pathwayOf(subject string) uuid.UUID {
 	parts := strings.Split(subject, ".")
-	if len(parts) != 5 {
+	if len(parts) != 4 {
 		return uuid.Nil
 	}
 	id, _ := uuid.Parse(parts[3])
