@@ -409,3 +409,4 @@ func TestCodecCommit(t *testing.T) {
 		}
 	})
 }
+
