@@ -4,12 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/stafet/stafet/adapters/mllp"
 )
@@ -70,10 +74,52 @@ func apiJSON(t *testing.T, method, url, token string, body any, out any) int {
 // socket to the gap in the API, and checks that another organisation may
 // not read the pathway.
 func TestDischargeOverMLLPOpensAGap(t *testing.T) {
-	svc, _ := startService(t, t.TempDir(), map[string]string{"STAFET_ORGANISATIONS": "testdata/organisations.json"})
+	svc, _ := startService(t, t.TempDir(), map[string]string{"STAFET_ORGANISATIONS": "testdata/organisations.json", "STAFET_WEBHOOKS_ALLOW_LOOPBACK": "true"})
 	base := "http://" + svc.httpAddr.String()
 	waitReady(t, base)
 	mllpAddr := svc.mllpAddr.String()
+
+	// Aarhus Kommune's home-care team listens three ways: a NATS
+	// subscriber on its alert subjects, an SSE client and a webhook.
+	var tok struct{ Token string }
+	apiJSON(t, "POST", base+"/v1/tokens", svc.admin, map[string]string{"org": "kommune:0751"}, &tok)
+	nc, err := nats.Connect(svc.store.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	natsAlerts, err := nc.SubscribeSync("stafet.alert.*.kommune-0751.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	hook := make(chan http.Header, 16)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		hook <- r.Header.Clone()
+	}))
+	defer receiver.Close()
+	var wh map[string]any
+	if code := apiJSON(t, "POST", base+"/v1/webhooks", tok.Token, map[string]string{"url": receiver.URL}, &wh); code != 201 {
+		t.Fatalf("register webhook: got %d %v", code, wh)
+	}
+	sse := make(chan string, 16)
+	go func() {
+		req, _ := http.NewRequest("GET", base+"/v1/alerts/stream", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if line, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				sse <- line
+			}
+		}
+	}()
+
 	for _, f := range []string{"testdata/a01.hl7", "testdata/a01.hl7", "testdata/a03.hl7"} {
 		if code := sendMLLP(t, mllpAddr, f); code != "AA" {
 			t.Fatalf("%s: got %s; want AA", f, code)
@@ -106,10 +152,33 @@ func TestDischargeOverMLLPOpensAGap(t *testing.T) {
 	t.Logf("open gaps: %v", kinds)
 	pathway := page.Items[0].Pathway
 
+	// The alert reached all three listeners.
+	m, err := natsAlerts.NextMsg(20 * time.Second)
+	if err != nil {
+		t.Fatalf("no alert on NATS: %v", err)
+	}
+	if strings.Contains(string(m.Data), "0102030405") || strings.Contains(m.Subject, "0102030405") {
+		t.Error("a CPR number in an alert")
+	}
+	select {
+	case line := <-sse:
+		if !strings.Contains(line, "kommune:0751") {
+			t.Errorf("SSE alert %s; want one for kommune:0751", line)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("no alert on the SSE stream")
+	}
+	select {
+	case h := <-hook:
+		if !strings.HasPrefix(h.Get("Stafet-Signature"), "sha256=") || h.Get("Idempotency-Key") == "" {
+			t.Errorf("webhook headers %v; want a signature and an idempotency key", h)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("no webhook delivery")
+	}
+
 	// The municipality may read it; another municipality may not, and the
 	// attempt is in the access log.
-	var tok struct{ Token string }
-	apiJSON(t, "POST", base+"/v1/tokens", svc.admin, map[string]string{"org": "kommune:0751"}, &tok)
 	if code := apiJSON(t, "GET", base+"/v1/pathways/"+pathway, tok.Token, nil, nil); code != 200 {
 		t.Errorf("Aarhus Kommune reading its pathway: got %d; want 200", code)
 	}

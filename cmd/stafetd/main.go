@@ -41,20 +41,21 @@ func main() {
 
 // config is everything stafetd can be told.
 type config struct {
-	engine     engine.Config
-	httpAddr   string
-	mllpAddr   string
-	tlsCert    string
-	tlsKey     string
-	mllpTLS    bool
-	adminToken string
-	secretFile string
-	rulesFile  string
-	orgsFile   string
-	logFormat  string
-	logLevel   string
-	timezone   string
-	drain      time.Duration
+	engine           engine.Config
+	httpAddr         string
+	mllpAddr         string
+	tlsCert          string
+	tlsKey           string
+	mllpTLS          bool
+	webhooksLoopback bool
+	adminToken       string
+	secretFile       string
+	rulesFile        string
+	orgsFile         string
+	logFormat        string
+	logLevel         string
+	timezone         string
+	drain            time.Duration
 }
 
 func parse(args []string, getenv func(string) string) (config, error) {
@@ -88,6 +89,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&c.logLevel, "log-level", "STAFET_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&c.timezone, "timezone", "STAFET_TIMEZONE", "Europe/Copenhagen", "zone of HL7 times without an offset")
 	str(&drain, "drain", "STAFET_DRAIN", "20s", "how long to let requests finish on shutdown")
+	fs.BoolVar(&c.webhooksLoopback, "webhooks-allow-loopback", getenv("STAFET_WEBHOOKS_ALLOW_LOOPBACK") == "true", "let webhooks point at loopback addresses over plain http, for single-host trials (env STAFET_WEBHOOKS_ALLOW_LOOPBACK)")
 	fs.BoolVar(&c.mllpTLS, "mllp-tls", getenv("STAFET_MLLP_TLS") == "true", "serve MLLP over TLS with -tls-cert (env STAFET_MLLP_TLS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err

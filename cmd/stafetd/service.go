@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/stafet/stafet/adapters/alerts"
 	"github.com/stafet/stafet/adapters/httpapi"
 	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/engine"
@@ -37,6 +38,7 @@ type service struct {
 	dir      *events.Directory
 	ingest   *ingest.Ingest
 	tokens   *httpapi.Tokens
+	alerts   *alerts.Service
 	admin    string
 	httpAddr net.Addr
 	mllpAddr net.Addr
@@ -82,6 +84,13 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		return err
 	}
 	svc.ingest = ingest.New(svc.store, svc.dir, translators(svc.dir, cfg, log), log)
+	views, err := projections.NewGaps(rules)
+	if err != nil {
+		return err
+	}
+	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.webhooksLoopback}); err != nil {
+		return err
+	}
 	svc.registerMetrics()
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -98,6 +107,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		}()
 	}
 	goRun("projections", svc.host.Run)
+	goRun("alerts", svc.alerts.Run)
 	goRun("policies", func(ctx context.Context) error { return svc.runPolicies(ctx, policies, log) })
 	goRun("deadlines", func(ctx context.Context) error {
 		return svc.store.RunDeadlines(ctx, svc.dueDeadlines, time.Second)
@@ -323,7 +333,14 @@ func (svc *service) serve(ctx context.Context, cfg config, log *slog.Logger, goR
 			return nil, fmt.Errorf("http: %w", err)
 		}
 		svc.httpAddr = ln.Addr()
-		srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		// Long-lived streams (SSE) would hold a graceful shutdown for its
+		// whole drain time: their requests' context ends two seconds after
+		// shutdown begins, when ordinary requests have finished.
+		streams, endStreams := context.WithCancel(context.Background())
+		srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg,
+			ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			BaseContext: func(net.Listener) context.Context { return streams }}
+		srv.RegisterOnShutdown(func() { time.AfterFunc(2*time.Second, endStreams) })
 		go func() {
 			var err error
 			if tlsCfg != nil {

@@ -6,10 +6,12 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/stafet/stafet/adapters/alerts"
 	"github.com/stafet/stafet/adapters/hl7v2"
 	"github.com/stafet/stafet/adapters/httpapi"
 	"github.com/stafet/stafet/adapters/ingest"
@@ -69,11 +71,19 @@ func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Confi
 }
 
 func (svc *service) api(log *slog.Logger) *httpapi.Server {
-	return httpapi.New(httpapi.Config{
+	api := httpapi.New(httpapi.Config{
 		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest,
 		Projections: svc.host, Rules: svc.rules,
 		Ready: svc.ready, Registry: svc.registry, Logger: log,
 	})
+	caller := func(r *http.Request) alerts.Caller {
+		p := httpapi.PrincipalOf(r)
+		return alerts.Caller{Operator: p.Operator, Org: p.Org}
+	}
+	for _, rt := range svc.alerts.Routes(caller) {
+		api.Handle(rt.Pattern, true, rt.Handler)
+	}
+	return api
 }
 
 // ackCode reads MSA-1 from an ACK, for the metric label.
