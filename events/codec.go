@@ -135,7 +135,7 @@ func (c *Codec) Decode(b []byte) (Envelope, error) {
 	if w.Actor != nil {
 		e.Actor = Actor{w.Actor.Org, w.Actor.Role}
 	}
-	p, err := c.decodePayload(w.Type, w.Schema, w.Data)
+	p, err := c.decodePayload(w.Type, w.Schema, w.Data, fastjson.Unmarshal)
 	if err != nil {
 		return Envelope{}, err
 	}
@@ -143,7 +143,7 @@ func (c *Codec) Decode(b []byte) (Envelope, error) {
 	return e, nil
 }
 
-func (c *Codec) decodePayload(t Type, schema int, data json.RawMessage) (Payload, error) {
+func (c *Codec) decodePayload(t Type, schema int, data json.RawMessage, unmarshal func([]byte, any) error) (Payload, error) {
 	cur, known := c.current[t]
 	switch {
 	case t == "":
@@ -168,7 +168,7 @@ func (c *Codec) decodePayload(t Type, schema int, data json.RawMessage) (Payload
 		}
 	}
 	p := NewPayload(t)
-	if err := fastjson.Unmarshal(data, p); err != nil {
+	if err := unmarshal(data, p); err != nil {
 		return nil, fmt.Errorf("events: decode %s: %w", t, err)
 	}
 	return p, nil
@@ -241,7 +241,9 @@ func (c *Codec) DecodeCommit(b []byte) ([]Envelope, error) {
 // DecodePayload reads a payload of type t given as JSON (as the API
 // receives it) and validates it.
 func (c *Codec) DecodePayload(t Type, data json.RawMessage) (Payload, error) {
-	p, err := c.decodePayload(t, c.current[t], data)
+	// What the API receives is decoded by the standard library, whose
+	// errors name the field for the caller.
+	p, err := c.decodePayload(t, c.current[t], data, json.Unmarshal)
 	if err != nil {
 		return nil, err
 	}
