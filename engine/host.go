@@ -108,12 +108,19 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	h.markReady(target)
 	h.s.log.Info("projection catching up", "projection", h.name, "from", h.Applied()+1, "to", target)
-	ordered, err := h.s.fetch(ctx, h.Applied()+1, math.MaxUint64)
+	fctx, stopFetch := context.WithCancel(ctx)
+	defer stopFetch()
+	ordered, err := h.s.fetch(fctx, h.Applied()+1, math.MaxUint64)
 	if err != nil {
 		return err
 	}
 	err = h.follow(ctx, ordered, target)
+	// Stop the fetcher before draining: it stops only when told to.
+	stopFetch()
 	for range ordered {
+	}
+	if err != nil && ctx.Err() == nil {
+		h.s.log.Error("projection stopped", "projection", h.name, "applied", h.Applied(), "err", err)
 	}
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

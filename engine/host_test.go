@@ -27,6 +27,9 @@ func (c *typeCount) Apply(e events.Envelope) error { c.Counts[e.Type]++; return 
 func (c *typeCount) Snapshot() ([]byte, error)     { return json.Marshal(c) }
 func (c *typeCount) Restore(b []byte) error        { *c = typeCount{}; return json.Unmarshal(b, c) }
 func (c *typeCount) Refold(pw uuid.UUID, h []events.Envelope) error {
+	if len(h) == 0 || h[len(h)-1].Type != events.TypeCorrection {
+		return errors.New("refold: the history must end with the Correction just applied")
+	}
 	c.Refolds = append(c.Refolds, pw)
 	return nil
 }
@@ -191,4 +194,29 @@ func TestDeadlinesElapseOnce(t *testing.T) {
 	if n != 1 {
 		t.Errorf("got %d DeadlineElapsed; want 1", n)
 	}
+}
+
+// A MedCom RE_ is one message holding a Correction and the corrected
+// events: the refold after the Correction must see history up to it, not
+// the events stored after it in the same message.
+func TestHostRefoldsACorrectionInsideACommand(t *testing.T) {
+	s := openStore(t, engine.Config{})
+	ctx := context.Background()
+	pw := admitted(t, s)
+	h := must(s.Load(ctx, pw))
+	c := cmd(pw, hospital, t0.Add(time.Hour),
+		&events.Correction{Annuls: h[1].ID, Reason: "RE_STIN"},
+		&events.PatientAdmitted{Hospital: hospital, Class: events.AcuteAmbulant})
+	if _, err := s.Execute(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	tc := newTypeCount()
+	host, stop := runHost(t, s, tc)
+	defer stop()
+	waitApplied(t, host, 4)
+	host.Read(func(p engine.Projection) {
+		if got := p.(*typeCount); len(got.Refolds) != 1 || got.Counts[events.TypePatientAdmitted] != 2 {
+			t.Errorf("got %+v; want one refold and both admissions applied", got)
+		}
+	})
 }

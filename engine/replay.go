@@ -255,6 +255,15 @@ func (s *Store) applyBatch(ctx context.Context, p Projection, evs []events.Envel
 			if err != nil {
 				return err
 			}
+			// The Correction's message may hold more events after it (a
+			// MedCom RE_ is the Correction and the corrected events): the
+			// history handed over ends with the Correction itself.
+			for j := range history {
+				if history[j].ID == e.ID {
+					history = history[:j+1]
+					break
+				}
+			}
 			if err := r.Refold(e.Pathway, history); err != nil {
 				return fmt.Errorf("engine: refold after seq %d: %w", e.Seq, err)
 			}
