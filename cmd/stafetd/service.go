@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,8 @@ type service struct {
 	httpAddr net.Addr
 	mllpAddr net.Addr
 	registry *prometheus.Registry
+	// projFailed is set when the projections host stopped on an error.
+	projFailed atomic.Bool
 }
 
 // run starts everything, reports the running service on started (if not
@@ -106,7 +109,17 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 			}
 		}()
 	}
-	goRun("projections", svc.host.Run)
+	goRun("projections", func(ctx context.Context) error {
+		// A projection that cannot apply an event is a bug to fix, but it
+		// must not stop the intake: messages keep being stored and
+		// appended (nothing is lost), and /readyz reports the projections
+		// as not ready until a fixed build replays them.
+		if err := svc.host.Run(ctx); err != nil && ctx.Err() == nil {
+			svc.projFailed.Store(true)
+			log.Error("projections stopped; intake goes on, /readyz answers 503", "err", err)
+		}
+		return nil
+	})
 	goRun("alerts", svc.alerts.Run)
 	goRun("policies", func(ctx context.Context) error { return svc.runPolicies(ctx, policies, log) })
 	goRun("deadlines", func(ctx context.Context) error {
@@ -254,6 +267,9 @@ func (svc *service) dueDeadlines(now time.Time) []engine.Deadline {
 }
 
 func (svc *service) ready() bool {
+	if svc.projFailed.Load() {
+		return false
+	}
 	select {
 	case <-svc.host.Ready():
 		return true
