@@ -18,7 +18,7 @@ const System = "hl7v2"
 // same message and directory always give the same Translation. It is safe
 // for concurrent use.
 //
-// The mapping (docs/adapters-hl7v2.md has the tables):
+// The mapping (docs/adapters.md has the tables):
 //
 //	A01 admit, A04 register       PatientAdmitted, class from PV1-2 (E acute-ambulant, I/B inpatient)
 //	A06 outpatient → inpatient    PatientAdmitted with the new class (a class change at the same hospital)
@@ -74,7 +74,7 @@ func (t *Translator) Translate(body []byte) (*events.Translation, error) {
 	}
 	r, ok := rules(trigger)
 	if !ok {
-		return nil, &events.MessageError{Code: "unknown-trigger", Field: "MSH-9", Reason: fmt.Sprintf("trigger event %s is not one Stafet maps (docs/adapters-hl7v2.md)", clip(trigger, 8))}
+		return nil, &events.MessageError{Code: "unknown-trigger", Field: "MSH-9", Reason: fmt.Sprintf("trigger event %s is not one Stafet maps (docs/adapters.md)", clip(trigger, 8))}
 	}
 	nothing := &events.Translation{Source: events.Source{System: System, MessageID: m.ControlID()}}
 	if x.class = strings.ToUpper(x.get("PV1-2.1")); x.class == "" {

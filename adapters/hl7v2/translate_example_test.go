@@ -41,5 +41,5 @@ func ExampleTranslator_Translate() {
 	// Output:
 	// sor:100011000016001/1000123 2026-03-05T10:00:00Z
 	// PatientDischarged sor:100011000016001 home-with-municipal-services kommune:0751
-	// error: message: MSH-9: trigger event A31 is not one Stafet maps (docs/adapters-hl7v2.md) (unknown-trigger)
+	// error: message: MSH-9: trigger event A31 is not one Stafet maps (docs/adapters.md) (unknown-trigger)
 }
