@@ -409,4 +409,3 @@ func TestCodecCommit(t *testing.T) {
 		}
 	})
 }
-
