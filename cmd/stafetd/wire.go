@@ -83,6 +83,7 @@ func (svc *service) api(log *slog.Logger) *httpapi.Server {
 	for _, rt := range svc.alerts.Routes(caller) {
 		api.Handle(rt.Pattern, true, rt.Handler)
 	}
+	svc.mountWeb(api)
 	return api
 }
 
