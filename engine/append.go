@@ -51,8 +51,9 @@ func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error)
 	mu.Lock()
 	defer mu.Unlock()
 	var lastErr error
+	fresh := false
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		p, err := s.state(ctx, cmd, attempt > 0)
+		p, authoritative, err := s.state(ctx, cmd, fresh)
 		if err != nil {
 			return Result{}, err
 		}
@@ -61,6 +62,14 @@ func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error)
 			return Result{FirstSeq: seq, LastSeq: seq, Duplicate: true}, nil
 		}
 		evs, err := events.Decide(p, cmd)
+		if err != nil && !authoritative {
+			// A refusal on a cached or assumed state may only mean another
+			// instance moved the pathway on: decide again on the log's own
+			// state before refusing.
+			s.cache.drop(cmd.Pathway)
+			fresh = true
+			continue
+		}
 		if err != nil {
 			s.stats.Rejected.Add(1)
 			return Result{}, err
@@ -69,7 +78,7 @@ func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error)
 		if errors.Is(err, ErrConflict) {
 			s.stats.Conflicts.Add(1)
 			s.cache.drop(cmd.Pathway)
-			lastErr = err
+			lastErr, fresh = err, true
 			continue
 		}
 		if err != nil {
@@ -87,22 +96,26 @@ func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error)
 	return Result{}, fmt.Errorf("engine: gave up after %d attempts: %w", maxAttempts, lastErr)
 }
 
-// state returns the pathway's current state, from the cache or the log.
-func (s *Store) state(ctx context.Context, cmd events.Command, retry bool) (*events.Pathway, error) {
-	if p := s.cache.get(cmd.Pathway); p != nil {
-		return p, nil
-	}
-	if opens(cmd.Payloads) && !retry {
-		// A command that opens a pathway expects it to be new: try that
-		// without a load; if it exists, the append meets a conflict and the
-		// retry loads it.
-		return events.Fold(nil), nil
+// state returns the pathway's state: from the cache (or, for an opening,
+// assumed empty) unless fresh is asked for, else loaded from the log
+// through the stream leader, which is authoritative.
+func (s *Store) state(ctx context.Context, cmd events.Command, fresh bool) (p *events.Pathway, authoritative bool, err error) {
+	if !fresh {
+		if p := s.cache.get(cmd.Pathway); p != nil {
+			return p, false, nil
+		}
+		if opens(cmd.Payloads) {
+			// A command that opens a pathway expects it to be new: try that
+			// without a load; if it exists, the append meets a conflict and
+			// the retry loads it.
+			return events.Fold(nil), false, nil
+		}
 	}
 	history, err := s.Load(ctx, cmd.Pathway)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return events.Fold(history), nil
+	return events.Fold(history), true, nil
 }
 
 // remember keeps the state after a successful append, so the next command
@@ -241,21 +254,44 @@ func (s *Store) checkRetried(ctx context.Context, filter string, evs []events.En
 // publish sends one message with the async publisher and waits for its
 // ack: the async path shares one reply subscription and one timer wheel
 // across all writers, which costs less per append than a request each.
+//
+// Each attempt waits at most attemptTimeout: a request lost while a
+// cluster elects a new stream leader is sent again rather than waited on
+// for the caller's whole deadline. Sending the same message again is safe:
+// its expected sequence lets it land once, and Append recognises its own
+// earlier landing (checkRetried).
 func (s *Store) publish(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 	opts = append(opts, jetstream.WithStallWait(30*time.Second))
-	f, err := s.js.PublishMsgAsync(m, opts...)
-	if err != nil {
-		return nil, err
-	}
-	select {
-	case ack := <-f.Ok():
-		return ack, nil
-	case err := <-f.Err():
-		return nil, err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		f, err := s.js.PublishMsgAsync(m, opts...)
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case ack := <-f.Ok():
+			return ack, nil
+		case err := <-f.Err():
+			if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+				return nil, err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(attemptTimeout):
+		}
+		s.log.Debug("append attempt unanswered; sending again")
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		// A fresh message: the async publisher keys futures by message.
+		m = &nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}
 	}
 }
+
+// attemptTimeout bounds one request to JetStream; a cluster elects a new
+// leader in about a second.
+const attemptTimeout = 2 * time.Second
 
 // opens reports whether a command opens a pathway.
 func opens(ps []events.Payload) bool {

@@ -99,18 +99,25 @@ func (h *Host) Lag(ctx context.Context) (uint64, error) {
 // Run restores the checkpoint, catches up and follows the log until ctx
 // ends, then writes a last checkpoint.
 func (h *Host) Run(ctx context.Context) error {
-	if err := h.restore(ctx); err != nil {
+	// Starting can meet passing errors (a fresh cluster without a leader
+	// answers "no responders"): those are retried. Only an event the
+	// projection cannot apply stops it.
+	if err := h.retry(ctx, "restore", func() error { return h.restore(ctx) }); err != nil {
 		return err
 	}
-	target, err := h.s.LastSeq(ctx)
-	if err != nil {
+	var target uint64
+	if err := h.retry(ctx, "read the log's end", func() (err error) { target, err = h.s.LastSeq(ctx); return err }); err != nil {
 		return err
 	}
 	h.markReady(target)
 	h.s.log.Info("projection catching up", "projection", h.name, "from", h.Applied()+1, "to", target)
 	fctx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
-	ordered, err := h.s.fetch(fctx, h.Applied()+1, math.MaxUint64)
+	var ordered <-chan *rawBatch
+	err := h.retry(ctx, "start reading the log", func() (err error) {
+		ordered, err = h.s.fetch(fctx, h.Applied()+1, math.MaxUint64)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -128,6 +135,24 @@ func (h *Host) Run(ctx context.Context) error {
 		return h.Checkpoint(cctx)
 	}
 	return err
+}
+
+// retry runs f until it succeeds or ctx ends, backing off to 5 s.
+func (h *Host) retry(ctx context.Context, what string, f func() error) error {
+	wait := 250 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		h.s.log.Warn("projection host: will retry", "projection", h.name, "step", what, "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 func (h *Host) follow(ctx context.Context, ordered <-chan *rawBatch, target uint64) error {
@@ -258,7 +283,10 @@ func (h *Host) restore(ctx context.Context) error {
 		return fmt.Errorf("engine: checkpoint %s: %w", h.name, err)
 	}
 	if err := snap.Restore(data); err != nil {
-		return fmt.Errorf("engine: restore %s: %w", h.name, err)
+		// A checkpoint this build cannot read is not worth stopping for:
+		// the log has everything; replay it from the start.
+		h.s.log.Error("checkpoint unreadable; replaying the log from the start", "projection", h.name, "seq", seq, "err", err)
+		return nil
 	}
 	h.applied.Store(seq)
 	h.lastCheckpointSeq = seq

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -61,8 +62,16 @@ func (s *Store) patientKey(ctx context.Context, patient events.PatientRef, creat
 	}
 	if _, err := s.keys.Create(ctx, string(patient), key); err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			// Another writer made the key first; use theirs.
-			return s.patientKey(ctx, patient, false)
+			// Another writer made the key first; use theirs, once this
+			// node's replica has it.
+			for range 50 {
+				k, err := s.patientKey(ctx, patient, false)
+				if !errors.Is(err, events.ErrShredded) {
+					return k, err
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			return nil, fmt.Errorf("engine: patient key written by another instance but not readable after 5 s")
 		}
 		return nil, fmt.Errorf("engine: patient key: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/events"
@@ -75,23 +76,34 @@ func (s *Store) LoadUpTo(ctx context.Context, pathway uuid.UUID, upTo uint64) ([
 func (s *Store) getMsg(ctx context.Context, seq uint64, subject string) (*jetstream.RawStreamMsg, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 	}
-	var m *jetstream.RawStreamMsg
-	var err error
-	if seq == 0 {
-		m, err = s.stream.GetLastMsgForSubject(ctx, subject)
-	} else {
-		m, err = s.stream.GetMsg(ctx, seq)
+	for {
+		// Each attempt waits at most attemptTimeout, so a request lost in a
+		// leader election is asked again rather than waited on.
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		var m *jetstream.RawStreamMsg
+		var err error
+		if seq == 0 {
+			m, err = s.stream.GetLastMsgForSubject(actx, subject)
+		} else {
+			m, err = s.stream.GetMsg(actx, seq)
+		}
+		cancel()
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			return nil, nil
+		case err == nil:
+			return m, nil
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("engine: load: %w", err)
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrNoResponders), errors.Is(err, nats.ErrTimeout):
+			time.Sleep(100 * time.Millisecond)
+		default:
+			return nil, fmt.Errorf("engine: load: %w", err)
+		}
 	}
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("engine: load: %w", err)
-	}
-	return m, nil
 }
 
 // scan loads a pathway message by message by subject: the fallback for a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,7 +34,9 @@ func (s *Store) ResolvePathway(ctx context.Context, patient events.PatientRef, e
 			if !errors.Is(err, jetstream.ErrKeyExists) {
 				return uuid.Nil, false, fmt.Errorf("engine: pathway index: %w", err)
 			}
-			if id, _, err = s.indexGet(ctx, patientKey(patient)); err != nil {
+			// Another writer reserved it first; a replica may not have its
+			// entry yet, so read until it does.
+			if id, err = s.indexGetSoon(ctx, patientKey(patient)); err != nil {
 				return uuid.Nil, false, err
 			}
 			isNew = false
@@ -101,6 +104,25 @@ func (s *Store) ReleasePatient(ctx context.Context, patient events.PatientRef, p
 		return fmt.Errorf("engine: pathway index: %w", err)
 	}
 	return nil
+}
+
+// indexGetSoon reads a key that is known to exist: a KV read may be
+// answered by a replica that has not applied the write yet.
+func (s *Store) indexGetSoon(ctx context.Context, key string) (uuid.UUID, error) {
+	for attempt := 0; ; attempt++ {
+		id, ok, err := s.indexGet(ctx, key)
+		if err != nil || ok {
+			return id, err
+		}
+		if attempt == 50 {
+			return uuid.Nil, fmt.Errorf("engine: pathway index %s: written by another instance but not readable after 5 s", key)
+		}
+		select {
+		case <-ctx.Done():
+			return uuid.Nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (s *Store) indexGet(ctx context.Context, key string) (uuid.UUID, bool, error) {

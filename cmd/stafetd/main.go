@@ -109,6 +109,11 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("-tls-cert and -tls-key go together")
 	}
+	// The secret is part of the engine's settings: read it before they
+	// are checked (a cluster needs one).
+	if err := loadSecret(&c); err != nil {
+		return c, err
+	}
 	return c, c.engine.Validate()
 }
 

@@ -57,9 +57,6 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		return err
 	}
 	cfg.engine.Logger = log
-	if err := loadSecret(&cfg); err != nil {
-		return err
-	}
 	svc := &service{registry: prometheus.NewRegistry()}
 	if svc.dir, err = directory(cfg.orgsFile); err != nil {
 		return err
@@ -167,8 +164,11 @@ func loadSecret(cfg *config) error {
 	if err != nil {
 		return fmt.Errorf("secret file: %w", err)
 	}
-	cfg.engine.Secret = bytes.TrimSpace(b)
-	return cfg.engine.Validate()
+	// Only a trailing line end is trimmed: a secret of random bytes may
+	// begin or end with bytes that look like white space.
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	cfg.engine.Secret = bytes.TrimSuffix(b, []byte("\r"))
+	return nil
 }
 
 func directory(file string) (*events.Directory, error) {
