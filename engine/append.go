@@ -162,7 +162,14 @@ func (s *Store) Append(ctx context.Context, cluster string, expectedLast uint64,
 		return Result{}, err
 	}
 	filter := PathwayFilter(evs[0].Pathway)
-	ack, err := s.publish(ctx, msg, jetstream.WithExpectLastSequenceForSubject(expectedLast, filter))
+	// A pathway's first message is checked against its id in every
+	// cluster, so no id opens twice; later ones against its own literal
+	// subject, the server's cheapest check.
+	expect := jetstream.WithExpectLastSequencePerSubject(expectedLast)
+	if expectedLast == 0 {
+		expect = jetstream.WithExpectLastSequenceForSubject(0, filter)
+	}
+	ack, err := s.publish(ctx, msg, expect)
 	if err != nil {
 		if isWrongLastSeq(err) {
 			return s.checkRetried(ctx, filter, evs, err)
