@@ -146,6 +146,9 @@ type benchResult struct {
 	RestartReadyS      float64 `json:"restart_ready_s,omitempty"`
 	RestartOpenS       float64 `json:"restart_open_s,omitempty"`
 	RestartFullReplayS float64 `json:"restart_full_replay_s,omitempty"`
+	// CheckpointBytes is the size of the projections' checkpoint of the
+	// whole log.
+	CheckpointBytes int `json:"checkpoint_bytes,omitempty"`
 	// RestartAfterImportS is restart_ready_s with the default duplicate
 	// window, when the whole log was written within the last two windows
 	// (as right after a bulk import): engine.Open re-reads all of it.
@@ -249,6 +252,7 @@ func (r *benchResult) table(w io.Writer) {
 	if _, ok := dur[phaseRestart]; ok {
 		row(phaseRestart, "s to ready, with checkpoint", secs(r.RestartReadyS), "", "", "≤ 5 s at 10 M events")
 		row(phaseRestart, "s of it in engine.Open", secs(r.RestartOpenS), "", "", "")
+		row(phaseRestart, "checkpoint size, bytes", num(float64(r.CheckpointBytes)), "", "", "")
 		row(phaseRestart, "s to ready, full replay", secs(r.RestartFullReplayS), "", "", "")
 		row(phaseRestart, "s to ready, with checkpoint, after an import", secs(r.RestartAfterImportS), "", "", "")
 	}

@@ -169,8 +169,8 @@ func (b *bencher) replayPhase(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if int(st.Events) != b.events {
-			return fmt.Errorf("replayed %d events; want %d", st.Events, b.events)
+		if int(st.Events) != b.logEvents {
+			return fmt.Errorf("replayed %d events; want %d", st.Events, b.logEvents)
 		}
 		stafets = append(stafets, st.Elapsed)
 		b.progress("replay: round %d: raw read of %d messages in %s, Stafet replay of %d events in %s", round+1,
@@ -178,8 +178,8 @@ func (b *bencher) replayPhase(ctx context.Context) error {
 	}
 	raw, stafet := median(raws), median(stafets)
 	r := b.res
-	r.ReplayEPS = round(float64(b.events)/stafet.Seconds(), 0)
-	r.RawReadEPS = round(float64(b.events)/raw.Seconds(), 0)
+	r.ReplayEPS = round(float64(b.logEvents)/stafet.Seconds(), 0)
+	r.RawReadEPS = round(float64(b.logEvents)/raw.Seconds(), 0)
 	r.ReplayRatio = round(raw.Seconds()/stafet.Seconds(), 3)
 	return nil
 }
@@ -266,7 +266,9 @@ func (b *bencher) startHost(ctx context.Context, cfg engine.Config, name string,
 		return 0, 0, fmt.Errorf("host: %v", err)
 	}
 	if checkpoint {
-		err = h.Checkpoint(ctx)
+		if err = h.Checkpoint(ctx); err == nil {
+			b.res.CheckpointBytes, err = checkpointSize(ctx, s, name)
+		}
 	}
 	var open, closed int
 	h.Read(func(engine.Projection) { open, closed = set.Owner.Len() })
@@ -274,8 +276,8 @@ func (b *bencher) startHost(ctx context.Context, cfg engine.Config, name string,
 	if rerr := <-errc; err == nil && rerr != nil && !errors.Is(rerr, context.Canceled) {
 		err = rerr
 	}
-	if err == nil && open+closed != len(b.pathways) {
-		err = fmt.Errorf("host %s holds %d pathways; want %d", name, open+closed, len(b.pathways))
+	if err == nil && open+closed != b.logPathways {
+		err = fmt.Errorf("host %s holds %d pathways; want %d", name, open+closed, b.logPathways)
 	}
 	return ready, opened, err
 }
@@ -283,6 +285,19 @@ func (b *bencher) startHost(ctx context.Context, cfg engine.Config, name string,
 // minClosedMeasured is the fewest closed pathways the memory phase
 // measures at once: fewer weigh less than the heap's own noise.
 const minClosedMeasured = 5000
+
+// checkpointSize returns the stored size of a host's checkpoint.
+func checkpointSize(ctx context.Context, s *engine.Store, name string) (int, error) {
+	obs, err := s.JetStream().ObjectStore(ctx, engine.SnapshotStore)
+	if err != nil {
+		return 0, err
+	}
+	info, err := obs.GetInfo(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	return int(info.Size), nil
+}
 
 // memoryPhase measures the heap a Set holds after the log's events are
 // applied to it: once with every pathway, once with only the pathways
@@ -574,7 +589,7 @@ func (b *bencher) paced(ctx context.Context, s *engine.Store, cmds []events.Comm
 			defer wg.Done()
 			for c := range queues[i] {
 				res, err := s.Execute(ctx, c)
-				if err != nil {
+				if err != nil && !errors.Is(err, events.ErrRule) {
 					once.Do(func() { firstErr = fmt.Errorf("execute %s: %w", c.Pathway, err) })
 					continue
 				}

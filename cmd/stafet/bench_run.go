@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,8 +27,8 @@ import (
 
 // bencher runs the phases of one stafet bench invocation. Every phase
 // opens its own fresh embedded server in its own directory; the phases
-// that read a log start from a copy of one template log, written once by
-// Execute in bulk mode (setting up is not measured).
+// that read a log start from a copy of one template log, written once in
+// bulk mode (setting up is not measured).
 type bencher struct {
 	o        benchOptions
 	log      io.Writer
@@ -36,8 +38,11 @@ type bencher struct {
 	pathways []uuid.UUID
 	events   int
 	template string
-	res      *benchResult
-	notes    map[string][]string
+	// logEvents and logPathways are what the template log holds: the
+	// workload less the commands the pathway rules rejected.
+	logEvents, logPathways int
+	res                    *benchResult
+	notes                  map[string][]string
 }
 
 func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*benchResult, error) {
@@ -126,11 +131,11 @@ func (b *bencher) dir(name string) (string, error) {
 }
 
 // buildTemplate writes the workload's log once, in bulk mode, for the
-// phases that read a log (see fillLog). Its last event is written after a
+// phases that read a log (see filler). Its last event is written after a
 // pause of two duplicate windows, so that at every later engine.Open the
 // index reconciliation (which re-reads two windows of log time) meets that
 // one event and not the whole freshly written log (see config).
-func (b *bencher) buildTemplate(ctx context.Context) error {
+func (b *bencher) buildTemplate(ctx context.Context, phase string) error {
 	if b.template != "" {
 		return nil
 	}
@@ -153,30 +158,48 @@ func (b *bencher) buildTemplate(ctx context.Context) error {
 	if err := f.fill(ctx, tail); err != nil {
 		return err
 	}
-	if last, err := s.LastSeq(ctx); err != nil || last != uint64(len(b.work)) {
-		return fmt.Errorf("template: log ends at %d, %v; want %d", last, err, len(b.work))
+	if last, err := s.LastSeq(ctx); err != nil || last != f.seq {
+		return fmt.Errorf("template: log ends at %d, %v; want %d", last, err, f.seq)
 	}
-	b.progress("template: %d events in %d messages written in %s (not measured)", b.events, len(b.work), time.Since(start).Round(time.Millisecond))
+	b.logEvents, b.logPathways = f.events, f.pathways()
+	if !slices.Contains(b.o.phases, phaseAppend) && !slices.Contains(b.o.phases, phaseAlert) {
+		b.work = nil // only those two execute the workload; a big one takes gigabytes
+	}
+	b.progress("template: %d events in %d messages written in %s (not measured)", f.events, f.seq, time.Since(start).Round(time.Millisecond))
+	if f.rejected > 0 {
+		b.note(phase, fmt.Sprintf("the log holds %d events: the pathway rules rejected %d commands of the workload (%d events), as Execute would", f.events, f.rejected, b.events-f.events))
+	}
 	b.template = dir
 	return nil
 }
 
 // filler writes commands to a fresh log as Execute would store them (the
 // pathway rules decide the events; one message per command, encoded by
-// the engine's codec, with the expected-sequence check on the pathway's
-// subjects), but pipelined with async publish and with the pathways'
+// the engine's codec, with the link to the pathway's previous message and
+// the same expected-sequence check; TestFillerStoresWhatExecuteStores
+// keeps the two alike), but pipelined with async publish and with the pathways'
 // state in memory, so that a history of millions of events is written in
 // seconds, not in the minutes Execute takes. It does not index openings
 // for idempotency; the phases that read the log do not execute commands.
+//
+// A closed pathway's state is dropped (it holds the pathway's history), so
+// that only the open pathways are held: nothing but a Correction may
+// follow PathwayClosed, and the workload has none.
 type filler struct {
-	s     *engine.Store
-	state map[uuid.UUID]*events.Pathway
-	seq   uint64
+	s      *engine.Store
+	state  map[uuid.UUID]*events.Pathway
+	closed map[uuid.UUID]bool
+	seq    uint64
+	// events written, and commands the pathway rules rejected (skipped).
+	events, rejected int
 }
 
 func newFiller(s *engine.Store) *filler {
-	return &filler{s: s, state: make(map[uuid.UUID]*events.Pathway)}
+	return &filler{s: s, state: make(map[uuid.UUID]*events.Pathway), closed: make(map[uuid.UUID]bool)}
 }
+
+// pathways returns how many pathways the filler wrote.
+func (f *filler) pathways() int { return len(f.state) + len(f.closed) }
 
 func (f *filler) fill(ctx context.Context, cmds []events.Command) error {
 	var failed atomic.Int64
@@ -191,12 +214,24 @@ func (f *filler) fill(ctx context.Context, cmds []events.Command) error {
 		return err
 	}
 	codec := f.s.Codec()
-	for _, c := range cmds {
+	for i, c := range cmds {
+		if i%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if f.closed[c.Pathway] {
+			// The rule "closed" (events.Decide) would reject it.
+			f.rejected++
+			continue
+		}
 		p := f.state[c.Pathway]
 		if p == nil {
 			p = events.Fold(nil)
 		}
 		evs, err := events.Decide(p, c)
+		if errors.Is(err, events.ErrRule) {
+			f.rejected++
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("decide %s: %w", c.Pathway, err)
 		}
@@ -215,16 +250,27 @@ func (f *filler) fill(ctx context.Context, cmds []events.Command) error {
 		m := nats.NewMsg(engine.Subject(cluster, c.Pathway))
 		m.Data = data
 		m.Header.Set(engine.HeaderPrev, strconv.FormatUint(p.LastSeq(), 10))
-		if _, err := js.PublishMsgAsync(m, jetstream.WithExpectLastSequenceForSubject(p.LastSeq(), engine.PathwayFilter(c.Pathway)),
-			jetstream.WithStallWait(time.Minute)); err != nil {
+		// As engine.Append: the first message checked across clusters, the
+		// later ones on their literal subject.
+		expect := jetstream.WithExpectLastSequencePerSubject(p.LastSeq())
+		if p.LastSeq() == 0 {
+			expect = jetstream.WithExpectLastSequenceForSubject(0, engine.PathwayFilter(c.Pathway))
+		}
+		if _, err := js.PublishMsgAsync(m, expect, jetstream.WithStallWait(time.Minute)); err != nil {
 			return err
 		}
 		f.seq++
+		f.events += len(evs)
 		for i := range evs {
 			evs[i].Seq = f.seq
 			p.Apply(&evs[i])
 		}
-		f.state[c.Pathway] = p
+		if p.Closed() {
+			delete(f.state, c.Pathway)
+			f.closed[c.Pathway] = true
+		} else {
+			f.state[c.Pathway] = p
+		}
 	}
 	select {
 	case <-js.PublishAsyncComplete():
@@ -239,7 +285,7 @@ func (f *filler) fill(ctx context.Context, cmds []events.Command) error {
 
 // copyTemplate returns a fresh server directory holding the template log.
 func (b *bencher) copyTemplate(ctx context.Context, name string) (string, error) {
-	if err := b.buildTemplate(ctx); err != nil {
+	if err := b.buildTemplate(ctx, name); err != nil {
 		return "", err
 	}
 	start := time.Now()
@@ -288,7 +334,8 @@ func shard(pw uuid.UUID, n int) int {
 // execute runs cmds through Execute from -writers goroutines, each
 // pathway's commands in order on one of them, until all are done or
 // stop (zero: no limit). It returns the events appended and the commands
-// executed.
+// executed; a command the pathway rules reject counts as executed and is
+// noted.
 func (b *bencher) execute(ctx context.Context, what string, s *engine.Store, cmds []events.Command, stop time.Time) (int, int, error) {
 	shards := make([][]events.Command, b.o.writers)
 	for _, c := range cmds {
@@ -297,7 +344,7 @@ func (b *bencher) execute(ctx context.Context, what string, s *engine.Store, cmd
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var evs, done atomic.Int64
+	var evs, done, rejected atomic.Int64
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
@@ -310,7 +357,9 @@ func (b *bencher) execute(ctx context.Context, what string, s *engine.Store, cmd
 					return
 				}
 				res, err := s.Execute(ctx, c)
-				if err != nil {
+				if errors.Is(err, events.ErrRule) {
+					rejected.Add(1)
+				} else if err != nil {
 					once.Do(func() { firstErr = fmt.Errorf("execute %s: %w", c.Pathway, err); cancel() })
 					return
 				}
@@ -322,6 +371,10 @@ func (b *bencher) execute(ctx context.Context, what string, s *engine.Store, cmd
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
 	b.report(what, finished, func() int64 { return evs.Load() }, len(cmds))
+	if n := rejected.Load(); n > 0 {
+		phase, _, _ := strings.Cut(what, ":")
+		b.note(phase, fmt.Sprintf("the pathway rules rejected %d commands, as Execute does", n))
+	}
 	return int(evs.Load()), int(done.Load()), firstErr
 }
 
