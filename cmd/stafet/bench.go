@@ -132,15 +132,23 @@ type benchResult struct {
 
 	// append: the same events appended by Execute and by raw async
 	// publish of the stored bytes on the same subjects.
-	AppendEvents  int     `json:"append_events,omitempty"`
-	AppendEPS     float64 `json:"append_eps,omitempty"`
-	RawPublishEPS float64 `json:"raw_publish_eps,omitempty"`
-	AppendRatio   float64 `json:"append_ratio,omitempty"`
+	AppendEvents   int     `json:"append_events,omitempty"`
+	AppendMessages int     `json:"append_messages,omitempty"`
+	AppendEPS      float64 `json:"append_eps,omitempty"`
+	RawPublishEPS  float64 `json:"raw_publish_eps,omitempty"`
+	AppendRatio    float64 `json:"append_ratio,omitempty"`
+	// The process's CPU time (user and system, the embedded server
+	// included) per event, in microseconds, on each side.
+	AppendCPUPerEvent     float64 `json:"append_cpu_us_per_event,omitempty"`
+	RawPublishCPUPerEvent float64 `json:"raw_publish_cpu_us_per_event,omitempty"`
 	// replay: the whole log into every production projection, and read
 	// by an ordered consumer that only counts.
 	ReplayEPS   float64 `json:"replay_eps,omitempty"`
 	RawReadEPS  float64 `json:"raw_read_eps,omitempty"`
 	ReplayRatio float64 `json:"replay_ratio,omitempty"`
+	// CPU time per event, as for append.
+	ReplayCPUPerEvent  float64 `json:"replay_cpu_us_per_event,omitempty"`
+	RawReadCPUPerEvent float64 `json:"raw_read_cpu_us_per_event,omitempty"`
 	// restart: engine.Open + NewHost + Run until Ready, with a checkpoint
 	// of the whole log and without one; Open alone with the checkpoint.
 	RestartReadyS      float64 `json:"restart_ready_s,omitempty"`
@@ -244,10 +252,12 @@ func (r *benchResult) table(w io.Writer) {
 		rows = append(rows, []string{phase, dur[phase], what, stafet, raw, ratio, target})
 	}
 	if _, ok := dur[phaseAppend]; ok {
-		row(phaseAppend, fmt.Sprintf("events/s (%d events)", r.AppendEvents), num(r.AppendEPS), num(r.RawPublishEPS), ratio(r.AppendRatio), "ratio ≥ 0.8")
+		row(phaseAppend, fmt.Sprintf("events/s (%d events, %d messages)", r.AppendEvents, r.AppendMessages), num(r.AppendEPS), num(r.RawPublishEPS), ratio(r.AppendRatio), "ratio ≥ 0.8")
+		row(phaseAppend, "CPU µs per event", ratio(r.AppendCPUPerEvent), ratio(r.RawPublishCPUPerEvent), "", "")
 	}
 	if _, ok := dur[phaseReplay]; ok {
 		row(phaseReplay, "events/s into all projections", num(r.ReplayEPS), num(r.RawReadEPS), ratio(r.ReplayRatio), "ratio ≥ 0.9")
+		row(phaseReplay, "CPU µs per event", ratio(r.ReplayCPUPerEvent), ratio(r.RawReadCPUPerEvent), "", "")
 	}
 	if _, ok := dur[phaseRestart]; ok {
 		row(phaseRestart, "s to ready, with checkpoint", secs(r.RestartReadyS), "", "", "≤ 5 s at 10 M events")

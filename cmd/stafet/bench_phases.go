@@ -44,13 +44,13 @@ func (b *bencher) appendPhase(ctx context.Context) error {
 		return err
 	}
 	var evs, done int
-	var took time.Duration
+	var took, cpu time.Duration
 	err = b.profile(phaseAppend, func() error {
 		stop := time.Now().Add(b.o.maxWrite)
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		var err error
 		evs, done, err = b.execute(ctx, "append: stafet", s, b.work, stop)
-		took = time.Since(start)
+		took, cpu = time.Since(start), cpuTime()-cpu0
 		return err
 	})
 	if err != nil {
@@ -78,13 +78,17 @@ func (b *bencher) appendPhase(ctx context.Context) error {
 		return err
 	}
 	defer rs.Close()
+	rawCPU := cpuTime()
 	rawTook, err := rawPublish(rs, subjects, bodies)
 	if err != nil {
 		return err
 	}
+	rawCPU = cpuTime() - rawCPU
 	b.progress("append: raw publish of the same %d messages in %s", len(bodies), rawTook.Round(time.Millisecond))
 	r := b.res
-	r.AppendEvents = evs
+	r.AppendEvents, r.AppendMessages = evs, len(bodies)
+	r.AppendCPUPerEvent = perEventMicros(cpu, evs)
+	r.RawPublishCPUPerEvent = perEventMicros(rawCPU, evs)
 	r.AppendEPS = round(float64(evs)/took.Seconds(), 0)
 	r.RawPublishEPS = round(float64(evs)/rawTook.Seconds(), 0)
 	r.AppendRatio = round(rawTook.Seconds()/took.Seconds(), 3)
@@ -142,13 +146,13 @@ func (b *bencher) replayPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var raws, stafets []time.Duration
+	var raws, stafets, rawCPUs, stafetCPUs []time.Duration
 	for round := range replayRounds {
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		if err := consumeAll(ctx, s, last, func(jetstream.Msg) {}); err != nil {
 			return err
 		}
-		raws = append(raws, time.Since(start))
+		raws, rawCPUs = append(raws, time.Since(start)), append(rawCPUs, cpuTime()-cpu0)
 		set, err := projections.NewSet(projections.DefaultRules())
 		if err != nil {
 			return err
@@ -161,11 +165,13 @@ func (b *bencher) replayPhase(ctx context.Context) error {
 			}}, set)
 			return err
 		}
+		cpu0 = cpuTime()
 		if round == 0 {
 			err = b.profile(phaseReplay, replay)
 		} else {
 			err = replay()
 		}
+		stafetCPUs = append(stafetCPUs, cpuTime()-cpu0)
 		if err != nil {
 			return err
 		}
@@ -181,7 +187,17 @@ func (b *bencher) replayPhase(ctx context.Context) error {
 	r.ReplayEPS = round(float64(b.logEvents)/stafet.Seconds(), 0)
 	r.RawReadEPS = round(float64(b.logEvents)/raw.Seconds(), 0)
 	r.ReplayRatio = round(raw.Seconds()/stafet.Seconds(), 3)
+	r.ReplayCPUPerEvent = perEventMicros(median(stafetCPUs), b.logEvents)
+	r.RawReadCPUPerEvent = perEventMicros(median(rawCPUs), b.logEvents)
 	return nil
+}
+
+// perEventMicros returns CPU time per event in microseconds.
+func perEventMicros(cpu time.Duration, events int) float64 {
+	if events == 0 {
+		return 0
+	}
+	return round(float64(cpu.Microseconds())/float64(events), 2)
 }
 
 func median(ds []time.Duration) time.Duration {
