@@ -87,8 +87,12 @@ func cmdBench(ctx context.Context, e env) error {
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: stafet bench [-events N] [-phase P]... [-durability safe|bulk] [-seed S] [-json]")
 		fs.VisitAll(func(f *flag.Flag) {
-			if f.Name != "cpuprofile" {
-				fmt.Fprintf(e.stderr, "  -%s\t%s (default %q)\n", f.Name, f.Usage, f.DefValue)
+			switch {
+			case f.Name == "cpuprofile":
+			case f.DefValue == "" || f.DefValue == "false":
+				fmt.Fprintf(e.stderr, "  -%s\t%s\n", f.Name, f.Usage)
+			default:
+				fmt.Fprintf(e.stderr, "  -%s\t%s (default %s)\n", f.Name, f.Usage, f.DefValue)
 			}
 		})
 	}
