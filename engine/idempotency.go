@@ -42,7 +42,7 @@ func (s *Store) index(ctx context.Context, sourceKey string, firstSeq uint64) {
 }
 
 func (s *Store) indexKey(key string, firstSeq uint64) {
-	_, err := s.js.PublishAsync("$KV."+IdemBucket+"."+key, []byte(strconv.FormatUint(firstSeq, 10)))
+	_, err := s.js.PublishAsync("$KV."+IdemBucket+"."+key, []byte(strconv.FormatUint(firstSeq, 10)), jetstream.WithStallWait(30*time.Second))
 	if err != nil {
 		s.log.Warn("idempotency index write failed; the duplicate window still covers it", "err", err)
 	}
