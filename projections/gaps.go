@@ -193,8 +193,21 @@ func (g *Gaps) Refold(pathway uuid.UUID, history []events.Envelope) error {
 }
 
 func foldTrack(x *env, history []events.Envelope) *track {
-	skip := annulments(history)
 	var t *track
+	eachLive(history, func(e *events.Envelope) {
+		if t == nil {
+			t = &track{}
+		}
+		t.evolve(x, e)
+	})
+	return t
+}
+
+// eachLive calls f for each event of a pathway's history that no
+// Correction annulled, leaving out the Corrections themselves: what a
+// refold folds.
+func eachLive(history []events.Envelope, f func(*events.Envelope)) {
+	skip := annulments(history)
 	for i := range history {
 		e := &history[i]
 		if skip[e.ID] || e.Payload == nil {
@@ -203,12 +216,8 @@ func foldTrack(x *env, history []events.Envelope) *track {
 		if _, ok := e.Annuls(); ok {
 			continue
 		}
-		if t == nil {
-			t = &track{}
-		}
-		t.evolve(x, e)
+		f(e)
 	}
-	return t
 }
 
 // Len returns the number of open pathways held.

@@ -160,21 +160,13 @@ func (o *Owner) Refold(pathway uuid.UUID, history []events.Envelope) error {
 }
 
 func foldCustody(syms *symbols, history []events.Envelope) *custody {
-	skip := annulments(history)
 	var c *custody
-	for i := range history {
-		e := &history[i]
-		if skip[e.ID] || e.Payload == nil {
-			continue
-		}
-		if _, ok := e.Annuls(); ok {
-			continue
-		}
+	eachLive(history, func(e *events.Envelope) {
 		if c == nil {
 			c = &custody{}
 		}
 		c.evolve(syms, e)
-	}
+	})
 	return c
 }
 
