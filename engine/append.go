@@ -100,7 +100,9 @@ func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error)
 // assumed empty) unless fresh is asked for, else loaded from the log
 // through the stream leader, which is authoritative.
 func (s *Store) state(ctx context.Context, cmd events.Command, fresh bool) (p *events.Pathway, authoritative bool, err error) {
-	if !fresh {
+	// A Correction folds the history again without the annulled event:
+	// it needs the whole history, which the cache does not keep.
+	if !fresh && !corrects(cmd.Payloads) {
 		if p := s.cache.get(cmd.Pathway); p != nil {
 			return p, false, nil
 		}
@@ -115,12 +117,21 @@ func (s *Store) state(ctx context.Context, cmd events.Command, fresh bool) (p *e
 	if err != nil {
 		return nil, false, err
 	}
-	return events.Fold(history), true, nil
+	p = events.Fold(history)
+	if !corrects(cmd.Payloads) {
+		// Deciding copies the state; without the history the copy is
+		// small.
+		p.Trim()
+	}
+	return p, true, nil
 }
 
 // remember keeps the state after a successful append, so the next command
-// on the pathway needs no load. A Correction rewrites history, so the
-// state is dropped instead and folded afresh next time.
+// on the pathway needs no load. The state is kept trimmed (no history) so
+// that the cache can hold every open pathway. A Correction rewrites
+// history, so its state is dropped instead and folded afresh next time;
+// so is a closed pathway's, which takes no more commands but the odd late
+// acknowledgement or Correction.
 func (s *Store) remember(p *events.Pathway, appended []events.Envelope) {
 	for i := range appended {
 		if _, ok := appended[i].Annuls(); ok {
@@ -131,7 +142,21 @@ func (s *Store) remember(p *events.Pathway, appended []events.Envelope) {
 	for i := range appended {
 		p.Apply(&appended[i])
 	}
+	if p.Closed() {
+		s.cache.drop(p.ID())
+		return
+	}
+	p.Trim()
 	s.cache.put(p.ID(), p)
+}
+
+func corrects(ps []events.Payload) bool {
+	for _, pl := range ps {
+		if _, ok := pl.(*events.Correction); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func cluster(p *events.Pathway, evs []events.Envelope) string {

@@ -56,6 +56,12 @@ type Config struct {
 	// directory keeps one (file "secret", created at first start); with an
 	// external cluster it must be given.
 	Secret []byte
+	// StateCache is how many pathways' write-side state Execute keeps in
+	// memory (trimmed of history, a few kB each), so that a command needs
+	// no load from the log. Size it above the open pathways of the
+	// deployment (about 11 000 nationally in the simulator's model).
+	// Default 32 768.
+	StateCache int
 	// RawRetention is how long inbound raw messages are kept. Default 0:
 	// for ever (until an operator sets a limit).
 	RawRetention time.Duration
@@ -76,6 +82,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.StateCache == 0 {
+		c.StateCache = 32768
 	}
 	if c.ServerName == "" {
 		c.ServerName = "stafet"
@@ -99,6 +108,8 @@ func (c Config) Validate() error {
 		return errors.New("engine: an external cluster needs the deployment secret (STAFET_SECRET_FILE)")
 	case len(c.Secret) > 0 && len(c.Secret) < 32:
 		return errors.New("engine: the deployment secret must be at least 32 bytes")
+	case c.StateCache < 0:
+		return errors.New("engine: state cache must not be negative")
 	case c.DuplicateWindow < time.Second:
 		return errors.New("engine: duplicate window must be at least 1s")
 	}

@@ -88,7 +88,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, codec: events.NewCodec(), cache: newStateCache(4096), pseudo: ps}
+	s := &Store{cfg: cfg, log: cfg.Logger, codec: events.NewCodec(), cache: newStateCache(cfg.StateCache), pseudo: ps}
 	if cfg.URL == "" {
 		ns, err := startEmbedded(cfg)
 		if err != nil {

@@ -373,3 +373,31 @@ func TestAtomicMultiEventAppend(t *testing.T) {
 		}
 	})
 }
+
+// The state cache keeps pathways without their history; a Correction
+// needs it, so Execute folds the history for one and the state after it
+// is right.
+func TestCorrectionAfterCachedState(t *testing.T) {
+	s := openStore(t, engine.Config{StateCache: 2})
+	ctx := context.Background()
+	pw := admitted(t, s)
+	acc, err := s.Execute(ctx, cmd(pw, aarhus, t0.Add(2*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Execute(ctx, cmd(pw, aarhus, t0.Add(3*time.Hour), &events.Correction{Annuls: acc.Events[0].ID, Reason: "wrong team"})); err != nil {
+		t.Fatalf("correction: %v", err)
+	}
+	// The offer is pending again: accepting it a second time is allowed.
+	if _, err := s.Execute(ctx, cmd(pw, aarhus, t0.Add(4*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus})); err != nil {
+		t.Fatalf("accept after the correction: %v", err)
+	}
+	// More pathways than the cache holds: the first is loaded again.
+	for i := 0; i < 3; i++ {
+		admitted(t, s)
+	}
+	_, err = s.Execute(ctx, cmd(pw, aarhus, t0.Add(5*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus}))
+	if !errors.Is(err, events.ErrRule) {
+		t.Errorf("third acceptance: got %v; want a rule error", err)
+	}
+}

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -54,6 +55,11 @@ type Pathway struct {
 	// history is what was folded, so a Correction can fold again without
 	// the annulled event.
 	history []Envelope
+	// trimmed means history was dropped (Trim): the state serves every
+	// command but a Correction, which needs the history to fold again.
+	trimmed bool
+	// stale is set when a Correction was applied to a trimmed state.
+	stale bool
 }
 
 // Fold builds a pathway's state from its history in log order. Events
@@ -141,13 +147,36 @@ func (p *Pathway) GP() OrgID { return p.gp }
 // order. A Correction folds the whole history again without the event it
 // annuls.
 func (p *Pathway) Apply(e *Envelope) {
+	_, corrects := e.Annuls()
+	if p.trimmed {
+		if corrects {
+			// Without the history there is nothing to fold again: the
+			// state would be wrong, so it says so instead.
+			p.stale = true
+		}
+		p.evolve(e)
+		return
+	}
 	p.history = append(p.history, *e)
-	if _, ok := e.Annuls(); ok {
+	if corrects {
 		*p = *Fold(p.history)
 		return
 	}
 	p.evolve(e)
 }
+
+// Trim drops the folded history. A write side that keeps many pathways'
+// state in memory keeps them trimmed: the history is most of a state's
+// size (an envelope per event) and only a Correction needs it. Decide
+// refuses a Correction on a trimmed pathway with ErrHistoryTrimmed; load
+// the history and fold it to decide one.
+func (p *Pathway) Trim() {
+	p.history = nil
+	p.trimmed = true
+}
+
+// Trimmed reports whether Trim dropped the history.
+func (p *Pathway) Trimmed() bool { return p.trimmed }
 
 func (p *Pathway) evolve(e *Envelope) {
 	if e.Seq > p.lastSeq {
@@ -249,6 +278,9 @@ func Decide(p *Pathway, cmd Command) ([]Envelope, error) {
 	}
 	if err := orgOpt("actor.org", cmd.Actor.Org); err != nil {
 		return nil, err
+	}
+	if p.trimmed && (p.stale || hasCorrection(cmd.Payloads)) {
+		return nil, ErrHistoryTrimmed
 	}
 	// Decide on a scratch copy so a command is all or nothing.
 	s := p.clone()
@@ -479,6 +511,19 @@ func wantScheme(field string, id OrgID, schemes ...string) error {
 		}
 	}
 	return &ValidationError{Field: field, Reason: fmt.Sprintf("%s is the wrong kind of organisation here (want %v)", id, schemes)}
+}
+
+// ErrHistoryTrimmed is Decide's answer to a Correction on a trimmed
+// pathway state (see Trim): fold the pathway's history and decide again.
+var ErrHistoryTrimmed = errors.New("events: the pathway state has no history; a Correction needs it")
+
+func hasCorrection(ps []Payload) bool {
+	for _, pl := range ps {
+		if _, ok := pl.(*Correction); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Pathway) clone() *Pathway {

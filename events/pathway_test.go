@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -671,4 +672,45 @@ func TestFoldDeterministic(t *testing.T) {
 			t.Errorf("%s: got %v and %v; want the same answer", pl.Type(), errA, errB)
 		}
 	}
+}
+
+func TestTrimmedState(t *testing.T) {
+	h := given(t, opened(), admitted(auh), offered("o1", auh, aarhus, events.HomeCare))
+	t.Run("decides as the full state", func(t *testing.T) {
+		full, trimmed := events.Fold(h), events.Fold(h)
+		trimmed.Trim()
+		for _, pl := range []events.Payload{accepted("o1", aarhus), discharged(auh), admitted(auh)} {
+			_, errFull := events.Decide(full, command(pl))
+			_, errTrim := events.Decide(trimmed, command(pl))
+			if fmt.Sprint(errFull) != fmt.Sprint(errTrim) {
+				t.Errorf("%s: trimmed got %v; full got %v", pl.Type(), errTrim, errFull)
+			}
+		}
+	})
+	t.Run("refuses a correction", func(t *testing.T) {
+		p := events.Fold(h)
+		p.Trim()
+		if _, err := events.Decide(p, command(annul(h[1].ID))); !errors.Is(err, events.ErrHistoryTrimmed) {
+			t.Errorf("got %v; want ErrHistoryTrimmed", err)
+		}
+	})
+	t.Run("a correction applied makes it refuse everything", func(t *testing.T) {
+		p := events.Fold(h)
+		p.Trim()
+		c := given1(t, h, annul(h[1].ID))
+		p.Apply(&c[0])
+		if _, err := events.Decide(p, command(discharged(auh))); !errors.Is(err, events.ErrHistoryTrimmed) {
+			t.Errorf("got %v; want ErrHistoryTrimmed", err)
+		}
+	})
+	t.Run("keeps applying", func(t *testing.T) {
+		p := events.Fold(h[:1])
+		p.Trim()
+		for i := 1; i < len(h); i++ {
+			p.Apply(&h[i])
+		}
+		if !p.Trimmed() || !p.Admitted() || p.LastSeq() != events.Fold(h).LastSeq() {
+			t.Errorf("got trimmed %t, admitted %t, seq %d", p.Trimmed(), p.Admitted(), p.LastSeq())
+		}
+	})
 }

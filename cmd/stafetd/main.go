@@ -67,7 +67,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 		}
 		fs.StringVar(p, name, def, usage+" (env "+env+")")
 	}
-	var durability, drain, natsAddr, replicas string
+	var durability, drain, natsAddr, replicas, stateCache string
 	str(&c.httpAddr, "http-addr", "STAFET_HTTP_ADDR", ":8080", "HTTP API address; empty = none")
 	str(&c.mllpAddr, "mllp-addr", "STAFET_MLLP_ADDR", ":2575", "MLLP (HL7 v2) address; empty = none")
 	str(&natsAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded NATS client address; \"none\" = in-process only")
@@ -79,6 +79,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&c.engine.KeyFile, "nats-key", "STAFET_NATS_KEY", "", "key for -nats-cert")
 	str(&durability, "durability", "STAFET_DURABILITY", "safe", "safe (fsync before every ack) or bulk (fsync on the server's interval)")
 	str(&replicas, "replicas", "STAFET_REPLICAS", "1", "replication of streams and buckets on a cluster (3 for production)")
+	str(&stateCache, "state-cache", "STAFET_STATE_CACHE", "32768", "pathways whose write-side state is kept in memory (above the open pathways)")
 	str(&c.tlsCert, "tls-cert", "STAFET_TLS_CERT", "", "certificate for HTTPS (and MLLP with -mllp-tls)")
 	str(&c.tlsKey, "tls-key", "STAFET_TLS_KEY", "", "key for -tls-cert")
 	str(&c.adminToken, "admin-token", "STAFET_ADMIN_TOKEN", "", "operator token; if unset, generated at first start and kept in the data dir")
@@ -100,6 +101,9 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	c.engine.Durability = engine.Durability(durability)
 	if _, err := fmt.Sscan(replicas, &c.engine.Replicas); err != nil {
 		return c, fmt.Errorf("replicas %q: want a number", replicas)
+	}
+	if _, err := fmt.Sscan(stateCache, &c.engine.StateCache); err != nil {
+		return c, fmt.Errorf("state-cache %q: want a number", stateCache)
 	}
 	d, err := time.ParseDuration(drain)
 	if err != nil {
