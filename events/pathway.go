@@ -282,8 +282,11 @@ func Decide(p *Pathway, cmd Command) ([]Envelope, error) {
 	if p.trimmed && (p.stale || hasCorrection(cmd.Payloads)) {
 		return nil, ErrHistoryTrimmed
 	}
-	// Decide on a scratch copy so a command is all or nothing.
-	s := p.clone()
+	// The rules only read the state. A command of several payloads
+	// decides each on the state the ones before it left, so those are
+	// applied to a scratch copy (the command is all or nothing); a
+	// command of one payload, the common case, needs no copy.
+	s := p
 	out := make([]Envelope, 0, len(cmd.Payloads))
 	for i, pl := range cmd.Payloads {
 		if pl == nil {
@@ -305,7 +308,12 @@ func Decide(p *Pathway, cmd Command) ([]Envelope, error) {
 			ID: NewID(), Pathway: cmd.Pathway, Type: pl.Type(), OccurredAt: cmd.OccurredAt,
 			Source: cmd.Source, Actor: cmd.Actor, Correlation: cmd.Correlation, Causation: cmd.Causation, Payload: pl,
 		}
-		s.Apply(&e)
+		if i < len(cmd.Payloads)-1 {
+			if s == p {
+				s = p.clone()
+			}
+			s.Apply(&e)
+		}
 		out = append(out, e)
 	}
 	return out, nil

@@ -3,6 +3,7 @@ package events_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"os"
 	"regexp"
 	"slices"
@@ -713,4 +714,22 @@ func TestTrimmedState(t *testing.T) {
 			t.Errorf("got trimmed %t, admitted %t, seq %d", p.Trimmed(), p.Admitted(), p.LastSeq())
 		}
 	})
+}
+
+// Decide reads the state and never changes it, whether it accepts or
+// refuses: the engine decides on its cached state in place.
+func TestDecideLeavesStateAlone(t *testing.T) {
+	h := given(t, opened(), admitted(auh), offered("o1", auh, aarhus, events.HomeCare))
+	cmds := []events.Command{
+		command(accepted("o1", aarhus)), command(discharged(auh)), command(admitted(auh)),
+		command(annul(h[1].ID)), command(accepted("o1", aarhus), discharged(auh)),
+		command(&events.LeaveStarted{Hospital: auh}), command(accepted("nope", aarhus)),
+	}
+	for _, c := range cmds {
+		p, want := events.Fold(h), events.Fold(h)
+		_, err := events.Decide(p, c)
+		if !reflect.DeepEqual(p, want) {
+			t.Errorf("%s (err %v): the state changed", c.Payloads[0].Type(), err)
+		}
+	}
 }
