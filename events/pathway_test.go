@@ -3,8 +3,8 @@ package events_test
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"testing"
