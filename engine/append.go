@@ -301,6 +301,9 @@ func (s *Store) publish(ctx context.Context, m *nats.Msg, opts ...jetstream.Publ
 		}
 		select {
 		case ack := <-f.Ok():
+			if err := s.Commit(ctx); err != nil {
+				return nil, err
+			}
 			return ack, nil
 		case err := <-f.Err():
 			if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) {

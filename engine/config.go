@@ -40,6 +40,14 @@ type Config struct {
 	ListenAddr string
 	// Durability is Safe (default) or Bulk.
 	Durability Durability
+	// FsyncEach makes the embedded server fsync every message itself in
+	// safe mode, as JetStream's sync_always does. By default (false) the
+	// store groups the fsyncs instead: a write is acknowledged only after
+	// a sync of the file system that began after the server stored it,
+	// and one sync serves every writer waiting (commit.go). Both
+	// acknowledge nothing before it is on disk; the default writes many
+	// times faster. Ignored for an external cluster and in bulk mode.
+	FsyncEach bool
 	// Replicas is the replication factor of streams and buckets. Default 1;
 	// use 3 on a cluster.
 	Replicas int

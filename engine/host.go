@@ -240,6 +240,12 @@ func (h *Host) Checkpoint(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: snapshot %s: %w", h.name, err)
 	}
+	// A checkpoint must not get ahead of the log on disk: after a crash
+	// of the machine the host would skip the events that take the lost
+	// ones' sequences.
+	if err := h.s.commitThrough(ctx, seq); err != nil {
+		return err
+	}
 	obs, err := h.objects(ctx)
 	if err != nil {
 		return err

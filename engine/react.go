@@ -83,6 +83,12 @@ func (s *Store) handle(ctx context.Context, name string, m jetstream.Msg, handle
 		m.Term()
 		return
 	}
+	// A reaction (an alert, a policy's offer) must not act on an event
+	// that a crash of the machine could still take back.
+	if err := s.commitThrough(ctx, md.Sequence.Stream+md.NumPending); err != nil {
+		m.Nak()
+		return
+	}
 	evs, err := s.codec.DecodeCommit(m.Data())
 	if err != nil {
 		s.log.Error("reactor skips an event it cannot decode", "reactor", name, "seq", md.Sequence.Stream, "err", err)

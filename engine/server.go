@@ -18,7 +18,31 @@ import (
 
 // startEmbedded starts an in-process nats-server with JetStream on file
 // storage in cfg.DataDir.
-func startEmbedded(cfg Config) (*server.Server, error) {
+//
+// In safe mode the store fsyncs in groups (commit.go) where it can: the
+// server then writes every message to its file before the ack but leaves
+// syncing to the store, which syncs once for all the writers waiting.
+func (s *Store) startEmbedded() error {
+	cfg := s.cfg
+	group := cfg.Durability == Safe && !cfg.FsyncEach && groupCommitAvailable
+	ns, err := startEmbedded(cfg, cfg.Durability == Safe && !group)
+	if err != nil {
+		return err
+	}
+	s.ns = ns
+	if !group {
+		return nil
+	}
+	sync, closeSync, err := fileSystemSync(ns.JetStreamConfig().StoreDir)
+	if err != nil {
+		s.shutdownServer()
+		return err
+	}
+	s.commit, s.closeSync = newCommitter(sync), closeSync
+	return nil
+}
+
+func startEmbedded(cfg Config, syncAlways bool) (*server.Server, error) {
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("engine: data dir: %w", err)
@@ -35,7 +59,7 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 		// Safe durability: fsync every write before the ack. JetStream's
 		// default (fsync every 2 minutes) lost acknowledged writes in
 		// Jepsen's 2025 analysis; see docs/architecture.md.
-		SyncAlways: cfg.Durability == Safe,
+		SyncAlways: syncAlways,
 	}
 	if err := listenOpts(cfg, opts); err != nil {
 		return nil, err

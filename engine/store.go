@@ -55,7 +55,14 @@ type Store struct {
 	codec   *events.Codec
 	locks   [256]sync.Mutex
 	cache   *stateCache
-	pseudo  *events.Pseudonymizer
+	// commit groups fsyncs in safe mode on the embedded server; nil when
+	// the server fsyncs itself or durability is bulk.
+	commit    *committer
+	closeSync func() error
+	// durableSeq is an event log sequence known to be on disk with all
+	// before it (commitThrough).
+	durableSeq atomic.Uint64
+	pseudo     *events.Pseudonymizer
 
 	stats Stats
 
@@ -90,11 +97,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, log: cfg.Logger, codec: events.NewCodec(), cache: newStateCache(cfg.StateCache), pseudo: ps}
 	if cfg.URL == "" {
-		ns, err := startEmbedded(cfg)
-		if err != nil {
+		if err := s.startEmbedded(); err != nil {
 			return nil, err
 		}
-		s.ns = ns
 	}
 	nc, err := connect(cfg, s.ns)
 	if err != nil {
@@ -259,6 +264,10 @@ func (s *Store) Close() error {
 			for i := 0; i < 100 && !s.nc.IsClosed(); i++ {
 				time.Sleep(10 * time.Millisecond)
 			}
+		}
+		if s.commit != nil {
+			s.commit.stop()
+			s.closeSync()
 		}
 		s.shutdownServer()
 	})

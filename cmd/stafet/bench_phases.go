@@ -73,7 +73,11 @@ func (b *bencher) appendPhase(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(rawDir)
-	rs, err := b.open(ctx, rawDir, b.o.durability)
+	// Raw JetStream in safe mode is the server's sync_always: one fsync
+	// per message; Stafet groups its fsyncs (engine.Config.FsyncEach).
+	rawCfg := b.config(rawDir, b.o.durability)
+	rawCfg.FsyncEach = true
+	rs, err := engine.Open(ctx, rawCfg)
 	if err != nil {
 		return err
 	}
