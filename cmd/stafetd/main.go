@@ -67,7 +67,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 		}
 		fs.StringVar(p, name, def, usage+" (env "+env+")")
 	}
-	var durability, drain, natsAddr, replicas, stateCache string
+	var durability, drain, natsAddr, replicas, stateCache, fsync string
 	str(&c.httpAddr, "http-addr", "STAFET_HTTP_ADDR", ":8080", "HTTP API address; empty = none")
 	str(&c.mllpAddr, "mllp-addr", "STAFET_MLLP_ADDR", ":2575", "MLLP (HL7 v2) address; empty = none")
 	str(&natsAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded NATS client address; \"none\" = in-process only")
@@ -78,6 +78,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&c.engine.CertFile, "nats-cert", "STAFET_NATS_CERT", "", "certificate for NATS TLS")
 	str(&c.engine.KeyFile, "nats-key", "STAFET_NATS_KEY", "", "key for -nats-cert")
 	str(&durability, "durability", "STAFET_DURABILITY", "safe", "safe (fsync before every ack) or bulk (fsync on the server's interval)")
+	str(&fsync, "fsync", "STAFET_FSYNC", "group", "safe mode on the embedded server: group (one fsync for all writers waiting) or each (the server fsyncs every message)")
 	str(&replicas, "replicas", "STAFET_REPLICAS", "1", "replication of streams and buckets on a cluster (3 for production)")
 	str(&stateCache, "state-cache", "STAFET_STATE_CACHE", "32768", "pathways whose write-side state is kept in memory (above the open pathways)")
 	str(&c.tlsCert, "tls-cert", "STAFET_TLS_CERT", "", "certificate for HTTPS (and MLLP with -mllp-tls)")
@@ -101,6 +102,13 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	c.engine.Durability = engine.Durability(durability)
 	if _, err := fmt.Sscan(replicas, &c.engine.Replicas); err != nil {
 		return c, fmt.Errorf("replicas %q: want a number", replicas)
+	}
+	switch fsync {
+	case "group":
+	case "each":
+		c.engine.FsyncEach = true
+	default:
+		return c, fmt.Errorf("fsync %q: want group or each", fsync)
 	}
 	if _, err := fmt.Sscan(stateCache, &c.engine.StateCache); err != nil {
 		return c, fmt.Errorf("state-cache %q: want a number", stateCache)
