@@ -97,7 +97,7 @@ func (m *Model) commands(p *pathway) []*timedCmd {
 	}
 	id, _ := uuid.Parse(p.uuid())
 	var out []*timedCmd
-	closed := time.Time{}
+	closed, closeSeq := time.Time{}, 0
 	add := func(at time.Time, actor events.OrgID, src events.Source, pls ...events.Payload) {
 		out = append(out, &timedCmd{at: at, no: p.no, seq: len(out), cmd: events.Command{
 			Pathway: id, Actor: events.Actor{Org: actor}, Source: src, OccurredAt: at.UTC(),
@@ -196,6 +196,7 @@ func (m *Model) commands(p *pathway) []*timedCmd {
 		case fDeath:
 			add(f.at, h, msgSource(f, h), notice(f, &events.PatientDied{Place: h})...)
 		case fCancel:
+			closeSeq = len(out)
 			add(f.at, h, msgSource(f, h), &events.PathwayClosed{Reason: "admission cancelled"})
 			closed = f.at
 		case fCareComm, fReply:
@@ -229,10 +230,11 @@ func (m *Model) commands(p *pathway) []*timedCmd {
 		}
 	}
 	if !closed.IsZero() {
-		// Nothing follows the close of a cancelled admission.
+		// Nothing follows the close of a cancelled admission, not even a
+		// command at the same instant that the log would order after it.
 		kept := out[:0]
 		for _, c := range out {
-			if !c.at.After(closed) {
+			if c.at.Before(closed) || c.at.Equal(closed) && c.seq <= closeSeq {
 				kept = append(kept, c)
 			}
 		}

@@ -64,7 +64,7 @@ func describe(cmd events.Command) string {
 
 func TestWorkloadShape(t *testing.T) {
 	a, b := Workload(7, 5000), Workload(7, 5000)
-	opened := map[uuid.UUID]bool{}
+	opened, closed := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
 	for i, cmd := range a {
 		ja, _ := json.Marshal(cmd.Payloads)
 		jb, _ := json.Marshal(b[i].Payloads)
@@ -75,6 +75,12 @@ func TestWorkloadShape(t *testing.T) {
 			opened[cmd.Pathway] = true
 		} else if !opened[cmd.Pathway] {
 			t.Fatalf("command %d (%s) comes before its pathway's opening", i, describe(cmd))
+		}
+		if closed[cmd.Pathway] {
+			t.Fatalf("command %d (%s) comes after its pathway's close", i, describe(cmd))
+		}
+		if _, ok := cmd.Payloads[len(cmd.Payloads)-1].(*events.PathwayClosed); ok {
+			closed[cmd.Pathway] = true
 		}
 		for _, p := range cmd.Payloads {
 			if err := p.Validate(); err != nil {
