@@ -1,0 +1,272 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// canonicalSeeds returns stored messages for the canonical reader's tests:
+// the compact form of every example, both fuzz corpora of the codec, and
+// variants just outside the canonical form.
+func canonicalSeeds(t testing.TB) [][]byte {
+	t.Helper()
+	var out [][]byte
+	files, _ := filepath.Glob("testdata/examples/*.json")
+	var compact [][]byte
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, b); err != nil {
+			t.Fatal(err)
+		}
+		compact = append(compact, buf.Bytes())
+	}
+	if len(compact) < 2 {
+		t.Fatal("no examples in testdata/examples")
+	}
+	out = append(out, compact...)
+	out = append(out, []byte("["+string(compact[0])+","+string(compact[1])+"]"))
+	for _, dir := range []string{"FuzzDecode", "FuzzDecodeCommit"} {
+		corpus, _ := filepath.Glob(filepath.Join("testdata", "fuzz", dir, "*"))
+		for _, file := range corpus {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lit, ok := strings.CutPrefix(string(b), "go test fuzz v1\n[]byte(")
+			lit, ok2 := strings.CutSuffix(strings.TrimSpace(lit), ")")
+			s, err := strconv.Unquote(lit)
+			if !ok || !ok2 || err != nil {
+				t.Fatalf("%s: not a []byte corpus entry", file)
+			}
+			out = append(out, []byte(s))
+		}
+	}
+	const (
+		head = `{"id":"01957f2a-6c00-7000-8000-000000000002","pathway":"01957f2a-6c00-7000-8000-00000000aa01",`
+		tail = `,"schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{}}`
+	)
+	for _, v := range []string{
+		head + `"type":"PatientDied"` + tail,
+		head + `"type":"PatientDied","schema":1,"occurred_at":"2024-02-29T23:59:59.123456789Z","data":{"place":"sor:1"}}`,
+		head + `"type":"PatientDied","schema":1,"occurred_at":"2025-02-29T08:35:00Z","data":{}}`,
+		head + `"type":"PatientDied","schema":1,"occurred_at":"2025-03-10T08:35:00.1234567891Z","data":{}}`,
+		head + `"type":"PatientDied","schema":1,"occurred_at":"2025-03-10T08:35:00.Z","data":{}}`,
+		head + `"type":"PatientDied","schema":1,"occurred_at":"2025-03-10T24:00:00Z","data":{}}`,
+		head + `"type":"PatientDied","schema":1,"occurred_at":"2025-03-10t08:35:00z","data":{}}`,
+		head + `"type":"PatientDied","schema":1,"occurred_at":"2025-03-10T08:35:00+01:00","data":{}}`,
+		head + `"type":"PatientDied","schema":1,"occurred_at":"0000-01-01T00:00:00Z","data":{}}`,
+		head + `"type":"PatientDied","schema":01,"occurred_at":"2025-03-10T08:35:00Z","data":{}}`,
+		head + `"type":"PatientDied","schema":1.0,"occurred_at":"2025-03-10T08:35:00Z","data":{}}`,
+		head + `"type":"PatientDied","schema":-1,"occurred_at":"2025-03-10T08:35:00Z","data":{}}`,
+		head + `"type":"PatientDied","schema":1234567890,"occurred_at":"2025-03-10T08:35:00Z","data":{}}`,
+		head + `"type":"PatientDied","data":{},"schema":1,"occurred_at":"2025-03-10T08:35:00Z"}`,
+		head + `"type":"PatientDied","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{"place":"sor:1","place":"sor:2"}}`,
+		head + `"type":"PatientDied","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{"Place":"sor:1"}}`,
+		head + `"type":"PatientDied","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{"place":"s\u00f8r:1"}}`,
+		head + `"type":"PatientDied","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{"place":"sør:1"}}`,
+		head + "\"type\":\"PatientDied\",\"schema\":1,\"occurred_at\":\"2025-03-10T08:35:00Z\",\"data\":{\"place\":\"s\xf8r:1\"}}",
+		head + "\"type\":\"PatientDied\",\"schema\":1,\"occurred_at\":\"2025-03-10T08:35:00Z\",\"data\":{\"place\":\"s\x7fr:1\"}}",
+		head + `"type":"PatientDied","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{"place":null}}`,
+		head + `"type":"PatientDied","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{} }`,
+		head + `"type":"DocumentAcknowledged","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{"document":"d","by":"sor:1","ok":true,"reason":"a <b> & \"c\""}}`,
+		head + `"type":"DocumentAcknowledged","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{"document":"d","by":"sor:1","ok":tru}}`,
+		head + `"type":"PathwayOpened","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{"patient":"p0","identity":{"nonce":"AAAA","ciphertext":"AA=="}}}`,
+		head + `"type":"PathwayOpened","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{"patient":"p0","identity":{"nonce":"AAA","ciphertext":"A==="}}}`,
+		head + `"type":"PathwayOpened","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{"patient":"p0","identity":{"nonce":"","ciphertext":"-_-_"}}}`,
+		head + `"type":"PathwayOpened","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{"patient":"p0","identity":{"nonce":"AAAA"},"identity":{"ciphertext":"AAAA"}}}`,
+		head + `"type":"PatientIdentityMerged","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{"survivor":"p1","merged":"p2","merged_pathway":"urn:uuid:01957f2a-6c00-7000-8000-00000000aa02"}}`,
+		head + `"type":"Correction","schema":1,"occurred_at":"2025-03-10T08:35:00Z","data":{"annuls":"01957F2A-6C00-7000-8000-00000000AA02","reason":"x"}}`,
+		`[` + head + `"type":"PatientDied"` + tail + `,` + head + `"type":"PathwayClosed"` + tail + `]`,
+		`[` + head + `"type":"PatientDied"` + tail + `,]`,
+		`[` + head + `"type":"PatientDied"` + tail + `] `,
+		`[` + head + `"type":"PatientDied"` + tail + `]]`,
+	} {
+		out = append(out, []byte(v))
+	}
+	return out
+}
+
+// FuzzCanonicalAgrees checks the canonical reader against the general
+// decoder: whatever it accepts, the general decoder reads to the same
+// envelopes, and a Decoder that shares strings across messages reads what
+// a fresh one does.
+//
+//	go test ./events -run '^$' -fuzz FuzzCanonicalAgrees -fuzztime 60s
+func FuzzCanonicalAgrees(f *testing.F) {
+	for _, b := range canonicalSeeds(f) {
+		f.Add(b)
+	}
+	c := NewCodec()
+	shared := c.NewDecoder()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fresh := Decoder{c: c}
+		got, ok := fresh.canonicalCommit(nil, b)
+		again, okAgain := shared.canonicalCommit([]Envelope{{}}, b)
+		if ok != okAgain || ok && !reflect.DeepEqual(again[1:], got) {
+			t.Fatalf("a shared Decoder disagrees with a fresh one (%v, %v)\ninput: %q", okAgain, ok, b)
+		}
+		if !ok {
+			if len(got) != 0 {
+				t.Fatalf("got %d events from input out of canonical form; want none", len(got))
+			}
+			return
+		}
+		want, err := c.decodeCommit(b)
+		if err != nil {
+			t.Fatalf("the canonical reader accepted what the decoder rejects: %v\ninput: %q", err, b)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("readers disagree\ninput:     %q\ncanonical: %#v\ndecoder:   %#v", b, got, want)
+		}
+		if len(b) > 0 && b[0] == '{' {
+			var e Envelope
+			if !fresh.canonical(b, &e) {
+				t.Fatalf("canonical rejects the envelope canonicalCommit accepted: %q", b)
+			}
+			if want, err := c.decode(b); err != nil || !reflect.DeepEqual(e, want) {
+				t.Fatalf("Decode: readers disagree (%v)\ninput: %q", err, b)
+			}
+		}
+	})
+}
+
+// FuzzDecodeCommitAgreesWithEncodingJSON extends
+// FuzzDecodeAgreesWithEncodingJSON to stored messages, through whichever
+// reader DecodeCommit picks: whatever it accepts, encoding/json reads the
+// same way.
+func FuzzDecodeCommitAgreesWithEncodingJSON(f *testing.F) {
+	for _, b := range canonicalSeeds(f) {
+		f.Add(b)
+	}
+	c := NewCodec()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := c.DecodeCommit(b)
+		if err != nil {
+			return
+		}
+		want, err := stdDecodeCommit(c, b)
+		if err != nil {
+			t.Fatalf("DecodeCommit accepted what encoding/json rejects: %v\ninput: %q", err, b)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decoders disagree\ninput: %q\ngot:  %#v\nwant: %#v", b, got, want)
+		}
+	})
+}
+
+// stdDecodeCommit reads a stored message with encoding/json alone.
+func stdDecodeCommit(c *Codec, b []byte) ([]Envelope, error) {
+	var raws []json.RawMessage
+	if bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("[")) {
+		if err := json.Unmarshal(b, &raws); err != nil {
+			return nil, err
+		}
+	} else {
+		raws = []json.RawMessage{b}
+	}
+	out := make([]Envelope, 0, len(raws))
+	for _, r := range raws {
+		var w wire
+		if err := json.Unmarshal(r, &w); err != nil {
+			return nil, err
+		}
+		p, err := c.decodePayload(w.Type, w.Schema, w.Data, json.Unmarshal)
+		if err != nil {
+			return nil, err
+		}
+		e := Envelope{
+			ID: w.ID, Pathway: w.Pathway, Type: w.Type, Schema: c.current[w.Type], OccurredAt: w.OccurredAt,
+			RecordedAt: w.RecordedAt, Correlation: w.Correlation, Causation: w.Causation, Payload: p,
+		}
+		if w.Source != nil {
+			e.Source = Source{w.Source.System, w.Source.Org, w.Source.MessageID}
+		}
+		if w.Actor != nil {
+			e.Actor = Actor{w.Actor.Org, w.Actor.Role}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// TestCanonicalReadsWhatEncodeWrites checks that the stored form of every
+// example takes the canonical reader, alone and in commits: were it to
+// fall back, replay would be several times slower without a test
+// failing.
+func TestCanonicalReadsWhatEncodeWrites(t *testing.T) {
+	c := NewCodec()
+	d := c.NewDecoder()
+	files, _ := filepath.Glob("testdata/examples/*.json")
+	var all []Envelope
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := c.decode(b)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		all = append(all, e)
+	}
+	// An envelope with every optional part, and one with none.
+	full := all[0]
+	full.Causation, full.Actor.Role = "01957f2a-6c00-7000-8000-000000000001", "visitator"
+	bare := all[0]
+	bare.RecordedAt, bare.Source, bare.Actor, bare.Correlation = time.Time{}, Source{}, Actor{}, ""
+	all = append(all, full, bare)
+	for _, e := range all {
+		t.Run(string(e.Type), func(t *testing.T) {
+			for _, commit := range [][]Envelope{{e}, {e, all[0], e}} {
+				b, err := c.EncodeCommit(commit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, ok := d.canonicalCommit(nil, b)
+				if !ok {
+					t.Fatalf("the canonical reader gave up on %s", b)
+				}
+				want, err := c.decodeCommit(b)
+				if err != nil || !reflect.DeepEqual(got, want) {
+					t.Errorf("got %#v; want %#v (%v)", got, want, err)
+				}
+			}
+		})
+	}
+}
+
+func TestDecoderAppends(t *testing.T) {
+	c := NewCodec()
+	d := c.NewDecoder()
+	seeds := canonicalSeeds(t)
+	var dst []Envelope
+	for _, b := range seeds {
+		n := len(dst)
+		var err error
+		dst, err = d.DecodeCommit(dst, b)
+		want, wantErr := c.decodeCommit(b)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("got error %v; want %v\ninput: %q", err, wantErr, b)
+		}
+		if err != nil {
+			if len(dst) != n {
+				t.Fatalf("got %d events appended with error %v; want none", len(dst)-n, err)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(dst[n:], want) {
+			t.Fatalf("got %#v; want %#v\ninput: %q", dst[n:], want, b)
+		}
+	}
+}
