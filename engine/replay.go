@@ -110,8 +110,9 @@ func (s *Store) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, e
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			dec := s.codec.NewDecoder()
 			for b := range work {
-				s.decodeBatch(b)
+				decodeRaw(dec, b)
 			}
 		}()
 	}
@@ -176,19 +177,22 @@ func newRawBatch() *rawBatch {
 	return &rawBatch{data: make([][]byte, 0, decodeBatch), seqs: make([]uint64, 0, decodeBatch), done: make(chan struct{})}
 }
 
-func (s *Store) decodeBatch(b *rawBatch) {
+// decodeRaw decodes a batch's messages straight into its events.
+func decodeRaw(dec *events.Decoder, b *rawBatch) {
 	defer close(b.done)
-	b.evs = make([]events.Envelope, 0, len(b.data))
+	// Commands yield 1.16 events on average; room for a quarter more
+	// saves growing the slice in most batches.
+	b.evs = make([]events.Envelope, 0, len(b.data)+len(b.data)/4)
 	for i, d := range b.data {
-		evs, err := s.codec.DecodeCommit(d)
-		if err != nil {
+		n := len(b.evs)
+		var err error
+		if b.evs, err = dec.DecodeCommit(b.evs, d); err != nil {
 			b.err = fmt.Errorf("engine: replay: event at seq %d: %w", b.seqs[i], err)
 			return
 		}
-		for j := range evs {
-			evs[j].Seq = b.seqs[i]
+		for j := n; j < len(b.evs); j++ {
+			b.evs[j].Seq = b.seqs[i]
 		}
-		b.evs = append(b.evs, evs...)
 	}
 	b.data = nil
 }
