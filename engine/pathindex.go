@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/events"
@@ -18,54 +19,191 @@ import (
 // the patient's open pathway, else a new pathway id reserved for the
 // patient (isNew: the caller opens it). Concurrent callers for the same
 // new patient get the same id: the reservation is an atomic create.
+//
+// It is EpisodePathway, ReservePathway and LinkEpisode in a row; a caller
+// that wants to overlap their round trips with its own work calls them
+// itself.
 func (s *Store) ResolvePathway(ctx context.Context, patient events.PatientRef, episode string) (id uuid.UUID, isNew bool, err error) {
 	if episode != "" {
-		if id, ok, err := s.indexGet(ctx, episodeKey(episode)); err != nil || ok {
+		if id, ok, err := s.EpisodePathway(ctx, episode); err != nil || ok {
 			return id, false, err
 		}
 	}
-	id, ok, err := s.indexGet(ctx, patientKey(patient))
+	r, err := s.ReservePathway(ctx, patient)
 	if err != nil {
 		return uuid.Nil, false, err
 	}
-	if !ok {
-		id, isNew = events.NewID(), true
-		if _, err := s.pathIdx.Create(ctx, patientKey(patient), id[:]); err != nil {
-			if !errors.Is(err, jetstream.ErrKeyExists) {
-				return uuid.Nil, false, fmt.Errorf("engine: pathway index: %w", err)
-			}
-			// Another writer reserved it first; a replica may not have its
-			// entry yet, so read until it does.
-			if id, err = s.indexGetSoon(ctx, patientKey(patient)); err != nil {
-				return uuid.Nil, false, err
-			}
-			isNew = false
-		}
-	}
 	if episode != "" {
-		if err := s.LinkEpisode(ctx, episode, id); err != nil {
+		if err := s.LinkEpisode(ctx, episode, r.Pathway); err != nil {
 			return uuid.Nil, false, err
 		}
 	}
-	return id, isNew, nil
+	return r.Pathway, r.New, nil
+}
+
+// EpisodePathway returns the pathway an episode of care is linked to.
+func (s *Store) EpisodePathway(ctx context.Context, episode string) (uuid.UUID, bool, error) {
+	return s.indexGet(ctx, episodeKey(episode))
+}
+
+// Reservation is a patient's pathway as ReservePathway found or reserved
+// it.
+type Reservation struct {
+	// Pathway is the patient's open pathway, or the id reserved for a new
+	// one.
+	Pathway uuid.UUID
+	// New is true when this call reserved the pathway: the caller opens it
+	// (a PathwayOpened first).
+	New bool
+
+	s       *Store
+	patient events.PatientRef
+	// key is the patient key created alongside the reservation, in case
+	// the patient had none; keyMsg carries it to the key bucket.
+	key    []byte
+	keyMsg *sending
+}
+
+// ReservePathway returns the patient's open pathway, or reserves a new
+// pathway id for the patient. Concurrent callers for the same new patient
+// get the same id: the reservation is an atomic create, the arbiter
+// between instances.
+//
+// A reservation and a lookup are one write, created if the patient has no
+// entry and read back otherwise, and the patient's encryption key is
+// created in the same round trip, in case the patient is new and the
+// caller seals an identity (Reservation.SealIdentity): one round trip for
+// a new patient where a lookup, a create, and a key's lookup and create
+// took four.
+func (s *Store) ReservePathway(ctx context.Context, patient events.PatientRef) (*Reservation, error) {
+	if err := patient.Validate(); err != nil {
+		return nil, err
+	}
+	proposed := events.NewID()
+	reserve, err := s.send(kvMsg(PathwayIndexKV, patientKey(patient), proposed[:]), jetstream.WithExpectLastSequencePerSubject(0))
+	if err != nil {
+		return nil, fmt.Errorf("engine: pathway index: %w", err)
+	}
+	r := &Reservation{s: s, patient: patient}
+	if r.key, err = events.NewPatientKey(); err != nil {
+		return nil, err
+	}
+	if r.keyMsg, err = s.send(kvMsg(KeyBucket, string(patient), r.key), jetstream.WithExpectLastSequencePerSubject(0)); err != nil {
+		return nil, fmt.Errorf("engine: patient key: %w", err)
+	}
+	_, err = reserve.wait(ctx)
+	switch {
+	case err == nil:
+		r.Pathway, r.New = proposed, true
+		return r, nil
+	case !isWrongLastSeq(err):
+		return nil, fmt.Errorf("engine: pathway index: %w", err)
+	}
+	// The patient has a pathway, reserved by another writer or by our own
+	// first attempt whose answer was lost (the id tells which); or had one
+	// that was released, which leaves a delete marker.
+	id, ok, err := s.indexGet(ctx, patientKey(patient))
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		r.Pathway, r.New = id, id == proposed
+		return r, nil
+	}
+	// Released, or reserved by another instance and not yet on the replica
+	// that answered: the KV create tells the two apart.
+	if _, err := s.pathIdx.Create(ctx, patientKey(patient), proposed[:]); err != nil {
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("engine: pathway index: %w", err)
+		}
+		// Another writer reserved it first; a replica may not have its
+		// entry yet, so read until it does.
+		if r.Pathway, err = s.indexGetSoon(ctx, patientKey(patient)); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	r.Pathway, r.New = proposed, true
+	return r, nil
+}
+
+// SealIdentity encrypts the patient's identity under the patient's key
+// (Store.SealIdentity), using the key ReservePathway created when the
+// patient had none.
+func (r *Reservation) SealIdentity(ctx context.Context, id events.Identity) (*events.SealedIdentity, error) {
+	if r.keyMsg != nil {
+		_, err := r.keyMsg.wait(ctx)
+		if err == nil {
+			return events.Seal(r.key, r.patient, id)
+		}
+		if !isWrongLastSeq(err) {
+			return nil, fmt.Errorf("engine: patient key: %w", err)
+		}
+		// The patient has a key (perhaps ours, from a first attempt whose
+		// answer was lost): the stored one is the one to use.
+	}
+	return r.s.SealIdentity(ctx, r.patient, id)
 }
 
 // LinkEpisode links an episode of care to a pathway.
 func (s *Store) LinkEpisode(ctx context.Context, episode string, pathway uuid.UUID) error {
-	if _, err := s.pathIdx.Put(ctx, episodeKey(episode), pathway[:]); err != nil {
-		return fmt.Errorf("engine: pathway index: %w", err)
+	w, err := s.SendEpisodeLink(episode, pathway)
+	if err != nil {
+		return err
 	}
-	return nil
+	return w.Wait(ctx)
+}
+
+// SendEpisodeLink starts linking an episode of care to a pathway; the link
+// is stored once IndexWrite.Wait returns without error.
+func (s *Store) SendEpisodeLink(episode string, pathway uuid.UUID) (*IndexWrite, error) {
+	return s.sendIndex(episodeKey(episode), pathway)
 }
 
 // LinkDocument records which pathway a document (a MedCom message, a
 // discharge letter) belongs to, so an acknowledgement — which names the
 // document but not the patient — finds it.
 func (s *Store) LinkDocument(ctx context.Context, document string, pathway uuid.UUID) error {
-	if _, err := s.pathIdx.Put(ctx, documentKey(document), pathway[:]); err != nil {
+	w, err := s.SendDocumentLink(document, pathway)
+	if err != nil {
+		return err
+	}
+	return w.Wait(ctx)
+}
+
+// SendDocumentLink starts LinkDocument; the link is stored once
+// IndexWrite.Wait returns without error.
+func (s *Store) SendDocumentLink(document string, pathway uuid.UUID) (*IndexWrite, error) {
+	return s.sendIndex(documentKey(document), pathway)
+}
+
+// IndexWrite is a pathway-index write on its way to the store. A caller
+// that sends several waits for them together, paying one round trip
+// instead of one each.
+type IndexWrite struct{ w *sending }
+
+// Wait returns once the write is stored.
+func (w *IndexWrite) Wait(ctx context.Context) error {
+	if _, err := w.w.wait(ctx); err != nil {
 		return fmt.Errorf("engine: pathway index: %w", err)
 	}
 	return nil
+}
+
+func (s *Store) sendIndex(key string, pathway uuid.UUID) (*IndexWrite, error) {
+	w, err := s.send(kvMsg(PathwayIndexKV, key, pathway[:]))
+	if err != nil {
+		return nil, fmt.Errorf("engine: pathway index: %w", err)
+	}
+	return &IndexWrite{w: w}, nil
+}
+
+// kvMsg is a put of a KV bucket's key as a plain message, so it can be
+// sent asynchronously and with an expected sequence.
+func kvMsg(bucket, key string, value []byte) *nats.Msg {
+	m := nats.NewMsg("$KV." + bucket + "." + key)
+	m.Data = value
+	return m
 }
 
 // DocumentPathway returns the pathway a document belongs to.

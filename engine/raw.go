@@ -91,31 +91,103 @@ func (s *Store) setupRaw(ctx context.Context) error {
 // with a (system, sender, control id) stored before is not stored again:
 // StoredRaw.Duplicate is true and Seq is the first copy's.
 func (s *Store) StoreRaw(ctx context.Context, m RawMessage) (StoredRaw, error) {
+	p, err := s.SendRaw(m)
+	if err != nil {
+		return StoredRaw{}, err
+	}
+	return p.Wait(ctx)
+}
+
+// SendRaw sends an inbound message to the raw store without waiting for
+// the store's acknowledgement, so the caller can translate the message
+// while it is written. Nothing may be acknowledged to the sender, and
+// nothing written on the message's behalf, before PendingRaw.Wait has
+// returned without error: only then is the message stored (fsynced in
+// the safe mode).
+func (s *Store) SendRaw(m RawMessage) (*PendingRaw, error) {
 	if m.System == "" || m.ControlID == "" {
-		return StoredRaw{}, errors.New("engine: raw message needs a system and a control id")
+		return nil, errors.New("engine: raw message needs a system and a control id")
 	}
 	if m.ReceivedAt.IsZero() {
 		m.ReceivedAt = time.Now().UTC()
 	}
 	body, err := s.sealRaw(m)
 	if err != nil {
-		return StoredRaw{}, err
+		return nil, err
 	}
-	subj := rawSubject(&m)
-	msg := nats.NewMsg(subj)
+	msg := nats.NewMsg(rawSubject(&m))
 	msg.Data = body
-	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0))
+	w, err := s.send(msg, jetstream.WithExpectLastSequencePerSubject(0))
+	if err != nil {
+		return nil, fmt.Errorf("engine: store raw: %w", err)
+	}
+	return &PendingRaw{s: s, w: w}, nil
+}
+
+// PendingRaw is a raw message on its way to the store.
+type PendingRaw struct {
+	s *Store
+	w *sending
+}
+
+// Wait returns where the raw message is stored once the store has
+// acknowledged it. A message seen before is not stored again:
+// StoredRaw.Duplicate is true and Seq is the first copy's.
+func (p *PendingRaw) Wait(ctx context.Context) (StoredRaw, error) {
+	ack, err := p.w.wait(ctx)
 	if err == nil {
 		return StoredRaw{Seq: ack.Sequence}, nil
 	}
 	if !isWrongLastSeq(err) {
 		return StoredRaw{}, fmt.Errorf("engine: store raw: %w", err)
 	}
-	first, err := s.raw.GetLastMsgForSubject(ctx, subj)
+	// Seen before, or our own first attempt landed and its ack was lost:
+	// either way the first copy is the one to point at.
+	first, err := p.s.raw.GetLastMsgForSubject(ctx, p.w.msg.Subject)
 	if err != nil {
 		return StoredRaw{}, fmt.Errorf("engine: store raw: %w", err)
 	}
 	return StoredRaw{Seq: first.Sequence, Duplicate: true}, nil
+}
+
+// sending is a message published asynchronously whose acknowledgement
+// the caller waits for later, overlapping the round trip with its own
+// work.
+type sending struct {
+	s    *Store
+	msg  *nats.Msg
+	opts []jetstream.PublishOpt
+	f    jetstream.PubAckFuture
+}
+
+func (s *Store) send(m *nats.Msg, opts ...jetstream.PublishOpt) (*sending, error) {
+	f, err := s.js.PublishMsgAsync(m, append(opts, jetstream.WithStallWait(30*time.Second))...)
+	if err != nil {
+		return nil, err
+	}
+	return &sending{s: s, msg: m, opts: opts, f: f}, nil
+}
+
+// wait returns the message's acknowledgement. A first attempt that goes
+// unanswered (a cluster electing a stream leader) is sent again the way
+// Append sends its messages; callers send only messages that land once
+// however often they are sent (an expected sequence, or a KV put of the
+// same value).
+func (w *sending) wait(ctx context.Context) (*jetstream.PubAck, error) {
+	select {
+	case ack := <-w.f.Ok():
+		return ack, nil
+	case err := <-w.f.Err():
+		if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+			return nil, err
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(attemptTimeout):
+	}
+	// A fresh message: the async publisher keys futures by message.
+	m := &nats.Msg{Subject: w.msg.Subject, Header: w.msg.Header, Data: w.msg.Data}
+	return w.s.publish(ctx, m, w.opts...)
 }
 
 // Raw reads a stored raw message by sequence.

@@ -27,6 +27,7 @@ type Ingest struct {
 	dir         *events.Directory
 	translators map[string]Translator
 	log         *slog.Logger
+	hints       *episodeHints
 }
 
 // New returns an Ingest with a translator per channel ("hl7v2", "medcom",
@@ -35,8 +36,13 @@ func New(store *engine.Store, dir *events.Directory, translators map[string]Tran
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Ingest{store: store, dir: dir, translators: translators, log: log}
+	return &Ingest{store: store, dir: dir, translators: translators, log: log, hints: newEpisodeHints(maxHints)}
 }
+
+// maxHints bounds the episodes whose pathway the ingest remembers (twice
+// this many at most, about 100 bytes each): more than the stays a
+// deployment has open at once.
+const maxHints = 1 << 16
 
 // Outcome is what became of one inbound message.
 type Outcome struct {
@@ -61,13 +67,17 @@ func (e *Error) Unwrap() error { return e.Err }
 // once; it gets the same answer as the original. An error other than
 // *Error means the message may not be stored: the sender must not be told
 // it was received.
+//
+// The raw store's write overlaps with the translation and the read-only
+// lookup of the pathway; nothing is written on the message's behalf (a
+// reservation, an index entry, an event, a dead letter) before the raw
+// message is stored.
 func (in *Ingest) Receive(ctx context.Context, m engine.RawMessage) (Outcome, error) {
-	stored, err := in.store.StoreRaw(ctx, m)
+	raw, err := in.store.SendRaw(m)
 	if err != nil {
 		return Outcome{}, err
 	}
-	m.Seq = stored.Seq
-	return in.process(ctx, m, m.ControlID, stored.Duplicate)
+	return in.process(ctx, m, m.ControlID, raw.Wait)
 }
 
 // Replay runs a dead letter's message through again, after a mapping fix,
@@ -93,7 +103,9 @@ func (in *Ingest) Replay(ctx context.Context, rawSeq uint64, body []byte) (Outco
 		}
 		m, m.Seq = fixed, stored.Seq
 	}
-	out, err := in.process(ctx, m, controlID, true)
+	out, err := in.process(ctx, m, controlID, func(context.Context) (engine.StoredRaw, error) {
+		return engine.StoredRaw{Seq: m.Seq, Duplicate: true}, nil
+	})
 	if err != nil {
 		return out, err
 	}
@@ -105,19 +117,25 @@ func (in *Ingest) Replay(ctx context.Context, rawSeq uint64, body []byte) (Outco
 
 // process translates and appends; the events' source message id is the
 // translator's message id or else the original control id, so a
-// corrected resend cannot double them.
-func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID string, seenBefore bool) (Outcome, error) {
-	out := Outcome{RawSeq: m.Seq}
-	translate := in.translators[m.System]
-	if translate == nil {
-		return out, in.dead(ctx, m, &events.MessageError{Code: "unknown-channel", Reason: "no translator for " + m.System, Rejected: true})
+// corrected resend cannot double them. stored waits until the raw message
+// is stored.
+func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID string, stored func(context.Context) (engine.StoredRaw, error)) (Outcome, error) {
+	tr, terr := in.translate(m)
+	var loc located
+	if terr == nil && tr.Patient.CPR != "" && !meansNothing(tr) {
+		loc = in.locate(ctx, tr, true)
 	}
-	tr, err := translate(m.Body)
+	st, err := stored(ctx)
 	if err != nil {
-		return out, in.dead(ctx, m, err)
+		return Outcome{}, err
+	}
+	m.Seq = st.Seq
+	out := Outcome{RawSeq: m.Seq}
+	if terr != nil {
+		return out, in.dead(ctx, m, terr)
 	}
 	out.Translate = tr
-	if len(tr.Payloads) == 0 && tr.Cancels == nil && tr.MergedPatient == nil {
+	if meansNothing(tr) {
 		// The message means nothing for a pathway (an outpatient visit, a
 		// pre-admission, an update with nothing Stafet follows): stored
 		// raw, and done.
@@ -129,7 +147,7 @@ func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID st
 		// one, the channel's control id is the idempotency id.
 		tr.Source.MessageID = controlID
 	}
-	pw, res, err := in.appendTranslation(ctx, tr, m.Seq)
+	pw, res, err := in.appendTranslation(ctx, tr, m.Seq, loc)
 	out.Pathway, out.Result = pw, res
 	if err != nil {
 		if isPermanent(err) {
@@ -137,7 +155,7 @@ func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID st
 		}
 		return out, err
 	}
-	if seenBefore {
+	if st.Duplicate {
 		// Only a message seen before can have a dead letter to resolve; a
 		// first arrival saves the write.
 		if err := in.store.ResolveDeadLetter(ctx, m.Seq); err != nil {
@@ -147,44 +165,157 @@ func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID st
 	return out, nil
 }
 
-func (in *Ingest) appendTranslation(ctx context.Context, tr *events.Translation, rawSeq uint64) (uuid.UUID, engine.Result, error) {
+func (in *Ingest) translate(m engine.RawMessage) (*events.Translation, error) {
+	translate := in.translators[m.System]
+	if translate == nil {
+		return nil, &events.MessageError{Code: "unknown-channel", Reason: "no translator for " + m.System, Rejected: true}
+	}
+	return translate(m.Body)
+}
+
+func meansNothing(tr *events.Translation) bool {
+	return len(tr.Payloads) == 0 && tr.Cancels == nil && tr.MergedPatient == nil
+}
+
+// located is what the ingest knows of a message's pathway before it writes
+// anything: the patient's pseudonym and, when the episode of care is
+// linked, its pathway.
+type located struct {
+	ref     events.PatientRef
+	pathway uuid.UUID
+	// found: the episode is linked to pathway; hinted: the link came from
+	// the hints, not from the index.
+	found, hinted bool
+	err           error
+}
+
+// locate pseudonymises the patient and finds the pathway the episode is
+// linked to, from the hints if useHints, else from the pathway index.
+func (in *Ingest) locate(ctx context.Context, tr *events.Translation, useHints bool) located {
+	var l located
+	ref, err := in.store.Pseudonymizer().Ref(tr.Patient.CPR)
+	if err != nil {
+		l.err = &events.MessageError{Code: "bad-patient-id", Field: "patient", Reason: err.Error()}
+		return l
+	}
+	l.ref = ref
+	if tr.Episode == "" {
+		return l
+	}
+	if useHints {
+		if l.pathway, l.found = in.hints.get(tr.Episode); l.found {
+			l.hinted = true
+			return l
+		}
+	}
+	l.pathway, l.found, l.err = in.store.EpisodePathway(ctx, tr.Episode)
+	if l.found {
+		in.hints.put(tr.Episode, l.pathway)
+	}
+	return l
+}
+
+func (in *Ingest) appendTranslation(ctx context.Context, tr *events.Translation, rawSeq uint64, loc located) (uuid.UUID, engine.Result, error) {
 	if tr.Patient.CPR == "" {
 		return in.appendByDocument(ctx, tr, rawSeq)
 	}
-	ref, err := in.store.Pseudonymizer().Ref(tr.Patient.CPR)
-	if err != nil {
-		return uuid.Nil, engine.Result{}, &events.MessageError{Code: "bad-patient-id", Field: "patient", Reason: err.Error()}
+	pw, res, err := in.appendToPatient(ctx, tr, rawSeq, loc)
+	if err == nil || !loc.hinted || !isPermanent(err) {
+		return pw, res, err
 	}
-	pw, isNew, err := in.store.ResolvePathway(ctx, ref, tr.Episode)
-	if err != nil {
-		return pw, engine.Result{}, err
+	// Refused on a pathway the hints named: ask the index before the
+	// refusal stands.
+	in.hints.drop(tr.Episode)
+	again := in.locate(ctx, tr, false)
+	if again.err != nil {
+		return pw, res, again.err
 	}
+	if again.found && again.pathway == pw {
+		return pw, res, err
+	}
+	return in.appendToPatient(ctx, tr, rawSeq, again)
+}
+
+// appendToPatient appends to the pathway loc found, else to the patient's
+// open pathway, else to a new one it opens. The index writes it makes are
+// sent without waiting and waited for together at the end: the caller
+// answers the sender only once they are stored.
+func (in *Ingest) appendToPatient(ctx context.Context, tr *events.Translation, rawSeq uint64, loc located) (uuid.UUID, engine.Result, error) {
+	if loc.err != nil {
+		return uuid.Nil, engine.Result{}, loc.err
+	}
+	var writes []*engine.IndexWrite
+	pw := loc.pathway
+	seal := func(ctx context.Context, id events.Identity) (*events.SealedIdentity, error) {
+		return in.store.SealIdentity(ctx, loc.ref, id)
+	}
+	isNew := false
+	if !loc.found {
+		r, err := in.store.ReservePathway(ctx, loc.ref)
+		if err != nil {
+			return uuid.Nil, engine.Result{}, err
+		}
+		pw, isNew, seal = r.Pathway, r.New, r.SealIdentity
+		if tr.Episode != "" {
+			w, err := in.store.SendEpisodeLink(tr.Episode, pw)
+			if err != nil {
+				return pw, engine.Result{}, err
+			}
+			writes = append(writes, w)
+		}
+	}
+	res, err := in.execute(ctx, tr, rawSeq, pw, loc.ref, isNew, seal)
+	if err == nil {
+		// Also for a resend: the original's links may not have landed.
+		for _, p := range tr.Payloads {
+			if d, ok := p.(*events.DocumentSent); ok {
+				w, werr := in.store.SendDocumentLink(d.Document, pw)
+				if werr != nil {
+					err = werr
+					break
+				}
+				writes = append(writes, w)
+			}
+		}
+	}
+	for _, w := range writes {
+		if werr := w.Wait(ctx); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err == nil && !loc.found && tr.Episode != "" {
+		in.hints.put(tr.Episode, pw)
+	}
+	return pw, res, err
+}
+
+// execute builds the command (with the cancellations' Corrections, a
+// merge, and the opening of a new pathway) and appends it.
+func (in *Ingest) execute(ctx context.Context, tr *events.Translation, rawSeq uint64, pw uuid.UUID, ref events.PatientRef, isNew bool,
+	seal func(context.Context, events.Identity) (*events.SealedIdentity, error)) (engine.Result, error) {
 	cmd := events.Command{
 		Pathway: pw, Actor: tr.Actor, Source: tr.Source, OccurredAt: tr.OccurredAt,
 		Correlation: fmt.Sprintf("raw/%d", rawSeq), Causation: fmt.Sprintf("raw/%d", rawSeq),
 		Payloads: tr.Payloads,
 	}
 	if err := in.extras(ctx, tr, &cmd, ref); err != nil {
-		return pw, engine.Result{}, err
+		return engine.Result{}, err
 	}
 	if isNew {
-		if err := in.withOpening(ctx, tr, &cmd, ref); err != nil {
-			return pw, engine.Result{}, err
+		if err := in.withOpening(ctx, tr, &cmd, ref, seal); err != nil {
+			return engine.Result{}, err
 		}
 	}
 	res, err := in.store.Execute(ctx, cmd)
 	if errors.Is(err, events.ErrUnknownPathway) && !isNew {
 		// The pathway was reserved but its opening never landed (a crash,
 		// or a first message that failed): open it now.
-		if err := in.withOpening(ctx, tr, &cmd, ref); err != nil {
-			return pw, engine.Result{}, err
+		if err := in.withOpening(ctx, tr, &cmd, ref, seal); err != nil {
+			return engine.Result{}, err
 		}
 		res, err = in.store.Execute(ctx, cmd)
 	}
-	if err == nil {
-		err = in.linkDocuments(ctx, pw, cmd.Payloads)
-	}
-	return pw, res, err
+	return res, err
 }
 
 // appendByDocument handles a message that names no patient — an
@@ -213,22 +344,10 @@ func (in *Ingest) appendByDocument(ctx context.Context, tr *events.Translation, 
 	return pw, res, err
 }
 
-// linkDocuments remembers the pathway of every document sent, for the
-// acknowledgements that will name only the document.
-func (in *Ingest) linkDocuments(ctx context.Context, pw uuid.UUID, ps []events.Payload) error {
-	for _, p := range ps {
-		if d, ok := p.(*events.DocumentSent); ok {
-			if err := in.store.LinkDocument(ctx, d.Document, pw); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // withOpening puts a PathwayOpened in front of the command's events.
-func (in *Ingest) withOpening(ctx context.Context, tr *events.Translation, cmd *events.Command, ref events.PatientRef) error {
-	sealed, err := in.store.SealIdentity(ctx, ref, tr.Patient)
+func (in *Ingest) withOpening(ctx context.Context, tr *events.Translation, cmd *events.Command, ref events.PatientRef,
+	seal func(context.Context, events.Identity) (*events.SealedIdentity, error)) error {
+	sealed, err := seal(ctx, tr.Patient)
 	if err != nil {
 		return err
 	}
