@@ -301,6 +301,9 @@ func (s *Store) publish(ctx context.Context, m *nats.Msg, opts ...jetstream.Publ
 		}
 		select {
 		case ack := <-f.Ok():
+			if ack.Stream == EventStream {
+				s.noteStored(ack.Sequence)
+			}
 			if err := s.Commit(ctx); err != nil {
 				return nil, err
 			}

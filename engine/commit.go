@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // Commit returns when everything the store's server has stored so far is
@@ -27,10 +28,34 @@ func (s *Store) commitThrough(ctx context.Context, seq uint64) error {
 	if err := s.commit.wait(ctx); err != nil {
 		return err
 	}
+	maxUint(&s.durableSeq, seq)
+	return nil
+}
+
+// noteStored records an event log sequence the server has acknowledged
+// to this store.
+func (s *Store) noteStored(seq uint64) { maxUint(&s.storedSeq, seq) }
+
+// syncRecording wraps the file system sync so that it also advances
+// durableSeq: every event the server had acknowledged when a sync began
+// is on disk when it ends. A reactor then rarely waits for a sync of its
+// own: the writer's sync has usually covered the event already.
+func (s *Store) syncRecording(sync func() error) func() error {
+	return func() error {
+		covered := s.storedSeq.Load()
+		if err := sync(); err != nil {
+			return err
+		}
+		maxUint(&s.durableSeq, covered)
+		return nil
+	}
+}
+
+func maxUint(v *atomic.Uint64, n uint64) {
 	for {
-		d := s.durableSeq.Load()
-		if seq <= d || s.durableSeq.CompareAndSwap(d, seq) {
-			return nil
+		old := v.Load()
+		if n <= old || v.CompareAndSwap(old, n) {
+			return
 		}
 	}
 }

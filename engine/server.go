@@ -38,7 +38,7 @@ func (s *Store) startEmbedded() error {
 		s.shutdownServer()
 		return err
 	}
-	s.commit, s.closeSync = newCommitter(sync), closeSync
+	s.commit, s.closeSync = newCommitter(s.syncRecording(sync)), closeSync
 	return nil
 }
 

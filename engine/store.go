@@ -60,9 +60,10 @@ type Store struct {
 	commit    *committer
 	closeSync func() error
 	// durableSeq is an event log sequence known to be on disk with all
-	// before it (commitThrough).
-	durableSeq atomic.Uint64
-	pseudo     *events.Pseudonymizer
+	// before it (commitThrough); storedSeq the highest the server has
+	// acknowledged to this store.
+	durableSeq, storedSeq atomic.Uint64
+	pseudo                *events.Pseudonymizer
 
 	stats Stats
 
