@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stafet/stafet/events"
 )
 
 // Every waiter is released by a sync that began after it started waiting,
@@ -95,4 +97,50 @@ func TestGroupCommitMode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Concurrent appends in safe mode share syncs, and every append waits for
+// one.
+func TestExecuteWaitsForGroupCommit(t *testing.T) {
+	if !groupCommitAvailable {
+		t.Skip("no group commit on this system")
+	}
+	s, err := Open(context.Background(), Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var syncs atomic.Int64
+	inner := s.commit.sync
+	s.commit.sync = func() error { syncs.Add(1); return inner() }
+	ref, err := s.Pseudonymizer().Ref("0102030405")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 32, 10
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				before := syncs.Load()
+				c := events.Command{Pathway: events.NewID(), Actor: events.Actor{Org: "kommune:0751"}, OccurredAt: time.Now(),
+					Payloads: []events.Payload{&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: "kommune:0751"}}}
+				if _, err := s.Execute(context.Background(), c); err != nil {
+					t.Error(err)
+					return
+				}
+				if syncs.Load() == before {
+					t.Error("Execute returned without a sync")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := syncs.Load(); n >= writers*each {
+		t.Errorf("%d syncs for %d appends; want them shared", n, writers*each)
+	}
+	t.Logf("%d appends, %d syncs", writers*each, syncs.Load())
 }
