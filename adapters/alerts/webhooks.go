@@ -102,6 +102,9 @@ func (s *Service) Register(ctx context.Context, org events.OrgID, rawURL string)
 		s.stream.DeleteConsumer(context.WithoutCancel(ctx), consumerName(w.ID))
 		return Webhook{}, "", fmt.Errorf("alerts: register webhook: %w", err)
 	}
+	if err := s.store.Commit(ctx); err != nil {
+		return Webhook{}, "", fmt.Errorf("alerts: register webhook: %w", err)
+	}
 	s.log.Info("webhook registered", "webhook", w.ID, "org", org)
 	return w, secret, nil
 }

@@ -207,6 +207,10 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, err := s.cfg.Tokens.Issue(r.Context(), b.Org, b.Label)
+	if err == nil {
+		// A token handed out must still work after a crash of the machine.
+		err = s.cfg.Store.Commit(r.Context())
+	}
 	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
