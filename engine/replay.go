@@ -47,6 +47,7 @@ type ReplayStats struct {
 const (
 	replayPull  = 10000
 	decodeBatch = 512
+	replayQueue = 64 // batches waiting to be decoded or applied
 )
 
 type rawBatch struct {
@@ -77,11 +78,15 @@ func (s *Store) Replay(ctx context.Context, opts ReplayOptions, ps ...Projection
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ordered, err := s.fetch(ctx, from, to)
+	// Replay is the batches' last user, so it hands them back to be
+	// filled again: fewer and smaller collections than a fresh batch of
+	// 600 events (150 kB) every 3 ms.
+	free := make(chan *rawBatch, 2*replayQueue)
+	ordered, err := s.fetchInto(ctx, from, to, free)
 	if err != nil {
 		return st, err
 	}
-	err = s.applyInOrder(ctx, ordered, ps, &st, start, opts.Progress)
+	err = s.applyInOrder(ctx, ordered, free, ps, &st, start, opts.Progress)
 	cancel()
 	for range ordered {
 		// Let the fetcher finish so no goroutine outlives Replay.
@@ -96,6 +101,11 @@ func (s *Store) Replay(ctx context.Context, opts ReplayOptions, ps ...Projection
 // fetch starts the ordered consumer and the decoders; it returns the
 // batches in log order, each to be waited on (done) before use.
 func (s *Store) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, error) {
+	return s.fetchInto(ctx, from, to, nil)
+}
+
+// fetchInto is fetch taking batches to fill from free when it has them.
+func (s *Store) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBatch) (<-chan *rawBatch, error) {
 	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
 		FilterSubjects: []string{EventSubjects},
@@ -103,8 +113,8 @@ func (s *Store) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, e
 	if err != nil {
 		return nil, fmt.Errorf("engine: replay: %w", err)
 	}
-	work := make(chan *rawBatch, 64)
-	ordered := make(chan *rawBatch, 64)
+	work := make(chan *rawBatch, replayQueue)
+	ordered := make(chan *rawBatch, replayQueue)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
@@ -117,7 +127,7 @@ func (s *Store) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, e
 		}()
 	}
 	finished := make(chan struct{})
-	cur := newRawBatch()
+	cur := newRawBatch(free)
 	var once sync.Once
 	send := func(b *rawBatch) bool {
 		select {
@@ -149,7 +159,7 @@ func (s *Store) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, e
 			return
 		}
 		b := cur
-		cur = newRawBatch()
+		cur = newRawBatch(free)
 		if !send(b) || md.Sequence.Stream >= to {
 			once.Do(func() { close(finished) })
 		}
@@ -173,7 +183,13 @@ func (s *Store) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, e
 	return ordered, nil
 }
 
-func newRawBatch() *rawBatch {
+func newRawBatch(free <-chan *rawBatch) *rawBatch {
+	select {
+	case b := <-free:
+		b.data, b.seqs, b.evs, b.err, b.done = b.data[:0], b.seqs[:0], b.evs[:0], nil, make(chan struct{})
+		return b
+	default:
+	}
 	return &rawBatch{data: make([][]byte, 0, decodeBatch), seqs: make([]uint64, 0, decodeBatch), done: make(chan struct{})}
 }
 
@@ -182,7 +198,9 @@ func decodeRaw(dec *events.Decoder, b *rawBatch) {
 	defer close(b.done)
 	// Commands yield 1.16 events on average; room for a quarter more
 	// saves growing the slice in most batches.
-	b.evs = make([]events.Envelope, 0, len(b.data)+len(b.data)/4)
+	if n := len(b.data) + len(b.data)/4; cap(b.evs) < n {
+		b.evs = make([]events.Envelope, 0, n)
+	}
 	for i, d := range b.data {
 		n := len(b.evs)
 		var err error
@@ -194,10 +212,12 @@ func decodeRaw(dec *events.Decoder, b *rawBatch) {
 			b.evs[j].Seq = b.seqs[i]
 		}
 	}
-	b.data = nil
+	// The messages' bodies are garbage now; the slice may be reused.
+	clear(b.data)
+	b.data = b.data[:0]
 }
 
-func (s *Store) applyInOrder(ctx context.Context, ordered <-chan *rawBatch, ps []Projection, st *ReplayStats, start time.Time, progress func(ReplayStats)) error {
+func (s *Store) applyInOrder(ctx context.Context, ordered <-chan *rawBatch, free chan<- *rawBatch, ps []Projection, st *ReplayStats, start time.Time, progress func(ReplayStats)) error {
 	lastReport := start
 	for b := range ordered {
 		select {
@@ -215,6 +235,10 @@ func (s *Store) applyInOrder(ctx context.Context, ordered <-chan *rawBatch, ps [
 		}
 		st.Events += uint64(len(b.evs))
 		st.Done = b.seqs[len(b.seqs)-1]
+		select {
+		case free <- b:
+		default:
+		}
 		if progress != nil && time.Since(lastReport) >= time.Second {
 			lastReport = time.Now()
 			progress(st.withRate(start))
