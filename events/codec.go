@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"math/bits"
 	"time"
 	"unicode/utf8"
@@ -351,17 +352,22 @@ func NewPayload(t Type) Payload {
 // string each time, so a replay allocates once per distinct value instead
 // of once per event. A Decoder is not safe for concurrent use.
 type Decoder struct {
-	c    *Codec
-	syms map[string]string // nil: no sharing
+	c *Codec
+	// syms holds the strings last seen, each in the slot of its hash: a
+	// cache that forgets on collision, so free text in a field that
+	// usually repeats (a reason) costs nothing but a miss. nil: no
+	// sharing.
+	syms []string
+	seed maphash.Seed
 }
 
-// maxSyms bounds a Decoder's shared strings: free text in a field that
-// usually repeats (a reason) must not grow it without end.
-const maxSyms = 1 << 14
+// symSlots is the size of a Decoder's string cache: a few times the
+// distinct organisations, clusters and kinds of a national log.
+const symSlots = 1 << 13
 
 // NewDecoder returns a Decoder for c.
 func (c *Codec) NewDecoder() *Decoder {
-	return &Decoder{c: c, syms: make(map[string]string)}
+	return &Decoder{c: c, syms: make([]string, symSlots), seed: maphash.MakeSeed()}
 }
 
 // DecodeCommit appends the events of the stored message b (one envelope,
@@ -890,15 +896,16 @@ func (s *scanner) sym(dst *string, bit uint32) uint32 {
 	if !ok {
 		return 0
 	}
-	syms := s.d.syms
-	if v, ok := syms[string(v)]; ok {
-		*dst = v
+	d := s.d
+	if d.syms == nil {
+		*dst = string(v)
 		return bit
 	}
-	*dst = string(v)
-	if syms != nil && len(syms) < maxSyms {
-		syms[*dst] = *dst
+	slot := &d.syms[maphash.Bytes(d.seed, v)&(symSlots-1)]
+	if *slot != string(v) {
+		*slot = string(v)
 	}
+	*dst = *slot
 	return bit
 }
 

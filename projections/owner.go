@@ -121,12 +121,14 @@ func (o *Owner) Apply(e events.Envelope) error {
 	if _, ok := e.Annuls(); ok {
 		return nil
 	}
-	if _, ok := o.closed[e.Pathway]; ok {
-		// Only a Correction may follow PathwayClosed (events.Decide).
-		return nil
-	}
+	// Most events are of open pathways: look there first (the closed
+	// map grows with the log and misses the cache).
 	c := o.open[e.Pathway]
 	if c == nil {
+		if _, ok := o.closed[e.Pathway]; ok {
+			// Only a Correction may follow PathwayClosed (events.Decide).
+			return nil
+		}
 		c = &custody{}
 		o.open[e.Pathway] = c
 	}
