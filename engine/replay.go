@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,20 +149,27 @@ func (s *Store) fetchInto(ctx context.Context, from, to uint64, free <-chan *raw
 		if stopped {
 			return
 		}
-		md, err := m.Metadata()
-		if err != nil || md.Sequence.Stream > to {
+		seq, pending, ok := ackPosition(m.Reply())
+		if !ok {
+			md, err := m.Metadata()
+			if err != nil {
+				return
+			}
+			seq, pending = md.Sequence.Stream, md.NumPending
+		}
+		if seq > to {
 			return
 		}
 		cur.data = append(cur.data, m.Data())
-		cur.seqs = append(cur.seqs, md.Sequence.Stream)
+		cur.seqs = append(cur.seqs, seq)
 		// Hand the batch on when it is full, at the end, or when the
 		// stream has nothing more for now (live tailing).
-		if len(cur.data) < decodeBatch && md.Sequence.Stream < to && md.NumPending > 0 {
+		if len(cur.data) < decodeBatch && seq < to && pending > 0 {
 			return
 		}
 		b := cur
 		cur = newRawBatch(free)
-		if !send(b) || md.Sequence.Stream >= to {
+		if !send(b) || seq >= to {
 			once.Do(func() { close(finished) })
 		}
 	}, jetstream.PullMaxMessages(replayPull))
@@ -181,6 +190,42 @@ func (s *Store) fetchInto(ctx context.Context, from, to uint64, free <-chan *raw
 		close(ordered)
 	}()
 	return ordered, nil
+}
+
+// ackPosition reads a message's stream sequence and the messages pending
+// after it from its JetStream reply subject, as Msg.Metadata does but
+// without allocating (Metadata was 1.6 % of replay CPU):
+//
+//	$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
+//	$JS.ACK.<domain>.<account hash>.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>[.<token>...]
+//
+// It reports false for any other form; the caller asks Metadata then.
+func ackPosition(reply string) (seq, pending uint64, ok bool) {
+	rest, ok := strings.CutPrefix(reply, "$JS.ACK.")
+	if !ok {
+		return 0, 0, false
+	}
+	// Counted with "$JS" and "ACK": 9 tokens in the old form, 11 or more
+	// in the new one.
+	at := 0 // the stream sequence's index after "$JS.ACK."
+	switch n := strings.Count(reply, ".") + 1; {
+	case n == 9:
+		at = 3
+	case n >= 11:
+		at = 5
+	default:
+		return 0, 0, false
+	}
+	var tokens [9]string
+	for i := range at + 4 {
+		tokens[i], rest, _ = strings.Cut(rest, ".")
+	}
+	seq, err1 := strconv.ParseUint(tokens[at], 10, 64)
+	pending, err2 := strconv.ParseUint(tokens[at+3], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return seq, pending, true
 }
 
 func newRawBatch(free <-chan *rawBatch) *rawBatch {
