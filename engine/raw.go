@@ -6,10 +6,12 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -176,6 +178,13 @@ func (s *Store) send(m *nats.Msg, opts ...jetstream.PublishOpt) (*sending, error
 func (w *sending) wait(ctx context.Context) (*jetstream.PubAck, error) {
 	select {
 	case ack := <-w.f.Ok():
+		// Usually so: the caller did its own work while the message was
+		// on its way; no timer needed.
+		return ack, nil
+	default:
+	}
+	select {
+	case ack := <-w.f.Ok():
 		return ack, nil
 	case err := <-w.f.Err():
 		if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
@@ -213,20 +222,79 @@ func (s *Store) rawAEAD() (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
+// sealRaw seals a raw message as [nonce | AES-GCM(JSON of m)], encoding
+// the JSON and sealing it in place in one buffer: a raw message is
+// sealed for every inbound message, so its garbage counts.
 func (s *Store) sealRaw(m RawMessage) ([]byte, error) {
-	plain, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
 	gcm, err := s.rawAEAD()
 	if err != nil {
 		return nil, err
 	}
-	nonce := make([]byte, gcm.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
+	n := gcm.NonceSize()
+	buf := make([]byte, n, n+rawJSONSize(&m)+gcm.Overhead())
+	if _, err := rand.Read(buf); err != nil {
 		return nil, err
 	}
-	return gcm.Seal(nonce, nonce, plain, []byte(RawStream)), nil
+	buf = appendRawJSON(buf, &m)
+	if cap(buf)-len(buf) < gcm.Overhead() {
+		buf = slices.Grow(buf, gcm.Overhead())
+	}
+	sealed := gcm.Seal(buf[n:n], buf[:n], buf[n:], []byte(RawStream))
+	return buf[:n+len(sealed)], nil
+}
+
+// appendRawJSON appends m as encoding/json would write it, for openRaw's
+// json.Unmarshal.
+func appendRawJSON(b []byte, m *RawMessage) []byte {
+	b = append(b, `{"system":`...)
+	b = appendJSONString(b, m.System)
+	b = append(b, `,"sender":`...)
+	b = appendJSONString(b, m.Sender)
+	b = append(b, `,"control_id":`...)
+	b = appendJSONString(b, m.ControlID)
+	if m.ContentType != "" {
+		b = append(b, `,"content_type":`...)
+		b = appendJSONString(b, m.ContentType)
+	}
+	b = append(b, `,"received_at":"`...)
+	b = m.ReceivedAt.AppendFormat(b, time.RFC3339Nano)
+	if m.Body == nil {
+		b = append(b, `","body":null`...)
+	} else {
+		b = append(b, `","body":"`...)
+		b = base64.StdEncoding.AppendEncode(b, m.Body)
+		b = append(b, '"')
+	}
+	if m.Replaces != 0 {
+		b = append(b, `,"replaces":`...)
+		b = strconv.AppendUint(b, m.Replaces, 10)
+	}
+	return append(b, '}')
+}
+
+// rawJSONSize is about what appendRawJSON writes (more if strings need
+// escapes).
+func rawJSONSize(m *RawMessage) int {
+	return 160 + len(m.System) + len(m.Sender) + len(m.ControlID) + len(m.ContentType) + base64.StdEncoding.EncodedLen(len(m.Body))
+}
+
+// appendJSONString appends s as a JSON string. Bytes that are not UTF-8
+// pass through; json.Unmarshal reads them as U+FFFD, as it reads what
+// json.Marshal writes for them.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 func (s *Store) openRaw(b []byte) (RawMessage, error) {

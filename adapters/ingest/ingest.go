@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -173,6 +174,10 @@ func (in *Ingest) translate(m engine.RawMessage) (*events.Translation, error) {
 	return translate(m.Body)
 }
 
+// rawRef names a raw message as the correlation and causation of the
+// events it became.
+func rawRef(seq uint64) string { return "raw/" + strconv.FormatUint(seq, 10) }
+
 func meansNothing(tr *events.Translation) bool {
 	return len(tr.Payloads) == 0 && tr.Cancels == nil && tr.MergedPatient == nil
 }
@@ -295,7 +300,7 @@ func (in *Ingest) execute(ctx context.Context, tr *events.Translation, rawSeq ui
 	seal func(context.Context, events.Identity) (*events.SealedIdentity, error)) (engine.Result, error) {
 	cmd := events.Command{
 		Pathway: pw, Actor: tr.Actor, Source: tr.Source, OccurredAt: tr.OccurredAt,
-		Correlation: fmt.Sprintf("raw/%d", rawSeq), Causation: fmt.Sprintf("raw/%d", rawSeq),
+		Correlation: rawRef(rawSeq), Causation: rawRef(rawSeq),
 		Payloads: tr.Payloads,
 	}
 	if err := in.extras(ctx, tr, &cmd, ref); err != nil {
@@ -339,7 +344,7 @@ func (in *Ingest) appendByDocument(ctx context.Context, tr *events.Translation, 
 	}
 	res, err := in.store.Execute(ctx, events.Command{
 		Pathway: pw, Actor: tr.Actor, Source: tr.Source, OccurredAt: tr.OccurredAt,
-		Correlation: fmt.Sprintf("raw/%d", rawSeq), Causation: fmt.Sprintf("raw/%d", rawSeq), Payloads: tr.Payloads,
+		Correlation: rawRef(rawSeq), Causation: rawRef(rawSeq), Payloads: tr.Payloads,
 	})
 	return pw, res, err
 }
