@@ -359,6 +359,9 @@ type Decoder struct {
 	// sharing.
 	syms []string
 	seed maphash.Seed
+	// recent holds the last strings text read, next the slot to fill.
+	recent [4]string
+	next   int
 }
 
 // symSlots is the size of a Decoder's string cache: a few times the
@@ -880,12 +883,27 @@ func (s *scanner) str() ([]byte, bool) {
 	}
 }
 
+// text reads a string that is mostly unique to its message: ids of
+// messages, documents, offers, episodes. The events of one message share
+// some (the message id, the correlation, the episode), so the last few
+// are kept and handed out again.
 func (s *scanner) text(dst *string, bit uint32) uint32 {
 	v, ok := s.str()
 	if !ok {
 		return 0
 	}
+	d := s.d
+	for _, r := range d.recent {
+		if r == string(v) {
+			*dst = r
+			return bit
+		}
+	}
 	*dst = string(v)
+	if d.syms != nil {
+		d.recent[d.next] = *dst
+		d.next = (d.next + 1) % len(d.recent)
+	}
 	return bit
 }
 
