@@ -146,12 +146,15 @@ func NewGaps(r Rules) (*Gaps, error) {
 }
 
 func newGaps(rs *ruleset) *Gaps {
-	return &Gaps{rs: rs, syms: newSymbols(), paths: make(map[uuid.UUID]*track), st: newStats()}
+	return &Gaps{rs: rs, syms: newSymbols().cached(), paths: make(map[uuid.UUID]*track), st: newStats()}
 }
 
 // Apply folds one event in. A Correction changes nothing here: the host
 // calls Refold next.
-func (g *Gaps) Apply(e events.Envelope) error {
+func (g *Gaps) Apply(e events.Envelope) error { return g.apply(&e) }
+
+// apply is Apply without copying the envelope again (Set.Apply).
+func (g *Gaps) apply(e *events.Envelope) error {
 	if e.Payload == nil {
 		return fmt.Errorf("projections: gaps: event %s has no payload", e.ID)
 	}
@@ -164,7 +167,7 @@ func (g *Gaps) Apply(e events.Envelope) error {
 		g.paths[e.Pathway] = t
 	}
 	x := env{rs: g.rs, syms: g.syms, st: g.st, sign: 1, pathway: e.Pathway}
-	t.evolve(&x, &e)
+	t.evolve(&x, e)
 	if t.has(fClosed) {
 		delete(g.paths, e.Pathway)
 	}
@@ -424,7 +427,7 @@ func (g *Gaps) Snapshot() ([]byte, error) {
 
 // Restore replaces the whole state with a snapshot's.
 func (g *Gaps) Restore(b []byte) error {
-	syms := newSymbols()
+	syms := newSymbols().cached()
 	r, err := newReader(b, gapsMagic, syms)
 	if err != nil {
 		return err

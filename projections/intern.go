@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"hash/maphash"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,13 +20,43 @@ type sym uint32
 type symbols struct {
 	names []string
 	index map[string]sym
+	// cache holds the last string seen in each slot of its hash, in
+	// front of index for the projections that fold the whole log: a
+	// string the events.Decoder shares compares by its pointer. nil: no
+	// cache (a single pathway's view).
+	cache []symSlot
+	seed  maphash.Seed
 }
+
+type symSlot struct {
+	name string
+	id   sym
+}
+
+const symCacheSlots = 1 << 12
 
 func newSymbols() *symbols {
 	return &symbols{names: []string{""}, index: map[string]sym{"": 0}}
 }
 
+// cached adds the cache to s.
+func (s *symbols) cached() *symbols {
+	s.cache, s.seed = make([]symSlot, symCacheSlots), maphash.MakeSeed()
+	return s
+}
+
 func (s *symbols) of(v string) sym {
+	if s.cache == nil {
+		return s.intern(v)
+	}
+	slot := &s.cache[maphash.String(s.seed, v)&(symCacheSlots-1)]
+	if slot.name != v {
+		*slot = symSlot{v, s.intern(v)}
+	}
+	return slot.id
+}
+
+func (s *symbols) intern(v string) sym {
 	if id, ok := s.index[v]; ok {
 		return id
 	}

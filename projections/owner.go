@@ -26,7 +26,7 @@ type Owner struct {
 
 // NewOwner returns an empty Owner projection.
 func NewOwner() *Owner {
-	return &Owner{syms: newSymbols(), open: make(map[uuid.UUID]*custody), closed: make(map[uuid.UUID]closedCustody)}
+	return &Owner{syms: newSymbols().cached(), open: make(map[uuid.UUID]*custody), closed: make(map[uuid.UUID]closedCustody)}
 }
 
 // Holding is one responsibility and who holds it.
@@ -114,7 +114,10 @@ var offerStatuses = [...]events.OfferStatus{events.OfferPending, events.OfferAcc
 
 // Apply folds one event in. A Correction changes nothing here: the host
 // calls Refold next.
-func (o *Owner) Apply(e events.Envelope) error {
+func (o *Owner) Apply(e events.Envelope) error { return o.apply(&e) }
+
+// apply is Apply without copying the envelope again (Set.Apply).
+func (o *Owner) apply(e *events.Envelope) error {
 	if e.Payload == nil {
 		return fmt.Errorf("projections: owner: event %s has no payload", e.ID)
 	}
@@ -132,7 +135,7 @@ func (o *Owner) Apply(e events.Envelope) error {
 		c = &custody{}
 		o.open[e.Pathway] = c
 	}
-	c.evolve(o.syms, &e)
+	c.evolve(o.syms, e)
 	if c.closed != 0 {
 		o.compact(e.Pathway, c)
 	}
@@ -358,7 +361,7 @@ func (o *Owner) Snapshot() ([]byte, error) {
 
 // Restore replaces the whole state with a snapshot's.
 func (o *Owner) Restore(b []byte) error {
-	syms := newSymbols()
+	syms := newSymbols().cached()
 	r, err := newReader(b, ownerMagic, syms)
 	if err != nil {
 		return err

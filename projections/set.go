@@ -32,10 +32,10 @@ func NewSet(r Rules) (*Set, error) {
 
 // Apply folds one event into every projection.
 func (s *Set) Apply(e events.Envelope) error {
-	if err := s.Owner.Apply(e); err != nil {
+	if err := s.Owner.apply(&e); err != nil {
 		return err
 	}
-	return s.Gaps.Apply(e)
+	return s.Gaps.apply(&e)
 }
 
 // Refold rebuilds one pathway in every projection after a Correction.
