@@ -151,7 +151,10 @@ func (s *Store) LinkEpisode(ctx context.Context, episode string, pathway uuid.UU
 	if err != nil {
 		return err
 	}
-	return w.Wait(ctx)
+	if err := w.Wait(ctx); err != nil {
+		return err
+	}
+	return s.Commit(ctx)
 }
 
 // SendEpisodeLink starts linking an episode of care to a pathway; the link
@@ -168,7 +171,10 @@ func (s *Store) LinkDocument(ctx context.Context, document string, pathway uuid.
 	if err != nil {
 		return err
 	}
-	return w.Wait(ctx)
+	if err := w.Wait(ctx); err != nil {
+		return err
+	}
+	return s.Commit(ctx)
 }
 
 // SendDocumentLink starts LinkDocument; the link is stored once
@@ -182,13 +188,20 @@ func (s *Store) SendDocumentLink(document string, pathway uuid.UUID) (*IndexWrit
 // instead of one each.
 type IndexWrite struct{ w *sending }
 
-// Wait returns once the write is stored.
+// Wait returns once the server has stored the write; it is on disk once
+// a Store.Commit begun after that returns (LinkEpisode and LinkDocument
+// wait for one).
 func (w *IndexWrite) Wait(ctx context.Context) error {
 	if _, err := w.w.wait(ctx); err != nil {
 		return fmt.Errorf("engine: pathway index: %w", err)
 	}
 	return nil
 }
+
+// Stored reports, without waiting, whether the server has answered the
+// write (successfully or not: Wait tells). An append begun after it was
+// answered makes it durable with the appended events.
+func (w *IndexWrite) Stored() bool { return w.w.poll() }
 
 func (s *Store) sendIndex(key string, pathway uuid.UUID) (*IndexWrite, error) {
 	w, err := s.send(kvMsg(PathwayIndexKV, key, pathway[:]))

@@ -97,15 +97,20 @@ func (s *Store) StoreRaw(ctx context.Context, m RawMessage) (StoredRaw, error) {
 	if err != nil {
 		return StoredRaw{}, err
 	}
-	return p.Wait(ctx)
+	st, err := p.Wait(ctx)
+	if err != nil {
+		return st, err
+	}
+	return st, s.Commit(ctx)
 }
 
 // SendRaw sends an inbound message to the raw store without waiting for
 // the store's acknowledgement, so the caller can translate the message
-// while it is written. Nothing may be acknowledged to the sender, and
-// nothing written on the message's behalf, before PendingRaw.Wait has
-// returned without error: only then is the message stored (fsynced in
-// the safe mode).
+// while it is written. Nothing may be written on the message's behalf
+// before PendingRaw.Wait has returned without error, and nothing
+// acknowledged to the sender before a Store.Commit begun after it (an
+// append that follows includes one) has returned: only then is the
+// message on disk in the safe mode.
 func (s *Store) SendRaw(m RawMessage) (*PendingRaw, error) {
 	if m.System == "" || m.ControlID == "" {
 		return nil, errors.New("engine: raw message needs a system and a control id")
@@ -132,8 +137,8 @@ type PendingRaw struct {
 	w *sending
 }
 
-// Wait returns where the raw message is stored once the store has
-// acknowledged it. A message seen before is not stored again:
+// Wait returns where the raw message is stored once the server has
+// acknowledged it (see SendRaw for when it is on disk). A message seen before is not stored again:
 // StoredRaw.Duplicate is true and Seq is the first copy's.
 func (p *PendingRaw) Wait(ctx context.Context) (StoredRaw, error) {
 	ack, err := p.w.wait(ctx)
@@ -160,6 +165,10 @@ type sending struct {
 	msg  *nats.Msg
 	opts []jetstream.PublishOpt
 	f    jetstream.PubAckFuture
+	// The answer once taken from f's channels, which give it once.
+	answered bool
+	ack      *jetstream.PubAck
+	err      error
 }
 
 func (s *Store) send(m *nats.Msg, opts ...jetstream.PublishOpt) (*sending, error) {
@@ -170,33 +179,51 @@ func (s *Store) send(m *nats.Msg, opts ...jetstream.PublishOpt) (*sending, error
 	return &sending{s: s, msg: m, opts: opts, f: f}, nil
 }
 
-// wait returns the message's acknowledgement. A first attempt that goes
+// poll reports whether the server has answered, without waiting.
+func (w *sending) poll() bool {
+	if !w.answered {
+		select {
+		case w.ack = <-w.f.Ok():
+			w.answered = true
+		case w.err = <-w.f.Err():
+			w.answered = true
+		default:
+		}
+	}
+	return w.answered
+}
+
+// wait returns the message's acknowledgement: the server has stored it
+// (on disk once Store.Commit returns). A first attempt that goes
 // unanswered (a cluster electing a stream leader) is sent again the way
 // Append sends its messages; callers send only messages that land once
 // however often they are sent (an expected sequence, or a KV put of the
 // same value).
 func (w *sending) wait(ctx context.Context) (*jetstream.PubAck, error) {
-	select {
-	case ack := <-w.f.Ok():
-		// Usually so: the caller did its own work while the message was
-		// on its way; no timer needed.
-		return ack, nil
-	default:
-	}
-	select {
-	case ack := <-w.f.Ok():
-		return ack, nil
-	case err := <-w.f.Err():
-		if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
-			return nil, err
+	// Usually answered already: the caller did its own work while the
+	// message was on its way; no timer needed.
+	if !w.poll() {
+		select {
+		case w.ack = <-w.f.Ok():
+		case w.err = <-w.f.Err():
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(attemptTimeout):
+			w.err = nats.ErrTimeout
 		}
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(attemptTimeout):
+		w.answered = true
+	}
+	if w.err == nil {
+		return w.ack, nil
+	}
+	if !errors.Is(w.err, nats.ErrNoResponders) && !errors.Is(w.err, jetstream.ErrNoStreamResponse) && !errors.Is(w.err, nats.ErrTimeout) {
+		return nil, w.err
 	}
 	// A fresh message: the async publisher keys futures by message.
 	m := &nats.Msg{Subject: w.msg.Subject, Header: w.msg.Header, Data: w.msg.Data}
-	return w.s.publish(ctx, m, w.opts...)
+	ack, err := w.s.publish(ctx, m, w.opts...)
+	w.ack, w.err = ack, err
+	return ack, err
 }
 
 // Raw reads a stored raw message by sequence.
@@ -326,7 +353,8 @@ type DeadLetter struct {
 	Retries int       `json:"retries"`
 }
 
-// PutDeadLetter records (or updates) a dead letter for a raw message.
+// PutDeadLetter records (or updates) a dead letter for a raw message; it
+// returns once the dead letter is on disk.
 func (s *Store) PutDeadLetter(ctx context.Context, d DeadLetter) error {
 	if old, err := s.DeadLetter(ctx, d.RawSeq); err == nil {
 		d.Retries = old.Retries + 1
@@ -335,7 +363,8 @@ func (s *Store) PutDeadLetter(ctx context.Context, d DeadLetter) error {
 	if _, err := s.dead.Put(ctx, strconv.FormatUint(d.RawSeq, 10), b); err != nil {
 		return fmt.Errorf("engine: dead letter: %w", err)
 	}
-	return nil
+	// On disk before the sender hears of it, with its raw message.
+	return s.Commit(ctx)
 }
 
 // ErrNoDeadLetter is returned for a raw sequence with no dead letter.

@@ -139,8 +139,8 @@ func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID st
 	if meansNothing(tr) {
 		// The message means nothing for a pathway (an outpatient visit, a
 		// pre-admission, an update with nothing Stafet follows): stored
-		// raw, and done.
-		return out, nil
+		// raw, and done once it is on disk.
+		return out, in.store.Commit(ctx)
 	}
 	if tr.Source.MessageID == "" {
 		// The translator knows the message's own id best (MedCom's
@@ -155,6 +155,12 @@ func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID st
 			return out, in.dead(ctx, m, err)
 		}
 		return out, err
+	}
+	if res.Duplicate {
+		// Nothing appended, so no append made the raw message durable.
+		if err := in.store.Commit(ctx); err != nil {
+			return out, err
+		}
 	}
 	if st.Duplicate {
 		// Only a message seen before can have a dead letter to resolve; a
@@ -269,6 +275,12 @@ func (in *Ingest) appendToPatient(ctx context.Context, tr *events.Translation, r
 			writes = append(writes, w)
 		}
 	}
+	// The append's commit makes durable what the server stored before it;
+	// a link answered later needs a commit of its own.
+	covered := true
+	for _, w := range writes {
+		covered = covered && w.Stored()
+	}
 	res, err := in.execute(ctx, tr, rawSeq, pw, loc.ref, isNew, seal)
 	if err == nil {
 		// Also for a resend: the original's links may not have landed.
@@ -279,7 +291,7 @@ func (in *Ingest) appendToPatient(ctx context.Context, tr *events.Translation, r
 					err = werr
 					break
 				}
-				writes = append(writes, w)
+				writes, covered = append(writes, w), false
 			}
 		}
 	}
@@ -287,6 +299,9 @@ func (in *Ingest) appendToPatient(ctx context.Context, tr *events.Translation, r
 		if werr := w.Wait(ctx); werr != nil && err == nil {
 			err = werr
 		}
+	}
+	if err == nil && !covered && !res.Duplicate {
+		err = in.store.Commit(ctx)
 	}
 	if err == nil && !loc.found && tr.Episode != "" {
 		in.hints.put(tr.Episode, pw)
