@@ -145,6 +145,11 @@ type benchResult struct {
 	// included) per event, in microseconds, on each side.
 	AppendCPUPerEvent     float64 `json:"append_cpu_us_per_event,omitempty"`
 	RawPublishCPUPerEvent float64 `json:"raw_publish_cpu_us_per_event,omitempty"`
+	// Safe mode only: Stafet again with the server fsyncing every message
+	// itself (engine.Config.FsyncEach, STAFET_FSYNC=each) instead of the
+	// store's group commit, and its ratio to raw publish.
+	AppendFsyncEachEPS   float64 `json:"append_fsync_each_eps,omitempty" mode:"safe"`
+	AppendFsyncEachRatio float64 `json:"append_fsync_each_ratio,omitempty" mode:"safe"`
 	// replay: the whole log into every production projection, and read
 	// by an ordered consumer that only counts.
 	ReplayEPS   float64 `json:"replay_eps,omitempty"`
@@ -258,6 +263,9 @@ func (r *benchResult) table(w io.Writer) {
 	if _, ok := dur[phaseAppend]; ok {
 		row(phaseAppend, fmt.Sprintf("events/s (%d events, %d messages)", r.AppendEvents, r.AppendMessages), num(r.AppendEPS), num(r.RawPublishEPS), ratio(r.AppendRatio), "ratio ≥ 0.8")
 		row(phaseAppend, "CPU µs per event", ratio(r.AppendCPUPerEvent), ratio(r.RawPublishCPUPerEvent), "", "")
+		if r.AppendFsyncEachEPS > 0 {
+			row(phaseAppend, "events/s, the server fsyncing each message", num(r.AppendFsyncEachEPS), num(r.RawPublishEPS), ratio(r.AppendFsyncEachRatio), "")
+		}
 	}
 	if _, ok := dur[phaseReplay]; ok {
 		row(phaseReplay, "events/s into all projections", num(r.ReplayEPS), num(r.RawReadEPS), ratio(r.ReplayRatio), "ratio ≥ 0.9")

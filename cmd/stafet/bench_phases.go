@@ -90,12 +90,52 @@ func (b *bencher) appendPhase(ctx context.Context) error {
 	rawCPU = cpuTime() - rawCPU
 	b.progress("append: raw publish of the same %d messages in %s", len(bodies), rawTook.Round(time.Millisecond))
 	r := b.res
+	if b.o.durability == engine.Safe {
+		if err := b.appendFsyncEach(ctx, evs, rawTook); err != nil {
+			return err
+		}
+	}
 	r.AppendEvents, r.AppendMessages = evs, len(bodies)
 	r.AppendCPUPerEvent = perEventMicros(cpu, evs)
 	r.RawPublishCPUPerEvent = perEventMicros(rawCPU, evs)
 	r.AppendEPS = round(float64(evs)/took.Seconds(), 0)
 	r.RawPublishEPS = round(float64(evs)/rawTook.Seconds(), 0)
 	r.AppendRatio = round(rawTook.Seconds()/took.Seconds(), 3)
+	return nil
+}
+
+// appendFsyncEach appends the same events with Execute once more, on a
+// server that fsyncs every message itself (no group commit), so that the
+// table shows what grouping the fsyncs buys.
+func (b *bencher) appendFsyncEach(ctx context.Context, evs int, rawTook time.Duration) error {
+	dir, err := b.dir("append-fsync-each")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := b.config(dir, engine.Safe)
+	cfg.FsyncEach = true
+	s, err := engine.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	work := b.work
+	for n, i := 0, 0; i < len(work); i++ {
+		if n += len(work[i].Payloads); n >= evs {
+			work = work[:i+1]
+			break
+		}
+	}
+	start := time.Now()
+	got, _, err := b.execute(ctx, "append: stafet, fsync each", s, work, start.Add(b.o.maxWrite))
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	b.res.AppendFsyncEachEPS = round(float64(got)/took.Seconds(), 0)
+	b.res.AppendFsyncEachRatio = round(b.res.AppendFsyncEachEPS/(float64(evs)/rawTook.Seconds()), 3)
+	b.progress("append: stafet with the server fsyncing each message, %d events in %s", got, took.Round(time.Millisecond))
 	return nil
 }
 
