@@ -270,3 +270,45 @@ func TestDecoderAppends(t *testing.T) {
 		}
 	}
 }
+
+// TestUTCTime checks utcTime against time.Time.UnmarshalJSON, value for
+// value, on the days around every year's and February's end from year 0
+// to 9999 at varied times of day and fractions, and on strings just
+// outside its form.
+func TestUTCTime(t *testing.T) {
+	fracs := []string{"", ".1", ".25", ".123456789", ".000000001", ".5"}
+	i := 0
+	for y := range 10000 {
+		for _, d := range []time.Time{
+			time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(y, 2, 28, 0, 0, 0, 0, time.UTC),
+			time.Date(y, 3, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1), time.Date(y, 3, 1, 0, 0, 0, 0, time.UTC),
+			time.Date(y, time.Month(1+y%12), 1+y%28, 0, 0, 0, 0, time.UTC), time.Date(y, 12, 31, 0, 0, 0, 0, time.UTC),
+		} {
+			i++
+			at := d.Add(time.Duration(i*7919) * time.Second % (24 * time.Hour))
+			s := at.Format("2006-01-02T15:04:05") + fracs[i%len(fracs)] + "Z"
+			var want time.Time
+			if err := want.UnmarshalJSON([]byte(`"` + s + `"`)); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+			got, ok := utcTime([]byte(s))
+			if !ok || !reflect.DeepEqual(got, want) {
+				t.Fatalf("utcTime(%s): got %#v, %v; want %#v", s, got, ok, want)
+			}
+		}
+	}
+	for _, s := range []string{
+		"2025-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-00-01T00:00:00Z", "2024-01-00T00:00:00Z",
+		"2024-01-01T24:00:00Z", "2024-01-01T00:60:00Z", "2024-01-01T00:00:60Z", "2024-01-01T00:00:00.Z",
+		"2024-01-01T00:00:00.1234567890Z", "2024-01-01T00:00:00+00:00", "2024-01-01 00:00:00Z",
+		"2024-1-01T00:00:00Z", "+024-01-01T00:00:00Z", "2024-01-01T00:00:0aZ", "2024-01-01T00:00:00.1a3Z",
+		"1900-02-29T00:00:00Z", "Z", "",
+	} {
+		if got, ok := utcTime([]byte(s)); ok {
+			var want time.Time
+			if err := want.UnmarshalJSON([]byte(`"` + s + `"`)); err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("utcTime(%q): got %v; want it refused or %v (%v)", s, got, want, err)
+			}
+		}
+	}
+}
