@@ -67,7 +67,11 @@ func HL7Handler(in *ingest.Ingest, log *slog.Logger) Handler {
 		var ie *ingest.Error
 		switch {
 		case err == nil:
-			log.Debug("hl7: appended", "msg", m, "raw_seq", out.RawSeq, "duplicate", out.Result.Duplicate, "events", len(out.Result.Events))
+			if log.Enabled(ctx, slog.LevelDebug) {
+				// Guarded: the arguments would cost allocations on every
+				// message even with debug off.
+				log.Debug("hl7: appended", "msg", m, "raw_seq", out.RawSeq, "duplicate", out.Result.Duplicate, "events", len(out.Result.Events))
+			}
 			return hl7v2.Ack(m, "AA")
 		case out.RawSeq != 0 && nothingToAppend(out.Translate):
 			// Stored raw and means no pathway event (an A08 without an
