@@ -17,9 +17,10 @@ import (
 
 // Decoding sits on the replay hot path. Stored messages are read by a
 // reader of the one form Encode writes (Decoder.canonical, below), with
-// no JSON library: 0.8 µs and 4 allocations an event against 2.9 µs and
-// 16 through goccy/go-json on the bench's log (stafet bench replay: 11.7
-// → 8.3 µs of CPU an event, all told). Anything else goes to the general
+// no JSON library: 0.7 µs and 3.5 allocations an event through a
+// Decoder against 2.9 µs and 16 through goccy/go-json on the log of
+// stafet bench (whose replay went from 9.9 to 7.0 µs of CPU an event
+// with this and the engine's changes). Anything else goes to the general
 // decoder, goccy/go-json, 4.4× faster than encoding/json on Stafet's
 // envelopes (events BenchmarkDecode). All three read the same JSON into
 // the same values (FuzzCanonicalAgrees, FuzzDecodeAgreesWithEncodingJSON
