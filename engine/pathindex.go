@@ -198,11 +198,6 @@ func (w *IndexWrite) Wait(ctx context.Context) error {
 	return nil
 }
 
-// Stored reports, without waiting, whether the server has answered the
-// write (successfully or not: Wait tells). An append begun after it was
-// answered makes it durable with the appended events.
-func (w *IndexWrite) Stored() bool { return w.w.poll() }
-
 func (s *Store) sendIndex(key string, pathway uuid.UUID) (*IndexWrite, error) {
 	w, err := s.send(kvMsg(PathwayIndexKV, key, pathway[:]))
 	if err != nil {

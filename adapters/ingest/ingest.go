@@ -248,19 +248,20 @@ func (in *Ingest) appendTranslation(ctx context.Context, tr *events.Translation,
 }
 
 // appendToPatient appends to the pathway loc found, else to the patient's
-// open pathway, else to a new one it opens. The index writes it makes are
-// sent without waiting and waited for together at the end: the caller
-// answers the sender only once they are stored.
+// open pathway, else to a new one it opens. The episode's link is sent
+// as soon as the pathway is known and waited for before the append, whose
+// commit then makes it durable too (in the safe mode a link answered after
+// the append would need a sync of its own).
 func (in *Ingest) appendToPatient(ctx context.Context, tr *events.Translation, rawSeq uint64, loc located) (uuid.UUID, engine.Result, error) {
 	if loc.err != nil {
 		return uuid.Nil, engine.Result{}, loc.err
 	}
-	var writes []*engine.IndexWrite
 	pw := loc.pathway
 	seal := func(ctx context.Context, id events.Identity) (*events.SealedIdentity, error) {
 		return in.store.SealIdentity(ctx, loc.ref, id)
 	}
 	isNew := false
+	var link *engine.IndexWrite
 	if !loc.found {
 		r, err := in.store.ReservePathway(ctx, loc.ref)
 		if err != nil {
@@ -268,74 +269,82 @@ func (in *Ingest) appendToPatient(ctx context.Context, tr *events.Translation, r
 		}
 		pw, isNew, seal = r.Pathway, r.New, r.SealIdentity
 		if tr.Episode != "" {
-			w, err := in.store.SendEpisodeLink(tr.Episode, pw)
-			if err != nil {
+			if link, err = in.store.SendEpisodeLink(tr.Episode, pw); err != nil {
 				return pw, engine.Result{}, err
 			}
-			writes = append(writes, w)
 		}
 	}
-	// The append's commit makes durable what the server stored before it;
-	// a link answered later needs a commit of its own.
-	covered := true
-	for _, w := range writes {
-		covered = covered && w.Stored()
+	cmd, err := in.command(ctx, tr, rawSeq, pw, loc.ref, isNew, seal)
+	if err != nil {
+		return pw, engine.Result{}, err
 	}
-	res, err := in.execute(ctx, tr, rawSeq, pw, loc.ref, isNew, seal)
-	if err == nil {
-		// Also for a resend: the original's links may not have landed.
-		for _, p := range tr.Payloads {
-			if d, ok := p.(*events.DocumentSent); ok {
-				w, werr := in.store.SendDocumentLink(d.Document, pw)
-				if werr != nil {
-					err = werr
-					break
-				}
-				writes, covered = append(writes, w), false
-			}
-		}
-	}
-	for _, w := range writes {
-		if werr := w.Wait(ctx); werr != nil && err == nil {
-			err = werr
-		}
-	}
-	if err == nil && !covered && !res.Duplicate {
-		err = in.store.Commit(ctx)
-	}
-	if err == nil && !loc.found && tr.Episode != "" {
-		in.hints.put(tr.Episode, pw)
-	}
-	return pw, res, err
-}
-
-// execute builds the command (with the cancellations' Corrections, a
-// merge, and the opening of a new pathway) and appends it.
-func (in *Ingest) execute(ctx context.Context, tr *events.Translation, rawSeq uint64, pw uuid.UUID, ref events.PatientRef, isNew bool,
-	seal func(context.Context, events.Identity) (*events.SealedIdentity, error)) (engine.Result, error) {
-	cmd := events.Command{
-		Pathway: pw, Actor: tr.Actor, Source: tr.Source, OccurredAt: tr.OccurredAt,
-		Correlation: rawRef(rawSeq), Causation: rawRef(rawSeq),
-		Payloads: tr.Payloads,
-	}
-	if err := in.extras(ctx, tr, &cmd, ref); err != nil {
-		return engine.Result{}, err
-	}
-	if isNew {
-		if err := in.withOpening(ctx, tr, &cmd, ref, seal); err != nil {
-			return engine.Result{}, err
+	if link != nil {
+		if err := link.Wait(ctx); err != nil {
+			return pw, engine.Result{}, err
 		}
 	}
 	res, err := in.store.Execute(ctx, cmd)
 	if errors.Is(err, events.ErrUnknownPathway) && !isNew {
 		// The pathway was reserved but its opening never landed (a crash,
 		// or a first message that failed): open it now.
-		if err := in.withOpening(ctx, tr, &cmd, ref, seal); err != nil {
-			return engine.Result{}, err
+		if err := in.withOpening(ctx, tr, &cmd, loc.ref, seal); err != nil {
+			return pw, engine.Result{}, err
 		}
 		res, err = in.store.Execute(ctx, cmd)
 	}
-	return res, err
+	if err == nil {
+		err = in.linkDocuments(ctx, pw, tr.Payloads)
+	}
+	if err == nil && link != nil {
+		in.hints.put(tr.Episode, pw)
+	}
+	return pw, res, err
+}
+
+// linkDocuments remembers the pathway of every document sent, for the
+// acknowledgements that will name only the document; also for a resend,
+// whose original's links may not have landed. The links are sent
+// together and waited for together, then made durable.
+func (in *Ingest) linkDocuments(ctx context.Context, pw uuid.UUID, ps []events.Payload) error {
+	var writes []*engine.IndexWrite
+	for _, p := range ps {
+		if d, ok := p.(*events.DocumentSent); ok {
+			w, err := in.store.SendDocumentLink(d.Document, pw)
+			if err != nil {
+				return err
+			}
+			writes = append(writes, w)
+		}
+	}
+	if len(writes) == 0 {
+		return nil
+	}
+	for _, w := range writes {
+		if err := w.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return in.store.Commit(ctx)
+}
+
+// command builds the command: the translation's events, with the
+// cancellations' Corrections, a merge, and the opening of a new pathway.
+func (in *Ingest) command(ctx context.Context, tr *events.Translation, rawSeq uint64, pw uuid.UUID, ref events.PatientRef, isNew bool,
+	seal func(context.Context, events.Identity) (*events.SealedIdentity, error)) (events.Command, error) {
+	cmd := events.Command{
+		Pathway: pw, Actor: tr.Actor, Source: tr.Source, OccurredAt: tr.OccurredAt,
+		Correlation: rawRef(rawSeq), Causation: rawRef(rawSeq),
+		Payloads: tr.Payloads,
+	}
+	if err := in.extras(ctx, tr, &cmd, ref); err != nil {
+		return cmd, err
+	}
+	if isNew {
+		if err := in.withOpening(ctx, tr, &cmd, ref, seal); err != nil {
+			return cmd, err
+		}
+	}
+	return cmd, nil
 }
 
 // appendByDocument handles a message that names no patient — an
