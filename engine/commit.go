@@ -7,9 +7,10 @@ import (
 )
 
 // Commit returns when everything the store's server has stored so far is
-// on disk. Appends and raw messages wait for it before they return; call
-// it before acknowledging anything else written to JetStream (a key-value
-// write, a dead letter). Without group commit (bulk mode, the server
+// on disk. Appends (Execute, Append) and StoreRaw wait for it before they
+// return; SendRaw's pending write does not (the ingest relies on the
+// append's commit, or calls Commit itself). Call it before acknowledging
+// anything else written to JetStream (a key-value write, a dead letter). Without group commit (bulk mode, the server
 // fsyncing each message, an external cluster) it returns at once.
 func (s *Store) Commit(ctx context.Context) error {
 	if s.commit == nil {

@@ -240,13 +240,19 @@ func (s *Store) Raw(ctx context.Context, seq uint64) (RawMessage, error) {
 	return m, nil
 }
 
+// rawAEAD is the cipher of raw messages, made once: every inbound message
+// is sealed, and an AEAD is safe for concurrent use.
 func (s *Store) rawAEAD() (cipher.AEAD, error) {
-	key := sha256.Sum256(append([]byte("stafet raw v1\x00"), s.cfg.Secret...))
-	block, err := aes.NewCipher(key[:])
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
+	s.rawOnce.Do(func() {
+		key := sha256.Sum256(append([]byte("stafet raw v1\x00"), s.cfg.Secret...))
+		block, err := aes.NewCipher(key[:])
+		if err != nil {
+			s.rawErr = err
+			return
+		}
+		s.rawGCM, s.rawErr = cipher.NewGCM(block)
+	})
+	return s.rawGCM, s.rawErr
 }
 
 // sealRaw seals a raw message as [nonce | AES-GCM(JSON of m)], encoding

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -63,7 +64,11 @@ type Store struct {
 	// before it (commitThrough); storedSeq the highest the server has
 	// acknowledged to this store.
 	durableSeq, storedSeq atomic.Uint64
-	pseudo                *events.Pseudonymizer
+	// rawGCM seals raw messages (rawAEAD).
+	rawOnce sync.Once
+	rawGCM  cipher.AEAD
+	rawErr  error
+	pseudo  *events.Pseudonymizer
 
 	stats Stats
 
