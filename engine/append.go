@@ -194,6 +194,8 @@ func (s *Store) Append(ctx context.Context, cluster string, expectedLast uint64,
 	if expectedLast == 0 {
 		expect = jetstream.WithExpectLastSequenceForSubject(0, filter)
 	}
+	s.appending.Add(1)
+	defer s.appending.Add(-1)
 	ack, err := s.publish(ctx, msg, expect)
 	if err != nil {
 		if isWrongLastSeq(err) {

@@ -64,15 +64,26 @@ func (s *Store) lookupDuplicate(ctx context.Context, sourceKey string) (Result, 
 	return Result{FirstSeq: seq, LastSeq: seq, Duplicate: true}, true, nil
 }
 
+// indexedThroughKey holds a sequence through which every opening is in
+// the index: written by the embedded server's only writer after a
+// reconciliation and on a clean stop, so that a restart after a bulk
+// import need not re-read the import's last minutes of log time.
+const indexedThroughKey = "indexed-through"
+
 // reconcileIndex re-indexes the events of the last two duplicate windows
 // of log time, closing the gap an asynchronous index write leaves when the
-// process dies right after an append.
+// process dies right after an append. After a clean stop of the embedded
+// server there is no gap, and nothing to read.
 func (s *Store) reconcileIndex(ctx context.Context) error {
 	info, err := s.stream.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("engine: reconcile index: %w", err)
 	}
 	if info.State.Msgs == 0 {
+		return nil
+	}
+	if s.indexedThrough(ctx) >= info.State.LastSeq {
+		s.log.Debug("idempotency index up to date", "seq", info.State.LastSeq)
 		return nil
 	}
 	start := info.State.LastTime.Add(-2 * s.cfg.DuplicateWindow)
@@ -114,5 +125,51 @@ func (s *Store) reconcileIndex(ctx context.Context) error {
 		return errors.New("engine: reconcile index: index writes did not complete in 30s")
 	}
 	s.log.Debug("idempotency index reconciled", "events", n)
+	s.setIndexedThrough(ctx, info.State.LastSeq)
 	return nil
+}
+
+// indexedThrough reads the sequence through which the index is known to
+// be complete; 0 if unknown. Only the embedded server, whose one writer is
+// this store, keeps one: on a cluster another instance may have an index
+// write in flight.
+func (s *Store) indexedThrough(ctx context.Context) uint64 {
+	if s.cfg.URL != "" {
+		return 0
+	}
+	e, err := s.idem.Get(ctx, indexedThroughKey)
+	if err != nil {
+		return 0
+	}
+	seq, _ := strconv.ParseUint(string(e.Value()), 10, 64)
+	return seq
+}
+
+func (s *Store) setIndexedThrough(ctx context.Context, seq uint64) {
+	if s.cfg.URL != "" || seq == 0 {
+		return
+	}
+	if _, err := s.idem.Put(ctx, indexedThroughKey, []byte(strconv.FormatUint(seq, 10))); err != nil {
+		s.log.Warn("idempotency index watermark not written; the next start re-reads the last minutes of log", "err", err)
+	}
+}
+
+// markIndexedOnStop records, on a clean stop, that every opening this
+// store appended is in the index: no append is in flight and every index
+// write has been acknowledged.
+func (s *Store) markIndexedOnStop(ctx context.Context) {
+	// Every append through seq has either sent its index write (waited
+	// for below) or is still appending (then give up): read seq first.
+	seq := s.storedSeq.Load()
+	if s.cfg.URL != "" || seq == 0 || s.appending.Load() != 0 {
+		return
+	}
+	select {
+	case <-s.js.PublishAsyncComplete():
+	case <-time.After(5 * time.Second):
+		return
+	}
+	if seq > s.indexedThrough(ctx) {
+		s.setIndexedThrough(ctx, seq)
+	}
 }

@@ -64,6 +64,9 @@ type Store struct {
 	// before it (commitThrough); storedSeq the highest the server has
 	// acknowledged to this store.
 	durableSeq, storedSeq atomic.Uint64
+	// appending counts appends between their publish and their index
+	// write (markIndexedOnStop).
+	appending atomic.Int64
 	// rawGCM seals raw messages (rawAEAD).
 	rawOnce sync.Once
 	rawGCM  cipher.AEAD
@@ -263,6 +266,9 @@ func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
 // acknowledged is already on disk, so Close loses nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		if s.nc != nil && s.js != nil && s.idem != nil {
+			s.markIndexedOnStop(context.Background())
+		}
 		if s.nc != nil {
 			if err := s.nc.Drain(); err != nil {
 				s.nc.Close()
