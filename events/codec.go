@@ -24,8 +24,8 @@ import (
 // decoder, goccy/go-json, 4.4× faster than encoding/json on Stafet's
 // envelopes (events BenchmarkDecode). All three read the same JSON into
 // the same values (FuzzCanonicalAgrees, FuzzDecodeAgreesWithEncodingJSON
-// and FuzzDecodeCommitAgreesWithEncodingJSON check that). Encode stays
-// on encoding/json: what is stored is written by the standard library.
+// and FuzzDecodeCommitAgreesWithEncodingJSON check that). Encode writes
+// the bytes encoding/json wrote, without calling it (encode.go).
 
 // Upcaster turns a stored payload of one schema version into the next
 // version's JSON. Upcasters are pure and never fail on data their own
@@ -84,15 +84,6 @@ type wire struct {
 	Data        json.RawMessage `json:"data"`
 }
 
-// wireOut is wire as Encode writes it: its Data shadows wire.Data, so the
-// payload is marshalled in the same pass as the envelope, into the same
-// bytes. (Decode keeps to the flat wire: decoding into an embedded struct
-// costs encoding/json an allocation.)
-type wireOut struct {
-	wire
-	Data Payload `json:"data"`
-}
-
 type wireSource struct {
 	System    string `json:"system,omitempty"`
 	Org       OrgID  `json:"org,omitempty"`
@@ -106,26 +97,14 @@ type wireActor struct {
 
 // Encode returns the stored form of e at the current schema version.
 func (c *Codec) Encode(e *Envelope) ([]byte, error) {
-	if e.Payload == nil {
-		return nil, &ValidationError{Field: "data", Reason: "missing payload"}
-	}
-	t := e.Payload.Type()
-	w := wireOut{wire: wire{
-		ID: e.ID, Pathway: e.Pathway, Type: t, Schema: c.current[t],
-		OccurredAt: e.OccurredAt.UTC(), RecordedAt: e.RecordedAt.UTC(),
-		Correlation: e.Correlation, Causation: e.Causation,
-	}, Data: e.Payload}
-	if e.Source != (Source{}) {
-		w.Source = &wireSource{e.Source.System, e.Source.Org, e.Source.MessageID}
-	}
-	if e.Actor != (Actor{}) {
-		w.Actor = &wireActor{e.Actor.Org, e.Actor.Role}
-	}
-	b, err := json.Marshal(&w)
+	// Written on the stack and copied out: one allocation, of the size
+	// written, for all but messages longer than scratch.
+	var scratch [1024]byte
+	b, err := c.appendEnvelope(scratch[:0], e)
 	if err != nil {
-		return nil, fmt.Errorf("events: encode %s: %w", t, err)
+		return nil, err
 	}
-	return b, nil
+	return bytes.Clone(b), nil
 }
 
 // Decode reads a stored envelope, upcasting its payload to the current
@@ -216,18 +195,18 @@ func (c *Codec) EncodeCommit(evs []Envelope) ([]byte, error) {
 	if len(evs) == 1 {
 		return c.Encode(&evs[0])
 	}
-	out := []byte{'['}
+	var scratch [2048]byte // room for the usual commit of two or three
+	b := append(scratch[:0], '[')
 	for i := range evs {
-		b, err := c.Encode(&evs[i])
-		if err != nil {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = c.appendEnvelope(b, &evs[i]); err != nil {
 			return nil, err
 		}
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, b...)
 	}
-	return append(out, ']'), nil
+	return bytes.Clone(append(b, ']')), nil
 }
 
 // DecodeCommit reads a stored message: one envelope, or an array of the
