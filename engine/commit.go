@@ -19,6 +19,19 @@ func (s *Store) Commit(ctx context.Context) error {
 	return s.commit.wait(ctx)
 }
 
+// fsyncMode says how writes reach the disk, for the start-up log.
+func (s *Store) fsyncMode() string {
+	switch {
+	case s.commit != nil:
+		return "group"
+	case s.ns == nil:
+		return "the cluster's"
+	case s.cfg.Durability == Safe:
+		return "each"
+	}
+	return "server interval"
+}
+
 // commitThrough makes sure the event log is on disk up to seq, which must
 // be a sequence the server had stored when the caller learnt of it. A
 // reader catching up on many messages syncs once for all of them.

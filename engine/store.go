@@ -125,7 +125,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.log.Info("event store ready", "stream", EventStream, "embedded", s.ns != nil,
-		"data_dir", s.DataDir(), "durability", string(cfg.Durability), "replicas", cfg.Replicas)
+		"data_dir", s.DataDir(), "durability", string(cfg.Durability), "fsync", s.fsyncMode(), "replicas", cfg.Replicas)
 	return s, nil
 }
 
