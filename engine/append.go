@@ -102,7 +102,7 @@ func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error)
 func (s *Store) state(ctx context.Context, cmd events.Command, fresh bool) (p *events.Pathway, authoritative bool, err error) {
 	// A Correction folds the history again without the annulled event:
 	// it needs the whole history, which the cache does not keep.
-	if !fresh && !corrects(cmd.Payloads) {
+	if !fresh && !cmd.Corrects() {
 		if p := s.cache.get(cmd.Pathway); p != nil {
 			return p, false, nil
 		}
@@ -118,7 +118,7 @@ func (s *Store) state(ctx context.Context, cmd events.Command, fresh bool) (p *e
 		return nil, false, err
 	}
 	p = events.Fold(history)
-	if !corrects(cmd.Payloads) {
+	if !cmd.Corrects() {
 		// Deciding copies the state; without the history the copy is
 		// small.
 		p.Trim()
@@ -148,15 +148,6 @@ func (s *Store) remember(p *events.Pathway, appended []events.Envelope) {
 	}
 	p.Trim()
 	s.cache.put(p.ID(), p)
-}
-
-func corrects(ps []events.Payload) bool {
-	for _, pl := range ps {
-		if _, ok := pl.(*events.Correction); ok {
-			return true
-		}
-	}
-	return false
 }
 
 func cluster(p *events.Pathway, evs []events.Envelope) string {

@@ -279,7 +279,7 @@ func Decide(p *Pathway, cmd Command) ([]Envelope, error) {
 	if err := orgOpt("actor.org", cmd.Actor.Org); err != nil {
 		return nil, err
 	}
-	if p.trimmed && (p.stale || hasCorrection(cmd.Payloads)) {
+	if p.trimmed && (p.stale || cmd.Corrects()) {
 		return nil, ErrHistoryTrimmed
 	}
 	// The rules only read the state. A command of several payloads
@@ -525,8 +525,10 @@ func wantScheme(field string, id OrgID, schemes ...string) error {
 // pathway state (see Trim): fold the pathway's history and decide again.
 var ErrHistoryTrimmed = errors.New("events: the pathway state has no history; a Correction needs it")
 
-func hasCorrection(ps []Payload) bool {
-	for _, pl := range ps {
+// Corrects reports whether the command holds a Correction, which folds
+// the pathway's history again and so needs all of it.
+func (c Command) Corrects() bool {
+	for _, pl := range c.Payloads {
 		if _, ok := pl.(*Correction); ok {
 			return true
 		}
