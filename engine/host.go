@@ -137,22 +137,9 @@ func (h *Host) Run(ctx context.Context) error {
 	return err
 }
 
-// retry runs f until it succeeds or ctx ends, backing off to 5 s.
+// retry runs a start-up step until it succeeds or ctx ends.
 func (h *Host) retry(ctx context.Context, what string, f func() error) error {
-	wait := 250 * time.Millisecond
-	for {
-		err := f()
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		h.s.log.Warn("projection host: will retry", "projection", h.name, "step", what, "err", err, "in", wait)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
-	}
+	return h.s.retry(ctx, "projection host: will retry", what, f, "projection", h.name)
 }
 
 func (h *Host) follow(ctx context.Context, ordered <-chan *rawBatch, target uint64) error {

@@ -31,8 +31,17 @@ type ReactOptions struct {
 // least once, so handle must be idempotent (Execute with a source key is).
 // React returns when ctx ends.
 func (s *Store) React(ctx context.Context, name string, handle func(context.Context, events.Envelope) error, opts ReactOptions) error {
-	cons, err := s.reactor(ctx, name, opts)
+	// Setting the consumer up can fail for a while (a cluster electing a
+	// leader, a busy meta leader): that must not stop the service.
+	var cons jetstream.Consumer
+	err := s.retry(ctx, "reactor: will retry", "set up its consumer", func() (err error) {
+		cons, err = s.reactor(ctx, name, opts)
+		return err
+	}, "reactor", name)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {

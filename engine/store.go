@@ -320,3 +320,23 @@ const HeaderPrev = "Stafet-Prev"
 func (s *Store) lock(pathway uuid.UUID) *sync.Mutex {
 	return &s.locks[pathway[15]]
 }
+
+// retry runs f until it succeeds or ctx ends, backing off to 5 s: for
+// start-up steps that fail while a cluster elects a leader or is busy.
+// msg and attrs name the step in the warning logged at each failure.
+func (s *Store) retry(ctx context.Context, msg, step string, f func() error, attrs ...any) error {
+	wait := 250 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		s.log.Warn(msg, append(attrs, "step", step, "err", err, "in", wait)...)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
