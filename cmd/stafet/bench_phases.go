@@ -19,14 +19,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/stafet/stafet/adapters/alerts"
-	"github.com/stafet/stafet/adapters/hl7v2"
 	"github.com/stafet/stafet/adapters/ingest"
-	"github.com/stafet/stafet/adapters/mllp"
-	"github.com/stafet/stafet/adapters/simulator"
+	"github.com/stafet/stafet/adapters/translate/hl7v2"
+	"github.com/stafet/stafet/adapters/transport/alerts"
+	"github.com/stafet/stafet/adapters/transport/mllp"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 	"github.com/stafet/stafet/projections"
+	"github.com/stafet/stafet/simulator"
 )
 
 // appendPhase appends the workload with Execute (optimistic concurrency,

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stafet/stafet/adapters/httpapi"
+	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 	"github.com/stafet/stafet/projections"
@@ -39,16 +39,16 @@ func runCLI(t *testing.T, vars map[string]string, args ...string) (int, string, 
 }
 
 func TestTranslate(t *testing.T) {
-	orgs := "../../adapters/hl7v2/testdata/directory/organisations.json"
+	orgs := "../../adapters/translate/hl7v2/testdata/directory/organisations.json"
 	tests := []struct {
 		name     string
 		args     []string
 		code     int
 		out, err string
 	}{
-		{"hl7 discharge", []string{"translate", "-from", "hl7v2", "-organisations", orgs, "../../adapters/hl7v2/testdata/adt/a03_home_services.hl7"}, 0, `"type":"PatientDischarged"`, ""},
-		{"hl7 unknown trigger", []string{"translate", "-from", "hl7v2", "-organisations", orgs, "../../adapters/hl7v2/testdata/adt/err_unknown_trigger.hl7"}, 1, "", "MSH-9"},
-		{"medcom admission", []string{"translate", "-from", "medcom", "../../adapters/medcom/testdata/hospitalnotification/a5e5b880-c087-4055-b9ec-99108695f81d.json"}, 0, `"type":"PatientAdmitted"`, ""},
+		{"hl7 discharge", []string{"translate", "-from", "hl7v2", "-organisations", orgs, "../../adapters/translate/hl7v2/testdata/adt/a03_home_services.hl7"}, 0, `"type":"PatientDischarged"`, ""},
+		{"hl7 unknown trigger", []string{"translate", "-from", "hl7v2", "-organisations", orgs, "../../adapters/translate/hl7v2/testdata/adt/err_unknown_trigger.hl7"}, 1, "", "MSH-9"},
+		{"medcom admission", []string{"translate", "-from", "medcom", "../../adapters/translate/medcom/testdata/hospitalnotification/a5e5b880-c087-4055-b9ec-99108695f81d.json"}, 0, `"type":"PatientAdmitted"`, ""},
 		{"unknown format", []string{"translate", "-from", "edifact", "x"}, 1, "", "edifact"},
 	}
 	for _, tt := range tests {

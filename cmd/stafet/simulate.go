@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stafet/stafet/adapters/simulator"
+	"github.com/stafet/stafet/simulator"
 )
 
 // cmdSimulate drives a running stafetd through its real interfaces (HL7

@@ -19,10 +19,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/stafet/stafet/adapters/alerts"
-	"github.com/stafet/stafet/adapters/httpapi"
-	"github.com/stafet/stafet/adapters/simulator"
+	"github.com/stafet/stafet/adapters/transport/alerts"
+	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/projections"
+	"github.com/stafet/stafet/simulator"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -300,7 +300,7 @@ func checkServesPage(t *testing.T, base string) {
 }
 
 // dashboardFront returns where the browser goes: stafetd itself once it
-// serves the alert stream (adapters/alerts) beside the API. Until
+// serves the alert stream (adapters/transport/alerts) beside the API. Until
 // cmd/stafetd mounts it, the test serves the same API, with the alert
 // routes and the dashboard, from the same store, projections and tokens.
 func dashboardFront(t *testing.T, svc *service, base string) string {
@@ -317,7 +317,7 @@ func dashboardFront(t *testing.T, svc *service, base string) string {
 	if resp.StatusCode == http.StatusOK {
 		return base
 	}
-	t.Logf("stafetd answers GET /v1/alerts/stream with %d: serving the API with adapters/alerts mounted for the browser", resp.StatusCode)
+	t.Logf("stafetd answers GET /v1/alerts/stream with %d: serving the API with adapters/transport/alerts mounted for the browser", resp.StatusCode)
 	api := httpapi.New(httpapi.Config{
 		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest,
 		Projections: svc.host, Rules: svc.rules,

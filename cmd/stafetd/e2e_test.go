@@ -15,7 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/stafet/stafet/adapters/mllp"
+	"github.com/stafet/stafet/adapters/transport/mllp"
 )
 
 // sendMLLP sends one file over a real MLLP connection and returns MSA-1.

@@ -38,8 +38,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/stafet/stafet/adapters/hl7v2"
-	"github.com/stafet/stafet/adapters/mllp"
+	"github.com/stafet/stafet/adapters/translate/hl7v2"
+	"github.com/stafet/stafet/adapters/transport/mllp"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"github.com/stafet/stafet/adapters/httpapi"
+	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/web"
 )
 

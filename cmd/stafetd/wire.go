@@ -11,12 +11,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/stafet/stafet/adapters/alerts"
-	"github.com/stafet/stafet/adapters/hl7v2"
-	"github.com/stafet/stafet/adapters/httpapi"
 	"github.com/stafet/stafet/adapters/ingest"
-	"github.com/stafet/stafet/adapters/medcom"
-	"github.com/stafet/stafet/adapters/mllp"
+	"github.com/stafet/stafet/adapters/translate/hl7v2"
+	"github.com/stafet/stafet/adapters/translate/medcom"
+	"github.com/stafet/stafet/adapters/transport/alerts"
+	"github.com/stafet/stafet/adapters/transport/httpapi"
+	"github.com/stafet/stafet/adapters/transport/mllp"
 	"github.com/stafet/stafet/events"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stafet/stafet/adapters/mllp"
+	"github.com/stafet/stafet/adapters/transport/mllp"
 )
 
 // startEcho runs a server whose handler answers "ACK:" + the message.

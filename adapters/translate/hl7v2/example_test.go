@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stafet/stafet/adapters/hl7v2"
+	"github.com/stafet/stafet/adapters/translate/hl7v2"
 )
 
 func Example() {

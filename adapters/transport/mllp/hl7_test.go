@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stafet/stafet/adapters/hl7v2"
 	"github.com/stafet/stafet/adapters/ingest"
-	"github.com/stafet/stafet/adapters/mllp"
+	"github.com/stafet/stafet/adapters/translate/hl7v2"
+	"github.com/stafet/stafet/adapters/transport/mllp"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )

@@ -6,12 +6,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stafet/stafet/adapters/medcom"
+	"github.com/stafet/stafet/adapters/translate/medcom"
 	"github.com/stafet/stafet/events"
 )
 
 // MedCom FHIR messages, shaped like MedCom's published examples
-// (adapters/medcom/testdata): a Bundle of type message whose first entry
+// (adapters/translate/medcom/testdata): a Bundle of type message whose first entry
 // is the MessageHeader, then the Patient, Encounter or Communication, the
 // Organizations (SOR and EAN identifiers) and the Provenances of the
 // message history.

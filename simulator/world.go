@@ -215,7 +215,7 @@ func Organisations() []byte {
 }
 
 func (w *world) organisations() []byte {
-	const src = "Stafet simulator: fictitious organisation (adapters/simulator)"
+	const src = "Stafet simulator: fictitious organisation (simulator)"
 	var orgs []events.Organisation
 	for _, h := range w.hospitals {
 		orgs = append(orgs, events.Organisation{
@@ -226,7 +226,7 @@ func (w *world) organisations() []byte {
 	for _, m := range w.municipalities {
 		orgs = append(orgs, events.Organisation{
 			ID: m.id, Kind: events.KindMunicipality, Name: m.name, Region: m.region,
-			EAN: m.ean, Aliases: []string{m.sor}, Source: "municipality from events/reference; SOR alias and EAN fictitious (adapters/simulator)",
+			EAN: m.ean, Aliases: []string{m.sor}, Source: "municipality from events/reference; SOR alias and EAN fictitious (simulator)",
 		})
 	}
 	for _, p := range w.practices {

@@ -9,11 +9,11 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/stafet/stafet/adapters/medcom"
+	"github.com/stafet/stafet/adapters/translate/medcom"
 	"github.com/stafet/stafet/events"
 )
 
-const corpus = "../medcom/testdata/hospitalnotification/"
+const corpus = "../../translate/medcom/testdata/hospitalnotification/"
 
 func readCorpus(t *testing.T, name string) []byte {
 	t.Helper()

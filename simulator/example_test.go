@@ -3,7 +3,7 @@ package simulator_test
 import (
 	"fmt"
 
-	"github.com/stafet/stafet/adapters/simulator"
+	"github.com/stafet/stafet/simulator"
 )
 
 func ExampleNewModel() {

@@ -15,9 +15,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stafet/stafet/adapters/httpapi"
 	"github.com/stafet/stafet/adapters/ingest"
-	"github.com/stafet/stafet/adapters/medcom"
+	"github.com/stafet/stafet/adapters/translate/medcom"
+	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 	"github.com/stafet/stafet/projections"

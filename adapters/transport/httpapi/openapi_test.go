@@ -43,7 +43,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 			documented[strings.ToUpper(method)+" "+path] = true
 		}
 	}
-	// adapters/alerts serves these; stafetd mounts them with Handle.
+	// adapters/transport/alerts serves these; stafetd mounts them with Handle.
 	for _, r := range mountedElsewhere {
 		if !documented[r] {
 			t.Errorf("route %q is not in openapi.json", r)

@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/stafet/stafet/adapters/ingest"
-	"github.com/stafet/stafet/adapters/medcom"
+	"github.com/stafet/stafet/adapters/translate/medcom"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )

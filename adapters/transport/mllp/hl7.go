@@ -14,8 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/stafet/stafet/adapters/hl7v2"
 	"github.com/stafet/stafet/adapters/ingest"
+	"github.com/stafet/stafet/adapters/translate/hl7v2"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )

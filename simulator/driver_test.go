@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stafet/stafet/adapters/hl7v2"
-	"github.com/stafet/stafet/adapters/medcom"
+	"github.com/stafet/stafet/adapters/translate/hl7v2"
+	"github.com/stafet/stafet/adapters/translate/medcom"
 )
 
 // The servers below stand in for stafetd in the driver's own unit tests

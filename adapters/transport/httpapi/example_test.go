@@ -10,7 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/stafet/stafet/adapters/httpapi"
+	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stafet/stafet/adapters/hl7v2"
-	"github.com/stafet/stafet/adapters/medcom"
+	"github.com/stafet/stafet/adapters/translate/hl7v2"
+	"github.com/stafet/stafet/adapters/translate/medcom"
 	"github.com/stafet/stafet/events"
 )
 

@@ -6,7 +6,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/stafet/stafet/adapters/medcom"
+	"github.com/stafet/stafet/adapters/translate/medcom"
 )
 
 func ExampleParse() {

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stafet/stafet/adapters/ingest"
-	"github.com/stafet/stafet/adapters/medcom"
+	"github.com/stafet/stafet/adapters/translate/medcom"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )

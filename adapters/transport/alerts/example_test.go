@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/stafet/stafet/adapters/alerts"
+	"github.com/stafet/stafet/adapters/transport/alerts"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )

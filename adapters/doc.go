@@ -1,0 +1,13 @@
+// Package adapters holds no code of its own: it groups the parts of Stafet
+// that face the outside world, by kind.
+//
+//   - translate/hl7v2, translate/medcom: translators. A raw message in, an
+//     events.Translation out; they import events and nothing else of ours.
+//   - transport/mllp, transport/httpapi, transport/alerts: transports. They
+//     carry messages in (MLLP, HTTP) and alerts out (NATS, SSE, webhooks),
+//     and use the engine's handles and the projections.
+//   - ingest: the intake of one inbound message, whatever its channel.
+//
+// The simulator, a client of Stafet rather than a part of it, lives in
+// ../simulator.
+package adapters
