@@ -47,7 +47,7 @@ func validFiles(t testing.TB) []string {
 func messageFiles(t testing.TB) []string {
 	t.Helper()
 	var files []string
-	for _, dir := range []string{"acknowledgement", "carecommunication", "carecommunication-4.1.0", "hospitalnotification", "hospitalnotification-testscripts"} {
+	for _, dir := range []string{"acknowledgement", "carecommunication", "carecommunication-4.1.0", "hospitalnotification", "hospitalnotification-testscripts", "vans"} {
 		names, err := filepath.Glob(filepath.Join("testdata", dir, "*"))
 		if err != nil {
 			t.Fatal(err)

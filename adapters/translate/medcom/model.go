@@ -59,6 +59,9 @@ type Message struct {
 	// Acknowledgement is MessageHeader.response; nil for messages that do
 	// not answer another.
 	Acknowledgement *Acknowledgement
+	// Envelope is the VANS envelope the message came in; nil when it came
+	// bare.
+	Envelope *Envelope
 
 	// paths of the elements NotificationCode reports on.
 	eventPath, classPath, statusPath string

@@ -39,15 +39,50 @@ const (
 // Parse checks the envelope and what the model needs, not the full MedCom
 // profiles: a message it accepts may still deserve a fatal-error
 // acknowledgement from a stricter validator.
+//
+// A message in a VANS envelope is unwrapped first; Message.Envelope then
+// describes the envelope.
 func Parse(raw []byte) (*Message, error) { return parse(raw, true) }
 
 // parse is Parse; check false leaves out the profile checks (conform), for
 // describing a message that breaks them.
 func parse(raw []byte, check bool) (*Message, error) {
+	body, err := trimmed(raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) == 0 || body[0] != '<' || !isEnvelope(body) {
+		return parseBundle(body, check)
+	}
+	inner, env, err := unwrap(body)
+	if err != nil {
+		return nil, err
+	}
+	if inner, err = trimmed(inner); err != nil {
+		return nil, err
+	}
+	if len(inner) > 0 && inner[0] == '<' && isEnvelope(inner) {
+		return nil, &Error{Path: "VANSEnvelope.Message.Data", Reason: "an envelope inside an envelope"}
+	}
+	m, err := parseBundle(inner, check)
+	if err != nil {
+		return nil, err
+	}
+	m.Envelope = env
+	return m, nil
+}
+
+// trimmed checks the size of the input and drops a UTF-8 byte order mark
+// and white space before it.
+func trimmed(raw []byte) ([]byte, error) {
 	if len(raw) > MaxSize {
 		return nil, &Error{Reason: fmt.Sprintf("input is %d bytes; the limit is %d", len(raw), MaxSize)}
 	}
-	body := bytes.TrimLeft(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")), " \t\r\n")
+	return bytes.TrimLeft(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")), " \t\r\n"), nil
+}
+
+// parseBundle reads a FHIR Bundle, trimmed.
+func parseBundle(body []byte, check bool) (*Message, error) {
 	var root *node
 	var err error
 	switch {
