@@ -16,6 +16,9 @@ const (
 	KindHospitalNotification Kind = "hospital-notification-message"
 	KindCareCommunication    Kind = "care-communication-message"
 	KindAcknowledgement      Kind = "acknowledgement-message"
+	// KindEmpty is MedCom's "Message with no content"; it means nothing
+	// for a pathway.
+	KindEmpty Kind = "empty-message"
 )
 
 // Message is one MedCom FHIR message: a Bundle of type message whose first

@@ -102,6 +102,10 @@ func (t *Translator) translate(m *Message) (*events.Translation, error) {
 		return t.careCommunication(m)
 	case KindAcknowledgement:
 		return t.acknowledgement(m)
+	case KindEmpty:
+		// MedCom's message with no content: delivered, and nothing for a
+		// pathway.
+		return &events.Translation{Source: events.Source{System: System, MessageID: m.HeaderID}}, nil
 	}
 	return nil, &events.MessageError{Code: "unknown-event", Field: m.eventPath, Reason: fmt.Sprintf("%s messages are not translated; Stafet reads %s, %s and %s",
 		quote(string(m.Kind)), KindHospitalNotification, KindCareCommunication, KindAcknowledgement)}
@@ -139,7 +143,7 @@ func (p party) of(role, field string, o Organization) events.Party {
 // directory makes of them, also for a message that does not translate
 // (one a profile check refuses included); nil if it cannot be read.
 func (t *Translator) Parties(body []byte) []events.Party {
-	m, err := parse(body, false)
+	m, err := ParseUnchecked(body)
 	if err != nil {
 		return nil
 	}
