@@ -78,6 +78,7 @@ func newEnvWith(t *testing.T, realMedCom bool) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	set.UseDirectory(dir)
 	host := store.NewHost("projections-test", set, engine.HostOptions{})
 	var wg sync.WaitGroup
 	wg.Add(1)
