@@ -589,12 +589,29 @@ func (s *Server) municipalityFigures(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) figures(w http.ResponseWriter, r *http.Request, at time.Time, get func(projections.Figures, time.Time) projections.ClusterFigures) {
+	n, err := strconv.Atoi(cmp.Or(r.URL.Query().Get("months"), "12"))
+	if err != nil || n < 1 || n > 120 {
+		writeProblem(w, r, badParam("months", "want a number of months from 1 to 120"))
+		return
+	}
+	last, _ := projections.ParseMonth(events.Day(at).Format("2006-01"))
 	var f projections.ClusterFigures
-	if err := s.set(func(set *projections.Set) { f = get(set.Figures, at) }); err != nil {
+	var months []projections.MonthFigures
+	err = s.set(func(set *projections.Set) {
+		f = get(set.Figures, at)
+		until := at
+		if now := s.cfg.Now(); now.Before(until) {
+			until = now // open bed-days count up to now, not to a future date
+		}
+		months = set.Figures.Months(f.Scope, last-int32(n)+1, last, until)
+	})
+	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, viewFigures(f))
+	v := viewFigures(f)
+	v.Months = viewMonths(months)
+	writeJSON(w, http.StatusOK, v)
 }
 
 var orgKinds = []events.Kind{events.KindHospital, events.KindMunicipality, events.KindGP, events.KindRegion}
