@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/stafet/stafet/events"
 )
@@ -72,6 +74,13 @@ type Store struct {
 	rawGCM  cipher.AEAD
 	rawErr  error
 	pseudo  *events.Pseudonymizer
+	// userKey is stafetd's NKey on the embedded server; natsTLS its
+	// client port's TLS, kept for reloads; syncAlways whether the server
+	// fsyncs every message (natsauth.go, server.go).
+	userKey    nkeys.KeyPair
+	natsTLS    *tls.Config
+	syncAlways bool
+	subs       *Subscribers
 
 	stats Stats
 
@@ -110,7 +119,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, err
 		}
 	}
-	nc, err := connect(cfg, s.ns)
+	nc, err := connect(cfg, s.ns, s.userKey)
 	if err != nil {
 		s.shutdownServer()
 		return nil, err
@@ -156,6 +165,9 @@ func (s *Store) setup(ctx context.Context) error {
 		return err
 	}
 	if s.keys, err = s.bucket(ctx, KeyBucket, "per-patient encryption keys (delete = crypto-shred)", 1); err != nil {
+		return err
+	}
+	if err := s.setupSubscribers(ctx); err != nil {
 		return err
 	}
 	return s.setupRaw(ctx)
