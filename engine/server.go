@@ -22,7 +22,7 @@ import (
 // In safe mode the store fsyncs in groups (commit.go) where it can: the
 // server then writes every message to its file before the ack but leaves
 // syncing to the store, which syncs once for all the writers waiting.
-func (s *Store) startEmbedded() error {
+func (s *conn) startEmbedded() error {
 	cfg := s.cfg
 	group := cfg.Durability == Safe && !cfg.FsyncEach && groupCommitAvailable
 	ns, err := startEmbedded(cfg, cfg.Durability == Safe && !group)

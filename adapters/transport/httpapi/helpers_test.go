@@ -71,7 +71,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := store.NewHost("projections-test", set, engine.HostOptions{})
+	host := store.Log().NewHost("projections-test", set, engine.HostOptions{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
