@@ -88,7 +88,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	if err != nil {
 		return err
 	}
-	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.webhooksLoopback}); err != nil {
+	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.webhooksLoopback, WebhookProxy: cfg.webhookProxy}); err != nil {
 		return err
 	}
 	svc.registerMetrics()
