@@ -70,9 +70,15 @@ const (
 	NursingHome       Responsibility = "nursing-home"
 	MunicipalBed      Responsibility = "municipal-bed"
 	DischargePlanning Responsibility = "discharge-planning"
+	// AcuteNursing is the municipal akutfunktion, from 2027 the region's
+	// akutsygepleje (events/reference/handoff_receivers.csv).
+	AcuteNursing Responsibility = "acute-nursing"
+	// SpecialisedRehabilitation is rehabilitation at a specialised level
+	// under a rehabilitation plan; the region's from 2027.
+	SpecialisedRehabilitation Responsibility = "specialised-rehabilitation"
 )
 
-var responsibilities = set(HospitalStay, HomeCare, HomeNursing, Rehabilitation, GPFollowUp, NursingHome, MunicipalBed, DischargePlanning)
+var responsibilities = set(HospitalStay, HomeCare, HomeNursing, Rehabilitation, GPFollowUp, NursingHome, MunicipalBed, DischargePlanning, AcuteNursing, SpecialisedRehabilitation)
 
 // Validate reports whether r is a known kind of responsibility.
 func (r Responsibility) Validate() error { return oneOf("what", r, responsibilities) }

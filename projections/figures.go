@@ -76,18 +76,46 @@ type DayCount struct {
 	ReadyBedDays int
 }
 
-// Cluster returns the figures of a cluster at now.
+// Cluster returns the figures of a body at now. A sundhedsklynge's are
+// those of the pathways opened in it. A sundhedsråd's are those of its
+// municipalities (Municipality, summed), so a pathway opened in a 2026
+// cluster counts in the sundhedsråd of its patient's municipality from
+// 1 January 2027; its open gaps are those of the pathways that belong to
+// it at now (Gaps.BodyAt).
 func (f Figures) Cluster(id string, now time.Time) ClusterFigures {
-	return f.scope(id, now, func(t *track, s sym) bool { return t.cluster == s })
+	g := f.g
+	if g.dir != nil {
+		if c, ok := g.dir.Cluster(id); ok && c.Kind == events.Sundhedsraad {
+			var scopes []sym
+			for _, m := range c.Municipalities {
+				if s, ok := g.syms.lookup(string(m)); ok {
+					scopes = append(scopes, s)
+				}
+			}
+			return f.scope(id, now, scopes, func(t *track) bool { return g.bodyAt(t, now) == id })
+		}
+	}
+	s, ok := g.syms.lookup(id)
+	if !ok || id == "" {
+		return f.scope(id, now, nil, nil)
+	}
+	return f.scope(id, now, []sym{s}, func(t *track) bool { return t.cluster == s })
 }
 
 // Municipality returns the figures of the pathways whose patient lives in
 // a municipality, at now.
 func (f Figures) Municipality(org events.OrgID, now time.Time) ClusterFigures {
-	return f.scope(string(org), now, func(t *track, s sym) bool { return t.municipality == s })
+	s, ok := f.g.syms.lookup(string(org))
+	if !ok || org == "" {
+		return f.scope(string(org), now, nil, nil)
+	}
+	return f.scope(string(org), now, []sym{s}, func(t *track) bool { return t.municipality == s })
 }
 
-func (f Figures) scope(name string, now time.Time, member func(*track, sym) bool) ClusterFigures {
+// scope gathers figures: the open gaps of the pathways member accepts,
+// and the aggregates kept under the scopes (a cluster's, or the
+// municipalities' of a sundhedsråd).
+func (f Figures) scope(name string, now time.Time, scopes []sym, member func(*track) bool) ClusterFigures {
 	g := f.g
 	out := ClusterFigures{Scope: name, At: now, OpenGaps: map[GapKind]Ages{}}
 	today := g.rs.day(now)
@@ -96,13 +124,12 @@ func (f Figures) scope(name string, now time.Time, member func(*track, sym) bool
 	for i := range out.Daily {
 		out.Daily[i].Day = dayString(first + int32(i))
 	}
-	s, ok := g.syms.lookup(name)
-	if !ok || name == "" {
+	if member == nil {
 		return out
 	}
 	n := stampOf(now)
 	for id, t := range g.paths {
-		if !member(t, s) {
+		if !member(t) {
 			continue
 		}
 		t.gapsAt(g.view(id), n, func(v *gapView) {
@@ -127,19 +154,23 @@ func (f Figures) scope(name string, now time.Time, member func(*track, sym) bool
 			}
 		})
 	}
-	out.ReadyBedDays += g.st.bed[s]
-	for i := range out.Daily {
-		c := g.st.daily[dayKey{s, first + int32(i)}]
-		d := &out.Daily[i]
-		d.Admissions += int(c[dAdmissions])
-		d.Discharges += int(c[dDischarges])
-		d.GapsOpened += int(c[dGapsOpened])
-		d.GapsClosed += int(c[dGapsClosed])
-		d.ReadyBedDays += int(c[dReadyDays])
+	var h histogram
+	for _, s := range scopes {
+		out.ReadyBedDays += g.st.bed[s]
+		for i := range out.Daily {
+			c := g.st.daily[dayKey{s, first + int32(i)}]
+			d := &out.Daily[i]
+			d.Admissions += int(c[dAdmissions])
+			d.Discharges += int(c[dDischarges])
+			d.GapsOpened += int(c[dGapsOpened])
+			d.GapsClosed += int(c[dGapsClosed])
+			d.ReadyBedDays += int(c[dReadyDays])
+		}
+		if hs := g.st.hist[s]; hs != nil {
+			h.add(hs)
+		}
 	}
-	if h := g.st.hist[s]; h != nil {
-		out.OfferToAccept.Median, out.OfferToAccept.Count = h.quantile(50)
-		out.OfferToAccept.P90, _ = h.quantile(90)
-	}
+	out.OfferToAccept.Median, out.OfferToAccept.Count = h.quantile(50)
+	out.OfferToAccept.P90, _ = h.quantile(90)
 	return out
 }

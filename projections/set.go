@@ -30,6 +30,10 @@ func NewSet(r Rules) (*Set, error) {
 	return &Set{Owner: NewOwner(), Gaps: g, Worklists: NewWorklists(g), Figures: NewFigures(g)}, nil
 }
 
+// UseDirectory makes the queries group pathways by the body in force at a
+// date (Gaps.UseDirectory); folds and snapshots never read it.
+func (s *Set) UseDirectory(d *events.Directory) { s.Gaps.UseDirectory(d) }
+
 // Apply folds one event into every projection.
 func (s *Set) Apply(e events.Envelope) error {
 	if err := s.Owner.apply(&e); err != nil {
@@ -101,6 +105,7 @@ func (s *Set) Restore(b []byte) error {
 		return err
 	}
 	// Keep the pointers: Worklists and Figures read s.Gaps.
+	g.dir = s.Gaps.dir
 	*s.Owner, *s.Gaps = *o, *g
 	return nil
 }

@@ -69,6 +69,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	if svc.set, err = projections.NewSet(rules); err != nil {
 		return err
 	}
+	svc.set.UseDirectory(svc.dir)
 	if svc.store, err = engine.Open(ctx, cfg.engine); err != nil {
 		return err
 	}
