@@ -15,6 +15,8 @@
 //     per-patient keys, crypto-shredding.
 //   - Reactors (Store.Reactors): durable reactions to events, shared by
 //     every instance, and the deadline scheduler.
+//   - Subscribers (Store.Subscribers): the NATS users that may subscribe
+//     to the alerts on the embedded server.
 //
 // The contracts a projection meets (Projection and its optional
 // abilities) are in projection.go: engine declares them and does not

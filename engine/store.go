@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/stafet/stafet/events"
 )
@@ -47,12 +49,14 @@ var (
 //   - Inbox: inbound messages as received, and the dead letters;
 //   - PathwayIndex: patient, episode and document → pathway;
 //   - Vault: pseudonyms, sealed identities and the patient keys;
-//   - Reactors: durable reactions to events, and the deadline scheduler.
+//   - Reactors: durable reactions to events, and the deadline scheduler;
+//   - Subscribers: the NATS users that may subscribe to alerts.
 //
 // Every handle lives as long as the Store; Close stops them all.
 type Store struct {
 	*conn
 	eventLog *Log
+	subs     *Subscribers
 	inbox    *Inbox
 	index    *PathwayIndex
 	vault    *Vault
@@ -77,6 +81,12 @@ type conn struct {
 	// before it (commitThrough); storedSeq the highest the server has
 	// acknowledged to this store.
 	durableSeq, storedSeq atomic.Uint64
+	// userKey is stafetd's NKey on the embedded server; natsTLS its
+	// client port's TLS, kept for reloads; syncAlways whether the server
+	// fsyncs every message (natsauth.go, server.go).
+	userKey    nkeys.KeyPair
+	natsTLS    *tls.Config
+	syncAlways bool
 }
 
 // Log returns the event log.
@@ -124,7 +134,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, err
 		}
 	}
-	nc, err := connect(cfg, s.ns)
+	nc, err := connect(cfg, s.ns, s.userKey)
 	if err != nil {
 		s.shutdownServer()
 		return nil, err
@@ -158,8 +168,10 @@ func (s *Store) setup(ctx context.Context) error {
 	if s.index.kv, err = s.bucket(ctx, PathwayIndexKV, "patient pseudonym and episode → pathway", 1); err != nil {
 		return err
 	}
-	s.vault.keys, err = s.bucket(ctx, KeyBucket, "per-patient encryption keys (delete = crypto-shred)", 1)
-	return err
+	if s.vault.keys, err = s.bucket(ctx, KeyBucket, "per-patient encryption keys (delete = crypto-shred)", 1); err != nil {
+		return err
+	}
+	return s.setupSubscribers(ctx)
 }
 
 // setup creates or checks the event stream and the idempotency index.

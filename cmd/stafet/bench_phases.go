@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/translate/hl7v2"
@@ -510,6 +511,7 @@ func (b *bencher) alertPhase(ctx context.Context) error {
 	defer os.RemoveAll(dir)
 	cfg := b.config(dir, b.o.durability)
 	cfg.ListenAddr = "127.0.0.1:0"
+	cfg.Exports = alerts.Exports
 	s, err := engine.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -528,7 +530,17 @@ func (b *bencher) alertPhase(ctx context.Context) error {
 		return err
 	}
 
-	nc, err := nats.Connect(s.ClientURL())
+	// A subscriber's NATS user, as an organisation's alert consumer has.
+	seed, _, err := s.Subscribers().Issue(ctx, "bench", alerts.Exports)
+	if err != nil {
+		return err
+	}
+	kp, err := nkeys.FromSeed(seed)
+	if err != nil {
+		return err
+	}
+	pub, _ := kp.PublicKey()
+	nc, err := nats.Connect(s.ClientURL(), nats.Nkey(pub, kp.Sign))
 	if err != nil {
 		return err
 	}

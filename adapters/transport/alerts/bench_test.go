@@ -60,11 +60,7 @@ func benchLatency(b *testing.B, durability engine.Durability, rate int, dur time
 	var mu sync.Mutex
 	lat := make([]time.Duration, 0, n)
 	done := make(chan struct{})
-	nc, err := nats.Connect(store.ClientURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
+	nc := connectSubscriber(b, store, SubjectPrefix+".>")
 	nc.Subscribe(SubjectPrefix+".>", func(m *nats.Msg) {
 		now := time.Now()
 		var a Alert

@@ -49,6 +49,11 @@ func Subject(cluster string, org events.OrgID, kind Kind) string {
 	return SubjectPrefix + "." + cluster + "." + org.Token() + "." + string(kind)
 }
 
+// Exports are the subjects stafetd's NATS account exports to the
+// subscribers' account (engine.Config.Exports): the alerts, and nothing
+// else.
+var Exports = []string{SubjectPrefix + ".>"}
+
 // OrgFilter is the subject filter of one organisation's alerts, for a
 // NATS subscriber: stafet.alert.*.<org-token>.>.
 func OrgFilter(org events.OrgID) string { return SubjectPrefix + ".*." + org.Token() + ".>" }

@@ -561,7 +561,7 @@ func (s *Server) clusterFigures(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, forbidden("an organisation sees the figures of its own clusters only"))
 		return
 	}
-	s.figures(w, r, at, func(f projections.Figures, now time.Time) projections.ClusterFigures { return f.Cluster(id, now) })
+	s.figures(w, r, at, func(f projections.Figures, now time.Time) projections.ClusterFigures { return f.Body(id, now, at) })
 }
 
 func (s *Server) municipalityFigures(w http.ResponseWriter, r *http.Request) {
@@ -589,12 +589,31 @@ func (s *Server) municipalityFigures(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) figures(w http.ResponseWriter, r *http.Request, at time.Time, get func(projections.Figures, time.Time) projections.ClusterFigures) {
+	n, err := strconv.Atoi(cmp.Or(r.URL.Query().Get("months"), "12"))
+	if err != nil || n < 1 || n > 120 {
+		writeProblem(w, r, badParam("months", "want a number of months from 1 to 120"))
+		return
+	}
+	last, _ := projections.ParseMonth(events.Day(at).Format("2006-01"))
+	// The gaps stand as at the date asked, or now for a date ahead: the
+	// future is not known, only the structure it will have.
+	until := at
+	if now := s.cfg.Now(); now.Before(until) {
+		until = now
+	}
 	var f projections.ClusterFigures
-	if err := s.set(func(set *projections.Set) { f = get(set.Figures, at) }); err != nil {
+	var months []projections.MonthFigures
+	err = s.set(func(set *projections.Set) {
+		f = get(set.Figures, until)
+		months = set.Figures.Months(f.Scope, last-int32(n)+1, last, until)
+	})
+	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, viewFigures(f))
+	v := viewFigures(f)
+	v.Months = viewMonths(months)
+	writeJSON(w, http.StatusOK, v)
 }
 
 var orgKinds = []events.Kind{events.KindHospital, events.KindMunicipality, events.KindGP, events.KindRegion}
