@@ -79,7 +79,7 @@ func newEnvWith(t *testing.T, realMedCom bool) *env {
 		t.Fatal(err)
 	}
 	set.UseDirectory(dir)
-	host := store.NewHost("projections-test", set, engine.HostOptions{})
+	host := store.Log().NewHost("projections-test", set, engine.HostOptions{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -69,12 +69,12 @@ func TestMedComRealMessages(t *testing.T) {
 		if res.status != http.StatusOK || a.Acknowledgement.Code != "ok" || a.Acknowledgement.ResponseTo != "0ebb6284-eb20-45eb-8113-6620d2d08608" {
 			t.Fatalf("status %d, %+v; want 200 ok for the message inside", res.status, a.Acknowledgement)
 		}
-		before, _ := e.store.LastSeq(t.Context())
+		before, _ := e.store.Log().LastSeq(t.Context())
 		bare := e.do("POST", "/v1/medcom", adminToken, readMedCom(t, "carecommunication/Bundle-S-A-new-1932711d-49d0-4ad7-b1ee-61de711892d2.json"), fhirJSON...)
 		if ackOf(t, bare, "application/fhir+json").Acknowledgement.Code != "ok" {
 			t.Error("the same message bare: not ok")
 		}
-		if after, _ := e.store.LastSeq(t.Context()); after != before {
+		if after, _ := e.store.Log().LastSeq(t.Context()); after != before {
 			t.Errorf("the bare message appended again (log %d → %d); want it taken for the enveloped one", before, after)
 		}
 	})

@@ -34,7 +34,7 @@ func (e *hl7Env) rawCount(t testing.TB) int {
 	t.Helper()
 	n := 0
 	for seq := uint64(1); ; seq++ {
-		if _, err := e.store.Raw(context.Background(), seq); err != nil {
+		if _, err := e.store.Inbox().Message(context.Background(), seq); err != nil {
 			return n
 		}
 		n++
