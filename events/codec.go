@@ -271,6 +271,7 @@ func Types() []Type {
 		TypeHandoffOffered, TypeHandoffAccepted, TypeHandoffRejected, TypeHandoffWithdrawn,
 		TypeResponsibilityReleased, TypeDocumentRequested, TypeDocumentSent, TypeDocumentAcknowledged,
 		TypeServiceStarted, TypeDeadlineElapsed, TypePathwayClosed, TypePatientIdentityMerged, TypeCorrection,
+		TypeQuarantineResolved,
 	}
 }
 
@@ -322,6 +323,8 @@ func NewPayload(t Type) Payload {
 		return new(PatientIdentityMerged)
 	case TypeCorrection:
 		return new(Correction)
+	case TypeQuarantineResolved:
+		return new(QuarantineResolved)
 	}
 	return nil
 }
@@ -772,6 +775,20 @@ func (s *scanner) payload(p Payload) bool {
 			}
 			return 0
 		}
+	case *QuarantineResolved:
+		fields = func(k []byte) uint32 {
+			switch string(k) {
+			case "seq":
+				return s.seq(&p.Seq, 1)
+			case "hash":
+				return s.text(&p.Hash, 2)
+			case "decision":
+				return s.sym((*string)(&p.Decision), 4)
+			case "reason":
+				return s.text(&p.Reason, 8)
+			}
+			return 0
+		}
 	default:
 		return false
 	}
@@ -1018,6 +1035,23 @@ func (s *scanner) bool(dst *bool, bit uint32) uint32 {
 	default:
 		return 0
 	}
+	return bit
+}
+
+// seq reads a log sequence: a non-negative integer of at most 19 digits,
+// which always fits a uint64.
+func (s *scanner) seq(dst *uint64, bit uint32) uint32 {
+	start := s.i
+	var v uint64
+	for s.i < len(s.b) && s.i-start < 20 && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		v = v*10 + uint64(s.b[s.i]-'0')
+		s.i++
+	}
+	switch n := s.i - start; {
+	case n == 0 || n > 19 || n > 1 && s.b[start] == '0':
+		return 0
+	}
+	*dst = v
 	return bit
 }
 
