@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,7 +36,22 @@ const (
 	TypePathwayClosed          Type = "PathwayClosed"
 	TypePatientIdentityMerged  Type = "PatientIdentityMerged"
 	TypeCorrection             Type = "Correction"
+	TypeQuarantineResolved     Type = "QuarantineResolved"
 )
+
+// upcasts lists this build's upcasters: the step from each older schema
+// version of a type to the next (docs/events.md, "Adding an event type or
+// a field"). NewCodec registers them, so the current version of a type is
+// one more than its newest step's. Every type is at version 1.
+func upcasts() []upcast {
+	return nil
+}
+
+type upcast struct {
+	t    Type
+	from int
+	up   Upcaster
+}
 
 // Payload is the typed body of an event. Every payload validates itself.
 type Payload interface {
@@ -56,9 +72,15 @@ const (
 	NursingHome       Responsibility = "nursing-home"
 	MunicipalBed      Responsibility = "municipal-bed"
 	DischargePlanning Responsibility = "discharge-planning"
+	// AcuteNursing is the municipal akutfunktion, from 2027 the region's
+	// akutsygepleje (events/reference/handoff_receivers.csv).
+	AcuteNursing Responsibility = "acute-nursing"
+	// SpecialisedRehabilitation is rehabilitation at a specialised level
+	// under a rehabilitation plan; the region's from 2027.
+	SpecialisedRehabilitation Responsibility = "specialised-rehabilitation"
 )
 
-var responsibilities = set(HospitalStay, HomeCare, HomeNursing, Rehabilitation, GPFollowUp, NursingHome, MunicipalBed, DischargePlanning)
+var responsibilities = set(HospitalStay, HomeCare, HomeNursing, Rehabilitation, GPFollowUp, NursingHome, MunicipalBed, DischargePlanning, AcuteNursing, SpecialisedRehabilitation)
 
 // Validate reports whether r is a known kind of responsibility.
 func (r Responsibility) Validate() error { return oneOf("what", r, responsibilities) }
@@ -110,19 +132,23 @@ var documentKinds = set(AdmissionReport, CareProcessPlan, DischargeReport, Disch
 // pseudonym; Identity, when present, holds the CPR number and name
 // encrypted with the patient's own key.
 type PathwayOpened struct {
-	Patient      PatientRef      `json:"patient"`
+	Patient      PatientRef      `json:"patient" codec:"unique"`
 	Identity     *SealedIdentity `json:"identity,omitempty"`
-	Cluster      string          `json:"cluster"`
+	Cluster      string          `json:"cluster" codec:"repeats"`
 	Municipality OrgID           `json:"municipality,omitempty"`
 	GP           OrgID           `json:"gp,omitempty"`
 	Episode      string          `json:"episode,omitempty"`
+	// Previous is the patient's pathway this one follows: a readmission
+	// after that pathway closed. Absent on a patient's first pathway and
+	// on every pathway stored before readmissions were linked.
+	Previous uuid.UUID `json:"previous,omitzero"`
 }
 
 // PatientAdmitted says a hospital took the patient in and holds the
 // hospital stay.
 type PatientAdmitted struct {
 	Hospital   OrgID          `json:"hospital"`
-	Department string         `json:"department,omitempty"`
+	Department string         `json:"department,omitempty" codec:"repeats"`
 	Class      AdmissionClass `json:"class"`
 	Episode    string         `json:"episode,omitempty"`
 	// Notified is the municipality the admission was announced to, if any.
@@ -137,7 +163,7 @@ type PatientAdmitted struct {
 type PatientTransferred struct {
 	From       OrgID  `json:"from"`
 	To         OrgID  `json:"to"`
-	Department string `json:"department,omitempty"`
+	Department string `json:"department,omitempty" codec:"repeats"`
 }
 
 // LeaveStarted: the patient is on leave; the hospital stays responsible.
@@ -185,7 +211,7 @@ type HandoffOffered struct {
 	To       OrgID          `json:"to"`
 	What     Responsibility `json:"what"`
 	Deadline time.Time      `json:"deadline,omitzero"`
-	Policy   string         `json:"policy,omitempty"`
+	Policy   string         `json:"policy,omitempty" codec:"repeats"`
 }
 
 // HandoffAccepted: the addressee took the responsibility.
@@ -198,14 +224,14 @@ type HandoffAccepted struct {
 type HandoffRejected struct {
 	Offer  string `json:"offer"`
 	By     OrgID  `json:"by"`
-	Reason string `json:"reason"`
+	Reason string `json:"reason" codec:"repeats"`
 }
 
 // HandoffWithdrawn: the sender took the offer back.
 type HandoffWithdrawn struct {
 	Offer  string `json:"offer"`
 	By     OrgID  `json:"by"`
-	Reason string `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty" codec:"repeats"`
 }
 
 // ResponsibilityReleased: the holder let go of a responsibility.
@@ -242,7 +268,7 @@ type DocumentAcknowledged struct {
 	Document string `json:"document"`
 	By       OrgID  `json:"by"`
 	OK       bool   `json:"ok"`
-	Reason   string `json:"reason,omitempty"`
+	Reason   string `json:"reason,omitempty" codec:"repeats"`
 }
 
 // ServiceStarted: a receiver began delivering a service (e.g.
@@ -257,20 +283,20 @@ type ServiceStarted struct {
 // deadline (an offer or document id, or a gap id).
 type DeadlineElapsed struct {
 	Ref      string    `json:"ref"`
-	Rule     string    `json:"rule"`
+	Rule     string    `json:"rule" codec:"repeats"`
 	Deadline time.Time `json:"deadline"`
 }
 
 // PathwayClosed ends a pathway. Only a Correction may follow it.
 type PathwayClosed struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason" codec:"repeats"`
 }
 
 // PatientIdentityMerged joins another pathway's patient into this one
 // (HL7 A40, a CPR replacement).
 type PatientIdentityMerged struct {
-	Survivor      PatientRef `json:"survivor"`
-	Merged        PatientRef `json:"merged"`
+	Survivor      PatientRef `json:"survivor" codec:"unique"`
+	Merged        PatientRef `json:"merged" codec:"unique"`
 	MergedPathway uuid.UUID  `json:"merged_pathway,omitzero"`
 }
 
@@ -278,32 +304,33 @@ type PatientIdentityMerged struct {
 // events are never edited.
 type Correction struct {
 	Annuls uuid.UUID `json:"annuls"`
-	Reason string    `json:"reason"`
+	Reason string    `json:"reason" codec:"repeats"`
 }
 
-// Type implementations.
-func (*PathwayOpened) Type() Type          { return TypePathwayOpened }
-func (*PatientAdmitted) Type() Type        { return TypePatientAdmitted }
-func (*PatientTransferred) Type() Type     { return TypePatientTransferred }
-func (*LeaveStarted) Type() Type           { return TypeLeaveStarted }
-func (*LeaveEnded) Type() Type             { return TypeLeaveEnded }
-func (*DischargeExpected) Type() Type      { return TypeDischargeExpected }
-func (*ReadyForDischarge) Type() Type      { return TypeReadyForDischarge }
-func (*PatientDischarged) Type() Type      { return TypePatientDischarged }
-func (*PatientDied) Type() Type            { return TypePatientDied }
-func (*HandoffOffered) Type() Type         { return TypeHandoffOffered }
-func (*HandoffAccepted) Type() Type        { return TypeHandoffAccepted }
-func (*HandoffRejected) Type() Type        { return TypeHandoffRejected }
-func (*HandoffWithdrawn) Type() Type       { return TypeHandoffWithdrawn }
-func (*ResponsibilityReleased) Type() Type { return TypeResponsibilityReleased }
-func (*DocumentRequested) Type() Type      { return TypeDocumentRequested }
-func (*DocumentSent) Type() Type           { return TypeDocumentSent }
-func (*DocumentAcknowledged) Type() Type   { return TypeDocumentAcknowledged }
-func (*ServiceStarted) Type() Type         { return TypeServiceStarted }
-func (*DeadlineElapsed) Type() Type        { return TypeDeadlineElapsed }
-func (*PathwayClosed) Type() Type          { return TypePathwayClosed }
-func (*PatientIdentityMerged) Type() Type  { return TypePatientIdentityMerged }
-func (*Correction) Type() Type             { return TypeCorrection }
+// QuarantineDecision is what the operator decided about a quarantined
+// message.
+type QuarantineDecision string
+
+// Quarantine decisions.
+const (
+	// TakeIn: a build that reads the message now takes it in, as if it had
+	// never been quarantined (after an upgrade or a fix).
+	TakeIn QuarantineDecision = "take-in"
+	// Annul: the message is not part of the history, for good; the reason
+	// says why.
+	Annul QuarantineDecision = "annul"
+)
+
+// QuarantineResolved records the operator's decision about the stored
+// message at Seq, whose bytes have Hash. It is stored on the quarantined
+// message's own subject; readers apply it in log order, so every replay
+// and instance decides the same at the same point.
+type QuarantineResolved struct {
+	Seq      uint64             `json:"seq"`
+	Hash     string             `json:"hash"`
+	Decision QuarantineDecision `json:"decision"`
+	Reason   string             `json:"reason,omitempty"`
+}
 
 // Validate implementations: each names the offending field.
 
@@ -417,6 +444,19 @@ func (p *Correction) Validate() error {
 		return &ValidationError{Field: "annuls", Reason: "missing"}
 	}
 	return text("reason", p.Reason, true)
+}
+
+func (p *QuarantineResolved) Validate() error {
+	switch {
+	case p.Seq == 0:
+		return &ValidationError{Field: "seq", Reason: "missing"}
+	case !strings.HasPrefix(p.Hash, "sha256:"):
+		return &ValidationError{Field: "hash", Reason: "want sha256: and the hex digest"}
+	}
+	if err := oneOf("decision", p.Decision, set(TakeIn, Annul)); err != nil {
+		return err
+	}
+	return text("reason", p.Reason, p.Decision == Annul)
 }
 
 // Field checks shared by the Validate methods.

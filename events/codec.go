@@ -1,5 +1,7 @@
 package events
 
+//go:generate go run ./internal/codecgen
+
 import (
 	"bytes"
 	"encoding/base64"
@@ -46,13 +48,16 @@ type Codec struct {
 	names map[string]Type
 }
 
-// NewCodec returns a codec that knows this build's event catalogue, every
-// type at schema version 1.
+// NewCodec returns a codec that knows this build's event catalogue and
+// its upcasters (catalogue.go).
 func NewCodec() *Codec {
 	c := &Codec{current: make(map[Type]int), upcasters: make(map[upKey]Upcaster), names: make(map[string]Type)}
 	for _, t := range Types() {
 		c.current[t] = 1
 		c.names[string(t)] = t
+	}
+	for _, u := range upcasts() {
+		c.Upcast(u.t, u.from, u.up)
 	}
 	return c
 }
@@ -263,72 +268,6 @@ func (c *Codec) DecodePayload(t Type, data json.RawMessage) (Payload, error) {
 	return p, nil
 }
 
-// Types lists the event catalogue.
-func Types() []Type {
-	return []Type{
-		TypePathwayOpened, TypePatientAdmitted, TypePatientTransferred, TypeLeaveStarted, TypeLeaveEnded,
-		TypeDischargeExpected, TypeReadyForDischarge, TypePatientDischarged, TypePatientDied,
-		TypeHandoffOffered, TypeHandoffAccepted, TypeHandoffRejected, TypeHandoffWithdrawn,
-		TypeResponsibilityReleased, TypeDocumentRequested, TypeDocumentSent, TypeDocumentAcknowledged,
-		TypeServiceStarted, TypeDeadlineElapsed, TypePathwayClosed, TypePatientIdentityMerged, TypeCorrection,
-		TypeQuarantineResolved,
-	}
-}
-
-// NewPayload returns a new zero payload of type t, or nil for an unknown
-// type.
-func NewPayload(t Type) Payload {
-	switch t {
-	case TypePathwayOpened:
-		return new(PathwayOpened)
-	case TypePatientAdmitted:
-		return new(PatientAdmitted)
-	case TypePatientTransferred:
-		return new(PatientTransferred)
-	case TypeLeaveStarted:
-		return new(LeaveStarted)
-	case TypeLeaveEnded:
-		return new(LeaveEnded)
-	case TypeDischargeExpected:
-		return new(DischargeExpected)
-	case TypeReadyForDischarge:
-		return new(ReadyForDischarge)
-	case TypePatientDischarged:
-		return new(PatientDischarged)
-	case TypePatientDied:
-		return new(PatientDied)
-	case TypeHandoffOffered:
-		return new(HandoffOffered)
-	case TypeHandoffAccepted:
-		return new(HandoffAccepted)
-	case TypeHandoffRejected:
-		return new(HandoffRejected)
-	case TypeHandoffWithdrawn:
-		return new(HandoffWithdrawn)
-	case TypeResponsibilityReleased:
-		return new(ResponsibilityReleased)
-	case TypeDocumentRequested:
-		return new(DocumentRequested)
-	case TypeDocumentSent:
-		return new(DocumentSent)
-	case TypeDocumentAcknowledged:
-		return new(DocumentAcknowledged)
-	case TypeServiceStarted:
-		return new(ServiceStarted)
-	case TypeDeadlineElapsed:
-		return new(DeadlineElapsed)
-	case TypePathwayClosed:
-		return new(PathwayClosed)
-	case TypePatientIdentityMerged:
-		return new(PatientIdentityMerged)
-	case TypeCorrection:
-		return new(Correction)
-	case TypeQuarantineResolved:
-		return new(QuarantineResolved)
-	}
-	return nil
-}
-
 // Decoder reads stored messages as Codec.DecodeCommit does, for one
 // goroutine: it keeps the strings that repeat from event to event
 // (organisation ids, clusters, kinds, systems) and hands out the same
@@ -495,304 +434,6 @@ func bit(ok bool, b uint32) uint32 {
 		return 0
 	}
 	return b
-}
-
-// payload reads the fields of p's type.
-func (s *scanner) payload(p Payload) bool {
-	var fields func(k []byte) uint32
-	switch p := p.(type) {
-	case *PathwayOpened:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "patient":
-				return s.text((*string)(&p.Patient), 1)
-			case "identity":
-				p.Identity = new(SealedIdentity)
-				return s.object(func(k []byte) uint32 {
-					switch string(k) {
-					case "nonce":
-						return s.base64(&p.Identity.Nonce, 1)
-					case "ciphertext":
-						return s.base64(&p.Identity.Ciphertext, 2)
-					}
-					return 0
-				}, 2)
-			case "cluster":
-				return s.sym(&p.Cluster, 4)
-			case "municipality":
-				return s.sym((*string)(&p.Municipality), 8)
-			case "gp":
-				return s.sym((*string)(&p.GP), 16)
-			case "episode":
-				return s.text(&p.Episode, 32)
-			}
-			return 0
-		}
-	case *PatientAdmitted:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "hospital":
-				return s.sym((*string)(&p.Hospital), 1)
-			case "department":
-				return s.sym(&p.Department, 2)
-			case "class":
-				return s.sym((*string)(&p.Class), 4)
-			case "episode":
-				return s.text(&p.Episode, 8)
-			case "notified":
-				return s.sym((*string)(&p.Notified), 16)
-			case "report_requested":
-				return s.bool(&p.ReportRequested, 32)
-			}
-			return 0
-		}
-	case *PatientTransferred:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "from":
-				return s.sym((*string)(&p.From), 1)
-			case "to":
-				return s.sym((*string)(&p.To), 2)
-			case "department":
-				return s.sym(&p.Department, 4)
-			}
-			return 0
-		}
-	case *LeaveStarted:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "hospital":
-				return s.sym((*string)(&p.Hospital), 1)
-			case "until":
-				return s.time(&p.Until, 2)
-			}
-			return 0
-		}
-	case *LeaveEnded:
-		fields = func(k []byte) uint32 {
-			if string(k) == "hospital" {
-				return s.sym((*string)(&p.Hospital), 1)
-			}
-			return 0
-		}
-	case *DischargeExpected:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "hospital":
-				return s.sym((*string)(&p.Hospital), 1)
-			case "expected":
-				return s.time(&p.Expected, 2)
-			}
-			return 0
-		}
-	case *ReadyForDischarge:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "hospital":
-				return s.sym((*string)(&p.Hospital), 1)
-			case "municipality":
-				return s.sym((*string)(&p.Municipality), 2)
-			}
-			return 0
-		}
-	case *PatientDischarged:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "hospital":
-				return s.sym((*string)(&p.Hospital), 1)
-			case "destination":
-				return s.sym((*string)(&p.Destination), 2)
-			case "to":
-				return s.sym((*string)(&p.To), 4)
-			}
-			return 0
-		}
-	case *PatientDied:
-		fields = func(k []byte) uint32 {
-			if string(k) == "place" {
-				return s.sym((*string)(&p.Place), 1)
-			}
-			return 0
-		}
-	case *HandoffOffered:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "offer":
-				return s.text(&p.Offer, 1)
-			case "from":
-				return s.sym((*string)(&p.From), 2)
-			case "to":
-				return s.sym((*string)(&p.To), 4)
-			case "what":
-				return s.sym((*string)(&p.What), 8)
-			case "deadline":
-				return s.time(&p.Deadline, 16)
-			case "policy":
-				return s.sym(&p.Policy, 32)
-			}
-			return 0
-		}
-	case *HandoffAccepted:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "offer":
-				return s.text(&p.Offer, 1)
-			case "by":
-				return s.sym((*string)(&p.By), 2)
-			}
-			return 0
-		}
-	case *HandoffRejected:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "offer":
-				return s.text(&p.Offer, 1)
-			case "by":
-				return s.sym((*string)(&p.By), 2)
-			case "reason":
-				return s.sym(&p.Reason, 4)
-			}
-			return 0
-		}
-	case *HandoffWithdrawn:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "offer":
-				return s.text(&p.Offer, 1)
-			case "by":
-				return s.sym((*string)(&p.By), 2)
-			case "reason":
-				return s.sym(&p.Reason, 4)
-			}
-			return 0
-		}
-	case *ResponsibilityReleased:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "by":
-				return s.sym((*string)(&p.By), 1)
-			case "what":
-				return s.sym((*string)(&p.What), 2)
-			}
-			return 0
-		}
-	case *DocumentRequested:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "document":
-				return s.text(&p.Document, 1)
-			case "kind":
-				return s.sym((*string)(&p.Kind), 2)
-			case "from":
-				return s.sym((*string)(&p.From), 4)
-			case "to":
-				return s.sym((*string)(&p.To), 8)
-			case "deadline":
-				return s.time(&p.Deadline, 16)
-			}
-			return 0
-		}
-	case *DocumentSent:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "document":
-				return s.text(&p.Document, 1)
-			case "kind":
-				return s.sym((*string)(&p.Kind), 2)
-			case "from":
-				return s.sym((*string)(&p.From), 4)
-			case "to":
-				return s.sym((*string)(&p.To), 8)
-			case "deadline":
-				return s.time(&p.Deadline, 16)
-			case "in_reply_to":
-				return s.text(&p.InReplyTo, 32)
-			}
-			return 0
-		}
-	case *DocumentAcknowledged:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "document":
-				return s.text(&p.Document, 1)
-			case "by":
-				return s.sym((*string)(&p.By), 2)
-			case "ok":
-				return s.bool(&p.OK, 4)
-			case "reason":
-				return s.sym(&p.Reason, 8)
-			}
-			return 0
-		}
-	case *ServiceStarted:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "by":
-				return s.sym((*string)(&p.By), 1)
-			case "what":
-				return s.sym((*string)(&p.What), 2)
-			}
-			return 0
-		}
-	case *DeadlineElapsed:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "ref":
-				return s.text(&p.Ref, 1)
-			case "rule":
-				return s.sym(&p.Rule, 2)
-			case "deadline":
-				return s.time(&p.Deadline, 4)
-			}
-			return 0
-		}
-	case *PathwayClosed:
-		fields = func(k []byte) uint32 {
-			if string(k) == "reason" {
-				return s.sym(&p.Reason, 1)
-			}
-			return 0
-		}
-	case *PatientIdentityMerged:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "survivor":
-				return s.text((*string)(&p.Survivor), 1)
-			case "merged":
-				return s.text((*string)(&p.Merged), 2)
-			case "merged_pathway":
-				return s.uuid(&p.MergedPathway, 4)
-			}
-			return 0
-		}
-	case *Correction:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "annuls":
-				return s.uuid(&p.Annuls, 1)
-			case "reason":
-				return s.sym(&p.Reason, 2)
-			}
-			return 0
-		}
-	case *QuarantineResolved:
-		fields = func(k []byte) uint32 {
-			switch string(k) {
-			case "seq":
-				return s.seq(&p.Seq, 1)
-			case "hash":
-				return s.text(&p.Hash, 2)
-			case "decision":
-				return s.sym((*string)(&p.Decision), 4)
-			case "reason":
-				return s.text(&p.Reason, 8)
-			}
-			return 0
-		}
-	default:
-		return false
-	}
-	return s.object(fields, 1) != 0
 }
 
 // scanner reads the canonical form of a stored message. Every method
@@ -1038,9 +679,9 @@ func (s *scanner) bool(dst *bool, bit uint32) uint32 {
 	return bit
 }
 
-// seq reads a log sequence: a non-negative integer of at most 19 digits,
-// which always fits a uint64.
-func (s *scanner) seq(dst *uint64, bit uint32) uint32 {
+// uint reads a uint64 of at most 19 digits (a log sequence), without a
+// leading zero; anything else leaves the canonical form.
+func (s *scanner) uint(dst *uint64, bit uint32) uint32 {
 	start := s.i
 	var v uint64
 	for s.i < len(s.b) && s.i-start < 20 && s.b[s.i] >= '0' && s.b[s.i] <= '9' {

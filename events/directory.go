@@ -48,22 +48,66 @@ type Organisation struct {
 	Source string `json:"source,omitempty"`
 }
 
-// Cluster is a health cluster (sundhedsklynge).
+// Cluster is a body where region, municipalities and general practice
+// meet: one of the 21 health clusters (sundhedsklynger) up to 2026-12-31,
+// or one of the 17 sundhedsråd from 2027-01-01. Its municipalities are the
+// catchment of its acute hospital(s).
 type Cluster struct {
 	ID             string    `json:"id"`
 	Name           string    `json:"name"`
+	Kind           BodyKind  `json:"kind"`
 	Region         string    `json:"region"`
 	AcuteHospital  string    `json:"acute_hospital"`
 	ValidFrom      time.Time `json:"valid_from"`
 	ValidTo        time.Time `json:"valid_to,omitzero"`
 	Municipalities []OrgID   `json:"municipalities"`
-	Source         string    `json:"source,omitempty"`
+	// Status is "V" when the membership was read in a primary source, "U"
+	// when it is a sensible default (events/reference/README.md).
+	Status string `json:"status,omitempty"`
+	Source string `json:"source,omitempty"`
 }
 
-// Region is one of Denmark's regions.
+// BodyKind says which structure a Cluster belongs to.
+type BodyKind string
+
+// Body kinds.
+const (
+	Sundhedsklynge BodyKind = "sundhedsklynge"
+	Sundhedsraad   BodyKind = "sundhedsraad"
+)
+
+// InForce reports whether the body is in force on at's date in Denmark.
+func (c Cluster) InForce(at time.Time) bool { return inForce(c.ValidFrom, c.ValidTo, at) }
+
+// Region is one of Denmark's regions, in force from ValidFrom through
+// ValidTo (zero: open-ended).
 type Region struct {
-	Code string `json:"code"`
-	Name string `json:"name"`
+	Code      string    `json:"code"`
+	Name      string    `json:"name"`
+	ValidFrom time.Time `json:"valid_from"`
+	ValidTo   time.Time `json:"valid_to,omitzero"`
+	Source    string    `json:"source,omitempty"`
+}
+
+// ID returns the region's organisation id (region:<code>).
+func (r Region) ID() OrgID { return OrgID(SchemeRegion + ":" + r.Code) }
+
+// Sector is the kind of organisation that receives a handoff.
+type Sector string
+
+// Receiving sectors.
+const (
+	SectorMunicipality Sector = "municipality"
+	SectorRegion       Sector = "region"
+	SectorGP           Sector = "gp"
+)
+
+// span is a row of reference data in valid time: from and to are the
+// first and last day it holds (to zero: open-ended).
+type span struct {
+	from, to time.Time
+	value    string
+	source   string
 }
 
 //go:embed reference/*.csv
@@ -74,24 +118,30 @@ var reference embed.FS
 // hospitals, departments and practices an operator configures. It is read
 // only after it is built, so it is safe for concurrent use.
 type Directory struct {
-	orgs     map[OrgID]*Organisation
-	ean      map[string]OrgID
-	alias    map[string]OrgID
-	clusters map[string]*Cluster
-	order    []string
-	regions  []Region
+	orgs      map[OrgID]*Organisation
+	ean       map[string]OrgID
+	alias     map[string]OrgID
+	clusters  map[string]*Cluster
+	order     []string
+	regions   []Region
+	munRegion map[OrgID][]span          // a municipality's region in valid time
+	receivers map[Responsibility][]span // which sector receives each kind of handoff
 }
 
 // NewDirectory loads the embedded reference data and then, if overrides is
 // not nil, an operator's organisations file (JSON, see docs/operations.md)
 // that adds or corrects organisations.
 func NewDirectory(overrides io.Reader) (*Directory, error) {
-	d := &Directory{orgs: make(map[OrgID]*Organisation), ean: make(map[string]OrgID), alias: make(map[string]OrgID), clusters: make(map[string]*Cluster)}
-	steps := []func() error{d.loadRegions, d.loadMunicipalities, d.loadClusters, d.loadMembers}
+	d := &Directory{orgs: make(map[OrgID]*Organisation), ean: make(map[string]OrgID), alias: make(map[string]OrgID), clusters: make(map[string]*Cluster),
+		munRegion: make(map[OrgID][]span), receivers: make(map[Responsibility][]span)}
+	steps := []func() error{d.loadRegions, d.loadMunicipalities, d.loadMunicipalityRegions, d.loadClusters, d.loadMembers, d.loadReceivers}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err
 		}
+	}
+	for _, o := range d.orgs {
+		d.sortClusters(o)
 	}
 	if overrides != nil {
 		if err := d.loadOverrides(overrides); err != nil {
@@ -128,7 +178,8 @@ func (d *Directory) Cluster(id string) (Cluster, bool) {
 	return *c, true
 }
 
-// Clusters returns every cluster in the reference order.
+// Clusters returns every body, the 21 sundhedsklynger and the 17
+// sundhedsråd, in the reference order, whatever their dates.
 func (d *Directory) Clusters() []Cluster {
 	out := make([]Cluster, 0, len(d.order))
 	for _, id := range d.order {
@@ -136,9 +187,6 @@ func (d *Directory) Clusters() []Cluster {
 	}
 	return out
 }
-
-// Regions returns the regions.
-func (d *Directory) Regions() []Region { return slices.Clone(d.regions) }
 
 // Organisations returns every organisation of a kind, sorted by id.
 func (d *Directory) Organisations(k Kind) []Organisation {
@@ -152,8 +200,9 @@ func (d *Directory) Organisations(k Kind) []Organisation {
 	return out
 }
 
-// ClusterOf returns the default cluster of an organisation, or "" when the
-// organisation is unknown or in no cluster.
+// ClusterOf returns the first body an organisation was configured with,
+// whatever its dates, or "" when the organisation is unknown or in no
+// body. Use ClusterAt for the body in force at an event's valid time.
 func (d *Directory) ClusterOf(id OrgID) string {
 	o, ok := d.orgs[id]
 	if !ok || len(o.Clusters) == 0 {
@@ -196,13 +245,61 @@ func (d *Directory) Resolve(name string) (Organisation, bool) {
 }
 
 func (d *Directory) loadRegions() error {
-	return readCSV("regions.csv", []string{"code", "name"}, func(r map[string]string) error {
-		d.regions = append(d.regions, Region{Code: r["code"], Name: r["name"]})
+	return readCSV("regions.csv", []string{"code", "name", "valid_from", "valid_to"}, func(r map[string]string) error {
+		from, to, err := dates(r)
+		if err != nil {
+			return fmt.Errorf("events: regions.csv: %s: %w", r["name"], err)
+		}
+		reg := Region{Code: r["code"], Name: r["name"], ValidFrom: from, ValidTo: to, Source: r["source"]}
+		d.regions = append(d.regions, reg)
 		if r["code"] == "" {
 			return nil
 		}
-		return d.add(&Organisation{ID: OrgID(SchemeRegion + ":" + r["code"]), Kind: KindRegion, Name: "Region " + r["name"], Region: r["name"], Source: r["source"]})
+		return d.add(&Organisation{ID: reg.ID(), Kind: KindRegion, Name: "Region " + r["name"], Region: r["name"], Source: r["source"]})
 	})
+}
+
+func (d *Directory) loadMunicipalityRegions() error {
+	return readCSV("municipality_regions.csv", []string{"municipality", "region", "valid_from", "valid_to", "source"}, func(r map[string]string) error {
+		m := Kommune(r["municipality"])
+		from, to, err := dates(r)
+		if _, ok := d.orgs[m]; !ok || err != nil || !slices.ContainsFunc(d.regions, func(x Region) bool { return x.Name == r["region"] }) {
+			return fmt.Errorf("events: municipality_regions.csv: %s in %q: unknown municipality or region, or bad dates (%v)", m, r["region"], err)
+		}
+		d.munRegion[m] = append(d.munRegion[m], span{from: from, to: to, value: r["region"], source: r["source"]})
+		return nil
+	})
+}
+
+func (d *Directory) loadReceivers() error {
+	return readCSV("handoff_receivers.csv", []string{"responsibility", "sector", "valid_from", "valid_to", "source"}, func(r map[string]string) error {
+		what := Responsibility(r["responsibility"])
+		from, to, err := dates(r)
+		if err == nil {
+			err = firstErr(what.Validate(), oneOf("sector", Sector(r["sector"]), set(SectorMunicipality, SectorRegion, SectorGP)))
+		}
+		if err != nil {
+			return fmt.Errorf("events: handoff_receivers.csv: %s: %w", what, err)
+		}
+		d.receivers[what] = append(d.receivers[what], span{from: from, to: to, value: r["sector"], source: r["source"]})
+		return nil
+	})
+}
+
+// dates reads a row's valid_from and valid_to (empty: open-ended).
+func dates(r map[string]string) (from, to time.Time, err error) {
+	if from, err = time.Parse(time.DateOnly, r["valid_from"]); err != nil {
+		return from, to, fmt.Errorf("valid_from: %w", err)
+	}
+	if r["valid_to"] != "" {
+		if to, err = time.Parse(time.DateOnly, r["valid_to"]); err != nil {
+			return from, to, fmt.Errorf("valid_to: %w", err)
+		}
+		if to.Before(from) {
+			return from, to, errors.New("valid_to before valid_from")
+		}
+	}
+	return from, to, nil
 }
 
 func (d *Directory) loadMunicipalities() error {
@@ -213,13 +310,16 @@ func (d *Directory) loadMunicipalities() error {
 }
 
 func (d *Directory) loadClusters() error {
-	return readCSV("clusters.csv", []string{"id", "name", "region", "acute_hospital", "valid_from"}, func(r map[string]string) error {
-		if err := slug("id", r["id"]); err != nil {
-			return fmt.Errorf("events: clusters.csv: %w", err)
+	return readCSV("clusters.csv", []string{"id", "name", "kind", "region", "acute_hospital", "valid_from", "valid_to"}, func(r map[string]string) error {
+		from, to, err := dates(r)
+		if err == nil {
+			err = firstErr(slug("id", r["id"]), oneOf("kind", BodyKind(r["kind"]), set(Sundhedsklynge, Sundhedsraad)))
 		}
-		c := &Cluster{ID: r["id"], Name: r["name"], Region: r["region"], AcuteHospital: r["acute_hospital"], Source: r["source"]}
-		c.ValidFrom, _ = time.Parse(time.DateOnly, r["valid_from"])
-		c.ValidTo, _ = time.Parse(time.DateOnly, r["valid_to"])
+		if err != nil {
+			return fmt.Errorf("events: clusters.csv: %s: %w", r["id"], err)
+		}
+		c := &Cluster{ID: r["id"], Name: r["name"], Kind: BodyKind(r["kind"]), Region: r["region"], AcuteHospital: r["acute_hospital"],
+			ValidFrom: from, ValidTo: to, Status: r["status"], Source: r["source"]}
 		d.clusters[c.ID] = c
 		d.order = append(d.order, c.ID)
 		return nil
@@ -274,6 +374,7 @@ func (d *Directory) loadOverrides(r io.Reader) error {
 				o.Population = old.Population
 			}
 		}
+		d.sortClusters(&o)
 		if err := d.add(&o); err != nil {
 			return err
 		}

@@ -42,8 +42,8 @@ func TestDirectoryReference(t *testing.T) {
 				t.Errorf("got regions %v; want %s among them", names, want)
 			}
 		}
-		if got := len(d.Organisations(events.KindRegion)); got != 5 {
-			t.Errorf("got %d region organisations; want 5 (the ones with a code)", got)
+		if got := len(d.Organisations(events.KindRegion)); got != 6 {
+			t.Errorf("got %d region organisations; want 6 (the five of 2007 and Østdanmark's provisional region:1086)", got)
 		}
 		if o, ok := d.Lookup("region:1082"); !ok || o.Kind != events.KindRegion {
 			t.Errorf("Lookup(region:1082): got %+v, %t; want Region Midtjylland", o, ok)
@@ -70,7 +70,7 @@ func TestDirectoryReference(t *testing.T) {
 		}
 	})
 	t.Run("clusters", func(t *testing.T) {
-		cs := d.Clusters()
+		cs := d.ClustersAt(day("2026-12-31"))
 		if len(cs) != 21 {
 			t.Fatalf("got %d clusters; want 21", len(cs))
 		}
@@ -101,8 +101,8 @@ func TestDirectoryReference(t *testing.T) {
 		if !ok {
 			t.Fatal("Lookup(kommune:0101): not found")
 		}
-		if !slices.Equal(kbh.Clusters, []string{"byen", "syd-hovedstaden"}) {
-			t.Errorf("got clusters %v; want [byen syd-hovedstaden] (byen the default)", kbh.Clusters)
+		if !slices.Equal(kbh.Clusters, []string{"byen", "syd-hovedstaden", "raad-byen"}) {
+			t.Errorf("got clusters %v; want [byen syd-hovedstaden raad-byen] (byen the default up to 2026, then Sundhedsråd Byen)", kbh.Clusters)
 		}
 	})
 	t.Run("ClusterOf", func(t *testing.T) {

@@ -78,166 +78,15 @@ func appendPayload(b []byte, p Payload) ([]byte, error) {
 	if v := reflect.ValueOf(p); v.Kind() == reflect.Pointer && v.IsNil() {
 		return append(b, "null"...), nil
 	}
-	var err error
-	switch p := p.(type) {
-	case *PathwayOpened:
-		b = append(b, `{"patient":`...)
-		b = appendString(b, string(p.Patient))
-		if id := p.Identity; id != nil {
-			b = append(b, `,"identity":{"nonce":`...)
-			b = appendBytes(b, id.Nonce)
-			b = append(b, `,"ciphertext":`...)
-			b = appendBytes(b, id.Ciphertext)
-			b = append(b, '}')
-		}
-		b = append(b, `,"cluster":`...)
-		b = appendString(b, p.Cluster)
-		b = appendOmit(b, `,"municipality":`, string(p.Municipality))
-		b = appendOmit(b, `,"gp":`, string(p.GP))
-		b = appendOmit(b, `,"episode":`, p.Episode)
-	case *PatientAdmitted:
-		b = append(b, `{"hospital":`...)
-		b = appendString(b, string(p.Hospital))
-		b = appendOmit(b, `,"department":`, p.Department)
-		b = append(b, `,"class":`...)
-		b = appendString(b, string(p.Class))
-		b = appendOmit(b, `,"episode":`, p.Episode)
-		b = appendOmit(b, `,"notified":`, string(p.Notified))
-		if p.ReportRequested {
-			b = append(b, `,"report_requested":true`...)
-		}
-	case *PatientTransferred:
-		b = append(b, `{"from":`...)
-		b = appendString(b, string(p.From))
-		b = append(b, `,"to":`...)
-		b = appendString(b, string(p.To))
-		b = appendOmit(b, `,"department":`, p.Department)
-	case *LeaveStarted:
-		b = append(b, `{"hospital":`...)
-		b = appendString(b, string(p.Hospital))
-		b, err = appendTimeOmit(b, `,"until":`, p.Until)
-	case *LeaveEnded:
-		b = append(b, `{"hospital":`...)
-		b = appendString(b, string(p.Hospital))
-	case *DischargeExpected:
-		b = append(b, `{"hospital":`...)
-		b = appendString(b, string(p.Hospital))
-		b = append(b, `,"expected":`...)
-		b, err = appendTime(b, p.Expected)
-	case *ReadyForDischarge:
-		b = append(b, `{"hospital":`...)
-		b = appendString(b, string(p.Hospital))
-		b = appendOmit(b, `,"municipality":`, string(p.Municipality))
-	case *PatientDischarged:
-		b = append(b, `{"hospital":`...)
-		b = appendString(b, string(p.Hospital))
-		b = append(b, `,"destination":`...)
-		b = appendString(b, string(p.Destination))
-		b = appendOmit(b, `,"to":`, string(p.To))
-	case *PatientDied:
-		b = append(b, '{')
-		b = appendField(b, len(b), `"place":`, string(p.Place))
-	case *HandoffOffered:
-		b = append(b, `{"offer":`...)
-		b = appendString(b, p.Offer)
-		b = append(b, `,"from":`...)
-		b = appendString(b, string(p.From))
-		b = append(b, `,"to":`...)
-		b = appendString(b, string(p.To))
-		b = append(b, `,"what":`...)
-		b = appendString(b, string(p.What))
-		b, err = appendTimeOmit(b, `,"deadline":`, p.Deadline)
-		b = appendOmit(b, `,"policy":`, p.Policy)
-	case *HandoffAccepted:
-		b = append(b, `{"offer":`...)
-		b = appendString(b, p.Offer)
-		b = append(b, `,"by":`...)
-		b = appendString(b, string(p.By))
-	case *HandoffRejected:
-		b = append(b, `{"offer":`...)
-		b = appendString(b, p.Offer)
-		b = append(b, `,"by":`...)
-		b = appendString(b, string(p.By))
-		b = append(b, `,"reason":`...)
-		b = appendString(b, p.Reason)
-	case *HandoffWithdrawn:
-		b = append(b, `{"offer":`...)
-		b = appendString(b, p.Offer)
-		b = append(b, `,"by":`...)
-		b = appendString(b, string(p.By))
-		b = appendOmit(b, `,"reason":`, p.Reason)
-	case *ResponsibilityReleased:
-		b = appendByWhat(b, p.By, p.What)
-	case *DocumentRequested:
-		b = appendDocument(b, p.Document, p.Kind, p.From, p.To)
-		b, err = appendTimeOmit(b, `,"deadline":`, p.Deadline)
-	case *DocumentSent:
-		b = appendDocument(b, p.Document, p.Kind, p.From, p.To)
-		b, err = appendTimeOmit(b, `,"deadline":`, p.Deadline)
-		b = appendOmit(b, `,"in_reply_to":`, p.InReplyTo)
-	case *DocumentAcknowledged:
-		b = append(b, `{"document":`...)
-		b = appendString(b, p.Document)
-		b = append(b, `,"by":`...)
-		b = appendString(b, string(p.By))
-		b = append(b, `,"ok":`...)
-		b = strconv.AppendBool(b, p.OK)
-		b = appendOmit(b, `,"reason":`, p.Reason)
-	case *ServiceStarted:
-		b = appendByWhat(b, p.By, p.What)
-	case *DeadlineElapsed:
-		b = append(b, `{"ref":`...)
-		b = appendString(b, p.Ref)
-		b = append(b, `,"rule":`...)
-		b = appendString(b, p.Rule)
-		b = append(b, `,"deadline":`...)
-		b, err = appendTime(b, p.Deadline)
-	case *PathwayClosed:
-		b = append(b, `{"reason":`...)
-		b = appendString(b, p.Reason)
-	case *PatientIdentityMerged:
-		b = append(b, `{"survivor":`...)
-		b = appendString(b, string(p.Survivor))
-		b = append(b, `,"merged":`...)
-		b = appendString(b, string(p.Merged))
-		if p.MergedPathway != uuid.Nil {
-			b = append(b, `,"merged_pathway":`...)
-			b = appendUUID(b, p.MergedPathway)
-		}
-	case *Correction:
-		b = append(b, `{"annuls":`...)
-		b = appendUUID(b, p.Annuls)
-		b = append(b, `,"reason":`...)
-		b = appendString(b, p.Reason)
-	default:
-		data, err := json.Marshal(p)
-		if err != nil {
-			return nil, err
-		}
-		return append(b, data...), nil
+	b, ok, err := appendCatalogued(b, p)
+	if ok || err != nil {
+		return b, err
 	}
+	data, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
-	return append(b, '}'), nil
-}
-
-func appendByWhat(b []byte, by OrgID, what Responsibility) []byte {
-	b = append(b, `{"by":`...)
-	b = appendString(b, string(by))
-	b = append(b, `,"what":`...)
-	return appendString(b, string(what))
-}
-
-func appendDocument(b []byte, doc string, kind DocumentKind, from, to OrgID) []byte {
-	b = append(b, `{"document":`...)
-	b = appendString(b, doc)
-	b = append(b, `,"kind":`...)
-	b = appendString(b, string(kind))
-	b = append(b, `,"from":`...)
-	b = appendString(b, string(from))
-	b = append(b, `,"to":`...)
-	return appendString(b, string(to))
+	return append(b, data...), nil
 }
 
 // appendOmit appends an omitempty string member whose key (with its
@@ -286,14 +135,6 @@ func appendBytes(b, v []byte) []byte {
 	b = append(b, '"')
 	b = base64.StdEncoding.AppendEncode(b, v)
 	return append(b, '"')
-}
-
-// appendTimeOmit appends an omitzero time member.
-func appendTimeOmit(b []byte, key string, t time.Time) ([]byte, error) {
-	if t.IsZero() {
-		return b, nil
-	}
-	return appendTime(append(b, key...), t)
 }
 
 // appendTime appends t as time.Time.MarshalJSON writes it, and fails

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"slices"
 	"time"
 
 	"github.com/stafet/stafet/events"
@@ -8,9 +9,13 @@ import (
 
 // Figures answers the cluster and municipality figures. It reads a Gaps
 // projection and holds nothing of its own.
-type Figures struct{ g *Gaps }
+type Figures struct {
+	g *Gaps
+	b *Board // nil: no monthly board figures
+}
 
-// NewFigures returns the figures of a Gaps projection.
+// NewFigures returns the figures of a Gaps projection (Months needs a
+// Set's, which also holds a Board).
 func NewFigures(g *Gaps) Figures { return Figures{g: g} }
 
 // FigureDays is how many days ClusterFigures.Daily covers, ending with the
@@ -76,18 +81,46 @@ type DayCount struct {
 	ReadyBedDays int
 }
 
-// Cluster returns the figures of a cluster at now.
+// Cluster returns the figures of a body at now. A sundhedsklynge's are
+// those of the pathways opened in it. A sundhedsråd's are those of its
+// municipalities (Municipality, summed), so a pathway opened in a 2026
+// cluster counts in the sundhedsråd of its patient's municipality from
+// 1 January 2027; its open gaps are those of the pathways that belong to
+// it at now (Gaps.BodyAt).
 func (f Figures) Cluster(id string, now time.Time) ClusterFigures {
-	return f.scope(id, now, func(t *track, s sym) bool { return t.cluster == s })
+	g := f.g
+	if g.dir != nil {
+		if c, ok := g.dir.Cluster(id); ok && c.Kind == events.Sundhedsraad {
+			var scopes []sym
+			for _, m := range c.Municipalities {
+				if s, ok := g.syms.lookup(string(m)); ok {
+					scopes = append(scopes, s)
+				}
+			}
+			return f.scope(id, now, scopes, func(t *track) bool { return g.bodyAt(t, now) == id })
+		}
+	}
+	s, ok := g.syms.lookup(id)
+	if !ok || id == "" {
+		return f.scope(id, now, nil, nil)
+	}
+	return f.scope(id, now, []sym{s}, func(t *track) bool { return t.cluster == s })
 }
 
 // Municipality returns the figures of the pathways whose patient lives in
 // a municipality, at now.
 func (f Figures) Municipality(org events.OrgID, now time.Time) ClusterFigures {
-	return f.scope(string(org), now, func(t *track, s sym) bool { return t.municipality == s })
+	s, ok := f.g.syms.lookup(string(org))
+	if !ok || org == "" {
+		return f.scope(string(org), now, nil, nil)
+	}
+	return f.scope(string(org), now, []sym{s}, func(t *track) bool { return t.municipality == s })
 }
 
-func (f Figures) scope(name string, now time.Time, member func(*track, sym) bool) ClusterFigures {
+// scope gathers figures: the open gaps of the pathways member accepts,
+// and the aggregates kept under the scopes (a cluster's, or the
+// municipalities' of a sundhedsråd).
+func (f Figures) scope(name string, now time.Time, scopes []sym, member func(*track) bool) ClusterFigures {
 	g := f.g
 	out := ClusterFigures{Scope: name, At: now, OpenGaps: map[GapKind]Ages{}}
 	today := g.rs.day(now)
@@ -96,13 +129,12 @@ func (f Figures) scope(name string, now time.Time, member func(*track, sym) bool
 	for i := range out.Daily {
 		out.Daily[i].Day = dayString(first + int32(i))
 	}
-	s, ok := g.syms.lookup(name)
-	if !ok || name == "" {
+	if member == nil {
 		return out
 	}
 	n := stampOf(now)
 	for id, t := range g.paths {
-		if !member(t, s) {
+		if !member(t) {
 			continue
 		}
 		t.gapsAt(g.view(id), n, func(v *gapView) {
@@ -127,19 +159,169 @@ func (f Figures) scope(name string, now time.Time, member func(*track, sym) bool
 			}
 		})
 	}
-	out.ReadyBedDays += g.st.bed[s]
-	for i := range out.Daily {
-		c := g.st.daily[dayKey{s, first + int32(i)}]
-		d := &out.Daily[i]
-		d.Admissions += int(c[dAdmissions])
-		d.Discharges += int(c[dDischarges])
-		d.GapsOpened += int(c[dGapsOpened])
-		d.GapsClosed += int(c[dGapsClosed])
-		d.ReadyBedDays += int(c[dReadyDays])
+	var h histogram
+	for _, s := range scopes {
+		out.ReadyBedDays += g.st.bed[s]
+		for i := range out.Daily {
+			c := g.st.daily[dayKey{s, first + int32(i)}]
+			d := &out.Daily[i]
+			d.Admissions += int(c[dAdmissions])
+			d.Discharges += int(c[dDischarges])
+			d.GapsOpened += int(c[dGapsOpened])
+			d.GapsClosed += int(c[dGapsClosed])
+			d.ReadyBedDays += int(c[dReadyDays])
+		}
+		if hs := g.st.hist[s]; hs != nil {
+			h.add(hs)
+		}
 	}
-	if h := g.st.hist[s]; h != nil {
-		out.OfferToAccept.Median, out.OfferToAccept.Count = h.quantile(50)
-		out.OfferToAccept.P90, _ = h.quantile(90)
+	out.OfferToAccept.Median, out.OfferToAccept.Count = h.quantile(50)
+	out.OfferToAccept.P90, _ = h.quantile(90)
+	return out
+}
+
+// MonthFigures are the figures a board follows for one month
+// (docs/projections.md, "The boards' figures"), for a body or a
+// municipality.
+type MonthFigures struct {
+	Scope string
+	Month string // YYYY-MM, in the rules' time zone
+	// Admissions and Discharges in the month.
+	Admissions, Discharges int
+	// Readmitted counts the month's discharges followed by an admission
+	// within ReadmissionWindow (30 days); Readmissions is Readmitted per
+	// discharge (0 without discharges). A discharge late in the month is
+	// final once 30 days have passed.
+	Readmitted   int
+	Readmissions float64
+	// ReadyBedDays are the færdigbehandlingsdage: calendar days in the
+	// month on which a patient ready for discharge was still in hospital,
+	// the open ones counted up to now.
+	ReadyBedDays int
+	// DischargeToService is the time from a discharge in the month to the
+	// first ServiceStarted after it (home care's first visit, a service's
+	// start).
+	DischargeToService Latency
+	// OfferToAccept is the time from offer to acceptance of the
+	// acceptances in the month.
+	OfferToAccept Latency
+	// GapsOpened in the month (as the log knows them), and per 10 000
+	// inhabitants of the scope (Population, 0 when unknown).
+	GapsOpened   int
+	Population   int
+	GapsPer10000 float64
+}
+
+// Months returns the board figures of a body (a sundhedsklynge, or a
+// sundhedsråd as its municipalities) or a municipality (its OrgID) for
+// the months from first through last (ParseMonth), at now. Population
+// comes from the directory (UseDirectory).
+func (f Figures) Months(scope string, first, last int32, now time.Time) []MonthFigures {
+	g := f.g
+	scopes, pop := f.monthScopes(scope)
+	n := stampOf(now)
+	var out []MonthFigures
+	for month := first; month <= last; month++ {
+		m := MonthFigures{Scope: scope, Month: monthString(month), Population: pop}
+		var accept, service histogram
+		for _, s := range scopes {
+			from, to := monthDays(month)
+			for d := from; d < to; d++ {
+				c := g.st.daily[dayKey{s, d}]
+				m.Admissions += int(c[dAdmissions])
+				m.Discharges += int(c[dDischarges])
+				m.GapsOpened += int(c[dGapsOpened])
+				m.ReadyBedDays += int(c[dReadyDays])
+			}
+			if f.b == nil {
+				continue
+			}
+			if a := f.b.months[monthKey{s, month}]; a != nil {
+				m.Readmitted += int(a.readmitted)
+				accept.add(&a.accept)
+				service.add(&a.service)
+			}
+		}
+		m.ReadyBedDays += f.openReadyDays(scopes, month, now, n)
+		if m.Discharges > 0 {
+			m.Readmissions = float64(m.Readmitted) / float64(m.Discharges)
+		}
+		if pop > 0 {
+			m.GapsPer10000 = float64(m.GapsOpened) * 10000 / float64(pop)
+		}
+		m.OfferToAccept = latency(&accept)
+		m.DischargeToService = latency(&service)
+		out = append(out, m)
 	}
 	return out
+}
+
+func latency(h *histogram) Latency {
+	var l Latency
+	l.Median, l.Count = h.quantile(50)
+	l.P90, _ = h.quantile(90)
+	return l
+}
+
+// monthScopes returns the aggregate scopes and the inhabitants of a body
+// or municipality.
+func (f Figures) monthScopes(scope string) ([]sym, int) {
+	g := f.g
+	var names []events.OrgID
+	pop := 0
+	if g.dir != nil {
+		if c, ok := g.dir.Cluster(scope); ok {
+			for _, m := range c.Municipalities {
+				o, _ := g.dir.Lookup(m)
+				pop += o.Population
+			}
+			if c.Kind == events.Sundhedsraad {
+				names = c.Municipalities
+			}
+		} else if o, ok := g.dir.Lookup(events.OrgID(scope)); ok {
+			pop = o.Population
+		}
+	}
+	if names == nil {
+		names = []events.OrgID{events.OrgID(scope)}
+	}
+	var out []sym
+	for _, n := range names {
+		if s, ok := g.syms.lookup(string(n)); ok && n != "" {
+			out = append(out, s)
+		}
+	}
+	return out, pop
+}
+
+// openReadyDays counts the bed-days in a month of the ready-for-discharge
+// gaps still open at now, up to now (closed ones are in the daily
+// counts).
+func (f Figures) openReadyDays(scopes []sym, month int32, now time.Time, n stamp) int {
+	g := f.g
+	from, to := monthDays(month)
+	days := 0
+	for id, t := range g.paths {
+		if !slices.Contains(scopes, t.cluster) && !slices.Contains(scopes, t.municipality) {
+			continue
+		}
+		t.gapsAt(g.view(id), n, func(v *gapView) {
+			if v.closed != 0 || v.kind != kReadyButWaiting || n <= v.opened {
+				return
+			}
+			first := max(g.rs.day(v.opened.time()), t.readyDay+1, from)
+			last := min(g.rs.day(now.Add(-time.Nanosecond)), to-1)
+			if last >= first {
+				days += int(last - first + 1)
+			}
+		})
+	}
+	return days
+}
+
+// monthDays returns the first day of a month and of the next, as days
+// since 1970-01-01 (the form of the daily counts' keys).
+func monthDays(month int32) (int32, int32) {
+	start := time.Date(1970+int(month)/12, time.Month(month%12+1), 1, 0, 0, 0, 0, time.UTC)
+	return int32(start.Unix() / 86400), int32(start.AddDate(0, 1, 0).Unix() / 86400)
 }

@@ -51,6 +51,10 @@ type Gap struct {
 	Pathway      uuid.UUID
 	Cluster      string
 	Municipality events.OrgID
+	// Body is the body the pathway belongs to on the date the query
+	// groups by (List's GapFilter.At): Cluster up to 2026-12-31, the
+	// sundhedsråd of the pathway's municipality from 2027-01-01.
+	Body string
 	// Ref names what the gap is about within its pathway: an offer id,
 	// "request/<document>", "ack/<document>", "rehabilitation/<plan>",
 	// "discharge-letter/<stay>", "admission-report/<stay>",
@@ -133,9 +137,47 @@ type Gaps struct {
 	syms  *symbols
 	paths map[uuid.UUID]*track
 	st    *stats
+	dir   *events.Directory // groups by the body in force at a date; queries only
 	// integrity holds the quarantined messages by sequence, open and
 	// resolved: they outlive their pathways.
 	integrity map[uint64]*integrity
+}
+
+// UseDirectory makes queries group pathways by the body in force at a
+// date (BodyAt). It changes no state: folds and snapshots never read it.
+func (g *Gaps) UseDirectory(d *events.Directory) { g.dir = d }
+
+// BodyAt returns the body a pathway belongs to at a date, for grouping:
+// the body it was opened in (its subject's) while that is in force, then
+// the body in force of the patient's municipality, else the successor of
+// the body it was opened in (events.Directory.Successor). Without a
+// directory it is the body the pathway was opened in.
+func (g *Gaps) BodyAt(pathway uuid.UUID, at time.Time) (string, bool) {
+	t, ok := g.paths[pathway]
+	if !ok {
+		return "", false
+	}
+	return g.bodyAt(t, at), true
+}
+
+func (g *Gaps) bodyAt(t *track, at time.Time) string {
+	return bodyAt(g.dir, g.syms.str(t.cluster), g.syms.orgID(t.municipality), at)
+}
+
+func bodyAt(d *events.Directory, cluster string, municipality events.OrgID, at time.Time) string {
+	if d == nil {
+		return cluster
+	}
+	if c, ok := d.Cluster(cluster); ok && c.InForce(at) {
+		return cluster
+	}
+	if b := d.ClusterAt(municipality, at); b != "" {
+		return b
+	}
+	if b, ok := d.Successor(cluster, at); ok {
+		return b
+	}
+	return cluster
 }
 
 // NewGaps returns an empty Gaps projection applying r.
@@ -237,7 +279,13 @@ const (
 // GapFilter selects gaps. The zero value selects every open gap; each
 // field set narrows the selection.
 type GapFilter struct {
-	Cluster      string
+	// Cluster selects the pathways that belong to a body at At (see
+	// Gaps.BodyAt): a sundhedsråd from 2027 gathers the pathways of its
+	// municipalities, whatever body they were opened in.
+	Cluster string
+	// At is the date whose structure groups the pathways; zero: the
+	// query's now.
+	At           time.Time
 	Municipality events.OrgID // the pathway's municipality
 	Org          events.OrgID // an organisation that can close the gap
 	Kinds        []GapKind
@@ -247,15 +295,19 @@ type GapFilter struct {
 // List returns the gaps that match f as they stand at now, oldest first.
 // Gaps of closed pathways are not held (their figures are).
 func (g *Gaps) List(f GapFilter, now time.Time) []Gap {
-	cluster, ok1 := g.symOrZero(f.Cluster)
 	muni, ok2 := g.symOrZero(string(f.Municipality))
 	org, ok3 := g.symOrZero(string(f.Org))
-	if !ok1 || !ok2 || !ok3 {
+	if !ok2 || !ok3 {
 		return nil
 	}
+	at := cmp.Or(f.At, now)
 	var out []Gap
 	for id, t := range g.paths {
-		if (cluster != 0 && t.cluster != cluster) || (muni != 0 && t.municipality != muni) {
+		if muni != 0 && t.municipality != muni {
+			continue
+		}
+		body := g.bodyAt(t, at)
+		if f.Cluster != "" && body != f.Cluster {
 			continue
 		}
 		t.gapsAt(g.view(id), stampOf(now), func(v *gapView) {
@@ -268,10 +320,12 @@ func (g *Gaps) List(f GapFilter, now time.Time) []Gap {
 			if (f.Status == OpenGaps && v.closed != 0) || (f.Status == ClosedGaps && v.closed == 0) {
 				return
 			}
-			out = append(out, v.gap())
+			gap := v.gap()
+			gap.Body = body
+			out = append(out, gap)
 		})
 	}
-	g.integrityGaps(f, uuid.Nil, func(gap Gap) { out = append(out, gap) })
+	g.integrityGaps(f, uuid.Nil, at, func(gap Gap) { out = append(out, gap) })
 	sortGaps(out)
 	return out
 }
@@ -284,17 +338,18 @@ func (g *Gaps) ForPathway(id uuid.UUID, now time.Time) []Gap {
 		t.gapsAt(g.view(id), stampOf(now), func(v *gapView) { out = append(out, v.gap()) })
 	}
 	if id != uuid.Nil {
-		g.integrityGaps(GapFilter{Status: AllGaps}, id, func(gap Gap) { out = append(out, gap) })
+		g.integrityGaps(GapFilter{Status: AllGaps}, id, now, func(gap Gap) { out = append(out, gap) })
 	}
 	sortGaps(out)
 	return out
 }
 
 // Quarantine returns the integrity gaps of the quarantined messages, open
-// and resolved, oldest first: what the operator has to resolve.
-func (g *Gaps) Quarantine() []Gap {
+// and resolved, oldest first, grouped by the body in force at now: what
+// the operator has to resolve.
+func (g *Gaps) Quarantine(now time.Time) []Gap {
 	var out []Gap
-	g.integrityGaps(GapFilter{Status: AllGaps}, uuid.Nil, func(gap Gap) { out = append(out, gap) })
+	g.integrityGaps(GapFilter{Status: AllGaps}, uuid.Nil, now, func(gap Gap) { out = append(out, gap) })
 	sortGaps(out)
 	return out
 }

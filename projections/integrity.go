@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -72,9 +73,9 @@ func cutSubject(subject string) (cluster, rest string, ok bool) {
 }
 
 // integrityGaps calls fn with each integrity gap that f selects (its
-// cluster, municipality, kinds and status; an organisation filter selects
-// none, as nobody but the operator closes them).
-func (g *Gaps) integrityGaps(f GapFilter, pathway uuid.UUID, fn func(Gap)) {
+// body at at, municipality, kinds and status; an organisation filter
+// selects none, as nobody but the operator closes them).
+func (g *Gaps) integrityGaps(f GapFilter, pathway uuid.UUID, at time.Time, fn func(Gap)) {
 	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, Integrity) || f.Org != "" {
 		return
 	}
@@ -86,15 +87,15 @@ func (g *Gaps) integrityGaps(f GapFilter, pathway uuid.UUID, fn func(Gap)) {
 		if (f.Status == OpenGaps && rec.closed != 0) || (f.Status == ClosedGaps && rec.closed == 0) {
 			continue
 		}
-		gap := g.integrityGap(rec)
-		if (f.Cluster != "" && gap.Cluster != f.Cluster) || (f.Municipality != "" && gap.Municipality != f.Municipality) {
+		gap := g.integrityGap(rec, at)
+		if (f.Cluster != "" && gap.Body != f.Cluster) || (f.Municipality != "" && gap.Municipality != f.Municipality) {
 			continue
 		}
 		fn(gap)
 	}
 }
 
-func (g *Gaps) integrityGap(rec *integrity) Gap {
+func (g *Gaps) integrityGap(rec *integrity, at time.Time) Gap {
 	ref := "seq/" + strconv.FormatUint(rec.seq, 10)
 	gap := Gap{
 		ID: GapID(rec.pathway, Integrity, ref), Kind: Integrity, Pathway: rec.pathway,
@@ -105,8 +106,9 @@ func (g *Gaps) integrityGap(rec *integrity) Gap {
 	if rec.closed != 0 {
 		gap.ClosedByType = events.TypeQuarantineResolved
 	}
+	gap.Body = gap.Cluster
 	if t, ok := g.paths[rec.pathway]; ok {
-		gap.Cluster, gap.Municipality = g.syms.str(t.cluster), g.syms.orgID(t.municipality)
+		gap.Cluster, gap.Municipality, gap.Body = g.syms.str(t.cluster), g.syms.orgID(t.municipality), g.bodyAt(t, at)
 	}
 	return gap
 }

@@ -72,7 +72,7 @@ func TestIntegrityGaps(t *testing.T) {
 	if !found {
 		t.Error("ForPathway: no integrity gap; want the closed one")
 	}
-	if q := set.Gaps.Quarantine(); len(q) != 2 || q[0].Ref != "seq/101" || !q[0].Open() {
+	if q := set.Gaps.Quarantine(day(11, 0)); len(q) != 2 || q[0].Ref != "seq/101" || !q[0].Open() {
 		t.Errorf("Quarantine: got %v; want the garbage's gap still open (its decision named other bytes)", summary(q))
 	}
 	if _, ok := set.Owner.Pathway(uuid.Nil); ok {
@@ -90,7 +90,7 @@ func TestIntegrityGaps(t *testing.T) {
 	if !bytes.Equal(snap, again) {
 		t.Error("snapshot → restore → snapshot differs; want the same bytes")
 	}
-	if got := summary(back.Gaps.Quarantine()); len(got) != 2 {
+	if got := summary(back.Gaps.Quarantine(day(11, 0))); len(got) != 2 {
 		t.Errorf("restored: got %v; want both integrity gaps", got)
 	}
 }

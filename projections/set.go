@@ -17,6 +17,7 @@ import (
 type Set struct {
 	Owner     *Owner
 	Gaps      *Gaps
+	Board     *Board
 	Worklists Worklists
 	Figures   Figures
 }
@@ -27,12 +28,20 @@ func NewSet(r Rules) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Set{Owner: NewOwner(), Gaps: g, Worklists: NewWorklists(g), Figures: NewFigures(g)}, nil
+	b := newBoard(g.rs, g.syms)
+	return &Set{Owner: NewOwner(), Gaps: g, Board: b, Worklists: NewWorklists(g), Figures: Figures{g: g, b: b}}, nil
 }
+
+// UseDirectory makes the queries group pathways by the body in force at a
+// date (Gaps.UseDirectory); folds and snapshots never read it.
+func (s *Set) UseDirectory(d *events.Directory) { s.Gaps.UseDirectory(d) }
 
 // Apply folds one event into every projection.
 func (s *Set) Apply(e events.Envelope) error {
 	if err := s.Owner.apply(&e); err != nil {
+		return err
+	}
+	if err := s.Board.apply(&e, 1); err != nil {
 		return err
 	}
 	return s.Gaps.apply(&e)
@@ -42,6 +51,9 @@ func (s *Set) Apply(e events.Envelope) error {
 // changed its past (engine.Refolder).
 func (s *Set) Refold(pathway uuid.UUID, before, after []events.Envelope) error {
 	if err := s.Gaps.Refold(pathway, before, after); err != nil {
+		return err
+	}
+	if err := s.Board.Refold(pathway, before, after); err != nil {
 		return err
 	}
 	return s.Owner.Refold(pathway, before, after)
@@ -59,13 +71,18 @@ func (s *Set) Snapshot() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, len(o)+len(g)+32)
+	b, err := s.Board.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(o)+len(g)+len(b)+32)
 	out = append(out, setMagic...)
 	out = append(out, snapshotVersion)
-	out = binary.AppendUvarint(out, uint64(len(o)))
-	out = append(out, o...)
-	out = binary.AppendUvarint(out, uint64(len(g)))
-	return append(out, g...), nil
+	for _, part := range [][]byte{o, g, b} {
+		out = binary.AppendUvarint(out, uint64(len(part)))
+		out = append(out, part...)
+	}
+	return out, nil
 }
 
 // Restore replaces the state of every projection, all or nothing.
@@ -91,6 +108,10 @@ func (s *Set) Restore(b []byte) error {
 	if err != nil {
 		return err
 	}
+	bb, err := part()
+	if err != nil {
+		return err
+	}
 	if len(rest) != 0 {
 		return fmt.Errorf("projections: set: restore: %w: %d bytes after the end", ErrSnapshot, len(rest))
 	}
@@ -101,8 +122,13 @@ func (s *Set) Restore(b []byte) error {
 	if err := g.Restore(gb); err != nil {
 		return err
 	}
-	// Keep the pointers: Worklists and Figures read s.Gaps.
-	*s.Owner, *s.Gaps = *o, *g
+	nb := newBoard(s.Gaps.rs, nil)
+	if err := nb.restore(bb, g.syms); err != nil {
+		return err
+	}
+	// Keep the pointers: Worklists and Figures read s.Gaps and s.Board.
+	g.dir = s.Gaps.dir
+	*s.Owner, *s.Gaps, *s.Board = *o, *g, *nb
 	return nil
 }
 

@@ -15,7 +15,8 @@ import (
 // aggregates by key), so the same state always gives the same bytes,
 // however the in-memory symbols were numbered.
 
-const snapshotVersion = 1
+// Version 2: a Set holds a Board.
+const snapshotVersion = 2
 
 // ErrSnapshot matches every error restoring a snapshot.
 var ErrSnapshot = errors.New("projections: bad snapshot")

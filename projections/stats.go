@@ -137,6 +137,13 @@ func bucketOf(d time.Duration) int {
 	return min(i, histBuckets-1)
 }
 
+// add adds o's counts to h.
+func (h *histogram) add(o *histogram) {
+	for i, c := range o {
+		h[i] += c
+	}
+}
+
 // quantile returns the upper bound of the bucket holding the q-th sample
 // (q in per cent), and the number of samples.
 func (h *histogram) quantile(q int) (time.Duration, int) {

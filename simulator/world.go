@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/stafet/stafet/events"
 )
@@ -108,6 +109,9 @@ var specialistCluster = map[string]string{
 
 var loadWorld = sync.OnceValues(buildWorld)
 
+// sundhedsklyngeDay is a day on which the 21 sundhedsklynger were in force.
+var sundhedsklyngeDay = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
 func buildWorld() (*world, error) {
 	dir, err := events.NewDirectory(nil)
 	if err != nil {
@@ -117,7 +121,12 @@ func buildWorld() (*world, error) {
 	for _, o := range dir.Organisations(events.KindMunicipality) {
 		m := &municipality{
 			id: o.ID, code: o.ID.Code(), name: o.Name, region: o.Region, population: o.Population,
-			sor: "9920" + o.ID.Code() + "0000000", clusters: o.Clusters,
+			sor: "9920" + o.ID.Code() + "0000000",
+		}
+		for _, c := range o.Clusters {
+			if b, ok := dir.Cluster(c); ok && b.InForce(sundhedsklyngeDay) {
+				m.clusters = append(m.clusters, c)
+			}
 		}
 		m.ean = gln(fmt.Sprintf("57992%s000", m.code))
 		if m.population <= 0 {
@@ -126,7 +135,11 @@ func buildWorld() (*world, error) {
 		w.municipalities = append(w.municipalities, m)
 		w.byMunicipality[m.id] = m
 	}
-	for i, c := range dir.Clusters() {
+	// The hospitals are those of the 21 sundhedsklynger; from 2027 the
+	// directory places each in the sundhedsråd that took over its
+	// catchment (events.Directory.ClusterAt), so one world runs across
+	// the date.
+	for i, c := range dir.ClustersAt(sundhedsklyngeDay) {
 		h := &hospital{
 			sor: fmt.Sprintf("9910%02d000000000", i+1), name: c.AcuteHospital, region: c.Region, cluster: c.ID,
 			hl7: slices.Contains(hl7Regions, c.Region),

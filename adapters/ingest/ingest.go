@@ -388,14 +388,19 @@ func (in *Ingest) withOpening(ctx context.Context, tr *events.Translation, cmd *
 	return nil
 }
 
-// cluster picks the cluster a new pathway belongs to: the translation's,
-// else the hospital's, else the patient's municipality's.
+// cluster picks the body a new pathway belongs to, in force at the
+// opening's valid time (a sundhedsklynge up to 2026-12-31, a sundhedsråd
+// from 2027-01-01): the translation's, mapped to its successor if it is
+// no longer in force, else the hospital's, else the patient's
+// municipality's. It names the pathway's subject for life.
 func (in *Ingest) cluster(tr *events.Translation) string {
 	if tr.Cluster != "" {
-		return tr.Cluster
+		if c, ok := in.dir.Successor(tr.Cluster, tr.OccurredAt); ok {
+			return c
+		}
 	}
 	for _, org := range []events.OrgID{tr.Hospital, tr.Municipality, tr.Actor.Org, tr.Source.Org} {
-		if c := in.dir.ClusterOf(org); c != "" {
+		if c := in.dir.ClusterAt(org, tr.OccurredAt); c != "" {
 			return c
 		}
 	}

@@ -688,7 +688,7 @@ func (b *bencher) mllpPhase(ctx context.Context) error {
 	// Only the clusters whose hospitals send HL7 v2: the model renders
 	// every MedCom message it plans, which costs ten times an HL7 one.
 	var clusters []string
-	for _, c := range d.Clusters() {
+	for _, c := range d.ClustersAt(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)) {
 		if slices.Contains(hl7Regions, c.Region) {
 			clusters = append(clusters, c.ID)
 		}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -50,6 +51,7 @@ type config struct {
 	tlsKey           string
 	mllpTLS          bool
 	webhooksLoopback bool
+	webhookProxy     *url.URL
 	adminToken       string
 	secretFile       string
 	rulesFile        string
@@ -69,7 +71,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 		}
 		fs.StringVar(p, name, def, usage+" (env "+env+")")
 	}
-	var durability, drain, natsAddr, replicas, stateCache, fsync string
+	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy string
 	str(&c.httpAddr, "http-addr", "STAFET_HTTP_ADDR", ":8080", "HTTP API address; empty = none")
 	str(&c.mllpAddr, "mllp-addr", "STAFET_MLLP_ADDR", ":2575", "MLLP (HL7 v2) address; empty = none")
 	str(&natsAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded NATS client address; \"none\" = in-process only")
@@ -93,6 +95,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&c.logLevel, "log-level", "STAFET_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&c.timezone, "timezone", "STAFET_TIMEZONE", "Europe/Copenhagen", "zone of HL7 times without an offset")
 	str(&drain, "drain", "STAFET_DRAIN", "20s", "how long to let requests finish on shutdown")
+	str(&webhookProxy, "webhook-proxy", "STAFET_WEBHOOK_PROXY", "", "HTTP proxy for webhook deliveries; HTTPS_PROXY and the like are never used")
 	fs.BoolVar(&c.webhooksLoopback, "webhooks-allow-loopback", getenv("STAFET_WEBHOOKS_ALLOW_LOOPBACK") == "true", "let webhooks point at loopback addresses over plain http, for single-host trials (env STAFET_WEBHOOKS_ALLOW_LOOPBACK)")
 	fs.BoolVar(&c.mllpTLS, "mllp-tls", getenv("STAFET_MLLP_TLS") == "true", "serve MLLP over TLS with -tls-cert (env STAFET_MLLP_TLS)")
 	if err := fs.Parse(args); err != nil {
@@ -120,6 +123,11 @@ func parse(args []string, getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("drain %q: %w", drain, err)
 	}
 	c.drain = d
+	if webhookProxy != "" {
+		if c.webhookProxy, err = url.Parse(webhookProxy); err != nil || c.webhookProxy.Host == "" {
+			return c, fmt.Errorf("webhook-proxy %q: want a URL such as http://proxy.example:3128", webhookProxy)
+		}
+	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("-tls-cert and -tls-key go together")
 	}

@@ -69,6 +69,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	if svc.set, err = projections.NewSet(rules); err != nil {
 		return err
 	}
+	svc.set.UseDirectory(svc.dir)
 	if svc.store, err = engine.Open(ctx, cfg.engine); err != nil {
 		return err
 	}
@@ -88,7 +89,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	if err != nil {
 		return err
 	}
-	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.webhooksLoopback}); err != nil {
+	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.webhooksLoopback, WebhookProxy: cfg.webhookProxy}); err != nil {
 		return err
 	}
 	svc.registerMetrics()

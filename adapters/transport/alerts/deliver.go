@@ -11,9 +11,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -201,37 +201,62 @@ func (s *Service) backoff(n uint64) time.Duration {
 }
 
 // webhookClient makes the webhook HTTP client: no redirects (a receiver
-// must answer itself), and no connections to loopback, link-local or
-// unspecified addresses unless AllowLoopback (then loopback only), checked
-// on the address actually dialled, after name resolution.
+// must answer itself), and connections only to addresses the egress policy
+// allows, checked on the address dialled, after the name was resolved in
+// the same attempt. No proxy unless one is configured (a proxy from the
+// environment would be the only address checked); through a configured
+// proxy, the target is resolved and checked before each request, and the
+// proxy, which resolves it again, must enforce its own egress rules.
 func webhookClient(cfg Config) *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
-		host, _, err := net.SplitHostPort(address)
-		if err != nil {
-			return err
-		}
-		ip := net.ParseIP(host)
-		switch {
-		case ip == nil:
-			return fmt.Errorf("alerts: webhook address %q is not an IP", host)
-		case ip.IsLoopback() && cfg.AllowLoopback:
-			return nil
-		case ip.IsLoopback(), ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast(), ip.IsUnspecified(), ip.IsMulticast():
-			return fmt.Errorf("alerts: webhook address %s is not allowed", ip)
-		}
-		return nil
-	}}
+	policy := cfg.egress()
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	dial := policy.dialContext(dialer)
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
+		DialContext:           dial,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConnsPerHost:   cfg.WebhookInFlight,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+	var rt http.RoundTripper = tr
+	if cfg.WebhookProxy != nil {
+		proxy := cfg.WebhookProxy
+		tr.Proxy = http.ProxyURL(proxy)
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr == proxyAddr(proxy) {
+				return dialer.DialContext(ctx, network, addr)
+			}
+			return dial(ctx, network, addr)
+		}
+		rt = checkedTarget{policy: policy, next: tr}
+	}
 	return &http.Client{
-		Transport:     tr,
+		Transport:     rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// checkedTarget checks a request's target host before it goes to a proxy.
+type checkedTarget struct {
+	policy egress
+	next   http.RoundTripper
+}
+
+func (c checkedTarget) RoundTrip(req *http.Request) (*http.Response, error) {
+	if _, err := c.policy.resolve(req.Context(), req.URL.Hostname()); err != nil {
+		return nil, err
+	}
+	return c.next.RoundTrip(req)
+}
+
+// proxyAddr is the host:port the transport dials for a proxy URL.
+func proxyAddr(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,6 +129,21 @@ type Config struct {
 	// http. For tests and single-host trials; otherwise webhooks need https
 	// and a non-loopback, non-link-local address.
 	AllowLoopback bool
+	// WebhookProxy, when set, is the HTTP proxy webhooks go through. The
+	// proxy in the environment (HTTPS_PROXY) is never used: only the
+	// proxy's address would be checked, not the receivers'.
+	WebhookProxy *url.URL
+	// Resolver resolves webhook host names. Default: net.DefaultResolver.
+	Resolver *net.Resolver
+}
+
+// egress is the policy webhooks are held to (egress.go).
+func (c Config) egress() egress {
+	r := c.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	return egress{allowLoopback: c.AllowLoopback, resolver: r}
 }
 
 func (c Config) withDefaults() Config {

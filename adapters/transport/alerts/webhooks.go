@@ -11,7 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -62,7 +62,7 @@ func (s *Service) Register(ctx context.Context, org events.OrgID, rawURL string)
 		}
 		return Webhook{}, "", &events.ValidationError{Field: "org", Reason: reason}
 	}
-	if err := s.checkURL(rawURL); err != nil {
+	if err := s.checkURL(ctx, rawURL); err != nil {
 		return Webhook{}, "", err
 	}
 	have, err := s.List(ctx, org)
@@ -195,9 +195,10 @@ func validID(id string) bool {
 	return true
 }
 
-// checkURL accepts https URLs, and http to loopback when AllowLoopback.
-// Where the name resolves is checked again at every connection.
-func (s *Service) checkURL(raw string) error {
+// checkURL accepts https URLs, and http to loopback when AllowLoopback,
+// whose host the egress policy allows (egress.go). Where the name
+// resolves is checked again at every connection.
+func (s *Service) checkURL(ctx context.Context, raw string) error {
 	bad := func(reason string) error { return &events.ValidationError{Field: "url", Reason: reason} }
 	if len(raw) > 2048 {
 		return bad("longer than 2048 bytes")
@@ -212,12 +213,13 @@ func (s *Service) checkURL(raw string) error {
 	if u.Fragment != "" {
 		return bad("must not have a fragment")
 	}
-	loopback := isLoopbackHost(u.Hostname())
+	policy := s.cfg.egress()
+	if err := policy.checkRegistration(ctx, u.Hostname()); err != nil {
+		return bad(strings.TrimPrefix(err.Error(), "alerts: "))
+	}
 	switch {
-	case loopback && !s.cfg.AllowLoopback:
-		return bad("loopback addresses are not allowed")
 	case u.Scheme == "https":
-	case u.Scheme == "http" && loopback:
+	case u.Scheme == "http" && s.cfg.AllowLoopback && isLoopbackHost(u.Hostname()):
 	default:
 		return bad("want https")
 	}
@@ -228,8 +230,8 @@ func isLoopbackHost(h string) bool {
 	if strings.EqualFold(h, "localhost") {
 		return true
 	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // sealer derives the AEAD that seals webhook secrets from the deployment

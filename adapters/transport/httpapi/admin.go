@@ -292,6 +292,7 @@ func (s *Server) rebuild(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, Problem{Type: typeUnavailable, Status: http.StatusServiceUnavailable, Detail: err.Error()})
 		return
 	}
+	fresh.UseDirectory(s.cfg.Directory)
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)

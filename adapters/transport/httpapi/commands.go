@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -223,7 +224,7 @@ func (s *Server) openPathway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opened := &events.PathwayOpened{Patient: ref, Cluster: b.Cluster, Municipality: b.Municipality, GP: b.GP, Episode: b.Episode}
-	if err := s.clusterFor(opened, cmd.Actor.Org); err != nil {
+	if err := s.clusterFor(opened, cmd.Actor.Org, cmd.OccurredAt); err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
@@ -275,17 +276,22 @@ func (s *Server) existing(w http.ResponseWriter, r *http.Request, p Principal, i
 	writeJSON(w, http.StatusOK, commandResult{Pathway: id, Existing: true, Seqs: []uint64{}})
 }
 
-// clusterFor fills in a new pathway's cluster from the directory and
-// checks a given one exists.
-func (s *Server) clusterFor(o *events.PathwayOpened, actor events.OrgID) error {
+// clusterFor fills in a new pathway's body from the directory, the one in
+// force at the opening's valid time, and checks a given one is in force
+// then.
+func (s *Server) clusterFor(o *events.PathwayOpened, actor events.OrgID, at time.Time) error {
 	if o.Cluster != "" {
-		if _, ok := s.cfg.Directory.Cluster(o.Cluster); !ok {
+		c, ok := s.cfg.Directory.Cluster(o.Cluster)
+		if !ok {
 			return &events.ValidationError{Field: "cluster", Reason: "unknown cluster " + fmt.Sprintf("%q", o.Cluster)}
+		}
+		if !c.InForce(at) {
+			return &events.ValidationError{Field: "cluster", Reason: fmt.Sprintf("%q is not in force on %s (GET /v1/clusters?at= lists the bodies of a date)", o.Cluster, events.Day(at).Format(time.DateOnly))}
 		}
 		return nil
 	}
 	for _, org := range []events.OrgID{o.Municipality, actor, o.GP} {
-		if c := s.cfg.Directory.ClusterOf(org); c != "" {
+		if c := s.cfg.Directory.ClusterAt(org, at); c != "" {
 			o.Cluster = c
 			return nil
 		}

@@ -154,6 +154,26 @@ func TestFigures(t *testing.T) {
 			t.Errorf("cluster %s: got %+v; want %d offer-overdue", c.ID, c, want)
 		}
 	}
+	for _, c := range []struct {
+		at    string
+		n     int
+		first string
+	}{
+		{"2026-12-31", 21, "byen"},
+		{"2027-01-01", 17, "raad-byen"},
+		{"2026-12-31T23:30:00Z", 17, "raad-byen"}, // 00:30 on 1 January in Copenhagen
+	} {
+		t.Run("at "+c.at, func(t *testing.T) {
+			var got struct{ Items []cluster }
+			e.do("GET", "/v1/clusters?at="+c.at, adminToken, nil).json(t, &got)
+			if len(got.Items) != c.n || got.Items[0].ID != c.first {
+				t.Errorf("got %d bodies, the first %+v; want %d, the first %s", len(got.Items), got.Items[0], c.n, c.first)
+			}
+		})
+	}
+	if res := e.do("GET", "/v1/clusters?at=new-year", adminToken, nil); res.status != 400 {
+		t.Errorf("GET /v1/clusters?at=new-year: status %d; want 400", res.status)
+	}
 	var mine struct{ Items []cluster }
 	e.do("GET", "/v1/clusters", kommune, nil).json(t, &mine)
 	if len(mine.Items) != 1 || mine.Items[0].ID != "aarhus" {

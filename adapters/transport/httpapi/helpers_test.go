@@ -71,6 +71,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	set.UseDirectory(dir)
 	host := store.NewHost("projections-test", set, engine.HostOptions{})
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -440,40 +442,66 @@ func (s *Server) worklist(w http.ResponseWriter, r *http.Request, org events.Org
 	writeJSON(w, http.StatusOK, viewWorklist(wl))
 }
 
-// clusters returns the clusters whose figures p may see.
-func (s *Server) clusters(p Principal) []string {
+// clusters returns the bodies in force at at whose figures p may see:
+// every one for the operator, else the organisation's own (a hospital
+// configured with its 2022 cluster sees the sundhedsråd that took it
+// over).
+func (s *Server) clusters(p Principal, at time.Time) []string {
+	d := s.cfg.Directory
 	if p.Operator {
 		var out []string
-		for _, c := range s.cfg.Directory.Clusters() {
+		for _, c := range d.ClustersAt(at) {
 			out = append(out, c.ID)
 		}
 		return append(out, ingest.Unassigned)
 	}
-	o, _ := s.cfg.Directory.Lookup(p.Org)
-	return o.Clusters
+	o, _ := d.Lookup(p.Org)
+	var out []string
+	for _, id := range o.Clusters {
+		if c, ok := d.Cluster(id); ok && c.InForce(at) {
+			out = append(out, id)
+		}
+	}
+	if c := d.ClusterAt(p.Org, at); c != "" && !slices.Contains(out, c) {
+		out = append(out, c)
+	}
+	return out
 }
 
 type clusterView struct {
 	ID             string                      `json:"id"`
 	Name           string                      `json:"name"`
+	Kind           events.BodyKind             `json:"kind,omitempty"`
 	Region         string                      `json:"region,omitempty"`
 	AcuteHospital  string                      `json:"acute_hospital,omitempty"`
+	ValidFrom      string                      `json:"valid_from,omitempty"`
+	ValidTo        string                      `json:"valid_to,omitempty"`
+	Status         string                      `json:"status,omitempty"`
+	Source         string                      `json:"source,omitempty"`
 	Municipalities []events.OrgID              `json:"municipalities"`
 	OpenGaps       map[projections.GapKind]int `json:"open_gaps"`
 	OpenTotal      int                         `json:"open_total"`
 }
 
-// listClusters lists the clusters the caller may see, each with its open
-// gaps by kind.
+// listClusters lists the bodies in force on the date asked (?at=, a date
+// or a time; default now) that the caller may see — the 21 sundhedsklynger
+// up to 2026-12-31, the 17 sundhedsråd from 2027-01-01 — each with its
+// municipalities and its open gaps by kind, a pathway counted in the body
+// it belongs to on that date.
 func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
-	ids := s.clusters(principalFrom(r.Context()))
+	at, err := queryDay(r.URL.Query(), "at", s.cfg.Now())
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	ids := s.clusters(principalFrom(r.Context()), at)
 	counts := make(map[string]map[projections.GapKind]int)
-	err := s.set(func(set *projections.Set) {
-		for _, g := range set.Gaps.List(projections.GapFilter{}, s.cfg.Now()) {
-			if counts[g.Cluster] == nil {
-				counts[g.Cluster] = make(map[projections.GapKind]int)
+	err = s.set(func(set *projections.Set) {
+		for _, g := range set.Gaps.List(projections.GapFilter{At: at}, s.cfg.Now()) {
+			if counts[g.Body] == nil {
+				counts[g.Body] = make(map[projections.GapKind]int)
 			}
-			counts[g.Cluster][g.Kind]++
+			counts[g.Body][g.Kind]++
 		}
 	})
 	if err != nil {
@@ -484,7 +512,11 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 	for _, id := range ids {
 		v := clusterView{ID: id, Name: id, Municipalities: []events.OrgID{}, OpenGaps: map[projections.GapKind]int{}}
 		if c, ok := s.cfg.Directory.Cluster(id); ok {
-			v.Name, v.Region, v.AcuteHospital = c.Name, c.Region, c.AcuteHospital
+			v.Name, v.Kind, v.Region, v.AcuteHospital, v.Status, v.Source = c.Name, c.Kind, c.Region, c.AcuteHospital, c.Status, c.Source
+			v.ValidFrom = c.ValidFrom.Format(time.DateOnly)
+			if !c.ValidTo.IsZero() {
+				v.ValidTo = c.ValidTo.Format(time.DateOnly)
+			}
 			v.Municipalities = append(v.Municipalities, c.Municipalities...)
 		} else if counts[id] == nil {
 			continue // no unassigned pathways: nothing to show
@@ -498,18 +530,38 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 	writeList(w, r, items, nil)
 }
 
+// queryDay reads a date (YYYY-MM-DD, a Danish calendar day: its last
+// instant) or a time from the query, or returns def.
+func queryDay(q url.Values, name string, def time.Time) (time.Time, error) {
+	v := q.Get(name)
+	if d, err := time.Parse(time.DateOnly, v); err == nil {
+		return events.DayStart(d).AddDate(0, 0, 1).Add(-time.Nanosecond), nil
+	}
+	return queryTime(q, name, def)
+}
+
 func (s *Server) clusterFigures(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	p := principalFrom(r.Context())
-	if _, ok := s.cfg.Directory.Cluster(id); !ok && (id != ingest.Unassigned || !p.Operator) {
+	at, err := queryDay(r.URL.Query(), "at", s.cfg.Now())
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	c, ok := s.cfg.Directory.Cluster(id)
+	if !ok && (id != ingest.Unassigned || !p.Operator) {
 		writeProblem(w, r, Problem{Type: typeNotFound, Status: http.StatusNotFound, Field: "id", Detail: "no such cluster"})
 		return
 	}
-	if !slices.Contains(s.clusters(p), id) {
+	if ok && !c.InForce(at) {
+		writeProblem(w, r, Problem{Type: typeNotFound, Status: http.StatusNotFound, Field: "at", Detail: fmt.Sprintf("%s is not in force on %s", id, events.Day(at).Format(time.DateOnly))})
+		return
+	}
+	if !slices.Contains(s.clusters(p, at), id) {
 		writeProblem(w, r, forbidden("an organisation sees the figures of its own clusters only"))
 		return
 	}
-	s.figures(w, r, func(f projections.Figures, now time.Time) projections.ClusterFigures { return f.Cluster(id, now) })
+	s.figures(w, r, at, func(f projections.Figures, now time.Time) projections.ClusterFigures { return f.Cluster(id, now) })
 }
 
 func (s *Server) municipalityFigures(w http.ResponseWriter, r *http.Request) {
@@ -524,26 +576,42 @@ func (s *Server) municipalityFigures(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := principalFrom(r.Context())
-	mine := s.clusters(p)
-	if !p.Operator && p.Org != m && !slices.ContainsFunc(o.Clusters, func(c string) bool { return slices.Contains(mine, c) }) {
-		writeProblem(w, r, forbidden("an organisation sees the figures of its own clusters' municipalities only"))
-		return
-	}
-	s.figures(w, r, func(f projections.Figures, now time.Time) projections.ClusterFigures { return f.Municipality(m, now) })
-}
-
-func (s *Server) figures(w http.ResponseWriter, r *http.Request, get func(projections.Figures, time.Time) projections.ClusterFigures) {
-	at, err := queryTime(r.URL.Query(), "at", s.cfg.Now())
+	at, err := queryDay(r.URL.Query(), "at", s.cfg.Now())
 	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
+	if !p.Operator && p.Org != m && !slices.Contains(s.clusters(p, at), s.cfg.Directory.ClusterAt(o.ID, at)) {
+		writeProblem(w, r, forbidden("an organisation sees the figures of its own clusters' municipalities only"))
+		return
+	}
+	s.figures(w, r, at, func(f projections.Figures, now time.Time) projections.ClusterFigures { return f.Municipality(m, now) })
+}
+
+func (s *Server) figures(w http.ResponseWriter, r *http.Request, at time.Time, get func(projections.Figures, time.Time) projections.ClusterFigures) {
+	n, err := strconv.Atoi(cmp.Or(r.URL.Query().Get("months"), "12"))
+	if err != nil || n < 1 || n > 120 {
+		writeProblem(w, r, badParam("months", "want a number of months from 1 to 120"))
+		return
+	}
+	last, _ := projections.ParseMonth(events.Day(at).Format("2006-01"))
 	var f projections.ClusterFigures
-	if err := s.set(func(set *projections.Set) { f = get(set.Figures, at) }); err != nil {
+	var months []projections.MonthFigures
+	err = s.set(func(set *projections.Set) {
+		f = get(set.Figures, at)
+		until := at
+		if now := s.cfg.Now(); now.Before(until) {
+			until = now // open bed-days count up to now, not to a future date
+		}
+		months = set.Figures.Months(f.Scope, last-int32(n)+1, last, until)
+	})
+	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, viewFigures(f))
+	v := viewFigures(f)
+	v.Months = viewMonths(months)
+	writeJSON(w, http.StatusOK, v)
 }
 
 var orgKinds = []events.Kind{events.KindHospital, events.KindMunicipality, events.KindGP, events.KindRegion}

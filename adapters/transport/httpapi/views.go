@@ -206,6 +206,40 @@ type figuresView struct {
 	ReadyNow      int                              `json:"ready_now"`
 	ReadyBedDays  int64                            `json:"ready_bed_days"`
 	Daily         []dayView                        `json:"daily"`
+	// Months are the board figures of the months up to at's, oldest
+	// first (?months=, default 12).
+	Months []monthView `json:"months"`
+}
+
+// monthView is one month of board figures (docs/projections.md).
+type monthView struct {
+	Month              string      `json:"month"`
+	Admissions         int         `json:"admissions"`
+	Discharges         int         `json:"discharges"`
+	Readmitted         int         `json:"readmitted_30d"`
+	Readmissions       float64     `json:"readmission_rate_30d"`
+	ReadyBedDays       int         `json:"ready_bed_days"`
+	DischargeToService latencyView `json:"discharge_to_service"`
+	OfferToAccept      latencyView `json:"offer_to_accept"`
+	GapsOpened         int         `json:"gaps_opened"`
+	Population         int         `json:"population"`
+	GapsPer10000       float64     `json:"gaps_per_10000"`
+}
+
+func viewLatency(l projections.Latency) latencyView {
+	return latencyView{Count: l.Count, MedianSeconds: l.Median.Seconds(), P90Seconds: l.P90.Seconds()}
+}
+
+func viewMonths(ms []projections.MonthFigures) []monthView {
+	out := make([]monthView, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, monthView{
+			Month: m.Month, Admissions: m.Admissions, Discharges: m.Discharges, Readmitted: m.Readmitted, Readmissions: m.Readmissions,
+			ReadyBedDays: m.ReadyBedDays, DischargeToService: viewLatency(m.DischargeToService), OfferToAccept: viewLatency(m.OfferToAccept),
+			GapsOpened: m.GapsOpened, Population: m.Population, GapsPer10000: m.GapsPer10000,
+		})
+	}
+	return out
 }
 
 // agesView counts open gaps by age: under 4 h, 4–24 h, 1–3 days, 3–7
