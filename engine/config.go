@@ -70,6 +70,16 @@ type Config struct {
 	// deployment (about 11 000 nationally in the simulator's model).
 	// Default 32 768.
 	StateCache int
+	// NkeyFile is a NATS NKey seed file for URL (an alternative to
+	// Credentials).
+	NkeyFile string
+	// Exports are the subject filters stafetd's account exports to the
+	// subscribers' account on the embedded server (stafetd sets the alert
+	// subjects); subscribers may read nothing else. Default: none.
+	Exports []string
+	// AllowPlaintextNATS lets the embedded client port listen off loopback
+	// without TLS. Default false: such a setting refuses to start.
+	AllowPlaintextNATS bool
 	// RawRetention is how long inbound raw messages are kept. Default 0:
 	// for ever (until an operator sets a limit).
 	RawRetention time.Duration

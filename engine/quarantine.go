@@ -101,7 +101,7 @@ type decodeFunc func(dst []events.Envelope, data []byte) ([]events.Envelope, err
 
 // decodeOne is a decodeFunc for an occasional message: a Decoder's string
 // cache would cost more than it saves.
-func (s *Store) decodeOne(dst []events.Envelope, data []byte) ([]events.Envelope, error) {
+func (s *Log) decodeOne(dst []events.Envelope, data []byte) ([]events.Envelope, error) {
 	evs, err := s.codec.DecodeCommit(data)
 	return append(dst, evs...), err
 }
@@ -269,13 +269,13 @@ func (b *book) unmarshal(data []byte) error {
 // A projection must leave its state unchanged when Apply or Refold
 // returns an error, so that skipping the event is skipping it cleanly.
 type folder struct {
-	s    *Store
+	s    *Log
 	name string
 	p    Projection
 	book *book
 }
 
-func (s *Store) newFolder(name string, p Projection) *folder {
+func (s *Log) newFolder(name string, p Projection) *folder {
 	return &folder{s: s, name: name, p: p, book: newBook()}
 }
 
@@ -406,7 +406,7 @@ func (f *folder) resolve(ctx context.Context, e *events.Envelope, r *events.Quar
 // it decodes and validates, and was not quarantined for a projection's
 // error (which only a run of the projection can tell; a take-in decision
 // tries it).
-func (s *Store) readable(ctx context.Context, q *Quarantine) (bool, error) {
+func (s *Log) readable(ctx context.Context, q *Quarantine) (bool, error) {
 	m, err := s.getMsg(ctx, q.Seq, "")
 	if err != nil {
 		return false, err
@@ -421,7 +421,7 @@ func (s *Store) readable(ctx context.Context, q *Quarantine) (bool, error) {
 
 // standInFor reads the stored message at seq and returns its stand-in
 // for a projection's error.
-func (s *Store) standInFor(ctx context.Context, seq uint64, cause error) (events.Envelope, error) {
+func (s *Log) standInFor(ctx context.Context, seq uint64, cause error) (events.Envelope, error) {
 	m, err := s.getMsg(ctx, seq, "")
 	if err != nil {
 		return events.Envelope{}, err
@@ -439,7 +439,7 @@ func (s *Store) standInFor(ctx context.Context, seq uint64, cause error) (events
 // message q (as a host lists it): a QuarantineResolved on the message's
 // own subject, linked into that pathway's history. It returns the
 // decision's sequence; every host applies it when it gets there.
-func (s *Store) ResolveQuarantine(ctx context.Context, q Quarantine, decision events.QuarantineDecision, reason string) (uint64, error) {
+func (s *Log) ResolveQuarantine(ctx context.Context, q Quarantine, decision events.QuarantineDecision, reason string) (uint64, error) {
 	pathway := decisionPathway(q.Subject)
 	e := events.Envelope{
 		ID: events.NewID(), Pathway: pathway, Type: events.TypeQuarantineResolved, OccurredAt: time.Now().UTC(),

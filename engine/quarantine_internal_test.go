@@ -48,12 +48,13 @@ func (f folded) Restore(b []byte) error {
 // as a replay by the new build does straight away.
 func TestQuarantineTakeInAfterUpgrade(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Config{DataDir: t.TempDir()})
+	st, err := Open(ctx, Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	ref, err := s.Pseudonymizer().Ref("0102030405")
+	defer st.Close()
+	s := st.Log()
+	ref, err := st.Vault().Ref("0102030405")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,9 +88,9 @@ func same(s string) string { return s }
 func faults(t *testing.T, s *engine.Store, a, b uuid.UUID) (garbage, future, failing uint64) {
 	t.Helper()
 	ctx := context.Background()
-	hb := must(s.Load(ctx, b))
+	hb := must(s.Log().Load(ctx, b))
 	garbage = publishRaw(t, s, "stafet.ev.aarhus.garbage", []byte("not an event: Bruno Test Elmer 2509479989"), 0)
-	last := must(s.Load(ctx, a))
+	last := must(s.Log().Load(ctx, a))
 	future = publishRaw(t, s, engine.Subject("aarhus", a), storedEvent(t, a, &events.PatientDied{}, func(s string) string {
 		return strings.Replace(s, `"PatientDied"`, `"PatientTeleported"`, 1)
 	}), last[len(last)-1].Seq)
@@ -104,11 +104,11 @@ func TestQuarantine(t *testing.T) {
 	a, b := admitted(t, s), admitted(t, s)
 	garbage, future, failing := faults(t, s, a, b)
 	// Intake goes on, on the pathway that holds the unreadable event too.
-	res, err := s.Execute(ctx, cmd(a, aarhus, t0.Add(4*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus}))
+	res, err := s.Log().Execute(ctx, cmd(a, aarhus, t0.Add(4*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus}))
 	if err != nil {
 		t.Fatalf("accept on a pathway with a quarantined event: %v", err)
 	}
-	if _, err := s.Execute(ctx, cmd(b, aarhus, t0.Add(4*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus})); err != nil {
+	if _, err := s.Log().Execute(ctx, cmd(b, aarhus, t0.Add(4*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus})); err != nil {
 		t.Fatal(err)
 	}
 
@@ -154,7 +154,7 @@ func TestQuarantine(t *testing.T) {
 			t.Errorf("pathway a folded %v; want %v (the quarantined ones skipped)", got, wantA)
 		}
 	})
-	history := must(s.Load(ctx, a))
+	history := must(s.Log().Load(ctx, a))
 	if q, ok := engine.StandIn(&history[3]); !ok || q.Seq != future {
 		t.Errorf("Load: event 4 of a is %s; want the stand-in of seq %d", history[3].Type, future)
 	}
@@ -170,7 +170,7 @@ func TestQuarantine(t *testing.T) {
 		t.Errorf("after restart: got %+v; want %+v", got, qs)
 	}
 	fresh := newHistories()
-	h3 := s.NewHost("fresh-v1", fresh, engine.HostOptions{})
+	h3 := s.Log().NewHost("fresh-v1", fresh, engine.HostOptions{})
 	ctx3, cancel3 := context.WithCancel(ctx)
 	done3 := make(chan error, 1)
 	go func() { done3 <- h3.Run(ctx3) }()
@@ -182,7 +182,7 @@ func TestQuarantine(t *testing.T) {
 
 	// The operator annuls the garbage: a decision in the log, applied by
 	// every host at its place.
-	seq, err := s.ResolveQuarantine(ctx, qs[0], events.Annul, "a test message published by hand")
+	seq, err := s.Log().ResolveQuarantine(ctx, qs[0], events.Annul, "a test message published by hand")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,14 +199,14 @@ func TestQuarantine(t *testing.T) {
 	}
 	// Annulling the event a newer version wrote: pathway a's fold skips
 	// it for good, and the write side too.
-	seq, err = s.ResolveQuarantine(ctx, qs[1], events.Annul, "written by a build we rolled back")
+	seq, err = s.Log().ResolveQuarantine(ctx, qs[1], events.Annul, "written by a build we rolled back")
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitApplied(t, h2, seq)
 	waitApplied(t, h3, seq)
 	sameState(t, h2, h3)
-	if _, err := s.Execute(ctx, cmd(a, aarhus, t0.Add(5*time.Hour), &events.ResponsibilityReleased{By: aarhus, What: events.HomeCare})); err != nil {
+	if _, err := s.Log().Execute(ctx, cmd(a, aarhus, t0.Add(5*time.Hour), &events.ResponsibilityReleased{By: aarhus, What: events.HomeCare})); err != nil {
 		t.Errorf("a command after the decision: %v", err)
 	}
 	cancel3()
@@ -264,7 +264,7 @@ func TestHostStatusStalled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &blocking{gate: make(chan struct{})}
 	close(p.gate)
-	h := s.NewHost("stall-v1", p, engine.HostOptions{Watch: 20 * time.Millisecond, StallAfter: 300 * time.Millisecond, StaleAfter: 200 * time.Millisecond})
+	h := s.Log().NewHost("stall-v1", p, engine.HostOptions{Watch: 20 * time.Millisecond, StallAfter: 300 * time.Millisecond, StaleAfter: 200 * time.Millisecond})
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()
 	<-h.Ready()
@@ -309,7 +309,7 @@ func TestReactSkipsQuarantined(t *testing.T) {
 	defer cancel()
 	var mu sync.Mutex
 	var seen []uint64
-	go s.React(ctx, "skip-test", func(_ context.Context, e events.Envelope) error {
+	go s.Reactors().React(ctx, "skip-test", func(_ context.Context, e events.Envelope) error {
 		mu.Lock()
 		seen = append(seen, e.Seq)
 		mu.Unlock()

@@ -9,17 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/events"
 )
-
-// Projection is anything that folds events: the engine feeds it every
-// event in log order, from one goroutine.
-type Projection interface {
-	Apply(events.Envelope) error
-}
 
 // ReplayOptions bounds a replay and asks for progress.
 type ReplayOptions struct {
@@ -70,7 +63,7 @@ type rawBatch struct {
 // consumer and applies every event to every projection in log order.
 // Fetching, decoding (on all cores) and applying overlap. A message that
 // cannot be taken in is quarantined, in each projection as a host would.
-func (s *Store) Replay(ctx context.Context, opts ReplayOptions, ps ...Projection) (ReplayStats, error) {
+func (s *Log) Replay(ctx context.Context, opts ReplayOptions, ps ...Projection) (ReplayStats, error) {
 	fs := make([]*folder, len(ps))
 	for i, p := range ps {
 		fs[i] = s.newFolder("replay", p)
@@ -79,7 +72,7 @@ func (s *Store) Replay(ctx context.Context, opts ReplayOptions, ps ...Projection
 }
 
 // replay is Replay into folders.
-func (s *Store) replay(ctx context.Context, opts ReplayOptions, fs ...*folder) (ReplayStats, error) {
+func (s *Log) replay(ctx context.Context, opts ReplayOptions, fs ...*folder) (ReplayStats, error) {
 	start := time.Now()
 	to := opts.To
 	if to == 0 {
@@ -118,12 +111,12 @@ func (s *Store) replay(ctx context.Context, opts ReplayOptions, fs ...*folder) (
 
 // fetch starts the ordered consumer and the decoders; it returns the
 // batches in log order, each to be waited on (done) before use.
-func (s *Store) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, error) {
+func (s *Log) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, error) {
 	return s.fetchInto(ctx, from, to, nil)
 }
 
 // fetchInto is fetch taking batches to fill from free when it has them.
-func (s *Store) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBatch) (<-chan *rawBatch, error) {
+func (s *Log) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBatch) (<-chan *rawBatch, error) {
 	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
 		FilterSubjects: []string{EventSubjects},
@@ -300,7 +293,7 @@ func ackTime(reply string) time.Time {
 	return time.Unix(0, ns).UTC()
 }
 
-func (s *Store) applyInOrder(ctx context.Context, ordered <-chan *rawBatch, free chan<- *rawBatch, fs []*folder, st *ReplayStats, start time.Time, progress func(ReplayStats)) error {
+func (s *Log) applyInOrder(ctx context.Context, ordered <-chan *rawBatch, free chan<- *rawBatch, fs []*folder, st *ReplayStats, start time.Time, progress func(ReplayStats)) error {
 	lastReport := start
 	for b := range ordered {
 		select {
@@ -342,14 +335,4 @@ func (st ReplayStats) withRate(start time.Time) ReplayStats {
 		st.Estimate = time.Duration(float64(st.Total-st.Done) / st.Rate * float64(time.Second))
 	}
 	return st
-}
-
-// Refolder is a projection that can fold one pathway again. After an
-// event that changes a pathway's past (a Correction, the operator's
-// decision about a quarantined message), the engine calls Refold with
-// what the projection folded of the pathway so far (before) and the
-// history it should hold instead (after), which ends with that event.
-// Quarantined messages are stand-ins in both.
-type Refolder interface {
-	Refold(pathway uuid.UUID, before, after []events.Envelope) error
 }

@@ -14,18 +14,41 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 )
 
 // startEmbedded starts an in-process nats-server with JetStream on file
-// storage in cfg.DataDir.
+// storage in cfg.DataDir, with stafetd's account and the subscribers'
+// account and no anonymous access (natsauth.go).
 //
 // In safe mode the store fsyncs in groups (commit.go) where it can: the
 // server then writes every message to its file before the ack but leaves
 // syncing to the store, which syncs once for all the writers waiting.
-func (s *Store) startEmbedded() error {
+func (s *conn) startEmbedded() error {
 	cfg := s.cfg
+	if err := checkListenSecurity(cfg); err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("engine: data dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("engine: data dir: %w", err)
+	}
+	if s.userKey, err = loadOrCreateUserKey(StafetdKeyFile(dir)); err != nil {
+		return err
+	}
 	group := cfg.Durability == Safe && !cfg.FsyncEach && groupCommitAvailable
-	ns, err := startEmbedded(cfg, cfg.Durability == Safe && !group)
+	s.syncAlways = cfg.Durability == Safe && !group
+	opts, err := s.embeddedOptions(nil)
+	if err != nil {
+		return err
+	}
+	if err := migrateGlobalAccount(opts.StoreDir); err != nil {
+		return err
+	}
+	ns, err := startServer(opts)
 	if err != nil {
 		return err
 	}
@@ -42,28 +65,45 @@ func (s *Store) startEmbedded() error {
 	return nil
 }
 
-func startEmbedded(cfg Config, syncAlways bool) (*server.Server, error) {
+// embeddedOptions are the embedded server's options with subs as the
+// subscribers: the same every time but for them, so a reload changes
+// only the users.
+func (s *conn) embeddedOptions(subs []Subscriber) (*server.Options, error) {
+	cfg := s.cfg
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("engine: data dir: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("engine: data dir: %w", err)
+	pub, err := s.userKey.PublicKey()
+	if err != nil {
+		return nil, err
 	}
-	opts := &server.Options{
-		ServerName: cfg.ServerName,
-		JetStream:  true,
-		StoreDir:   filepath.Join(dir, "jetstream"),
-		NoSigs:     true,
-		NoLog:      true,
-		// Safe durability: fsync every write before the ack. JetStream's
-		// default (fsync every 2 minutes) lost acknowledged writes in
-		// Jepsen's 2025 analysis; see docs/architecture.md.
-		SyncAlways: syncAlways,
+	opts, err := accountOptions(dir, buildAccountsConf(pub, cfg.Exports, subs))
+	if err != nil {
+		return nil, err
 	}
+	opts.ServerName = cfg.ServerName
+	opts.JetStream = true
+	opts.StoreDir = filepath.Join(dir, "jetstream")
+	opts.NoSigs, opts.NoLog = true, true
+	// Safe durability without group commit: fsync every write before the
+	// ack. JetStream's default (fsync every 2 minutes) lost acknowledged
+	// writes in Jepsen's 2025 analysis; see docs/architecture.md.
+	opts.SyncAlways = s.syncAlways
 	if err := listenOpts(cfg, opts); err != nil {
 		return nil, err
 	}
+	if opts.TLSConfig != nil {
+		// Keep one TLS configuration, so a reload does not see a change.
+		if s.natsTLS == nil {
+			s.natsTLS = opts.TLSConfig
+		}
+		opts.TLSConfig = s.natsTLS
+	}
+	return opts, nil
+}
+
+func startServer(opts *server.Options) (*server.Server, error) {
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("engine: embedded nats: %w", err)
@@ -125,16 +165,20 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 	return tc, nil
 }
 
-// connect opens the client connection: in-process to the embedded server,
-// or over the network to cfg.URL.
-func connect(cfg Config, ns *server.Server) (*nats.Conn, error) {
+// connect opens the client connection: in-process to the embedded server
+// as stafetd's user, or over the network to cfg.URL.
+func connect(cfg Config, ns *server.Server, user nkeys.KeyPair) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name("stafet"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectBufSize(64 << 20),
 	}
 	if ns != nil {
-		opts = append(opts, nats.InProcessServer(ns))
+		pub, err := user.PublicKey()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, nats.InProcessServer(ns), nats.Nkey(pub, user.Sign))
 		nc, err := nats.Connect("", opts...)
 		if err != nil {
 			return nil, fmt.Errorf("engine: connect in-process: %w", err)
@@ -143,6 +187,13 @@ func connect(cfg Config, ns *server.Server) (*nats.Conn, error) {
 	}
 	if cfg.Credentials != "" {
 		opts = append(opts, nats.UserCredentials(cfg.Credentials))
+	}
+	if cfg.NkeyFile != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.NkeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("engine: nats nkey: %w", err)
+		}
+		opts = append(opts, o)
 	}
 	if cfg.CAFile != "" || cfg.CertFile != "" {
 		tc, err := tlsConfig(cfg)

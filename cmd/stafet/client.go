@@ -116,6 +116,9 @@ func (c *client) getJSON(ctx context.Context, method, path string, body, v any) 
 		return err
 	}
 	defer resp.Body.Close()
+	if v == nil {
+		return nil
+	}
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 

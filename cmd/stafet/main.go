@@ -6,7 +6,7 @@
 //	stafet pathway show ID
 //	stafet gaps [-cluster C] [-municipality M] [-org O] [-kind K] [-status open|closed|all]
 //	stafet worklist [-org O]
-//	stafet token issue -org ORG [-label L]
+//	stafet token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN
 //	stafet dead-letters list|show SEQ|replay SEQ [-body FILE]
 //	stafet rebuild
 //	stafet translate -from hl7v2|medcom FILE...
@@ -55,7 +55,7 @@ func commands() []command {
 		{"pathway", "pathway show ID [-as-of T] [-as-of-kind recorded|valid]", cmdPathway},
 		{"gaps", "gaps [-cluster C] [-municipality M] [-org O] [-kind K] [-status open|closed|all] [-as-of T]", cmdGaps},
 		{"worklist", "worklist [-org O]", cmdWorklist},
-		{"token", "token issue -org ORG [-label L]", cmdToken},
+		{"token", "token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN", cmdToken},
 		{"dead-letters", "dead-letters list | show SEQ | replay SEQ [-body FILE]", cmdDeadLetters},
 		{"rebuild", "rebuild: rebuild the projections beside the serving ones, with progress", cmdRebuild},
 		{"translate", "translate -from hl7v2|medcom FILE...: print the events each message yields", cmdTranslate},

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -220,35 +221,96 @@ func printPathway(e env, raw json.RawMessage) error {
 	return nil
 }
 
+const tokenUsage = "usage: stafet token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN"
+
 func cmdToken(ctx context.Context, e env) error {
-	if len(e.args) == 0 || e.args[0] != "issue" {
-		return fmt.Errorf("usage: stafet token issue -org ORG [-label L]")
+	if len(e.args) == 0 {
+		return errors.New(tokenUsage)
 	}
+	switch e.args[0] {
+	case "issue":
+		return tokenIssue(ctx, e)
+	case "revoke":
+		return tokenRevoke(ctx, e)
+	}
+	return errors.New(tokenUsage)
+}
+
+func tokenIssue(ctx context.Context, e env) error {
 	fs, asJSON := newFlags("token issue", e)
 	org := fs.String("org", "", "organisation id, e.g. kommune:0751 or sor:6620000000001")
 	label := fs.String("label", "", "a note on whom the token is for")
+	natsFile := fs.String("nats", "", "also issue a NATS user for the organisation's alerts, and write its NKey seed to this new file (mode 0600), for nats --nkey FILE")
 	if err := fs.Parse(e.args[1:]); err != nil {
 		return err
 	}
 	if *org == "" {
 		return fmt.Errorf("-org is required")
 	}
+	if *natsFile != "" {
+		// Refuse before anything is issued: a seed must not be lost, nor
+		// overwrite a file.
+		if _, err := os.Stat(*natsFile); err == nil {
+			return fmt.Errorf("-nats %s: the file exists; give a new path", *natsFile)
+		}
+	}
 	c, err := newClient(e)
 	if err != nil {
 		return err
 	}
 	var out struct {
-		Token string `json:"token"`
-		Org   string `json:"org"`
+		Token        string   `json:"token"`
+		Org          string   `json:"org"`
+		NATSSeed     string   `json:"nats_seed,omitempty"`
+		NATSKey      string   `json:"nats_key,omitempty"`
+		NATSSubjects []string `json:"nats_subjects,omitempty"`
 	}
-	if err := c.getJSON(ctx, "POST", "/v1/tokens", map[string]string{"org": *org, "label": *label}, &out); err != nil {
+	req := map[string]any{"org": *org, "label": *label}
+	if *natsFile != "" {
+		req["nats"] = true
+	}
+	if err := c.getJSON(ctx, "POST", "/v1/tokens", req, &out); err != nil {
 		return err
+	}
+	if *natsFile != "" {
+		f, err := os.OpenFile(*natsFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			_, err = f.WriteString(out.NATSSeed + "\n")
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("-nats %s: %w (revoke the token: stafet token revoke TOKEN)", *natsFile, err)
+		}
+		out.NATSSeed = ""
 	}
 	if *asJSON {
 		return printJSON(e.stdout, out)
 	}
 	fmt.Fprintf(e.stderr, "Token for %s (shown once):\n", out.Org)
 	fmt.Fprintln(e.stdout, out.Token)
+	if *natsFile != "" {
+		fmt.Fprintf(e.stderr, "NATS user %s, seed in %s; it may subscribe to %s only:\n", out.NATSKey, *natsFile, strings.Join(out.NATSSubjects, ", "))
+		for _, subj := range out.NATSSubjects {
+			fmt.Fprintf(e.stderr, "  nats --nkey %s sub '%s'\n", *natsFile, subj)
+		}
+	}
+	return nil
+}
+
+func tokenRevoke(ctx context.Context, e env) error {
+	if len(e.args) != 2 {
+		return errors.New(tokenUsage)
+	}
+	c, err := newClient(e)
+	if err != nil {
+		return err
+	}
+	if err := c.getJSON(ctx, "DELETE", "/v1/tokens", map[string]string{"token": e.args[1]}, nil); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stderr, "Revoked, with its NATS user if it had one; their open connections are closed.")
 	return nil
 }
 

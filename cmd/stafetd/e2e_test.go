@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,9 +82,26 @@ func TestDischargeOverMLLPOpensAGap(t *testing.T) {
 
 	// Aarhus Kommune's home-care team listens three ways: a NATS
 	// subscriber on its alert subjects, an SSE client and a webhook.
-	var tok struct{ Token string }
-	apiJSON(t, "POST", base+"/v1/tokens", svc.admin, map[string]string{"org": "kommune:0751"}, &tok)
-	nc, err := nats.Connect(svc.store.ClientURL())
+	// The token comes with a NATS user that may read the municipality's
+	// alerts and nothing else (engine/natsauth_test.go tries the rest).
+	var tok struct {
+		Token    string
+		NATSSeed string `json:"nats_seed"`
+	}
+	apiJSON(t, "POST", base+"/v1/tokens", svc.admin, map[string]any{"org": "kommune:0751", "nats": true}, &tok)
+	seedFile := filepath.Join(t.TempDir(), "kommune-0751.nk")
+	if err := os.WriteFile(seedFile, []byte(tok.NATSSeed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nkey, err := nats.NkeyOptionFromSeed(seedFile)
+	if err != nil {
+		t.Fatalf("the token's NATS seed: %v", err)
+	}
+	if anon, err := nats.Connect(svc.store.ClientURL()); err == nil {
+		anon.Close()
+		t.Fatal("an anonymous NATS client connected to stafetd")
+	}
+	nc, err := nats.Connect(svc.store.ClientURL(), nkey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stafet/stafet/adapters/transport/alerts"
 	"github.com/stafet/stafet/engine"
 )
 
@@ -78,6 +79,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&c.engine.DataDir, "data-dir", "STAFET_DATA_DIR", "data", "directory of the embedded JetStream files, the secret and the operator token")
 	str(&c.engine.URL, "nats-url", "STAFET_NATS_URL", "", "external NATS cluster URL instead of the embedded server")
 	str(&c.engine.Credentials, "nats-creds", "STAFET_NATS_CREDS", "", "NATS credentials file for -nats-url")
+	str(&c.engine.NkeyFile, "nats-nkey", "STAFET_NATS_NKEY", "", "NATS NKey seed file for -nats-url (stafetd's user in the STAFET account, docs/deploy)")
 	str(&c.engine.CAFile, "nats-ca", "STAFET_NATS_CA", "", "CA certificate for NATS TLS")
 	str(&c.engine.CertFile, "nats-cert", "STAFET_NATS_CERT", "", "certificate for NATS TLS")
 	str(&c.engine.KeyFile, "nats-key", "STAFET_NATS_KEY", "", "key for -nats-cert")
@@ -97,6 +99,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&drain, "drain", "STAFET_DRAIN", "20s", "how long to let requests finish on shutdown")
 	str(&webhookProxy, "webhook-proxy", "STAFET_WEBHOOK_PROXY", "", "HTTP proxy for webhook deliveries; HTTPS_PROXY and the like are never used")
 	fs.BoolVar(&c.webhooksLoopback, "webhooks-allow-loopback", getenv("STAFET_WEBHOOKS_ALLOW_LOOPBACK") == "true", "let webhooks point at loopback addresses over plain http, for single-host trials (env STAFET_WEBHOOKS_ALLOW_LOOPBACK)")
+	fs.BoolVar(&c.engine.AllowPlaintextNATS, "nats-allow-plaintext", getenv("STAFET_NATS_ALLOW_PLAINTEXT") == "true", "let the embedded NATS client port listen off loopback without TLS (env STAFET_NATS_ALLOW_PLAINTEXT)")
 	fs.BoolVar(&c.mllpTLS, "mllp-tls", getenv("STAFET_MLLP_TLS") == "true", "serve MLLP over TLS with -tls-cert (env STAFET_MLLP_TLS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -105,6 +108,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 		c.engine.ListenAddr = natsAddr
 	}
 	c.engine.Durability = engine.Durability(durability)
+	c.engine.Exports = alerts.Exports
 	if _, err := fmt.Sscan(replicas, &c.engine.Replicas); err != nil {
 		return c, fmt.Errorf("replicas %q: want a number", replicas)
 	}

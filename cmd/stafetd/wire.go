@@ -75,6 +75,7 @@ func (svc *service) api(log *slog.Logger) *httpapi.Server {
 		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest,
 		Projections: svc.host, Rules: svc.rules,
 		Ready: svc.ready, Registry: svc.registry, Logger: log,
+		NATSSubjects: func(org events.OrgID) []string { return []string{alerts.OrgFilter(org)} },
 	})
 	caller := func(r *http.Request) alerts.Caller {
 		p := httpapi.PrincipalOf(r)

@@ -45,7 +45,7 @@ func TestDischargeAlerts(t *testing.T) {
 	store := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
 	s := startService(t, store, Config{Heartbeat: 50 * time.Millisecond})
 	srv := api(t, s)
-	sub := subscribe(t, store.ClientURL(), OrgFilter(aarhus))
+	sub := subscribe(t, store, OrgFilter(aarhus))
 	sse := connectSSE(t, srv.URL+"/v1/alerts/stream", "", asOrg(aarhus))
 	rc := newReceiver(t)
 	hook, secret, err := s.Register(context.Background(), aarhus, rc.srv.URL+"/stafet")
@@ -150,11 +150,11 @@ func TestDischargeAlerts(t *testing.T) {
 func TestRedeliveredEvent(t *testing.T) {
 	store := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
 	s := startService(t, store, Config{})
-	sub := subscribe(t, store.ClientURL(), SubjectPrefix+".>")
+	sub := subscribe(t, store, SubjectPrefix+".>")
 	pw := dischargeFlow(t, store, aarhus)
 	waitFor(t, 10*time.Second, "5 alerts", func() bool { return len(sub.snapshot()) >= 5 })
 
-	history, err := store.Load(context.Background(), pw)
+	history, err := store.Log().Load(context.Background(), pw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,10 +182,10 @@ func TestRedeliveredEvent(t *testing.T) {
 // every alert is made once, and each addressee's counter has no holes.
 func TestTwoInstances(t *testing.T) {
 	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
-	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret})
+	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
 	startService(t, a, Config{})
 	sb := startService(t, b, Config{})
-	sub := subscribe(t, a.ClientURL(), SubjectPrefix+".>")
+	sub := subscribe(t, a, SubjectPrefix+".>")
 
 	const flows = 20
 	var wg sync.WaitGroup

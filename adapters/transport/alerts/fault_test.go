@@ -22,7 +22,7 @@ func TestFaultSlowAndDeadWebhooks(t *testing.T) {
 	s := startService(t, store, Config{
 		WebhookTimeout: 300 * time.Millisecond, WebhookInFlight: 2, WebhookBackoff: backoff, WebhookRetryFor: time.Minute,
 	})
-	sub := subscribe(t, store.ClientURL(), OrgFilter(aarhus))
+	sub := subscribe(t, store, OrgFilter(aarhus))
 
 	var slowUp, deadUp atomic.Bool
 	healthy, slow, dead := newReceiver(t), newReceiver(t), newReceiver(t)

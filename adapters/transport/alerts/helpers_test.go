@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +36,9 @@ func openStore(t testing.TB, cfg engine.Config) *engine.Store {
 	t.Helper()
 	if cfg.DataDir == "" && cfg.URL == "" {
 		cfg.DataDir = t.TempDir()
+	}
+	if cfg.Exports == nil {
+		cfg.Exports = Exports
 	}
 	s, err := engine.Open(context.Background(), cfg)
 	if err != nil {
@@ -118,7 +122,7 @@ func dischargeFlow(t testing.TB, s *engine.Store, muni events.OrgID) uuid.UUID {
 		hl7(pw, "A03", t0.Add(2*time.Hour), &events.PatientDischarged{Hospital: hospital, Destination: events.DestHomeWithServices, To: muni}),
 	}
 	for _, c := range steps {
-		if _, err := s.Execute(context.Background(), c); err != nil {
+		if _, err := s.Log().Execute(context.Background(), c); err != nil {
 			t.Fatalf("execute %T: %v", c.Payloads[0], err)
 		}
 	}
@@ -133,13 +137,11 @@ type natsSub struct {
 	raw    [][]byte
 }
 
-func subscribe(t testing.TB, url, subject string) *natsSub {
+// subscribe connects to the store's client port as a subscriber issued
+// for subject, as an organisation's NATS user does, and collects alerts.
+func subscribe(t testing.TB, store *engine.Store, subject string) *natsSub {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatalf("connect %s: %v", url, err)
-	}
-	t.Cleanup(nc.Close)
+	nc := connectSubscriber(t, store, subject)
 	ns := &natsSub{}
 	if _, err := nc.Subscribe(subject, func(m *nats.Msg) {
 		var a Alert
@@ -359,4 +361,28 @@ func streamCount(t testing.TB, s *Service) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.Msgs
+}
+
+// connectSubscriber issues a NATS user that may subscribe to subject and
+// connects with its seed file.
+func connectSubscriber(t testing.TB, store *engine.Store, subject string) *nats.Conn {
+	t.Helper()
+	seed, _, err := store.Subscribers().Issue(context.Background(), "test", []string{subject})
+	if err != nil {
+		t.Fatalf("issue subscriber: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "subscriber.nk")
+	if err := os.WriteFile(file, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opt, err := nats.NkeyOptionFromSeed(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(store.ClientURL(), opt)
+	if err != nil {
+		t.Fatalf("connect as subscriber: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }

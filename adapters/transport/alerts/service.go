@@ -49,6 +49,11 @@ func Subject(cluster string, org events.OrgID, kind Kind) string {
 	return SubjectPrefix + "." + cluster + "." + org.Token() + "." + string(kind)
 }
 
+// Exports are the subjects stafetd's NATS account exports to the
+// subscribers' account (engine.Config.Exports): the alerts, and nothing
+// else.
+var Exports = []string{SubjectPrefix + ".>"}
+
 // OrgFilter is the subject filter of one organisation's alerts, for a
 // NATS subscriber: stafet.alert.*.<org-token>.>.
 func OrgFilter(org events.OrgID) string { return SubjectPrefix + ".*." + org.Token() + ".>" }
@@ -297,7 +302,7 @@ func (s *Service) Run(ctx context.Context) error {
 	parts := []func(context.Context) error{
 		func(ctx context.Context) error { return s.hist.tail(ctx, s.store, s.log) },
 		func(ctx context.Context) error {
-			return s.store.React(ctx, Reactor, s.handle, engine.ReactOptions{FromNow: true})
+			return s.store.Reactors().React(ctx, Reactor, s.handle, engine.ReactOptions{FromNow: true})
 		},
 		s.runWebhooks,
 	}
@@ -323,7 +328,7 @@ func (s *Service) handle(ctx context.Context, e events.Envelope) error {
 	history, ok := s.hist.upTo(e.Pathway, e.Seq, time.Second)
 	if !ok {
 		s.m.loads.Inc()
-		loaded, err := s.store.LoadUpTo(ctx, e.Pathway, e.Seq)
+		loaded, err := s.store.Log().LoadUpTo(ctx, e.Pathway, e.Seq)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -64,7 +65,7 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	all, err := s.cfg.Store.DeadLetters(r.Context())
+	all, err := s.cfg.Store.Inbox().DeadLetters(r.Context())
 	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
@@ -111,12 +112,12 @@ func (s *Server) showDeadLetter(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	d, err := s.cfg.Store.DeadLetter(ctx, seq)
+	d, err := s.cfg.Store.Inbox().DeadLetter(ctx, seq)
 	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	m, err := s.cfg.Store.Raw(ctx, seq)
+	m, err := s.cfg.Store.Inbox().Message(ctx, seq)
 	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
@@ -178,12 +179,20 @@ func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
 type tokenRequest struct {
 	Org   events.OrgID `json:"org"`
 	Label string       `json:"label,omitempty"`
+	// NATS asks for a NATS user too, that may subscribe to the
+	// organisation's alerts and to nothing else.
+	NATS bool `json:"nats,omitempty"`
 }
 
 type tokenResponse struct {
 	Token string       `json:"token"`
 	Org   events.OrgID `json:"org"`
 	Label string       `json:"label,omitempty"`
+	// NATSSeed is the NATS user's NKey seed, for nats --nkey FILE; like
+	// the token, shown once and stored nowhere.
+	NATSSeed     string   `json:"nats_seed,omitempty"`
+	NATSKey      string   `json:"nats_key,omitempty"`
+	NATSSubjects []string `json:"nats_subjects,omitempty"`
 }
 
 // issueToken makes an organisation token. Only its hash is kept: the
@@ -206,17 +215,49 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problemFor(&events.ValidationError{Field: "label", Reason: "longer than 200 bytes"}))
 		return
 	}
-	tok, err := s.cfg.Tokens.Issue(r.Context(), b.Org, b.Label)
+	resp := tokenResponse{Org: b.Org, Label: b.Label}
+	var natsKey string
+	if b.NATS {
+		seed, err := s.issueNATSUser(r.Context(), b.Org)
+		if err != nil {
+			writeProblem(w, r, problemFor(err))
+			return
+		}
+		natsKey, resp.NATSSeed, resp.NATSKey, resp.NATSSubjects = seed.Key, string(seed.seed), seed.Key, seed.Subjects
+	}
+	tok, err := s.cfg.Tokens.Issue(r.Context(), b.Org, b.Label, natsKey)
 	if err == nil {
 		// A token handed out must still work after a crash of the machine.
 		err = s.cfg.Store.Commit(r.Context())
 	}
 	if err != nil {
+		if natsKey != "" {
+			s.cfg.Store.Subscribers().Revoke(r.Context(), natsKey)
+		}
 		writeProblem(w, r, problemFor(err))
 		return
 	}
+	resp.Token = tok
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, tokenResponse{Token: tok, Org: b.Org, Label: b.Label})
+	writeJSON(w, http.StatusCreated, resp)
+}
+
+type issuedNATSUser struct {
+	engine.SubscriberRecord
+	seed []byte
+}
+
+// issueNATSUser makes the NATS user of a token: it may subscribe to the
+// organisation's alerts and nothing else.
+func (s *Server) issueNATSUser(ctx context.Context, org events.OrgID) (issuedNATSUser, error) {
+	if s.cfg.NATSSubjects == nil {
+		return issuedNATSUser{}, &events.ValidationError{Field: "nats", Reason: "this server issues no NATS users"}
+	}
+	seed, rec, err := s.cfg.Store.Subscribers().Issue(ctx, string(org), s.cfg.NATSSubjects(org))
+	if errors.Is(err, engine.ErrSubscribersExternal) {
+		return issuedNATSUser{}, &events.ValidationError{Field: "nats", Reason: "stafetd runs on an external NATS cluster, whose users are set in its configuration (docs/deploy)"}
+	}
+	return issuedNATSUser{SubscriberRecord: rec, seed: seed}, err
 }
 
 type revokeRequest struct {
@@ -241,6 +282,14 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	case p.Operator:
 		writeProblem(w, r, problemFor(&events.ValidationError{Field: "token", Reason: "the operator token is set by configuration (STAFET_ADMIN_TOKEN), not revoked here"}))
 		return
+	}
+	if p.NATSKey != "" {
+		// The NATS user goes first: a failure leaves the token to revoke
+		// again, never a NATS user without its token.
+		if err := s.cfg.Store.Subscribers().Revoke(r.Context(), p.NATSKey); err != nil {
+			writeProblem(w, r, problemFor(err))
+			return
+		}
 	}
 	if err := s.cfg.Tokens.Revoke(r.Context(), b.Token); err != nil {
 		writeProblem(w, r, problemFor(err))

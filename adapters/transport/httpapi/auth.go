@@ -28,6 +28,9 @@ type Principal struct {
 	Operator bool
 	Org      events.OrgID
 	Label    string
+	// NATSKey is the public key of the NATS user issued with the token,
+	// if any: revoked with it.
+	NATSKey string
 }
 
 // Name is how access logs name the caller.
@@ -39,9 +42,10 @@ func (p Principal) Name() string {
 }
 
 type tokenRecord struct {
-	Org    events.OrgID `json:"org"`
-	Label  string       `json:"label,omitempty"`
-	Issued time.Time    `json:"issued"`
+	Org     events.OrgID `json:"org"`
+	Label   string       `json:"label,omitempty"`
+	Issued  time.Time    `json:"issued"`
+	NATSKey string       `json:"nats_key,omitempty"`
 }
 
 // Tokens checks bearer tokens: the operator's, and organisation tokens
@@ -79,13 +83,14 @@ func tokenKey(tok string) string {
 }
 
 // Issue makes a token for an organisation and returns it; only its hash is
-// stored, so it is shown once.
-func (t *Tokens) Issue(ctx context.Context, org events.OrgID, label string) (string, error) {
+// stored, so it is shown once. natsKey names the NATS user issued with it,
+// if any.
+func (t *Tokens) Issue(ctx context.Context, org events.OrgID, label, natsKey string) (string, error) {
 	if err := org.Validate(); err != nil {
 		return "", err
 	}
 	tok := NewToken()
-	rec, _ := json.Marshal(tokenRecord{Org: org, Label: label, Issued: time.Now().UTC()})
+	rec, _ := json.Marshal(tokenRecord{Org: org, Label: label, Issued: time.Now().UTC(), NATSKey: natsKey})
 	if _, err := t.kv.Create(ctx, tokenKey(tok), rec); err != nil {
 		return "", fmt.Errorf("httpapi: issue token: %w", err)
 	}
@@ -118,7 +123,7 @@ func (t *Tokens) Check(ctx context.Context, tok string) (Principal, error) {
 	if err := json.Unmarshal(e.Value(), &rec); err != nil {
 		return Principal{}, err
 	}
-	return Principal{Org: rec.Org, Label: rec.Label}, nil
+	return Principal{Org: rec.Org, Label: rec.Label, NATSKey: rec.NATSKey}, nil
 }
 
 func bearer(r *http.Request) string {

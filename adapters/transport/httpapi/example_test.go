@@ -40,7 +40,7 @@ func Example() {
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: store, Tokens: tokens, Directory: directory}))
 	defer srv.Close()
 
-	token, err := tokens.Issue(ctx, events.SOR("6620000000001"), "EPJ integration")
+	token, err := tokens.Issue(ctx, events.SOR("6620000000001"), "EPJ integration", "")
 	if err != nil {
 		log.Fatal(err)
 	}

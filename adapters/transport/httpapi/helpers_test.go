@@ -72,7 +72,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	set.UseDirectory(dir)
-	host := store.NewHost("projections-test", set, engine.HostOptions{})
+	host := store.Log().NewHost("projections-test", set, engine.HostOptions{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -122,7 +122,7 @@ func (e *env) setNow(t time.Time) {
 // token issues an organisation token.
 func (e *env) token(org events.OrgID) string {
 	e.t.Helper()
-	tok, err := e.tokens.Issue(context.Background(), org, "test")
+	tok, err := e.tokens.Issue(context.Background(), org, "test", "")
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -54,6 +54,10 @@ type Config struct {
 	// AccessRetention is how long access-log records are kept. Default 0:
 	// for ever.
 	AccessRetention time.Duration
+	// NATSSubjects gives the subjects an organisation's NATS user may
+	// subscribe to (its alerts), for tokens issued with "nats": true; nil
+	// refuses such requests.
+	NATSSubjects func(events.OrgID) []string
 }
 
 // DefaultMaxBody is the default limit of a JSON request body.
