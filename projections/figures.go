@@ -87,7 +87,12 @@ type DayCount struct {
 // cluster counts in the sundhedsråd of its patient's municipality from
 // 1 January 2027; its open gaps are those of the pathways that belong to
 // it at now (Gaps.BodyAt).
-func (f Figures) Cluster(id string, now time.Time) ClusterFigures {
+func (f Figures) Cluster(id string, now time.Time) ClusterFigures { return f.Body(id, now, now) }
+
+// Body is Cluster with the pathways grouped by the bodies in force at at
+// while the gaps stand as at now: a date ahead shows today's gaps in the
+// structure of that date.
+func (f Figures) Body(id string, now, at time.Time) ClusterFigures {
 	g := f.g
 	if g.dir != nil {
 		if c, ok := g.dir.Cluster(id); ok && c.Kind == events.Sundhedsraad {
@@ -97,7 +102,7 @@ func (f Figures) Cluster(id string, now time.Time) ClusterFigures {
 					scopes = append(scopes, s)
 				}
 			}
-			return f.scope(id, now, scopes, func(t *track) bool { return g.bodyAt(t, now) == id })
+			return f.scope(id, now, scopes, func(t *track) bool { return g.bodyAt(t, at) == id })
 		}
 	}
 	s, ok := g.syms.lookup(id)

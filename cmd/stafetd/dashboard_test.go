@@ -282,6 +282,43 @@ func TestDashboard(t *testing.T) {
 		w.audit()
 		w.screenshot("figures")
 	})
+
+	t.Run("either structure by the month picked", func(t *testing.T) {
+		o := b.tab(t, "operator-structure")
+		o.signIn(front, admin)
+		for _, c := range []struct {
+			month, kind string
+			n           int
+			has, lacks  string
+		}{
+			{"2026-12", "sundhedsklynge", 21, "syd-hovedstaden", "raad-amager-vestegnen"},
+			{"2027-01", "sundhedsraad", 17, "raad-amager-vestegnen", "syd-hovedstaden"},
+		} {
+			o.open(front, "#/figures?month="+c.month)
+			o.waitFor(`document.querySelector('#board-table') || document.querySelector('#board .error')`)
+			if got := o.count("#fig-cluster option"); got != c.n {
+				t.Errorf("%s: %d bodies to choose from; want %d", c.month, got, c.n)
+			}
+			if got := o.eval(`document.querySelector('#fig-structure').dataset.kind + ' ' + document.querySelector('#fig-structure').dataset.count`); got != fmt.Sprintf("%s %d", c.kind, c.n) {
+				t.Errorf("%s: structure %q; want %s %d", c.month, got, c.kind, c.n)
+			}
+			if !o.has(fmt.Sprintf(`#fig-cluster option[value=%q]`, c.has)) || o.has(fmt.Sprintf(`#fig-cluster option[value=%q]`, c.lacks)) {
+				t.Errorf("%s: want %s among the bodies and not %s; got %v", c.month, c.has, c.lacks,
+					o.strings(`[...document.querySelectorAll('#fig-cluster option')].map(o => o.value)`))
+			}
+			if got := o.count("#board-table tbody tr"); got != 12 {
+				t.Errorf("%s: %d months in the board table; want 12", c.month, got)
+			}
+			if got := o.count("#board-trends polyline.trend"); got != 5 {
+				t.Errorf("%s: %d trend lines; want 5", c.month, got)
+			}
+			if got := o.eval(`document.querySelector('#board-table tbody tr').dataset.month`); got != c.month {
+				t.Errorf("%s: the board table starts with %q; want the month picked", c.month, got)
+			}
+			o.audit()
+			o.screenshot("figures-" + c.month)
+		}
+	})
 	b.checkConsole(t)
 	t.Logf("dashboard test took %v", time.Since(start).Round(time.Millisecond))
 }

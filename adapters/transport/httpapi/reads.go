@@ -561,7 +561,7 @@ func (s *Server) clusterFigures(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, forbidden("an organisation sees the figures of its own clusters only"))
 		return
 	}
-	s.figures(w, r, at, func(f projections.Figures, now time.Time) projections.ClusterFigures { return f.Cluster(id, now) })
+	s.figures(w, r, at, func(f projections.Figures, now time.Time) projections.ClusterFigures { return f.Body(id, now, at) })
 }
 
 func (s *Server) municipalityFigures(w http.ResponseWriter, r *http.Request) {
@@ -595,14 +595,16 @@ func (s *Server) figures(w http.ResponseWriter, r *http.Request, at time.Time, g
 		return
 	}
 	last, _ := projections.ParseMonth(events.Day(at).Format("2006-01"))
+	// The gaps stand as at the date asked, or now for a date ahead: the
+	// future is not known, only the structure it will have.
+	until := at
+	if now := s.cfg.Now(); now.Before(until) {
+		until = now
+	}
 	var f projections.ClusterFigures
 	var months []projections.MonthFigures
 	err = s.set(func(set *projections.Set) {
-		f = get(set.Figures, at)
-		until := at
-		if now := s.cfg.Now(); now.Before(until) {
-			until = now // open bed-days count up to now, not to a future date
-		}
+		f = get(set.Figures, until)
 		months = set.Figures.Months(f.Scope, last-int32(n)+1, last, until)
 	})
 	if err != nil {
