@@ -34,7 +34,7 @@ const maxAttempts = 8
 // concurrency check, deciding again on fresh state if another writer got
 // there first. A command whose source message was appended before is not
 // appended again (Result.Duplicate), however long ago.
-func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error) {
+func (s *Log) Execute(ctx context.Context, cmd events.Command) (Result, error) {
 	key := cmd.Source.Key()
 	if key != "" && opens(cmd.Payloads) {
 		// A resent opening message must not open a second pathway: the
@@ -99,7 +99,7 @@ func (s *Store) Execute(ctx context.Context, cmd events.Command) (Result, error)
 // state returns the pathway's state: from the cache (or, for an opening,
 // assumed empty) unless fresh is asked for, else loaded from the log
 // through the stream leader, which is authoritative.
-func (s *Store) state(ctx context.Context, cmd events.Command, fresh bool) (p *events.Pathway, authoritative bool, err error) {
+func (s *Log) state(ctx context.Context, cmd events.Command, fresh bool) (p *events.Pathway, authoritative bool, err error) {
 	// A Correction folds the history again without the annulled event:
 	// it needs the whole history, which the cache does not keep.
 	if !fresh && !cmd.Corrects() {
@@ -132,7 +132,7 @@ func (s *Store) state(ctx context.Context, cmd events.Command, fresh bool) (p *e
 // history, so its state is dropped instead and folded afresh next time;
 // so is a closed pathway's, which takes no more commands but the odd late
 // acknowledgement or Correction.
-func (s *Store) remember(p *events.Pathway, appended []events.Envelope) {
+func (s *Log) remember(p *events.Pathway, appended []events.Envelope) {
 	for i := range appended {
 		if _, ok := appended[i].Annuls(); ok {
 			s.cache.drop(appended[i].Pathway)
@@ -166,7 +166,7 @@ func cluster(p *events.Pathway, evs []events.Envelope) string {
 // expectedLast (0: the pathway must be new), atomically: all or none. It
 // returns ErrConflict if another writer appended first. Most callers want
 // Execute, which decides and retries.
-func (s *Store) Append(ctx context.Context, cluster string, expectedLast uint64, evs []events.Envelope) (Result, error) {
+func (s *Log) Append(ctx context.Context, cluster string, expectedLast uint64, evs []events.Envelope) (Result, error) {
 	if len(evs) == 0 {
 		return Result{}, &events.ValidationError{Field: "data", Reason: "no events"}
 	}
@@ -208,7 +208,7 @@ func (s *Store) Append(ctx context.Context, cluster string, expectedLast uint64,
 // events.Codec.EncodeCommit): they are stored together or not at all, at
 // the cost of one write. Every event of a command shares the message's
 // sequence.
-func (s *Store) message(cluster string, prev uint64, evs []events.Envelope) (*nats.Msg, error) {
+func (s *Log) message(cluster string, prev uint64, evs []events.Envelope) (*nats.Msg, error) {
 	now := time.Now().UTC()
 	for i := range evs {
 		e := &evs[i]
@@ -262,7 +262,7 @@ func isWrongLastSeq(err error) bool {
 // checkRetried tells a real conflict from our own retry: on R1 a retried
 // publish with the same message id and expectation is rejected as a wrong
 // last sequence rather than reported as a duplicate (shared/NATS.md).
-func (s *Store) checkRetried(ctx context.Context, filter string, evs []events.Envelope, cause error) (Result, error) {
+func (s *Log) checkRetried(ctx context.Context, filter string, evs []events.Envelope, cause error) (Result, error) {
 	last, err := s.stream.GetLastMsgForSubject(ctx, filter)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrConflict, cause)
@@ -285,7 +285,7 @@ func (s *Store) checkRetried(ctx context.Context, filter string, evs []events.En
 // for the caller's whole deadline. Sending the same message again is safe:
 // its expected sequence lets it land once, and Append recognises its own
 // earlier landing (checkRetried).
-func (s *Store) publish(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+func (s *conn) publish(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 	opts = append(opts, jetstream.WithStallWait(30*time.Second))
 	for {
 		f, err := s.js.PublishMsgAsync(m, opts...)

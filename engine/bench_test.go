@@ -43,7 +43,7 @@ func benchCmds(b *testing.B, s *engine.Store, n, pathways int) []events.Command 
 		ids[i] = events.NewID()
 		c := events.Command{Pathway: ids[i], Actor: events.Actor{Org: hospital}, OccurredAt: t0,
 			Payloads: []events.Payload{&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: aarhus, GP: "yder:012345"}}}
-		if _, err := s.Execute(context.Background(), c); err != nil {
+		if _, err := s.Log().Execute(context.Background(), c); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -86,7 +86,7 @@ func engineExecute(b *testing.B, s *engine.Store, cmds []events.Command, workers
 		go func() {
 			defer wg.Done()
 			for c := range ch {
-				if _, err := s.Execute(context.Background(), c); err != nil {
+				if _, err := s.Log().Execute(context.Background(), c); err != nil {
 					b.Error(err)
 				}
 			}
@@ -114,7 +114,7 @@ func BenchmarkAppend(b *testing.B) {
 				subjects, bodies := make([]string, n), make([][]byte, n)
 				for i, c := range cmds {
 					e := events.Envelope{ID: events.NewID(), Pathway: c.Pathway, OccurredAt: c.OccurredAt, RecordedAt: time.Now(), Actor: c.Actor, Source: c.Source, Payload: c.Payloads[0]}
-					bodies[i], _ = s.Codec().Encode(&e)
+					bodies[i], _ = s.Log().Codec().Encode(&e)
 					subjects[i] = "stafet.ev.raw." + uuid.NewString() + ".x"
 				}
 				raw += rawPublish(b, s.JetStream(), subjects, bodies)
@@ -135,7 +135,7 @@ func BenchmarkReplay(b *testing.B) {
 		raw += rawRead(b, s, n)
 		start := time.Now()
 		var c countProjection
-		if _, err := s.Replay(context.Background(), engine.ReplayOptions{}, &c); err != nil || c.events != n {
+		if _, err := s.Log().Replay(context.Background(), engine.ReplayOptions{}, &c); err != nil || c.events != n {
 			b.Fatalf("replayed %d, %v; want %d", c.events, err, n)
 		}
 		eng += time.Since(start)
@@ -156,7 +156,7 @@ func fill(b *testing.B, s *engine.Store, n int) {
 		}
 		e := events.Envelope{ID: events.NewID(), Pathway: pw, OccurredAt: t0, RecordedAt: t0, Actor: events.Actor{Org: hospital},
 			Payload: &events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: aarhus, Episode: fmt.Sprint(i)}}
-		body, err := s.Codec().Encode(&e)
+		body, err := s.Log().Codec().Encode(&e)
 		if err != nil {
 			b.Fatal(err)
 		}

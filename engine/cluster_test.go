@@ -7,13 +7,14 @@ import (
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/natstest"
 )
 
 func TestClusterR3(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three servers")
 	}
-	c, err := engine.StartCluster(engine.ClusterConfig{Dir: t.TempDir()})
+	c, err := natstest.Start(natstest.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,10 +24,10 @@ func TestClusterR3(t *testing.T) {
 	b := openStore(t, engine.Config{URL: c.URL(), Replicas: 3, Secret: secret})
 	ctx := context.Background()
 	pw := admitted(t, a)
-	if _, err := b.Execute(ctx, cmd(pw, aarhus, t0.Add(time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus})); err != nil {
+	if _, err := b.Log().Execute(ctx, cmd(pw, aarhus, t0.Add(time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus})); err != nil {
 		t.Fatal(err)
 	}
-	h, err := a.Load(ctx, pw)
+	h, err := a.Log().Load(ctx, pw)
 	if err != nil || len(h) != 4 {
 		t.Fatalf("got %d events, %v; want 4 through either instance", len(h), err)
 	}
@@ -38,7 +39,7 @@ func TestClusterR3(t *testing.T) {
 	// The two remaining nodes elect a new leader; appends go on.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		_, err := a.Execute(ctx, cmd(pw, hospital, t0.Add(2*time.Hour), &events.DischargeExpected{Hospital: hospital, Expected: t0.Add(48 * time.Hour)}))
+		_, err := a.Log().Execute(ctx, cmd(pw, hospital, t0.Add(2*time.Hour), &events.DischargeExpected{Hospital: hospital, Expected: t0.Add(48 * time.Hour)}))
 		if err == nil {
 			break
 		}

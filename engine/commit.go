@@ -7,12 +7,14 @@ import (
 )
 
 // Commit returns when everything the store's server has stored so far is
-// on disk. Appends (Execute, Append) and StoreRaw wait for it before they
-// return; SendRaw's pending write does not (the ingest relies on the
-// append's commit, or calls Commit itself). Call it before acknowledging
-// anything else written to JetStream (a key-value write, a dead letter). Without group commit (bulk mode, the server
-// fsyncing each message, an external cluster) it returns at once.
-func (s *Store) Commit(ctx context.Context) error {
+// on disk: every handle's writes, whichever handle calls it. Appends
+// (Execute, Append) and Inbox.Store wait for it before they return;
+// Inbox.Send's pending write does not (the ingest relies on the append's
+// commit, or calls Commit itself). Call it before acknowledging anything
+// else written to JetStream (a key-value write, a dead letter). Without
+// group commit (bulk mode, the server fsyncing each message, an external
+// cluster) it returns at once.
+func (s *conn) Commit(ctx context.Context) error {
 	if s.commit == nil {
 		return nil
 	}
@@ -20,7 +22,7 @@ func (s *Store) Commit(ctx context.Context) error {
 }
 
 // fsyncMode says how writes reach the disk, for the start-up log.
-func (s *Store) fsyncMode() string {
+func (s *conn) fsyncMode() string {
 	switch {
 	case s.commit != nil:
 		return "group"
@@ -35,7 +37,7 @@ func (s *Store) fsyncMode() string {
 // commitThrough makes sure the event log is on disk up to seq, which must
 // be a sequence the server had stored when the caller learnt of it. A
 // reader catching up on many messages syncs once for all of them.
-func (s *Store) commitThrough(ctx context.Context, seq uint64) error {
+func (s *conn) commitThrough(ctx context.Context, seq uint64) error {
 	if s.commit == nil || seq <= s.durableSeq.Load() {
 		return nil
 	}
@@ -48,13 +50,13 @@ func (s *Store) commitThrough(ctx context.Context, seq uint64) error {
 
 // noteStored records an event log sequence the server has acknowledged
 // to this store.
-func (s *Store) noteStored(seq uint64) { maxUint(&s.storedSeq, seq) }
+func (s *conn) noteStored(seq uint64) { maxUint(&s.storedSeq, seq) }
 
 // syncRecording wraps the file system sync so that it also advances
 // durableSeq: every event the server had acknowledged when a sync began
 // is on disk when it ends. A reactor then rarely waits for a sync of its
 // own: the writer's sync has usually covered the event already.
-func (s *Store) syncRecording(sync func() error) func() error {
+func (s *conn) syncRecording(sync func() error) func() error {
 	return func() error {
 		covered := s.storedSeq.Load()
 		if err := sync(); err != nil {

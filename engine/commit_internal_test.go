@@ -113,7 +113,7 @@ func TestExecuteWaitsForGroupCommit(t *testing.T) {
 	var syncs atomic.Int64
 	inner := s.commit.sync
 	s.commit.sync = func() error { syncs.Add(1); return inner() }
-	ref, err := s.Pseudonymizer().Ref("0102030405")
+	ref, err := s.Vault().Ref("0102030405")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestExecuteWaitsForGroupCommit(t *testing.T) {
 				before := syncs.Load()
 				c := events.Command{Pathway: events.NewID(), Actor: events.Actor{Org: "kommune:0751"}, OccurredAt: time.Now(),
 					Payloads: []events.Payload{&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: "kommune:0751"}}}
-				if _, err := s.Execute(context.Background(), c); err != nil {
+				if _, err := s.Log().Execute(context.Background(), c); err != nil {
 					t.Error(err)
 					return
 				}

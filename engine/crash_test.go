@@ -42,7 +42,7 @@ func TestCrashChild(t *testing.T) {
 			defer wg.Done()
 			for i := 0; ; i++ {
 				pw := events.NewID()
-				res, err := s.Execute(context.Background(), cmd(pw, hospital, t0, &events.PathwayOpened{Patient: patient(t, "0102030405"), Cluster: "aarhus"}))
+				res, err := s.Log().Execute(context.Background(), cmd(pw, hospital, t0, &events.PathwayOpened{Patient: patient(t, "0102030405"), Cluster: "aarhus"}))
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "worker", w, err)
 					continue
@@ -103,7 +103,7 @@ func TestCrashKill(t *testing.T) {
 	ctx := context.Background()
 	missing := 0
 	for pw := range acked {
-		h, err := s.Load(ctx, pw)
+		h, err := s.Log().Load(ctx, pw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +111,7 @@ func TestCrashKill(t *testing.T) {
 			missing++
 		}
 	}
-	last, _ := s.LastSeq(ctx)
+	last, _ := s.Log().LastSeq(ctx)
 	t.Logf("acknowledged %d, in the log after restart: %d of them, log holds %d", len(acked), len(acked)-missing, last)
 	if missing > 0 {
 		t.Errorf("got %d acknowledged events missing after SIGKILL; want 0", missing)

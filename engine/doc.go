@@ -1,9 +1,25 @@
-// Package engine is Stafet's event store on NATS JetStream: it starts an
-// embedded nats-server (or connects to a cluster), appends events with
-// per-pathway optimistic concurrency and idempotency, loads one pathway by
-// subject, and replays the log into projections.
+// Package engine is Stafet's event store on NATS JetStream. Open starts
+// an embedded nats-server (or connects to a cluster), creates the streams
+// and buckets, and returns a Store that hands out one handle per job:
 //
-// The layout of streams, subjects and buckets is in docs/architecture.md.
-// Engine hosts projections through the Projection interface it declares;
-// it does not import package projections.
+//   - Log (Store.Log): the event log. Execute decides a command with the
+//     pathway rules and appends it with per-pathway optimistic concurrency
+//     and idempotency; Load reads one pathway; Replay reads the log into
+//     projections; NewHost keeps a projection current (Host: checkpoints,
+//     shadow rebuilds); Commit waits for the group fsync.
+//   - Inbox (Store.Inbox): inbound messages stored raw and sealed before
+//     anything else, and the dead letters.
+//   - PathwayIndex (Store.Index): a patient's open pathway, and the
+//     pathway an episode of care or a document belongs to.
+//   - Vault (Store.Vault): CPR pseudonyms, sealed identities under
+//     per-patient keys, crypto-shredding.
+//   - Reactors (Store.Reactors): durable reactions to events, shared by
+//     every instance, and the deadline scheduler.
+//   - Subscribers (Store.Subscribers): the NATS users that may subscribe
+//     to the alerts on the embedded server.
+//
+// The contracts a projection meets (Projection and its optional
+// abilities) are in projection.go: engine declares them and does not
+// import package projections. The layout of streams, subjects and buckets
+// is in docs/architecture.md.
 package engine

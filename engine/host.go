@@ -20,13 +20,6 @@ import (
 // checkpoints.
 const SnapshotStore = "stafet_snapshots"
 
-// Snapshotter is a projection that can save and restore its whole state.
-// Restore replaces the state; the bytes are the projection's own.
-type Snapshotter interface {
-	Snapshot() ([]byte, error)
-	Restore([]byte) error
-}
-
 // HostOptions tunes a Host. The zero value means the defaults.
 type HostOptions struct {
 	// CheckpointEvery is the most time between checkpoints while events
@@ -44,7 +37,7 @@ type HostOptions struct {
 // catches up with the log, follows it live, and checkpoints as it goes.
 // One goroutine (Run) owns the projection's state; queries go through Read.
 type Host struct {
-	s       *Store
+	s       *Log
 	name    string
 	opts    HostOptions
 	mu      sync.RWMutex
@@ -61,7 +54,7 @@ type Host struct {
 // NewHost returns a host for p. The name keys its checkpoint: give a new
 // name (e.g. with a version) when the projection's meaning changes, so an
 // old checkpoint is not restored into it.
-func (s *Store) NewHost(name string, p Projection, opts HostOptions) *Host {
+func (s *Log) NewHost(name string, p Projection, opts HostOptions) *Host {
 	if opts.CheckpointEvery == 0 {
 		opts.CheckpointEvery = time.Minute
 	}
@@ -296,12 +289,6 @@ type RebuildReport struct {
 	// Diff is the projection's own account of the differences, for
 	// projections that implement Differ.
 	Diff string
-}
-
-// Differ is a projection that can describe how it differs from another
-// instance of itself, for rebuild reports.
-type Differ interface {
-	Diff(old Projection) string
 }
 
 // Rebuild builds fresh from the start of the log beside the serving

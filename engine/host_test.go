@@ -36,7 +36,7 @@ func (c *typeCount) Refold(pw uuid.UUID, h []events.Envelope) error {
 
 func runHost(t *testing.T, s *engine.Store, p engine.Projection) (*engine.Host, func()) {
 	t.Helper()
-	h := s.NewHost("test-v1", p, engine.HostOptions{})
+	h := s.Log().NewHost("test-v1", p, engine.HostOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -88,8 +88,8 @@ func TestHostFollowsCheckpointsAndRestores(t *testing.T) {
 
 	// A correction while the host is down: the restarted host restores the
 	// checkpoint, applies only event 7 and refolds its pathway.
-	hist := must(s.Load(ctx, pw))
-	if _, err := s.Execute(ctx, cmd(pw, hospital, t0, &events.Correction{Annuls: hist[2].ID, Reason: "sent in error"})); err != nil {
+	hist := must(s.Log().Load(ctx, pw))
+	if _, err := s.Log().Execute(ctx, cmd(pw, hospital, t0, &events.Correction{Annuls: hist[2].ID, Reason: "sent in error"})); err != nil {
 		t.Fatal(err)
 	}
 	restored := newTypeCount()
@@ -136,7 +136,7 @@ func TestReactSharesWorkAcrossInstances(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.React(ctx, "test-reactor", func(_ context.Context, e events.Envelope) error {
+			s.Reactors().React(ctx, "test-reactor", func(_ context.Context, e events.Envelope) error {
 				mu.Lock()
 				seen[e.Seq]++
 				mu.Unlock()
@@ -181,10 +181,10 @@ func TestDeadlinesElapseOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, s := range []*engine.Store{a, b, a} {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.RunDeadlines(ctx, due, 20*time.Millisecond) }()
+		go func() { defer wg.Done(); s.Reactors().RunDeadlines(ctx, due, 20*time.Millisecond) }()
 	}
 	wg.Wait()
-	h := must(a.Load(context.Background(), pw))
+	h := must(a.Log().Load(context.Background(), pw))
 	n := 0
 	for _, e := range h {
 		if e.Type == events.TypeDeadlineElapsed {
@@ -203,11 +203,11 @@ func TestHostRefoldsACorrectionInsideACommand(t *testing.T) {
 	s := openStore(t, engine.Config{})
 	ctx := context.Background()
 	pw := admitted(t, s)
-	h := must(s.Load(ctx, pw))
+	h := must(s.Log().Load(ctx, pw))
 	c := cmd(pw, hospital, t0.Add(time.Hour),
 		&events.Correction{Annuls: h[1].ID, Reason: "RE_STIN"},
 		&events.PatientAdmitted{Hospital: hospital, Class: events.AcuteAmbulant})
-	if _, err := s.Execute(ctx, c); err != nil {
+	if _, err := s.Log().Execute(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	tc := newTypeCount()

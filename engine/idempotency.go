@@ -34,14 +34,14 @@ func idemKey(sourceKey string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-func (s *Store) index(ctx context.Context, sourceKey string, firstSeq uint64) {
+func (s *Log) index(ctx context.Context, sourceKey string, firstSeq uint64) {
 	if sourceKey == "" {
 		return
 	}
 	s.indexKey(idemKey(sourceKey), firstSeq)
 }
 
-func (s *Store) indexKey(key string, firstSeq uint64) {
+func (s *Log) indexKey(key string, firstSeq uint64) {
 	_, err := s.js.PublishAsync("$KV."+IdemBucket+"."+key, []byte(strconv.FormatUint(firstSeq, 10)), jetstream.WithStallWait(30*time.Second))
 	if err != nil {
 		s.log.Warn("idempotency index write failed; the duplicate window still covers it", "err", err)
@@ -49,7 +49,7 @@ func (s *Store) indexKey(key string, firstSeq uint64) {
 }
 
 // lookupDuplicate reports whether a source key was appended before.
-func (s *Store) lookupDuplicate(ctx context.Context, sourceKey string) (Result, bool, error) {
+func (s *Log) lookupDuplicate(ctx context.Context, sourceKey string) (Result, bool, error) {
 	e, err := s.idem.Get(ctx, idemKey(sourceKey))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Result{}, false, nil
@@ -74,7 +74,7 @@ const indexedThroughKey = "indexed-through"
 // of log time, closing the gap an asynchronous index write leaves when the
 // process dies right after an append. After a clean stop of the embedded
 // server there is no gap, and nothing to read.
-func (s *Store) reconcileIndex(ctx context.Context) error {
+func (s *Log) reconcileIndex(ctx context.Context) error {
 	info, err := s.stream.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("engine: reconcile index: %w", err)
@@ -133,7 +133,7 @@ func (s *Store) reconcileIndex(ctx context.Context) error {
 // be complete; 0 if unknown. Only the embedded server, whose one writer is
 // this store, keeps one: on a cluster another instance may have an index
 // write in flight.
-func (s *Store) indexedThrough(ctx context.Context) uint64 {
+func (s *Log) indexedThrough(ctx context.Context) uint64 {
 	if s.cfg.URL != "" {
 		return 0
 	}
@@ -145,7 +145,7 @@ func (s *Store) indexedThrough(ctx context.Context) uint64 {
 	return seq
 }
 
-func (s *Store) setIndexedThrough(ctx context.Context, seq uint64) {
+func (s *Log) setIndexedThrough(ctx context.Context, seq uint64) {
 	if s.cfg.URL != "" || seq == 0 {
 		return
 	}
@@ -157,7 +157,7 @@ func (s *Store) setIndexedThrough(ctx context.Context, seq uint64) {
 // markIndexedOnStop records, on a clean stop, that every opening this
 // store appended is in the index: no append is in flight and every index
 // write has been acknowledged.
-func (s *Store) markIndexedOnStop(ctx context.Context) {
+func (s *Log) markIndexedOnStop(ctx context.Context) {
 	// Every append through seq has either sent its index write (waited
 	// for below) or is still appending (then give up): read seq first.
 	seq := s.storedSeq.Load()

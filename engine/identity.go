@@ -11,10 +11,24 @@ import (
 	"github.com/stafet/stafet/events"
 )
 
-// SealIdentity encrypts a patient's identity under the patient's own key,
-// creating the key on first use. The key is stored in the
-// stafet_patient_keys bucket under the pseudonym, never in the log.
-func (s *Store) SealIdentity(ctx context.Context, patient events.PatientRef, id events.Identity) (*events.SealedIdentity, error) {
+// Vault keeps what identifies a patient out of the log: it turns CPR
+// numbers into keyed pseudonyms, and seals the CPR number and name under
+// a per-patient key kept in the stafet_patient_keys bucket, never in the
+// log, so deleting the key (Shred) makes every sealed copy unreadable.
+// Get it from Store.Vault.
+type Vault struct {
+	*conn
+	keys   jetstream.KeyValue
+	pseudo *events.Pseudonymizer
+}
+
+// Ref returns the patient's pseudonym for a CPR number, or an error if
+// it is not one.
+func (s *Vault) Ref(cpr string) (events.PatientRef, error) { return s.pseudo.Ref(cpr) }
+
+// Seal encrypts a patient's identity under the patient's own key,
+// creating the key on first use.
+func (s *Vault) Seal(ctx context.Context, patient events.PatientRef, id events.Identity) (*events.SealedIdentity, error) {
 	key, err := s.patientKey(ctx, patient, true)
 	if err != nil {
 		return nil, err
@@ -22,9 +36,9 @@ func (s *Store) SealIdentity(ctx context.Context, patient events.PatientRef, id 
 	return events.Seal(key, patient, id)
 }
 
-// OpenIdentity decrypts a sealed identity. After ShredPatient it returns
+// Open decrypts a sealed identity. After Shred it returns
 // events.ErrShredded.
-func (s *Store) OpenIdentity(ctx context.Context, patient events.PatientRef, sealed *events.SealedIdentity) (events.Identity, error) {
+func (s *Vault) Open(ctx context.Context, patient events.PatientRef, sealed *events.SealedIdentity) (events.Identity, error) {
 	key, err := s.patientKey(ctx, patient, false)
 	if err != nil {
 		return events.Identity{}, err
@@ -32,18 +46,18 @@ func (s *Store) OpenIdentity(ctx context.Context, patient events.PatientRef, sea
 	return sealed.Open(key, patient)
 }
 
-// ShredPatient deletes a patient's key and its history from the bucket:
-// every sealed copy of the patient's CPR number and name becomes
-// unreadable, while the pathway history (which holds only the pseudonym)
-// still replays.
-func (s *Store) ShredPatient(ctx context.Context, patient events.PatientRef) error {
+// Shred deletes a patient's key and its history from the bucket: every
+// sealed copy of the patient's CPR number and name becomes unreadable,
+// while the pathway history (which holds only the pseudonym) still
+// replays.
+func (s *Vault) Shred(ctx context.Context, patient events.PatientRef) error {
 	if err := s.keys.Purge(ctx, string(patient)); err != nil {
 		return fmt.Errorf("engine: shred patient: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) patientKey(ctx context.Context, patient events.PatientRef, create bool) ([]byte, error) {
+func (s *Vault) patientKey(ctx context.Context, patient events.PatientRef, create bool) ([]byte, error) {
 	if err := patient.Validate(); err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 
 // Load returns one pathway's events in log order. An unknown pathway has
 // no events.
-func (s *Store) Load(ctx context.Context, pathway uuid.UUID) ([]events.Envelope, error) {
+func (s *Log) Load(ctx context.Context, pathway uuid.UUID) ([]events.Envelope, error) {
 	return s.LoadUpTo(ctx, pathway, 0)
 }
 
@@ -34,7 +34,7 @@ func (s *Store) Load(ctx context.Context, pathway uuid.UUID) ([]events.Envelope,
 // Direct Get may be answered by a replica that lags, and a decision taken
 // on a stale history would break a pathway rule without ever meeting the
 // concurrency check.
-func (s *Store) LoadUpTo(ctx context.Context, pathway uuid.UUID, upTo uint64) ([]events.Envelope, error) {
+func (s *Log) LoadUpTo(ctx context.Context, pathway uuid.UUID, upTo uint64) ([]events.Envelope, error) {
 	m, err := s.getMsg(ctx, 0, PathwayFilter(pathway))
 	if err != nil || m == nil {
 		return nil, err
@@ -73,7 +73,7 @@ func (s *Store) LoadUpTo(ctx context.Context, pathway uuid.UUID, upTo uint64) ([
 
 // getMsg reads the message at seq, or (seq 0) the last one on subject;
 // nil without error means there is none.
-func (s *Store) getMsg(ctx context.Context, seq uint64, subject string) (*jetstream.RawStreamMsg, error) {
+func (s *Log) getMsg(ctx context.Context, seq uint64, subject string) (*jetstream.RawStreamMsg, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
@@ -108,7 +108,7 @@ func (s *Store) getMsg(ctx context.Context, seq uint64, subject string) (*jetstr
 
 // scan loads a pathway message by message by subject: the fallback for a
 // log whose messages lack the link.
-func (s *Store) scan(ctx context.Context, pathway uuid.UUID, upTo uint64) ([]events.Envelope, error) {
+func (s *Log) scan(ctx context.Context, pathway uuid.UUID, upTo uint64) ([]events.Envelope, error) {
 	var out []events.Envelope
 	for seq := uint64(1); ; seq++ {
 		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(PathwayFilter(pathway)))
@@ -132,7 +132,7 @@ func (s *Store) scan(ctx context.Context, pathway uuid.UUID, upTo uint64) ([]eve
 
 // decodeStored decodes a stored message's events and gives them its
 // sequence.
-func (s *Store) decodeStored(seq uint64, data []byte) ([]events.Envelope, error) {
+func (s *Log) decodeStored(seq uint64, data []byte) ([]events.Envelope, error) {
 	evs, err := s.codec.DecodeCommit(data)
 	if err != nil {
 		return nil, fmt.Errorf("engine: event at seq %d: %w", seq, err)

@@ -30,14 +30,14 @@ func BenchmarkLoad(b *testing.B) {
 			if r == 0 {
 				p = &events.PathwayOpened{Patient: ref, Cluster: "aarhus"}
 			}
-			if _, err := s.Execute(ctx, cmd(id, hospital, t0, p)); err != nil {
+			if _, err := s.Log().Execute(ctx, cmd(id, hospital, t0, p)); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
 	b.Run("linked", func(b *testing.B) {
 		for i := range b.N {
-			if h, err := s.Load(ctx, ids[i%pathways]); err != nil || len(h) != per {
+			if h, err := s.Log().Load(ctx, ids[i%pathways]); err != nil || len(h) != per {
 				b.Fatalf("got %d events, %v", len(h), err)
 			}
 		}

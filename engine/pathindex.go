@@ -14,22 +14,32 @@ import (
 	"github.com/stafet/stafet/events"
 )
 
-// ResolvePathway finds the pathway an inbound message belongs to: the one
+// PathwayIndex finds the pathway an inbound message belongs to, in the
+// stafet_pathway_index bucket: a patient's open pathway by pseudonym, and
+// the pathway an episode of care or a document is linked to. Get it from
+// Store.Index.
+type PathwayIndex struct {
+	*conn
+	kv    jetstream.KeyValue
+	vault *Vault
+}
+
+// Resolve finds the pathway an inbound message belongs to: the one
 // its episode of care (the LPR3 stay id, HL7 PV1-19) is linked to, else
 // the patient's open pathway, else a new pathway id reserved for the
 // patient (isNew: the caller opens it). Concurrent callers for the same
 // new patient get the same id: the reservation is an atomic create.
 //
-// It is EpisodePathway, ReservePathway and LinkEpisode in a row; a caller
+// It is Episode, Reserve and LinkEpisode in a row; a caller
 // that wants to overlap their round trips with its own work calls them
 // itself.
-func (s *Store) ResolvePathway(ctx context.Context, patient events.PatientRef, episode string) (id uuid.UUID, isNew bool, err error) {
+func (s *PathwayIndex) Resolve(ctx context.Context, patient events.PatientRef, episode string) (id uuid.UUID, isNew bool, err error) {
 	if episode != "" {
-		if id, ok, err := s.EpisodePathway(ctx, episode); err != nil || ok {
+		if id, ok, err := s.Episode(ctx, episode); err != nil || ok {
 			return id, false, err
 		}
 	}
-	r, err := s.ReservePathway(ctx, patient)
+	r, err := s.Reserve(ctx, patient)
 	if err != nil {
 		return uuid.Nil, false, err
 	}
@@ -41,13 +51,12 @@ func (s *Store) ResolvePathway(ctx context.Context, patient events.PatientRef, e
 	return r.Pathway, r.New, nil
 }
 
-// EpisodePathway returns the pathway an episode of care is linked to.
-func (s *Store) EpisodePathway(ctx context.Context, episode string) (uuid.UUID, bool, error) {
+// Episode returns the pathway an episode of care is linked to.
+func (s *PathwayIndex) Episode(ctx context.Context, episode string) (uuid.UUID, bool, error) {
 	return s.indexGet(ctx, episodeKey(episode))
 }
 
-// Reservation is a patient's pathway as ReservePathway found or reserved
-// it.
+// Reservation is a patient's pathway as Reserve found or reserved it.
 type Reservation struct {
 	// Pathway is the patient's open pathway, or the id reserved for a new
 	// one.
@@ -56,7 +65,7 @@ type Reservation struct {
 	// (a PathwayOpened first).
 	New bool
 
-	s       *Store
+	vault   *Vault
 	patient events.PatientRef
 	// key is the patient key created alongside the reservation, in case
 	// the patient had none; keyMsg carries it to the key bucket.
@@ -64,7 +73,7 @@ type Reservation struct {
 	keyMsg *sending
 }
 
-// ReservePathway returns the patient's open pathway, or reserves a new
+// Reserve returns the patient's open pathway, or reserves a new
 // pathway id for the patient. Concurrent callers for the same new patient
 // get the same id: the reservation is an atomic create, the arbiter
 // between instances.
@@ -75,7 +84,7 @@ type Reservation struct {
 // caller seals an identity (Reservation.SealIdentity): one round trip for
 // a new patient where a lookup, a create, and a key's lookup and create
 // took four.
-func (s *Store) ReservePathway(ctx context.Context, patient events.PatientRef) (*Reservation, error) {
+func (s *PathwayIndex) Reserve(ctx context.Context, patient events.PatientRef) (*Reservation, error) {
 	if err := patient.Validate(); err != nil {
 		return nil, err
 	}
@@ -84,7 +93,7 @@ func (s *Store) ReservePathway(ctx context.Context, patient events.PatientRef) (
 	if err != nil {
 		return nil, fmt.Errorf("engine: pathway index: %w", err)
 	}
-	r := &Reservation{s: s, patient: patient}
+	r := &Reservation{vault: s.vault, patient: patient}
 	if r.key, err = events.NewPatientKey(); err != nil {
 		return nil, err
 	}
@@ -112,7 +121,7 @@ func (s *Store) ReservePathway(ctx context.Context, patient events.PatientRef) (
 	}
 	// Released, or reserved by another instance and not yet on the replica
 	// that answered: the KV create tells the two apart.
-	if _, err := s.pathIdx.Create(ctx, patientKey(patient), proposed[:]); err != nil {
+	if _, err := s.kv.Create(ctx, patientKey(patient), proposed[:]); err != nil {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, fmt.Errorf("engine: pathway index: %w", err)
 		}
@@ -128,8 +137,7 @@ func (s *Store) ReservePathway(ctx context.Context, patient events.PatientRef) (
 }
 
 // SealIdentity encrypts the patient's identity under the patient's key
-// (Store.SealIdentity), using the key ReservePathway created when the
-// patient had none.
+// (Vault.Seal), using the key Reserve created when the patient had none.
 func (r *Reservation) SealIdentity(ctx context.Context, id events.Identity) (*events.SealedIdentity, error) {
 	if r.keyMsg != nil {
 		_, err := r.keyMsg.wait(ctx)
@@ -142,11 +150,11 @@ func (r *Reservation) SealIdentity(ctx context.Context, id events.Identity) (*ev
 		// The patient has a key (perhaps ours, from a first attempt whose
 		// answer was lost): the stored one is the one to use.
 	}
-	return r.s.SealIdentity(ctx, r.patient, id)
+	return r.vault.Seal(ctx, r.patient, id)
 }
 
 // LinkEpisode links an episode of care to a pathway.
-func (s *Store) LinkEpisode(ctx context.Context, episode string, pathway uuid.UUID) error {
+func (s *PathwayIndex) LinkEpisode(ctx context.Context, episode string, pathway uuid.UUID) error {
 	w, err := s.SendEpisodeLink(episode, pathway)
 	if err != nil {
 		return err
@@ -159,14 +167,14 @@ func (s *Store) LinkEpisode(ctx context.Context, episode string, pathway uuid.UU
 
 // SendEpisodeLink starts linking an episode of care to a pathway; the link
 // is stored once IndexWrite.Wait returns without error.
-func (s *Store) SendEpisodeLink(episode string, pathway uuid.UUID) (*IndexWrite, error) {
+func (s *PathwayIndex) SendEpisodeLink(episode string, pathway uuid.UUID) (*IndexWrite, error) {
 	return s.sendIndex(episodeKey(episode), pathway)
 }
 
 // LinkDocument records which pathway a document (a MedCom message, a
 // discharge letter) belongs to, so an acknowledgement — which names the
 // document but not the patient — finds it.
-func (s *Store) LinkDocument(ctx context.Context, document string, pathway uuid.UUID) error {
+func (s *PathwayIndex) LinkDocument(ctx context.Context, document string, pathway uuid.UUID) error {
 	w, err := s.SendDocumentLink(document, pathway)
 	if err != nil {
 		return err
@@ -179,7 +187,7 @@ func (s *Store) LinkDocument(ctx context.Context, document string, pathway uuid.
 
 // SendDocumentLink starts LinkDocument; the link is stored once
 // IndexWrite.Wait returns without error.
-func (s *Store) SendDocumentLink(document string, pathway uuid.UUID) (*IndexWrite, error) {
+func (s *PathwayIndex) SendDocumentLink(document string, pathway uuid.UUID) (*IndexWrite, error) {
 	return s.sendIndex(documentKey(document), pathway)
 }
 
@@ -189,7 +197,7 @@ func (s *Store) SendDocumentLink(document string, pathway uuid.UUID) (*IndexWrit
 type IndexWrite struct{ w *sending }
 
 // Wait returns once the server has stored the write; it is on disk once
-// a Store.Commit begun after that returns (LinkEpisode and LinkDocument
+// a Commit begun after that returns (LinkEpisode and LinkDocument
 // wait for one).
 func (w *IndexWrite) Wait(ctx context.Context) error {
 	if _, err := w.w.wait(ctx); err != nil {
@@ -198,7 +206,7 @@ func (w *IndexWrite) Wait(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) sendIndex(key string, pathway uuid.UUID) (*IndexWrite, error) {
+func (s *PathwayIndex) sendIndex(key string, pathway uuid.UUID) (*IndexWrite, error) {
 	w, err := s.send(kvMsg(PathwayIndexKV, key, pathway[:]))
 	if err != nil {
 		return nil, fmt.Errorf("engine: pathway index: %w", err)
@@ -214,20 +222,20 @@ func kvMsg(bucket, key string, value []byte) *nats.Msg {
 	return m
 }
 
-// DocumentPathway returns the pathway a document belongs to.
-func (s *Store) DocumentPathway(ctx context.Context, document string) (uuid.UUID, bool, error) {
+// Document returns the pathway a document belongs to.
+func (s *PathwayIndex) Document(ctx context.Context, document string) (uuid.UUID, bool, error) {
 	return s.indexGet(ctx, documentKey(document))
 }
 
-// PatientPathway returns the patient's open pathway, if any.
-func (s *Store) PatientPathway(ctx context.Context, patient events.PatientRef) (uuid.UUID, bool, error) {
+// Patient returns the patient's open pathway, if any.
+func (s *PathwayIndex) Patient(ctx context.Context, patient events.PatientRef) (uuid.UUID, bool, error) {
 	return s.indexGet(ctx, patientKey(patient))
 }
 
-// SetPatientPathway points a patient at a pathway (after a merge, the
-// merged patient's messages go to the survivor's pathway).
-func (s *Store) SetPatientPathway(ctx context.Context, patient events.PatientRef, pathway uuid.UUID) error {
-	if _, err := s.pathIdx.Put(ctx, patientKey(patient), pathway[:]); err != nil {
+// SetPatient points a patient at a pathway (after a merge, the merged
+// patient's messages go to the survivor's pathway).
+func (s *PathwayIndex) SetPatient(ctx context.Context, patient events.PatientRef, pathway uuid.UUID) error {
+	if _, err := s.kv.Put(ctx, patientKey(patient), pathway[:]); err != nil {
 		return fmt.Errorf("engine: pathway index: %w", err)
 	}
 	return nil
@@ -235,8 +243,8 @@ func (s *Store) SetPatientPathway(ctx context.Context, patient events.PatientRef
 
 // ReleasePatient forgets a patient's open pathway when it closes, so the
 // patient's next admission opens a new one.
-func (s *Store) ReleasePatient(ctx context.Context, patient events.PatientRef, pathway uuid.UUID) error {
-	e, err := s.pathIdx.Get(ctx, patientKey(patient))
+func (s *PathwayIndex) ReleasePatient(ctx context.Context, patient events.PatientRef, pathway uuid.UUID) error {
+	e, err := s.kv.Get(ctx, patientKey(patient))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil
 	}
@@ -246,7 +254,7 @@ func (s *Store) ReleasePatient(ctx context.Context, patient events.PatientRef, p
 	if uuid.UUID(e.Value()) != pathway {
 		return nil
 	}
-	if err := s.pathIdx.Delete(ctx, patientKey(patient), jetstream.LastRevision(e.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if err := s.kv.Delete(ctx, patientKey(patient), jetstream.LastRevision(e.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("engine: pathway index: %w", err)
 	}
 	return nil
@@ -254,7 +262,7 @@ func (s *Store) ReleasePatient(ctx context.Context, patient events.PatientRef, p
 
 // indexGetSoon reads a key that is known to exist: a KV read may be
 // answered by a replica that has not applied the write yet.
-func (s *Store) indexGetSoon(ctx context.Context, key string) (uuid.UUID, error) {
+func (s *PathwayIndex) indexGetSoon(ctx context.Context, key string) (uuid.UUID, error) {
 	for attempt := 0; ; attempt++ {
 		id, ok, err := s.indexGet(ctx, key)
 		if err != nil || ok {
@@ -271,8 +279,8 @@ func (s *Store) indexGetSoon(ctx context.Context, key string) (uuid.UUID, error)
 	}
 }
 
-func (s *Store) indexGet(ctx context.Context, key string) (uuid.UUID, bool, error) {
-	e, err := s.pathIdx.Get(ctx, key)
+func (s *PathwayIndex) indexGet(ctx context.Context, key string) (uuid.UUID, bool, error) {
+	e, err := s.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return uuid.Nil, false, nil
 	}

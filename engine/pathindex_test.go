@@ -25,16 +25,16 @@ func TestReservePathwaySeals(t *testing.T) {
 		{name: "new patient", callers: 1},
 		{name: "new patient, racing callers", callers: 8},
 		{name: "patient with a key", callers: 1, before: func(t *testing.T, s *engine.Store, ref events.PatientRef) {
-			if _, err := s.SealIdentity(ctx, ref, id); err != nil {
+			if _, err := s.Vault().Seal(ctx, ref, id); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{name: "released pathway", callers: 3, before: func(t *testing.T, s *engine.Store, ref events.PatientRef) {
-			r, err := s.ReservePathway(ctx, ref)
+			r, err := s.Index().Reserve(ctx, ref)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.ReleasePatient(ctx, ref, r.Pathway); err != nil {
+			if err := s.Index().ReleasePatient(ctx, ref, r.Pathway); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -53,7 +53,7 @@ func TestReservePathwaySeals(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					r, err := s.ReservePathway(ctx, ref)
+					r, err := s.Index().Reserve(ctx, ref)
 					if err != nil {
 						t.Error(err)
 						return
@@ -76,14 +76,14 @@ func TestReservePathwaySeals(t *testing.T) {
 				if r.New {
 					created++
 				}
-				if back, err := s.OpenIdentity(ctx, ref, sealed[i]); err != nil || back != id {
+				if back, err := s.Vault().Open(ctx, ref, sealed[i]); err != nil || back != id {
 					t.Errorf("caller %d: identity sealed under another key than the stored one: %v", i, err)
 				}
 			}
 			if created != 1 {
 				t.Errorf("%d callers were told to open the pathway; want 1", created)
 			}
-			again, err := s.ReservePathway(ctx, ref)
+			again, err := s.Index().Reserve(ctx, ref)
 			if err != nil || again.New || again.Pathway != got[0].Pathway {
 				t.Errorf("later: got %+v, %v; want the reserved pathway %s, not new", again, err, got[0].Pathway)
 			}
@@ -93,7 +93,7 @@ func TestReservePathwaySeals(t *testing.T) {
 
 func TestReservePathwayRejectsABadPseudonym(t *testing.T) {
 	s := openStore(t, engine.Config{})
-	if _, err := s.ReservePathway(context.Background(), "p.>"); err == nil {
+	if _, err := s.Index().Reserve(context.Background(), "p.>"); err == nil {
 		t.Error("got no error; want the pseudonym refused before it reaches a subject")
 	}
 }
@@ -111,7 +111,7 @@ func TestSendRaw(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, err := s.SendRaw(m)
+			p, err := s.Inbox().Send(m)
 			if err != nil {
 				t.Error(err)
 				return
@@ -134,7 +134,7 @@ func TestSendRaw(t *testing.T) {
 	if first != 1 {
 		t.Errorf("%d copies stored as new; want 1", first)
 	}
-	if _, err := s.SendRaw(engine.RawMessage{System: "hl7v2"}); err == nil {
+	if _, err := s.Inbox().Send(engine.RawMessage{System: "hl7v2"}); err == nil {
 		t.Error("no control id: got no error")
 	}
 }

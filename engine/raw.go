@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -72,7 +73,20 @@ func shortHash(s string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-func (s *Store) setupRaw(ctx context.Context) error {
+// Inbox keeps inbound messages as received, in STAFET_RAW, and the dead
+// letters: the messages that could not be translated or appended, with a
+// machine-readable reason. Get it from Store.Inbox.
+type Inbox struct {
+	*conn
+	raw  jetstream.Stream
+	dead jetstream.KeyValue
+	// gcm seals raw messages (rawAEAD).
+	gcmOnce sync.Once
+	gcm     cipher.AEAD
+	gcmErr  error
+}
+
+func (s *Inbox) setup(ctx context.Context) error {
 	sc := jetstream.StreamConfig{
 		Name: RawStream, Description: "inbound messages as received (sealed bodies)",
 		Subjects: []string{RawSubjects}, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
@@ -82,18 +96,15 @@ func (s *Store) setupRaw(ctx context.Context) error {
 	if s.raw, err = createOrUpdateStream(ctx, s.js, sc); err != nil {
 		return err
 	}
-	if s.dead, err = s.bucket(ctx, DeadLetterKV, "messages that could not be translated, by raw sequence", 5); err != nil {
-		return err
-	}
-	s.pathIdx, err = s.bucket(ctx, PathwayIndexKV, "patient pseudonym and episode → pathway", 1)
+	s.dead, err = s.bucket(ctx, DeadLetterKV, "messages that could not be translated, by raw sequence", 5)
 	return err
 }
 
-// StoreRaw stores an inbound message before it is translated. A message
+// Store stores an inbound message before it is translated. A message
 // with a (system, sender, control id) stored before is not stored again:
 // StoredRaw.Duplicate is true and Seq is the first copy's.
-func (s *Store) StoreRaw(ctx context.Context, m RawMessage) (StoredRaw, error) {
-	p, err := s.SendRaw(m)
+func (s *Inbox) Store(ctx context.Context, m RawMessage) (StoredRaw, error) {
+	p, err := s.Send(m)
 	if err != nil {
 		return StoredRaw{}, err
 	}
@@ -104,14 +115,14 @@ func (s *Store) StoreRaw(ctx context.Context, m RawMessage) (StoredRaw, error) {
 	return st, s.Commit(ctx)
 }
 
-// SendRaw sends an inbound message to the raw store without waiting for
+// Send sends an inbound message to the raw store without waiting for
 // the store's acknowledgement, so the caller can translate the message
 // while it is written. Nothing may be written on the message's behalf
 // before PendingRaw.Wait has returned without error, and nothing
-// acknowledged to the sender before a Store.Commit begun after it (an
+// acknowledged to the sender before a Commit begun after it (an
 // append that follows includes one) has returned: only then is the
 // message on disk in the safe mode.
-func (s *Store) SendRaw(m RawMessage) (*PendingRaw, error) {
+func (s *Inbox) Send(m RawMessage) (*PendingRaw, error) {
 	if m.System == "" || m.ControlID == "" {
 		return nil, errors.New("engine: raw message needs a system and a control id")
 	}
@@ -133,12 +144,12 @@ func (s *Store) SendRaw(m RawMessage) (*PendingRaw, error) {
 
 // PendingRaw is a raw message on its way to the store.
 type PendingRaw struct {
-	s *Store
+	s *Inbox
 	w *sending
 }
 
 // Wait returns where the raw message is stored once the server has
-// acknowledged it (see SendRaw for when it is on disk). A message seen before is not stored again:
+// acknowledged it (see Inbox.Send for when it is on disk). A message seen before is not stored again:
 // StoredRaw.Duplicate is true and Seq is the first copy's.
 func (p *PendingRaw) Wait(ctx context.Context) (StoredRaw, error) {
 	ack, err := p.w.wait(ctx)
@@ -161,7 +172,7 @@ func (p *PendingRaw) Wait(ctx context.Context) (StoredRaw, error) {
 // the caller waits for later, overlapping the round trip with its own
 // work.
 type sending struct {
-	s    *Store
+	s    *conn
 	msg  *nats.Msg
 	opts []jetstream.PublishOpt
 	f    jetstream.PubAckFuture
@@ -171,7 +182,7 @@ type sending struct {
 	err      error
 }
 
-func (s *Store) send(m *nats.Msg, opts ...jetstream.PublishOpt) (*sending, error) {
+func (s *conn) send(m *nats.Msg, opts ...jetstream.PublishOpt) (*sending, error) {
 	f, err := s.js.PublishMsgAsync(m, append(opts, jetstream.WithStallWait(30*time.Second))...)
 	if err != nil {
 		return nil, err
@@ -194,7 +205,7 @@ func (w *sending) poll() bool {
 }
 
 // wait returns the message's acknowledgement: the server has stored it
-// (on disk once Store.Commit returns). A first attempt that goes
+// (on disk once Commit returns). A first attempt that goes
 // unanswered (a cluster electing a stream leader) is sent again the way
 // Append sends its messages; callers send only messages that land once
 // however often they are sent (an expected sequence, or a KV put of the
@@ -226,8 +237,8 @@ func (w *sending) wait(ctx context.Context) (*jetstream.PubAck, error) {
 	return ack, err
 }
 
-// Raw reads a stored raw message by sequence.
-func (s *Store) Raw(ctx context.Context, seq uint64) (RawMessage, error) {
+// Message reads a stored raw message by sequence.
+func (s *Inbox) Message(ctx context.Context, seq uint64) (RawMessage, error) {
 	sm, err := s.raw.GetMsg(ctx, seq)
 	if err != nil {
 		return RawMessage{}, fmt.Errorf("engine: raw message %d: %w", seq, err)
@@ -242,23 +253,23 @@ func (s *Store) Raw(ctx context.Context, seq uint64) (RawMessage, error) {
 
 // rawAEAD is the cipher of raw messages, made once: every inbound message
 // is sealed, and an AEAD is safe for concurrent use.
-func (s *Store) rawAEAD() (cipher.AEAD, error) {
-	s.rawOnce.Do(func() {
+func (s *Inbox) rawAEAD() (cipher.AEAD, error) {
+	s.gcmOnce.Do(func() {
 		key := sha256.Sum256(append([]byte("stafet raw v1\x00"), s.cfg.Secret...))
 		block, err := aes.NewCipher(key[:])
 		if err != nil {
-			s.rawErr = err
+			s.gcmErr = err
 			return
 		}
-		s.rawGCM, s.rawErr = cipher.NewGCM(block)
+		s.gcm, s.gcmErr = cipher.NewGCM(block)
 	})
-	return s.rawGCM, s.rawErr
+	return s.gcm, s.gcmErr
 }
 
 // sealRaw seals a raw message as [nonce | AES-GCM(JSON of m)], encoding
 // the JSON and sealing it in place in one buffer: a raw message is
 // sealed for every inbound message, so its garbage counts.
-func (s *Store) sealRaw(m RawMessage) ([]byte, error) {
+func (s *Inbox) sealRaw(m RawMessage) ([]byte, error) {
 	gcm, err := s.rawAEAD()
 	if err != nil {
 		return nil, err
@@ -330,7 +341,7 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-func (s *Store) openRaw(b []byte) (RawMessage, error) {
+func (s *Inbox) openRaw(b []byte) (RawMessage, error) {
 	var m RawMessage
 	gcm, err := s.rawAEAD()
 	if err != nil {
@@ -361,7 +372,7 @@ type DeadLetter struct {
 
 // PutDeadLetter records (or updates) a dead letter for a raw message; it
 // returns once the dead letter is on disk.
-func (s *Store) PutDeadLetter(ctx context.Context, d DeadLetter) error {
+func (s *Inbox) PutDeadLetter(ctx context.Context, d DeadLetter) error {
 	if old, err := s.DeadLetter(ctx, d.RawSeq); err == nil {
 		d.Retries = old.Retries + 1
 	}
@@ -377,7 +388,7 @@ func (s *Store) PutDeadLetter(ctx context.Context, d DeadLetter) error {
 var ErrNoDeadLetter = errors.New("engine: no such dead letter")
 
 // DeadLetter returns the dead letter of a raw message.
-func (s *Store) DeadLetter(ctx context.Context, rawSeq uint64) (DeadLetter, error) {
+func (s *Inbox) DeadLetter(ctx context.Context, rawSeq uint64) (DeadLetter, error) {
 	var d DeadLetter
 	e, err := s.dead.Get(ctx, strconv.FormatUint(rawSeq, 10))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -391,7 +402,7 @@ func (s *Store) DeadLetter(ctx context.Context, rawSeq uint64) (DeadLetter, erro
 }
 
 // DeadLetters lists the dead letters, oldest raw message first.
-func (s *Store) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+func (s *Inbox) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 	lister, err := s.dead.ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("engine: dead letters: %w", err)
@@ -411,7 +422,7 @@ func (s *Store) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 }
 
 // ResolveDeadLetter removes a dead letter once its message went through.
-func (s *Store) ResolveDeadLetter(ctx context.Context, rawSeq uint64) error {
+func (s *Inbox) ResolveDeadLetter(ctx context.Context, rawSeq uint64) error {
 	err := s.dead.Delete(ctx, strconv.FormatUint(rawSeq, 10))
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("engine: resolve dead letter: %w", err)

@@ -18,15 +18,15 @@ func TestRawStore(t *testing.T) {
 	ctx := context.Background()
 	body := []byte("MSH|^~\\&|PAS|SOR6620000000001|||20261102080000||ADT^A01|MSG00001|P|2.5\rPID|||0102030405^^^^CPR")
 	m := engine.RawMessage{System: "hl7v2", Sender: "PAS^SOR6620000000001", ControlID: "MSG00001", Body: body}
-	first, err := s.StoreRaw(ctx, m)
+	first, err := s.Inbox().Store(ctx, m)
 	if err != nil || first.Duplicate {
 		t.Fatalf("got %+v, %v; want a new raw message", first, err)
 	}
-	again, err := s.StoreRaw(ctx, m)
+	again, err := s.Inbox().Store(ctx, m)
 	if err != nil || !again.Duplicate || again.Seq != first.Seq {
 		t.Errorf("resend: got %+v, %v; want duplicate of %d", again, err, first.Seq)
 	}
-	got, err := s.Raw(ctx, first.Seq)
+	got, err := s.Inbox().Message(ctx, first.Seq)
 	if err != nil || !bytes.Equal(got.Body, body) || got.ControlID != "MSG00001" {
 		t.Errorf("read back: got %q, %v", got.Body, err)
 	}
@@ -41,7 +41,7 @@ func TestRawStore(t *testing.T) {
 	}
 	s.Close()
 	s2 := openStore(t, engine.Config{DataDir: dir})
-	if again, err := s2.StoreRaw(ctx, m); err != nil || !again.Duplicate {
+	if again, err := s2.Inbox().Store(ctx, m); err != nil || !again.Duplicate {
 		t.Errorf("resend after restart: got %+v, %v; want duplicate", again, err)
 	}
 }
@@ -50,19 +50,19 @@ func TestDeadLetters(t *testing.T) {
 	s := openStore(t, engine.Config{})
 	ctx := context.Background()
 	for _, seq := range []uint64{7, 3} {
-		if err := s.PutDeadLetter(ctx, engine.DeadLetter{RawSeq: seq, System: "hl7v2", Code: "unknown-organisation", Field: "MSH-4", Reason: "no such SOR code"}); err != nil {
+		if err := s.Inbox().PutDeadLetter(ctx, engine.DeadLetter{RawSeq: seq, System: "hl7v2", Code: "unknown-organisation", Field: "MSH-4", Reason: "no such SOR code"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.PutDeadLetter(ctx, engine.DeadLetter{RawSeq: 7, System: "hl7v2", Code: "unknown-organisation", Reason: "still unknown"})
-	list, err := s.DeadLetters(ctx)
+	s.Inbox().PutDeadLetter(ctx, engine.DeadLetter{RawSeq: 7, System: "hl7v2", Code: "unknown-organisation", Reason: "still unknown"})
+	list, err := s.Inbox().DeadLetters(ctx)
 	if err != nil || len(list) != 2 || list[0].RawSeq != 3 || list[1].Retries != 1 {
 		t.Fatalf("got %+v, %v; want seqs 3, 7 with 7 retried once", list, err)
 	}
-	if err := s.ResolveDeadLetter(ctx, 3); err != nil {
+	if err := s.Inbox().ResolveDeadLetter(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeadLetter(ctx, 3); !errors.Is(err, engine.ErrNoDeadLetter) {
+	if _, err := s.Inbox().DeadLetter(ctx, 3); !errors.Is(err, engine.ErrNoDeadLetter) {
 		t.Errorf("after resolving: got %v; want ErrNoDeadLetter", err)
 	}
 }
@@ -80,7 +80,7 @@ func TestResolvePathway(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var err error
-			if ids[i], news[i], err = s.ResolvePathway(ctx, ref, "stay-1"); err != nil {
+			if ids[i], news[i], err = s.Index().Resolve(ctx, ref, "stay-1"); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -99,13 +99,13 @@ func TestResolvePathway(t *testing.T) {
 		t.Errorf("%d callers were told to open the pathway; want 1", created)
 	}
 	other := patient(t, "2509479989")
-	if id, isNew, _ := s.ResolvePathway(ctx, other, "stay-1"); id != ids[0] || isNew {
+	if id, isNew, _ := s.Index().Resolve(ctx, other, "stay-1"); id != ids[0] || isNew {
 		t.Errorf("by episode: got %s new=%v; want %s", id, isNew, ids[0])
 	}
-	if err := s.ReleasePatient(ctx, ref, ids[0]); err != nil {
+	if err := s.Index().ReleasePatient(ctx, ref, ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if id, isNew, _ := s.ResolvePathway(ctx, ref, ""); id == ids[0] || !isNew {
+	if id, isNew, _ := s.Index().Resolve(ctx, ref, ""); id == ids[0] || !isNew {
 		t.Errorf("after release: got %s new=%v; want a new pathway", id, isNew)
 	}
 }

@@ -24,13 +24,20 @@ type ReactOptions struct {
 	MaxDeliver int
 }
 
+// Reactors run durable reactions to the log's events (React) and record
+// elapsed deadlines (RunDeadlines). Get it from Store.Reactors.
+type Reactors struct {
+	log *Log
+}
+
 // React runs handle for every event through a durable JetStream consumer
 // called name. Several processes calling React with the same name share
 // the work: each event is handled by one of them, and acknowledged after
 // handle returns nil; an error redelivers it with backoff. Delivery is at
 // least once, so handle must be idempotent (Execute with a source key is).
 // React returns when ctx ends.
-func (s *Store) React(ctx context.Context, name string, handle func(context.Context, events.Envelope) error, opts ReactOptions) error {
+func (r *Reactors) React(ctx context.Context, name string, handle func(context.Context, events.Envelope) error, opts ReactOptions) error {
+	s := r.log
 	// Setting the consumer up can fail for a while (a cluster electing a
 	// leader, a busy meta leader): that must not stop the service.
 	var cons jetstream.Consumer
@@ -59,7 +66,7 @@ func (s *Store) React(ctx context.Context, name string, handle func(context.Cont
 	return nil
 }
 
-func (s *Store) reactor(ctx context.Context, name string, opts ReactOptions) (jetstream.Consumer, error) {
+func (s *Log) reactor(ctx context.Context, name string, opts ReactOptions) (jetstream.Consumer, error) {
 	if opts.MaxDeliver == 0 {
 		opts.MaxDeliver = 10
 	}
@@ -86,7 +93,7 @@ func (s *Store) reactor(ctx context.Context, name string, opts ReactOptions) (je
 	return cons, nil
 }
 
-func (s *Store) handle(ctx context.Context, name string, m jetstream.Msg, handle func(context.Context, events.Envelope) error) {
+func (s *Log) handle(ctx context.Context, name string, m jetstream.Msg, handle func(context.Context, events.Envelope) error) {
 	md, err := m.Metadata()
 	if err != nil {
 		m.Term()
@@ -129,7 +136,8 @@ type Deadline struct {
 // ctx ends. The event's source key is the deadline's identity, so however
 // many processes run RunDeadlines, and however often they restart, each
 // deadline is recorded once.
-func (s *Store) RunDeadlines(ctx context.Context, due func(now time.Time) []Deadline, every time.Duration) error {
+func (r *Reactors) RunDeadlines(ctx context.Context, due func(now time.Time) []Deadline, every time.Duration) error {
+	s := r.log
 	if every == 0 {
 		every = time.Second
 	}
@@ -145,7 +153,7 @@ func (s *Store) RunDeadlines(ctx context.Context, due func(now time.Time) []Dead
 	}
 }
 
-func (s *Store) elapse(ctx context.Context, ds []Deadline) {
+func (s *Log) elapse(ctx context.Context, ds []Deadline) {
 	now := time.Now()
 	for _, d := range ds {
 		if d.At.After(now) {

@@ -9,17 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/events"
 )
-
-// Projection is anything that folds events: the engine feeds it every
-// event in log order, from one goroutine.
-type Projection interface {
-	Apply(events.Envelope) error
-}
 
 // ReplayOptions bounds a replay and asks for progress.
 type ReplayOptions struct {
@@ -63,7 +56,7 @@ type rawBatch struct {
 // Replay reads the log from opts.From to opts.To with one ordered
 // consumer and applies every event to every projection in log order.
 // Fetching, decoding (on all cores) and applying overlap.
-func (s *Store) Replay(ctx context.Context, opts ReplayOptions, ps ...Projection) (ReplayStats, error) {
+func (s *Log) Replay(ctx context.Context, opts ReplayOptions, ps ...Projection) (ReplayStats, error) {
 	start := time.Now()
 	to := opts.To
 	if to == 0 {
@@ -102,12 +95,12 @@ func (s *Store) Replay(ctx context.Context, opts ReplayOptions, ps ...Projection
 
 // fetch starts the ordered consumer and the decoders; it returns the
 // batches in log order, each to be waited on (done) before use.
-func (s *Store) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, error) {
+func (s *Log) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, error) {
 	return s.fetchInto(ctx, from, to, nil)
 }
 
 // fetchInto is fetch taking batches to fill from free when it has them.
-func (s *Store) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBatch) (<-chan *rawBatch, error) {
+func (s *Log) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBatch) (<-chan *rawBatch, error) {
 	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
 		FilterSubjects: []string{EventSubjects},
@@ -262,7 +255,7 @@ func decodeRaw(dec *events.Decoder, b *rawBatch) {
 	b.data = b.data[:0]
 }
 
-func (s *Store) applyInOrder(ctx context.Context, ordered <-chan *rawBatch, free chan<- *rawBatch, ps []Projection, st *ReplayStats, start time.Time, progress func(ReplayStats)) error {
+func (s *Log) applyInOrder(ctx context.Context, ordered <-chan *rawBatch, free chan<- *rawBatch, ps []Projection, st *ReplayStats, start time.Time, progress func(ReplayStats)) error {
 	lastReport := start
 	for b := range ordered {
 		select {
@@ -306,15 +299,7 @@ func (st ReplayStats) withRate(start time.Time) ReplayStats {
 	return st
 }
 
-// Refolder is a projection that can rebuild one pathway from its history.
-// After applying a Correction, the engine calls Refold with the pathway's
-// events up to and including the Correction, so the projection can forget
-// the annulled event as if it never was.
-type Refolder interface {
-	Refold(pathway uuid.UUID, history []events.Envelope) error
-}
-
-func (s *Store) applyBatch(ctx context.Context, p Projection, evs []events.Envelope) error {
+func (s *Log) applyBatch(ctx context.Context, p Projection, evs []events.Envelope) error {
 	for i := range evs {
 		e := &evs[i]
 		if err := p.Apply(*e); err != nil {

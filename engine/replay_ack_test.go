@@ -51,7 +51,7 @@ func TestAckPositionAgreesWithMetadata(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{EventSubjects}})
+	cons, err := s.Log().stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{EventSubjects}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 // In safe mode the store fsyncs in groups (commit.go) where it can: the
 // server then writes every message to its file before the ack but leaves
 // syncing to the store, which syncs once for all the writers waiting.
-func (s *Store) startEmbedded() error {
+func (s *conn) startEmbedded() error {
 	cfg := s.cfg
 	if err := checkListenSecurity(cfg); err != nil {
 		return err
@@ -68,7 +68,7 @@ func (s *Store) startEmbedded() error {
 // embeddedOptions are the embedded server's options with subs as the
 // subscribers: the same every time but for them, so a reload changes
 // only the users.
-func (s *Store) embeddedOptions(subs []Subscriber) (*server.Options, error) {
+func (s *conn) embeddedOptions(subs []Subscriber) (*server.Options, error) {
 	cfg := s.cfg
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/cipher"
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
@@ -40,24 +39,40 @@ var (
 	ErrClosed = errors.New("engine: store closed")
 )
 
-// Store is the event store: it appends events to JetStream with per-pathway
-// optimistic concurrency and idempotency, loads one pathway, and replays
-// the log into projections.
+// Store is Stafet's connection to NATS JetStream: it starts the embedded
+// server (or connects to a cluster), creates the streams and buckets, and
+// hands out one handle per job, as nats.go hands out JetStream, Stream and
+// KeyValue handles:
+//
+//   - Log: the event log — Execute, Append, Load, Replay, Commit, and
+//     NewHost for the projection host;
+//   - Inbox: inbound messages as received, and the dead letters;
+//   - PathwayIndex: patient, episode and document → pathway;
+//   - Vault: pseudonyms, sealed identities and the patient keys;
+//   - Reactors: durable reactions to events, and the deadline scheduler;
+//   - Subscribers: the NATS users that may subscribe to alerts.
+//
+// Every handle lives as long as the Store; Close stops them all.
 type Store struct {
-	cfg     Config
-	log     *slog.Logger
-	ns      *server.Server
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	stream  jetstream.Stream
-	idem    jetstream.KeyValue
-	keys    jetstream.KeyValue
-	raw     jetstream.Stream
-	dead    jetstream.KeyValue
-	pathIdx jetstream.KeyValue
-	codec   *events.Codec
-	locks   [256]sync.Mutex
-	cache   *stateCache
+	*conn
+	eventLog *Log
+	subs     *Subscribers
+	inbox    *Inbox
+	index    *PathwayIndex
+	vault    *Vault
+	reactors *Reactors
+
+	closeOnce sync.Once
+}
+
+// conn is what every handle shares: the configuration, the NATS
+// connection and JetStream context, and the group commit.
+type conn struct {
+	cfg Config
+	log *slog.Logger
+	ns  *server.Server
+	nc  *nats.Conn
+	js  jetstream.JetStream
 	// commit groups fsyncs in safe mode on the embedded server; nil when
 	// the server fsyncs itself or durability is bulk.
 	commit    *committer
@@ -66,34 +81,28 @@ type Store struct {
 	// before it (commitThrough); storedSeq the highest the server has
 	// acknowledged to this store.
 	durableSeq, storedSeq atomic.Uint64
-	// appending counts appends between their publish and their index
-	// write (markIndexedOnStop).
-	appending atomic.Int64
-	// rawGCM seals raw messages (rawAEAD).
-	rawOnce sync.Once
-	rawGCM  cipher.AEAD
-	rawErr  error
-	pseudo  *events.Pseudonymizer
 	// userKey is stafetd's NKey on the embedded server; natsTLS its
 	// client port's TLS, kept for reloads; syncAlways whether the server
 	// fsyncs every message (natsauth.go, server.go).
 	userKey    nkeys.KeyPair
 	natsTLS    *tls.Config
 	syncAlways bool
-	subs       *Subscribers
-
-	stats Stats
-
-	closeOnce sync.Once
 }
 
-// Stats counts what the store did since it opened, for metrics.
-type Stats struct {
-	Appends, Events, Conflicts, Duplicates, Rejected atomic.Uint64
-}
+// Log returns the event log.
+func (s *Store) Log() *Log { return s.eventLog }
 
-// Stats returns the store's counters.
-func (s *Store) Stats() *Stats { return &s.stats }
+// Inbox returns the store of inbound messages and dead letters.
+func (s *Store) Inbox() *Inbox { return s.inbox }
+
+// Index returns the pathway index.
+func (s *Store) Index() *PathwayIndex { return s.index }
+
+// Vault returns the identity vault.
+func (s *Store) Vault() *Vault { return s.vault }
+
+// Reactors returns the reactors and the deadline scheduler.
+func (s *Store) Reactors() *Reactors { return s.reactors }
 
 // Open starts (or connects to) NATS, creates or verifies the streams and
 // buckets, and returns a ready store.
@@ -113,7 +122,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, codec: events.NewCodec(), cache: newStateCache(cfg.StateCache), pseudo: ps}
+	c := &conn{cfg: cfg, log: cfg.Logger}
+	s := &Store{conn: c}
+	s.eventLog = &Log{conn: c, codec: events.NewCodec(), cache: newStateCache(cfg.StateCache)}
+	s.inbox = &Inbox{conn: c}
+	s.vault = &Vault{conn: c, pseudo: ps}
+	s.index = &PathwayIndex{conn: c, vault: s.vault}
+	s.reactors = &Reactors{log: s.eventLog}
 	if cfg.URL == "" {
 		if err := s.startEmbedded(); err != nil {
 			return nil, err
@@ -129,11 +144,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if err := s.reconcileIndex(ctx); err != nil {
+	if err := s.eventLog.reconcileIndex(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.log.Info("event store ready", "stream", EventStream, "embedded", s.ns != nil,
+	c.log.Info("event store ready", "stream", EventStream, "embedded", s.ns != nil,
 		"data_dir", s.DataDir(), "durability", string(cfg.Durability), "fsync", s.fsyncMode(), "replicas", cfg.Replicas)
 	return s, nil
 }
@@ -144,6 +159,24 @@ func (s *Store) setup(ctx context.Context) error {
 		return fmt.Errorf("engine: jetstream: %w", err)
 	}
 	s.js = js
+	if err := s.eventLog.setup(ctx); err != nil {
+		return err
+	}
+	if err := s.inbox.setup(ctx); err != nil {
+		return err
+	}
+	if s.index.kv, err = s.bucket(ctx, PathwayIndexKV, "patient pseudonym and episode → pathway", 1); err != nil {
+		return err
+	}
+	if s.vault.keys, err = s.bucket(ctx, KeyBucket, "per-patient encryption keys (delete = crypto-shred)", 1); err != nil {
+		return err
+	}
+	return s.setupSubscribers(ctx)
+}
+
+// setup creates or checks the event stream and the idempotency index.
+func (s *Log) setup(ctx context.Context) error {
+	var err error
 	sc := jetstream.StreamConfig{
 		Name:        EventStream,
 		Description: "Stafet pathway events: the single source of truth",
@@ -158,19 +191,11 @@ func (s *Store) setup(ctx context.Context) error {
 		DenyDelete:  true,
 		DenyPurge:   true,
 	}
-	if s.stream, err = createOrUpdateStream(ctx, js, sc); err != nil {
+	if s.stream, err = createOrUpdateStream(ctx, s.js, sc); err != nil {
 		return err
 	}
-	if s.idem, err = s.bucket(ctx, IdemBucket, "source message id → first event sequence", 1); err != nil {
-		return err
-	}
-	if s.keys, err = s.bucket(ctx, KeyBucket, "per-patient encryption keys (delete = crypto-shred)", 1); err != nil {
-		return err
-	}
-	if err := s.setupSubscribers(ctx); err != nil {
-		return err
-	}
-	return s.setupRaw(ctx)
+	s.idem, err = s.bucket(ctx, IdemBucket, "source message id → first event sequence", 1)
+	return err
 }
 
 // createOrUpdateStream retries while a fresh cluster has no meta leader yet
@@ -193,7 +218,7 @@ func createOrUpdateStream(ctx context.Context, js jetstream.JetStream, sc jetstr
 	return nil, fmt.Errorf("engine: stream %s: %w", sc.Name, lastErr)
 }
 
-func (s *Store) bucket(ctx context.Context, name, desc string, history uint8) (jetstream.KeyValue, error) {
+func (s *conn) bucket(ctx context.Context, name, desc string, history uint8) (jetstream.KeyValue, error) {
 	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: name, Description: desc, History: history,
 		Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
@@ -209,9 +234,6 @@ func (s *Store) Conn() *nats.Conn { return s.nc }
 
 // JetStream returns the JetStream context.
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
-
-// Pseudonymizer returns the deployment's CPR pseudonymizer.
-func (s *Store) Pseudonymizer() *events.Pseudonymizer { return s.pseudo }
 
 // loadOrCreateSecret reads the deployment secret from dir/secret, creating
 // it (32 random bytes, mode 0600) at first start.
@@ -236,9 +258,6 @@ func loadOrCreateSecret(dir string) ([]byte, error) {
 	}
 	return b, nil
 }
-
-// Codec returns the event codec.
-func (s *Store) Codec() *events.Codec { return s.codec }
 
 // Config returns the configuration with defaults filled in.
 func (s *Store) Config() Config { return s.cfg }
@@ -265,21 +284,12 @@ func (s *Store) ClientURL() string {
 	return s.ns.ClientURL()
 }
 
-// LastSeq returns the log's last sequence number.
-func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
-	info, err := s.stream.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("engine: stream info: %w", err)
-	}
-	return info.State.LastSeq, nil
-}
-
 // Close drains the connection and stops the embedded server. Everything
 // acknowledged is already on disk, so Close loses nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		if s.nc != nil && s.js != nil && s.idem != nil {
-			s.markIndexedOnStop(context.Background())
+		if s.nc != nil && s.js != nil && s.eventLog.idem != nil {
+			s.eventLog.markIndexedOnStop(context.Background())
 		}
 		if s.nc != nil {
 			if err := s.nc.Drain(); err != nil {
@@ -298,7 +308,7 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func (s *Store) shutdownServer() {
+func (s *conn) shutdownServer() {
 	if s.ns != nil {
 		s.ns.Shutdown()
 		s.ns.WaitForShutdown()
@@ -329,14 +339,10 @@ func ClusterFilter(cluster string) string { return "stafet.ev." + cluster + ".*"
 // where a scan by subject slows down with both.
 const HeaderPrev = "Stafet-Prev"
 
-func (s *Store) lock(pathway uuid.UUID) *sync.Mutex {
-	return &s.locks[pathway[15]]
-}
-
 // retry runs f until it succeeds or ctx ends, backing off to 5 s: for
 // start-up steps that fail while a cluster elects a leader or is busy.
 // msg and attrs name the step in the warning logged at each failure.
-func (s *Store) retry(ctx context.Context, msg, step string, f func() error, attrs ...any) error {
+func (s *conn) retry(ctx context.Context, msg, step string, f func() error, attrs ...any) error {
 	wait := 250 * time.Millisecond
 	for {
 		err := f()

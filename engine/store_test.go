@@ -61,7 +61,7 @@ func admitted(t *testing.T, s *engine.Store) uuid.UUID {
 		cmd(pw, hospital, t0.Add(time.Hour), &events.HandoffOffered{Offer: "o1", From: hospital, To: aarhus, What: events.HomeCare, Deadline: t0.Add(5 * time.Hour)}),
 	}
 	for _, c := range steps {
-		if _, err := s.Execute(ctx, c); err != nil {
+		if _, err := s.Log().Execute(ctx, c); err != nil {
 			t.Fatalf("execute %T: %v", c.Payloads[0], err)
 		}
 	}
@@ -72,14 +72,14 @@ func TestExecuteAndLoad(t *testing.T) {
 	s := openStore(t, engine.Config{})
 	ctx := context.Background()
 	pw := admitted(t, s)
-	res, err := s.Execute(ctx, cmd(pw, aarhus, t0.Add(2*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus}))
+	res, err := s.Log().Execute(ctx, cmd(pw, aarhus, t0.Add(2*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.FirstSeq != 4 || res.LastSeq != 4 || res.Duplicate {
 		t.Errorf("got result %+v; want seq 4, not duplicate", res)
 	}
-	history, err := s.Load(ctx, pw)
+	history, err := s.Log().Load(ctx, pw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestExecuteAndLoad(t *testing.T) {
 	if got := events.Fold(history).Holder(events.HomeCare); got != aarhus {
 		t.Errorf("home care holder: got %q; want %q", got, aarhus)
 	}
-	other, err := s.Load(ctx, events.NewID())
+	other, err := s.Log().Load(ctx, events.NewID())
 	if err != nil || len(other) != 0 {
 		t.Errorf("unknown pathway: got %d events, %v; want none", len(other), err)
 	}
@@ -116,8 +116,8 @@ func TestExecuteRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, _ := s.LastSeq(ctx)
-			_, err := s.Execute(ctx, tt.cmd)
+			before, _ := s.Log().LastSeq(ctx)
+			_, err := s.Log().Execute(ctx, tt.cmd)
 			var ve *events.ValidationError
 			switch want := tt.want.(type) {
 			case *events.ValidationError:
@@ -129,7 +129,7 @@ func TestExecuteRejects(t *testing.T) {
 					t.Errorf("got %v; want %v", err, want)
 				}
 			}
-			if after, _ := s.LastSeq(ctx); after != before {
+			if after, _ := s.Log().LastSeq(ctx); after != before {
 				t.Errorf("log grew from %d to %d; want nothing appended", before, after)
 			}
 		})
@@ -144,12 +144,12 @@ func TestTwoWriters(t *testing.T) {
 	pw := admitted(t, a)
 
 	t.Run("one wins the raw append", func(t *testing.T) {
-		last, _ := a.LastSeq(ctx)
+		last, _ := a.Log().LastSeq(ctx)
 		mk := func(by events.OrgID) []events.Envelope {
 			return []events.Envelope{{ID: events.NewID(), Pathway: pw, OccurredAt: t0, Payload: &events.DischargeExpected{Hospital: hospital, Expected: t0.Add(48 * time.Hour)}, Actor: events.Actor{Org: by}}}
 		}
-		_, errA := a.Append(ctx, "aarhus", last, mk(hospital))
-		_, errB := b.Append(ctx, "aarhus", last, mk(hospital))
+		_, errA := a.Log().Append(ctx, "aarhus", last, mk(hospital))
+		_, errB := b.Log().Append(ctx, "aarhus", last, mk(hospital))
 		if errA != nil || !errors.Is(errB, engine.ErrConflict) {
 			t.Errorf("got %v and %v; want success and ErrConflict", errA, errB)
 		}
@@ -157,13 +157,13 @@ func TestTwoWriters(t *testing.T) {
 	t.Run("the other decides again on fresh state", func(t *testing.T) {
 		// b caches the pathway, a moves it on, b's next command meets a
 		// conflict, reloads and decides on what a wrote.
-		if _, err := b.Execute(ctx, cmd(pw, hospital, t0, &events.DischargeExpected{Hospital: hospital, Expected: t0.Add(72 * time.Hour)})); err != nil {
+		if _, err := b.Log().Execute(ctx, cmd(pw, hospital, t0, &events.DischargeExpected{Hospital: hospital, Expected: t0.Add(72 * time.Hour)})); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Execute(ctx, cmd(pw, aarhus, t0.Add(2*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus})); err != nil {
+		if _, err := a.Log().Execute(ctx, cmd(pw, aarhus, t0.Add(2*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus})); err != nil {
 			t.Fatal(err)
 		}
-		_, err := b.Execute(ctx, cmd(pw, aarhus, t0.Add(3*time.Hour), &events.HandoffRejected{Offer: "o1", By: aarhus, Reason: "no capacity"}))
+		_, err := b.Log().Execute(ctx, cmd(pw, aarhus, t0.Add(3*time.Hour), &events.HandoffRejected{Offer: "o1", By: aarhus, Reason: "no capacity"}))
 		var re *events.RuleError
 		if !errors.As(err, &re) || re.Rule != "offer-not-pending" {
 			t.Errorf("got %v; want rule offer-not-pending", err)
@@ -177,7 +177,7 @@ func TestTwoWriters(t *testing.T) {
 				s = b
 			}
 			go func() {
-				_, err := s.Execute(ctx, cmd(pw, hospital, t0, &events.DocumentSent{Document: fmt.Sprintf("d%d", i), Kind: events.CareCommunication, From: hospital, To: aarhus}))
+				_, err := s.Log().Execute(ctx, cmd(pw, hospital, t0, &events.DocumentSent{Document: fmt.Sprintf("d%d", i), Kind: events.CareCommunication, From: hospital, To: aarhus}))
 				errs <- err
 			}()
 		}
@@ -186,7 +186,7 @@ func TestTwoWriters(t *testing.T) {
 				t.Error(err)
 			}
 		}
-		h, _ := a.Load(ctx, pw)
+		h, _ := a.Log().Load(ctx, pw)
 		docs := 0
 		for _, e := range h {
 			if e.Type == events.TypeDocumentSent {
@@ -207,20 +207,20 @@ func TestIdempotency(t *testing.T) {
 	pw := admitted(t, s)
 	sent := cmd(pw, hospital, t0, &events.DocumentSent{Document: "msg-1", Kind: events.DischargeLetter, From: hospital, To: events.OrgID("yder:012345")})
 	sent.Source = events.Source{System: "hl7v2", Org: hospital, MessageID: "MSG00001"}
-	first, err := s.Execute(ctx, sent)
+	first, err := s.Log().Execute(ctx, sent)
 	if err != nil {
 		t.Fatal(err)
 	}
 	check := func(t *testing.T, s *engine.Store) {
 		t.Helper()
-		res, err := s.Execute(ctx, sent)
+		res, err := s.Log().Execute(ctx, sent)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !res.Duplicate || res.FirstSeq != first.FirstSeq {
 			t.Errorf("got %+v; want a duplicate of seq %d", res, first.FirstSeq)
 		}
-		if last, _ := s.LastSeq(ctx); last != first.LastSeq {
+		if last, _ := s.Log().LastSeq(ctx); last != first.LastSeq {
 			t.Errorf("log at %d; want %d (nothing new)", last, first.LastSeq)
 		}
 	}
@@ -235,32 +235,32 @@ func TestCryptoShredding(t *testing.T) {
 	s := openStore(t, engine.Config{})
 	ctx := context.Background()
 	ref := patient(t, "2509479989")
-	sealed, err := s.SealIdentity(ctx, ref, events.Identity{CPR: "2509479989", Name: "Bruno Test Elmer"})
+	sealed, err := s.Vault().Seal(ctx, ref, events.Identity{CPR: "2509479989", Name: "Bruno Test Elmer"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pw := events.NewID()
-	if _, err := s.Execute(ctx, cmd(pw, hospital, t0, &events.PathwayOpened{Patient: ref, Identity: sealed, Cluster: "aarhus"})); err != nil {
+	if _, err := s.Log().Execute(ctx, cmd(pw, hospital, t0, &events.PathwayOpened{Patient: ref, Identity: sealed, Cluster: "aarhus"})); err != nil {
 		t.Fatal(err)
 	}
 	read := func() (events.Identity, error) {
-		h, err := s.Load(ctx, pw)
+		h, err := s.Log().Load(ctx, pw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return s.OpenIdentity(ctx, ref, h[0].Payload.(*events.PathwayOpened).Identity)
+		return s.Vault().Open(ctx, ref, h[0].Payload.(*events.PathwayOpened).Identity)
 	}
 	if id, err := read(); err != nil || id.CPR != "2509479989" {
 		t.Fatalf("before shredding: got %v, %v; want the CPR", id.CPR == "2509479989", err)
 	}
-	if err := s.ShredPatient(ctx, ref); err != nil {
+	if err := s.Vault().Shred(ctx, ref); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := read(); !errors.Is(err, events.ErrShredded) {
 		t.Errorf("after shredding: got %v; want ErrShredded", err)
 	}
 	var n countProjection
-	if _, err := s.Replay(ctx, engine.ReplayOptions{}, &n); err != nil || n.events != 1 {
+	if _, err := s.Log().Replay(ctx, engine.ReplayOptions{}, &n); err != nil || n.events != 1 {
 		t.Errorf("replay after shredding: got %d events, %v; want 1", n.events, err)
 	}
 }
@@ -278,7 +278,7 @@ func TestReplay(t *testing.T) {
 	}
 	var all countProjection
 	order := &orderProjection{}
-	st, err := s.Replay(ctx, engine.ReplayOptions{}, &all, order)
+	st, err := s.Log().Replay(ctx, engine.ReplayOptions{}, &all, order)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestReplay(t *testing.T) {
 		t.Error(order.err)
 	}
 	var tail countProjection
-	if _, err := s.Replay(ctx, engine.ReplayOptions{From: 101, To: 200}, &tail); err != nil || tail.events != 100 {
+	if _, err := s.Log().Replay(ctx, engine.ReplayOptions{From: 101, To: 200}, &tail); err != nil || tail.events != 100 {
 		t.Errorf("partial replay: got %d, %v; want 100", tail.events, err)
 	}
 }
@@ -319,17 +319,17 @@ func TestAtomicMultiEventAppend(t *testing.T) {
 		}
 		return out
 	}
-	last, _ := s.LastSeq(ctx)
+	last, _ := s.Log().LastSeq(ctx)
 	t.Run("a stale expectation writes none", func(t *testing.T) {
-		if _, err := s.Append(ctx, "aarhus", last-1, three()); !errors.Is(err, engine.ErrConflict) {
+		if _, err := s.Log().Append(ctx, "aarhus", last-1, three()); !errors.Is(err, engine.ErrConflict) {
 			t.Fatalf("got %v; want ErrConflict", err)
 		}
-		if now, _ := s.LastSeq(ctx); now != last {
+		if now, _ := s.Log().LastSeq(ctx); now != last {
 			t.Errorf("log at %d; want %d", now, last)
 		}
 	})
 	t.Run("fresh expectation writes all", func(t *testing.T) {
-		res, err := s.Append(ctx, "aarhus", last, three())
+		res, err := s.Log().Append(ctx, "aarhus", last, three())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -337,20 +337,20 @@ func TestAtomicMultiEventAppend(t *testing.T) {
 		if res.FirstSeq != last+1 || res.LastSeq != last+1 || res.Events[2].Seq != last+1 {
 			t.Errorf("got seqs %d..%d; want all at %d", res.FirstSeq, res.LastSeq, last+1)
 		}
-		h, _ := s.Load(ctx, pw)
+		h, _ := s.Log().Load(ctx, pw)
 		if n := len(h); h[n-1].Seq != last+1 || h[n-3].Seq != last+1 {
 			t.Errorf("loaded: got the last three at %d, %d; want %d", h[n-3].Seq, h[n-1].Seq, last+1)
 		}
 	})
 	t.Run("a command with a broken rule writes none", func(t *testing.T) {
-		before, _ := s.LastSeq(ctx)
+		before, _ := s.Log().LastSeq(ctx)
 		c := cmd(pw, hospital, t0,
 			&events.DocumentSent{Document: "ok", Kind: events.CareCommunication, From: hospital, To: aarhus},
 			&events.HandoffWithdrawn{Offer: "nope", By: hospital})
-		if _, err := s.Execute(ctx, c); !errors.Is(err, events.ErrRule) {
+		if _, err := s.Log().Execute(ctx, c); !errors.Is(err, events.ErrRule) {
 			t.Fatalf("got %v; want a rule error", err)
 		}
-		if now, _ := s.LastSeq(ctx); now != before {
+		if now, _ := s.Log().LastSeq(ctx); now != before {
 			t.Errorf("log at %d; want %d", now, before)
 		}
 	})
@@ -359,15 +359,15 @@ func TestAtomicMultiEventAppend(t *testing.T) {
 			&events.PatientDischarged{Hospital: hospital, Destination: events.DestHomeWithServices, To: aarhus},
 			&events.HandoffOffered{Offer: "o2", From: hospital, To: events.OrgID("yder:012345"), What: events.GPFollowUp})
 		c.Source = events.Source{System: "test", Org: hospital, MessageID: "multi-1"}
-		res, err := s.Execute(ctx, c)
+		res, err := s.Log().Execute(ctx, c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := s.Execute(ctx, c)
+		again, err := s.Log().Execute(ctx, c)
 		if err != nil || !again.Duplicate || again.FirstSeq != res.FirstSeq {
 			t.Errorf("resend: got %+v, %v; want duplicate of %d", again, err, res.FirstSeq)
 		}
-		h, _ := s.Load(ctx, pw)
+		h, _ := s.Log().Load(ctx, pw)
 		if n := len(h); h[n-2].Type != events.TypePatientDischarged || h[n-1].Type != events.TypeHandoffOffered {
 			t.Errorf("got last types %s, %s", h[n-2].Type, h[n-1].Type)
 		}
@@ -381,22 +381,22 @@ func TestCorrectionAfterCachedState(t *testing.T) {
 	s := openStore(t, engine.Config{StateCache: 2})
 	ctx := context.Background()
 	pw := admitted(t, s)
-	acc, err := s.Execute(ctx, cmd(pw, aarhus, t0.Add(2*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus}))
+	acc, err := s.Log().Execute(ctx, cmd(pw, aarhus, t0.Add(2*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Execute(ctx, cmd(pw, aarhus, t0.Add(3*time.Hour), &events.Correction{Annuls: acc.Events[0].ID, Reason: "wrong team"})); err != nil {
+	if _, err := s.Log().Execute(ctx, cmd(pw, aarhus, t0.Add(3*time.Hour), &events.Correction{Annuls: acc.Events[0].ID, Reason: "wrong team"})); err != nil {
 		t.Fatalf("correction: %v", err)
 	}
 	// The offer is pending again: accepting it a second time is allowed.
-	if _, err := s.Execute(ctx, cmd(pw, aarhus, t0.Add(4*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus})); err != nil {
+	if _, err := s.Log().Execute(ctx, cmd(pw, aarhus, t0.Add(4*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus})); err != nil {
 		t.Fatalf("accept after the correction: %v", err)
 	}
 	// More pathways than the cache holds: the first is loaded again.
 	for i := 0; i < 3; i++ {
 		admitted(t, s)
 	}
-	_, err = s.Execute(ctx, cmd(pw, aarhus, t0.Add(5*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus}))
+	_, err = s.Log().Execute(ctx, cmd(pw, aarhus, t0.Add(5*time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus}))
 	if !errors.Is(err, events.ErrRule) {
 		t.Errorf("third acceptance: got %v; want a rule error", err)
 	}

@@ -43,7 +43,7 @@ func TestCleanStopSkipsIndexReconcile(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		c := cmd(events.NewID(), hospital, t0, &events.PathwayOpened{Patient: patient(t, "0102030405"), Cluster: "aarhus", Municipality: aarhus})
 		c.Source = events.Source{System: "hl7v2", Org: hospital, MessageID: "A01-" + c.Pathway.String()}
-		if _, err := s.Execute(ctx, c); err != nil {
+		if _, err := s.Log().Execute(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 		opens = append(opens, c)
@@ -58,7 +58,7 @@ func TestCleanStopSkipsIndexReconcile(t *testing.T) {
 		t.Errorf("start after a clean stop re-read the log:\n%s", out)
 	}
 	for _, c := range opens {
-		res, err := s.Execute(ctx, c)
+		res, err := s.Log().Execute(ctx, c)
 		if err != nil || !res.Duplicate {
 			t.Fatalf("resent opening: got %+v, %v; want a duplicate", res, err)
 		}

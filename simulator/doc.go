@@ -24,7 +24,7 @@
 // minute.
 //
 // Workload gives the same pathways as the events.Commands Stafet's log
-// would hold, for benchmarks that append through engine.Store.Execute.
+// would hold, for benchmarks that append through engine.Log.Execute.
 //
 // Every patient is made up: names from lists of common Danish names, and
 // CPR numbers with valid dates that fail the modulus 11 check (see cpr).

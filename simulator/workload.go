@@ -13,7 +13,7 @@ import (
 )
 
 // Workload returns n commands for benchmarks that append straight through
-// engine.Store.Execute: the model's pathways as Stafet's log would hold
+// engine.Log.Execute: the model's pathways as Stafet's log would hold
 // them after ingest and policies, in time order across pathways. Each
 // pathway starts with its PathwayOpened (in the command of its first
 // message, as the ingest does it), so the commands Execute in order, one

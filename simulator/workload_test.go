@@ -31,7 +31,7 @@ func TestWorkloadExecutes(t *testing.T) {
 	t.Cleanup(func() { store.Close() })
 	types := map[events.Type]int{}
 	for i, cmd := range cmds {
-		res, err := store.Execute(ctx, cmd)
+		res, err := store.Log().Execute(ctx, cmd)
 		if err != nil {
 			t.Fatalf("command %d (%s from %s): Execute: %v", i, describe(cmd), cmd.Source.System, err)
 		}

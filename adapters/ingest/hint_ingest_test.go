@@ -23,7 +23,7 @@ func TestStaleHintIsCheckedBeforeARefusal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.LinkEpisode(ctx, "stay-1", second.Pathway); err != nil {
+	if err := s.Index().LinkEpisode(ctx, "stay-1", second.Pathway); err != nil {
 		t.Fatal(err)
 	}
 	// A second discharge breaks the rules on the first pathway (the

@@ -74,7 +74,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // reservation, an index entry, an event, a dead letter) before the raw
 // message is stored.
 func (in *Ingest) Receive(ctx context.Context, m engine.RawMessage) (Outcome, error) {
-	raw, err := in.store.SendRaw(m)
+	raw, err := in.store.Inbox().Send(m)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -86,10 +86,10 @@ func (in *Ingest) Receive(ctx context.Context, m engine.RawMessage) (Outcome, er
 // stored raw too, pointing at the original). On success the dead letter
 // is resolved.
 func (in *Ingest) Replay(ctx context.Context, rawSeq uint64, body []byte) (Outcome, error) {
-	if _, err := in.store.DeadLetter(ctx, rawSeq); err != nil {
+	if _, err := in.store.Inbox().DeadLetter(ctx, rawSeq); err != nil {
 		return Outcome{}, err
 	}
-	m, err := in.store.Raw(ctx, rawSeq)
+	m, err := in.store.Inbox().Message(ctx, rawSeq)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -98,7 +98,7 @@ func (in *Ingest) Replay(ctx context.Context, rawSeq uint64, body []byte) (Outco
 		fixed := m
 		fixed.Body, fixed.Replaces, fixed.ReceivedAt = body, rawSeq, time.Time{}
 		fixed.ControlID = fmt.Sprintf("%s#fix@%d", m.ControlID, time.Now().UnixNano())
-		stored, err := in.store.StoreRaw(ctx, fixed)
+		stored, err := in.store.Inbox().Store(ctx, fixed)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -111,7 +111,7 @@ func (in *Ingest) Replay(ctx context.Context, rawSeq uint64, body []byte) (Outco
 		return out, err
 	}
 	if body != nil {
-		err = in.store.ResolveDeadLetter(ctx, rawSeq)
+		err = in.store.Inbox().ResolveDeadLetter(ctx, rawSeq)
 	}
 	return out, err
 }
@@ -165,7 +165,7 @@ func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID st
 	if st.Duplicate {
 		// Only a message seen before can have a dead letter to resolve; a
 		// first arrival saves the write.
-		if err := in.store.ResolveDeadLetter(ctx, m.Seq); err != nil {
+		if err := in.store.Inbox().ResolveDeadLetter(ctx, m.Seq); err != nil {
 			in.log.Warn("could not resolve dead letter", "raw_seq", m.Seq, "err", err)
 		}
 	}
@@ -204,7 +204,7 @@ type located struct {
 // linked to, from the hints if useHints, else from the pathway index.
 func (in *Ingest) locate(ctx context.Context, tr *events.Translation, useHints bool) located {
 	var l located
-	ref, err := in.store.Pseudonymizer().Ref(tr.Patient.CPR)
+	ref, err := in.store.Vault().Ref(tr.Patient.CPR)
 	if err != nil {
 		l.err = &events.MessageError{Code: "bad-patient-id", Field: "patient", Reason: err.Error()}
 		return l
@@ -219,7 +219,7 @@ func (in *Ingest) locate(ctx context.Context, tr *events.Translation, useHints b
 			return l
 		}
 	}
-	l.pathway, l.found, l.err = in.store.EpisodePathway(ctx, tr.Episode)
+	l.pathway, l.found, l.err = in.store.Index().Episode(ctx, tr.Episode)
 	if l.found {
 		in.hints.put(tr.Episode, l.pathway)
 	}
@@ -258,18 +258,18 @@ func (in *Ingest) appendToPatient(ctx context.Context, tr *events.Translation, r
 	}
 	pw := loc.pathway
 	seal := func(ctx context.Context, id events.Identity) (*events.SealedIdentity, error) {
-		return in.store.SealIdentity(ctx, loc.ref, id)
+		return in.store.Vault().Seal(ctx, loc.ref, id)
 	}
 	isNew := false
 	var link *engine.IndexWrite
 	if !loc.found {
-		r, err := in.store.ReservePathway(ctx, loc.ref)
+		r, err := in.store.Index().Reserve(ctx, loc.ref)
 		if err != nil {
 			return uuid.Nil, engine.Result{}, err
 		}
 		pw, isNew, seal = r.Pathway, r.New, r.SealIdentity
 		if tr.Episode != "" {
-			if link, err = in.store.SendEpisodeLink(tr.Episode, pw); err != nil {
+			if link, err = in.store.Index().SendEpisodeLink(tr.Episode, pw); err != nil {
 				return pw, engine.Result{}, err
 			}
 		}
@@ -283,14 +283,14 @@ func (in *Ingest) appendToPatient(ctx context.Context, tr *events.Translation, r
 			return pw, engine.Result{}, err
 		}
 	}
-	res, err := in.store.Execute(ctx, cmd)
+	res, err := in.store.Log().Execute(ctx, cmd)
 	if errors.Is(err, events.ErrUnknownPathway) && !isNew {
 		// The pathway was reserved but its opening never landed (a crash,
 		// or a first message that failed): open it now.
 		if err := in.withOpening(ctx, tr, &cmd, loc.ref, seal); err != nil {
 			return pw, engine.Result{}, err
 		}
-		res, err = in.store.Execute(ctx, cmd)
+		res, err = in.store.Log().Execute(ctx, cmd)
 	}
 	if err == nil {
 		err = in.linkDocuments(ctx, pw, tr.Payloads)
@@ -309,7 +309,7 @@ func (in *Ingest) linkDocuments(ctx context.Context, pw uuid.UUID, ps []events.P
 	var writes []*engine.IndexWrite
 	for _, p := range ps {
 		if d, ok := p.(*events.DocumentSent); ok {
-			w, err := in.store.SendDocumentLink(d.Document, pw)
+			w, err := in.store.Index().SendDocumentLink(d.Document, pw)
 			if err != nil {
 				return err
 			}
@@ -359,14 +359,14 @@ func (in *Ingest) appendByDocument(ctx context.Context, tr *events.Translation, 
 	if doc == "" {
 		return uuid.Nil, engine.Result{}, &events.MessageError{Code: "missing-field", Field: "patient", Reason: "the message names no patient"}
 	}
-	pw, ok, err := in.store.DocumentPathway(ctx, doc)
+	pw, ok, err := in.store.Index().Document(ctx, doc)
 	if err != nil {
 		return uuid.Nil, engine.Result{}, err
 	}
 	if !ok {
 		return uuid.Nil, engine.Result{}, &events.MessageError{Code: "unknown-document", Field: "document", Reason: "no pathway has a document " + doc}
 	}
-	res, err := in.store.Execute(ctx, events.Command{
+	res, err := in.store.Log().Execute(ctx, events.Command{
 		Pathway: pw, Actor: tr.Actor, Source: tr.Source, OccurredAt: tr.OccurredAt,
 		Correlation: rawRef(rawSeq), Causation: rawRef(rawSeq), Payloads: tr.Payloads,
 	})
@@ -416,7 +416,7 @@ const Unassigned = "unassigned"
 // cancellations, and a merge.
 func (in *Ingest) extras(ctx context.Context, tr *events.Translation, cmd *events.Command, ref events.PatientRef) error {
 	if tr.Cancels != nil {
-		history, err := in.store.Load(ctx, cmd.Pathway)
+		history, err := in.store.Log().Load(ctx, cmd.Pathway)
 		if err != nil {
 			return err
 		}
@@ -427,16 +427,16 @@ func (in *Ingest) extras(ctx context.Context, tr *events.Translation, cmd *event
 		cmd.Payloads = append(corr, cmd.Payloads...)
 	}
 	if tr.MergedPatient != nil {
-		merged, err := in.store.Pseudonymizer().Ref(tr.MergedPatient.CPR)
+		merged, err := in.store.Vault().Ref(tr.MergedPatient.CPR)
 		if err != nil {
 			return &events.MessageError{Code: "bad-patient-id", Field: "merged patient", Reason: err.Error()}
 		}
-		mergedPw, _, err := in.store.PatientPathway(ctx, merged)
+		mergedPw, _, err := in.store.Index().Patient(ctx, merged)
 		if err != nil {
 			return err
 		}
 		cmd.Payloads = append(cmd.Payloads, &events.PatientIdentityMerged{Survivor: ref, Merged: merged, MergedPathway: mergedPw})
-		if err := in.store.SetPatientPathway(ctx, merged, cmd.Pathway); err != nil {
+		if err := in.store.Index().SetPatient(ctx, merged, cmd.Pathway); err != nil {
 			return err
 		}
 	}
@@ -528,7 +528,7 @@ func (in *Ingest) dead(ctx context.Context, m engine.RawMessage, err error) erro
 	case errors.Is(err, events.ErrUnknownPathway):
 		d.Code = "unknown-pathway"
 	}
-	if perr := in.store.PutDeadLetter(ctx, d); perr != nil {
+	if perr := in.store.Inbox().PutDeadLetter(ctx, d); perr != nil {
 		return fmt.Errorf("ingest: could not record dead letter (%v) for: %w", perr, err)
 	}
 	in.log.Warn("message dead-lettered", "raw_seq", m.Seq, "system", m.System, "code", d.Code, "field", d.Field)

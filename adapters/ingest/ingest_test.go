@@ -67,7 +67,7 @@ func msg(id, body string) engine.RawMessage {
 
 func types(t *testing.T, s *engine.Store, out ingest.Outcome) []events.Type {
 	t.Helper()
-	h, err := s.Load(context.Background(), out.Pathway)
+	h, err := s.Log().Load(context.Background(), out.Pathway)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,12 +93,12 @@ func TestReceiveOpensAndDeduplicates(t *testing.T) {
 	if len(got) != 2 || got[0] != events.TypePathwayOpened || got[1] != events.TypePatientAdmitted {
 		t.Errorf("got %v; want [PathwayOpened PatientAdmitted]", got)
 	}
-	h, _ := s.Load(ctx, out.Pathway)
+	h, _ := s.Log().Load(ctx, out.Pathway)
 	opened := h[0].Payload.(*events.PathwayOpened)
 	if opened.Cluster != "aarhus" || opened.Identity == nil {
 		t.Errorf("opened in cluster %q, identity sealed %v; want aarhus, sealed", opened.Cluster, opened.Identity != nil)
 	}
-	id, err := s.OpenIdentity(ctx, opened.Patient, opened.Identity)
+	id, err := s.Vault().Open(ctx, opened.Patient, opened.Identity)
 	if err != nil || id.CPR != "0102030405" {
 		t.Errorf("sealed identity: %v", err)
 	}
@@ -117,14 +117,14 @@ func TestDeadLetterAndReplay(t *testing.T) {
 		if !errors.As(err, &ie) || ie.DeadLetter.Code != "unknown-trigger" || ie.DeadLetter.Field != "VERB" {
 			t.Fatalf("got %v; want a dead letter unknown-trigger at VERB", err)
 		}
-		list, _ := s.DeadLetters(ctx)
+		list, _ := s.Inbox().DeadLetters(ctx)
 		if len(list) != 1 {
 			t.Fatalf("got %d dead letters; want 1", len(list))
 		}
 		if _, err := in.Replay(ctx, ie.DeadLetter.RawSeq, []byte("0102030405|stay-9|admit")); err != nil {
 			t.Fatal(err)
 		}
-		if list, _ := s.DeadLetters(ctx); len(list) != 0 {
+		if list, _ := s.Inbox().DeadLetters(ctx); len(list) != 0 {
 			t.Errorf("got %d dead letters after replay; want 0", len(list))
 		}
 	})
@@ -144,7 +144,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 		if got := types(t, s, out); got[len(got)-1] != events.TypePatientDischarged {
 			t.Errorf("got %v; want the discharge last", got)
 		}
-		if _, err := s.DeadLetter(ctx, ie.DeadLetter.RawSeq); !errors.Is(err, engine.ErrNoDeadLetter) {
+		if _, err := s.Inbox().DeadLetter(ctx, ie.DeadLetter.RawSeq); !errors.Is(err, engine.ErrNoDeadLetter) {
 			t.Errorf("dead letter still there: %v", err)
 		}
 	})
@@ -157,7 +157,7 @@ func TestCancelAndMerge(t *testing.T) {
 	if _, err := in.Receive(ctx, msg("c2", "0102030405|stay-1|cancel-admit")); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := s.Load(ctx, out.Pathway)
+	h, _ := s.Log().Load(ctx, out.Pathway)
 	if p := events.Fold(h); p.Admitted() {
 		t.Errorf("still admitted after A11; want the admission annulled")
 	}
@@ -184,13 +184,13 @@ func TestMessageThatMeansNothing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("got %v; want it stored raw and accepted", err)
 	}
-	if _, err := s.Raw(ctx, out.RawSeq); err != nil {
+	if _, err := s.Inbox().Message(ctx, out.RawSeq); err != nil {
 		t.Errorf("raw message: %v", err)
 	}
-	if list, _ := s.DeadLetters(ctx); len(list) != 0 {
+	if list, _ := s.Inbox().DeadLetters(ctx); len(list) != 0 {
 		t.Errorf("got %d dead letters; want none", len(list))
 	}
-	if last, _ := s.LastSeq(ctx); last != 0 {
+	if last, _ := s.Log().LastSeq(ctx); last != 0 {
 		t.Errorf("log at %d; want nothing appended", last)
 	}
 }

@@ -187,7 +187,7 @@ func (b *bencher) replayPhase(ctx context.Context) error {
 		return err
 	}
 	defer s.Close()
-	last, err := s.LastSeq(ctx)
+	last, err := s.Log().LastSeq(ctx)
 	if err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func (b *bencher) replayPhase(ctx context.Context) error {
 		var st engine.ReplayStats
 		replay := func() error {
 			var err error
-			st, err = s.Replay(ctx, engine.ReplayOptions{Progress: func(st engine.ReplayStats) {
+			st, err = s.Log().Replay(ctx, engine.ReplayOptions{Progress: func(st engine.ReplayStats) {
 				b.progress("replay: %d events, %.0f/s", st.Events, st.Rate)
 			}}, set)
 			return err
@@ -315,7 +315,7 @@ func (b *bencher) startHost(ctx context.Context, cfg engine.Config, name string,
 	if err != nil {
 		return 0, 0, err
 	}
-	h := s.NewHost(name, set, engine.HostOptions{})
+	h := s.Log().NewHost(name, set, engine.HostOptions{})
 	hctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- h.Run(hctx) }()
@@ -660,7 +660,7 @@ func (b *bencher) paced(ctx context.Context, s *engine.Store, cmds []events.Comm
 		go func() {
 			defer wg.Done()
 			for c := range queues[i] {
-				res, err := s.Execute(ctx, c)
+				res, err := s.Log().Execute(ctx, c)
 				if err != nil && !errors.Is(err, events.ErrRule) {
 					once.Do(func() { firstErr = fmt.Errorf("execute %s: %w", c.Pathway, err) })
 					continue
@@ -743,7 +743,7 @@ func (b *bencher) mllpPhase(ctx context.Context) error {
 
 	var sent, accepted atomic.Int64
 	var took time.Duration
-	evs0, msgs0 := s.Stats().Events.Load(), serverInMsgs(s)
+	evs0, msgs0 := s.Log().Stats().Events.Load(), serverInMsgs(s)
 	err = b.profile(phaseMLLP, func() error {
 		var err error
 		took, err = sendMLLP(ctx, srv.Addr().String(), conns, time.Now().Add(b.o.maxWrite), &sent, &accepted)
@@ -752,7 +752,7 @@ func (b *bencher) mllpPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	evs := s.Stats().Events.Load() - evs0
+	evs := s.Log().Stats().Events.Load() - evs0
 	if n := sent.Load(); n > 0 {
 		b.res.MLLPNATSPerMessage = round(float64(serverInMsgs(s)-msgs0)/float64(n), 1)
 	}

@@ -163,7 +163,7 @@ func (b *bencher) buildTemplate(ctx context.Context, phase string) error {
 	if err := f.fill(ctx, tail); err != nil {
 		return err
 	}
-	if last, err := s.LastSeq(ctx); err != nil || last != f.seq {
+	if last, err := s.Log().LastSeq(ctx); err != nil || last != f.seq {
 		return fmt.Errorf("template: log ends at %d, %v; want %d", last, err, f.seq)
 	}
 	b.logEvents, b.logPathways = f.events, f.pathways()
@@ -218,7 +218,7 @@ func (f *filler) fill(ctx context.Context, cmds []events.Command) error {
 	if err != nil {
 		return err
 	}
-	codec := f.s.Codec()
+	codec := f.s.Log().Codec()
 	for i, c := range cmds {
 		if i%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -361,7 +361,7 @@ func (b *bencher) execute(ctx context.Context, what string, s *engine.Store, cmd
 				if ctx.Err() != nil || (!stop.IsZero() && time.Now().After(stop)) {
 					return
 				}
-				res, err := s.Execute(ctx, c)
+				res, err := s.Log().Execute(ctx, c)
 				if errors.Is(err, events.ErrRule) {
 					rejected.Add(1)
 				} else if err != nil {
@@ -404,7 +404,7 @@ func (b *bencher) report(what string, finished <-chan struct{}, count func() int
 // readLog returns the subjects and bodies of every message of the event
 // stream, in log order.
 func readLog(ctx context.Context, s *engine.Store) ([]string, [][]byte, error) {
-	last, err := s.LastSeq(ctx)
+	last, err := s.Log().LastSeq(ctx)
 	if err != nil || last == 0 {
 		return nil, nil, err
 	}

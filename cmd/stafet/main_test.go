@@ -75,7 +75,7 @@ func TestReadCommands(t *testing.T) {
 	}
 	defer store.Close()
 	set, _ := projections.NewSet(projections.DefaultRules())
-	host := store.NewHost("cli-test", set, engine.HostOptions{})
+	host := store.Log().NewHost("cli-test", set, engine.HostOptions{})
 	go host.Run(ctx)
 	<-host.Ready()
 	dir, _ := events.NewDirectory(nil)
@@ -88,7 +88,7 @@ func TestReadCommands(t *testing.T) {
 	defer srv.Close()
 
 	hospital, aarhus := events.SOR("6620000000001"), events.Kommune("0751")
-	ref, _ := store.Pseudonymizer().Ref("0102030405")
+	ref, _ := store.Vault().Ref("0102030405")
 	pw := events.NewID()
 	t0 := time.Now().Add(-48 * time.Hour).UTC()
 	for _, c := range []events.Command{
@@ -98,11 +98,11 @@ func TestReadCommands(t *testing.T) {
 		{Pathway: pw, Actor: events.Actor{Org: hospital}, OccurredAt: t0.Add(time.Hour), Payloads: []events.Payload{
 			&events.HandoffOffered{Offer: "o1", From: hospital, To: aarhus, What: events.HomeCare, Deadline: t0.Add(5 * time.Hour)}}},
 	} {
-		if _, err := store.Execute(ctx, c); err != nil {
+		if _, err := store.Log().Execute(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	last, _ := store.LastSeq(ctx)
+	last, _ := store.Log().LastSeq(ctx)
 	for host.Applied() < last {
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -35,13 +35,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/adapters/translate/hl7v2"
 	"github.com/stafet/stafet/adapters/transport/mllp"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/natstest"
 )
 
 func TestMain(m *testing.M) {
@@ -295,45 +294,28 @@ func clusterEnv(t *testing.T, url, secret string, replicas int) map[string]strin
 	}
 }
 
-func startCluster(t *testing.T) *engine.Cluster {
+func startCluster(t *testing.T) *natstest.Cluster {
 	t.Helper()
 	start := time.Now()
-	c, err := engine.StartCluster(engine.ClusterConfig{Dir: t.TempDir()})
+	c, err := natstest.Start(natstest.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Shutdown)
-	// A fresh cluster elects its meta leader before it can place
-	// replicated streams promptly; stafetd's start-up calls have 5 s
-	// timeouts and not all of them retry (see startInstance). Wait until
-	// an R3 stream can be created.
-	nc, err := nats.Connect(c.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	// stafetd's start-up calls have 5 s timeouts and not all of them
+	// retry (see startInstance).
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for {
-		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := js.CreateStream(actx, jetstream.StreamConfig{Name: "WARMUP", Subjects: []string{"warmup"}, Replicas: 3})
-		acancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("cluster cannot create a replicated stream: %v", err)
-		}
+	if err := c.WaitReplicated(ctx, 3); err != nil {
+		t.Fatal(err)
 	}
-	js.DeleteStream(ctx, "WARMUP")
 	t.Logf("3-node NATS cluster ready in %v", time.Since(start).Round(time.Millisecond))
 	return c
 }
 
 // startPair starts a 3-node cluster and two stafetd instances on it,
 // replicas 3, and waits until both have their projections ready.
-func startPair(t *testing.T) (cluster *engine.Cluster, env map[string]string, a, b *service, stopA func()) {
+func startPair(t *testing.T) (cluster *natstest.Cluster, env map[string]string, a, b *service, stopA func()) {
 	t.Helper()
 	cluster = startCluster(t)
 	env = clusterEnv(t, cluster.URL(), faultSecret(t), 3)
@@ -652,7 +634,7 @@ func (c *tally) Apply(e events.Envelope) error {
 func readLog(ctx context.Context, t *testing.T, store *engine.Store) *tally {
 	t.Helper()
 	c := &tally{byType: map[events.Type]int{}, seqs: map[string][]uint64{}, hl7: map[string]string{}}
-	if _, err := store.Replay(ctx, engine.ReplayOptions{}, c); err != nil {
+	if _, err := store.Log().Replay(ctx, engine.ReplayOptions{}, c); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -745,7 +727,7 @@ func settle(ctx context.Context, t *testing.T, store *engine.Store, hosts ...*en
 	var pending string
 	stableSince := time.Now()
 	for {
-		seq, err := store.LastSeq(ctx)
+		seq, err := store.Log().LastSeq(ctx)
 		if err == nil && seq != last {
 			last, stableSince = seq, time.Now()
 		}
@@ -1203,7 +1185,7 @@ func TestFaultRaceOnOnePathway(t *testing.T) {
 	raced := time.Since(start)
 
 	settle(ctx, t, a.store, a.host, b.host)
-	history, err := a.store.Load(ctx, uuid.MustParse(opened.Pathway))
+	history, err := a.store.Log().Load(ctx, uuid.MustParse(opened.Pathway))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1237,7 +1219,7 @@ func TestFaultRaceOnOnePathway(t *testing.T) {
 	if dups := readLog(ctx, t, a.store).duplicated(); len(dups) > 0 {
 		t.Errorf("source messages stored twice: %v", dups)
 	}
-	conflicts := a.store.Stats().Conflicts.Load() + b.store.Stats().Conflicts.Load()
+	conflicts := a.store.Log().Stats().Conflicts.Load() + b.store.Log().Stats().Conflicts.Load()
 	if len(wrongRule) > 0 {
 		t.Errorf("%d commands refused by a pathway rule that did not apply, e.g. %q: the instance decided on its cached state of the pathway, "+
 			"which misses the other instance's appends; engine.Store.Execute returns a rule error decided on cached state without reloading "+
@@ -1334,7 +1316,7 @@ func TestFaultDeadlineWhileDown(t *testing.T) {
 	}
 	// elapsed returns the DeadlineElapsed events for a deadline.
 	elapsed := func(deadline time.Time) []events.Envelope {
-		history, err := b.store.Load(ctx, pathway)
+		history, err := b.store.Log().Load(ctx, pathway)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1392,7 +1374,7 @@ func TestFaultDeadlineWhileDown(t *testing.T) {
 	t.Logf("deadline %v after instance a stopped: instance b recorded DeadlineElapsed %v after it (seen in the log %v after); after a's restart (projections ready in %v) DeadlineElapsed events for it: %d",
 		deadline.Sub(stopped).Round(time.Millisecond), late.Round(time.Millisecond), seen.Round(time.Millisecond), back.Round(time.Millisecond), len(got))
 	t.Logf("deadline with both instances up: DeadlineElapsed events %d; scheduler attempts recognised as duplicates: a %d, b %d; source messages duplicated %d",
-		len(got2), a2.store.Stats().Duplicates.Load(), b.store.Stats().Duplicates.Load(), len(all.duplicated()))
+		len(got2), a2.store.Log().Stats().Duplicates.Load(), b.store.Log().Stats().Duplicates.Load(), len(all.duplicated()))
 }
 
 // --- found while writing these tests ---

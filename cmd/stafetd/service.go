@@ -79,7 +79,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	}
 	// The checkpoint name carries the rules' hash: a change of rules starts
 	// from an empty state and re-derives every gap by replay.
-	svc.host = svc.store.NewHost("projections-v1-"+rulesID, svc.set, engine.HostOptions{})
+	svc.host = svc.store.Log().NewHost("projections-v1-"+rulesID, svc.set, engine.HostOptions{})
 	policies, err := projections.NewPolicies(rules)
 	if err != nil {
 		return err
@@ -122,7 +122,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	goRun("alerts", svc.alerts.Run)
 	goRun("policies", func(ctx context.Context) error { return svc.runPolicies(ctx, policies, log) })
 	goRun("deadlines", func(ctx context.Context) error {
-		return svc.store.RunDeadlines(ctx, svc.dueDeadlines, time.Second)
+		return svc.store.Reactors().RunDeadlines(ctx, svc.dueDeadlines, time.Second)
 	})
 	stopServers, err := svc.serve(ctx, cfg, log, goRun)
 	if err != nil {
@@ -235,13 +235,13 @@ func (svc *service) setupAuth(ctx context.Context, cfg config, stderr io.Writer)
 // handled once, and the commands carry deterministic source keys, so a
 // redelivery appends nothing twice.
 func (svc *service) runPolicies(ctx context.Context, p projections.Policies, log *slog.Logger) error {
-	return svc.store.React(ctx, "stafet-policies", func(ctx context.Context, e events.Envelope) error {
-		history, err := svc.store.LoadUpTo(ctx, e.Pathway, e.Seq)
+	return svc.store.Reactors().React(ctx, "stafet-policies", func(ctx context.Context, e events.Envelope) error {
+		history, err := svc.store.Log().LoadUpTo(ctx, e.Pathway, e.Seq)
 		if err != nil {
 			return err
 		}
 		for _, cmd := range p.Decide(events.Fold(history), e) {
-			_, err := svc.store.Execute(ctx, cmd)
+			_, err := svc.store.Log().Execute(ctx, cmd)
 			var re *events.RuleError
 			var ve *events.ValidationError
 			if errors.As(err, &re) || errors.As(err, &ve) {
@@ -283,7 +283,7 @@ func (svc *service) ready() bool {
 func (svc *service) registerMetrics() {
 	r := svc.registry
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	st := svc.store.Stats()
+	st := svc.store.Log().Stats()
 	counter := func(name, help string, f func() uint64) {
 		r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
 	}

@@ -82,7 +82,7 @@ func medcomIngest(t *testing.T) (*engine.Store, func(raw []byte) (ingest.Outcome
 // history loads a pathway and returns its events' types and its state.
 func history(t *testing.T, store *engine.Store, out ingest.Outcome) ([]events.Envelope, []events.Type, *events.Pathway) {
 	t.Helper()
-	h, err := store.Load(context.Background(), out.Pathway)
+	h, err := store.Log().Load(context.Background(), out.Pathway)
 	if err != nil {
 		t.Fatal(err)
 	}

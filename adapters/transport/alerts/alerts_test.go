@@ -154,7 +154,7 @@ func TestRedeliveredEvent(t *testing.T) {
 	pw := dischargeFlow(t, store, aarhus)
 	waitFor(t, 10*time.Second, "5 alerts", func() bool { return len(sub.snapshot()) >= 5 })
 
-	history, err := store.Load(context.Background(), pw)
+	history, err := store.Log().Load(context.Background(), pw)
 	if err != nil {
 		t.Fatal(err)
 	}

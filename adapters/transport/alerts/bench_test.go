@@ -47,7 +47,7 @@ func benchLatency(b *testing.B, durability engine.Durability, rate int, dur time
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := store.Execute(ctx, hl7(pws[i], "A01", t0, &events.PathwayOpened{Patient: patient(b), Cluster: "aarhus", Municipality: munis[i%len(munis)]},
+			_, err := store.Log().Execute(ctx, hl7(pws[i], "A01", t0, &events.PathwayOpened{Patient: patient(b), Cluster: "aarhus", Municipality: munis[i%len(munis)]},
 				&events.PatientAdmitted{Hospital: hospital, Class: events.Inpatient}))
 			if err != nil {
 				b.Error(err)
@@ -86,7 +86,7 @@ func benchLatency(b *testing.B, durability engine.Durability, rate int, dur time
 			for i := range jobs {
 				pw := pws[i%pathways]
 				offer := &events.HandoffOffered{Offer: fmt.Sprintf("o%d", i), From: hospital, To: munis[(i%pathways)%len(munis)], What: events.HomeCare, Deadline: t0.Add(5 * time.Hour)}
-				if _, err := store.Execute(ctx, hl7(pw, offer.Offer, t0.Add(time.Hour), offer)); err != nil {
+				if _, err := store.Log().Execute(ctx, hl7(pw, offer.Offer, t0.Add(time.Hour), offer)); err != nil {
 					b.Error(err)
 				}
 			}
@@ -107,7 +107,7 @@ func benchLatency(b *testing.B, durability engine.Durability, rate int, dur time
 	case <-done:
 	case <-time.After(30 * time.Second):
 		mu.Lock()
-		last, _ := store.LastSeq(ctx)
+		last, _ := store.Log().LastSeq(ctx)
 		st, _ := store.JetStream().Stream(ctx, engine.EventStream)
 		c, _ := st.Consumer(ctx, Reactor)
 		ci, _ := c.Info(ctx)

@@ -26,7 +26,7 @@ var logOnly = time.Unix(1, 0).UTC()
 
 // Derive returns the alerts the last event of history causes. history is
 // one pathway's events in log order up to and including that event, as
-// engine.Store.LoadUpTo gives them. Derive is pure: the same history gives
+// engine.Log.LoadUpTo gives them. Derive is pure: the same history gives
 // the same alerts, with the same ids, in the same order; Counter is left
 // zero for the publisher to fill in.
 func Derive(v Viewer, history []events.Envelope) []Alert {

@@ -122,7 +122,7 @@ func dischargeFlow(t testing.TB, s *engine.Store, muni events.OrgID) uuid.UUID {
 		hl7(pw, "A03", t0.Add(2*time.Hour), &events.PatientDischarged{Hospital: hospital, Destination: events.DestHomeWithServices, To: muni}),
 	}
 	for _, c := range steps {
-		if _, err := s.Execute(context.Background(), c); err != nil {
+		if _, err := s.Log().Execute(context.Background(), c); err != nil {
 			t.Fatalf("execute %T: %v", c.Payloads[0], err)
 		}
 	}

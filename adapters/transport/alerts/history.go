@@ -18,7 +18,7 @@ import (
 
 // histories keeps the histories of recently active pathways, fed by
 // tailing the event log, so that making an event's alerts usually needs
-// no load. A load (engine.Store.LoadUpTo) costs a few milliseconds once
+// no load. A load (engine.Log.LoadUpTo) costs a few milliseconds once
 // pathways interleave in the log, and the reactor handles events one at a
 // time; at a thousand events a second that would not keep up.
 //
@@ -51,7 +51,7 @@ func newHistories(max int) *histories {
 
 // tail follows the event log from its end until ctx ends.
 func (h *histories) tail(ctx context.Context, store *engine.Store, log *slog.Logger) error {
-	start, err := store.LastSeq(ctx)
+	start, err := store.Log().LastSeq(ctx)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func (h *histories) tail(ctx context.Context, store *engine.Store, log *slog.Log
 	if err != nil {
 		return fmt.Errorf("alerts: tail the log: %w", err)
 	}
-	codec := store.Codec()
+	codec := store.Log().Codec()
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		md, err := m.Metadata()
 		if err != nil {

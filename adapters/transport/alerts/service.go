@@ -311,7 +311,7 @@ func (s *Service) Run(ctx context.Context) error {
 	parts := []func(context.Context) error{
 		func(ctx context.Context) error { return s.hist.tail(ctx, s.store, s.log) },
 		func(ctx context.Context) error {
-			return s.store.React(ctx, Reactor, s.handle, engine.ReactOptions{FromNow: true})
+			return s.store.Reactors().React(ctx, Reactor, s.handle, engine.ReactOptions{FromNow: true})
 		},
 		s.runWebhooks,
 	}
@@ -337,7 +337,7 @@ func (s *Service) handle(ctx context.Context, e events.Envelope) error {
 	history, ok := s.hist.upTo(e.Pathway, e.Seq, time.Second)
 	if !ok {
 		s.m.loads.Inc()
-		loaded, err := s.store.LoadUpTo(ctx, e.Pathway, e.Seq)
+		loaded, err := s.store.Log().LoadUpTo(ctx, e.Pathway, e.Seq)
 		if err != nil {
 			return err
 		}

@@ -65,7 +65,7 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	all, err := s.cfg.Store.DeadLetters(r.Context())
+	all, err := s.cfg.Store.Inbox().DeadLetters(r.Context())
 	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
@@ -112,12 +112,12 @@ func (s *Server) showDeadLetter(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	d, err := s.cfg.Store.DeadLetter(ctx, seq)
+	d, err := s.cfg.Store.Inbox().DeadLetter(ctx, seq)
 	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	m, err := s.cfg.Store.Raw(ctx, seq)
+	m, err := s.cfg.Store.Inbox().Message(ctx, seq)
 	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return

@@ -108,7 +108,7 @@ func renameFields(err error, prefix string) error {
 // pathwayFor loads a pathway a command is for and checks the caller is
 // party to it.
 func (s *Server) pathwayFor(ctx context.Context, p Principal, id uuid.UUID) ([]events.Envelope, error) {
-	history, err := s.cfg.Store.Load(ctx, id)
+	history, err := s.cfg.Store.Log().Load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func (s *Server) pathwayFor(ctx context.Context, p Principal, id uuid.UUID) ([]e
 
 // execute runs a command and answers with what it appended.
 func (s *Server) execute(w http.ResponseWriter, r *http.Request, cmd events.Command, prefix string, status int, res commandResult) {
-	out, err := s.cfg.Store.Execute(r.Context(), cmd)
+	out, err := s.cfg.Store.Log().Execute(r.Context(), cmd)
 	if err != nil {
 		writeProblem(w, r, problemFor(renameFields(err, prefix)))
 		return
@@ -218,7 +218,7 @@ func (s *Server) openPathway(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problemFor(&events.ValidationError{Field: "patient.cpr", Reason: "missing"}))
 		return
 	}
-	ref, err := s.cfg.Store.Pseudonymizer().Ref(b.Patient.CPR)
+	ref, err := s.cfg.Store.Vault().Ref(b.Patient.CPR)
 	if err != nil {
 		writeProblem(w, r, problemFor(&events.ValidationError{Field: "patient.cpr", Reason: reason(err)}))
 		return
@@ -232,13 +232,13 @@ func (s *Server) openPathway(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	id, isNew, err := s.cfg.Store.ResolvePathway(ctx, ref, b.Episode)
+	id, isNew, err := s.cfg.Store.Index().Resolve(ctx, ref, b.Episode)
 	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
 	if !isNew {
-		history, err := s.cfg.Store.Load(ctx, id)
+		history, err := s.cfg.Store.Log().Load(ctx, id)
 		if err != nil {
 			writeProblem(w, r, problemFor(err))
 			return
@@ -249,7 +249,7 @@ func (s *Server) openPathway(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	cpr, _ := events.NormalizeCPR(b.Patient.CPR)
-	if opened.Identity, err = s.cfg.Store.SealIdentity(ctx, ref, events.Identity{CPR: cpr, Name: b.Patient.Name}); err != nil {
+	if opened.Identity, err = s.cfg.Store.Vault().Seal(ctx, ref, events.Identity{CPR: cpr, Name: b.Patient.Name}); err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
@@ -337,7 +337,7 @@ func (s *Server) appendEvent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	payload, err := s.cfg.Store.Codec().DecodePayload(b.Type, b.Data)
+	payload, err := s.cfg.Store.Log().Codec().DecodePayload(b.Type, b.Data)
 	if err != nil {
 		writeProblem(w, r, problemFor(payloadError(err)))
 		return

@@ -72,7 +72,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	set.UseDirectory(dir)
-	host := store.NewHost("projections-test", set, engine.HostOptions{})
+	host := store.Log().NewHost("projections-test", set, engine.HostOptions{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -155,7 +155,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	history, err := s.cfg.Store.Load(ctx, id)
+	history, err := s.cfg.Store.Log().Load(ctx, id)
 	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
@@ -222,7 +222,7 @@ func (s *Server) identity(r *http.Request, history []events.Envelope) (*identity
 		if !ok || o.Identity == nil {
 			continue
 		}
-		id, err := s.cfg.Store.OpenIdentity(r.Context(), o.Patient, o.Identity)
+		id, err := s.cfg.Store.Vault().Open(r.Context(), o.Patient, o.Identity)
 		if errors.Is(err, events.ErrShredded) {
 			return &identityView{Shredded: true}, nil
 		}

@@ -130,7 +130,7 @@ func TestReadPathway(t *testing.T) {
 	})
 	t.Run("identity after crypto-shredding", func(t *testing.T) {
 		p := e.read(path, adminToken)
-		if err := e.store.ShredPatient(t.Context(), p.Patient); err != nil {
+		if err := e.store.Vault().Shred(t.Context(), p.Patient); err != nil {
 			t.Fatal(err)
 		}
 		p = e.read(path+"?identity=true", adminToken)

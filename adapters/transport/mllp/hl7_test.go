@@ -135,18 +135,18 @@ func episode(visit string) string { return string(auh) + "/" + visit }
 func (e *hl7Env) history(t testing.TB, cprNo, visit string) []events.Type {
 	t.Helper()
 	ctx := context.Background()
-	ref, err := e.store.Pseudonymizer().Ref(cprNo)
+	ref, err := e.store.Vault().Ref(cprNo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw, isNew, err := e.store.ResolvePathway(ctx, ref, episode(visit))
+	pw, isNew, err := e.store.Index().Resolve(ctx, ref, episode(visit))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if isNew {
 		return nil
 	}
-	h, err := e.store.Load(ctx, pw)
+	h, err := e.store.Log().Load(ctx, pw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestHL7OverMLLP(t *testing.T) {
 	t.Run("every message is stored raw", func(t *testing.T) {
 		var bodies []string
 		for seq := uint64(1); ; seq++ {
-			m, err := e.store.Raw(ctx, seq)
+			m, err := e.store.Inbox().Message(ctx, seq)
 			if err != nil {
 				break
 			}
@@ -260,7 +260,7 @@ func TestHL7OverMLLP(t *testing.T) {
 		}
 	})
 	t.Run("the failures are dead letters", func(t *testing.T) {
-		list, err := e.store.DeadLetters(ctx)
+		list, err := e.store.Inbox().DeadLetters(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

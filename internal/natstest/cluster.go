@@ -1,6 +1,7 @@
-package engine
+package natstest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,33 +12,35 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Cluster is a NATS JetStream cluster of nats-servers in this process, on
-// 127.0.0.1 ports: for tests and for small sites that want replication on
-// one machine's disks. Production runs the stock nats-server binary on
-// three machines (docs/operations.md) and gives stafetd their URLs.
+// 127.0.0.1 ports, for tests. Production runs the stock nats-server binary
+// on three machines (docs/operations.md) and gives stafetd their URLs.
 type Cluster struct {
 	mu      sync.Mutex
 	opts    []*server.Options
 	servers []*server.Server
 }
 
-// ClusterConfig configures StartCluster.
-type ClusterConfig struct {
+// Config configures Start.
+type Config struct {
 	// Dir holds one subdirectory per node.
 	Dir string
 	// Nodes is the number of servers; default 3.
 	Nodes int
 	// Name is the cluster's name; default "stafet".
 	Name string
-	// Durability as in Config: Safe makes every node fsync every write.
-	Durability Durability
+	// Bulk leaves fsyncs to the servers' interval; by default every node
+	// fsyncs every write (sync_interval: always), as production runs.
+	Bulk bool
 }
 
-// StartCluster starts the nodes and waits until they are ready and a
-// JetStream meta leader is elected.
-func StartCluster(cfg ClusterConfig) (*Cluster, error) {
+// Start starts the nodes and waits until they are ready and a JetStream
+// meta leader is elected.
+func Start(cfg Config) (*Cluster, error) {
 	if cfg.Nodes == 0 {
 		cfg.Nodes = 3
 	}
@@ -60,12 +63,12 @@ func StartCluster(cfg ClusterConfig) (*Cluster, error) {
 	for i := range cfg.Nodes {
 		dir := filepath.Join(cfg.Dir, fmt.Sprintf("n%d", i+1))
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("engine: cluster: %w", err)
+			return nil, fmt.Errorf("natstest: cluster: %w", err)
 		}
 		c.opts = append(c.opts, &server.Options{
 			ServerName: fmt.Sprintf("%s-n%d", cfg.Name, i+1), Host: "127.0.0.1", Port: clientPorts[i],
 			JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
-			SyncAlways: cfg.Durability != Bulk,
+			SyncAlways: !cfg.Bulk,
 			Cluster:    server.ClusterOpts{Name: cfg.Name, Host: "127.0.0.1", Port: routePorts[i]},
 			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
 		})
@@ -87,12 +90,12 @@ func StartCluster(cfg ClusterConfig) (*Cluster, error) {
 func (c *Cluster) start(i int) error {
 	ns, err := server.NewServer(c.opts[i])
 	if err != nil {
-		return fmt.Errorf("engine: cluster node %d: %w", i+1, err)
+		return fmt.Errorf("natstest: cluster node %d: %w", i+1, err)
 	}
 	go ns.Start()
 	if !ns.ReadyForConnections(30 * time.Second) {
 		ns.Shutdown()
-		return fmt.Errorf("engine: cluster node %d not ready in 30s", i+1)
+		return fmt.Errorf("natstest: cluster node %d not ready in 30s", i+1)
 	}
 	c.servers[i] = ns
 	return nil
@@ -106,7 +109,7 @@ func (c *Cluster) waitMetaLeader(d time.Duration) error {
 			}
 		}
 	}
-	return errors.New("engine: cluster elected no JetStream meta leader")
+	return errors.New("natstest: cluster elected no JetStream meta leader")
 }
 
 func (c *Cluster) running() []*server.Server {
@@ -185,10 +188,38 @@ func freePorts(n int) ([]int, error) {
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return nil, fmt.Errorf("engine: cluster ports: %w", err)
+			return nil, fmt.Errorf("natstest: cluster ports: %w", err)
 		}
 		lns = append(lns, ln)
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// WaitReplicated returns once the cluster can create a stream of the
+// given replicas. A fresh cluster elects its meta leader before it can
+// place replicated streams promptly; a program whose start-up requests
+// have short timeouts should start after this.
+func (c *Cluster) WaitReplicated(ctx context.Context, replicas int) error {
+	nc, err := nats.Connect(c.URL())
+	if err != nil {
+		return fmt.Errorf("natstest: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("natstest: %w", err)
+	}
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := js.CreateStream(actx, jetstream.StreamConfig{Name: "NATSTEST_WARMUP", Subjects: []string{"natstest.warmup"}, Replicas: replicas})
+		cancel()
+		if err == nil {
+			js.DeleteStream(ctx, "NATSTEST_WARMUP")
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("natstest: the cluster cannot create a stream of %d replicas: %w", replicas, err)
+		}
+	}
 }

@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stafet/stafet/events"
+)
+
+// Log is the event log, STAFET_EVENTS: the single source of truth. It
+// appends commands with per-pathway optimistic concurrency and
+// idempotency (Execute, Append), loads one pathway (Load, LoadUpTo),
+// replays the log into projections (Replay) and keeps them current
+// (NewHost). Get it from Store.Log.
+type Log struct {
+	*conn
+	stream jetstream.Stream
+	idem   jetstream.KeyValue
+	codec  *events.Codec
+	locks  [256]sync.Mutex
+	cache  *stateCache
+	// appending counts appends between their publish and their index
+	// write (markIndexedOnStop).
+	appending atomic.Int64
+
+	stats Stats
+}
+
+// Stats counts what the log did since the store opened, for metrics.
+type Stats struct {
+	Appends, Events, Conflicts, Duplicates, Rejected atomic.Uint64
+}
+
+// Stats returns the log's counters.
+func (s *Log) Stats() *Stats { return &s.stats }
+
+// Codec returns the event codec.
+func (s *Log) Codec() *events.Codec { return s.codec }
+
+// LastSeq returns the log's last sequence number.
+func (s *Log) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("engine: stream info: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+func (s *Log) lock(pathway uuid.UUID) *sync.Mutex {
+	return &s.locks[pathway[15]]
+}
