@@ -209,6 +209,8 @@ func (s *Server) register() {
 	s.handle("POST /v1/dead-letters/{seq}/replay", operator, s.replayDeadLetter)
 	s.handle("POST /v1/tokens", operator, s.issueToken)
 	s.handle("DELETE /v1/tokens", operator, s.revokeToken)
+	s.handle("GET /v1/nats-users", operator, s.listNATSUsers)
+	s.handle("GET /v1/nats-users/conf", operator, s.natsUsersConf)
 	s.handle("POST /v1/admin/rebuild", operator, s.rebuild)
 }
 
