@@ -345,7 +345,7 @@ func (svc *service) serve(ctx context.Context, cfg config, log *slog.Logger, goR
 		stops = append(stops, stop)
 	}
 	if cfg.httpAddr != "" {
-		api := svc.api(log)
+		api := svc.api(log, cfg.metricsToken)
 		ln, err := net.Listen("tcp", cfg.httpAddr)
 		if err != nil {
 			return nil, fmt.Errorf("http: %w", err)
