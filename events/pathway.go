@@ -50,9 +50,9 @@ type Pathway struct {
 	documents    map[string]DocumentKind
 	// links maps each identity a live PatientIdentityLinked joined to
 	// this pathway's patient (either side of it) to that event.
-	links map[PatientRef]uuid.UUID
-	events       map[uuid.UUID]Type
-	annulled     map[uuid.UUID]bool
+	links    map[PatientRef]uuid.UUID
+	events   map[uuid.UUID]Type
+	annulled map[uuid.UUID]bool
 	// annulledSeqs are stored messages the operator annulled from the
 	// quarantine (QuarantineResolved).
 	annulledSeqs map[uint64]bool
