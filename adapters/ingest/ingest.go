@@ -148,7 +148,7 @@ func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID st
 		// one, the channel's control id is the idempotency id.
 		tr.Source.MessageID = controlID
 	}
-	pw, res, err := in.appendTranslation(ctx, tr, m.Seq, loc)
+	pw, res, err := in.appendAndJoin(ctx, tr, m.Seq, loc)
 	out.Pathway, out.Result = pw, res
 	if err != nil {
 		if isPermanent(err) {
@@ -413,7 +413,7 @@ func (in *Ingest) cluster(tr *events.Translation) string {
 const Unassigned = "unassigned"
 
 // extras adds what needs the pathway's history: Corrections for
-// cancellations, and a merge.
+// cancellations.
 func (in *Ingest) extras(ctx context.Context, tr *events.Translation, cmd *events.Command, ref events.PatientRef) error {
 	if tr.Cancels != nil {
 		history, err := in.store.Log().Load(ctx, cmd.Pathway)
@@ -425,20 +425,6 @@ func (in *Ingest) extras(ctx context.Context, tr *events.Translation, cmd *event
 			return err
 		}
 		cmd.Payloads = append(corr, cmd.Payloads...)
-	}
-	if tr.MergedPatient != nil {
-		merged, err := in.store.Vault().Patient(*tr.MergedPatient)
-		if err != nil {
-			return &events.MessageError{Code: "bad-patient-id", Field: "merged patient", Reason: err.Error()}
-		}
-		mergedPw, _, err := in.store.Index().Patient(ctx, merged)
-		if err != nil {
-			return err
-		}
-		cmd.Payloads = append(cmd.Payloads, &events.PatientIdentityMerged{Survivor: ref, Merged: merged, MergedPathway: mergedPw})
-		if err := in.store.Index().SetPatient(ctx, merged, cmd.Pathway); err != nil {
-			return err
-		}
 	}
 	return nil
 }
