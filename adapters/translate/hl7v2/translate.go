@@ -32,6 +32,7 @@ const System = "hl7v2"
 //	A11, A12, A13, A25, A52, A53  Cancels the latest admission, transfer, discharge, expected discharge, leave start, leave end
 //	A40, A18, A30, A34, A36, A39  merges: MergedPatient from MRG-1
 //	A46, A47                      changes of identifier: MergedPatient from MRG-1 (the old identifier)
+//	A24, A37                      link, unlink: MergedPatient from the second PID-3 (Unlink for A37)
 //	A43, A45                      error unsupported-trigger: moving records between patients is done by hand
 //	A05, A14, A15, A26, A27, …    nothing: pre-admissions, pending events, demographics, accounts (table in docs/adapters.md)
 //
