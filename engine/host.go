@@ -31,20 +31,34 @@ type HostOptions struct {
 	// OnApply, if set, is called after each batch of events is applied,
 	// from the host's goroutine and outside its lock (use Read to query).
 	OnApply func([]events.Envelope)
+	// Watch is how often the host reads the log's end to tell live from
+	// behind, stalled or cut off (Status). Default 1 s.
+	Watch time.Duration
+	// StallAfter is how long the projection may stand still while the log
+	// holds more before it counts as stalled. Default 30 s.
+	StallAfter time.Duration
+	// StaleAfter is how old the last moment the projection held the whole
+	// log may grow before its answers count as stale. Default 10 s.
+	StaleAfter time.Duration
 }
 
 // Host keeps one projection current: it restores the last checkpoint,
 // catches up with the log, follows it live, and checkpoints as it goes.
 // One goroutine (Run) owns the projection's state; queries go through Read.
 type Host struct {
-	s       *Log
-	name    string
-	opts    HostOptions
-	mu      sync.RWMutex
-	p       Projection
+	s    *Log
+	name string
+	opts HostOptions
+	mu   sync.RWMutex
+	// f holds the projection and its quarantine; replaced whole by a
+	// rebuild, under mu.
+	f *folder
+	// book is f's quarantine, for readers that must not wait for mu.
+	book    atomic.Pointer[book]
 	applied atomic.Uint64
 	ready   chan struct{}
 	once    sync.Once
+	watch   watch
 
 	cpMu              sync.Mutex // guards the two fields below
 	lastCheckpoint    time.Time
@@ -61,15 +75,42 @@ func (s *Log) NewHost(name string, p Projection, opts HostOptions) *Host {
 	if opts.CheckpointEvents == 0 {
 		opts.CheckpointEvents = 1_000_000
 	}
-	return &Host{s: s, name: name, opts: opts, p: p, ready: make(chan struct{})}
+	if opts.Watch == 0 {
+		opts.Watch = time.Second
+	}
+	if opts.StallAfter == 0 {
+		opts.StallAfter = 30 * time.Second
+	}
+	if opts.StaleAfter == 0 {
+		opts.StaleAfter = 10 * time.Second
+	}
+	h := &Host{s: s, name: name, opts: opts, f: s.newFolder(name, p), ready: make(chan struct{})}
+	h.book.Store(h.f.book)
+	return h
 }
+
+// Name returns the host's name, which keys its checkpoint.
+func (h *Host) Name() string { return h.name }
 
 // Read runs fn with the projection while no events are being applied.
 // fn must not keep the projection or change it.
 func (h *Host) Read(fn func(Projection)) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	fn(h.p)
+	fn(h.f.p)
+}
+
+// Quarantine lists the stored messages the projection could not take in,
+// by sequence, with the operator's decisions.
+func (h *Host) Quarantine() []Quarantine { return h.book.Load().list() }
+
+// Quarantined returns one quarantined message's record.
+func (h *Host) Quarantined(seq uint64) (Quarantine, error) {
+	q, ok := h.book.Load().get(seq)
+	if !ok {
+		return Quarantine{}, ErrNoQuarantine
+	}
+	return q, nil
 }
 
 // Applied returns the sequence of the last event applied.
@@ -91,10 +132,15 @@ func (h *Host) Lag(ctx context.Context) (uint64, error) {
 
 // Run restores the checkpoint, catches up and follows the log until ctx
 // ends, then writes a last checkpoint.
-func (h *Host) Run(ctx context.Context) error {
+func (h *Host) Run(ctx context.Context) (err error) {
+	defer func() { h.watch.stop(err, ctx.Err() != nil) }()
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go h.watchLog(wctx)
 	// Starting can meet passing errors (a fresh cluster without a leader
-	// answers "no responders"): those are retried. Only an event the
-	// projection cannot apply stops it.
+	// answers "no responders"): those are retried. A message the
+	// projection cannot take in is quarantined; only a failure to read
+	// the log, or a projection that cannot take a stand-in, stops it.
 	if err := h.retry(ctx, "restore", func() error { return h.restore(ctx) }); err != nil {
 		return err
 	}
@@ -102,12 +148,13 @@ func (h *Host) Run(ctx context.Context) error {
 	if err := h.retry(ctx, "read the log's end", func() (err error) { target, err = h.s.LastSeq(ctx); return err }); err != nil {
 		return err
 	}
+	h.watch.start(h.Applied(), target)
 	h.markReady(target)
 	h.s.log.Info("projection catching up", "projection", h.name, "from", h.Applied()+1, "to", target)
 	fctx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
 	var ordered <-chan *rawBatch
-	err := h.retry(ctx, "start reading the log", func() (err error) {
+	err = h.retry(ctx, "start reading the log", func() (err error) {
 		ordered, err = h.s.fetch(fctx, h.Applied()+1, math.MaxUint64)
 		return err
 	})
@@ -146,12 +193,14 @@ func (h *Host) follow(ctx context.Context, ordered <-chan *rawBatch, target uint
 			return b.err
 		}
 		h.mu.Lock()
-		err := h.s.applyBatch(ctx, h.p, b.evs)
+		err := h.f.apply(ctx, b.evs)
 		h.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("engine: projection %s: %w", h.name, err)
 		}
-		h.applied.Store(b.seqs[len(b.seqs)-1])
+		last := b.seqs[len(b.seqs)-1]
+		h.applied.Store(last)
+		h.watch.applied(last, b.pending == 0)
 		h.markReady(target)
 		if h.opts.OnApply != nil {
 			h.opts.OnApply(b.evs)
@@ -176,7 +225,7 @@ func (h *Host) markReady(target uint64) {
 
 func (h *Host) checkpointDue() bool {
 	h.mu.RLock()
-	_, ok := h.p.(Snapshotter)
+	_, ok := h.f.p.(Snapshotter)
 	h.mu.RUnlock()
 	if !ok {
 		return false
@@ -205,10 +254,13 @@ func (h *Host) Checkpoint(ctx context.Context) error {
 	var seq uint64
 	var err error
 	h.mu.RLock()
-	snap, ok := h.p.(Snapshotter)
+	snap, ok := h.f.p.(Snapshotter)
 	if ok {
 		seq = h.Applied()
 		data, err = snap.Snapshot()
+		if err == nil {
+			data = checkpointBytes(h.f.book, data)
+		}
 	}
 	h.mu.RUnlock()
 	h.cpMu.Lock()
@@ -245,7 +297,7 @@ func (h *Host) Checkpoint(ctx context.Context) error {
 // one exists.
 func (h *Host) restore(ctx context.Context) error {
 	h.lastCheckpoint = time.Now()
-	snap, ok := h.p.(Snapshotter)
+	snap, ok := h.f.p.(Snapshotter)
 	if !ok {
 		return nil
 	}
@@ -268,15 +320,21 @@ func (h *Host) restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: checkpoint %s: %w", h.name, err)
 	}
-	if err := snap.Restore(data); err != nil {
+	bk, data, err := readCheckpoint(data)
+	if err == nil {
+		err = snap.Restore(data)
+	}
+	if err != nil {
 		// A checkpoint this build cannot read is not worth stopping for:
 		// the log has everything; replay it from the start.
 		h.s.log.Error("checkpoint unreadable; replaying the log from the start", "projection", h.name, "seq", seq, "err", err)
 		return nil
 	}
+	h.f.book = bk
+	h.book.Store(bk)
 	h.applied.Store(seq)
 	h.lastCheckpointSeq = seq
-	h.s.log.Info("checkpoint restored", "projection", h.name, "seq", seq, "bytes", len(data))
+	h.s.log.Info("checkpoint restored", "projection", h.name, "seq", seq, "bytes", len(data), "quarantined", len(bk.recs))
 	return nil
 }
 
@@ -284,22 +342,33 @@ func (h *Host) restore(ctx context.Context) error {
 type RebuildReport struct {
 	Stats ReplayStats
 	// Same is true when the rebuilt state's snapshot equals the serving
-	// one's byte for byte (only known for Snapshotters).
+	// one's byte for byte (only known for Snapshotters): replaying the
+	// whole log again gave exactly what the host had built event by event
+	// and from checkpoints. False means they differ: Diff says how, where
+	// the projection can tell.
 	Same bool
+	// Compared is false when the projection takes no snapshots, so Same
+	// says nothing.
+	Compared bool
 	// Diff is the projection's own account of the differences, for
 	// projections that implement Differ.
 	Diff string
+	// Quarantined counts the messages the rebuild could not take in and
+	// that the operator has not resolved.
+	Quarantined int
 }
 
 // Rebuild builds fresh from the start of the log beside the serving
-// projection, reporting progress, then compares the two and swaps fresh in.
-// The host keeps serving the old state until the swap.
+// projection, reporting progress, then compares the two and swaps fresh in,
+// with the quarantine its replay found. The host keeps serving the old
+// state until the swap.
 func (h *Host) Rebuild(ctx context.Context, fresh Projection, progress func(ReplayStats)) (RebuildReport, error) {
 	var rep RebuildReport
 	var st ReplayStats
+	f := h.s.newFolder(h.name, fresh)
 	if upTo := h.Applied(); upTo > 0 {
 		var err error
-		if st, err = h.s.Replay(ctx, ReplayOptions{To: upTo, Progress: progress}, fresh); err != nil {
+		if st, err = h.s.replay(ctx, ReplayOptions{To: upTo, Progress: progress}, f); err != nil {
 			return rep, err
 		}
 	}
@@ -308,7 +377,7 @@ func (h *Host) Rebuild(ctx context.Context, fresh Projection, progress func(Repl
 	// Catch up with what the serving projection applied meanwhile; no more
 	// is applied while the lock is held.
 	if now := h.Applied(); now > st.Done {
-		more, err := h.s.Replay(ctx, ReplayOptions{From: st.Done + 1, To: now}, fresh)
+		more, err := h.s.replay(ctx, ReplayOptions{From: st.Done + 1, To: now}, f)
 		if err != nil {
 			return rep, err
 		}
@@ -317,17 +386,20 @@ func (h *Host) Rebuild(ctx context.Context, fresh Projection, progress func(Repl
 	}
 	rep.Stats = st
 	if d, ok := fresh.(Differ); ok {
-		rep.Diff = d.Diff(h.p)
+		rep.Diff = d.Diff(h.f.p)
 	}
 	if a, ok := fresh.(Snapshotter); ok {
-		b, okb := h.p.(Snapshotter)
+		b, okb := h.f.p.(Snapshotter)
 		if okb {
 			sa, err1 := a.Snapshot()
 			sb, err2 := b.Snapshot()
+			rep.Compared = true
 			rep.Same = err1 == nil && err2 == nil && bytes.Equal(sa, sb)
 		}
 	}
-	h.p = fresh
+	rep.Quarantined = len(f.book.open())
+	h.f = f
+	h.book.Store(f.book)
 	h.cpMu.Lock()
 	h.lastCheckpointSeq = 0
 	h.cpMu.Unlock()

@@ -26,7 +26,7 @@ func newTypeCount() *typeCount { return &typeCount{Counts: map[events.Type]int{}
 func (c *typeCount) Apply(e events.Envelope) error { c.Counts[e.Type]++; return nil }
 func (c *typeCount) Snapshot() ([]byte, error)     { return json.Marshal(c) }
 func (c *typeCount) Restore(b []byte) error        { *c = typeCount{}; return json.Unmarshal(b, c) }
-func (c *typeCount) Refold(pw uuid.UUID, h []events.Envelope) error {
+func (c *typeCount) Refold(pw uuid.UUID, _, h []events.Envelope) error {
 	if len(h) == 0 || h[len(h)-1].Type != events.TypeCorrection {
 		return errors.New("refold: the history must end with the Correction just applied")
 	}

@@ -41,10 +41,7 @@ func (s *Log) LoadUpTo(ctx context.Context, pathway uuid.UUID, upTo uint64) ([]e
 	}
 	var commits [][]events.Envelope
 	for m != nil {
-		evs, err := s.decodeStored(m.Sequence, m.Data)
-		if err != nil {
-			return nil, err
-		}
+		evs := s.decodeStored(m)
 		if upTo == 0 || m.Sequence <= upTo {
 			commits = append(commits, evs)
 		}
@@ -121,24 +118,14 @@ func (s *Log) scan(ctx context.Context, pathway uuid.UUID, upTo uint64) ([]event
 		if upTo > 0 && m.Sequence > upTo {
 			return out, nil
 		}
-		evs, err := s.decodeStored(m.Sequence, m.Data)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, evs...)
+		out = append(out, s.decodeStored(m)...)
 		seq = m.Sequence
 	}
 }
 
-// decodeStored decodes a stored message's events and gives them its
-// sequence.
-func (s *Log) decodeStored(seq uint64, data []byte) ([]events.Envelope, error) {
-	evs, err := s.codec.DecodeCommit(data)
-	if err != nil {
-		return nil, fmt.Errorf("engine: event at seq %d: %w", seq, err)
-	}
-	for i := range evs {
-		evs[i].Seq = seq
-	}
-	return evs, nil
+// decodeStored reads a stored message's events, or its stand-in if it
+// cannot be taken in: one unreadable message in a pathway's history must
+// not make the pathway unreadable.
+func (s *Log) decodeStored(m *jetstream.RawStreamMsg) []events.Envelope {
+	return readStored(s.decodeOne, nil, m.Sequence, m.Subject, m.Data, func() time.Time { return m.Time })
 }

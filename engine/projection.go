@@ -25,12 +25,18 @@ type Snapshotter interface {
 	Restore([]byte) error
 }
 
-// Refolder is a projection that can rebuild one pathway from its history.
-// After applying a Correction, the engine calls Refold with the pathway's
-// events up to and including the Correction, so the projection can forget
-// the annulled event as if it never was.
+// Refolder is a projection that can fold one pathway again. After an
+// event that changes a pathway's past (a Correction, the operator's
+// decision about a quarantined message), the engine calls Refold with
+// what the projection folded of the pathway so far (before) and the
+// history it should hold instead (after), which ends with that event.
+// Quarantined messages are stand-ins in both.
+//
+// A projection must leave its state unchanged when Apply or Refold
+// returns an error: the engine then quarantines the event, and skipping
+// it must be skipping it cleanly.
 type Refolder interface {
-	Refold(pathway uuid.UUID, history []events.Envelope) error
+	Refold(pathway uuid.UUID, before, after []events.Envelope) error
 }
 
 // Differ is a projection that can describe how it differs from another

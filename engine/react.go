@@ -105,15 +105,20 @@ func (s *Log) handle(ctx context.Context, name string, m jetstream.Msg, handle f
 		m.Nak()
 		return
 	}
-	evs, err := s.codec.DecodeCommit(m.Data())
-	if err != nil {
-		s.log.Error("reactor skips an event it cannot decode", "reactor", name, "seq", md.Sequence.Stream, "err", err)
-		m.Term()
-		return
-	}
+	evs := readStored(s.decodeOne, nil, md.Sequence.Stream, m.Subject(), m.Data(), func() time.Time { return md.Timestamp })
 	for _, e := range evs {
-		e.Seq = md.Sequence.Stream
+		if _, ok := StandIn(&e); ok {
+			// Quarantined: the projection host records it; there is
+			// nothing to react to.
+			continue
+		}
 		if err := handle(ctx, e); err != nil {
+			if ctx.Err() != nil {
+				// Shutting down: the event is redelivered to whichever
+				// instance runs next; nothing failed.
+				m.Nak()
+				return
+			}
 			s.log.Warn("reactor handler failed; will retry", "reactor", name, "seq", e.Seq, "attempt", md.NumDelivered, "err", err)
 			m.Nak()
 			return

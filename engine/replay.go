@@ -48,15 +48,31 @@ const (
 type rawBatch struct {
 	data [][]byte
 	seqs []uint64
-	evs  []events.Envelope
-	err  error
-	done chan struct{}
+	// subjects and replies of the messages: a stand-in needs its
+	// message's subject and stored time (in the reply).
+	subjects, replies []string
+	// pending is how many messages the stream held after the batch's last
+	// when it was delivered: 0 means the batch reached the log's end.
+	pending uint64
+	evs     []events.Envelope
+	err     error
+	done    chan struct{}
 }
 
 // Replay reads the log from opts.From to opts.To with one ordered
 // consumer and applies every event to every projection in log order.
-// Fetching, decoding (on all cores) and applying overlap.
+// Fetching, decoding (on all cores) and applying overlap. A message that
+// cannot be taken in is quarantined, in each projection as a host would.
 func (s *Log) Replay(ctx context.Context, opts ReplayOptions, ps ...Projection) (ReplayStats, error) {
+	fs := make([]*folder, len(ps))
+	for i, p := range ps {
+		fs[i] = s.newFolder("replay", p)
+	}
+	return s.replay(ctx, opts, fs...)
+}
+
+// replay is Replay into folders.
+func (s *Log) replay(ctx context.Context, opts ReplayOptions, fs ...*folder) (ReplayStats, error) {
 	start := time.Now()
 	to := opts.To
 	if to == 0 {
@@ -81,7 +97,7 @@ func (s *Log) Replay(ctx context.Context, opts ReplayOptions, ps ...Projection) 
 	if err != nil {
 		return st, err
 	}
-	err = s.applyInOrder(ctx, ordered, free, ps, &st, start, opts.Progress)
+	err = s.applyInOrder(ctx, ordered, free, fs, &st, start, opts.Progress)
 	cancel()
 	for range ordered {
 		// Let the fetcher finish so no goroutine outlives Replay.
@@ -155,6 +171,9 @@ func (s *Log) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBa
 		}
 		cur.data = append(cur.data, m.Data())
 		cur.seqs = append(cur.seqs, seq)
+		cur.subjects = append(cur.subjects, m.Subject())
+		cur.replies = append(cur.replies, m.Reply())
+		cur.pending = pending
 		// Hand the batch on when it is full, at the end, or when the
 		// stream has nothing more for now (live tailing).
 		if len(cur.data) < decodeBatch && seq < to && pending > 0 {
@@ -225,13 +244,18 @@ func newRawBatch(free <-chan *rawBatch) *rawBatch {
 	select {
 	case b := <-free:
 		b.data, b.seqs, b.evs, b.err, b.done = b.data[:0], b.seqs[:0], b.evs[:0], nil, make(chan struct{})
+		b.subjects, b.replies, b.pending = b.subjects[:0], b.replies[:0], 0
 		return b
 	default:
 	}
-	return &rawBatch{data: make([][]byte, 0, decodeBatch), seqs: make([]uint64, 0, decodeBatch), done: make(chan struct{})}
+	return &rawBatch{
+		data: make([][]byte, 0, decodeBatch), seqs: make([]uint64, 0, decodeBatch),
+		subjects: make([]string, 0, decodeBatch), replies: make([]string, 0, decodeBatch), done: make(chan struct{}),
+	}
 }
 
-// decodeRaw decodes a batch's messages straight into its events.
+// decodeRaw decodes a batch's messages straight into its events; a
+// message that cannot be taken in becomes its stand-in.
 func decodeRaw(dec *events.Decoder, b *rawBatch) {
 	defer close(b.done)
 	// Commands yield 1.16 events on average; room for a quarter more
@@ -240,22 +264,36 @@ func decodeRaw(dec *events.Decoder, b *rawBatch) {
 		b.evs = make([]events.Envelope, 0, n)
 	}
 	for i, d := range b.data {
-		n := len(b.evs)
-		var err error
-		if b.evs, err = dec.DecodeCommit(b.evs, d); err != nil {
-			b.err = fmt.Errorf("engine: replay: event at seq %d: %w", b.seqs[i], err)
-			return
-		}
-		for j := n; j < len(b.evs); j++ {
-			b.evs[j].Seq = b.seqs[i]
-		}
+		b.evs = readStored(dec.DecodeCommit, b.evs, b.seqs[i], b.subjects[i], d, func() time.Time { return ackTime(b.replies[i]) })
 	}
-	// The messages' bodies are garbage now; the slice may be reused.
+	// The messages' bodies are garbage now; the slices may be reused.
 	clear(b.data)
 	b.data = b.data[:0]
+	clear(b.subjects)
+	clear(b.replies)
 }
 
-func (s *Log) applyInOrder(ctx context.Context, ordered <-chan *rawBatch, free chan<- *rawBatch, ps []Projection, st *ReplayStats, start time.Time, progress func(ReplayStats)) error {
+// ackTime reads a message's stored time from its JetStream reply subject
+// (the token before the pending count); the zero time if it cannot.
+func ackTime(reply string) time.Time {
+	tokens := strings.Split(reply, ".")
+	var at int
+	switch n := len(tokens); {
+	case n == 9:
+		at = 7
+	case n >= 11:
+		at = 9
+	default:
+		return time.Time{}
+	}
+	ns, err := strconv.ParseInt(tokens[at], 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+func (s *Log) applyInOrder(ctx context.Context, ordered <-chan *rawBatch, free chan<- *rawBatch, fs []*folder, st *ReplayStats, start time.Time, progress func(ReplayStats)) error {
 	lastReport := start
 	for b := range ordered {
 		select {
@@ -266,8 +304,8 @@ func (s *Log) applyInOrder(ctx context.Context, ordered <-chan *rawBatch, free c
 		if b.err != nil {
 			return b.err
 		}
-		for _, p := range ps {
-			if err := s.applyBatch(ctx, p, b.evs); err != nil {
+		for _, f := range fs {
+			if err := f.apply(ctx, b.evs); err != nil {
 				return err
 			}
 		}
@@ -297,35 +335,4 @@ func (st ReplayStats) withRate(start time.Time) ReplayStats {
 		st.Estimate = time.Duration(float64(st.Total-st.Done) / st.Rate * float64(time.Second))
 	}
 	return st
-}
-
-func (s *Log) applyBatch(ctx context.Context, p Projection, evs []events.Envelope) error {
-	for i := range evs {
-		e := &evs[i]
-		if err := p.Apply(*e); err != nil {
-			return fmt.Errorf("engine: apply seq %d: %w", e.Seq, err)
-		}
-		if _, ok := e.Annuls(); !ok {
-			continue
-		}
-		if r, ok := p.(Refolder); ok {
-			history, err := s.LoadUpTo(ctx, e.Pathway, e.Seq)
-			if err != nil {
-				return err
-			}
-			// The Correction's message may hold more events after it (a
-			// MedCom RE_ is the Correction and the corrected events): the
-			// history handed over ends with the Correction itself.
-			for j := range history {
-				if history[j].ID == e.ID {
-					history = history[:j+1]
-					break
-				}
-			}
-			if err := r.Refold(e.Pathway, history); err != nil {
-				return fmt.Errorf("engine: refold after seq %d: %w", e.Seq, err)
-			}
-		}
-	}
-	return nil
 }

@@ -68,5 +68,8 @@ func TestAckPositionAgreesWithMetadata(t *testing.T) {
 		if !ok || seq != md.Sequence.Stream || pending != md.NumPending {
 			t.Errorf("message %d: got %d, %d, %v from %q; want %d, %d as Metadata reads it", i, seq, pending, ok, m.Reply(), md.Sequence.Stream, md.NumPending)
 		}
+		if at := ackTime(m.Reply()); !at.Equal(md.Timestamp) {
+			t.Errorf("message %d: got stored time %v from %q; want %v as Metadata reads it", i, at, m.Reply(), md.Timestamp)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,6 +36,7 @@ const (
 	TypePathwayClosed          Type = "PathwayClosed"
 	TypePatientIdentityMerged  Type = "PatientIdentityMerged"
 	TypeCorrection             Type = "Correction"
+	TypeQuarantineResolved     Type = "QuarantineResolved"
 )
 
 // upcasts lists this build's upcasters: the step from each older schema
@@ -305,6 +307,31 @@ type Correction struct {
 	Reason string    `json:"reason" codec:"repeats"`
 }
 
+// QuarantineDecision is what the operator decided about a quarantined
+// message.
+type QuarantineDecision string
+
+// Quarantine decisions.
+const (
+	// TakeIn: a build that reads the message now takes it in, as if it had
+	// never been quarantined (after an upgrade or a fix).
+	TakeIn QuarantineDecision = "take-in"
+	// Annul: the message is not part of the history, for good; the reason
+	// says why.
+	Annul QuarantineDecision = "annul"
+)
+
+// QuarantineResolved records the operator's decision about the stored
+// message at Seq, whose bytes have Hash. It is stored on the quarantined
+// message's own subject; readers apply it in log order, so every replay
+// and instance decides the same at the same point.
+type QuarantineResolved struct {
+	Seq      uint64             `json:"seq"`
+	Hash     string             `json:"hash"`
+	Decision QuarantineDecision `json:"decision"`
+	Reason   string             `json:"reason,omitempty"`
+}
+
 // Validate implementations: each names the offending field.
 
 func (p *PathwayOpened) Validate() error {
@@ -417,6 +444,19 @@ func (p *Correction) Validate() error {
 		return &ValidationError{Field: "annuls", Reason: "missing"}
 	}
 	return text("reason", p.Reason, true)
+}
+
+func (p *QuarantineResolved) Validate() error {
+	switch {
+	case p.Seq == 0:
+		return &ValidationError{Field: "seq", Reason: "missing"}
+	case !strings.HasPrefix(p.Hash, "sha256:"):
+		return &ValidationError{Field: "hash", Reason: "want sha256: and the hex digest"}
+	}
+	if err := oneOf("decision", p.Decision, set(TakeIn, Annul)); err != nil {
+		return err
+	}
+	return text("reason", p.Reason, p.Decision == Annul)
 }
 
 // Field checks shared by the Validate methods.

@@ -679,6 +679,23 @@ func (s *scanner) bool(dst *bool, bit uint32) uint32 {
 	return bit
 }
 
+// uint reads a uint64 of at most 19 digits (a log sequence), without a
+// leading zero; anything else leaves the canonical form.
+func (s *scanner) uint(dst *uint64, bit uint32) uint32 {
+	start := s.i
+	var v uint64
+	for s.i < len(s.b) && s.i-start < 20 && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		v = v*10 + uint64(s.b[s.i]-'0')
+		s.i++
+	}
+	switch n := s.i - start; {
+	case n == 0 || n > 19 || n > 1 && s.b[start] == '0':
+		return 0
+	}
+	*dst = v
+	return bit
+}
+
 // small reads a non-negative integer of at most 9 digits.
 func (s *scanner) small(dst *int) bool {
 	start, v := s.i, 0

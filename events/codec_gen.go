@@ -75,6 +75,9 @@ func (*PatientIdentityMerged) Type() Type { return TypePatientIdentityMerged }
 // Type returns TypeCorrection.
 func (*Correction) Type() Type { return TypeCorrection }
 
+// Type returns TypeQuarantineResolved.
+func (*QuarantineResolved) Type() Type { return TypeQuarantineResolved }
+
 // Types lists the event catalogue.
 func Types() []Type {
 	return []Type{
@@ -100,6 +103,7 @@ func Types() []Type {
 		TypePathwayClosed,
 		TypePatientIdentityMerged,
 		TypeCorrection,
+		TypeQuarantineResolved,
 	}
 }
 
@@ -151,6 +155,8 @@ func NewPayload(t Type) Payload {
 		return new(PatientIdentityMerged)
 	case TypeCorrection:
 		return new(Correction)
+	case TypeQuarantineResolved:
+		return new(QuarantineResolved)
 	}
 	return nil
 }
@@ -204,6 +210,8 @@ func appendCatalogued(b []byte, p Payload) ([]byte, bool, error) {
 		b, err = appendPatientIdentityMerged(b, p)
 	case *Correction:
 		b, err = appendCorrection(b, p)
+	case *QuarantineResolved:
+		b, err = appendQuarantineResolved(b, p)
 	default:
 		return b, false, nil
 	}
@@ -502,6 +510,20 @@ func appendCorrection(b []byte, p *Correction) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+func appendQuarantineResolved(b []byte, p *QuarantineResolved) ([]byte, error) {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, p.Seq, 10)
+	b = append(b, `,"hash":`...)
+	b = appendString(b, p.Hash)
+	b = append(b, `,"decision":`...)
+	b = appendString(b, string(p.Decision))
+	if p.Reason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendString(b, p.Reason)
+	}
+	return append(b, '}'), nil
+}
+
 func appendSealedIdentity(b []byte, p *SealedIdentity) ([]byte, error) {
 	b = append(b, `{"nonce":`...)
 	b = appendBytes(b, p.Nonce)
@@ -557,6 +579,8 @@ func (s *scanner) payload(p Payload) bool {
 		return s.readPatientIdentityMerged(p, 1) != 0
 	case *Correction:
 		return s.readCorrection(p, 1) != 0
+	case *QuarantineResolved:
+		return s.readQuarantineResolved(p, 1) != 0
 	}
 	return false
 }
@@ -871,6 +895,22 @@ func (s *scanner) readCorrection(p *Correction, bit uint32) uint32 {
 			return s.uuid(&p.Annuls, 1<<0)
 		case "reason":
 			return s.sym(&p.Reason, 1<<1)
+		}
+		return 0
+	}, bit)
+}
+
+func (s *scanner) readQuarantineResolved(p *QuarantineResolved, bit uint32) uint32 {
+	return s.object(func(k []byte) uint32 {
+		switch string(k) {
+		case "seq":
+			return s.uint(&p.Seq, 1<<0)
+		case "hash":
+			return s.text(&p.Hash, 1<<1)
+		case "decision":
+			return s.sym((*string)(&p.Decision), 1<<2)
+		case "reason":
+			return s.text(&p.Reason, 1<<3)
 		}
 		return 0
 	}, bit)

@@ -40,6 +40,7 @@ var ruleMeanings = map[string]string{
 	"correct-opening":         "PathwayOpened is not annulled; close the pathway instead.",
 	"correct-deadline":        "DeadlineElapsed is not annulled: the deadline did pass, and the scheduler records it once.",
 	"already-annulled":        "An event is annulled once.",
+	"quarantine-by-operator":  "QuarantineResolved is the operator's decision (`stafet quarantine resolve`), never a command's.",
 }
 
 // ruleOrder is the order of the rules table: roughly the life of a pathway.
@@ -48,7 +49,7 @@ var ruleOrder = []string{
 	"already-dead", "patient-dead", "offer-id-unique", "already-holds", "only-addressee-answers", "one-holder",
 	"only-sender-withdraws", "unknown-offer", "offer-not-pending", "only-holder-releases", "document-kind-fixed",
 	"unknown-document", "merge-into-this-patient", "unknown-event", "correct-a-correction", "correct-opening",
-	"correct-deadline", "already-annulled",
+	"correct-deadline", "already-annulled", "quarantine-by-operator",
 }
 
 const docPath = "../docs/events.md"

@@ -166,6 +166,10 @@ func (g *fuzzEnvelope) fill(v reflect.Value) {
 			f.SetString(g.str())
 		case reflect.Bool:
 			f.SetBool(g.bool())
+		case reflect.Uint64:
+			// Zero, small and the largest: the encoder's and the reader's
+			// edges.
+			f.SetUint([]uint64{0, uint64(g.sec), 1<<64 - 1}[uint64(g.sec)%3])
 		case reflect.Pointer:
 			if g.bool() {
 				f.Set(reflect.New(f.Type().Elem()))

@@ -194,6 +194,10 @@ func examples(t testing.TB) []example {
 		{env(22, "medcom", auh, "a1b2c3d4-0001-4f00-9000-000000000022", hosp, &events.Correction{
 			Annuls: exampleID(8), Reason: "AN_SLHJ: udskrivelse annulleret",
 		}), "MedCom AN_ and RE_ variants; HL7 A11, A12, A13"},
+		{env(23, "stafet", "", "quarantine/4711", events.Actor{}, &events.QuarantineResolved{
+			Seq: 4711, Hash: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+			Decision: events.Annul, Reason: "a test message published by hand on the production NATS",
+		}), "the operator's `stafet quarantine resolve`"},
 	}
 	if len(xs) != len(events.Types()) {
 		t.Fatalf("examples: got %d; want one per type (%d)", len(xs), len(events.Types()))

@@ -50,6 +50,9 @@ type Pathway struct {
 	documents    map[string]DocumentKind
 	events       map[uuid.UUID]Type
 	annulled     map[uuid.UUID]bool
+	// annulledSeqs are stored messages the operator annulled from the
+	// quarantine (QuarantineResolved).
+	annulledSeqs map[uint64]bool
 	sources      map[string]uint64
 	lastSeq      uint64
 	// history is what was folded, so a Correction can fold again without
@@ -64,12 +67,17 @@ type Pathway struct {
 
 // Fold builds a pathway's state from its history in log order. Events
 // annulled by a Correction anywhere in the history are skipped, so a
-// correction rolls the pathway back as if the annulled event never was.
+// correction rolls the pathway back as if the annulled event never was;
+// so are messages the operator annulled from the quarantine, and the
+// stand-ins of quarantined ones carry no state.
 func Fold(history []Envelope) *Pathway {
 	p := newPathway()
 	for i := range history {
 		if id, ok := history[i].Annuls(); ok {
 			p.annulled[id] = true
+		}
+		if r, ok := history[i].Payload.(*QuarantineResolved); ok && r.Decision == Annul {
+			p.annulledSeqs[r.Seq] = true
 		}
 	}
 	for i := range history {
@@ -81,12 +89,13 @@ func Fold(history []Envelope) *Pathway {
 
 func newPathway() *Pathway {
 	return &Pathway{
-		holders:   make(map[Responsibility]OrgID),
-		offers:    make(map[string]*Offer),
-		documents: make(map[string]DocumentKind),
-		events:    make(map[uuid.UUID]Type),
-		annulled:  make(map[uuid.UUID]bool),
-		sources:   make(map[string]uint64),
+		holders:      make(map[Responsibility]OrgID),
+		offers:       make(map[string]*Offer),
+		documents:    make(map[string]DocumentKind),
+		events:       make(map[uuid.UUID]Type),
+		annulled:     make(map[uuid.UUID]bool),
+		annulledSeqs: make(map[uint64]bool),
+		sources:      make(map[string]uint64),
 	}
 }
 
@@ -144,10 +153,10 @@ func (p *Pathway) Municipality() OrgID { return p.municipality }
 func (p *Pathway) GP() OrgID { return p.gp }
 
 // Apply folds one more event into the state. Envelopes must come in log
-// order. A Correction folds the whole history again without the event it
-// annuls.
+// order. A Correction, or the operator's decision about a quarantined
+// message, folds the whole history again.
 func (p *Pathway) Apply(e *Envelope) {
-	_, corrects := e.Annuls()
+	corrects := e.ChangesPast()
 	if p.trimmed {
 		if corrects {
 			// Without the history there is nothing to fold again: the
@@ -193,7 +202,7 @@ func (p *Pathway) evolve(e *Envelope) {
 			p.sources[k] = e.Seq
 		}
 	}
-	if p.annulled[e.ID] {
+	if p.annulled[e.ID] || p.annulledSeqs[e.Seq] {
 		return
 	}
 	switch v := e.Payload.(type) {
@@ -328,6 +337,10 @@ func (p *Pathway) check(cmd Command, pl Payload) (Payload, error) {
 			return nil, &RuleError{"already-open", "the pathway is already open"}
 		}
 		return pl, nil
+	}
+	switch pl.(type) {
+	case *QuarantineResolved, *Quarantined:
+		return nil, &RuleError{"quarantine-by-operator", "the quarantine is resolved by the operator (stafet quarantine resolve), not by a command"}
 	}
 	if !p.opened {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownPathway, cmd.Pathway)
@@ -501,13 +514,19 @@ func (p *Pathway) checkCorrection(c *Correction) error {
 
 // receiverSchemes says which kinds of organisation can take a
 // responsibility: municipal services go to municipalities, GP follow-up to
-// a practice, a hospital stay to a hospital.
+// a practice, a hospital stay to a hospital. The tasks that move to the
+// regions on 1 January 2027 (events/reference/handoff_receivers.csv) go to
+// a municipality before and to a region or one of its units after; the
+// rule holds on both sides of the date, the directory says who receives
+// when.
 func receiverSchemes(r Responsibility) []string {
 	switch r {
 	case GPFollowUp:
 		return []string{SchemeYder, SchemeSOR}
 	case HospitalStay:
 		return []string{SchemeSOR}
+	case MunicipalBed, AcuteNursing, SpecialisedRehabilitation:
+		return []string{SchemeKommune, SchemeRegion, SchemeSOR}
 	}
 	return []string{SchemeKommune}
 }
@@ -542,6 +561,7 @@ func (p *Pathway) clone() *Pathway {
 	c.documents = maps.Clone(p.documents)
 	c.events = maps.Clone(p.events)
 	c.annulled = maps.Clone(p.annulled)
+	c.annulledSeqs = maps.Clone(p.annulledSeqs)
 	c.sources = maps.Clone(p.sources)
 	c.history = slices.Clone(p.history)
 	c.offers = make(map[string]*Offer, len(p.offers))

@@ -243,6 +243,14 @@ func TestDecideRules(t *testing.T) {
 				// Annulling twice in one command also keeps the rule.
 				return command(annul(h[1].ID), annul(h[1].ID))
 			}, "already-annulled"},
+		{"quarantine-by-operator", []events.Payload{opened(), admitted(auh)},
+			func([]events.Envelope) events.Command {
+				return command(&events.QuarantineResolved{Seq: 2, Hash: events.Hash(nil), Decision: events.Annul, Reason: "not mine to decide"})
+			}, "quarantine-by-operator"},
+		{"quarantine-by-operator/stand-in", []events.Payload{opened()},
+			func([]events.Envelope) events.Command {
+				return command(&events.Quarantined{Seq: 2, Reason: events.QuarantineUndecodable})
+			}, "quarantine-by-operator"},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

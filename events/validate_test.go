@@ -158,6 +158,13 @@ func TestPayloadValidate(t *testing.T) {
 		{"Correction/valid", with(func(*events.Correction) {}), ""},
 		{"Correction/missing annuls", with(func(p *events.Correction) { p.Annuls = uuid.Nil }), "annuls"},
 		{"Correction/missing reason", with(func(p *events.Correction) { p.Reason = "" }), "reason"},
+
+		{"QuarantineResolved/valid", with(func(*events.QuarantineResolved) {}), ""},
+		{"QuarantineResolved/take in without reason", with(func(p *events.QuarantineResolved) { p.Decision, p.Reason = events.TakeIn, "" }), ""},
+		{"QuarantineResolved/annul without reason", with(func(p *events.QuarantineResolved) { p.Reason = "" }), "reason"},
+		{"QuarantineResolved/missing seq", with(func(p *events.QuarantineResolved) { p.Seq = 0 }), "seq"},
+		{"QuarantineResolved/not a hash", with(func(p *events.QuarantineResolved) { p.Hash = "4711" }), "hash"},
+		{"QuarantineResolved/unknown decision", with(func(p *events.QuarantineResolved) { p.Decision = "ignore" }), "decision"},
 	}
 	covered := map[events.Type]bool{}
 	for _, tt := range tests {

@@ -43,10 +43,10 @@ func AsOfRecorded(history []events.Envelope, t time.Time) []events.Envelope {
 // takes its place by when it happened. PathwayOpened goes first whatever
 // its time, as a pathway's events presuppose it.
 func AsOfValid(history []events.Envelope, t time.Time) []events.Envelope {
-	skip := annulments(history)
+	a := events.AnnulmentsOf(history)
 	var out []events.Envelope
 	for _, e := range history {
-		if _, ok := e.Annuls(); ok || skip[e.ID] || e.OccurredAt.After(t) {
+		if !a.Folded(&e) || e.OccurredAt.After(t) {
 			continue
 		}
 		out = append(out, e)

@@ -80,10 +80,10 @@ func newBoard(rs *ruleset, syms *symbols) *Board {
 func (b *Board) Apply(e events.Envelope) error { return b.apply(&e, 1) }
 
 func (b *Board) apply(e *events.Envelope, sign int32) error {
-	if e.Payload == nil {
+	switch e.Payload.(type) {
+	case nil:
 		return fmt.Errorf("projections: board: event %s has no payload", e.ID)
-	}
-	if _, ok := e.Annuls(); ok {
+	case *events.Correction, *events.QuarantineResolved, *events.Quarantined:
 		return nil
 	}
 	p := b.open[e.Pathway]
@@ -177,12 +177,9 @@ func (b *Board) count(cluster, muni sym, at stamp, sign int32, f func(*monthAgg)
 // Refold rebuilds one pathway after a Correction: it takes back what the
 // history before the Correction contributed, then folds the whole history
 // as if the annulled events never happened.
-func (b *Board) Refold(pathway uuid.UUID, history []events.Envelope) error {
-	if !lastIsCorrection(history) {
-		return ErrRefold
-	}
-	b.refold(pathway, history[:len(history)-1], -1)
-	b.refold(pathway, history, 1)
+func (b *Board) Refold(pathway uuid.UUID, before, after []events.Envelope) error {
+	b.refold(pathway, before, -1)
+	b.refold(pathway, after, 1)
 	return nil
 }
 

@@ -160,7 +160,7 @@ func TestBoardMonth(t *testing.T) {
 		if err := set.Apply(corr); err != nil {
 			t.Fatal(err)
 		}
-		if err := set.Refold(b, append(hist, corr)); err != nil {
+		if err := set.Refold(b, hist, append(hist, corr)); err != nil {
 			t.Fatal(err)
 		}
 		m := month("2027-01")

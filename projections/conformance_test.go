@@ -18,7 +18,7 @@ type projection interface {
 	Apply(events.Envelope) error
 	Snapshot() ([]byte, error)
 	Restore([]byte) error
-	Refold(uuid.UUID, []events.Envelope) error
+	Refold(uuid.UUID, []events.Envelope, []events.Envelope) error
 }
 
 // subjects are the projections the conformance suite runs over. query
@@ -96,8 +96,8 @@ func host(tb testing.TB, p projection, log []events.Envelope, from int) {
 		if err := p.Apply(e); err != nil {
 			tb.Fatalf("apply %s (seq %d): %v", e.Type, e.Seq, err)
 		}
-		if _, ok := e.Annuls(); ok {
-			if err := p.Refold(e.Pathway, hist[e.Pathway]); err != nil {
+		if h := hist[e.Pathway]; e.ChangesPast() {
+			if err := p.Refold(e.Pathway, h[:len(h)-1], h); err != nil {
 				tb.Fatalf("refold after seq %d: %v", e.Seq, err)
 			}
 		}
@@ -139,10 +139,10 @@ func interleave(log []events.Envelope, seed uint64) []events.Envelope {
 // withoutCorrections returns the log with every Correction and every
 // event one annuls left out: what a straight fold sees.
 func withoutCorrections(log []events.Envelope) []events.Envelope {
-	skip := annulments(log)
+	a := events.AnnulmentsOf(log)
 	var out []events.Envelope
 	for _, e := range log {
-		if _, ok := e.Annuls(); !ok && !skip[e.ID] {
+		if a.Folded(&e) {
 			out = append(out, e)
 		}
 	}

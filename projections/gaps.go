@@ -2,7 +2,6 @@ package projections
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -139,17 +138,18 @@ type Gaps struct {
 	paths map[uuid.UUID]*track
 	st    *stats
 	dir   *events.Directory // groups by the body in force at a date; queries only
+	// integrity holds the quarantined messages by sequence, open and
+	// resolved: they outlive their pathways.
+	integrity map[uint64]*integrity
 }
 
 // UseDirectory makes queries group pathways by the body in force at a
 // date (BodyAt). It changes no state: folds and snapshots never read it.
 func (g *Gaps) UseDirectory(d *events.Directory) { g.dir = d }
 
-// BodyAt returns the body a pathway belongs to at a date, for grouping:
-// the body it was opened in (its subject's) while that is in force, then
-// the body in force of the patient's municipality, else the successor of
-// the body it was opened in (events.Directory.Successor). Without a
-// directory it is the body the pathway was opened in.
+// BodyAt returns the body a pathway belongs to at a date, for grouping
+// (events.Directory.BodyOf). Without a directory it is the body the
+// pathway was opened in.
 func (g *Gaps) BodyAt(pathway uuid.UUID, at time.Time) (string, bool) {
 	t, ok := g.paths[pathway]
 	if !ok {
@@ -166,16 +166,7 @@ func bodyAt(d *events.Directory, cluster string, municipality events.OrgID, at t
 	if d == nil {
 		return cluster
 	}
-	if c, ok := d.Cluster(cluster); ok && c.InForce(at) {
-		return cluster
-	}
-	if b := d.ClusterAt(municipality, at); b != "" {
-		return b
-	}
-	if b, ok := d.Successor(cluster, at); ok {
-		return b
-	}
-	return cluster
+	return d.BodyOf(cluster, municipality, at)
 }
 
 // NewGaps returns an empty Gaps projection applying r.
@@ -188,19 +179,26 @@ func NewGaps(r Rules) (*Gaps, error) {
 }
 
 func newGaps(rs *ruleset) *Gaps {
-	return &Gaps{rs: rs, syms: newSymbols().cached(), paths: make(map[uuid.UUID]*track), st: newStats()}
+	return &Gaps{rs: rs, syms: newSymbols().cached(), paths: make(map[uuid.UUID]*track), st: newStats(), integrity: make(map[uint64]*integrity)}
 }
 
 // Apply folds one event in. A Correction changes nothing here: the host
-// calls Refold next.
+// calls Refold next. A quarantined message's stand-in opens an integrity
+// gap, and the operator's decision about it closes the gap.
 func (g *Gaps) Apply(e events.Envelope) error { return g.apply(&e) }
 
 // apply is Apply without copying the envelope again (Set.Apply).
 func (g *Gaps) apply(e *events.Envelope) error {
-	if e.Payload == nil {
+	switch v := e.Payload.(type) {
+	case nil:
 		return fmt.Errorf("projections: gaps: event %s has no payload", e.ID)
-	}
-	if _, ok := e.Annuls(); ok {
+	case *events.Quarantined:
+		g.quarantined(e, v)
+		return nil
+	case *events.QuarantineResolved:
+		g.resolved(e, v)
+		return nil
+	case *events.Correction:
 		return nil
 	}
 	t := g.paths[e.Pathway]
@@ -216,22 +214,16 @@ func (g *Gaps) apply(e *events.Envelope) error {
 	return nil
 }
 
-// ErrRefold is returned when Refold is not given a history that ends with
-// the Correction just applied.
-var ErrRefold = errors.New("projections: refold: the history must end with the Correction just applied")
-
-// Refold rebuilds one pathway after a Correction: it takes back what the
-// pathway's history before the Correction contributed to the figures,
-// then folds the whole history as if the annulled events never happened.
-func (g *Gaps) Refold(pathway uuid.UUID, history []events.Envelope) error {
-	if !lastIsCorrection(history) {
-		return ErrRefold
-	}
+// Refold folds one pathway again after an event that changed its past
+// (a Correction, a decision about a quarantined message): it takes back
+// what before contributed to the figures, then folds after as if the
+// annulled events never happened.
+func (g *Gaps) Refold(pathway uuid.UUID, before, after []events.Envelope) error {
 	back := env{rs: g.rs, syms: g.syms, st: g.st, sign: -1, pathway: pathway}
-	foldTrack(&back, history[:len(history)-1])
+	foldTrack(&back, before)
 	delete(g.paths, pathway)
 	x := env{rs: g.rs, syms: g.syms, st: g.st, sign: 1, pathway: pathway}
-	if t := foldTrack(&x, history); t != nil && !t.has(fClosed) {
+	if t := foldTrack(&x, after); t != nil && !t.has(fClosed) {
 		g.paths[pathway] = t
 	}
 	return nil
@@ -248,20 +240,15 @@ func foldTrack(x *env, history []events.Envelope) *track {
 	return t
 }
 
-// eachLive calls f for each event of a pathway's history that no
-// Correction annulled, leaving out the Corrections themselves: what a
-// refold folds.
+// eachLive calls f for each event of a pathway's history that carries
+// state: what a refold folds. Corrections, decisions about quarantined
+// messages and their stand-ins are left out, and so is what they annul.
 func eachLive(history []events.Envelope, f func(*events.Envelope)) {
-	skip := annulments(history)
+	a := events.AnnulmentsOf(history)
 	for i := range history {
-		e := &history[i]
-		if skip[e.ID] || e.Payload == nil {
-			continue
+		if e := &history[i]; a.Folded(e) {
+			f(e)
 		}
-		if _, ok := e.Annuls(); ok {
-			continue
-		}
-		f(e)
 	}
 }
 
@@ -327,6 +314,7 @@ func (g *Gaps) List(f GapFilter, now time.Time) []Gap {
 			out = append(out, gap)
 		})
 	}
+	g.integrityGaps(f, uuid.Nil, at, func(gap Gap) { out = append(out, gap) })
 	sortGaps(out)
 	return out
 }
@@ -334,12 +322,23 @@ func (g *Gaps) List(f GapFilter, now time.Time) []Gap {
 // ForPathway returns every gap of one pathway, open and closed, as it
 // stands at now, oldest first.
 func (g *Gaps) ForPathway(id uuid.UUID, now time.Time) []Gap {
-	t, ok := g.paths[id]
-	if !ok {
-		return nil
-	}
 	var out []Gap
-	t.gapsAt(g.view(id), stampOf(now), func(v *gapView) { out = append(out, v.gap()) })
+	if t, ok := g.paths[id]; ok {
+		t.gapsAt(g.view(id), stampOf(now), func(v *gapView) { out = append(out, v.gap()) })
+	}
+	if id != uuid.Nil {
+		g.integrityGaps(GapFilter{Status: AllGaps}, id, now, func(gap Gap) { out = append(out, gap) })
+	}
+	sortGaps(out)
+	return out
+}
+
+// Quarantine returns the integrity gaps of the quarantined messages, open
+// and resolved, oldest first, grouped by the body in force at now: what
+// the operator has to resolve.
+func (g *Gaps) Quarantine(now time.Time) []Gap {
+	var out []Gap
+	g.integrityGaps(GapFilter{Status: AllGaps}, uuid.Nil, now, func(gap Gap) { out = append(out, gap) })
 	sortGaps(out)
 	return out
 }
@@ -476,6 +475,7 @@ func (g *Gaps) Snapshot() ([]byte, error) {
 		g.paths[id].write(w)
 	}
 	g.st.write(w)
+	g.writeIntegrity(w)
 	return w.bytes(gapsMagic), nil
 }
 
@@ -492,10 +492,11 @@ func (g *Gaps) Restore(b []byte) error {
 		paths[id] = readTrack(r)
 	}
 	st := readStats(r)
+	integrity := readIntegrity(r)
 	if err := r.done(); err != nil {
 		return fmt.Errorf("projections: gaps: restore: %w", err)
 	}
-	g.syms, g.paths, g.st = syms, paths, st
+	g.syms, g.paths, g.st, g.integrity = syms, paths, st, integrity
 	return nil
 }
 

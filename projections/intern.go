@@ -4,8 +4,6 @@ import (
 	"hash/maphash"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/stafet/stafet/events"
 )
 
@@ -94,28 +92,4 @@ func (s stamp) time() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, int64(s)).UTC()
-}
-
-// annulments returns the ids of the events a history's Corrections annul.
-func annulments(history []events.Envelope) map[uuid.UUID]bool {
-	var out map[uuid.UUID]bool
-	for i := range history {
-		if id, ok := history[i].Annuls(); ok {
-			if out == nil {
-				out = make(map[uuid.UUID]bool)
-			}
-			out[id] = true
-		}
-	}
-	return out
-}
-
-// lastIsCorrection checks the Refold contract: the history ends with the
-// Correction that was just applied.
-func lastIsCorrection(history []events.Envelope) bool {
-	if len(history) == 0 {
-		return false
-	}
-	_, ok := history[len(history)-1].Annuls()
-	return ok
 }

@@ -118,10 +118,12 @@ func (o *Owner) Apply(e events.Envelope) error { return o.apply(&e) }
 
 // apply is Apply without copying the envelope again (Set.Apply).
 func (o *Owner) apply(e *events.Envelope) error {
-	if e.Payload == nil {
+	switch e.Payload.(type) {
+	case nil:
 		return fmt.Errorf("projections: owner: event %s has no payload", e.ID)
-	}
-	if _, ok := e.Annuls(); ok {
+	case *events.Correction, *events.QuarantineResolved, *events.Quarantined:
+		// No custody of their own; a Correction or a decision is
+		// followed by Refold.
 		return nil
 	}
 	// Most events are of open pathways: look there first (the closed
@@ -147,12 +149,13 @@ func (o *Owner) compact(id uuid.UUID, c *custody) {
 	o.closed[id] = closedCustody{cluster: c.cluster, municipality: c.municipality, opened: c.opened, closed: c.closed}
 }
 
-// Refold rebuilds one pathway from its whole history, as if the events its
-// Corrections annul never happened.
-func (o *Owner) Refold(pathway uuid.UUID, history []events.Envelope) error {
+// Refold rebuilds one pathway from its whole history (after), as if the
+// events it annuls never happened; the custody holds nothing of before
+// that after does not give again.
+func (o *Owner) Refold(pathway uuid.UUID, _, after []events.Envelope) error {
 	delete(o.open, pathway)
 	delete(o.closed, pathway)
-	c := foldCustody(o.syms, history)
+	c := foldCustody(o.syms, after)
 	if c == nil {
 		return nil
 	}

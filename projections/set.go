@@ -47,15 +47,16 @@ func (s *Set) Apply(e events.Envelope) error {
 	return s.Gaps.apply(&e)
 }
 
-// Refold rebuilds one pathway in every projection after a Correction.
-func (s *Set) Refold(pathway uuid.UUID, history []events.Envelope) error {
-	if err := s.Gaps.Refold(pathway, history); err != nil {
+// Refold rebuilds one pathway in every projection after an event that
+// changed its past (engine.Refolder).
+func (s *Set) Refold(pathway uuid.UUID, before, after []events.Envelope) error {
+	if err := s.Gaps.Refold(pathway, before, after); err != nil {
 		return err
 	}
-	if err := s.Board.Refold(pathway, history); err != nil {
+	if err := s.Board.Refold(pathway, before, after); err != nil {
 		return err
 	}
-	return s.Owner.Refold(pathway, history)
+	return s.Owner.Refold(pathway, before, after)
 }
 
 const setMagic = "STFS"

@@ -132,8 +132,8 @@ func (s *sim) exec(cmd events.Command, rec time.Time) []events.Envelope {
 		if err := s.sched.Apply(*e); err != nil {
 			s.tb.Fatal(err)
 		}
-		if _, ok := e.Annuls(); ok {
-			if err := s.sched.Refold(e.Pathway, s.hist[e.Pathway]); err != nil {
+		if h := s.hist[e.Pathway]; e.ChangesPast() {
+			if err := s.sched.Refold(e.Pathway, h[:len(h)-1], h); err != nil {
 				s.tb.Fatal(err)
 			}
 		}

@@ -6,9 +6,9 @@
 // ./events` after adding an event type or a field (docs/events.md, "Adding
 // an event type or a field").
 //
-// Field kinds it knows: string and named string types, bool, time.Time,
-// uuid.UUID, []byte and a pointer to a struct of the package made of
-// those. A string is read as text (mostly unique to its message) unless
+// Field kinds it knows: string and named string types, bool, uint64,
+// time.Time, uuid.UUID, []byte and a pointer to a struct of the package
+// made of those. A string is read as text (mostly unique to its message) unless
 // its type is a named string type or its tag says `codec:"repeats"`; a
 // named string type that does not repeat says `codec:"unique"`.
 package main
@@ -53,6 +53,7 @@ type kind int
 const (
 	kString kind = iota
 	kBool
+	kUint // uint64: a log sequence
 	kTime
 	kUUID
 	kBytes
@@ -201,6 +202,8 @@ func (p *pkg) field(owner, name string, typ ast.Expr, tag reflect.StructTag) (fi
 		f.kind = kString
 	case isIdent(typ, "bool"):
 		f.kind = kBool
+	case isIdent(typ, "uint64"):
+		f.kind = kUint
 	case isSelector(typ, "time", "Time"):
 		f.kind = kTime
 	case isSelector(typ, "uuid", "UUID"):
@@ -401,6 +404,8 @@ func nonZero(f field) string {
 		return v + ` != ""`
 	case kBool:
 		return v
+	case kUint:
+		return v + " != 0"
 	case kTime:
 		return "!" + v + ".IsZero()"
 	case kUUID:
@@ -423,6 +428,8 @@ func (p *pkg) value(w func(string, ...any), f field) {
 		w("b = appendString(b, %s)\n", v)
 	case kBool:
 		w("b = strconv.AppendBool(b, %s)\n", v)
+	case kUint:
+		w("b = strconv.AppendUint(b, %s, 10)\n", v)
 	case kTime:
 		w("if b, err = appendTime(b, %s); err != nil {\nreturn nil, err\n}\n", v)
 	case kUUID:
@@ -459,6 +466,8 @@ func (p *pkg) reader(w func(string, ...any), name string) {
 			}
 		case kBool:
 			w("return s.bool(%s, %s)\n", dst, mask)
+		case kUint:
+			w("return s.uint(%s, %s)\n", dst, mask)
 		case kTime:
 			w("return s.time(%s, %s)\n", dst, mask)
 		case kUUID:

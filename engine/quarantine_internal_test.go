@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+
+	"github.com/stafet/stafet/events"
+)
+
+// folded keeps each pathway's folded event types, refolding as the real
+// projections do.
+type folded map[uuid.UUID][]events.Type
+
+func (f folded) Apply(e events.Envelope) error {
+	if (events.Annulments{}).Folded(&e) {
+		f[e.Pathway] = append(f[e.Pathway], e.Type)
+	}
+	return nil
+}
+
+func (f folded) Refold(pw uuid.UUID, _, after []events.Envelope) error {
+	a := events.AnnulmentsOf(after)
+	f[pw] = nil
+	for i := range after {
+		if a.Folded(&after[i]) {
+			f[pw] = append(f[pw], after[i].Type)
+		}
+	}
+	return nil
+}
+
+func (f folded) Snapshot() ([]byte, error) { return json.Marshal(f) }
+func (f folded) Restore(b []byte) error {
+	clear(f)
+	return json.Unmarshal(b, &f)
+}
+
+// An event of a schema version this build does not know (written by a
+// newer one) is quarantined as unknown-type; after an upgrade that reads
+// it, the operator takes it in and every host folds it in at its place,
+// as a replay by the new build does straight away.
+func TestQuarantineTakeInAfterUpgrade(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := st.Log()
+	ref, err := st.Vault().Ref("0102030405")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := events.NewID()
+	res, err := s.Execute(ctx, events.Command{Pathway: pw, Actor: events.Actor{Org: "kommune:0751"}, OccurredAt: time.Now(),
+		Payloads: []events.Payload{&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: "kommune:0751"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	died := events.Envelope{ID: events.NewID(), Pathway: pw, Type: events.TypePatientDied, Schema: 1, OccurredAt: time.Now().UTC(), Payload: &events.PatientDied{}}
+	b, err := s.codec.Encode(&died)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg(Subject("aarhus", pw))
+	m.Data = []byte(strings.Replace(string(b), `"schema":1`, `"schema":2`, 1))
+	m.Header.Set(HeaderPrev, "1")
+	ack, err := s.js.PublishMsg(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := ack.Sequence
+
+	run := func(name string, p folded) (*Host, func()) {
+		h := s.NewHost(name, p, HostOptions{})
+		hctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- h.Run(hctx) }()
+		<-h.Ready()
+		return h, func() { cancel(); <-done }
+	}
+	old := folded{}
+	h, stop := run("takein-v1", old)
+	q, err := h.Quarantined(future)
+	if err != nil || q.Reason != events.QuarantineUnknownType {
+		t.Fatalf("got %+v, %v; want seq %d quarantined as unknown-type", q, err, future)
+	}
+	// An old build told to take it in cannot: it says so and keeps it out.
+	seq, err := s.ResolveQuarantine(ctx, q, events.TakeIn, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return h.Applied() >= seq })
+	if q, _ := h.Quarantined(future); q.Resolution == nil || !q.Resolution.Unread || !q.Open() {
+		t.Errorf("old build after take-in: got %+v; want it decided but unread, still open", q)
+	}
+	stop()
+
+	// The upgrade: a codec that reads version 2, and a restart.
+	up := events.NewCodec()
+	up.Upcast(events.TypePatientDied, 1, func(b json.RawMessage) (json.RawMessage, error) { return b, nil })
+	s.codec = up
+	upgraded := folded{}
+	h, stop = run("takein-v1", upgraded)
+	defer stop()
+	if q, _ := h.Quarantined(future); !q.Open() {
+		t.Fatalf("restored: got %+v; want still open until decided again", q)
+	}
+	seq, err = s.ResolveQuarantine(ctx, q, events.TakeIn, "read by 1.1 after the upgrade")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return h.Applied() >= seq })
+	q, _ = h.Quarantined(future)
+	if q.Open() || q.Resolution.Decision != events.TakeIn || q.Resolution.Seq != seq {
+		t.Errorf("upgraded build after take-in: got %+v; want it taken in by seq %d", q, seq)
+	}
+	want := []events.Type{events.TypePathwayOpened, events.TypePatientDied}
+	h.Read(func(Projection) {
+		if got := upgraded[pw]; !slices.Equal(got, want) {
+			t.Errorf("taken in: pathway folds %v; want %v", got, want)
+		}
+	})
+	// A replay by the new build from scratch folds it at its place and
+	// ends the same.
+	fresh := folded{}
+	_, stopFresh := run("takein-fresh-v1", fresh)
+	defer stopFresh()
+	if got := fresh[pw]; !slices.Equal(got, want) {
+		t.Errorf("fresh replay: pathway folds %v; want %v", got, want)
+	}
+	if res.LastSeq != 1 {
+		t.Errorf("opening at seq %d; want 1", res.LastSeq)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10s")
+		}
+	}
+}
