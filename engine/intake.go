@@ -132,7 +132,7 @@ func (in *Intake) Replay(ctx context.Context, rawSeq uint64, body []byte, transl
 func (in *Intake) process(ctx context.Context, m RawMessage, controlID string, stored func(context.Context) (StoredRaw, error), translate Translate) (Outcome, error) {
 	tr, terr := translate(m)
 	var loc located
-	if terr == nil && tr.Patient.CPR != "" && !meansNothing(tr) {
+	if terr == nil && tr.Patient.Known() && !meansNothing(tr) {
 		loc = in.locate(ctx, tr, true)
 	}
 	st, err := stored(ctx)
@@ -205,7 +205,7 @@ type located struct {
 // linked to, from the hints if useHints, else from the pathway index.
 func (in *Intake) locate(ctx context.Context, tr *events.Translation, useHints bool) located {
 	var l located
-	ref, err := in.vault.Ref(tr.Patient.CPR)
+	ref, err := in.vault.Patient(tr.Patient)
 	if err != nil {
 		l.err = &events.MessageError{Code: "bad-patient-id", Field: "patient", Reason: err.Error()}
 		return l
@@ -228,7 +228,7 @@ func (in *Intake) locate(ctx context.Context, tr *events.Translation, useHints b
 }
 
 func (in *Intake) appendTranslation(ctx context.Context, tr *events.Translation, rawSeq uint64, loc located) (uuid.UUID, Result, error) {
-	if tr.Patient.CPR == "" {
+	if !tr.Patient.Known() {
 		return in.appendByDocument(ctx, tr, rawSeq)
 	}
 	pw, res, err := in.appendToPatient(ctx, tr, rawSeq, loc)
@@ -439,7 +439,7 @@ func (in *Intake) extras(ctx context.Context, tr *events.Translation, cmd *event
 		cmd.Payloads = append(corr, cmd.Payloads...)
 	}
 	if tr.MergedPatient != nil {
-		merged, err := in.vault.Ref(tr.MergedPatient.CPR)
+		merged, err := in.vault.Patient(*tr.MergedPatient)
 		if err != nil {
 			return &events.MessageError{Code: "bad-patient-id", Field: "merged patient", Reason: err.Error()}
 		}
