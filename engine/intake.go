@@ -396,6 +396,9 @@ func (in *Intake) withOpening(ctx context.Context, tr *events.Translation, cmd *
 		Patient: ref, Identity: sealed, Cluster: in.cluster(tr),
 		Municipality: tr.Municipality, GP: tr.GP, Episode: tr.Episode, Previous: previous,
 	}
+	// The age band, not the birth date: the CPR number never leaves here
+	// in clear.
+	open.AgeBand, _ = events.AgeBandOf(tr.Patient.CPR, tr.OccurredAt)
 	cmd.Payloads = append([]events.Payload{open}, cmd.Payloads...)
 	return nil
 }
