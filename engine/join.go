@@ -1,4 +1,4 @@
-package ingest
+package engine
 
 import (
 	"context"
@@ -6,14 +6,13 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )
 
 // appendAndJoin appends a translation and, when it says two identities
 // are one patient (MergedPatient), joins their pathways. A message that
 // only joins (HL7 A47, A40, A24, A37) opens no pathway.
-func (in *Ingest) appendAndJoin(ctx context.Context, tr *events.Translation, rawSeq uint64, loc located) (uuid.UUID, engine.Result, error) {
+func (in *Intake) appendAndJoin(ctx context.Context, tr *events.Translation, rawSeq uint64, loc located) (uuid.UUID, Result, error) {
 	if tr.MergedPatient == nil {
 		return in.appendTranslation(ctx, tr, rawSeq, loc)
 	}
@@ -39,46 +38,52 @@ func (in *Ingest) appendAndJoin(ctx context.Context, tr *events.Translation, raw
 //     handoffs of each go on where they are;
 //   - neither: there is nothing to join.
 //
+// A closed pathway counts as none.
+//
 // Each pathway gets a PatientIdentityLinked (the parties hear of it from
 // the alerts); the patient index then finds the surviving pathway by
 // either identity. A resend is appended once: the events carry the
 // message's source.
-func (in *Ingest) join(ctx context.Context, tr *events.Translation, rawSeq uint64) (uuid.UUID, engine.Result, error) {
-	s, err := in.store.Vault().Patient(tr.Patient)
+func (in *Intake) join(ctx context.Context, tr *events.Translation, rawSeq uint64) (uuid.UUID, Result, error) {
+	s, err := in.vault.Patient(tr.Patient)
 	if err != nil {
-		return uuid.Nil, engine.Result{}, &events.MessageError{Code: "bad-patient-id", Field: "patient", Reason: err.Error()}
+		return uuid.Nil, Result{}, &events.MessageError{Code: "bad-patient-id", Field: "patient", Reason: err.Error()}
 	}
-	o, err := in.store.Vault().Patient(*tr.MergedPatient)
+	o, err := in.vault.Patient(*tr.MergedPatient)
 	if err != nil {
-		return uuid.Nil, engine.Result{}, &events.MessageError{Code: "bad-patient-id", Field: "merged patient", Reason: err.Error()}
+		return uuid.Nil, Result{}, &events.MessageError{Code: "bad-patient-id", Field: "merged patient", Reason: err.Error()}
 	}
 	if s == o {
-		return uuid.Nil, engine.Result{}, &events.MessageError{Code: "same-patient", Field: "merged patient", Reason: "the two identities are one already"}
+		return uuid.Nil, Result{}, &events.MessageError{Code: "same-patient", Field: "merged patient", Reason: "the two identities are one already"}
 	}
-	idx := in.store.Index()
-	ps, hasS, err := idx.Patient(ctx, s)
+	idx := in.index
+	es, err := idx.patientEntry(ctx, s)
 	if err != nil {
-		return uuid.Nil, engine.Result{}, err
+		return uuid.Nil, Result{}, err
 	}
-	po, hasO, err := idx.Patient(ctx, o)
+	eo, err := idx.patientEntry(ctx, o)
 	if err != nil {
-		return uuid.Nil, engine.Result{}, err
+		return uuid.Nil, Result{}, err
 	}
 	if tr.Unlink {
-		return in.unjoin(ctx, tr, rawSeq, s, o, pathways(hasS, ps, hasO, po))
+		return in.unjoin(ctx, tr, rawSeq, s, o, pathways(es, eo))
 	}
+	// Only an open pathway joins: a closed one's stay is over, and the
+	// identity's next message opens its readmission.
+	ps, hasS := es.pathway, es.found && !es.closed
+	po, hasO := eo.pathway, eo.found && !eo.closed
 	reason := tr.MergeReason
 	if reason == "" {
 		reason = "two identities of one patient"
 	}
-	link := func(pw, joined uuid.UUID) (engine.Result, error) {
+	link := func(pw, joined uuid.UUID) (Result, error) {
 		return in.linkOn(ctx, tr, rawSeq, pw, &events.PatientIdentityLinked{Patient: s, Other: o, Joined: joined, Reason: reason})
 	}
 	var survivor uuid.UUID
-	var res engine.Result
+	var res Result
 	switch {
 	case !hasS && !hasO:
-		return uuid.Nil, engine.Result{}, nil
+		return uuid.Nil, Result{}, nil
 	case hasS && hasO && ps != po:
 		if res, err = link(ps, po); err == nil {
 			_, err = link(po, ps)
@@ -99,23 +104,23 @@ func (in *Ingest) join(ctx context.Context, tr *events.Translation, rawSeq uint6
 			return survivor, res, err
 		}
 	}
-	return survivor, res, in.store.Commit(ctx)
+	return survivor, res, in.log.Commit(ctx)
 }
 
 // linkOn appends one link or unlink to a pathway. Its source is the
 // message's, marked, so that it is not taken for the message's other
 // events on the same pathway (a MedCom message's document). A link the
 // pathway holds already is no error: there is nothing to add.
-func (in *Ingest) linkOn(ctx context.Context, tr *events.Translation, rawSeq uint64, pw uuid.UUID, pl events.Payload) (engine.Result, error) {
+func (in *Intake) linkOn(ctx context.Context, tr *events.Translation, rawSeq uint64, pw uuid.UUID, pl events.Payload) (Result, error) {
 	src := tr.Source
 	src.MessageID += "#link"
-	res, err := in.store.Log().Execute(ctx, events.Command{
+	res, err := in.log.Execute(ctx, events.Command{
 		Pathway: pw, Actor: tr.Actor, Source: src, OccurredAt: tr.OccurredAt,
 		Correlation: rawRef(rawSeq), Causation: rawRef(rawSeq), Payloads: []events.Payload{pl},
 	})
 	var re *events.RuleError
 	if errors.As(err, &re) && re.Rule == "already-linked" {
-		return engine.Result{Duplicate: true}, nil
+		return Result{Duplicate: true}, nil
 	}
 	return res, err
 }
@@ -123,15 +128,16 @@ func (in *Ingest) linkOn(ctx context.Context, tr *events.Translation, rawSeq uin
 // unjoin undoes a join (HL7 A37): a Correction of the link on every
 // pathway that records it, and each identity's messages go back to its
 // own pathway, or to none. Identities Stafet never joined mean nothing.
-func (in *Ingest) unjoin(ctx context.Context, tr *events.Translation, rawSeq uint64, s, o events.PatientRef, start []uuid.UUID) (uuid.UUID, engine.Result, error) {
+func (in *Intake) unjoin(ctx context.Context, tr *events.Translation, rawSeq uint64, s, o events.PatientRef, start []uuid.UUID) (uuid.UUID, Result, error) {
 	reason := tr.MergeReason
 	if reason == "" {
 		reason = "the two identities are not one patient"
 	}
 	todo, seen := start, map[uuid.UUID]bool{}
 	own := map[events.PatientRef]uuid.UUID{}
+	closed := map[uuid.UUID]bool{}
 	var first uuid.UUID
-	var res engine.Result
+	var res Result
 	for len(todo) > 0 {
 		pw := todo[0]
 		todo = todo[1:]
@@ -139,12 +145,15 @@ func (in *Ingest) unjoin(ctx context.Context, tr *events.Translation, rawSeq uin
 			continue
 		}
 		seen[pw] = true
-		history, err := in.store.Log().Load(ctx, pw)
+		history, err := in.log.Load(ctx, pw)
 		if err != nil {
 			return first, res, err
 		}
 		st := events.Fold(history)
 		own[st.Patient()] = pw
+		if st.Closed() {
+			closed[pw] = true
+		}
 		other := o
 		if st.Patient() == o {
 			other = s
@@ -167,16 +176,18 @@ func (in *Ingest) unjoin(ctx context.Context, tr *events.Translation, rawSeq uin
 		}
 	}
 	if first == uuid.Nil {
-		return uuid.Nil, engine.Result{}, nil
+		return uuid.Nil, Result{}, nil
 	}
-	idx := in.store.Index()
+	idx := in.index
 	for _, r := range []events.PatientRef{s, o} {
 		current, ok, err := idx.Patient(ctx, r)
 		switch {
 		case err != nil:
 			return first, res, err
 		case own[r] != uuid.Nil:
-			err = idx.SetPatient(ctx, r, own[r])
+			if err = idx.SetPatient(ctx, r, own[r]); err == nil && closed[own[r]] {
+				err = idx.ReleasePatient(ctx, r, own[r])
+			}
 		case ok:
 			err = idx.ReleasePatient(ctx, r, current)
 		}
@@ -184,16 +195,17 @@ func (in *Ingest) unjoin(ctx context.Context, tr *events.Translation, rawSeq uin
 			return first, res, err
 		}
 	}
-	return first, res, in.store.Commit(ctx)
+	return first, res, in.log.Commit(ctx)
 }
 
-func pathways(hasS bool, ps uuid.UUID, hasO bool, po uuid.UUID) []uuid.UUID {
+// pathways lists the pathways the identities' entries name, open or
+// closed (a Correction may follow a PathwayClosed).
+func pathways(es ...patientEntry) []uuid.UUID {
 	var out []uuid.UUID
-	if hasS {
-		out = append(out, ps)
-	}
-	if hasO {
-		out = append(out, po)
+	for _, e := range es {
+		if e.found {
+			out = append(out, e.pathway)
+		}
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package ingest_test
+package engine_test
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )
@@ -32,7 +31,7 @@ func lastLink(t *testing.T, s *engine.Store, pw uuid.UUID) *events.PatientIdenti
 	return nil
 }
 
-func receive(t *testing.T, in *ingest.Ingest, id, body string) ingest.Outcome {
+func receive(t *testing.T, in lineIntake, id, body string) engine.Outcome {
 	t.Helper()
 	out, err := in.Receive(context.Background(), msg(id, body))
 	if err != nil {
