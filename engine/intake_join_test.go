@@ -113,6 +113,32 @@ func TestJoin(t *testing.T) {
 			t.Errorf("after the unlink the replacement number finds %s; want its own pathway %s", pw, r.Pathway)
 		}
 	})
+	t.Run("the joined pathway closes: either number's next message opens the readmission", func(t *testing.T) {
+		s, in := setup(t)
+		stay := receive(t, in, "z1", replacement+"|stay-r|admit")
+		receive(t, in, "z2", realCPR+"||merge|"+replacement)
+		receive(t, in, "z3", realCPR+"||close")
+		for _, who := range []string{replacement, realCPR} {
+			next := receive(t, in, "z4"+who, who+"|stay-"+who+"|admit")
+			if next.Pathway == stay.Pathway {
+				t.Fatalf("%s: went to the closed pathway", who)
+			}
+			h, _ := s.Log().Load(ctx, next.Pathway)
+			o, _ := h[0].Payload.(*events.PathwayOpened)
+			if o == nil || o.Previous != stay.Pathway {
+				t.Errorf("%s: opened %+v; want a readmission following %s", who, o, stay.Pathway)
+			}
+		}
+	})
+	t.Run("a closed pathway does not join", func(t *testing.T) {
+		s, in := setup(t)
+		receive(t, in, "y1", replacement+"|stay-r|admit")
+		closed := receive(t, in, "y2", replacement+"||close")
+		out := receive(t, in, "y3", realCPR+"||merge|"+replacement)
+		if out.Pathway != uuid.Nil || lastLink(t, s, closed.Pathway) != nil {
+			t.Errorf("joined on %s; want nothing joined", out.Pathway)
+		}
+	})
 	t.Run("neither has a pathway: nothing to join", func(t *testing.T) {
 		s, in := setup(t)
 		out := receive(t, in, "n1", realCPR+"||merge|"+replacement)
