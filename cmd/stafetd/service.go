@@ -33,14 +33,14 @@ import (
 
 // service is a running stafetd, for tests that start it in-process.
 type service struct {
-	store    *engine.Store
-	host     *engine.Host
-	set      *projections.Set
-	rules    projections.Rules
-	dir      *events.Directory
-	ingest   *ingest.Ingest
-	tokens   *httpapi.Tokens
-	alerts   *alerts.Service
+	store  *engine.Store
+	host   *engine.Host
+	set    *projections.Set
+	rules  projections.Rules
+	dir    *events.Directory
+	ingest *ingest.Ingest
+	tokens *httpapi.Tokens
+	alerts *alerts.Service
 	// notifier writes FHIR subscription notifications; the facade binds
 	// it when the API is built.
 	notifier *fhir.Notifier

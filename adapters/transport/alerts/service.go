@@ -236,13 +236,13 @@ type Service struct {
 	hooks  jetstream.KeyValue
 	// counters number the deliveries of formatted webhooks (format.go).
 	counters jetstream.KeyValue
-	seal   cipher.AEAD
-	views  Viewer
-	dir    *events.Directory
-	log    *slog.Logger
-	m      *metrics
-	client *http.Client
-	hist   *histories
+	seal     cipher.AEAD
+	views    Viewer
+	dir      *events.Directory
+	log      *slog.Logger
+	m        *metrics
+	client   *http.Client
+	hist     *histories
 
 	mu   sync.Mutex
 	last map[events.OrgID]position // the last alert this instance stored per addressee
