@@ -15,14 +15,10 @@ import (
 // mounted on the API: the JSON API and the FHIR facade ask the same
 // functions, so the rules cannot drift apart.
 
-// Parties returns the organisations a pathway's history names: the
-// organisations that may read it (parties.go).
-func Parties(history []events.Envelope) []events.OrgID { return parties(history) }
-
 // MayRead reports whether p may read the pathway whose history this is:
 // the operator, or an organisation party to it.
 func (s *Server) MayRead(p Principal, history []events.Envelope) bool {
-	return p.mayRead(parties(history))
+	return p.mayRead(events.Parties(history))
 }
 
 // MaySeePatient reports whether p may learn who a pathway's patient is,
@@ -55,7 +51,7 @@ func (s *Server) ReadPathway(ctx context.Context, p Principal, id uuid.UUID, r R
 	if len(history) == 0 {
 		return nil, ProblemFor(events.ErrUnknownPathway)
 	}
-	ps := parties(history)
+	ps := events.Parties(history)
 	allowed := p.mayRead(ps) && (!r.Patient || s.MaySeePatient(p, history))
 	if err := s.record(ctx, p, id, ps, r.What, allowed); err != nil {
 		s.log.Error("access log write failed; read refused", "err", err)

@@ -173,7 +173,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, ProblemFor(err))
 		return
 	}
-	ps := parties(history)
+	ps := events.Parties(history)
 	cut, now := as.Cut(history, s.cfg.Now())
 	if len(cut) == 0 {
 		writeProblem(w, r, Problem{Type: typeUnknownPathway, Title: "Unknown pathway", Status: http.StatusNotFound, Detail: "the pathway has no events as of that time"})
