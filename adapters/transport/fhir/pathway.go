@@ -153,7 +153,7 @@ func episodeID(pathway uuid.UUID, org events.OrgID) string {
 func splitID(id string) (uuid.UUID, string, bool) {
 	p, key, ok := strings.Cut(id, ".")
 	u, err := uuid.Parse(p)
-	if !ok || err != nil || key == "" || len(p) != 36 {
+	if !ok || err != nil || key == "" || u.String() != p {
 		return uuid.Nil, "", false
 	}
 	return u, key, true

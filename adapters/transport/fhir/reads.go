@@ -76,7 +76,7 @@ func (s *Server) read(k *kind) http.HandlerFunc {
 }
 
 // vread answers a version: the resource as Stafet knew it once the log
-// held the version's sequence.
+// held the version's sequence (a sequence of the resource's pathway).
 func (s *Server) vread(k *kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := onlyParams(r.URL.Query()); err != nil {
@@ -93,9 +93,12 @@ func (s *Server) vread(k *kind) http.HandlerFunc {
 			fail(w, r, err)
 			return
 		}
-		for _, v := range s.versions(k, history, key) {
-			if v.seq == vid {
-				writeVersioned(w, v.meta, v.resource)
+		// Every sequence of the pathway is a version of each of its
+		// resources: the one a read at that time showed.
+		cut, _ := httpapi.AsOfSeq(vid).Cut(history, s.cfg.Now())
+		if len(cut) > 0 && cut[len(cut)-1].Seq == vid {
+			if v, meta, ok := k.render(s, fold(cut), key); ok {
+				writeVersioned(w, meta, v)
 				return
 			}
 		}

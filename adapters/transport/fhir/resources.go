@@ -279,7 +279,7 @@ var encounterKind = &kind{
 	name: "Encounter",
 	split: func(id string) (uuid.UUID, string, bool) {
 		u, err := uuid.Parse(id)
-		return u, "", err == nil && len(id) == 36
+		return u, "", err == nil && u.String() == id
 	},
 	render: func(s *Server, f *folded, _ string) (any, *fhir.Meta, bool) {
 		v, ok := s.encounter(f)
