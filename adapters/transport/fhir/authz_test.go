@@ -173,7 +173,7 @@ func (e *env) search(token, path string) []json.RawMessage {
 			e.t.Fatalf("GET %s: %d %s", next, res.status, res.body)
 		}
 		var b struct {
-			Link []struct{ Relation, URL string }
+			Link  []struct{ Relation, URL string }
 			Entry []struct {
 				Resource json.RawMessage `json:"resource"`
 				Search   struct{ Mode string }
