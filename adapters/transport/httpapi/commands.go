@@ -122,17 +122,7 @@ func (s *Server) pathwayFor(ctx context.Context, p Principal, id uuid.UUID) ([]e
 	return history, nil
 }
 
-// execute runs a command and answers with what it appended.
-func (s *Server) execute(w http.ResponseWriter, r *http.Request, cmd events.Command, prefix string, status int, res commandResult) {
-	out, err := s.cfg.Store.Log().Execute(r.Context(), cmd)
-	if err != nil {
-		writeProblem(w, r, ProblemFor(renameFields(err, prefix)))
-		return
-	}
-	s.answer(w, cmd.Pathway, out, status, res)
-}
-
-// answer tells the caller what a command appended.
+// answer answers with what a command appended to a pathway.
 func (s *Server) answer(w http.ResponseWriter, pathway uuid.UUID, out engine.Result, status int, res commandResult) {
 	res.Pathway = pathway
 	if out.Duplicate {
@@ -250,30 +240,19 @@ func (s *Server) openPathway(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, ProblemFor(err))
 		return
 	}
-	id, isNew, err := s.cfg.Store.Index().Resolve(ctx, ref, b.Episode)
-	if err != nil {
-		writeProblem(w, r, ProblemFor(err))
-		return
-	}
-	if !isNew {
-		history, err := s.cfg.Store.Log().Load(ctx, id)
-		if err != nil {
-			writeProblem(w, r, ProblemFor(err))
-			return
-		}
-		if len(history) > 0 {
-			s.existing(w, r, p, id, history)
-			return
-		}
-	}
 	cpr, _ := events.NormalizeCPR(b.Patient.CPR)
-	if opened.Identity, err = s.cfg.Store.Vault().Seal(ctx, ref, events.Identity{CPR: cpr, Name: b.Patient.Name}); err != nil {
-		writeProblem(w, r, ProblemFor(err))
+	cmd.Payloads = []events.Payload{opened}
+	op, err := s.intake.Open(ctx, cmd, events.Identity{CPR: cpr, Name: b.Patient.Name})
+	if err != nil {
+		writeProblem(w, r, ProblemFor(renameFields(err, "")))
 		return
 	}
-	cmd.Pathway, cmd.Payloads = id, []events.Payload{opened}
-	w.Header().Set("Location", "/v1/pathways/"+id.String())
-	s.execute(w, r, cmd, "", http.StatusCreated, commandResult{})
+	if op.History != nil {
+		s.existing(w, r, p, op.Pathway, op.History)
+		return
+	}
+	w.Header().Set("Location", "/v1/pathways/"+op.Pathway.String())
+	s.answer(w, op.Pathway, op.Result, http.StatusCreated, commandResult{})
 }
 
 // existing answers an opening for a patient who has an open pathway. Who

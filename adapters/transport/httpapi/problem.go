@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/translate/medcom"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
@@ -98,7 +97,7 @@ func ProblemFor(err error) Problem {
 	var ve *events.ValidationError
 	var re *events.RuleError
 	var me *events.MessageError
-	var ie *ingest.Error
+	var ie *engine.DeadLetterError
 	var pe Problem
 	var mce *medcom.Error
 	switch {
