@@ -68,14 +68,9 @@ func cmdBench(ctx context.Context, e env) error {
 	if err := o.Validate(); err != nil {
 		return &exitError{2, err}
 	}
-	var doc []byte
 	if *update != "" {
-		// Read it first: a run takes minutes, a missing file seconds.
-		var err error
-		if doc, err = os.ReadFile(*update); err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-		if _, err := bench.Splice(doc, durability(o), nil); err != nil {
+		// Check it first: a run takes minutes, a missing file seconds.
+		if err := spliceFile(*update, durability(o), nil); err != nil {
 			return err
 		}
 	}
@@ -89,12 +84,8 @@ func cmdBench(ctx context.Context, e env) error {
 		if err := res.WriteMarkdown(&md); err != nil {
 			return err
 		}
-		out, err := bench.Splice(doc, res.Durability, md.Bytes())
-		if err != nil {
+		if err := spliceFile(*update, res.Durability, md.Bytes()); err != nil {
 			return err
-		}
-		if err := os.WriteFile(*update, out, 0o644); err != nil {
-			return fmt.Errorf("bench: %w", err)
 		}
 	}
 	switch {
@@ -112,4 +103,22 @@ func durability(o bench.Options) engine.Durability {
 		return bench.Defaults().Durability
 	}
 	return o.Durability
+}
+
+// spliceFile writes md into the Markdown file path between mode's markers,
+// reading the file as it is now (it may have been edited during the
+// run); with md nil it only checks that it can.
+func spliceFile(path string, mode engine.Durability, md []byte) error {
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	out, err := bench.Splice(doc, mode, md)
+	if err != nil || md == nil {
+		return err
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
 }
