@@ -37,6 +37,7 @@ const (
 	TypePatientIdentityMerged  Type = "PatientIdentityMerged"
 	TypeCorrection             Type = "Correction"
 	TypeQuarantineResolved     Type = "QuarantineResolved"
+	TypePatientIdentityLinked  Type = "PatientIdentityLinked"
 )
 
 // upcasts lists this build's upcasters: the step from each older schema
@@ -142,6 +143,10 @@ type PathwayOpened struct {
 	// after that pathway closed. Absent on a patient's first pathway and
 	// on every pathway stored before readmissions were linked.
 	Previous uuid.UUID `json:"previous,omitzero"`
+	// AgeBand is the patient's age group at the opening, derived at ingest
+	// from the CPR number (AgeBandOf); absent when unknown (a replacement
+	// CPR, or a pathway stored before age bands were derived).
+	AgeBand AgeBand `json:"age_band,omitempty"`
 }
 
 // PatientAdmitted says a hospital took the patient in and holds the
@@ -332,6 +337,21 @@ type QuarantineResolved struct {
 	Reason   string             `json:"reason,omitempty"`
 }
 
+// PatientIdentityLinked records that two identities are one patient, so
+// that their pathways are one patient's: a replacement CPR number
+// (erstatningspersonnummer) that now has its CPR number, or an identity
+// merged into or changed to another (HL7 A40, A47). Patient is the
+// identity that stays (the CPR number; HL7 PID-3), Other the one joined
+// into it (the replacement number; HL7 MRG-1). Each of the two patients'
+// pathways gets one, Joined naming the other pathway when there is one. A
+// Correction of it undoes the join (HL7 A37, or an operator).
+type PatientIdentityLinked struct {
+	Patient PatientRef `json:"patient" codec:"unique"`
+	Other   PatientRef `json:"other" codec:"unique"`
+	Joined  uuid.UUID  `json:"joined,omitzero"`
+	Reason  string     `json:"reason" codec:"repeats"`
+}
+
 // Validate implementations: each names the offending field.
 
 func (p *PathwayOpened) Validate() error {
@@ -340,6 +360,11 @@ func (p *PathwayOpened) Validate() error {
 	}
 	if err := slug("cluster", p.Cluster); err != nil {
 		return err
+	}
+	if p.AgeBand != "" {
+		if err := oneOf("age_band", p.AgeBand, ageBands); err != nil {
+			return err
+		}
 	}
 	return firstErr(
 		orgOpt("municipality", p.Municipality),
@@ -437,6 +462,19 @@ func (p *PatientIdentityMerged) Validate() error {
 		return &ValidationError{Field: "merged", Reason: "same patient as survivor"}
 	}
 	return nil
+}
+
+func (p *PatientIdentityLinked) Validate() error {
+	if err := p.Patient.Validate(); err != nil {
+		return prefix("patient", err)
+	}
+	if err := p.Other.Validate(); err != nil {
+		return prefix("other", err)
+	}
+	if p.Patient == p.Other {
+		return &ValidationError{Field: "other", Reason: "the same patient"}
+	}
+	return text("reason", p.Reason, true)
 }
 
 func (p *Correction) Validate() error {
