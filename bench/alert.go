@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,19 +23,19 @@ import (
 // (RecordedAt, taken just before the append) to its arrival at a plain
 // NATS subscriber on stafet.alert.> over TCP.
 func (b *bencher) alertPhase(ctx context.Context) error {
-	dir, err := b.dir("alert")
-	if err != nil {
-		return err
+	// A client port on loopback for the subscriber, and the alert
+	// subjects exported to the subscribers' account, as stafetd runs.
+	cfg := func(dir string) engine.Config {
+		c := b.inMode(dir)
+		c.ListenAddr, c.Exports = "127.0.0.1:0", alerts.Exports
+		return c
 	}
-	defer os.RemoveAll(dir)
-	cfg := b.config(dir, b.o.Durability)
-	cfg.ListenAddr = "127.0.0.1:0"
-	cfg.Exports = alerts.Exports
-	s, err := engine.Open(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
+	return b.withStore(ctx, "alert", cfg, func(s *engine.Store) error { return b.alertsOn(ctx, s) })
+}
+
+// alertsOn runs the alert service on s and times the alerts of the paced
+// appends.
+func (b *bencher) alertsOn(ctx context.Context, s *engine.Store) error {
 	svc, err := alerts.New(ctx, alerts.Config{Store: s})
 	if err != nil {
 		return err

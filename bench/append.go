@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,7 +43,7 @@ func (b *bencher) appendPhase(ctx context.Context) error {
 		return err
 	}
 	b.progress("append: %d messages encoded for the raw sides in %s (not measured)", len(msgs), time.Since(start).Round(time.Millisecond))
-	group := func(dir string) engine.Config { return b.config(dir, b.o.Durability) }
+	group := b.inMode
 	each := func(dir string) engine.Config {
 		c := b.config(dir, engine.Safe)
 		c.FsyncEach = true
@@ -77,30 +76,12 @@ func (b *bencher) appendPhase(ctx context.Context) error {
 	return nil
 }
 
-// onFresh runs fn on a fresh server configured by cfg, in a directory
-// that is removed after: opening and closing are not measured.
-func (b *bencher) onFresh(ctx context.Context, name string, cfg func(dir string) engine.Config, fn func(*engine.Store) (measure, error)) (measure, error) {
-	dir, err := b.dir(name)
-	if err != nil {
-		return measure{}, err
-	}
-	defer os.RemoveAll(dir)
-	s, err := engine.Open(ctx, cfg(dir))
-	if err != nil {
-		return measure{}, err
-	}
-	defer s.Close()
-	return fn(s)
-}
-
 // stafetAppend is the side that executes the workload.
 func (b *bencher) stafetAppend(name string, cfg func(string) engine.Config) side {
-	return side{name: name, run: func(ctx context.Context, round int) (measure, error) {
-		return b.onFresh(ctx, "append-"+name, cfg, func(s *engine.Store) (measure, error) {
-			var m measure
+	return side{name: name, run: func(ctx context.Context, round int) (m measure, err error) {
+		err = b.withStore(ctx, "append-"+name, cfg, func(s *engine.Store) error {
 			var stored int
-			err := b.profileIf(round == 0 && name == sideStafet, PhaseAppend, func() error {
-				var err error
+			err := b.profileIf(round == 0 && name == sideStafet, PhaseAppend, func() (err error) {
 				m, err = timed(func() (int, bool, error) {
 					evs, done, msgs, err := b.execute(ctx, s, b.work, time.Now().Add(b.o.MaxWrite))
 					stored = msgs
@@ -109,29 +90,31 @@ func (b *bencher) stafetAppend(name string, cfg func(string) engine.Config) side
 				return err
 			})
 			if err != nil {
-				return m, err
+				return err
 			}
-			return m, checkStored(ctx, s, stored)
+			return checkStored(ctx, s, stored)
 		})
+		return m, err
 	}}
 }
 
 // rawAppend is a side that publishes msgs with raw JetStream.
 func (b *bencher) rawAppend(name string, cfg func(string) engine.Config, msgs []stored, checked bool) side {
-	return side{name: name, run: func(ctx context.Context, round int) (measure, error) {
-		return b.onFresh(ctx, "append-"+name, cfg, func(s *engine.Store) (measure, error) {
+	return side{name: name, run: func(ctx context.Context, _ int) (m measure, err error) {
+		err = b.withStore(ctx, "append-"+name, cfg, func(s *engine.Store) error {
 			var n int
-			m, err := timed(func() (int, bool, error) {
+			m, err = timed(func() (int, bool, error) {
 				var evs int
 				var err error
 				n, evs, err = publisher{s: s, checked: checked, window: b.o.Writers}.publish(ctx, msgs, time.Now().Add(b.o.MaxWrite))
 				return evs, n < len(msgs), err
 			})
 			if err != nil {
-				return m, err
+				return err
 			}
-			return m, checkStored(ctx, s, n)
+			return checkStored(ctx, s, n)
 		})
+		return m, err
 	}}
 }
 

@@ -256,9 +256,29 @@ func (b *bencher) open(ctx context.Context, dir string, d engine.Durability) (*e
 	return engine.Open(ctx, b.config(dir, d))
 }
 
+// inMode is the configuration of a server in the run's mode.
+func (b *bencher) inMode(dir string) engine.Config { return b.config(dir, b.o.Durability) }
+
 // dir returns a new empty directory for one server.
 func (b *bencher) dir(name string) (string, error) {
 	return os.MkdirTemp(b.tmp, name+"-")
+}
+
+// withStore runs fn on a fresh server configured by cfg, in a directory
+// of its own that is removed after; opening and closing are not part of
+// any measure.
+func (b *bencher) withStore(ctx context.Context, name string, cfg func(dir string) engine.Config, fn func(*engine.Store) error) error {
+	dir, err := b.dir(name)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	s, err := engine.Open(ctx, cfg(dir))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s)
 }
 
 // round rounds v to digits decimals.

@@ -3,12 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 	"github.com/stafet/stafet/projections"
 )
@@ -26,17 +26,11 @@ const minClosedMeasured = 5000
 // the embedded server shares the process's heap, and its caches would
 // otherwise be counted.
 func (b *bencher) memoryPhase(ctx context.Context) error {
-	dir, _, err := b.copyTemplate(ctx, "memory")
-	if err != nil {
+	var bodies [][]byte
+	err := b.withTemplate(ctx, "memory", func(s *engine.Store, _ *template) (err error) {
+		bodies, err = readLog(ctx, s)
 		return err
-	}
-	defer os.RemoveAll(dir)
-	s, err := b.open(ctx, dir, b.o.Durability)
-	if err != nil {
-		return err
-	}
-	bodies, err := readLog(ctx, s)
-	s.Close()
+	})
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/translate/hl7v2"
 	"github.com/stafet/stafet/adapters/transport/mllp"
+	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 	"github.com/stafet/stafet/simulator"
 )
@@ -54,16 +54,14 @@ func (b *bencher) mllpPhase(ctx context.Context) error {
 	}
 	b.progress("mllp: %d HL7 messages from the model in %s (not measured)", want, time.Since(start).Round(time.Millisecond))
 
-	dir, err := b.dir("mllp")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	s, err := b.open(ctx, dir, b.o.Durability)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
+	return b.withStore(ctx, "mllp", b.inMode, func(s *engine.Store) error {
+		return b.sendHL7(ctx, s, d, conns)
+	})
+}
+
+// sendHL7 serves MLLP with the real handler on s and sends it each
+// connection's frames.
+func (b *bencher) sendHL7(ctx context.Context, s *engine.Store, d *events.Directory, conns [][][]byte) error {
 	in := ingest.New(s, d, map[string]ingest.Translator{hl7v2.System: hl7v2.NewTranslator(d, nil).Translate}, nil)
 	srv := mllp.New(mllp.Config{Addr: "127.0.0.1:0", MaxConns: len(conns) + 8, OnOversize: mllp.HL7OversizeAck}, mllp.HL7Handler(in, nil))
 	if err := srv.Listen(); err != nil {
@@ -77,7 +75,7 @@ func (b *bencher) mllpPhase(ctx context.Context) error {
 	var sent, accepted atomic.Int64
 	var took time.Duration
 	evs0, msgs0 := s.Log().Stats().Events.Load(), sentMsgs(s)
-	err = b.profileIf(true, PhaseMLLP, func() error {
+	err := b.profileIf(true, PhaseMLLP, func() error {
 		var err error
 		took, err = sendMLLP(ctx, srv.Addr().String(), conns, time.Now().Add(b.o.MaxWrite), &sent, &accepted)
 		return err

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -22,16 +21,13 @@ const (
 
 // replayPhase reads the whole log both ways, alternating over rounds.
 func (b *bencher) replayPhase(ctx context.Context) error {
-	dir, t, err := b.copyTemplate(ctx, "replay")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	s, err := b.open(ctx, dir, b.o.Durability)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
+	return b.withTemplate(ctx, "replay", func(s *engine.Store, t *template) error {
+		return b.replaySides(ctx, s, t)
+	})
+}
+
+// replaySides alternates the replay and the raw read on s.
+func (b *bencher) replaySides(ctx context.Context, s *engine.Store, t *template) error {
 	ss := []side{
 		{name: sideReplay, run: func(ctx context.Context, round int) (measure, error) {
 			set, err := projections.NewSet(projections.DefaultRules())

@@ -287,6 +287,22 @@ func (b *bencher) startHost(ctx context.Context, s *engine.Store, name string, w
 	return readyAt, st, err
 }
 
+// withTemplate runs fn on a server in the run's mode holding a fresh copy
+// of the template log, and closes and removes it after.
+func (b *bencher) withTemplate(ctx context.Context, name string, fn func(*engine.Store, *template) error) error {
+	dir, t, err := b.copyTemplate(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	s, err := engine.Open(ctx, b.inMode(dir))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s, t)
+}
+
 // copyTemplate returns a fresh server directory holding the template log.
 func (b *bencher) copyTemplate(ctx context.Context, name string) (string, *template, error) {
 	t, err := b.buildTemplate(ctx)
