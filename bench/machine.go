@@ -16,9 +16,11 @@ import (
 
 // Build says which code ran.
 type Build struct {
-	// Commit is the VCS revision the binary was built from, or the
-	// working tree's HEAD when the binary does not say (go run, go test);
-	// "unknown" without either.
+	// Commit is the VCS revision the binary was built from or, when the
+	// binary does not say (go run, go test, GOFLAGS=-buildvcs=false), the
+	// HEAD of the working directory's repository when the run started:
+	// the code that ran when it runs with go run from the repository, as
+	// docs/performance.md's commands do. "unknown" without either.
 	Commit string `json:"commit"`
 	// Modified: Go files differed from the commit.
 	Modified bool   `json:"modified"`

@@ -47,7 +47,7 @@ func (r *Result) rows() []row {
 		add(PhaseReplay, "CPU µs per event", fixed(r.ReplayCPUPerEvent, 1), fixed(r.RawReadCPUPerEvent, 1), "", "")
 	}
 	if ran(PhaseRestart) {
-		add(PhaseRestart, fmt.Sprintf("s to ready: checkpoint, then %d events", r.RestartTailEvents), secs(r.RestartReadyS), "", "", "≤ 5 s at 10 M events")
+		add(PhaseRestart, "s to ready: checkpoint, then "+num(float64(r.RestartTailEvents))+" events", secs(r.RestartReadyS), "", "", "≤ 5 s at 10 M events")
 		add(PhaseRestart, "s of it in engine.Open", secs(r.RestartOpenS), "", "", "")
 		add(PhaseRestart, "checkpoint size, bytes", num(float64(r.CheckpointBytes)), "", "", "")
 		add(PhaseRestart, "s to ready: full replay, no checkpoint", secs(r.RestartFullReplayS), "", "", "")
@@ -55,15 +55,15 @@ func (r *Result) rows() []row {
 		add(PhaseRestart, "s of it in engine.Open, re-indexing", secs(r.RestartAfterImportOpenS), "", "", "")
 	}
 	if ran(PhaseMemory) {
-		add(PhaseMemory, fmt.Sprintf("bytes per open pathway (%d)", r.OpenPathways), num(r.BytesPerOpenPathway), "", "", "≤ 2 048")
-		add(PhaseMemory, fmt.Sprintf("bytes per closed pathway (%d)", r.ClosedPathways), num(r.BytesPerClosedPathway), "", "", "≤ 512")
+		add(PhaseMemory, "bytes per open pathway ("+num(float64(r.OpenPathways))+")", num(r.BytesPerOpenPathway), "", "", "≤ 2 048")
+		add(PhaseMemory, "bytes per closed pathway ("+num(float64(r.ClosedPathways))+")", num(r.BytesPerClosedPathway), "", "", "≤ 512")
 	}
 	if ran(PhaseAlert) {
-		add(PhaseAlert, fmt.Sprintf("ms event → alert, p50 (%d alerts)", r.Alerts), fixed(r.AlertP50Ms, 2), "", "", "")
+		add(PhaseAlert, "ms event → alert, p50 ("+num(float64(r.Alerts))+" alerts)", fixed(r.AlertP50Ms, 2), "", "", "")
 		add(PhaseAlert, "ms event → alert, p99", fixed(r.AlertP99Ms, 2), "", "", "< 50 ms")
 	}
 	if ran(PhaseMLLP) {
-		add(PhaseMLLP, fmt.Sprintf("HL7 messages/s (%d, %d AA, %d conns)", r.MLLPMessages, r.MLLPAccepted, r.MLLPConns), num(r.MLLPMps), "", "", "≥ 10 000 (bulk)")
+		add(PhaseMLLP, fmt.Sprintf("HL7 messages/s (%s, %s AA, %d conns)", num(float64(r.MLLPMessages)), num(float64(r.MLLPAccepted)), r.MLLPConns), num(r.MLLPMps), "", "", "≥ 10 000 (bulk)")
 		add(PhaseMLLP, "NATS requests and publishes per message", fixed(r.MLLPNATSPerMessage, 1), "", "", "")
 	}
 	return out
