@@ -133,7 +133,7 @@ func must[T any](v T, err error) T {
 
 func TestReactSharesWorkAcrossInstances(t *testing.T) {
 	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
-	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
+	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
 	ctx, cancel := context.WithCancel(context.Background())
 	if _, err := a.Reactors().Pending(ctx, "test-reactor"); !errors.Is(err, engine.ErrNoReactor) {
 		t.Errorf("pending before the first React: got %v; want ErrNoReactor", err)
@@ -200,7 +200,7 @@ func waitPending(t *testing.T, s *engine.Store, name string, n uint64) {
 
 func TestDeadlinesElapseOnce(t *testing.T) {
 	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
-	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
+	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
 	pw := admitted(t, a)
 	due := func(time.Time) []engine.Deadline {
 		return []engine.Deadline{{Pathway: pw, Ref: "o1", Rule: "offer-deadline", At: t0.Add(5 * time.Hour)}}

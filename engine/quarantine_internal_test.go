@@ -71,7 +71,11 @@ func TestQuarantineTakeInAfterUpgrade(t *testing.T) {
 	}
 	m := nats.NewMsg(Subject("aarhus", pw))
 	m.Data = []byte(strings.Replace(string(b), `"schema":1`, `"schema":2`, 1))
-	m.Header.Set(HeaderPrev, "1")
+	first, err := s.getMsg(ctx, 1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Chain(m, 1, LinkOf(first.Header))
 	ack, err := s.js.PublishMsg(ctx, m)
 	if err != nil {
 		t.Fatal(err)
