@@ -21,6 +21,7 @@ func startService(t *testing.T, dir string, env map[string]string) (*service, fu
 	for k, v := range env {
 		vars[k] = v
 	}
+	withKeyDir(vars)
 	cfg, err := parse(nil, func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -122,10 +123,13 @@ func TestParseRejectsBadSettings(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"durability", map[string]string{"STAFET_DURABILITY": "sometimes"}, "durability"},
+		{"durability", map[string]string{"STAFET_DURABILITY": "sometimes", "STAFET_KEY_DIR": "/tmp/keys"}, "durability"},
 		{"drain", map[string]string{"STAFET_DRAIN": "soon"}, "drain"},
 		{"tls pair", map[string]string{"STAFET_TLS_CERT": "c.pem"}, "tls"},
-		{"cluster without secret", map[string]string{"STAFET_NATS_URL": "nats://127.0.0.1:4222"}, "secret"},
+		{"cluster without secret", map[string]string{"STAFET_NATS_URL": "nats://127.0.0.1:4222", "STAFET_KEY_DIR": "/tmp/keys"}, "secret"},
+		{"no key directory", map[string]string{}, "STAFET_KEY_DIR"},
+		{"keys in the data directory", map[string]string{"STAFET_DATA_DIR": "/tmp/d", "STAFET_KEY_DIR": "/tmp/d/keys"}, "inside the data directory"},
+		{"checkpoint interval", map[string]string{"STAFET_KEY_DIR": "/tmp/keys", "STAFET_CHECKPOINT_EVERY": "0s"}, "checkpoint-every"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,6 +138,16 @@ func TestParseRejectsBadSettings(t *testing.T) {
 				t.Errorf("got %v; want an error about %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// withKeyDir gives a test's stafetd a key directory of its own beside its
+// data directory (the data directory's name and ".keys"), unless the
+// test names one: restarts on the same data find the same keys, and no
+// test writes into the home directory.
+func withKeyDir(vars map[string]string) {
+	if vars["STAFET_KEY_DIR"] == "" {
+		vars["STAFET_KEY_DIR"] = vars["STAFET_DATA_DIR"] + ".keys"
 	}
 }
 
