@@ -17,6 +17,8 @@
 //     every instance, and the deadline scheduler.
 //   - Subscribers (Store.Subscribers): the NATS users that may subscribe
 //     to the alerts on the embedded server.
+//   - AccessLog (Store.Access): who read which pathway, broke the glass,
+//     or joined a pathway it was not party to.
 //
 // The contracts a projection meets (Projection and its optional
 // abilities) are in projection.go: engine declares them and does not

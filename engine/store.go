@@ -50,7 +50,8 @@ var (
 //   - PathwayIndex: patient, episode and document → pathway;
 //   - Vault: pseudonyms, sealed identities and the patient keys;
 //   - Reactors: durable reactions to events, and the deadline scheduler;
-//   - Subscribers: the NATS users that may subscribe to alerts.
+//   - Subscribers: the NATS users that may subscribe to alerts;
+//   - AccessLog: who read which pathway, and who joined one.
 //
 // Every handle lives as long as the Store; Close stops them all.
 type Store struct {
@@ -61,6 +62,7 @@ type Store struct {
 	index    *PathwayIndex
 	vault    *Vault
 	reactors *Reactors
+	access   *AccessLog
 
 	closeOnce sync.Once
 }
@@ -130,6 +132,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.index = &PathwayIndex{conn: c, vault: s.vault}
 	s.eventLog.pathways = s.index
 	s.reactors = &Reactors{log: s.eventLog}
+	s.access = &AccessLog{conn: c}
+	s.eventLog.access = s.access
 	if cfg.URL == "" {
 		if err := s.startEmbedded(); err != nil {
 			return nil, err
@@ -164,6 +168,9 @@ func (s *Store) setup(ctx context.Context) error {
 		return err
 	}
 	if err := s.inbox.setup(ctx); err != nil {
+		return err
+	}
+	if err := s.access.setup(ctx); err != nil {
 		return err
 	}
 	if s.index.kv, err = s.bucket(ctx, PathwayIndexKV, "patient pseudonym and episode → pathway", 1); err != nil {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,9 +52,9 @@ type Config struct {
 	// MaxMessage is the largest MedCom message in bytes. Default
 	// medcom.MaxSize.
 	MaxMessage int64
-	// AccessRetention is how long access-log records are kept. Default 0:
-	// for ever.
-	AccessRetention time.Duration
+	// Alerts tells parties of break-the-glass reads; nil refuses such
+	// reads, as nobody could be told.
+	Alerts Alerter
 	// NATSSubjects gives the subjects an organisation's NATS user may
 	// subscribe to (its alerts), for tokens issued with "nats": true; nil
 	// refuses such requests.
@@ -95,9 +94,6 @@ type Server struct {
 	routes  []string
 	// intake opens pathways (POST /v1/pathways) as the inbound channels do.
 	intake *engine.Intake
-
-	accessMu sync.Mutex
-	access   *accessLog
 
 	rebuilding atomic.Bool
 }
@@ -306,6 +302,10 @@ func (s *Server) authenticate(next http.Handler, queryToken bool, write func(htt
 		}
 		if err != nil {
 			s.log.Warn("token check failed", "err", err)
+			write(w, r, ProblemFor(err))
+			return
+		}
+		if p.Reason, err = accessReason(r); err != nil {
 			write(w, r, ProblemFor(err))
 			return
 		}
