@@ -816,7 +816,7 @@ func sendMLLP(ctx context.Context, addr string, conns [][][]byte, stop time.Time
 					return
 				}
 				sent.Add(1)
-				if code, ok := ackCode(ack); ok && code == "AA" {
+				if hl7v2.AckCode(ack) == "AA" {
 					accepted.Add(1)
 				}
 			}
@@ -824,13 +824,4 @@ func sendMLLP(ctx context.Context, addr string, conns [][][]byte, stop time.Time
 	}
 	wg.Wait()
 	return time.Since(start), firstErr
-}
-
-// ackCode returns MSA-1 of an HL7 acknowledgement.
-func ackCode(ack []byte) (string, bool) {
-	i := bytes.Index(ack, []byte("\rMSA|"))
-	if i < 0 || len(ack) < i+7 {
-		return "", false
-	}
-	return string(ack[i+5 : i+7]), true
 }
