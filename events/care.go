@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Who may write about a patient, and who may learn who the patient is:
@@ -12,8 +14,10 @@ import (
 // Writing: an organisation that is party to a pathway (Parties) may send
 // anything the pathway rules allow. One that is not may join the pathway
 // only by an event that starts its own care of the patient (StartsCare):
-// an admission to itself, a transfer to it; a handoff offered to it makes
-// it a party, so it may accept. Anything else it sends — a death, a discharge, a leave, a cancellation,
+// an admission to itself, a transfer to it, or the join of the pathway to
+// one where the patient, under another identity, is in its care (HL7
+// A47, A40, A24); a handoff offered to it makes it a party, so it may
+// accept. Anything else it sends — a death, a discharge, a leave, a cancellation,
 // a merge, a transfer away — breaks the rule RuleNotParty.
 //
 // Seeing the identity: an organisation with a current or recent care
@@ -33,8 +37,9 @@ const RuleNotParty = "not-party"
 const CareWindow = 30 * 24 * time.Hour
 
 // StartsCare reports whether pl, sent by org, starts org's own care of the
-// patient: an admission to org, or a transfer to org that org sends (it
-// accepted the patient). These are the only events by which an organisation that is
+// patient: an admission to org, a transfer to org that org sends (it
+// accepted the patient), or the join of this pathway to the one on which
+// the patient, under another identity, is in org's care. These are the only events by which an organisation that is
 // not yet party to a pathway may join it. (A handoff offered to an
 // organisation makes it a party already: it reads the pathway, and
 // accepts or rejects as a party.)
@@ -47,6 +52,12 @@ func StartsCare(pl Payload, org OrgID) bool {
 		return v.Hospital == org
 	case *PatientTransferred:
 		return v.To == org
+	case *PatientIdentityLinked:
+		// A link that names the pathway it joins: the engine's intake
+		// makes one only for a sender in the patient's care on that
+		// pathway (engine.Intake's mayJoin), and the APIs take none from
+		// an organisation.
+		return v.Joined != uuid.Nil
 	}
 	return false
 }
@@ -59,7 +70,7 @@ func (p *Pathway) MayWrite(org OrgID, pl Payload) error {
 	if org == "" || p.parties[org] || StartsCare(pl, org) {
 		return nil
 	}
-	return &RuleError{RuleNotParty, fmt.Sprintf("%s is not party to this patient's pathway: it may join only by an admission to itself or a transfer to it, not by %s", org, pl.Type())}
+	return &RuleError{RuleNotParty, fmt.Sprintf("%s is not party to this patient's pathway: it may join only by an admission to itself, a transfer to it or a join of identities of a patient in its care, not by %s", org, pl.Type())}
 }
 
 // Party reports whether org is party to the pathway (Parties).

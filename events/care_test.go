@@ -12,7 +12,7 @@ import (
 // own care, and is a party afterwards; a party and Stafet itself are not
 // held to the rule. (The refusals are in TestDecideRules, rule not-party.)
 func TestJoinByStartingCare(t *testing.T) {
-	other := events.SOR("6620000000009")
+	stranger := events.SOR("6620000000009")
 	tests := []struct {
 		name  string
 		given []events.Payload
@@ -28,7 +28,9 @@ func TestJoinByStartingCare(t *testing.T) {
 			by(randers, command(admitted(randers), &events.DocumentSent{Document: "d1", Kind: events.AdmissionReport, From: randers, To: aarhus})), events.TypePatientAdmitted},
 		{"a party sends a death", []events.Payload{opened(), admitted(auh)}, by(auh, command(&events.PatientDied{Place: auh})), events.TypePatientDied},
 		{"the municipality named at the opening sends a document", []events.Payload{opened()},
-			by(aarhus, command(&events.DocumentSent{Document: "d1", Kind: events.CareCommunication, From: aarhus, To: other})), events.TypeDocumentSent},
+			by(aarhus, command(&events.DocumentSent{Document: "d1", Kind: events.CareCommunication, From: aarhus, To: stranger})), events.TypeDocumentSent},
+		{"a join of identities naming the pathway it joins (the intake checks the sender's care there)", []events.Payload{opened()},
+			by(randers, command(&events.PatientIdentityLinked{Patient: patient, Other: other, Joined: exampleID(7), Reason: "HL7 A47"})), events.TypePatientIdentityLinked},
 		{"Stafet itself (no actor)", []events.Payload{opened(), admitted(auh)},
 			command(offered("policy/1", auh, randersK, events.HomeCare)), events.TypeHandoffOffered},
 	}

@@ -324,7 +324,7 @@ func (s *Server) appendEvent(w http.ResponseWriter, r *http.Request) {
 	case events.TypePathwayOpened:
 		writeProblem(w, r, ProblemFor(&events.ValidationError{Field: "type", Reason: "open a pathway with POST /v1/pathways"}))
 		return
-	case events.TypeDeadlineElapsed, events.TypePatientIdentityMerged:
+	case events.TypeDeadlineElapsed, events.TypePatientIdentityMerged, events.TypePatientIdentityLinked:
 		if !p.Operator {
 			writeProblem(w, r, forbidden(string(b.Type)+" is recorded by Stafet itself"))
 			return
