@@ -260,3 +260,92 @@ func (j *Journal) Follow(ctx context.Context, filters []string, from uint64, fn 
 	}
 	return cc.Stop, nil
 }
+
+// ConsumerConfig describes a durable consumer of a journal: entries on
+// the subjects of Filters stored after it is added, each delivered until
+// it is acknowledged, to one of the instances consuming it at a time.
+type ConsumerConfig struct {
+	Name        string
+	Description string
+	Filters     []string
+	// MaxInFlight bounds the deliveries not yet acknowledged, across
+	// instances.
+	MaxInFlight int
+	// AckWait is how long a delivery may take before it is delivered
+	// again (to whichever instance asks).
+	AckWait time.Duration
+}
+
+// AddConsumer adds a durable consumer that starts at the next entry.
+func (j *Journal) AddConsumer(ctx context.Context, cfg ConsumerConfig) error {
+	_, err := j.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: cfg.Name, Description: cfg.Description, FilterSubjects: cfg.Filters,
+		DeliverPolicy: jetstream.DeliverNewPolicy, AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: cfg.AckWait, MaxDeliver: -1, MaxAckPending: cfg.MaxInFlight, Replicas: j.cfg.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("engine: journal %s: consumer %s: %w", j.name, cfg.Name, err)
+	}
+	return nil
+}
+
+// RemoveConsumer removes a durable consumer and what it had yet to
+// deliver; removing one that is not there is no error.
+func (j *Journal) RemoveConsumer(ctx context.Context, name string) error {
+	err := j.stream.DeleteConsumer(ctx, name)
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("engine: journal %s: remove consumer %s: %w", j.name, name, err)
+	}
+	return nil
+}
+
+// Delivery is an entry delivered by a durable consumer, to be answered
+// once: Ack when it is done with, Nak or NakAfter to have it delivered
+// again, Term to give it up.
+type Delivery struct {
+	Entry
+	// Attempt counts the deliveries of this entry, from 1.
+	Attempt uint64
+	m       jetstream.Msg
+}
+
+// Ack acknowledges the delivery.
+func (d *Delivery) Ack() { d.m.Ack() }
+
+// Nak asks for the entry again at once.
+func (d *Delivery) Nak() { d.m.Nak() }
+
+// NakAfter asks for the entry again after delay.
+func (d *Delivery) NakAfter(delay time.Duration) { d.m.NakWithDelay(delay) }
+
+// Term gives the entry up: it is not delivered again.
+func (d *Delivery) Term() { d.m.Term() }
+
+// Consume calls fn with the deliveries of the durable consumer name, at
+// most maxWaiting fetched ahead, until ctx ends. fn may answer a delivery
+// later, from another goroutine. A consumer removed meanwhile ends the
+// deliveries, not Consume.
+func (j *Journal) Consume(ctx context.Context, name string, maxWaiting int, fn func(*Delivery)) error {
+	cons, err := j.stream.Consumer(ctx, name)
+	if err != nil {
+		return fmt.Errorf("engine: journal %s: consumer %s: %w", j.name, name, err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			m.Term()
+			return
+		}
+		fn(&Delivery{Entry: entryOf(md.Sequence.Stream, m.Subject(), m.Data(), m.Headers(), md.Timestamp), Attempt: md.NumDelivered, m: m})
+	}, jetstream.PullMaxMessages(maxWaiting), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			j.log.Debug("journal consumer gone", "journal", j.name, "consumer", name)
+		}
+	}))
+	if err != nil {
+		return fmt.Errorf("engine: journal %s: consume %s: %w", j.name, name, err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	return nil
+}
