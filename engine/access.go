@@ -3,14 +3,10 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/events"
 )
@@ -58,22 +54,25 @@ type AccessRecord struct {
 // JoinWhat is the AccessRecord.What of a join by an event of type t.
 func JoinWhat(t events.Type) string { return "join/" + string(t) }
 
-// AccessLog is the access log (STAFET_ACCESS). Get it from Store.Access.
+// AccessLog is the access log (STAFET_ACCESS), a Journal of the
+// engine's own: the intake records joins in it. Get it from Store.Access.
 type AccessLog struct {
-	*conn
+	j *Journal
 }
 
 // Access returns the access log.
 func (s *Store) Access() *AccessLog { return s.access }
 
-func (a *AccessLog) setup(ctx context.Context) error {
-	_, err := createOrUpdateStream(ctx, a.js, jetstream.StreamConfig{
+func (s *Store) setupAccess(ctx context.Context) error {
+	j, err := s.Journal(ctx, JournalConfig{
 		Name: AccessStream, Description: "who read which pathway, and who joined it (one record per party organisation)",
-		Subjects: []string{AccessSubjects}, Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy,
-		Replicas: a.cfg.Replicas, MaxAge: a.cfg.AccessRetention, Discard: jetstream.DiscardOld,
-		AllowDirect: true, DenyDelete: true, DenyPurge: true,
+		Subjects: []string{AccessSubjects}, MaxAge: s.cfg.AccessRetention, Evidence: true,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	s.access.j = j
+	return nil
 }
 
 // ReaderToken is a reader's token in an access subject.
@@ -109,24 +108,11 @@ func (a *AccessLog) Record(ctx context.Context, rec AccessRecord, parties []even
 	if len(toks) == 0 {
 		toks = append(toks, NoParty)
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(toks))
+	recs := make([]Record, 0, len(toks))
 	for _, tok := range toks {
-		f, err := a.js.PublishAsync("stafet.access."+tok+"."+ReaderToken(rec.Reader), body)
-		if err != nil {
-			return fmt.Errorf("engine: access log: %w", err)
-		}
-		futures = append(futures, f)
+		recs = append(recs, Record{Subject: "stafet.access." + tok + "." + ReaderToken(rec.Reader), Data: body})
 	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("engine: access log: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
+	return a.j.AppendAll(ctx, recs...)
 }
 
 // AccessQuery asks for a batch of access records: from Seq (or, with Seq
@@ -147,14 +133,6 @@ type StoredAccess struct {
 	Record AccessRecord
 }
 
-// directGet is a JetStream Direct Get request.
-type directGet struct {
-	Seq       uint64     `json:"seq,omitempty"`
-	NextFor   string     `json:"next_by_subj,omitempty"`
-	Batch     int        `json:"batch,omitempty"`
-	StartTime *time.Time `json:"start_time,omitempty"`
-}
-
 // AccessBatch is one batch of the access log.
 type AccessBatch struct {
 	Records []StoredAccess
@@ -164,57 +142,26 @@ type AccessBatch struct {
 	More bool
 }
 
-// Batch reads one batch of records, oldest first, with one batch Direct
-// Get. Records that do not decode are skipped.
+// Batch reads one batch of records, oldest first (Journal.Read). Records
+// that do not decode are skipped.
 func (a *AccessLog) Batch(ctx context.Context, q AccessQuery) (AccessBatch, error) {
-	req := directGet{Seq: q.Seq, NextFor: q.Filter, Batch: q.Batch}
-	if q.Seq == 0 && !q.Since.IsZero() {
-		req.StartTime = &q.Since
-	}
-	if req.Seq == 0 && req.StartTime == nil {
-		req.Seq = 1
-	}
-	body, _ := json.Marshal(req)
-	inbox := a.nc.NewRespInbox()
-	sub, err := a.nc.SubscribeSync(inbox)
 	var out AccessBatch
+	es, err := a.j.Read(ctx, Query{Filter: q.Filter, From: q.Seq, Since: q.Since, Max: q.Batch})
 	if err != nil {
-		return out, fmt.Errorf("engine: access log: %w", err)
+		return out, err
 	}
-	defer sub.Unsubscribe()
-	if err := a.nc.PublishRequest("$JS.API.DIRECT.GET."+AccessStream, inbox, body); err != nil {
-		return out, fmt.Errorf("engine: access log: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	n := 0
-	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return out, fmt.Errorf("engine: access log: %w", err)
-		}
-		if status := m.Header.Get("Status"); len(m.Data) == 0 && status != "" {
-			switch status {
-			case "204", "404":
-				out.More = n >= q.Batch
-				return out, nil
-			}
-			return out, fmt.Errorf("engine: access log: status %s %s", status, m.Header.Get("Description"))
-		}
-		seq, err := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
-		if err != nil {
-			return out, errors.New("engine: access log: reply without a sequence")
-		}
-		n++
-		out.Next = seq + 1
-		var e StoredAccess
-		if json.Unmarshal(m.Data, &e.Record) != nil {
+	out.More = len(es) >= q.Batch
+	for _, e := range es {
+		out.Next = e.Seq + 1
+		var r StoredAccess
+		if json.Unmarshal(e.Data, &r.Record) != nil {
 			continue
 		}
-		e.Seq = seq
-		if toks := strings.Split(m.Header.Get("Nats-Subject"), "."); len(toks) == 4 {
-			e.Party = OrgOfToken(toks[2])
+		r.Seq = e.Seq
+		if toks := strings.Split(e.Subject, "."); len(toks) == 4 {
+			r.Party = OrgOfToken(toks[2])
 		}
-		out.Records = append(out.Records, e)
+		out.Records = append(out.Records, r)
 	}
+	return out, nil
 }

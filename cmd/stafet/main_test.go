@@ -92,7 +92,7 @@ func TestReadCommands(t *testing.T) {
 	<-host.Ready()
 	dir, _ := events.NewDirectory(nil)
 	admin := "operator-token-for-tests"
-	tokens, err := httpapi.NewTokens(ctx, store.JetStream(), admin, 1)
+	tokens, err := httpapi.NewTokens(ctx, store, admin)
 	if err != nil {
 		t.Fatal(err)
 	}
