@@ -419,6 +419,16 @@ func (s *Log) readable(ctx context.Context, q *Quarantine) (bool, error) {
 	return !standIn, nil
 }
 
+// Readable reports whether this build takes in the quarantined message
+// at seq now (it decodes and validates): what a take-in decision needs.
+func (h *Host) Readable(ctx context.Context, seq uint64) (bool, error) {
+	q, ok := h.book.Load().get(seq)
+	if !ok {
+		return false, ErrNoQuarantine
+	}
+	return h.s.readable(ctx, &q)
+}
+
 // standInFor reads the stored message at seq and returns its stand-in
 // for a projection's error.
 func (s *Log) standInFor(ctx context.Context, seq uint64, cause error) (events.Envelope, error) {

@@ -8,6 +8,7 @@
 //	stafet worklist [-org O]
 //	stafet token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN
 //	stafet dead-letters list|show SEQ|replay SEQ [-body FILE]
+//	stafet quarantine list [-all]|show SEQ|resolve SEQ -take-in|-annul REASON
 //	stafet rebuild
 //	stafet translate -from hl7v2|medcom FILE...
 //	stafet simulate [-rate N] [-duration D] [-seed S] [-time-scale X]
@@ -57,6 +58,7 @@ func commands() []command {
 		{"worklist", "worklist [-org O]", cmdWorklist},
 		{"token", "token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN", cmdToken},
 		{"dead-letters", "dead-letters list | show SEQ | replay SEQ [-body FILE]", cmdDeadLetters},
+		{"quarantine", "quarantine list [-all] | show SEQ | resolve SEQ -take-in | -annul REASON", cmdQuarantine},
 		{"rebuild", "rebuild: rebuild the projections beside the serving ones, with progress", cmdRebuild},
 		{"translate", "translate -from hl7v2|medcom FILE...: print the events each message yields", cmdTranslate},
 		{"simulate", "simulate: drive a running stafetd with a realistic national workload", cmdSimulate},

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,8 +43,10 @@ type service struct {
 	httpAddr net.Addr
 	mllpAddr net.Addr
 	registry *prometheus.Registry
-	// projFailed is set when the projections host stopped on an error.
-	projFailed atomic.Bool
+	monitor  *engine.Monitor
+	// stopProjections ends the projection host alone (tests: a view that
+	// stops being current while the service goes on).
+	stopProjections context.CancelFunc
 }
 
 // run starts everything, reports the running service on started (if not
@@ -92,6 +93,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.webhooksLoopback, WebhookProxy: cfg.webhookProxy}); err != nil {
 		return err
 	}
+	svc.monitor = svc.store.NewMonitor([]*engine.Host{svc.host}, engine.MonitorOptions{Reactors: []string{alerts.Reactor, policiesReactor}})
 	svc.registerMetrics()
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -107,17 +109,19 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 			}
 		}()
 	}
-	goRun("projections", func(ctx context.Context) error {
-		// A projection that cannot apply an event is a bug to fix, but it
-		// must not stop the intake: messages keep being stored and
-		// appended (nothing is lost), and /readyz reports the projections
-		// as not ready until a fixed build replays them.
-		if err := svc.host.Run(ctx); err != nil && ctx.Err() == nil {
-			svc.projFailed.Store(true)
-			log.Error("projections stopped; intake goes on, /readyz answers 503", "err", err)
+	projCtx, stopProjections := context.WithCancel(ctx)
+	svc.stopProjections = stopProjections
+	goRun("projections", func(context.Context) error {
+		// A message the projections cannot take in is quarantined; what
+		// still stops them (the log unreadable for long) must not stop
+		// the intake: messages keep being stored and appended, and the
+		// health report says stopped (/healthz and /readyz answer 503).
+		if err := svc.host.Run(projCtx); err != nil && ctx.Err() == nil {
+			log.Error("projections stopped; intake goes on; /healthz and /readyz answer 503", "err", err)
 		}
 		return nil
 	})
+	goRun("health", svc.monitor.Run)
 	goRun("alerts", svc.alerts.Run)
 	goRun("policies", func(ctx context.Context) error { return svc.runPolicies(ctx, policies, log) })
 	goRun("deadlines", func(ctx context.Context) error {
@@ -145,7 +149,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	stopServers(cfg.drain)
 	cancel()
 	wg.Wait()
-	log.Info("stopped; projections checkpointed")
+	log.Info("stopped", "projections_at", svc.host.Applied())
 	return runErr
 }
 
@@ -229,12 +233,15 @@ func (svc *service) setupAuth(ctx context.Context, cfg config, stderr io.Writer)
 	return err
 }
 
+// policiesReactor is the durable reactor of the implied handoffs.
+const policiesReactor = "stafet-policies"
+
 // runPolicies turns facts into implied handoffs (projections.Policies)
 // through a shared durable consumer: with several instances, each event is
 // handled once, and the commands carry deterministic source keys, so a
 // redelivery appends nothing twice.
 func (svc *service) runPolicies(ctx context.Context, p projections.Policies, log *slog.Logger) error {
-	return svc.store.Reactors().React(ctx, "stafet-policies", func(ctx context.Context, e events.Envelope) error {
+	return svc.store.Reactors().React(ctx, policiesReactor, func(ctx context.Context, e events.Envelope) error {
 		history, err := svc.store.Log().LoadUpTo(ctx, e.Pathway, e.Seq)
 		if err != nil {
 			return err
@@ -265,18 +272,6 @@ func (svc *service) dueDeadlines(now time.Time) []engine.Deadline {
 		}
 	})
 	return out
-}
-
-func (svc *service) ready() bool {
-	if svc.projFailed.Load() {
-		return false
-	}
-	select {
-	case <-svc.host.Ready():
-		return true
-	default:
-		return false
-	}
 }
 
 func (svc *service) registerMetrics() {

@@ -74,7 +74,7 @@ func (svc *service) api(log *slog.Logger) *httpapi.Server {
 	api := httpapi.New(httpapi.Config{
 		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest,
 		Projections: svc.host, Rules: svc.rules,
-		Ready: svc.ready, Registry: svc.registry, Logger: log,
+		Health: svc.monitor.Health, Registry: svc.registry, Logger: log,
 		NATSSubjects: func(org events.OrgID) []string { return []string{alerts.OrgFilter(org)} },
 	})
 	caller := func(r *http.Request) alerts.Caller {
