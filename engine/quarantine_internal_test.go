@@ -149,3 +149,19 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+func TestRedactSubject(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"a pathway's subject", "stafet.ev.aarhus.01957f2a-6c00-7000-8000-000000000001", "stafet.ev.aarhus.01957f2a-6c00-7000-8000-000000000001"},
+		{"garbage", "stafet.ev.aarhus.garbage", "stafet.ev.aarhus.garbage"},
+		{"a CPR number in a token", "stafet.ev.x2509479989y.z", "stafet.ev.….z"},
+		{"short numbers", "stafet.ev.x.1234", "stafet.ev.x.1234"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := redactSubject(tt.in); got != tt.want {
+				t.Errorf("got %q; want %q", got, tt.want)
+			}
+		})
+	}
+}

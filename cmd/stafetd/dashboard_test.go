@@ -319,6 +319,32 @@ func TestDashboard(t *testing.T) {
 			o.screenshot("figures-" + c.month)
 		}
 	})
+	// Last: it stops the projections for good.
+	t.Run("a banner and no Live while the projections are stopped", func(t *testing.T) {
+		s := b.tab(t, "operator-stale")
+		s.signIn(front, admin)
+		s.open(front, "#/gaps")
+		s.waitFor(`document.getElementById('live').dataset.status === 'open'`)
+		if !s.has("#health-banner[hidden]") {
+			t.Errorf("banner shown while live: %q", s.text("#health-text"))
+		}
+		svc.stopProjections()
+		// The next read says it is stale: the view re-fetches on the
+		// health check, or here at once.
+		s.open(front, "#/")
+		s.waitFor(`!document.getElementById('health-banner').hidden && document.getElementById('live').dataset.status === 'stale'`)
+		if got := s.text("#health-text"); !strings.Contains(got, "Forældede data") || !strings.Contains(got, "er stoppet") {
+			t.Errorf("banner %q; want it to say the data is stale and the views stopped", got)
+		}
+		if got := s.text("#live-text"); strings.Contains(got, "forbundet") || !strings.Contains(got, "Ikke live") {
+			t.Errorf("live indicator %q; want it not to say Live", got)
+		}
+		if got := s.eval(`getComputedStyle(document.getElementById('health-banner')).display`); got == "none" {
+			t.Error("the banner is in the page but not displayed")
+		}
+		s.audit()
+		s.screenshot("stale")
+	})
 	b.checkConsole(t)
 	t.Logf("dashboard test took %v", time.Since(start).Round(time.Millisecond))
 }

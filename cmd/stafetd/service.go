@@ -100,12 +100,19 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
+	// Each component says once that it stopped: a shutdown reads as one
+	// line per component, not as the failures of the work it was doing.
 	goRun := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f(ctx); err != nil && ctx.Err() == nil {
+			err := f(ctx)
+			if err != nil && ctx.Err() == nil {
 				errs <- fmt.Errorf("%s: %w", name, err)
+				return
+			}
+			if ctx.Err() != nil {
+				log.Info("stopped", "component", name)
 			}
 		}()
 	}
@@ -367,7 +374,10 @@ func (svc *service) serve(ctx context.Context, cfg config, log *slog.Logger, goR
 		stops = append(stops, func(d time.Duration) {
 			sctx, cancel := context.WithTimeout(context.Background(), d)
 			defer cancel()
-			srv.Shutdown(sctx)
+			if err := srv.Shutdown(sctx); err != nil {
+				log.Warn("http: requests still running after the drain time were cut off", "drain", d)
+			}
+			log.Info("stopped", "component", "http")
 		})
 	}
 	return func(d time.Duration) {

@@ -65,7 +65,9 @@ func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Confi
 		cancel()
 		select {
 		case <-done:
+			log.Info("stopped", "component", "mllp")
 		case <-time.After(d):
+			log.Warn("mllp: connections still open after the drain time", "drain", d)
 		}
 	}, nil
 }
