@@ -153,7 +153,7 @@ func TestFaultQuarantine(t *testing.T) {
 	if err != nil {
 		t.Fatalf("victim's admission id %q: %v", admission, err)
 	}
-		failing := publish(subjectOf(other), []byte(storedJSON(t, victim, &events.Correction{Annuls: annuls, Reason: "forged"})), lastOf(other).Sequence)
+	failing := publish(subjectOf(other), []byte(storedJSON(t, victim, &events.Correction{Annuls: annuls, Reason: "forged"})), lastOf(other).Sequence)
 	faulted := []uint64{garbage, future, failing}
 	t.Logf("faults at seq %v while the simulator runs", faulted)
 
@@ -349,4 +349,3 @@ func settleBoth(ctx context.Context, t *testing.T, b *service, apiA, apiB *apiCl
 		}
 	}
 }
-
