@@ -20,7 +20,10 @@ const rulesDir = "../../docs/deploy/prometheus"
 func TestAlertingRules(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Fatal("promtool not found: install Debian's prometheus package (.ci/run does)")
+		if os.Getenv("CI") == "" {
+			t.Skip("no promtool (install Debian's prometheus package; .ci/run does); CI is not set, so skipping")
+		}
+		t.Fatal("CI is set and the alerting rules' tests need promtool: install Debian's prometheus package (.ci/run does)")
 	}
 	tests := []struct {
 		name string
