@@ -26,6 +26,11 @@ type Vault struct {
 // it is not one.
 func (s *Vault) Ref(cpr string) (events.PatientRef, error) { return s.pseudo.Ref(cpr) }
 
+// Patient returns the pseudonym of the patient an identity names: of its
+// CPR number, else of its replacement CPR number, in a namespace of its
+// own (events.Pseudonymizer.Patient).
+func (s *Vault) Patient(id events.Identity) (events.PatientRef, error) { return s.pseudo.Patient(id) }
+
 // Seal encrypts a patient's identity under the patient's own key,
 // creating the key on first use.
 func (s *Vault) Seal(ctx context.Context, patient events.PatientRef, id events.Identity) (*events.SealedIdentity, error) {

@@ -174,17 +174,35 @@ func buildAccountsConf(stafetd string, exports []string, subs []Subscriber) acco
 		sb.Imports = append(sb.Imports, importConf{Stream: importStream{Account: AccountStafet, Subject: e}})
 	}
 	for _, s := range subs {
-		sb.Users = append(sb.Users, userConf{Nkey: s.Key, Permissions: &permsConf{
-			// An empty publish list would mean "no restriction" to
-			// nats-server: deny everything explicitly.
-			Publish:   subjectsConf{Deny: []string{">"}},
-			Subscribe: subjectsConf{Allow: s.Subjects},
-		}})
+		sb.Users = append(sb.Users, subscriberUser(s))
 	}
 	return accountsConf{
 		Accounts:      map[string]accountConf{AccountStafet: st, AccountSubscribers: sb, accountSystem: {Users: []userConf{}}},
 		SystemAccount: accountSystem,
 	}
+}
+
+// subscriberUser is a subscriber's user entry: its subjects, and no
+// publish at all.
+func subscriberUser(s Subscriber) userConf {
+	return userConf{Nkey: s.Key, Permissions: &permsConf{
+		// An empty publish list would mean "no restriction" to
+		// nats-server: deny everything explicitly.
+		Publish:   subjectsConf{Deny: []string{">"}},
+		Subscribe: subjectsConf{Allow: s.Subjects},
+	}}
+}
+
+// confJSON writes v in the JSON form nats-server's parser reads, which
+// knows no \u escapes: > and & are written as they are.
+func confJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // accountOptions writes the accounts configuration to dir/nats/accounts.conf
@@ -195,15 +213,10 @@ func accountOptions(dir string, conf accountsConf) (*server.Options, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	// nats-server's parser knows no \u escapes: write > and & as they are.
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(conf); err != nil {
+	b, err := confJSON(conf)
+	if err != nil {
 		return nil, err
 	}
-	b := buf.Bytes()
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)

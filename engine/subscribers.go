@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,11 +19,6 @@ import (
 // server, by public key: public keys and what each may read, never a seed.
 const SubscriberBucket = "stafet_subscribers"
 
-// ErrSubscribersExternal is returned by Subscribers.Issue on a store that
-// uses an external NATS cluster, whose users are in the cluster's own
-// configuration (docs/deploy).
-var ErrSubscribersExternal = errors.New("engine: NATS users of an external cluster are set in its configuration (docs/deploy), not issued by stafetd")
-
 // SubscriberRecord is a subscriber as the bucket keeps it.
 type SubscriberRecord struct {
 	Subscriber
@@ -31,8 +28,10 @@ type SubscriberRecord struct {
 }
 
 // Subscribers issues and revokes the NATS users that may subscribe to
-// exported subjects (alerts) on the embedded server. A change takes effect
-// at once on the running server: a revoked user's connections are closed.
+// exported subjects (alerts). On the embedded server a change takes effect
+// at once: a revoked user's connections are closed. An external cluster
+// reads its users from its configuration: Conf renders them for its
+// subscribers.conf, and the operator reloads the servers (docs/deploy).
 type Subscribers struct {
 	kv      jetstream.KeyValue
 	exports []string
@@ -43,9 +42,6 @@ type Subscribers struct {
 // Issue creates a NATS user that may subscribe to subjects, and returns
 // its seed: shown once, never stored.
 func (s *Subscribers) Issue(ctx context.Context, label string, subjects []string) (seed []byte, rec SubscriberRecord, err error) {
-	if s.apply == nil {
-		return nil, rec, ErrSubscribersExternal
-	}
 	kp, err := nkeys.CreateUser()
 	if err != nil {
 		return nil, rec, err
@@ -59,8 +55,10 @@ func (s *Subscribers) Issue(ctx context.Context, label string, subjects []string
 	if _, err := s.kv.Create(ctx, pub, b); err != nil {
 		return nil, rec, fmt.Errorf("engine: issue subscriber: %w", err)
 	}
-	if err := s.sync(ctx); err != nil {
-		return nil, rec, err
+	if s.apply != nil {
+		if err := s.sync(ctx); err != nil {
+			return nil, rec, err
+		}
 	}
 	seed, _ = kp.Seed()
 	return seed, rec, nil
@@ -78,6 +76,41 @@ func (s *Subscribers) Revoke(ctx context.Context, key string) error {
 		return nil
 	}
 	return s.sync(ctx)
+}
+
+// Live reports whether issuing and revoking take effect by themselves
+// (the embedded server), or need the cluster's configuration reloaded.
+func (s *Subscribers) Live() bool { return s.apply != nil }
+
+// Conf renders the subscribers as the users of the SUBSCRIBERS account, in
+// nats-server's configuration syntax: docs/deploy/subscribers.conf of an
+// external cluster. The permissions are those the embedded server gives.
+func (s *Subscribers) Conf(ctx context.Context) ([]byte, error) {
+	recs, err := s.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString("# Organisations' NATS users, from stafet token nats-conf. Copy to every\n# node and reload: nats-server --signal reload.\nusers: [\n")
+	for _, r := range recs {
+		if r.Validate(s.exports) != nil {
+			continue
+		}
+		u, _ := confJSON(subscriberUser(r.Subscriber))
+		fmt.Fprintf(&b, "  # %s, issued %s\n  %s\n", confComment(r.Label), r.Issued.Format(time.RFC3339), bytes.TrimSpace(u))
+	}
+	b.WriteString("]\n")
+	return b.Bytes(), nil
+}
+
+// confComment keeps a label on its comment line.
+func confComment(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // List returns the subscribers, oldest first.

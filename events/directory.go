@@ -229,19 +229,29 @@ func (d *Directory) add(o *Organisation) error {
 // OrgID ("sor:…"), a bare SOR code, its EAN/GLN number, a 4-digit
 // municipality code, or a configured alias.
 func (d *Directory) Resolve(name string) (Organisation, bool) {
+	o, _, ok := d.Match(name)
+	return o, ok
+}
+
+// Match is Resolve, and says how the name matched, for people checking a
+// feed's mapping: "id", "alias", "EAN", "kommune code" or "SOR code".
+func (d *Directory) Match(name string) (o Organisation, how string, ok bool) {
 	if o, ok := d.Lookup(OrgID(name)); ok {
-		return o, true
+		return o, "id", true
 	}
 	if id, ok := d.alias[name]; ok {
-		return d.Lookup(id)
+		o, ok := d.Lookup(id)
+		return o, "alias", ok
 	}
 	if o, ok := d.ByEAN(name); ok {
-		return o, true
+		return o, "EAN", true
 	}
 	if len(name) == 4 && digits(name) {
-		return d.Lookup(Kommune(name))
+		o, ok := d.Lookup(Kommune(name))
+		return o, "kommune code", ok
 	}
-	return d.Lookup(SOR(name))
+	o, ok = d.Lookup(SOR(name))
+	return o, "SOR code", ok
 }
 
 func (d *Directory) loadRegions() error {

@@ -514,13 +514,19 @@ func (p *Pathway) checkCorrection(c *Correction) error {
 
 // receiverSchemes says which kinds of organisation can take a
 // responsibility: municipal services go to municipalities, GP follow-up to
-// a practice, a hospital stay to a hospital.
+// a practice, a hospital stay to a hospital. The tasks that move to the
+// regions on 1 January 2027 (events/reference/handoff_receivers.csv) go to
+// a municipality before and to a region or one of its units after; the
+// rule holds on both sides of the date, the directory says who receives
+// when.
 func receiverSchemes(r Responsibility) []string {
 	switch r {
 	case GPFollowUp:
 		return []string{SchemeYder, SchemeSOR}
 	case HospitalStay:
 		return []string{SchemeSOR}
+	case MunicipalBed, AcuteNursing, SpecialisedRehabilitation:
+		return []string{SchemeKommune, SchemeRegion, SchemeSOR}
 	}
 	return []string{SchemeKommune}
 }

@@ -54,9 +54,29 @@ func (p *Pseudonymizer) Ref(cpr string) (PatientRef, error) {
 	if err != nil {
 		return "", err
 	}
+	return p.ref(cpr), nil
+}
+
+// Patient returns the pseudonym of the patient an identity names: of its
+// CPR number, else of its replacement number. A replacement number is
+// pseudonymised in a namespace of its own, with its issuer: the HMAC
+// input is "ecpr:<issuer OID>:<number>", which no CPR number (ten digits)
+// can equal, and two issuers' equal numbers stay two patients.
+func (p *Pseudonymizer) Patient(id Identity) (PatientRef, error) {
+	if id.CPR != "" || id.Replacement.IsZero() {
+		return p.Ref(id.CPR)
+	}
+	r, err := NormalizeReplacement(id.Replacement.Issuer, id.Replacement.Number)
+	if err != nil {
+		return "", err
+	}
+	return p.ref("ecpr:" + r.Issuer + ":" + r.Number), nil
+}
+
+func (p *Pseudonymizer) ref(key string) PatientRef {
 	m := hmac.New(sha256.New, p.secret)
-	m.Write([]byte(cpr))
-	return PatientRef("p" + hex.EncodeToString(m.Sum(nil)[:16])), nil
+	m.Write([]byte(key))
+	return PatientRef("p" + hex.EncodeToString(m.Sum(nil)[:16]))
 }
 
 // NormalizeCPR accepts "DDMMYYXXXX" or "DDMMYY-XXXX" and returns the ten
@@ -81,10 +101,23 @@ func NormalizeCPR(cpr string) (string, error) {
 
 // Identity is the personal data of a patient: health data under GDPR art. 9.
 // It is never stored in clear; it is sealed with the patient's own key.
+//
+// A patient is named by a CPR number or, for a patient who has none, by a
+// replacement CPR number (Replacement); Pseudonymizer.Patient makes the
+// pseudonym of either.
 type Identity struct {
-	CPR  string `json:"cpr"`
+	CPR  string `json:"cpr,omitempty"`
 	Name string `json:"name,omitempty"`
+	// Replacement is the patient's replacement CPR number
+	// (erstatningspersonnummer), set when the message names the patient by
+	// one and by no CPR number: foreigners, newborns not yet registered,
+	// the unidentified.
+	Replacement ReplacementCPR `json:"replacement,omitzero"`
 }
+
+// Known reports whether the identity names a patient, by a CPR number or
+// a replacement number.
+func (id Identity) Known() bool { return id.CPR != "" || !id.Replacement.IsZero() }
 
 // LogValue redacts the identity from log lines.
 func (Identity) LogValue() slog.Value { return slog.StringValue("[redacted]") }

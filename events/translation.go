@@ -36,12 +36,42 @@ type Translation struct {
 	// translator cannot know event ids, the ingest finds them in the
 	// pathway's history.
 	Cancels *Cancel
-	// MergedPatient, for a merge (HL7 A40), is the patient whose pathway
-	// joins this one.
+	// MergedPatient, for a message that says two identities are one
+	// patient, is the other identity: the prior patient of an HL7 merge
+	// (A40, A18, A30, A34, A36, A39) or change of identifier (A46, A47).
+	// The ingest joins that patient's pathway to this one.
 	MergedPatient *Identity
 	// Document, for a message that is itself a document (a CareCommunication,
 	// a HospitalNotification), names it for acknowledgements.
 	Document string
+	// Parties are the organisations the message names and what the
+	// translator made of them, for people checking a feed's mapping
+	// (stafet translate). They go on no event.
+	Parties []Party
+}
+
+// Party is one organisation a message names, as the translator read it
+// and mapped it to the directory.
+type Party struct {
+	// Role is what the organisation is to the message: "sender",
+	// "receiver", "hospital", "cc", "discharged-to", ….
+	Role string `json:"role"`
+	// Field is where the translator read it, e.g. "MSH-4" or
+	// "MessageHeader.sender".
+	Field string `json:"field"`
+	// Read is the organisation as the message writes it: a code, or
+	// identifiers such as "SOR 265161000016000, EAN 5790000209354".
+	Read string `json:"read"`
+	// Org is the organisation Stafet takes it for; empty when it takes it
+	// for none.
+	Org OrgID `json:"org,omitempty"`
+	// Kind is Org's kind in the directory; empty when the directory does
+	// not know Org.
+	Kind Kind `json:"kind,omitempty"`
+	// How says how Read became Org, e.g. "SOR code in the directory",
+	// "alias in the directory", "EAN in the directory", "not in the
+	// directory".
+	How string `json:"how"`
 }
 
 // Cancel says which earlier event a message cancels: the latest event of

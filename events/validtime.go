@@ -84,6 +84,25 @@ func (d *Directory) ClusterAt(id OrgID, at time.Time) string {
 	return s
 }
 
+// BodyOf returns the body a pathway belongs to at a date, for grouping
+// and for alert subjects: the body it was opened in (its subject's) while
+// that is in force, then the body in force of the patient's municipality,
+// else the successor of the body it was opened in. A pathway opened in
+// 2026 for a patient of Middelfart belongs to cluster Lillebælt through
+// 2026-12-31 and to Sundhedsråd Fyn from 2027-01-01; its subject stays.
+func (d *Directory) BodyOf(cluster string, municipality OrgID, at time.Time) string {
+	if c, ok := d.clusters[cluster]; ok && c.InForce(at) {
+		return cluster
+	}
+	if b := d.ClusterAt(municipality, at); b != "" {
+		return b
+	}
+	if b, ok := d.Successor(cluster, at); ok {
+		return b
+	}
+	return cluster
+}
+
 // Successor returns the body in force at at that took over the most
 // inhabitants of body id (id itself when it is in force). The mapping is
 // the municipalities' own: see Links.

@@ -298,6 +298,7 @@ func (b *Board) restore(data []byte, syms *symbols) error {
 	return nil
 }
 
+// writeHist writes a histogram sparsely: most buckets are empty.
 func writeHist(w *writer, h *histogram) {
 	var used uint64
 	for _, c := range h {

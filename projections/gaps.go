@@ -147,11 +147,9 @@ type Gaps struct {
 // date (BodyAt). It changes no state: folds and snapshots never read it.
 func (g *Gaps) UseDirectory(d *events.Directory) { g.dir = d }
 
-// BodyAt returns the body a pathway belongs to at a date, for grouping:
-// the body it was opened in (its subject's) while that is in force, then
-// the body in force of the patient's municipality, else the successor of
-// the body it was opened in (events.Directory.Successor). Without a
-// directory it is the body the pathway was opened in.
+// BodyAt returns the body a pathway belongs to at a date, for grouping
+// (events.Directory.BodyOf). Without a directory it is the body the
+// pathway was opened in.
 func (g *Gaps) BodyAt(pathway uuid.UUID, at time.Time) (string, bool) {
 	t, ok := g.paths[pathway]
 	if !ok {
@@ -168,16 +166,7 @@ func bodyAt(d *events.Directory, cluster string, municipality events.OrgID, at t
 	if d == nil {
 		return cluster
 	}
-	if c, ok := d.Cluster(cluster); ok && c.InForce(at) {
-		return cluster
-	}
-	if b := d.ClusterAt(municipality, at); b != "" {
-		return b
-	}
-	if b, ok := d.Successor(cluster, at); ok {
-		return b
-	}
-	return cluster
+	return d.BodyOf(cluster, municipality, at)
 }
 
 // NewGaps returns an empty Gaps projection applying r.

@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"time"
+
 	"github.com/google/uuid"
 
 	"github.com/stafet/stafet/events"
@@ -14,7 +16,29 @@ import (
 // Policies never accept anything: acceptance comes only from an explicit
 // act of the receiver, never from a delivery acknowledgement
 // (DocumentAcknowledged).
-type Policies struct{ rs *ruleset }
+type Policies struct {
+	rs  *ruleset
+	dir *events.Directory // who receives each kind of handoff, by date
+}
+
+// WithDirectory returns the policies addressing each implied offer by the
+// receiving rules in force at the trigger's valid time
+// (events.Directory.ReceiverOf): from 2027-01-01 a discharge to a
+// municipal bed offers it to the patient's region, not the municipality.
+// Without a directory every municipal handoff goes to the municipality.
+func (p Policies) WithDirectory(d *events.Directory) Policies {
+	p.dir = d
+	return p
+}
+
+// receiver returns who receives a handoff of what, named or implied for a
+// patient of municipality to, at valid time at.
+func (p Policies) receiver(what events.Responsibility, to events.OrgID, at time.Time) events.OrgID {
+	if p.dir == nil || to.Scheme() != events.SchemeKommune {
+		return to
+	}
+	return p.dir.ReceiverOf(what, to, at)
+}
 
 // NewPolicies returns the policies configured by r (its "policies" and the
 // deadline rules they name). The zero Policies decides nothing.
@@ -60,7 +84,7 @@ func (p Policies) Decide(state *events.Pathway, e events.Envelope) []events.Comm
 		if to.Scheme() != events.SchemeKommune {
 			to = state.Municipality()
 		}
-		policy, offer = pDischargeServices, &events.HandoffOffered{From: v.Hospital, To: to, What: what}
+		policy, offer = pDischargeServices, &events.HandoffOffered{From: v.Hospital, To: p.receiver(what, to, e.OccurredAt), What: what}
 	case *events.DocumentSent:
 		switch v.Kind {
 		case events.RehabilitationPlan:
@@ -68,7 +92,7 @@ func (p Policies) Decide(state *events.Pathway, e events.Envelope) []events.Comm
 			if to.Scheme() != events.SchemeKommune {
 				to = state.Municipality()
 			}
-			policy, offer = pRehabilitationPlan, &events.HandoffOffered{From: v.From, To: to, What: events.Rehabilitation, Deadline: v.Deadline}
+			policy, offer = pRehabilitationPlan, &events.HandoffOffered{From: v.From, To: p.receiver(events.Rehabilitation, to, e.OccurredAt), What: events.Rehabilitation, Deadline: v.Deadline}
 		case events.DischargeLetter:
 			to := v.To
 			if s := to.Scheme(); s != events.SchemeYder && s != events.SchemeSOR || to == v.From {

@@ -204,10 +204,25 @@ type Rule struct {
 	// Off switches the rule off: it opens no gaps and sets no deadlines.
 	Off bool `json:"off,omitempty"`
 
+	// Changes are later versions of the rule, each from a date: a deadline
+	// triggered on or after From (a date in the rules' time zone) takes
+	// that version's After and Clock. So the deadlines of a new health
+	// agreement can be set ahead of the day it takes effect (2027-01-01,
+	// docs/reform-2027.md) and a replay still gives every earlier
+	// deadline its own rule.
+	Changes []RuleChange `json:"changes,omitempty"`
+
 	Number   int    `json:"number,omitempty"`
 	Verified bool   `json:"verified"`
 	Source   string `json:"source,omitempty"`
 	Means    string `json:"means,omitempty"`
+}
+
+// RuleChange is a rule's version from a date on.
+type RuleChange struct {
+	From  string   `json:"from"` // YYYY-MM-DD
+	After Duration `json:"after,omitzero"`
+	Clock Clock    `json:"clock,omitempty"`
 }
 
 // Policy configures one handoff policy.
@@ -389,10 +404,18 @@ func LoadRules(r io.Reader) (Rules, error) {
 		if !ok {
 			return Rules{}, &RulesError{Field: "rules." + name, Reason: "unknown rule (known: " + strings.Join(ruleNames[:], ", ") + ")"}
 		}
+		var changes []json.RawMessage
 		err := decodeObject(rules[name], "rules."+name, map[string]any{
-			"after": &d.After, "clock": &d.Clock, "severity": &d.Severity, "off": &d.Off,
+			"after": &d.After, "clock": &d.Clock, "severity": &d.Severity, "off": &d.Off, "changes": &changes,
 			"number": &d.Number, "verified": &d.Verified, "source": &d.Source, "means": &d.Means,
 		})
+		for i, raw := range changes {
+			var c RuleChange
+			if err == nil {
+				err = decodeObject(raw, fmt.Sprintf("rules.%s.changes[%d]", name, i), map[string]any{"from": &c.From, "after": &c.After, "clock": &c.Clock})
+			}
+			d.Changes = append(d.Changes, c)
+		}
 		if err != nil {
 			return Rules{}, err
 		}
@@ -497,6 +520,13 @@ type compiledRule struct {
 	business bool
 	severity Severity
 	off      bool
+	changes  []compiledChange // by date, earliest first
+}
+
+type compiledChange struct {
+	from     time.Time // the first instant of the date in the rules' zone
+	after    time.Duration
+	business bool
 }
 
 type compiledPolicy struct {
@@ -569,6 +599,7 @@ func (r Rules) compile() (*ruleset, error) {
 				d.Severity = v.Severity
 			}
 			d.Off = v.Off
+			d.Changes = v.Changes
 		}
 		field := "rules." + name
 		switch {
@@ -580,6 +611,21 @@ func (r Rules) compile() (*ruleset, error) {
 			return nil, &RulesError{Field: field + ".severity", Reason: fmt.Sprintf("want info, warning or critical, got %q", d.Severity)}
 		}
 		rs.rule[i] = compiledRule{after: time.Duration(d.After), business: d.Clock == BusinessClock, severity: d.Severity, off: d.Off}
+		for j, c := range d.Changes {
+			f := fmt.Sprintf("%s.changes[%d]", field, j)
+			day, err := time.ParseInLocation(time.DateOnly, c.From, loc)
+			switch {
+			case err != nil:
+				return nil, &RulesError{Field: f + ".from", Reason: fmt.Sprintf("want a date like \"2027-01-01\", got %q", c.From)}
+			case c.After <= 0:
+				return nil, &RulesError{Field: f + ".after", Reason: "want a duration more than zero"}
+			case c.Clock != "" && c.Clock != CalendarClock && c.Clock != BusinessClock:
+				return nil, &RulesError{Field: f + ".clock", Reason: fmt.Sprintf("want %q or %q, got %q", CalendarClock, BusinessClock, c.Clock)}
+			case j > 0 && !day.After(rs.rule[i].changes[j-1].from):
+				return nil, &RulesError{Field: f + ".from", Reason: "changes must be in date order"}
+			}
+			rs.rule[i].changes = append(rs.rule[i].changes, compiledChange{from: day, after: time.Duration(c.After), business: c.Clock == BusinessClock})
+		}
 		if rs.rule[i].severity == "" {
 			rs.rule[i].severity = Warning
 		}
@@ -617,13 +663,20 @@ func clockTime(s string) (int, error) {
 // on reports whether a rule is switched on.
 func (rs *ruleset) on(id ruleID) bool { return !rs.rule[id].off }
 
-// deadline returns the deadline of rule id triggered at t.
+// deadline returns the deadline of rule id triggered at t, by the
+// version of the rule in force at t.
 func (rs *ruleset) deadline(id ruleID, t time.Time) time.Time {
 	r := rs.rule[id]
-	if r.business {
-		return rs.addBusiness(t, r.after)
+	after, business := r.after, r.business
+	for _, c := range r.changes {
+		if !t.Before(c.from) {
+			after, business = c.after, c.business
+		}
 	}
-	return t.Add(r.after)
+	if business {
+		return rs.addBusiness(t, after)
+	}
+	return t.Add(after)
 }
 
 // addBusiness adds d of working time to t: only the hours between open and

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +81,7 @@ func TestLoadRulesPartial(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.got != tt.want {
+			if !reflect.DeepEqual(tt.got, tt.want) {
 				t.Errorf("got %v; want %v", tt.got, tt.want)
 			}
 		})
@@ -96,7 +97,7 @@ func TestZeroRulesAreDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if zero.rule != def.rule || zero.policy != def.policy || zero.open != def.open || zero.close != def.close || zero.workdays != def.workdays || zero.loc.String() != def.loc.String() {
+	if !reflect.DeepEqual(zero.rule, def.rule) || zero.policy != def.policy || zero.open != def.open || zero.close != def.close || zero.workdays != def.workdays || zero.loc.String() != def.loc.String() {
 		t.Errorf("Rules{} compiles to %+v; want the defaults %+v", zero, def)
 	}
 }
@@ -205,4 +206,51 @@ func FuzzLoadRules(f *testing.F) {
 			t.Fatalf("LoadRules accepted rules that do not validate: %v", err)
 		}
 	})
+}
+
+// A rule's deadlines can change at a date: each deadline follows the
+// version in force when it was triggered.
+func TestRuleChanges(t *testing.T) {
+	r, err := LoadRules(strings.NewReader(`{"rules": {"municipal-acceptance": {"after": "4h",
+		"changes": [{"from": "2027-01-01", "after": "2h"}, {"from": "2027-06-01", "after": "1h", "clock": "business-hours"}]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := r.compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cph, _ := time.LoadLocation("Europe/Copenhagen")
+	tests := []struct {
+		name     string
+		at, want time.Time
+	}{
+		{"31 December, 23:00: the old rule", time.Date(2026, 12, 31, 23, 0, 0, 0, cph), time.Date(2027, 1, 1, 3, 0, 0, 0, cph)},
+		{"1 January, 00:00: the new", time.Date(2027, 1, 1, 0, 0, 0, 0, cph), time.Date(2027, 1, 1, 2, 0, 0, 0, cph)},
+		{"June, business hours", time.Date(2027, 6, 4, 14, 30, 0, 0, cph), time.Date(2027, 6, 7, 8, 30, 0, 0, cph)}, // Friday 14:30 + 1 h of 08-15
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := rs.deadline(rMunicipalAcceptance, tt.at); !got.Equal(tt.want) {
+				t.Errorf("got %s; want %s", got.In(cph), tt.want)
+			}
+		})
+	}
+	for _, bad := range []struct{ body, field string }{
+		{`{"rules": {"no-owner": {"changes": [{"from": "1 January", "after": "2h"}]}}}`, "rules.no-owner.changes[0].from"},
+		{`{"rules": {"no-owner": {"changes": [{"from": "2027-01-01"}]}}}`, "rules.no-owner.changes[0].after"},
+		{`{"rules": {"no-owner": {"changes": [{"from": "2027-01-01", "after": "2h", "until": "x"}]}}}`, "rules.no-owner.changes[0].until"},
+		{`{"rules": {"no-owner": {"changes": [{"from": "2027-02-01", "after": "2h"}, {"from": "2027-01-01", "after": "1h"}]}}}`, "rules.no-owner.changes[1].from"},
+	} {
+		t.Run(bad.field, func(t *testing.T) {
+			r, err := LoadRules(strings.NewReader(bad.body))
+			if err == nil {
+				_, err = r.compile()
+			}
+			var re *RulesError
+			if !errors.As(err, &re) || re.Field != bad.field {
+				t.Errorf("got %v; want a RulesError on %s", err, bad.field)
+			}
+		})
+	}
 }

@@ -184,21 +184,7 @@ func (s *stats) write(w *writer) {
 	w.uvarint(uint64(len(scopes)))
 	for _, sc := range scopes {
 		w.sym(sc)
-		h := s.hist[sc]
-		// Sparse: most buckets are empty.
-		var used uint64
-		for _, c := range h {
-			if c != 0 {
-				used++
-			}
-		}
-		w.uvarint(used)
-		for i, c := range h {
-			if c != 0 {
-				w.uvarint(uint64(i))
-				w.varint(int64(c))
-			}
-		}
+		writeHist(w, s.hist[sc])
 	}
 	scopes = slices.SortedFunc(maps.Keys(s.bed), func(a, b sym) int { return cmp.Compare(w.src.str(a), w.src.str(b)) })
 	w.uvarint(uint64(len(scopes)))
@@ -221,14 +207,7 @@ func readStats(r *reader) *stats {
 	for n := r.count(); n > 0 && r.err == nil; n-- {
 		sc := r.sym()
 		h := new(histogram)
-		for k := r.count(); k > 0 && r.err == nil; k-- {
-			i := r.uvarint()
-			if i >= histBuckets {
-				r.fail("histogram bucket out of range")
-				break
-			}
-			h[i] = r.int32()
-		}
+		readHist(r, h)
 		s.hist[sc] = h
 	}
 	for n := r.count(); n > 0 && r.err == nil; n-- {

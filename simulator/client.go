@@ -95,7 +95,7 @@ func (d *driver) sendHL7(ctx context.Context, conn **mllpConn, s Step) error {
 		return fmt.Errorf("ACK for %q, want MSA-2 %q", m.Get("MSA-2"), s.ID)
 	}
 	d.stats.sentOne(s, code, code == "AA")
-	d.watch(s.Municipality)
+	d.watchReceivers(s.Municipality, s.At)
 	if code != "AA" {
 		return fmt.Errorf("MSA-1 %s: %s", code, m.Get("MSA-3"))
 	}
@@ -122,7 +122,7 @@ func (d *driver) sendMedCom(ctx context.Context, s Step) error {
 		d.pathways[s.Episode] = id
 		d.mu.Unlock()
 	}
-	d.watch(s.Municipality)
+	d.watchReceivers(s.Municipality, s.At)
 	if !ok {
 		return fmt.Errorf("HTTP %d, acknowledgement %s", resp.StatusCode, code)
 	}

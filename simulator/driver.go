@@ -51,6 +51,14 @@ type Config struct {
 	PollInterval time.Duration
 	// Timeout bounds each request and the wait for each ACK. Default 10 s.
 	Timeout time.Duration
+	// Start is the wire time of the first message; zero is now. Start on
+	// the evening of 31 December 2026 to run across the reform
+	// (docs/reform-2027.md): the pathways before midnight open in the
+	// sundhedsklynger, those after in the sundhedsråd, and the regions'
+	// worklists are read and answered once tasks have moved to them.
+	// Deadlines are kept by stafetd's clock, so a start ahead of it leaves
+	// them waiting until then.
+	Start time.Time
 	// RunID distinguishes this run's message ids from another run's with
 	// the same seed (ModelOptions.RunID). Default: the start time.
 	RunID string
@@ -154,6 +162,9 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	cfg.defaults()
 	start := time.Now()
+	if !cfg.Start.IsZero() {
+		start = cfg.Start
+	}
 	opts := ModelOptions{Start: start, TimeScale: cfg.TimeScale, Clusters: cfg.Clusters, Mix: cfg.Mix, RunID: cfg.RunID}
 	if opts.RunID == "" {
 		opts.RunID = start.UTC().Format(time.RFC3339Nano)
@@ -320,6 +331,20 @@ func (d *driver) sender(ctx context.Context, steps <-chan Step) {
 			d.stats.fail(fmt.Sprintf("%s %s: %v", s.Channel, s.Kind, err))
 			d.cfg.Logger.Debug("simulator: step failed", "channel", s.Channel, "kind", s.Kind, "err", err)
 		}
+	}
+}
+
+// watchReceivers watches a patient's municipality and, once tasks have
+// moved to the regions (events/reference/handoff_receivers.csv), its
+// region at the step's wire time.
+func (d *driver) watchReceivers(m events.OrgID, at time.Time) {
+	d.watch(m)
+	w, err := loadWorld()
+	if err != nil || m == "" {
+		return
+	}
+	if r := w.dir.ReceiverOf(events.MunicipalBed, m, at); r != m {
+		d.watch(r)
 	}
 }
 

@@ -123,7 +123,7 @@ func (in *Ingest) Replay(ctx context.Context, rawSeq uint64, body []byte) (Outco
 func (in *Ingest) process(ctx context.Context, m engine.RawMessage, controlID string, stored func(context.Context) (engine.StoredRaw, error)) (Outcome, error) {
 	tr, terr := in.translate(m)
 	var loc located
-	if terr == nil && tr.Patient.CPR != "" && !meansNothing(tr) {
+	if terr == nil && tr.Patient.Known() && !meansNothing(tr) {
 		loc = in.locate(ctx, tr, true)
 	}
 	st, err := stored(ctx)
@@ -204,7 +204,7 @@ type located struct {
 // linked to, from the hints if useHints, else from the pathway index.
 func (in *Ingest) locate(ctx context.Context, tr *events.Translation, useHints bool) located {
 	var l located
-	ref, err := in.store.Vault().Ref(tr.Patient.CPR)
+	ref, err := in.store.Vault().Patient(tr.Patient)
 	if err != nil {
 		l.err = &events.MessageError{Code: "bad-patient-id", Field: "patient", Reason: err.Error()}
 		return l
@@ -227,7 +227,7 @@ func (in *Ingest) locate(ctx context.Context, tr *events.Translation, useHints b
 }
 
 func (in *Ingest) appendTranslation(ctx context.Context, tr *events.Translation, rawSeq uint64, loc located) (uuid.UUID, engine.Result, error) {
-	if tr.Patient.CPR == "" {
+	if !tr.Patient.Known() {
 		return in.appendByDocument(ctx, tr, rawSeq)
 	}
 	pw, res, err := in.appendToPatient(ctx, tr, rawSeq, loc)
@@ -427,7 +427,7 @@ func (in *Ingest) extras(ctx context.Context, tr *events.Translation, cmd *event
 		cmd.Payloads = append(corr, cmd.Payloads...)
 	}
 	if tr.MergedPatient != nil {
-		merged, err := in.store.Vault().Ref(tr.MergedPatient.CPR)
+		merged, err := in.store.Vault().Patient(*tr.MergedPatient)
 		if err != nil {
 			return &events.MessageError{Code: "bad-patient-id", Field: "merged patient", Reason: err.Error()}
 		}

@@ -6,7 +6,8 @@
 //	stafet pathway show ID
 //	stafet gaps [-cluster C] [-municipality M] [-org O] [-kind K] [-status open|closed|all]
 //	stafet worklist [-org O]
-//	stafet token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN
+//	stafet token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN | nats-conf
+//	stafet nkey new FILE
 //	stafet dead-letters list|show SEQ|replay SEQ [-body FILE]
 //	stafet quarantine list [-all]|show SEQ|resolve SEQ -take-in|-annul REASON
 //	stafet rebuild
@@ -56,7 +57,8 @@ func commands() []command {
 		{"pathway", "pathway show ID [-as-of T] [-as-of-kind recorded|valid]", cmdPathway},
 		{"gaps", "gaps [-cluster C] [-municipality M] [-org O] [-kind K] [-status open|closed|all] [-as-of T]", cmdGaps},
 		{"worklist", "worklist [-org O]", cmdWorklist},
-		{"token", "token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN", cmdToken},
+		{"token", "token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN | nats-conf", cmdToken},
+		{"nkey", "nkey new FILE: make a NATS user key (seed in FILE, mode 0600) and print its public key", cmdNkey},
 		{"dead-letters", "dead-letters list | show SEQ | replay SEQ [-body FILE]", cmdDeadLetters},
 		{"quarantine", "quarantine list [-all] | show SEQ | resolve SEQ -take-in | -annul REASON", cmdQuarantine},
 		{"rebuild", "rebuild: rebuild the projections beside the serving ones, with progress", cmdRebuild},

@@ -51,6 +51,15 @@ func TestTranslate(t *testing.T) {
 		{"hl7 unknown trigger", []string{"translate", "-from", "hl7v2", "-organisations", orgs, "../../adapters/translate/hl7v2/testdata/adt/err_unknown_trigger.hl7"}, 1, "", "MSH-9"},
 		{"medcom admission", []string{"translate", "-from", "medcom", "../../adapters/translate/medcom/testdata/hospitalnotification/a5e5b880-c087-4055-b9ec-99108695f81d.json"}, 0, `"type":"PatientAdmitted"`, ""},
 		{"unknown format", []string{"translate", "-from", "edifact", "x"}, 1, "", "edifact"},
+		{"the sender and how it maps", []string{"translate", "-from", "hl7v2", "-organisations", orgs, "../../adapters/translate/hl7v2/testdata/adt/a03_home_services.hl7"}, 0,
+			`{"role":"sender","field":"MSH-3/MSH-4","read":"EPJ / AUH","org":"sor:100011000016001","kind":"hospital","how":"alias in the directory"}`, ""},
+		{"the sender of a message that fails", []string{"translate", "-from", "hl7v2", "-organisations", orgs, "../../adapters/translate/hl7v2/testdata/adt/err_unknown_trigger.hl7"}, 1, `"role":"sender"`, "MSH-9"},
+		{"an HL7 batch file, message by message", []string{"translate", "-from", "hl7v2", "-organisations", orgs, "../../adapters/translate/hl7v2/testdata/batch/dk_file_bom_crlf.hl7"}, 0,
+			`dk_file_bom_crlf.hl7#2","occurred_at":"2026-03-14T10:00:00+01:00","patient":true,"source":{"message_id":"AUH0302"`, ""},
+		{"a batch that lost a message", []string{"translate", "-from", "hl7v2", "-organisations", orgs, "../../adapters/translate/hl7v2/testdata/batch/dk_batch_count_mismatch.hl7"}, 1, "", "BTS-1 declares 3 messages; the batch holds 2"},
+		{"a MedCom message in its VANS envelope", []string{"translate", "-from", "medcom", "../../adapters/translate/medcom/testdata/vans/VANS-HospitalNotification-STIN-xml.xml"}, 0, `"Name":"MCM:FDIS20#admit-inpatient"`, ""},
+		{"a replacement-CPR CareCommunication", []string{"translate", "-from", "medcom", "../../adapters/translate/medcom/testdata/carecommunication/Bundle-S-Tek-CPR-3-77ff05d0-9eca-4a59-b436-fe1b97673817.json"}, 0, `"patient":true`, ""},
+		{"MedCom's invalid example", []string{"translate", "-from", "medcom", "../../adapters/translate/medcom/testdata/carecommunication-4.1.0/Bundle-R-Tek-O-invalid-3d1149cd-d3e3-421a-ae31-4860decb4272.xml"}, 1, `"role":"receiver"`, "payload[0].content[x]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,8 +67,10 @@ func TestTranslate(t *testing.T) {
 			if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errOut, tt.err) {
 				t.Errorf("got exit %d, out %q, err %q; want exit %d with %q / %q", code, out, errOut, tt.code, tt.out, tt.err)
 			}
-			if strings.Contains(out, "0102030405") || strings.Contains(errOut, "0102030405") {
-				t.Error("a CPR number in translate output")
+			for _, id := range []string{"0102030405", "2509479989", "0703921VJ", "1206550VK9"} {
+				if strings.Contains(out, id) || strings.Contains(errOut, id) {
+					t.Errorf("a CPR or replacement number (%s) in translate output", id)
+				}
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strconv"
@@ -221,7 +222,7 @@ func printPathway(e env, raw json.RawMessage) error {
 	return nil
 }
 
-const tokenUsage = "usage: stafet token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN"
+const tokenUsage = "usage: stafet token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN | nats-conf"
 
 func cmdToken(ctx context.Context, e env) error {
 	if len(e.args) == 0 {
@@ -232,8 +233,26 @@ func cmdToken(ctx context.Context, e env) error {
 		return tokenIssue(ctx, e)
 	case "revoke":
 		return tokenRevoke(ctx, e)
+	case "nats-conf":
+		return tokenNATSConf(ctx, e)
 	}
 	return errors.New(tokenUsage)
+}
+
+// tokenNATSConf prints the organisations' NATS users as an external
+// cluster's subscribers.conf (docs/deploy).
+func tokenNATSConf(ctx context.Context, e env) error {
+	c, err := newClient(e)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(ctx, "GET", "/v1/nats-users/conf", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(e.stdout, resp.Body)
+	return err
 }
 
 func tokenIssue(ctx context.Context, e env) error {
@@ -264,6 +283,7 @@ func tokenIssue(ctx context.Context, e env) error {
 		NATSSeed     string   `json:"nats_seed,omitempty"`
 		NATSKey      string   `json:"nats_key,omitempty"`
 		NATSSubjects []string `json:"nats_subjects,omitempty"`
+		NATSNote     string   `json:"nats_note,omitempty"`
 	}
 	req := map[string]any{"org": *org, "label": *label}
 	if *natsFile != "" {
@@ -294,6 +314,9 @@ func tokenIssue(ctx context.Context, e env) error {
 		fmt.Fprintf(e.stderr, "NATS user %s, seed in %s; it may subscribe to %s only:\n", out.NATSKey, *natsFile, strings.Join(out.NATSSubjects, ", "))
 		for _, subj := range out.NATSSubjects {
 			fmt.Fprintf(e.stderr, "  nats --nkey %s sub '%s'\n", *natsFile, subj)
+		}
+		if out.NATSNote != "" {
+			fmt.Fprintf(e.stderr, "Before it works: %s.\n", out.NATSNote)
 		}
 	}
 	return nil

@@ -31,6 +31,14 @@ func cmdSimulate(ctx context.Context, e env) error {
 	fs.DurationVar(&cfg.PollInterval, "poll", 2*time.Second, "how often worklists are read")
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per request and per ACK")
 	fs.StringVar(&cfg.RunID, "run-id", "", "distinguishes this run's message ids (default: the start time)")
+	fs.Func("start", "wire time of the first message, RFC 3339 (default now; e.g. 2026-12-31T22:00:00+01:00 runs across the 2027 reform)", func(v string) error {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return fmt.Errorf("want an RFC 3339 time such as 2026-12-31T22:00:00+01:00")
+		}
+		cfg.Start = t
+		return nil
+	})
 	fs.StringVar(&writeConfig, "write-config", "", "write DIR/organisations.json and DIR/rules.json (for -time-scale) and exit")
 	if err := fs.Parse(e.args); err != nil {
 		return err

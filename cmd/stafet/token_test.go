@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/stafet/stafet/adapters/transport/alerts"
 	"github.com/stafet/stafet/adapters/transport/httpapi"
@@ -84,5 +85,31 @@ func TestTokenWithNATSUser(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, map[string]string{"STAFET_URL": srv.URL, "STAFET_TOKEN": token}, "worklist"); code == 0 {
 		t.Error("the revoked token still reads the worklist")
+	}
+}
+
+func TestNkeyNew(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "stafetd.nk")
+	code, out, errOut := runCLI(t, nil, "nkey", "new", file)
+	if code != 0 {
+		t.Fatalf("nkey new: exit %d: %s", code, errOut)
+	}
+	seed, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := nkeys.FromSeed([]byte(strings.TrimSpace(string(seed))))
+	if err != nil {
+		t.Fatalf("the seed file: %v", err)
+	}
+	pub, _ := kp.PublicKey()
+	if strings.TrimSpace(out) != pub || !strings.HasPrefix(pub, "U") {
+		t.Errorf("printed %q; want the user's public key %s", out, pub)
+	}
+	if st, _ := os.Stat(file); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v; want 0600", st.Mode().Perm())
+	}
+	if code, _, _ := runCLI(t, nil, "nkey", "new", file); code == 0 {
+		t.Error("nkey new over an existing file: exit 0; want a refusal")
 	}
 }

@@ -69,7 +69,7 @@ func TestAlertingRulesNameRealMetrics(t *testing.T) {
 	svc, _ := startService(t, t.TempDir(), nil)
 	base := "http://" + svc.httpAddr.String()
 	waitReady(t, base)
-	_, body := get(t, base+"/metrics", "")
+	_, body := get(t, base+"/metrics", svc.admin)
 	for name := range names {
 		if !strings.Contains(body, "\n"+name+"{") && !strings.Contains(body, "\n"+name+" ") {
 			t.Errorf("the rules read %s; /metrics has no such series", name)

@@ -396,12 +396,7 @@ func dashboardFront(t *testing.T, svc *service, base string) string {
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- as.Run(runCtx) }()
-	for _, rt := range as.Routes(func(r *http.Request) alerts.Caller {
-		p := httpapi.PrincipalOf(r)
-		return alerts.Caller{Operator: p.Operator, Org: p.Org}
-	}) {
-		api.Handle(rt.Pattern, true, rt.Handler)
-	}
+	mountAlerts(api, as)
 	svc.mountWeb(api)
 	srv := httptest.NewServer(api)
 	// Registered after startService's cleanup, so it runs before it: the

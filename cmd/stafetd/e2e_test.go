@@ -221,7 +221,7 @@ func TestDischargeOverMLLPOpensAGap(t *testing.T) {
 	if !refused {
 		t.Errorf("access log of Aarhus Kommune: %+v; want København's refused read", log.Items)
 	}
-	if code, body := get(t, base+"/metrics", ""); code != 200 || !strings.Contains(body, `stafet_mllp_acks_total{code="AA"} 3`) {
+	if code, body := get(t, base+"/metrics", svc.admin); code != 200 || !strings.Contains(body, `stafet_mllp_acks_total{code="AA"} 3`) {
 		t.Errorf("metrics: want 3 AA acks counted")
 	}
 }

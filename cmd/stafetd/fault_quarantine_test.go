@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -70,7 +69,7 @@ func TestFaultQuarantine(t *testing.T) {
 	// Instance b runs in this process and holds the NATS server; process
 	// a connects to it as stafetd's own user, as a second instance does.
 	bDir := t.TempDir()
-	port := freePort(t)
+	port := strconv.Itoa(freePort(t))
 	b, _ := startInstance(t, with(map[string]string{"STAFET_DATA_DIR": bDir, "STAFET_NATS_ADDR": "127.0.0.1:" + port}))
 	natsURL, key := "nats://127.0.0.1:"+port, engine.StafetdKeyFile(bDir)
 	envA := with(map[string]string{"STAFET_NATS_URL": natsURL, "STAFET_NATS_NKEY": key, "STAFET_NATS_ADDR": "none", "STAFET_LOG_LEVEL": "info"})
@@ -222,16 +221,6 @@ func TestFaultQuarantine(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-}
-
 // term stops the process with SIGTERM, as an orchestrator does, and
 // waits for it to exit.
 func (c *stafetdProcess) term(wait time.Duration) error {
@@ -314,7 +303,7 @@ func checkQuarantined(t *testing.T, name string, api *apiClient, seqs []uint64, 
 			t.Errorf("%s: the municipality does not see an integrity gap on pathway %s (seq %d); gaps %+v", name, pw, seq, gaps)
 		}
 	}
-	_, metrics := get(t, api.base+"/metrics", "")
+	_, metrics := get(t, api.base+"/metrics", faultAdminToken)
 	for _, want := range []string{`stafet_quarantined_events{reason="undecodable"} 1`, `stafet_quarantined_events{reason="unknown-type"} 1`,
 		`stafet_quarantined_events{reason="projection-failed"} 1`, `stafet_health_status{status="degraded"} 1`} {
 		if !strings.Contains(metrics, want) {

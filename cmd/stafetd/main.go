@@ -54,6 +54,7 @@ type config struct {
 	webhooksLoopback bool
 	webhookProxy     *url.URL
 	adminToken       string
+	metricsToken     string
 	secretFile       string
 	rulesFile        string
 	orgsFile         string
@@ -90,6 +91,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&c.tlsCert, "tls-cert", "STAFET_TLS_CERT", "", "certificate for HTTPS (and MLLP with -mllp-tls)")
 	str(&c.tlsKey, "tls-key", "STAFET_TLS_KEY", "", "key for -tls-cert")
 	str(&c.adminToken, "admin-token", "STAFET_ADMIN_TOKEN", "", "operator token; if unset, generated at first start and kept in the data dir")
+	str(&c.metricsToken, "metrics-token", "STAFET_METRICS_TOKEN", "", "a token that may read /metrics only, for Prometheus; the operator token always may")
 	str(&c.secretFile, "secret-file", "STAFET_SECRET_FILE", "", "deployment secret file (≥ 32 bytes); default: the data dir keeps one")
 	str(&c.rulesFile, "rules", "STAFET_RULES", "", "deadline rules file (JSON); default: the built-in rules")
 	str(&c.orgsFile, "organisations", "STAFET_ORGANISATIONS", "", "organisations file (JSON) adding hospitals, departments, practices")

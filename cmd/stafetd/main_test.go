@@ -92,7 +92,10 @@ func TestServiceStartsServesAndStops(t *testing.T) {
 	if code, body := get(t, base+"/healthz", ""); code != 200 || !strings.Contains(body, `"status": "live"`) {
 		t.Errorf("healthz: got %d %s", code, body)
 	}
-	code, body := get(t, base+"/metrics", "")
+	if code, _ := get(t, base+"/metrics", ""); code != 401 {
+		t.Errorf("metrics without a token: got %d; want 401", code)
+	}
+	code, body := get(t, base+"/metrics", svc.admin)
 	for _, want := range []string{"stafet_projection_lag_events", "stafet_appends_total", "stafet_http_request_duration_seconds"} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("metrics: got %d; want %s in the body", code, want)

@@ -85,12 +85,13 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	if err != nil {
 		return err
 	}
+	policies = policies.WithDirectory(svc.dir)
 	svc.ingest = ingest.New(svc.store, svc.dir, translators(svc.dir, cfg, log), log)
 	views, err := projections.NewGaps(rules)
 	if err != nil {
 		return err
 	}
-	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.webhooksLoopback, WebhookProxy: cfg.webhookProxy}); err != nil {
+	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Directory: svc.dir, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.webhooksLoopback, WebhookProxy: cfg.webhookProxy}); err != nil {
 		return err
 	}
 	svc.monitor = svc.store.NewMonitor([]*engine.Host{svc.host}, engine.MonitorOptions{Reactors: []string{alerts.Reactor, policiesReactor}})
@@ -346,7 +347,7 @@ func (svc *service) serve(ctx context.Context, cfg config, log *slog.Logger, goR
 		stops = append(stops, stop)
 	}
 	if cfg.httpAddr != "" {
-		api := svc.api(log)
+		api := svc.api(log, cfg.metricsToken)
 		ln, err := net.Listen("tcp", cfg.httpAddr)
 		if err != nil {
 			return nil, fmt.Errorf("http: %w", err)

@@ -72,22 +72,34 @@ func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Confi
 	}, nil
 }
 
-func (svc *service) api(log *slog.Logger) *httpapi.Server {
+func (svc *service) api(log *slog.Logger, metricsToken string) *httpapi.Server {
 	api := httpapi.New(httpapi.Config{
 		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest,
 		Projections: svc.host, Rules: svc.rules,
 		Health: svc.monitor.Health, Registry: svc.registry, Logger: log,
 		NATSSubjects: func(org events.OrgID) []string { return []string{alerts.OrgFilter(org)} },
+		MetricsToken: metricsToken,
 	})
+	mountAlerts(api, svc.alerts)
+	svc.mountWeb(api)
+	return api
+}
+
+// mountAlerts serves the alert endpoints behind the API's authentication;
+// the SSE stream takes its token from the query too and ends when the
+// token is revoked.
+func mountAlerts(api *httpapi.Server, as *alerts.Service) {
 	caller := func(r *http.Request) alerts.Caller {
 		p := httpapi.PrincipalOf(r)
 		return alerts.Caller{Operator: p.Operator, Org: p.Org}
 	}
-	for _, rt := range svc.alerts.Routes(caller) {
+	for _, rt := range as.Routes(caller) {
+		if rt.Stream {
+			api.HandleStream(rt.Pattern, rt.Handler)
+			continue
+		}
 		api.Handle(rt.Pattern, true, rt.Handler)
 	}
-	svc.mountWeb(api)
-	return api
 }
 
 // ackCode reads MSA-1 from an ACK, for the metric label.

@@ -3,6 +3,7 @@ package hl7v2
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,13 +30,16 @@ const System = "hl7v2"
 //	A16 pending discharge         DischargeExpected (PV2-9, else EVN-3, else PV1-45)
 //	A21, A22 leave out, return    LeaveStarted (until PV2-47), LeaveEnded
 //	A11, A12, A13, A25, A52, A53  Cancels the latest admission, transfer, discharge, expected discharge, leave start, leave end
-//	A40 merge                     MergedPatient from MRG-1
-//	A05, A14, A15, A26, A27       nothing: pre-admissions and pending events start no stay
+//	A40, A18, A30, A34, A36, A39  merges: MergedPatient from MRG-1
+//	A46, A47                      changes of identifier: MergedPatient from MRG-1 (the old identifier)
+//	A43, A45                      error unsupported-trigger: moving records between patients is done by hand
+//	A05, A14, A15, A26, A27, …    nothing: pre-admissions, pending events, demographics, accounts (table in docs/adapters.md)
 //
 // A message that means nothing for a pathway (the last row, an outpatient
-// class O, R or P on a stay trigger, an A08 without PV2-9) gives a
-// Translation with no payloads, no Cancels and no MergedPatient, and no
-// patient, so that nothing is appended and no pathway is opened for it.
+// class O, R or P on a stay trigger, an A08 without PV2-9, a merge whose
+// MRG-1 names no CPR or replacement number) gives a Translation with no
+// payloads, no Cancels and no MergedPatient, and no patient, so that
+// nothing is appended and no pathway is opened for it.
 type Translator struct {
 	dir *events.Directory
 	loc *time.Location
@@ -76,11 +80,12 @@ func (t *Translator) Translate(body []byte) (*events.Translation, error) {
 	if !ok {
 		return nil, &events.MessageError{Code: "unknown-trigger", Field: "MSH-9", Reason: fmt.Sprintf("trigger event %s is not one Stafet maps (docs/adapters.md)", clip(trigger, 8))}
 	}
-	nothing := &events.Translation{Source: events.Source{System: System, MessageID: m.ControlID()}}
+	x.senderReceiver()
+	nothing := &events.Translation{Source: events.Source{System: System, MessageID: m.ControlID()}, Parties: x.parties}
 	if x.class = strings.ToUpper(x.get("PV1-2.1")); x.class == "" {
 		x.class = r.class
 	}
-	if r.apply == nil || (r.stay && outpatient(x.class)) {
+	if r.apply == nil || (r.stay && outpatient(x.class)) || (r.merge && !x.namesPatient("MRG", 1)) {
 		return nothing, nil
 	}
 	tr, err := x.base()
@@ -89,11 +94,50 @@ func (t *Translator) Translate(body []byte) (*events.Translation, error) {
 	}
 	if err := r.apply(x, tr); err != nil {
 		if errors.Is(err, errNothing) {
+			nothing.Parties = x.parties
 			return nothing, nil
 		}
 		return nil, err
 	}
+	tr.Parties = x.parties
 	return tr, nil
+}
+
+// Parties returns the sender (MSH-3, MSH-4) and receiver (MSH-5, MSH-6) of
+// a message and what the directory makes of them, also for a message that
+// does not translate; nil if it does not parse.
+func (t *Translator) Parties(body []byte) []events.Party {
+	m, err := Parse(body)
+	if err != nil {
+		return nil
+	}
+	x := &reader{t: t, m: m}
+	x.senderReceiver()
+	return x.parties
+}
+
+// senderReceiver notes the sending and receiving application and
+// facility. The sending facility is looked up in the directory; it names
+// the hospital only when PV1 names none (hospital).
+func (x *reader) senderReceiver() {
+	for _, f := range []struct{ role, field, app, facility string }{
+		{"sender", "MSH-3/MSH-4", "MSH-3", "MSH-4"},
+		{"receiver", "MSH-5/MSH-6", "MSH-5", "MSH-6"},
+	} {
+		read := x.get(f.app) + " / " + x.get(f.facility)
+		unit, _, err := x.organisation(f.facility, x.get(f.facility+".1"), x.get(f.facility+".2"))
+		x.note(f.role, f.field, read, unit, err == nil)
+	}
+}
+
+// note records an organisation the message names and what the directory
+// makes of it; known is false when the directory does not know it.
+func (x *reader) note(role, field, read string, o events.Organisation, known bool) {
+	p := events.Party{Role: role, Field: field, Read: read, How: "not in the directory"}
+	if known {
+		p.Org, p.Kind, p.How = o.ID, o.Kind, x.how+" in the directory"
+	}
+	x.parties = append(x.parties, p)
 }
 
 // parseFailure turns a Parse error into a rejection naming the place.
@@ -122,6 +166,10 @@ type rule struct {
 	class string
 	// apply adds the events; nil means the trigger never means anything.
 	apply func(x *reader, tr *events.Translation) error
+	// merge marks a merge or change of identifier: one whose MRG-1 names
+	// no CPR or replacement number merges local records only, and means
+	// nothing.
+	merge bool
 }
 
 func rules(trigger string) (rule, bool) {
@@ -156,9 +204,21 @@ func rules(trigger string) (rule, bool) {
 		return rule{stay: true, apply: cancel(events.TypeLeaveStarted, "HL7 A52 cancel leave of absence")}, true
 	case "A53":
 		return rule{stay: true, apply: cancel(events.TypeLeaveEnded, "HL7 A53 cancel return from leave of absence")}, true
-	case "A40":
-		return rule{apply: merge}, true
-	case "A05", "A14", "A15", "A26", "A27":
+	case "A40", "A18", "A30", "A34", "A36", "A39", "A46", "A47":
+		// Merges (A40 and its older forms) and changes of identifier
+		// (A46, A47, e.g. a replacement CPR number replaced by the CPR
+		// number) alike say that MRG-1 and PID-3 are one patient.
+		return rule{apply: merge, merge: true}, true
+	case "A43", "A45":
+		return rule{apply: move}, true
+	case "A05", "A14", "A15", "A26", "A27", "A38", // plans: nothing has happened yet
+		"A09", "A10", "A32", "A33", // tracking within the hospital, and its cancels
+		"A17", "A20", // bed swaps and bed status
+		"A23",                      // housekeeping: a system purges old visit data (errors are cancelled with A11–A13)
+		"A28", "A29", "A31", "A48", // person and demographic records
+		"A35", "A41", "A44", "A49", // accounts: billing, not stays
+		"A42", "A50", "A51", // visit numbers merged or changed: the patient's pathway still finds the stay
+		"A54", "A55", "A60", "A61", "A62": // doctors and allergies
 		return rule{}, true
 	}
 	return rule{}, false
@@ -172,6 +232,10 @@ type reader struct {
 	// trigger implies when PV1-2 is empty.
 	class      string
 	department string
+	// parties are the organisations read so far; how is how the last
+	// one organisation resolved (events.Directory.Match).
+	parties []events.Party
+	how     string
 }
 
 // get returns the trimmed value at path; the HL7 null "" reads as empty.
@@ -224,7 +288,8 @@ func (x *reader) base() (*events.Translation, error) {
 	if err != nil {
 		return nil, err
 	}
-	patient, err := x.patient("PID", 3)
+	pid, _ := x.m.Segment("PID")
+	patient, err := x.patient(pid, 3)
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +334,10 @@ func (x *reader) hospital() (events.OrgID, error) {
 		if err != nil {
 			return "", err
 		}
+		x.note("hospital", f.field, strings.Join(slices.DeleteFunc(slices.Clone(f.names), func(s string) bool { return s == "" }), "&"), unit, true)
+		if h != unit.ID {
+			x.parties[len(x.parties)-1].How += ", a department of " + string(h)
+		}
 		if x.department == "" && unit.ID != h {
 			x.department = string(unit.ID)
 		}
@@ -288,7 +357,8 @@ func (x *reader) organisation(field string, names ...string) (o events.Organisat
 		if first == "" {
 			first = n
 		}
-		if o, ok := x.t.dir.Resolve(n); ok {
+		if o, how, ok := x.t.dir.Match(n); ok {
+			x.how = how
 			return o, true, nil
 		}
 	}
@@ -339,15 +409,17 @@ func (x *reader) time(field string) (at time.Time, ok bool, err error) {
 	return at, true, nil
 }
 
-// patient finds the CPR number in a CX list (PID-3, MRG-1): the first
-// repetition marked as CPR (assigning authority CPR or the CPR OID
-// 1.2.208.176.1.2, or identifier type NNDNK, NNDK or CPR), else the first
-// unmarked repetition that reads as a CPR number. An identifier marked as
-// CPR that is not one is an error; identifiers marked as anything else
-// (MR, PI, VN, …) are never taken for a CPR number, however they look.
-func (x *reader) patient(segment string, field int) (events.Identity, error) {
-	name := fmt.Sprintf("%s-%d", segment, field)
-	s, _ := x.m.Segment(segment)
+// patient finds the patient in a CX list (PID-3, MRG-1) of segment s:
+// the first repetition marked as a CPR number (assigning authority CPR
+// or the CPR OID 1.2.208.176.1.2, or identifier type NNDNK, NNDK or CPR),
+// else a repetition marked as a replacement CPR number (the OID of a
+// replacement issuer, or the namespace X-ECPR, ECPR, D-ECPR), national
+// before regional, else the first unmarked repetition that reads as a CPR
+// number. An identifier marked as CPR or replacement that is not one is
+// an error; identifiers marked as anything else (MR, PI, VN, …) are never
+// taken for a patient's national number, however they look.
+func (x *reader) patient(s Segment, field int) (events.Identity, error) {
+	name := fmt.Sprintf("%s-%d", s.Name(), field)
 	reps := s.Field(field).Repetitions()
 	for i, r := range reps {
 		if !markedCPR(r) {
@@ -355,14 +427,26 @@ func (x *reader) patient(segment string, field int) (events.Identity, error) {
 		}
 		cpr, err := events.NormalizeCPR(strings.TrimSpace(r.Component(1).String()))
 		if err != nil {
-			reason := "identifier marked as CPR is not a CPR number"
-			var ve *events.ValidationError
-			if errors.As(err, &ve) {
-				reason += ": " + ve.Reason
-			}
-			return events.Identity{}, &events.MessageError{Code: "bad-patient-id", Field: fmt.Sprintf("%s(%d).1", name, i+1), Reason: reason}
+			return events.Identity{}, badID(fmt.Sprintf("%s(%d).1", name, i+1), "identifier marked as CPR is not a CPR number", err)
 		}
 		return events.Identity{CPR: cpr}, nil
+	}
+	var found events.ReplacementCPR
+	for i, r := range reps {
+		issuer := replacementIssuer(r)
+		if issuer == "" {
+			continue
+		}
+		rp, err := events.NormalizeReplacement(issuer, r.Component(1).String())
+		if err != nil {
+			return events.Identity{}, badID(fmt.Sprintf("%s(%d).1", name, i+1), "identifier marked as a replacement CPR number is not one", err)
+		}
+		if found.IsZero() || found.Issuer != events.ReplacementNational && rp.Issuer == events.ReplacementNational {
+			found = rp
+		}
+	}
+	if !found.IsZero() {
+		return events.Identity{Replacement: found}, nil
 	}
 	for _, r := range reps {
 		if r.Component(4).IsEmpty() && r.Component(5).IsEmpty() {
@@ -372,13 +456,21 @@ func (x *reader) patient(segment string, field int) (events.Identity, error) {
 		}
 	}
 	return events.Identity{}, &events.MessageError{Code: "missing-patient-id", Field: name,
-		Reason: "no CPR number (want an identifier with assigning authority CPR or 1.2.208.176.1.2, or type NNDNK)"}
+		Reason: "no CPR number (want an identifier with assigning authority CPR or 1.2.208.176.1.2, or type NNDNK) and no replacement CPR number (assigning authority 1.2.208.176.1.6.1.1 or 1.2.208.176.1.6.1.3[.n])"}
+}
+
+func badID(field, reason string, err error) error {
+	var ve *events.ValidationError
+	if errors.As(err, &ve) {
+		reason += ": " + ve.Reason
+	}
+	return &events.MessageError{Code: "bad-patient-id", Field: field, Reason: reason}
 }
 
 func markedCPR(r Field) bool {
 	auth := r.Component(4)
 	switch strings.ToUpper(strings.TrimSpace(auth.SubComponent(1))) {
-	case "CPR", "DK-CPR":
+	case "CPR", "DK-CPR", "1.2.208.176.1.2", "URN:OID:1.2.208.176.1.2":
 		return true
 	}
 	switch strings.TrimPrefix(strings.TrimSpace(auth.SubComponent(2)), "urn:oid:") {
@@ -390,6 +482,27 @@ func markedCPR(r Field) bool {
 		return true
 	}
 	return false
+}
+
+// replacementIssuer returns the OID of the replacement CPR issuer a CX's
+// assigning authority names, or "": its universal id (CX-4.2), or its
+// namespace id (CX-4.1) written as that OID or as X-ECPR or ECPR (the
+// national service) or D-ECPR (the regions, when no region's OID is
+// given).
+func replacementIssuer(r Field) string {
+	auth := r.Component(4)
+	for _, v := range []string{auth.SubComponent(2), auth.SubComponent(1)} {
+		if v = strings.TrimSpace(v); events.IsReplacementIssuer(v) {
+			return strings.TrimPrefix(v, "urn:oid:")
+		}
+	}
+	switch strings.ToUpper(strings.TrimSpace(auth.SubComponent(1))) {
+	case "X-ECPR", "XECPR", "ECPR", "E-CPR":
+		return events.ReplacementNational
+	case "D-ECPR", "DECPR":
+		return events.ReplacementRegional
+	}
+	return ""
 }
 
 // name reads the patient's name from PID-5: given, middle, family.
@@ -440,8 +553,11 @@ func isUUID(s string) bool {
 // (PID-12) or the address's county/parish code (PID-11.9), where one of
 // them is a municipality the directory knows; otherwise none.
 func (x *reader) municipality() events.OrgID {
-	for _, v := range []string{x.get("PID-12.1"), x.get("PID-11.9")} {
-		if o, ok := x.t.dir.Resolve(v); v != "" && ok && o.Kind == events.KindMunicipality {
+	for _, f := range []string{"PID-12.1", "PID-11.9"} {
+		v := x.get(f)
+		if o, how, ok := x.t.dir.Match(v); v != "" && ok && o.Kind == events.KindMunicipality {
+			x.how = how
+			x.note("municipality", f, v, o, true)
 			return o.ID
 		}
 	}
@@ -452,14 +568,19 @@ func (x *reader) municipality() events.OrgID {
 // (PD1-4.1) or primary facility (PD1-3.10, PD1-3.3), as a directory name
 // or a ydernummer; otherwise none.
 func (x *reader) gp() events.OrgID {
-	for _, v := range []string{x.get("PD1-4.1"), x.get("PD1-3.10"), x.get("PD1-3.3")} {
+	for _, f := range []string{"PD1-4.1", "PD1-3.10", "PD1-3.3"} {
+		v := x.get(f)
 		if v == "" {
 			continue
 		}
-		if o, ok := x.t.dir.Resolve(v); ok && o.Kind == events.KindGP {
+		if o, how, ok := x.t.dir.Match(v); ok && o.Kind == events.KindGP {
+			x.how = how
+			x.note("gp", f, v, o, true)
 			return o.ID
 		}
 		if o, ok := x.t.dir.Lookup(events.OrgID(events.SchemeYder + ":" + v)); ok && o.Kind == events.KindGP {
+			x.how = "ydernummer"
+			x.note("gp", f, v, o, true)
 			return o.ID
 		}
 	}
@@ -505,6 +626,7 @@ func transfer(x *reader, tr *events.Translation) error {
 		if from, err = x.hospitalOf("PV1-6.4", unit); err != nil {
 			return err
 		}
+		x.note("transferred-from", "PV1-6.4", x.get("PV1-6.4"), unit, true)
 	}
 	tr.Payloads = append(tr.Payloads, &events.PatientTransferred{From: from, To: tr.Hospital, Department: x.department})
 	return nil
@@ -517,7 +639,11 @@ func transfer(x *reader, tr *events.Translation) error {
 func discharge(x *reader, tr *events.Translation) error {
 	var to events.Organisation
 	if v := x.get("PV1-37.1.1"); v != "" {
-		to, _ = x.t.dir.Resolve(v)
+		var how string
+		var known bool
+		to, how, known = x.t.dir.Match(v)
+		x.how = how
+		x.note("discharged-to", "PV1-37", v, to, known)
 	}
 	dest, died := disposition(x.get("PV1-36.1"), to.Kind)
 	died = died || strings.EqualFold(x.get("PID-30"), "Y") || (x.get("PID-29.1") != "" && !strings.EqualFold(x.get("PID-30"), "N"))
@@ -620,18 +746,44 @@ func cancel(t events.Type, reason string) func(*reader, *events.Translation) err
 	}
 }
 
-// merge maps A40: the patient of MRG-1 joins the patient of PID-3.
-func merge(x *reader, tr *events.Translation) error {
-	if _, ok := x.m.Segment("MRG"); !ok {
-		return &events.MessageError{Code: "missing-field", Field: "MRG-1", Reason: "a merge needs an MRG segment"}
+// namesPatient reports whether field of the segment names a patient by a
+// CPR or replacement number, or tries to (a marked identifier that is
+// not one is an error, reported when the field is read).
+func (x *reader) namesPatient(segment string, field int) bool {
+	s, ok := x.m.Segment(segment)
+	if !ok {
+		return false
 	}
-	prior, err := x.patient("MRG", 1)
+	_, err := x.patient(s, field)
+	var me *events.MessageError
+	return !errors.As(err, &me) || me.Code != "missing-patient-id"
+}
+
+// merge maps the merges (A40 and its older forms A18, A30, A34, A36,
+// A39) and the changes of identifier (A46, A47): the patient of MRG-1,
+// the prior or old identifier, is the patient of PID-3, so MRG-1's
+// pathway joins PID-3's. A merge of local records whose MRG-1 names no
+// CPR or replacement number, or that has no MRG, is nothing to Stafet
+// (Translate stops before it); PID-3 must name one (base), since there is
+// no pathway to join into otherwise.
+func merge(x *reader, tr *events.Translation) error {
+	mrg, _ := x.m.Segment("MRG")
+	prior, err := x.patient(mrg, 1)
 	if err != nil {
 		return err
 	}
-	if prior.CPR == tr.Patient.CPR {
+	if prior == tr.Patient {
 		return &events.MessageError{Code: "same-patient", Field: "MRG-1", Reason: "the prior patient is the surviving patient"}
 	}
 	tr.MergedPatient = &prior
 	return nil
+}
+
+// move refuses A43 and A45: they move records filed under the wrong
+// patient to the right one, and events on one pathway cannot move to
+// another by themselves. The operator corrects the two pathways by hand
+// (docs/adapters.md); the dead letter says so.
+func move(x *reader, _ *events.Translation) error {
+	return &events.MessageError{Code: "unsupported-trigger", Field: "MSH-9",
+		Reason: "a move of records between patients (A43, A45) is not applied automatically: correct the two pathways by hand"}
 }

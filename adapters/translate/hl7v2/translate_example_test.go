@@ -27,7 +27,7 @@ func ExampleTranslator_Translate() {
 			"EVN|A03|20260305111500||||20260305110000\r" +
 			"PID|1||0102030405^^^CPR^NNDNK||Jensen^Søren\r" +
 			"PV1|1|I|KARD^S12^3^AUH||||||||||||||||1000123|||||||||||||||||06|0751\r",
-		"MSH|^~\\&|EPJ|AUH|STAFET|STAFET|20260302081502||ADT^A31^ADT_A05|AUH0011|P|2.5\r",
+		"MSH|^~\\&|EPJ|AUH|STAFET|STAFET|20260302081502||ADT^Z31^ADT_A05|AUH0011|P|2.5\r",
 	} {
 		got, err := tr.Translate([]byte(msg))
 		if err != nil {
@@ -41,5 +41,5 @@ func ExampleTranslator_Translate() {
 	// Output:
 	// sor:100011000016001/1000123 2026-03-05T10:00:00Z
 	// PatientDischarged sor:100011000016001 home-with-municipal-services kommune:0751
-	// error: message: MSH-9: trigger event A31 is not one Stafet maps (docs/adapters.md) (unknown-trigger)
+	// error: message: MSH-9: trigger event Z31 is not one Stafet maps (docs/adapters.md) (unknown-trigger)
 }

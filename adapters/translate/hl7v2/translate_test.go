@@ -66,6 +66,7 @@ type goldenTranslation struct {
 	Payloads     []goldenPayload  `json:"payloads,omitempty"`
 	Cancels      *events.Cancel   `json:"cancels,omitempty"`
 	Merged       *events.Identity `json:"merged_patient,omitempty"`
+	Parties      []events.Party   `json:"parties,omitempty"`
 	// Nothing marks a message that means nothing for a pathway.
 	Nothing bool `json:"nothing_to_append,omitempty"`
 }
@@ -99,7 +100,7 @@ func toGolden(tr *events.Translation, err error) goldenTranslation {
 	g := goldenTranslation{
 		Episode: tr.Episode, Hospital: tr.Hospital, Municipality: tr.Municipality, GP: tr.GP,
 		Source: &goldenSource{System: tr.Source.System, Org: tr.Source.Org, MessageID: tr.Source.MessageID},
-		Actor:  tr.Actor.Org, OccurredAt: tr.OccurredAt, Cancels: tr.Cancels, Merged: tr.MergedPatient,
+		Actor:  tr.Actor.Org, OccurredAt: tr.OccurredAt, Cancels: tr.Cancels, Merged: tr.MergedPatient, Parties: tr.Parties,
 		Nothing: len(tr.Payloads) == 0 && tr.Cancels == nil && tr.MergedPatient == nil,
 	}
 	if tr.Patient != (events.Identity{}) {
@@ -184,13 +185,13 @@ func checkTranslation(t *testing.T, tr *events.Translation, err error) {
 		}
 	}
 	if len(tr.Payloads) == 0 && tr.Cancels == nil && tr.MergedPatient == nil {
-		if tr.Patient.CPR != "" {
+		if tr.Patient.Known() {
 			t.Error("a translation with nothing to append names a patient; the ingest would open a pathway for it")
 		}
 		return
 	}
-	if _, err := events.NormalizeCPR(tr.Patient.CPR); err != nil {
-		t.Errorf("patient CPR does not validate: %v", err)
+	if err := validPatient(tr.Patient); err != nil {
+		t.Errorf("patient does not validate: %v", err)
 	}
 	if err := tr.Hospital.Validate(); err != nil || tr.Hospital.Scheme() != events.SchemeSOR {
 		t.Errorf("hospital %q; want a SOR id", tr.Hospital)
@@ -270,6 +271,43 @@ func TestTranslateDetails(t *testing.T) {
 				t.Errorf("got %+v, %v; want 0102030405 merged into 2509479989", got, err)
 			}
 		}},
+		{"a01_replacement_national", func(t *testing.T, got *events.Translation, err error) {
+			only[*events.PatientAdmitted](t, got, err)
+			if r := got.Patient.Replacement; got.Patient.CPR != "" || r.Issuer != events.ReplacementNational || r.Number != "0703921VJ4" {
+				t.Errorf("got patient %+v; want the national replacement number of PID-3 (its MR is not a patient id)", got.Patient)
+			}
+		}},
+		{"a01_replacement_regional", func(t *testing.T, got *events.Translation, err error) {
+			only[*events.PatientAdmitted](t, got, err)
+			if r := got.Patient.Replacement; r.Issuer != "1.2.208.176.1.6.1.3.183" {
+				t.Errorf("issuer %q; want the region's OID from CX-4.2 before the namespace D-ECPR", r.Issuer)
+			}
+		}},
+		{"a01_replacement_namespace", func(t *testing.T, got *events.Translation, err error) {
+			only[*events.PatientAdmitted](t, got, err)
+			if r := got.Patient.Replacement; r.Issuer != events.ReplacementNational {
+				t.Errorf("issuer %q; want the national service for the namespace X-ECPR", r.Issuer)
+			}
+		}},
+		{"a47_replacement_to_cpr", func(t *testing.T, got *events.Translation, err error) {
+			if err != nil || got.Patient.CPR != "2509479989" || got.MergedPatient == nil || got.MergedPatient.Replacement.Number != "0703921VJ4" || len(got.Payloads) != 0 {
+				t.Errorf("got %+v, %v; want the replacement number of MRG-1 joined to the CPR number of PID-3", got, err)
+			}
+		}},
+		{"a40_replacement_in_mrg", func(t *testing.T, got *events.Translation, err error) {
+			if err != nil || got.MergedPatient == nil || got.MergedPatient.Replacement.Issuer != "1.2.208.176.1.6.1.3.183" {
+				t.Errorf("got %+v, %v; want the regional replacement number of MRG-1 merged", got, err)
+			}
+		}},
+		{"a47_local_record_only", nothing},
+		{"a41_merge_account", nothing},
+		{"a23_delete_visit", nothing},
+		{"a31_update_person", nothing},
+		{"a45_move_visit", wantError("unsupported-trigger", "MSH-9")},
+		{"err_bad_replacement", wantError("bad-patient-id", "PID-3(1).1")},
+		{"err_a47_no_mrg_patient_in_pid", wantError("missing-patient-id", "PID-3")},
+		{"ms_ADT-A47-01", nothing}, // local record numbers only
+		{"ms_ADT-A41-01", nothing},
 		{"err_unknown_trigger", wantError("unknown-trigger", "MSH-9")},
 		{"err_unknown_organisation", wantError("unknown-organisation", "PV1-3.4")},
 		{"err_not_a_hospital", wantError("not-a-hospital", "MSH-4")},
@@ -377,4 +415,15 @@ func BenchmarkTranslate(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// validPatient checks that an identity names a patient by a valid CPR
+// number or replacement number.
+func validPatient(id events.Identity) error {
+	if id.CPR != "" || id.Replacement.IsZero() {
+		_, err := events.NormalizeCPR(id.CPR)
+		return err
+	}
+	_, err := events.NormalizeReplacement(id.Replacement.Issuer, id.Replacement.Number)
+	return err
 }

@@ -54,9 +54,21 @@ func (s Segment) Name() string {
 	return s.raw[:3]
 }
 
-func (s Segment) isMSH() bool { return len(s.raw) >= 3 && s.raw[:3] == "MSH" }
+// isMSH reports a segment whose first fields are the delimiters: MSH, and
+// the batch headers FHS and BHS, which are built the same way.
+func (s Segment) isMSH() bool {
+	if len(s.raw) < 3 {
+		return false
+	}
+	switch s.raw[:3] {
+	case "MSH", "FHS", "BHS":
+		return true
+	}
+	return false
+}
 
-// Field returns field n, counting from 1 as HL7 does. In MSH, field 1 is the
+// Field returns field n, counting from 1 as HL7 does. In MSH (and FHS and
+// BHS), field 1 is the
 // field separator itself and field 2 the encoding characters, both returned
 // as written. A field the segment does not have is empty.
 func (s Segment) Field(n int) Field {

@@ -39,6 +39,30 @@ const (
 // Bundle, the MessageHeader, the Provenance and the OperationOutcome, in that
 // order. Acknowledgements are not acknowledged, so m must not be one.
 func Acknowledge(m *Message, code string, reason string, now time.Time, newID func() string) ([]byte, error) {
+	return Outcome{Code: code, Reason: reason}.Acknowledge(m, now, newID)
+}
+
+// Outcome is how a message is answered: its response code and, for an
+// error, what is wrong with it.
+type Outcome struct {
+	// Code is ok, transient-error or fatal-error.
+	Code string
+	// Reason says what is wrong, as the issue's details.text; required
+	// for the errors.
+	Reason string
+	// Problem is Stafet's code for what is wrong (missing-field,
+	// invalid-field, unknown-event, parse, …). It picks the issue's type
+	// and, where one fits, MedCom's issue detail code (details.coding).
+	Problem string
+	// Element is the FHIR path of the element that is wrong, sent as the
+	// issue's expression; empty when no element is to blame.
+	Element string
+}
+
+// Acknowledge builds the acknowledgement of m as Acknowledge does, with
+// the outcome's issue in its OperationOutcome.
+func (o Outcome) Acknowledge(m *Message, now time.Time, newID func() string) ([]byte, error) {
+	code, reason := o.Code, o.Reason
 	const hp = "Bundle.entry[0].resource"
 	switch {
 	case m == nil:
@@ -140,16 +164,12 @@ func Acknowledge(m *Message, code string, reason string, now time.Time, newID fu
 		if err != nil {
 			return nil, err
 		}
-		issueCode := "processing"
-		if code == "transient-error" {
-			issueCode = "transient"
-		}
 		header.Response.Details = &reference{Reference: "OperationOutcome/" + ooID}
 		add("OperationOutcome", ooID, operationOutcome{
 			ResourceType: "OperationOutcome",
 			ID:           ooID,
 			Meta:         meta{Profile: []string{profileOutcome}},
-			Issue:        []issue{{Severity: "error", Code: issueCode, Details: &text{Text: reason}}},
+			Issue:        []issue{o.issue()},
 		})
 	}
 	var buf bytes.Buffer
@@ -168,6 +188,45 @@ func Acknowledge(m *Message, code string, reason string, now time.Time, newID fu
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// Code systems of the issue details of MedCom's acknowledgements
+// (medcom-acknowledgement-issue-details): FHIR's operation outcome codes
+// and MedCom's own.
+const (
+	systemOutcome     = "http://terminology.hl7.org/CodeSystem/operation-outcome"
+	systemMedComError = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-acknowledgement-error-codes"
+)
+
+// issue is the outcome's OperationOutcome issue: its type (FHIR
+// issue-type) and MedCom detail code follow the problem.
+func (o Outcome) issue() issue {
+	is := issue{Severity: "error", Code: "processing", Details: &details{Text: o.Reason}}
+	if o.Code == "transient-error" {
+		is.Code = "transient"
+	}
+	if o.Element != "" {
+		is.Expression = []string{o.Element}
+	}
+	detail := func(system, code string) { is.Details.Coding = []coding{{System: system, Code: code}} }
+	switch o.Problem {
+	case "missing-field":
+		is.Code = "required"
+	case "invalid-field", "invalid-event":
+		is.Code = "value"
+	case "unknown-event":
+		is.Code = "not-supported"
+		detail(systemMedComError, "MSG_RECEIVER_UNABLE_TO_RECEIVE_MSG_TYPE")
+	case "unknown-notification-code", "unknown-activity":
+		is.Code = "code-invalid"
+		detail(systemMedComError, "MSG_VALUESET_VALUE_UNKNOWN")
+	case "unknown-organisation":
+		is.Code = "not-found"
+	case "parse", "not-medcom":
+		is.Code = "structure"
+		detail(systemOutcome, "MSG_BAD_SYNTAX")
+	}
+	return is
 }
 
 func organizationResource(o Organization) orgResource {
@@ -217,9 +276,6 @@ type (
 	identifier struct {
 		System string `json:"system"`
 		Value  string `json:"value"`
-	}
-	text struct {
-		Text string `json:"text"`
 	}
 	ackHeader struct {
 		ResourceType string        `json:"resourceType"`
@@ -277,8 +333,13 @@ type (
 		Issue        []issue `json:"issue"`
 	}
 	issue struct {
-		Severity string `json:"severity"`
-		Code     string `json:"code"`
-		Details  *text  `json:"details,omitempty"`
+		Severity   string   `json:"severity"`
+		Code       string   `json:"code"`
+		Details    *details `json:"details,omitempty"`
+		Expression []string `json:"expression,omitempty"`
+	}
+	details struct {
+		Coding []coding `json:"coding,omitempty"`
+		Text   string   `json:"text,omitempty"`
 	}
 )

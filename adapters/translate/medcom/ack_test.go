@@ -24,7 +24,7 @@ func counter() func() string {
 // TestAcknowledgeRoundTrip acknowledges every non-acknowledgement message
 // under testdata with each response code and reads the result back.
 func TestAcknowledgeRoundTrip(t *testing.T) {
-	for _, f := range messageFiles(t) {
+	for _, f := range validFiles(t) {
 		m := mustParse(t, readFile(t, f))
 		if m.Kind == KindAcknowledgement {
 			continue
@@ -168,5 +168,86 @@ func TestAcknowledgeSelfAddressed(t *testing.T) {
 	}
 	if n := bytes.Count(raw, []byte(`"resourceType": "Organization"`)); n != 1 {
 		t.Errorf("%d Organizations in the acknowledgement; want 1", n)
+	}
+}
+
+// TestAcknowledgeOutcome: a fatal-error names the element and carries
+// MedCom's detail code where one fits; as XML it reads back the same.
+func TestAcknowledgeOutcome(t *testing.T) {
+	m := mustParse(t, readFile(t, careNew))
+	tests := []struct {
+		name                 string
+		o                    Outcome
+		wantIssue, wantCode  string
+		wantElementInTheJSON bool
+	}{
+		{"missing element", Outcome{Code: "fatal-error", Reason: "missing: the payload identifier has no value", Problem: "missing-field",
+			Element: "Bundle.entry[2].resource.payload[0].extension[1].valueIdentifier.value"}, "required", "", true},
+		{"unknown message type", Outcome{Code: "fatal-error", Reason: "homecareobservation-message messages are not translated", Problem: "unknown-event",
+			Element: "Bundle.entry[0].resource.eventCoding"}, "not-supported", "MSG_RECEIVER_UNABLE_TO_RECEIVE_MSG_TYPE", true},
+		{"unknown code", Outcome{Code: "fatal-error", Reason: "x", Problem: "unknown-notification-code"}, "code-invalid", "MSG_VALUESET_VALUE_UNKNOWN", false},
+		{"transient", Outcome{Code: "transient-error", Reason: "the store is down"}, "transient", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw, err := tt.o.Acknowledge(m, ackTime, counter())
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, err := ToXML(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fromJSON, fromXML := mustParse(t, raw), mustParse(t, x)
+			if !reflect.DeepEqual(fromJSON, fromXML) {
+				t.Errorf("the XML reads differently from the JSON:\n%s", x)
+			}
+			want := []Issue{{Severity: "error", Code: tt.wantIssue, Detail: tt.wantCode, Text: tt.o.Reason}}
+			if got := fromXML.Acknowledgement.Issues; !reflect.DeepEqual(got, want) {
+				t.Errorf("Issues = %+v; want %+v", got, want)
+			}
+			if got := bytes.Contains(raw, []byte(`"expression": [`)); got != tt.wantElementInTheJSON {
+				t.Errorf("expression in the JSON: %t; want %t", got, tt.wantElementInTheJSON)
+			}
+			if tt.o.Element != "" && !bytes.Contains(x, []byte(`<expression value="`+tt.o.Element+`"/>`)) {
+				t.Errorf("the XML does not name %s:\n%s", tt.o.Element, x)
+			}
+		})
+	}
+}
+
+// TestToXMLGolden keeps an acknowledgement as XML for review against
+// MedCom's XML examples; go test -update rewrites it.
+func TestToXMLGolden(t *testing.T) {
+	raw, err := Outcome{Code: "fatal-error", Reason: "missing: a payload holds a text or an attachment", Problem: "missing-field",
+		Element: "Bundle.entry[2].resource.payload[0].content[x]"}.Acknowledge(mustParse(t, readFile(t, careNew)), ackTime, counter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ToXML(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "ack", "fatal-error-payload.xml")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test -update creates it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("ToXML differs from %s: %s", golden, firstDiff(string(got), string(want)))
+	}
+}
+
+func TestToXMLErrors(t *testing.T) {
+	for _, in := range []string{``, `[]`, `{"id": "x"}`, `{"resourceType": "Bundle"`} {
+		if _, err := ToXML([]byte(in)); err == nil {
+			t.Errorf("ToXML(%q): no error", in)
+		}
 	}
 }

@@ -14,6 +14,10 @@ var ErrNotMedCom = errors.New("medcom: not a FHIR Bundle")
 type Error struct {
 	Path   string
 	Reason string
+	// Code is CodeMissing or CodeInvalid for an element a MedCom profile
+	// requires or restricts (Parse's profile checks); "" for a Bundle that
+	// cannot be read as a message at all.
+	Code string
 }
 
 func (e *Error) Error() string {

@@ -21,11 +21,33 @@ func readFile(t testing.TB, name string) []byte {
 	return raw
 }
 
+// invalidExamples are the MedCom examples that break a profile, and the
+// element Parse names for it. MedCom publishes them as invalid (the
+// CareCommunication test protocol's "negative doublet" and "invalid
+// message" steps, the HospitalNotification TEK_FCC "containing errors").
+var invalidExamples = map[string]string{
+	"carecommunication-4.1.0/Bundle-R-Tek-M-dublicate-inv-260a3cc1-38eb-454a-a57b-9e32eabb54a3.xml":  "Bundle.entry[2].resource.payload[0].extension[1].valueIdentifier.value",
+	"carecommunication-4.1.0/Bundle-R-Tek-N-dublicate-inv-260f76f2-d986-4ba1-8049-2369b1b164ce.json": "Bundle.entry[2].resource.payload[0].extension[1].valueIdentifier.value",
+	"carecommunication-4.1.0/Bundle-R-Tek-O-invalid-3d1149cd-d3e3-421a-ae31-4860decb4272.xml":        "Bundle.entry[2].resource.payload[0].content[x]",
+	"hospitalnotification-testscripts/HospitalNotification_Ex_TEK_FCC.json":                          "Bundle.entry[0].resource.eventCoding",
+}
+
+// validFiles are the message files MedCom publishes as valid messages.
+func validFiles(t testing.TB) []string {
+	var out []string
+	for _, f := range messageFiles(t) {
+		if _, bad := invalidExamples[f]; !bad {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // messageFiles lists the message files under testdata, relative to it.
 func messageFiles(t testing.TB) []string {
 	t.Helper()
 	var files []string
-	for _, dir := range []string{"acknowledgement", "carecommunication", "hospitalnotification"} {
+	for _, dir := range []string{"acknowledgement", "carecommunication", "carecommunication-4.1.0", "hospitalnotification", "hospitalnotification-testscripts", "vans"} {
 		names, err := filepath.Glob(filepath.Join("testdata", dir, "*"))
 		if err != nil {
 			t.Fatal(err)

@@ -16,6 +16,9 @@ const (
 	KindHospitalNotification Kind = "hospital-notification-message"
 	KindCareCommunication    Kind = "care-communication-message"
 	KindAcknowledgement      Kind = "acknowledgement-message"
+	// KindEmpty is MedCom's "Message with no content"; it means nothing
+	// for a pathway.
+	KindEmpty Kind = "empty-message"
 )
 
 // Message is one MedCom FHIR message: a Bundle of type message whose first
@@ -59,9 +62,15 @@ type Message struct {
 	// Acknowledgement is MessageHeader.response; nil for messages that do
 	// not answer another.
 	Acknowledgement *Acknowledgement
+	// Envelope is the VANS envelope the message came in; nil when it came
+	// bare.
+	Envelope *Envelope
 
 	// paths of the elements NotificationCode reports on.
 	eventPath, classPath, statusPath string
+	// patientAt and commAt are the entries of the Patient and the
+	// Communication, for the profile checks.
+	patientAt, commAt int
 }
 
 // LogValue implements slog.LogValuer; it leaves out the patient and all texts.
@@ -130,6 +139,10 @@ type Patient struct {
 	// CPR is the identifier with system urn:oid:1.2.208.176.1.2; empty when
 	// the patient has only a replacement number (see Identifiers).
 	CPR string
+	// Replacement is a replacement CPR number: an identifier whose system
+	// is urn:oid:1.2.208.176.1.6.1.1 (national, preferred) or
+	// urn:oid:1.2.208.176.1.6.1.3 or one of its regional branches.
+	Replacement Identifier
 	// Identifiers are all of Patient.identifier, CPR included.
 	Identifiers []Identifier
 	// Family and Given are from the official name, else the first.
@@ -143,7 +156,7 @@ type Patient struct {
 
 // LogValue implements slog.LogValuer; it shows no patient data.
 func (p Patient) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("id", p.ID), slog.Bool("cpr_known", p.CPR != ""))
+	return slog.GroupValue(slog.String("id", p.ID), slog.Bool("cpr_known", p.CPR != ""), slog.Bool("replacement_known", p.Replacement != Identifier{}))
 }
 
 // Encounter is the hospital stay a message is about.

@@ -25,8 +25,8 @@ import (
 //	SLOR     IMP              in-progress                  end-leave-inpatient
 //	RE_SLOR  IMP              in-progress                  revise-end-leave-inpatient
 //	AN_SLOR  IMP              onleave                      cancel-end-leave-inpatient
-//	SLHJ     EMER/IMP         finished                     discharge-emergency-home / discharge-inpatient-home
-//	RE_SLHJ  EMER/IMP         finished                     revise-discharge-emergency-home / revise-discharge-inpatient-home
+//	SLHJ     EMER/IMP         finished (IMP: or onleave)   discharge-emergency-home / discharge-inpatient-home
+//	RE_SLHJ  EMER/IMP         finished (IMP: or onleave)   revise-discharge-emergency-home / revise-discharge-inpatient-home
 //	AN_SLHJ  EMER/IMP         in-progress                  cancel-discharge-emergency-home / cancel-discharge-inpatient-home
 //	MORS     EMER/IMP         finished                     the current activity              true
 //	RE_MORS  EMER/IMP         finished                     the current activity              true
@@ -135,11 +135,13 @@ func notificationRule(activity string) (rule, bool) {
 	case "discharge-emergency-home":
 		return rule{"SLHJ", "EMER", finished}, true
 	case "discharge-inpatient-home":
-		return rule{"SLHJ", "IMP", finished}, true
+		// A patient discharged straight from leave: MedCom's own example
+		// (HospitalNotification_Ex_SLHJ_I) keeps the status onleave.
+		return rule{"SLHJ", "IMP", append(finished, "onleave")}, true
 	case "revise-discharge-emergency-home":
 		return rule{"RE_SLHJ", "EMER", finished}, true
 	case "revise-discharge-inpatient-home":
-		return rule{"RE_SLHJ", "IMP", finished}, true
+		return rule{"RE_SLHJ", "IMP", append(finished, "onleave")}, true
 	case "cancel-discharge-emergency-home":
 		return rule{"AN_SLHJ", "EMER", inProgress}, true
 	case "cancel-discharge-inpatient-home":

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/stafet/stafet/events"
 )
 
 // MaxSize is the largest input Parse accepts, in bytes. It leaves room for
@@ -37,11 +39,56 @@ const (
 // Parse checks the envelope and what the model needs, not the full MedCom
 // profiles: a message it accepts may still deserve a fatal-error
 // acknowledgement from a stricter validator.
-func Parse(raw []byte) (*Message, error) {
+//
+// A message in a VANS envelope is unwrapped first; Message.Envelope then
+// describes the envelope.
+func Parse(raw []byte) (*Message, error) { return parse(raw, true) }
+
+// ParseUnchecked is Parse without the profile checks: it reads a message
+// that breaks a MedCom profile as far as answering it needs (sender,
+// receiver, endpoints, MessageHeader.id), so that it can get its
+// fatal-error acknowledgement. Parse says what is wrong with it.
+func ParseUnchecked(raw []byte) (*Message, error) { return parse(raw, false) }
+
+// parse is Parse; check false leaves out the profile checks (conform), for
+// describing a message that breaks them.
+func parse(raw []byte, check bool) (*Message, error) {
+	body, err := trimmed(raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) == 0 || body[0] != '<' || !isEnvelope(body) {
+		return parseBundle(body, check)
+	}
+	inner, env, err := unwrap(body)
+	if err != nil {
+		return nil, err
+	}
+	if inner, err = trimmed(inner); err != nil {
+		return nil, err
+	}
+	if len(inner) > 0 && inner[0] == '<' && isEnvelope(inner) {
+		return nil, &Error{Path: "VANSEnvelope.Message.Data", Reason: "an envelope inside an envelope"}
+	}
+	m, err := parseBundle(inner, check)
+	if err != nil {
+		return nil, err
+	}
+	m.Envelope = env
+	return m, nil
+}
+
+// trimmed checks the size of the input and drops a UTF-8 byte order mark
+// and white space before it.
+func trimmed(raw []byte) ([]byte, error) {
 	if len(raw) > MaxSize {
 		return nil, &Error{Reason: fmt.Sprintf("input is %d bytes; the limit is %d", len(raw), MaxSize)}
 	}
-	body := bytes.TrimLeft(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")), " \t\r\n")
+	return bytes.TrimLeft(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")), " \t\r\n"), nil
+}
+
+// parseBundle reads a FHIR Bundle, trimmed.
+func parseBundle(body []byte, check bool) (*Message, error) {
 	var root *node
 	var err error
 	switch {
@@ -68,7 +115,7 @@ func Parse(raw []byte) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return b.message()
+	return b.message(check)
 }
 
 // entry is one Bundle entry that holds a resource.
@@ -84,10 +131,13 @@ type bundle struct {
 	entries []entry
 	byURL   map[string]int // fullUrl -> entry
 	byKey   map[string]int // "Type/id" -> first entry with it
+	// shared are the fullUrls and "Type/id"s that more than one entry
+	// has: a reference to one of them cannot be resolved.
+	shared map[string]bool
 }
 
 func index(root *node) (*bundle, error) {
-	b := &bundle{root: root, byURL: make(map[string]int), byKey: make(map[string]int)}
+	b := &bundle{root: root, byURL: make(map[string]int), byKey: make(map[string]int), shared: make(map[string]bool)}
 	for i, e := range root.all("entry") {
 		path := fmt.Sprintf("Bundle.entry[%d]", i)
 		res := e.child("resource")
@@ -97,16 +147,24 @@ func index(root *node) (*bundle, error) {
 		if res.rtype == "" {
 			return nil, &Error{Path: path + ".resource", Reason: "no resourceType"}
 		}
+		// FHIR's bdl-7 wants every fullUrl unique, but MedCom's own
+		// examples repeat one (a Provenance of the message history written
+		// twice with one fullUrl, HospitalNotification_Ex_SLHJ_I). A
+		// repeated fullUrl harms nothing until a reference names it, so it
+		// is an error only then (follow).
 		url := e.str("fullUrl")
 		if url != "" {
-			if j, dup := b.byURL[url]; dup {
-				return nil, &Error{Path: path + ".fullUrl", Reason: fmt.Sprintf("the same as Bundle.entry[%d].fullUrl", j)}
+			if _, dup := b.byURL[url]; dup {
+				b.shared[url] = true
+			} else {
+				b.byURL[url] = i
 			}
-			b.byURL[url] = i
 		}
 		if id := res.str("id"); id != "" {
 			key := res.rtype + "/" + id
-			if _, dup := b.byKey[key]; !dup {
+			if _, dup := b.byKey[key]; dup {
+				b.shared[key] = true
+			} else {
 				b.byKey[key] = i
 			}
 		}
@@ -137,6 +195,14 @@ func (b *bundle) resolve(ref string, from int) (int, bool) {
 	return i, ok
 }
 
+// ambiguous reports whether the reference ref, resolved to entry i,
+// could as well mean another entry: its fullUrl or its "Type/id" is
+// shared.
+func (b *bundle) ambiguous(ref string, i int) bool {
+	e := b.entries[i]
+	return b.shared[e.url] || b.shared[e.res.rtype+"/"+e.res.str("id")] && !strings.Contains(ref, "://")
+}
+
 // restBase returns "https://host/path/" of a RESTful fullUrl
 // "https://host/path/Type/id".
 func restBase(url string) (string, bool) {
@@ -160,6 +226,9 @@ func (b *bundle) follow(r *node, path string, from int, want string) (int, error
 		return -1, nil
 	}
 	i, ok := b.resolve(ref, from)
+	if ok && b.ambiguous(ref, i) {
+		return -1, &Error{Path: path + ".reference", Reason: quote(ref) + " names more than one entry (a fullUrl or resource id repeated in the Bundle)", Code: CodeInvalid}
+	}
 	if !ok {
 		return -1, &Error{Path: path + ".reference", Reason: quote(ref) + " is not in the Bundle"}
 	}
@@ -199,7 +268,7 @@ func (b *bundle) headerID(r *node, from int) string {
 	return ref[i+1:]
 }
 
-func (b *bundle) message() (*Message, error) {
+func (b *bundle) message(check bool) (*Message, error) {
 	r := b.root
 	switch t := r.str("type"); t {
 	case "message":
@@ -208,7 +277,7 @@ func (b *bundle) message() (*Message, error) {
 	default:
 		return nil, &Error{Path: "Bundle.type", Reason: "want message, got " + quote(t)}
 	}
-	m := &Message{BundleID: r.str("id")}
+	m := &Message{BundleID: r.str("id"), patientAt: -1, commAt: -1}
 	if err := checkID(m.BundleID, "Bundle.id"); err != nil {
 		return nil, err
 	}
@@ -253,6 +322,17 @@ func (b *bundle) message() (*Message, error) {
 	if err := b.complete(m, hp); err != nil {
 		return nil, err
 	}
+	switch m.Kind {
+	case KindHospitalNotification, KindCareCommunication, KindAcknowledgement:
+		// A message of a kind Stafet does not read is answered for its
+		// kind, not for its content.
+		if !check {
+			break
+		}
+		if err := b.conform(m); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
 }
 
@@ -285,6 +365,7 @@ func (b *bundle) content(m *Message, h *node, hp string) error {
 		if m.Communication, err = b.communication(ci); err != nil {
 			return err
 		}
+		m.commAt = ci
 	}
 	ei = b.pick(ei, "Encounter")
 	pi := -1
@@ -309,6 +390,7 @@ func (b *bundle) content(m *Message, h *node, hp string) error {
 		if m.Patient, err = patient(b.entries[pi]); err != nil {
 			return err
 		}
+		m.patientAt = pi
 	}
 	if m.Encounter != nil {
 		// MedCom puts the flags on the MessageHeader; the model keeps them
@@ -449,8 +531,14 @@ func patient(e entry) (*Patient, error) {
 	for _, id := range res.all("identifier") {
 		ident := Identifier{System: id.str("system"), Value: id.str("value")}
 		p.Identifiers = append(p.Identifiers, ident)
-		if ident.System == systemCPR && p.CPR == "" {
+		switch {
+		case ident.System == systemCPR && p.CPR == "":
 			p.CPR = ident.Value
+		case events.IsReplacementIssuer(ident.System) && strings.HasPrefix(ident.System, "urn:oid:"):
+			national := strings.TrimPrefix(ident.System, "urn:oid:") == events.ReplacementNational
+			if p.Replacement == (Identifier{}) || national && strings.TrimPrefix(p.Replacement.System, "urn:oid:") != events.ReplacementNational {
+				p.Replacement = ident
+			}
 		}
 	}
 	names := res.all("name")

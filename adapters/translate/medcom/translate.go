@@ -85,7 +85,11 @@ func parseError(err error) error {
 		return &events.MessageError{Code: "not-medcom", Reason: strings.TrimPrefix(err.Error(), "medcom: "), Rejected: true}
 	case errors.As(err, &e):
 		// An *Error without a path is input that could not be decoded.
-		return &events.MessageError{Code: "parse", Field: e.Path, Reason: e.Reason, Rejected: e.Path == ""}
+		code := e.Code
+		if code == "" {
+			code = "parse"
+		}
+		return &events.MessageError{Code: code, Field: e.Path, Reason: e.Reason, Rejected: e.Path == ""}
 	}
 	return &events.MessageError{Code: "parse", Reason: err.Error(), Rejected: true}
 }
@@ -98,6 +102,10 @@ func (t *Translator) translate(m *Message) (*events.Translation, error) {
 		return t.careCommunication(m)
 	case KindAcknowledgement:
 		return t.acknowledgement(m)
+	case KindEmpty:
+		// MedCom's message with no content: delivered, and nothing for a
+		// pathway.
+		return &events.Translation{Source: events.Source{System: System, MessageID: m.HeaderID}}, nil
 	}
 	return nil, &events.MessageError{Code: "unknown-event", Field: m.eventPath, Reason: fmt.Sprintf("%s messages are not translated; Stafet reads %s, %s and %s",
 		quote(string(m.Kind)), KindHospitalNotification, KindCareCommunication, KindAcknowledgement)}
@@ -109,9 +117,49 @@ type party struct {
 	// kind is the organisation's kind in the directory; empty when the
 	// directory does not know it.
 	kind events.Kind
+	// how says how the directory matched it, for stafet translate.
+	how string
 }
 
 func (p party) known() bool { return p.kind != "" }
+
+// of describes the party as Translation.Parties lists it.
+func (p party) of(role, field string, o Organization) events.Party {
+	var ids []string
+	if o.SOR != "" {
+		ids = append(ids, "SOR "+o.SOR)
+	}
+	if o.EAN != "" {
+		ids = append(ids, "EAN "+o.EAN)
+	}
+	read := strings.Join(ids, ", ")
+	if o.Name != "" {
+		read += " (" + o.Name + ")"
+	}
+	return events.Party{Role: role, Field: field, Read: strings.TrimSpace(read), Org: p.id, Kind: p.kind, How: p.how}
+}
+
+// Parties returns the sender and receiver of a message and what the
+// directory makes of them, also for a message that does not translate
+// (one a profile check refuses included); nil if it cannot be read.
+func (t *Translator) Parties(body []byte) []events.Party {
+	m, err := ParseUnchecked(body)
+	if err != nil {
+		return nil
+	}
+	var out []events.Party
+	for _, x := range []struct {
+		role, path string
+		o          Organization
+	}{{"sender", senderPath, m.Sender}, {"receiver", receiverPath, m.Receiver.Organization}} {
+		p, err := t.resolve(x.o, x.path)
+		if err != nil {
+			p.how = "not mapped: " + strings.TrimPrefix(err.Error(), "message: ")
+		}
+		out = append(out, p.of(x.role, x.path, x.o))
+	}
+	return out
+}
 
 // Paths of the MessageHeader elements that name organisations; Parse
 // guarantees the MessageHeader is the first entry.
@@ -132,22 +180,23 @@ func (t *Translator) resolve(o Organization, path string) (party, error) {
 	if t.dir != nil {
 		if sor != "" {
 			org, ok := t.dir.Lookup(events.SOR(sor))
+			how := "SOR code"
 			if !ok && len(sor) != 4 { // four digits would be taken for a municipality code
-				org, ok = t.dir.Resolve(sor)
+				org, how, ok = t.dir.Match(sor)
 			}
 			if ok {
-				return party{id: org.ID, kind: org.Kind}, nil
+				return party{id: org.ID, kind: org.Kind, how: how + " in the directory"}, nil
 			}
 		}
 		if o.EAN != "" {
 			if org, ok := t.dir.ByEAN(o.EAN); ok {
-				return party{id: org.ID, kind: org.Kind}, nil
+				return party{id: org.ID, kind: org.Kind, how: "EAN in the directory"}, nil
 			}
 		}
 	}
 	switch {
 	case sor != "":
-		return party{id: events.SOR(sor)}, nil
+		return party{id: events.SOR(sor), how: "not in the directory: named by its SOR code"}, nil
 	case o.EAN != "":
 		return party{}, &events.MessageError{Code: "unknown-organisation", Field: path, Reason: fmt.Sprintf("Organization/%s has no SOR identifier and its EAN %s is not in the directory", quote(o.ID), quote(o.EAN))}
 	}
@@ -164,8 +213,9 @@ func (t *Translator) base(m *Message) (tr *events.Translation, sender, receiver 
 		return nil, sender, receiver, err
 	}
 	tr = &events.Translation{
-		Source: events.Source{System: System, Org: sender.id, MessageID: m.HeaderID},
-		Actor:  events.Actor{Org: sender.id},
+		Source:  events.Source{System: System, Org: sender.id, MessageID: m.HeaderID},
+		Actor:   events.Actor{Org: sender.id},
+		Parties: []events.Party{sender.of("sender", senderPath, m.Sender), receiver.of("receiver", receiverPath, m.Receiver.Organization)},
 	}
 	if tr.OccurredAt, err = occurredAt(m); err != nil {
 		return nil, sender, receiver, err
@@ -193,16 +243,26 @@ func occurredAt(m *Message) (time.Time, error) {
 }
 
 // setPatient sets the patient and, from the Encounter, the episode of care.
+//
+// The patient is named by the CPR number, else by a replacement number
+// (erstatningspersonnummer), which CareCommunication allows; Parse has
+// refused a message that names the patient by neither.
 func setPatient(tr *events.Translation, m *Message) error {
-	if m.Patient == nil || m.Patient.CPR == "" {
-		return &events.MessageError{Code: "missing-field", Field: "Patient.identifier", Reason: "no CPR identifier (system " + systemCPR + "); Stafet finds a patient's pathway by the CPR number"}
-	}
-	cpr, err := events.NormalizeCPR(m.Patient.CPR)
-	if err != nil {
-		return &events.MessageError{Code: "invalid-field", Field: "Patient.identifier", Reason: "the CPR identifier is not a CPR number (want 10 digits, DDMMYY first)"}
-	}
 	name := append(slices.Clone(m.Patient.Given), m.Patient.Family)
-	tr.Patient = events.Identity{CPR: cpr, Name: strings.TrimSpace(strings.Join(name, " "))}
+	tr.Patient = events.Identity{Name: strings.TrimSpace(strings.Join(name, " "))}
+	if m.Patient.CPR != "" {
+		cpr, err := events.NormalizeCPR(m.Patient.CPR)
+		if err != nil {
+			return &events.MessageError{Code: "invalid-field", Field: "Patient.identifier", Reason: "the CPR identifier is not a CPR number (want 10 digits, DDMMYY first)"}
+		}
+		tr.Patient.CPR = cpr
+	} else {
+		r, err := events.NormalizeReplacement(m.Patient.Replacement.System, m.Patient.Replacement.Value)
+		if err != nil {
+			return &events.MessageError{Code: "invalid-field", Field: "Patient.identifier", Reason: "the replacement CPR identifier is not a replacement CPR number (want DDMMYY, a digit, two letters and a digit)"}
+		}
+		tr.Patient.Replacement = r
+	}
 	if m.Encounter != nil {
 		ep := episode(m.Encounter.StayID)
 		if len(ep) > maxEpisode {
@@ -252,6 +312,9 @@ func (t *Translator) notification(m *Message) (*events.Translation, error) {
 		if hospital, err = t.resolve(*sp, strings.TrimSuffix(m.classPath, ".class")+".serviceProvider"); err != nil {
 			return nil, err
 		}
+	}
+	if sp := m.Encounter.ServiceProvider; sp != nil {
+		tr.Parties = append(tr.Parties, hospital.of("hospital", strings.TrimSuffix(m.classPath, ".class")+".serviceProvider", *sp))
 	}
 	var department string
 	tr.Hospital, department = t.hospitalOf(hospital)

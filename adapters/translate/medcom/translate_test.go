@@ -128,11 +128,11 @@ func renderTranslation(t testing.TB, tr *Translator, raw []byte) []byte {
 	} else {
 		checkTranslation(t, out)
 		g = goldenTranslation{
-			Patient: &goldenPatient{CPR: out.Patient.CPR, Name: out.Patient.Name}, Episode: out.Episode,
+			Patient: &goldenPatient{CPR: out.Patient.CPR, Name: out.Patient.Name, Replacement: out.Patient.Replacement}, Episode: out.Episode,
 			Cluster: out.Cluster, Municipality: out.Municipality, GP: out.GP, Hospital: out.Hospital,
 			Source:     &goldenSource{System: out.Source.System, Org: out.Source.Org, MessageID: out.Source.MessageID},
 			Actor:      &goldenActor{Org: out.Actor.Org, Role: out.Actor.Role},
-			OccurredAt: out.OccurredAt, Document: out.Document, Cancels: out.Cancels,
+			OccurredAt: out.OccurredAt, Document: out.Document, Cancels: out.Cancels, Parties: out.Parties,
 		}
 		if out.Patient == (events.Identity{}) {
 			g.Patient = nil
@@ -162,6 +162,7 @@ type goldenTranslation struct {
 	Document     string         `json:"document,omitempty"`
 	Cancels      *events.Cancel `json:"cancels,omitempty"`
 	Events       []goldenEvent  `json:"events,omitempty"`
+	Parties      []events.Party `json:"parties,omitempty"`
 }
 
 type goldenError struct {
@@ -172,8 +173,9 @@ type goldenError struct {
 }
 
 type goldenPatient struct {
-	CPR  string `json:"cpr"`
-	Name string `json:"name,omitempty"`
+	CPR         string                `json:"cpr,omitempty"`
+	Name        string                `json:"name,omitempty"`
+	Replacement events.ReplacementCPR `json:"replacement,omitzero"`
 }
 
 type goldenSource struct {
@@ -224,7 +226,13 @@ func checkTranslation(t testing.TB, tr *events.Translation) {
 		t.Fatalf("cancel %+v; want the earlier message and a reason", c)
 	}
 	if _, ack := tr.Payloads[0].(*events.DocumentAcknowledged); !ack {
-		if _, err := events.NormalizeCPR(tr.Patient.CPR); err != nil {
+		var err error
+		if tr.Patient.CPR != "" || tr.Patient.Replacement.IsZero() {
+			_, err = events.NormalizeCPR(tr.Patient.CPR)
+		} else {
+			_, err = events.NormalizeReplacement(tr.Patient.Replacement.Issuer, tr.Patient.Replacement.Number)
+		}
+		if err != nil {
 			t.Fatalf("patient: %v", err)
 		}
 	}
@@ -507,14 +515,25 @@ func TestTranslateErrors(t *testing.T) {
 		{"class does not fit the code", nil, mutate(t, goldenSTIN, func(b map[string]any) {
 			resourceOf(t, b, "Encounter")["class"].(map[string]any)["code"] = "EMER"
 		}), "unknown-notification-code", "Bundle.entry[2].resource.class", false},
-		{"no CPR", nil, mutate(t, goldenSTIN, func(b map[string]any) { delete(resourceOf(t, b, "Patient"), "identifier") }), "missing-field", "Patient.identifier", false},
-		{"replacement CPR only", nil, mutate(t, goldenSTIN, func(b map[string]any) {
-			resourceOf(t, b, "Patient")["identifier"] = []any{map[string]any{"system": "urn:oid:1.2.208.176.1.6.1.3", "value": testCPR}}
-		}), "missing-field", "Patient.identifier", false},
+		{"no CPR", nil, mutate(t, goldenSTIN, func(b map[string]any) { delete(resourceOf(t, b, "Patient"), "identifier") }), "missing-field", "Bundle.entry[1].resource.identifier", false},
+		{"HospitalNotification with a replacement CPR only", nil, mutate(t, goldenSTIN, func(b map[string]any) {
+			resourceOf(t, b, "Patient")["identifier"] = []any{map[string]any{"system": "urn:oid:1.2.208.176.1.6.1.1", "value": "0703921VJ4"}}
+		}), "missing-field", "Bundle.entry[1].resource.identifier", false},
+		{"CareCommunication replacement number not one", nil, mutate(t, careNew, func(b map[string]any) {
+			resourceOf(t, b, "Patient")["identifier"] = []any{map[string]any{"system": "urn:oid:1.2.208.176.1.6.1.1", "value": testCPR}}
+		}), "invalid-field", "Patient.identifier", false},
 		{"CPR not a date", nil, mutate(t, goldenSTIN, func(b map[string]any) {
 			resourceOf(t, b, "Patient")["identifier"].([]any)[0].(map[string]any)["value"] = "3913479989"
 		}), "invalid-field", "Patient.identifier", false},
-		{"CareCommunication without CPR", nil, readFile(t, "carecommunication/Bundle-R-Tek-B-82875f08-4b9e-4a23-b81a-e23ec1251334.json"), "missing-field", "Patient.identifier", false},
+		{"CareCommunication without a CPR or replacement number", nil, mutate(t, careNew, func(b map[string]any) {
+			resourceOf(t, b, "Patient")["identifier"] = []any{map[string]any{"system": "urn:oid:1.2.208.176.1.6.1.2", "value": testCPR}}
+		}), "missing-field", "Bundle.entry[1].resource.identifier", false},
+		{"CareCommunication payload without text", nil, mutate(t, careNew, func(b map[string]any) {
+			delete(resourceOf(t, b, "Communication")["payload"].([]any)[0].(map[string]any), "contentString")
+		}), "missing-field", "Bundle.entry[2].resource.payload[0].content[x]", false},
+		{"CareCommunication category unknown", nil, mutate(t, careNew, func(b map[string]any) {
+			resourceOf(t, b, "Communication")["category"].([]any)[0].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"] = "gossip"
+		}), "invalid-field", "Bundle.entry[2].resource.category.coding.code", false},
 		{"correction names no earlier message", nil, mutate(t, goldenRESTIN, func(b map[string]any) { delete(currentProvenance(t, b), "entity") }), "missing-field", "Bundle.entry[5].resource.entity", false},
 		{"CareCommunication retraction names no earlier message", nil, mutate(t, careNew, setActivity("retract-message")), "missing-field", "Bundle.entry[10].resource.entity", false},
 		{"unknown CareCommunication activity", nil, mutate(t, careNew, setActivity("admit-inpatient")), "unknown-activity", "Bundle.entry[10].resource.activity", false},

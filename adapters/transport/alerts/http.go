@@ -22,6 +22,10 @@ type Caller struct {
 type Route struct {
 	Pattern string
 	Handler http.HandlerFunc
+	// Stream marks a long-lived stream (server-sent events): mount it so
+	// that EventSource may pass its token as ?access_token= and the stream
+	// ends when the token is revoked.
+	Stream bool
 }
 
 // Routes returns the alert endpoints:
@@ -36,14 +40,14 @@ type Route struct {
 // its own alerts and webhooks.
 func (s *Service) Routes(caller func(*http.Request) Caller) []Route {
 	return []Route{
-		{"GET /v1/alerts/stream", func(w http.ResponseWriter, r *http.Request) {
+		{Pattern: "GET /v1/alerts/stream", Stream: true, Handler: func(w http.ResponseWriter, r *http.Request) {
 			org, all, ok := scope(w, r, caller(r), true)
 			if ok {
 				s.ServeSSE(w, r, org, all)
 			}
 		}},
-		{"POST /v1/webhooks", func(w http.ResponseWriter, r *http.Request) { s.postWebhook(w, r, caller(r)) }},
-		{"GET /v1/webhooks", func(w http.ResponseWriter, r *http.Request) {
+		{Pattern: "POST /v1/webhooks", Handler: func(w http.ResponseWriter, r *http.Request) { s.postWebhook(w, r, caller(r)) }},
+		{Pattern: "GET /v1/webhooks", Handler: func(w http.ResponseWriter, r *http.Request) {
 			org, all, ok := scope(w, r, caller(r), true)
 			if !ok {
 				return
@@ -58,7 +62,7 @@ func (s *Service) Routes(caller func(*http.Request) Caller) []Route {
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"webhooks": nonNil(hooks)})
 		}},
-		{"DELETE /v1/webhooks/{id}", func(w http.ResponseWriter, r *http.Request) {
+		{Pattern: "DELETE /v1/webhooks/{id}", Handler: func(w http.ResponseWriter, r *http.Request) {
 			c := caller(r)
 			org, _, ok := scope(w, r, c, false)
 			if !ok {

@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"cmp"
 	"context"
 	"crypto/cipher"
 	"encoding/json"
@@ -99,6 +100,13 @@ type Config struct {
 	// a *projections.Gaps made from them; only its rules are read, so it
 	// should not be the Set a host is folding into.
 	Views Viewer
+	// Directory, when set, publishes each alert under the body its pathway
+	// belongs to at the alert's valid time (events.Directory.BodyOf): from
+	// 2027-01-01 a pathway opened in a 2026 cluster alerts under the
+	// sundhedsråd of its patient's municipality, so a subscriber for one
+	// sundhedsråd gets exactly its alerts. Nil: the body the pathway was
+	// opened in.
+	Directory *events.Directory
 	// Logger receives the service's logs; nil discards them. Log lines
 	// name webhooks by id and organisations by code, never a URL.
 	Logger *slog.Logger
@@ -222,6 +230,7 @@ type Service struct {
 	hooks  jetstream.KeyValue
 	seal   cipher.AEAD
 	views  Viewer
+	dir    *events.Directory
 	log    *slog.Logger
 	m      *metrics
 	client *http.Client
@@ -259,7 +268,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, store: cfg.Store, nc: cfg.Store.Conn(), js: cfg.Store.JetStream(), seal: seal,
-		views: cfg.Views, log: cfg.Logger, m: m, client: webhookClient(cfg), last: make(map[events.OrgID]position),
+		views: cfg.Views, dir: cfg.Directory, log: cfg.Logger, m: m, client: webhookClient(cfg), last: make(map[events.OrgID]position),
 		hist: newHistories(cfg.HistoryCache),
 	}
 	replicas := cfg.Store.Config().Replicas
@@ -344,7 +353,29 @@ func (s *Service) handle(ctx context.Context, e events.Envelope) error {
 		// A replica that has not caught up yet; the reactor retries.
 		return fmt.Errorf("alerts: event %d not readable yet", e.Seq)
 	}
-	return s.publish(ctx, Derive(s.views, history))
+	return s.publish(ctx, InBody(s.dir, Derive(s.views, history), history))
+}
+
+// InBody sets each alert's Cluster to the body its pathway belongs to at
+// the alert's valid time (Config.Directory); a nil directory changes
+// nothing.
+func InBody(d *events.Directory, alerts []Alert, history []events.Envelope) []Alert {
+	if d == nil {
+		return alerts
+	}
+	var municipality events.OrgID
+	for i := range history {
+		switch p := history[i].Payload.(type) {
+		case *events.PathwayOpened:
+			municipality = cmp.Or(p.Municipality, municipality)
+		case *events.PatientAdmitted:
+			municipality = cmp.Or(municipality, p.Notified)
+		}
+	}
+	for i := range alerts {
+		alerts[i].Cluster = d.BodyOf(alerts[i].Cluster, municipality, alerts[i].OccurredAt)
+	}
+	return alerts
 }
 
 // publish stores alerts. Each addressee's alerts are numbered without

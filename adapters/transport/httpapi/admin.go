@@ -193,6 +193,8 @@ type tokenResponse struct {
 	NATSSeed     string   `json:"nats_seed,omitempty"`
 	NATSKey      string   `json:"nats_key,omitempty"`
 	NATSSubjects []string `json:"nats_subjects,omitempty"`
+	// NATSNote says what an external cluster needs before the user works.
+	NATSNote string `json:"nats_note,omitempty"`
 }
 
 // issueToken makes an organisation token. Only its hash is kept: the
@@ -224,6 +226,9 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		natsKey, resp.NATSSeed, resp.NATSKey, resp.NATSSubjects = seed.Key, string(seed.seed), seed.Key, seed.Subjects
+		if !s.cfg.Store.Subscribers().Live() {
+			resp.NATSNote = natsNote
+		}
 	}
 	tok, err := s.cfg.Tokens.Issue(r.Context(), b.Org, b.Label, natsKey)
 	if err == nil {
@@ -254,10 +259,49 @@ func (s *Server) issueNATSUser(ctx context.Context, org events.OrgID) (issuedNAT
 		return issuedNATSUser{}, &events.ValidationError{Field: "nats", Reason: "this server issues no NATS users"}
 	}
 	seed, rec, err := s.cfg.Store.Subscribers().Issue(ctx, string(org), s.cfg.NATSSubjects(org))
-	if errors.Is(err, engine.ErrSubscribersExternal) {
-		return issuedNATSUser{}, &events.ValidationError{Field: "nats", Reason: "stafetd runs on an external NATS cluster, whose users are set in its configuration (docs/deploy)"}
-	}
 	return issuedNATSUser{SubscriberRecord: rec, seed: seed}, err
+}
+
+// natsNote tells the operator of an external cluster what a change of
+// NATS users needs.
+const natsNote = "the NATS cluster reads its users from its configuration: write subscribers.conf on every node (stafet token nats-conf) and reload (nats-server --signal reload)"
+
+type natsUsersResponse struct {
+	Users []engine.SubscriberRecord `json:"users"`
+	// Live says whether issued and revoked users take effect by
+	// themselves (the embedded server); otherwise Note says what to do.
+	Live bool   `json:"live"`
+	Note string `json:"note,omitempty"`
+}
+
+// listNATSUsers lists the organisations' NATS users (public keys only).
+func (s *Server) listNATSUsers(w http.ResponseWriter, r *http.Request) {
+	subs := s.cfg.Store.Subscribers()
+	users, err := subs.List(r.Context())
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	resp := natsUsersResponse{Users: users, Live: subs.Live()}
+	if users == nil {
+		resp.Users = []engine.SubscriberRecord{}
+	}
+	if !resp.Live {
+		resp.Note = natsNote
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// natsUsersConf renders the users as an external cluster's
+// subscribers.conf.
+func (s *Server) natsUsersConf(w http.ResponseWriter, r *http.Request) {
+	b, err := s.cfg.Store.Subscribers().Conf(r.Context())
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(b)
 }
 
 type revokeRequest struct {

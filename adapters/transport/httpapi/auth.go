@@ -126,14 +126,18 @@ func (t *Tokens) Check(ctx context.Context, tok string) (Principal, error) {
 	return Principal{Org: rec.Org, Label: rec.Label, NATSKey: rec.NATSKey}, nil
 }
 
-func bearer(r *http.Request) string {
+// bearer returns the request's token: from the Authorization header, or,
+// where query is true (the streams), from ?access_token=, because
+// EventSource cannot set headers.
+func bearer(r *http.Request, query bool) string {
 	h := r.Header.Get("Authorization")
 	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
 		return strings.TrimSpace(tok)
 	}
-	// EventSource cannot set headers: the SSE stream and the dashboard's
-	// live view may pass the token as a query parameter.
-	return r.URL.Query().Get("access_token")
+	if query {
+		return r.URL.Query().Get("access_token")
+	}
+	return ""
 }
 
 type principalKey struct{}

@@ -58,6 +58,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, false)
+}
+
+// newEnvWith is newEnv; realMedCom runs MedCom messages through the MedCom
+// adapter's own translator instead of the tests' small one.
+func newEnvWith(t *testing.T, realMedCom bool) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store, err := engine.Open(ctx, engine.Config{DataDir: t.TempDir()})
 	if err != nil {
@@ -96,7 +103,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, store: store, host: host, tokens: tokens, now: t0}
-	in := ingest.New(store, dir, map[string]ingest.Translator{"medcom": admissions}, nil)
+	translate := admissions
+	if realMedCom {
+		translate = medcom.NewTranslator(dir).Translate
+	}
+	in := ingest.New(store, dir, map[string]ingest.Translator{"medcom": translate}, nil)
 	e.api = httpapi.New(httpapi.Config{
 		Store: store, Tokens: tokens, Directory: dir, Ingest: in, Projections: host,
 		Now: e.clock, MaxBody: 64 << 10,

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -59,7 +60,10 @@ func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 	}
 	p := principalFrom(ctx)
 	raw := engine.RawMessage{System: "medcom", ContentType: ct, Body: body}
-	m, perr := medcom.Parse(body)
+	// A message that breaks a MedCom profile is still answered in MedCom's
+	// way (fatal-error, naming the element, which the translator finds
+	// again) when its header can be read.
+	m, perr := medcom.ParseUnchecked(body)
 	if perr != nil {
 		s.unreadable(w, r, raw, p, perr)
 		return
@@ -74,14 +78,20 @@ func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 	}
 	raw.ControlID = m.BundleID + "|" + m.HeaderID
 	out, err := s.cfg.Ingest.Receive(ctx, raw)
-	code, reason, status := "ok", "", http.StatusOK
+	o, status := medcom.Outcome{Code: "ok"}, http.StatusOK
 	var ie *ingest.Error
 	switch {
+	case errors.As(err, &ie) && sendersFault(ie.DeadLetter.Code):
+		d := ie.DeadLetter
+		o, status = medcom.Outcome{Code: "fatal-error", Reason: deadReason(d), Problem: d.Code, Element: d.Field}, http.StatusUnprocessableEntity
 	case errors.As(err, &ie):
-		code, reason, status = "fatal-error", deadReason(ie.DeadLetter), http.StatusUnprocessableEntity
+		// Valid, and stored, but not appended for a reason of Stafet's
+		// own (a discharge before its admission): delivered all the same.
+		// An operator replays it from the dead letters.
+		s.log.Info("medcom message kept as a dead letter and acknowledged ok", "raw_seq", out.RawSeq, "code", ie.DeadLetter.Code)
 	case err != nil:
 		s.log.Warn("medcom message not stored", "err", err)
-		code, reason, status = "transient-error", "the message could not be stored; send it again later", http.StatusServiceUnavailable
+		o, status = medcom.Outcome{Code: "transient-error", Reason: "the message could not be stored; send it again later"}, http.StatusServiceUnavailable
 	}
 	if out.RawSeq != 0 {
 		w.Header().Set("Stafet-Raw-Seq", strconv.FormatUint(out.RawSeq, 10))
@@ -89,15 +99,65 @@ func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 	if out.Pathway != uuid.Nil {
 		w.Header().Set("Stafet-Pathway", out.Pathway.String())
 	}
-	ack, aerr := medcom.Acknowledge(m, code, reason, s.cfg.Now().UTC(), uuid.NewString)
+	ack, aerr := o.Acknowledge(m, s.cfg.Now().UTC(), uuid.NewString)
+	answer := "application/fhir+json"
+	if aerr == nil && wantsXML(r.Header.Get("Accept")) {
+		ack, aerr = medcom.ToXML(ack)
+		answer = "application/fhir+xml"
+	}
 	if aerr != nil {
-		res := medcomOutcome{RawSeq: out.RawSeq, Pathway: out.Pathway, Seqs: seqs(out.Result), Duplicate: out.Result.Duplicate, Code: code, Reason: reason}
+		res := medcomOutcome{RawSeq: out.RawSeq, Pathway: out.Pathway, Seqs: seqs(out.Result), Duplicate: out.Result.Duplicate, Code: o.Code, Reason: o.Reason}
 		writeJSON(w, status, res)
 		return
 	}
-	w.Header().Set("Content-Type", "application/fhir+json")
+	w.Header().Set("Content-Type", answer)
 	w.WriteHeader(status)
 	w.Write(ack)
+}
+
+// sendersFault reports a dead letter the sender must correct: the
+// message itself is wrong (a profile, a code, an organisation Stafet
+// cannot name). A message refused for the state of its pathway (a rule,
+// a pathway or document Stafet does not hold) is valid: MedCom's
+// acknowledgement confirms delivery, and the sender can do nothing about
+// it.
+func sendersFault(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "rule:"), code == "unknown-pathway", code == "nothing-to-cancel", code == "unknown-document":
+		return false
+	}
+	return true
+}
+
+// wantsXML reads an Accept header: true when it prefers FHIR XML
+// (application/fhir+xml, application/xml or text/xml) to JSON. Without a
+// preference the answer is JSON, as it always was: senders that want XML
+// back say so.
+func wantsXML(accept string) bool {
+	best, bestQ := "", -1.0
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				q = f
+			}
+		}
+		format := ""
+		switch mt {
+		case "application/fhir+xml", "application/xml", "text/xml":
+			format = "xml"
+		case "application/fhir+json", "application/json":
+			format = "json"
+		}
+		if format != "" && q > bestQ {
+			best, bestQ = format, q
+		}
+	}
+	return best == "xml" && bestQ > 0
 }
 
 // unreadable stores a body that is not a readable MedCom message, so it

@@ -97,7 +97,7 @@ func TestQuarantineAndHealth(t *testing.T) {
 		if r := e.do("GET", "/healthz", "", nil); r.status != http.StatusOK {
 			t.Errorf("healthz: %d; want 200 (degraded is up)", r.status)
 		}
-		m := string(e.do("GET", "/metrics", "", nil).body)
+		m := string(e.do("GET", "/metrics", adminToken, nil).body)
 		for _, want := range []string{`stafet_quarantined_events{reason="undecodable"} 1`, `stafet_health_status{status="degraded"} 1`, "stafet_ready 1"} {
 			if !strings.Contains(m, want) {
 				t.Errorf("metrics lack %s", want)

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -60,6 +62,12 @@ type Config struct {
 	// subscribe to (its alerts), for tokens issued with "nats": true; nil
 	// refuses such requests.
 	NATSSubjects func(events.OrgID) []string
+	// MetricsToken, when set, lets a scraper read /metrics with it; the
+	// operator token always can. Nobody else can.
+	MetricsToken string
+	// StreamRecheck is how often a stream checks that its token still
+	// holds. Default 5 s.
+	StreamRecheck time.Duration
 }
 
 // DefaultMaxBody is the default limit of a JSON request body.
@@ -111,6 +119,9 @@ func New(cfg Config) *Server {
 	if cfg.MaxMessage == 0 {
 		cfg.MaxMessage = medcom.MaxSize
 	}
+	if cfg.StreamRecheck == 0 {
+		cfg.StreamRecheck = 5 * time.Second
+	}
 	if cfg.Health == nil {
 		cfg.Health = func() engine.Health {
 			return engine.Health{Status: engine.HealthLive, Ready: true, At: time.Now().UTC()}
@@ -137,6 +148,8 @@ const (
 	public   access = iota // no token
 	anyone                 // the operator or an organisation
 	operator               // the operator only
+	stream                 // anyone, token also in the query, ends on revocation
+	metrics                // the metrics token or the operator
 )
 
 // Handle adds a route, wrapped in the API's middleware; auth says whether
@@ -150,6 +163,13 @@ func (s *Server) Handle(pattern string, auth bool, h http.HandlerFunc) {
 	s.handle(pattern, a, h)
 }
 
+// HandleStream mounts a long-lived authenticated stream (server-sent
+// events): the token may come as ?access_token=, which EventSource needs,
+// and the stream ends within StreamRecheck once its token is revoked.
+func (s *Server) HandleStream(pattern string, h http.HandlerFunc) {
+	s.handle(pattern, stream, h)
+}
+
 func (s *Server) handle(pattern string, a access, h http.HandlerFunc) {
 	var handler http.Handler = h
 	if strings.HasPrefix(pattern, "GET /v1/") {
@@ -158,9 +178,13 @@ func (s *Server) handle(pattern string, a access, h http.HandlerFunc) {
 	}
 	switch a {
 	case operator:
-		handler = s.authenticate(operatorOnly(handler))
+		handler = s.authenticate(operatorOnly(handler), false)
 	case anyone:
-		handler = s.authenticate(handler)
+		handler = s.authenticate(handler, false)
+	case stream:
+		handler = s.authenticate(s.endOnRevoke(handler), true)
+	case metrics:
+		handler = s.metricsAuth(handler)
 	}
 	s.routes = append(s.routes, pattern)
 	s.mux.Handle(pattern, s.observe(pattern, handler))
@@ -172,7 +196,7 @@ func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 func (s *Server) register() {
 	s.handle("GET /healthz", public, s.healthz)
 	s.handle("GET /readyz", public, s.readyz)
-	s.handle("GET /metrics", public, promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP)
+	s.handle("GET /metrics", metrics, promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP)
 	s.handle("GET /openapi.json", public, serveOpenAPI)
 
 	s.handle("POST /v1/pathways", anyone, s.openPathway)
@@ -205,6 +229,8 @@ func (s *Server) register() {
 	s.handle("POST /v1/quarantine/{seq}/resolve", operator, s.resolveQuarantined)
 	s.handle("POST /v1/tokens", operator, s.issueToken)
 	s.handle("DELETE /v1/tokens", operator, s.revokeToken)
+	s.handle("GET /v1/nats-users", operator, s.listNATSUsers)
+	s.handle("GET /v1/nats-users/conf", operator, s.natsUsersConf)
 	s.handle("POST /v1/admin/rebuild", operator, s.rebuild)
 	s.handle("GET /v1/admin/projections", operator, s.showProjections)
 }
@@ -242,9 +268,13 @@ func (h *headerRecorder) Header() http.Header         { return h.header }
 func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (h *headerRecorder) WriteHeader(code int)        { h.status = code }
 
-func (s *Server) authenticate(next http.Handler) http.Handler {
+// authenticate lets a request through with its principal, or answers 401.
+// The token comes in the Authorization header; only streams (queryToken)
+// take it from the query too, so tokens do not end up in the access logs
+// of proxies for every other route.
+func (s *Server) authenticate(next http.Handler, queryToken bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.cfg.Tokens.Check(r.Context(), bearer(r))
+		p, err := s.cfg.Tokens.Check(r.Context(), bearer(r, queryToken))
 		if errors.Is(err, errUnauthenticated) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="stafet"`)
 			writeProblem(w, r, Problem{Type: typeUnauthenticated, Status: http.StatusUnauthorized, Detail: err.Error()})
@@ -256,6 +286,53 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
+	})
+}
+
+// endOnRevoke cancels a stream's request once its token no longer checks:
+// every StreamRecheck it asks the token store again, so a revocation on
+// any instance ends the streams on all of them.
+func (s *Server) endOnRevoke(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := bearer(r, true)
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		go func() {
+			t := time.NewTicker(s.cfg.StreamRecheck)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				if _, err := s.cfg.Tokens.Check(ctx, tok); errors.Is(err, errUnauthenticated) {
+					s.log.Info("stream ended: its token was revoked", "route", r.Pattern)
+					cancel()
+					return
+				}
+			}
+		}()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// metricsAuth guards /metrics: the metrics token (Config.MetricsToken, for
+// a Prometheus scraper) or the operator's.
+func (s *Server) metricsAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := bearer(r, false)
+		if s.cfg.MetricsToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.MetricsToken)) == 1 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, err := s.cfg.Tokens.Check(r.Context(), tok)
+		if err != nil || !p.Operator {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="stafet"`)
+			writeProblem(w, r, Problem{Type: typeUnauthenticated, Status: http.StatusUnauthorized, Detail: "metrics need the metrics token (STAFET_METRICS_TOKEN) or the operator's"})
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

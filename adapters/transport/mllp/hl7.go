@@ -45,14 +45,18 @@ const receiveTimeout = 20 * time.Second
 //	    original mode lets the sender resend after an AR, and the resend
 //	    is appended once
 //
-// AA is never sent before the store has acknowledged the append. A nil
-// log discards. The HL7 channel's translator must be registered in in
-// under hl7v2.System.
+// AA is never sent before the store has acknowledged the append. A frame
+// that holds a batch file (FHS/BHS … BTS/FTS, or several messages one
+// after the other) has each message stored and answered on its own, and
+// is answered with the batch acknowledgement (hl7v2.BatchAck); a frame
+// that holds no message at all (a byte order mark or white space) is
+// answered AA and nothing is stored. A nil log discards. The HL7
+// channel's translator must be registered in in under hl7v2.System.
 func HL7Handler(in *ingest.Ingest, log *slog.Logger) Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return func(ctx context.Context, msg []byte, remote string) []byte {
+	return files(func(ctx context.Context, msg []byte, remote string) []byte {
 		ctx, cancel := context.WithTimeout(ctx, receiveTimeout)
 		defer cancel()
 		m, perr := hl7v2.Parse(msg)
@@ -66,6 +70,9 @@ func HL7Handler(in *ingest.Ingest, log *slog.Logger) Handler {
 		out, err := in.Receive(ctx, raw)
 		var ie *ingest.Error
 		switch {
+		case err == nil && nothingToAppend(out.Translate):
+			log.Debug("hl7: stored; no pathway event", "msg", m, "raw_seq", out.RawSeq)
+			return hl7v2.AckOptions{Text: noPathwayEvent}.Ack(m, "AA")
 		case err == nil:
 			if log.Enabled(ctx, slog.LevelDebug) {
 				// Guarded: the arguments would cost allocations on every
@@ -79,7 +86,7 @@ func HL7Handler(in *ingest.Ingest, log *slog.Logger) Handler {
 			// The ingest may have dead-lettered the empty command; the
 			// sender has nothing to correct or resend.
 			log.Debug("hl7: stored; no pathway event", "msg", m, "raw_seq", out.RawSeq)
-			return hl7v2.AckOptions{Text: "stored; no pathway event"}.Ack(m, "AA")
+			return hl7v2.AckOptions{Text: noPathwayEvent}.Ack(m, "AA")
 		case errors.As(err, &ie):
 			d := ie.DeadLetter
 			code := "AE"
@@ -95,8 +102,12 @@ func HL7Handler(in *ingest.Ingest, log *slog.Logger) Handler {
 			log.Warn("hl7: not stored or not appended; asking the sender to resend", "msg", m, "remote", remote, "err", err)
 			return hl7v2.Ack(m, "AR", transient())
 		}
-	}
+	}, log)
 }
+
+// noPathwayEvent is MSA-3 of the AA for a message that means nothing for a
+// pathway (docs/adapters.md, "Messages that mean nothing").
+const noPathwayEvent = "stored; no pathway event"
 
 // unparsable stores a message Parse rejects, under a content hash as its
 // control id (so a resend of the same bytes is one raw message), and
@@ -175,7 +186,7 @@ func ackError(d engine.DeadLetter) hl7v2.AckError {
 // errorCode maps Stafet's dead letter codes to HL7 table 0357.
 func errorCode(code string) string {
 	switch {
-	case code == "unknown-trigger":
+	case code == "unknown-trigger" || code == "unsupported-trigger":
 		return hl7v2.CodeUnsupportedEventCode
 	case code == "missing-patient-id" || code == "missing-field":
 		return hl7v2.CodeRequiredFieldMissing

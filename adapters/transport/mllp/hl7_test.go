@@ -201,12 +201,15 @@ func TestHL7OverMLLP(t *testing.T) {
 	t.Run("an A08 without an expected discharge is AA and appends nothing", func(t *testing.T) {
 		ack := send(adt("A08", "AUH0003", patient, visit, nil))
 		wantAck(t, ack, "AA", "AUH0003")
+		if got, want := ack.Get("MSA-3"), "stored; no pathway event"; got != want {
+			t.Errorf("MSA-3 = %q; want %q (docs/adapters.md)", got, want)
+		}
 		if got := e.history(t, patient, visit); len(got) != 3 {
 			t.Errorf("got %v; want nothing appended", got)
 		}
 	})
 	t.Run("an unknown trigger is AE with an ERR naming MSH-9", func(t *testing.T) {
-		ack := send(adt("A31", "AUH0004", patient, visit, nil))
+		ack := send(adt("Z31", "AUH0004", patient, visit, nil))
 		wantAck(t, ack, "AE", "AUH0004")
 		if got, want := ack.Get("ERR-2"), "MSH^1^9"; got != want {
 			t.Errorf("ERR-2 = %q; want %q", got, want)

@@ -1,0 +1,125 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stafet/stafet/adapters/translate/medcom"
+)
+
+const medcomTestdata = "../../translate/medcom/testdata/"
+
+func readMedCom(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(medcomTestdata + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// ackOf reads the acknowledgement an answer holds, in JSON or XML.
+func ackOf(t *testing.T, res response, wantType string) *medcom.Message {
+	t.Helper()
+	if ct := res.header.Get("Content-Type"); ct != wantType {
+		t.Fatalf("content type %q; want %s (%s)", ct, wantType, res.body)
+	}
+	m, err := medcom.Parse(res.body)
+	if err != nil || m.Kind != medcom.KindAcknowledgement {
+		t.Fatalf("the answer is no acknowledgement: %v\n%s", err, res.body)
+	}
+	return m
+}
+
+// TestMedComRealMessages posts MedCom's own published examples: a
+// CareCommunication whose patient has only a replacement CPR number, one
+// in a VANS envelope, an invalid one, one of a message type Stafet does
+// not take, and a valid one against the pathway's state.
+func TestMedComRealMessages(t *testing.T) {
+	e := newEnvWith(t, true)
+	fhirJSON := []string{"Content-Type", "application/fhir+json"}
+
+	t.Run("a replacement-CPR CareCommunication is acknowledged ok", func(t *testing.T) {
+		res := e.do("POST", "/v1/medcom", adminToken, readMedCom(t, "carecommunication/Bundle-R-Tek-CPR-3-4d9d90c5-5647-4b4a-8c61-770bc5c3e092.json"), fhirJSON...)
+		a := ackOf(t, res, "application/fhir+json").Acknowledgement
+		if res.status != http.StatusOK || a.Code != "ok" {
+			t.Fatalf("status %d, %+v; want 200 ok", res.status, a)
+		}
+		if res.header.Get("Stafet-Pathway") == "" {
+			t.Error("no pathway: want the patient's pathway opened under the replacement number")
+		}
+	})
+	t.Run("the answer is XML when the sender asks for it", func(t *testing.T) {
+		res := e.do("POST", "/v1/medcom", adminToken, readMedCom(t, "carecommunication/Bundle-R-Tek-B-82875f08-4b9e-4a23-b81a-e23ec1251334.json"),
+			"Content-Type", "application/fhir+json", "Accept", "application/fhir+json;q=0.5, application/fhir+xml")
+		if !bytes.HasPrefix(res.body, []byte("<?xml")) {
+			t.Fatalf("got %.60q; want XML", res.body)
+		}
+		if a := ackOf(t, res, "application/fhir+xml").Acknowledgement; res.status != http.StatusOK || a.Code != "ok" {
+			t.Errorf("status %d, %+v; want 200 ok", res.status, a)
+		}
+	})
+	t.Run("a message in a VANS envelope", func(t *testing.T) {
+		res := e.do("POST", "/v1/medcom", adminToken, readMedCom(t, "vans/VANS-CareCommunication-S-A-new-json.xml"), "Content-Type", "application/xml")
+		a := ackOf(t, res, "application/fhir+json")
+		if res.status != http.StatusOK || a.Acknowledgement.Code != "ok" || a.Acknowledgement.ResponseTo != "0ebb6284-eb20-45eb-8113-6620d2d08608" {
+			t.Fatalf("status %d, %+v; want 200 ok for the message inside", res.status, a.Acknowledgement)
+		}
+		before, _ := e.store.Log().LastSeq(t.Context())
+		bare := e.do("POST", "/v1/medcom", adminToken, readMedCom(t, "carecommunication/Bundle-S-A-new-1932711d-49d0-4ad7-b1ee-61de711892d2.json"), fhirJSON...)
+		if ackOf(t, bare, "application/fhir+json").Acknowledgement.Code != "ok" {
+			t.Error("the same message bare: not ok")
+		}
+		if after, _ := e.store.Log().LastSeq(t.Context()); after != before {
+			t.Errorf("the bare message appended again (log %d → %d); want it taken for the enveloped one", before, after)
+		}
+	})
+	t.Run("MedCom's invalid example is fatal-error naming the element", func(t *testing.T) {
+		res := e.do("POST", "/v1/medcom", adminToken, readMedCom(t, "carecommunication-4.1.0/Bundle-R-Tek-O-invalid-3d1149cd-d3e3-421a-ae31-4860decb4272.xml"),
+			"Content-Type", "application/fhir+xml", "Accept", "application/fhir+xml")
+		a := ackOf(t, res, "application/fhir+xml").Acknowledgement
+		if res.status != http.StatusUnprocessableEntity || a.Code != "fatal-error" || len(a.Issues) != 1 || a.Issues[0].Code != "required" ||
+			!strings.Contains(a.Issues[0].Text, "payload[0].content[x]") {
+			t.Errorf("status %d, %+v; want 422 fatal-error, required, naming the payload", res.status, a)
+		}
+		if !bytes.Contains(res.body, []byte(`<expression value="Bundle.entry[2].resource.payload[0].content[x]"/>`)) {
+			t.Errorf("the OperationOutcome does not name the element:\n%s", res.body)
+		}
+	})
+	t.Run("a message type Stafet does not take is fatal-error, unable to receive", func(t *testing.T) {
+		body := bytes.Replace(readMedCom(t, "carecommunication/Bundle-S-A-new-1932711d-49d0-4ad7-b1ee-61de711892d2.json"),
+			[]byte(`"code" : "care-communication-message"`), []byte(`"code" : "homecareobservation-message"`), 1)
+		body = bytes.Replace(body, []byte(`"id" : "0ebb6284-eb20-45eb-8113-6620d2d08608"`), []byte(`"id" : "0ebb6284-eb20-45eb-8113-6620d2d08609"`), 1)
+		res := e.do("POST", "/v1/medcom", adminToken, body, fhirJSON...)
+		a := ackOf(t, res, "application/fhir+json").Acknowledgement
+		if res.status != http.StatusUnprocessableEntity || a.Code != "fatal-error" || len(a.Issues) != 1 || a.Issues[0].Detail != "MSG_RECEIVER_UNABLE_TO_RECEIVE_MSG_TYPE" {
+			t.Errorf("status %d, %+v; want fatal-error MSG_RECEIVER_UNABLE_TO_RECEIVE_MSG_TYPE", res.status, a)
+		}
+	})
+	t.Run("a valid discharge before its admission is ok and kept for the operator", func(t *testing.T) {
+		res := e.do("POST", "/v1/medcom", adminToken, readMedCom(t, "hospitalnotification-testscripts/HospitalNotification_Ex_SLHJ_H.json"), fhirJSON...)
+		a := ackOf(t, res, "application/fhir+json").Acknowledgement
+		if res.status != http.StatusOK || a.Code != "ok" {
+			t.Fatalf("status %d, %+v; want 200 ok: the message is valid and delivered", res.status, a)
+		}
+		seq := res.header.Get("Stafet-Raw-Seq")
+		var d struct {
+			Code string `json:"code"`
+		}
+		e.do("GET", "/v1/dead-letters/"+seq, adminToken, nil).json(t, &d)
+		if !strings.HasPrefix(d.Code, "rule:") {
+			t.Errorf("dead letter %s: code %q; want a pathway rule", seq, d.Code)
+		}
+	})
+	t.Run("a VANS receipt is no MedCom message", func(t *testing.T) {
+		receipt := `<VANSEnvelope xmlns="urn:oio:medcom:vans-envelope:1.0.4"><EnvelopeIdentifier>` + base64.StdEncoding.EncodeToString([]byte("x")) + `</EnvelopeIdentifier><Receipt><PositiveMessage/></Receipt></VANSEnvelope>`
+		res := e.do("POST", "/v1/medcom", adminToken, receipt, "Content-Type", "application/xml")
+		if p := res.problem(t); res.status != http.StatusUnprocessableEntity || p.RawSeq == 0 {
+			t.Errorf("got %d %+v; want 422 with the receipt stored raw", res.status, p)
+		}
+	})
+}
