@@ -37,6 +37,7 @@ const (
 	TypePatientIdentityMerged  Type = "PatientIdentityMerged"
 	TypeCorrection             Type = "Correction"
 	TypeQuarantineResolved     Type = "QuarantineResolved"
+	TypePatientIdentityLinked  Type = "PatientIdentityLinked"
 )
 
 // upcasts lists this build's upcasters: the step from each older schema
@@ -332,6 +333,21 @@ type QuarantineResolved struct {
 	Reason   string             `json:"reason,omitempty"`
 }
 
+// PatientIdentityLinked records that two identities are one patient, so
+// that their pathways are one patient's: a replacement CPR number
+// (erstatningspersonnummer) that now has its CPR number, or an identity
+// merged into or changed to another (HL7 A40, A47). Patient is the
+// identity that stays (the CPR number; HL7 PID-3), Other the one joined
+// into it (the replacement number; HL7 MRG-1). Each of the two patients'
+// pathways gets one, Joined naming the other pathway when there is one. A
+// Correction of it undoes the join (HL7 A37, or an operator).
+type PatientIdentityLinked struct {
+	Patient PatientRef `json:"patient" codec:"unique"`
+	Other   PatientRef `json:"other" codec:"unique"`
+	Joined  uuid.UUID  `json:"joined,omitzero"`
+	Reason  string     `json:"reason" codec:"repeats"`
+}
+
 // Validate implementations: each names the offending field.
 
 func (p *PathwayOpened) Validate() error {
@@ -437,6 +453,19 @@ func (p *PatientIdentityMerged) Validate() error {
 		return &ValidationError{Field: "merged", Reason: "same patient as survivor"}
 	}
 	return nil
+}
+
+func (p *PatientIdentityLinked) Validate() error {
+	if err := p.Patient.Validate(); err != nil {
+		return prefix("patient", err)
+	}
+	if err := p.Other.Validate(); err != nil {
+		return prefix("other", err)
+	}
+	if p.Patient == p.Other {
+		return &ValidationError{Field: "other", Reason: "the same patient"}
+	}
+	return text("reason", p.Reason, true)
 }
 
 func (p *Correction) Validate() error {

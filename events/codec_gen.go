@@ -78,6 +78,9 @@ func (*Correction) Type() Type { return TypeCorrection }
 // Type returns TypeQuarantineResolved.
 func (*QuarantineResolved) Type() Type { return TypeQuarantineResolved }
 
+// Type returns TypePatientIdentityLinked.
+func (*PatientIdentityLinked) Type() Type { return TypePatientIdentityLinked }
+
 // Types lists the event catalogue.
 func Types() []Type {
 	return []Type{
@@ -104,6 +107,7 @@ func Types() []Type {
 		TypePatientIdentityMerged,
 		TypeCorrection,
 		TypeQuarantineResolved,
+		TypePatientIdentityLinked,
 	}
 }
 
@@ -157,6 +161,8 @@ func NewPayload(t Type) Payload {
 		return new(Correction)
 	case TypeQuarantineResolved:
 		return new(QuarantineResolved)
+	case TypePatientIdentityLinked:
+		return new(PatientIdentityLinked)
 	}
 	return nil
 }
@@ -212,6 +218,8 @@ func appendCatalogued(b []byte, p Payload) ([]byte, bool, error) {
 		b, err = appendCorrection(b, p)
 	case *QuarantineResolved:
 		b, err = appendQuarantineResolved(b, p)
+	case *PatientIdentityLinked:
+		b, err = appendPatientIdentityLinked(b, p)
 	default:
 		return b, false, nil
 	}
@@ -524,6 +532,20 @@ func appendQuarantineResolved(b []byte, p *QuarantineResolved) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+func appendPatientIdentityLinked(b []byte, p *PatientIdentityLinked) ([]byte, error) {
+	b = append(b, `{"patient":`...)
+	b = appendString(b, string(p.Patient))
+	b = append(b, `,"other":`...)
+	b = appendString(b, string(p.Other))
+	if p.Joined != uuid.Nil {
+		b = append(b, `,"joined":`...)
+		b = appendUUID(b, p.Joined)
+	}
+	b = append(b, `,"reason":`...)
+	b = appendString(b, p.Reason)
+	return append(b, '}'), nil
+}
+
 func appendSealedIdentity(b []byte, p *SealedIdentity) ([]byte, error) {
 	b = append(b, `{"nonce":`...)
 	b = appendBytes(b, p.Nonce)
@@ -581,6 +603,8 @@ func (s *scanner) payload(p Payload) bool {
 		return s.readCorrection(p, 1) != 0
 	case *QuarantineResolved:
 		return s.readQuarantineResolved(p, 1) != 0
+	case *PatientIdentityLinked:
+		return s.readPatientIdentityLinked(p, 1) != 0
 	}
 	return false
 }
@@ -911,6 +935,22 @@ func (s *scanner) readQuarantineResolved(p *QuarantineResolved, bit uint32) uint
 			return s.sym((*string)(&p.Decision), 1<<2)
 		case "reason":
 			return s.text(&p.Reason, 1<<3)
+		}
+		return 0
+	}, bit)
+}
+
+func (s *scanner) readPatientIdentityLinked(p *PatientIdentityLinked, bit uint32) uint32 {
+	return s.object(func(k []byte) uint32 {
+		switch string(k) {
+		case "patient":
+			return s.text((*string)(&p.Patient), 1<<0)
+		case "other":
+			return s.text((*string)(&p.Other), 1<<1)
+		case "joined":
+			return s.uuid(&p.Joined, 1<<2)
+		case "reason":
+			return s.sym(&p.Reason, 1<<3)
 		}
 		return 0
 	}, bit)

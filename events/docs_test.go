@@ -35,6 +35,8 @@ var ruleMeanings = map[string]string{
 	"document-kind-fixed":     "A document id keeps the kind it was first requested or sent as.",
 	"unknown-document":        "An acknowledgement names a document requested or sent on this pathway.",
 	"merge-into-this-patient": "PatientIdentityMerged's survivor is this pathway's patient.",
+	"link-this-patient":       "PatientIdentityLinked names this pathway's patient, or an identity linked to it, on one side.",
+	"already-linked":          "Two identities are linked on a pathway once (a Correction of the link undoes it).",
 	"unknown-event":           "A Correction annuls an event of this pathway.",
 	"correct-a-correction":    "A Correction is not annulled; append the annulled event again instead.",
 	"correct-opening":         "PathwayOpened is not annulled; close the pathway instead.",
@@ -48,7 +50,7 @@ var ruleOrder = []string{
 	"already-open", "closed", "not-admitted", "not-admitting-hospital", "already-on-leave", "not-on-leave",
 	"already-dead", "patient-dead", "offer-id-unique", "already-holds", "only-addressee-answers", "one-holder",
 	"only-sender-withdraws", "unknown-offer", "offer-not-pending", "only-holder-releases", "document-kind-fixed",
-	"unknown-document", "merge-into-this-patient", "unknown-event", "correct-a-correction", "correct-opening",
+	"unknown-document", "merge-into-this-patient", "link-this-patient", "already-linked", "unknown-event", "correct-a-correction", "correct-opening",
 	"correct-deadline", "already-annulled", "quarantine-by-operator",
 }
 

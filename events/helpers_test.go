@@ -59,10 +59,11 @@ func mustRef(cpr string) events.PatientRef {
 	return ref
 }
 
-// patient is the pseudonym of the test patient; other is a second one.
+// patient is the pseudonym of the test patient; other and third are more.
 var (
 	patient = mustRef(testCPR)
 	other   = mustRef("0102030405")
+	third   = mustRef("2311143995")
 )
 
 // sealFixed seals id like events.Seal but with a fixed nonce, so generated
@@ -198,6 +199,10 @@ func examples(t testing.TB) []example {
 			Seq: 4711, Hash: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 			Decision: events.Annul, Reason: "a test message published by hand on the production NATS",
 		}), "the operator's `stafet quarantine resolve`"},
+		{env(24, "hl7v2", auh, "MSG00024", hosp, &events.PatientIdentityLinked{
+			Patient: patient, Other: other, Joined: uuid.MustParse("01957f2a-6c00-7000-8000-00000000aa02"),
+			Reason: "HL7 A47 change patient identifier list",
+		}), "HL7 A47, A46, A40 and the older merges (a replacement CPR number that gets its CPR number), on each pathway of the two"},
 	}
 	if len(xs) != len(events.Types()) {
 		t.Fatalf("examples: got %d; want one per type (%d)", len(xs), len(events.Types()))

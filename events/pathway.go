@@ -48,8 +48,11 @@ type Pathway struct {
 	holders      map[Responsibility]OrgID
 	offers       map[string]*Offer
 	documents    map[string]DocumentKind
-	events       map[uuid.UUID]Type
-	annulled     map[uuid.UUID]bool
+	// links maps each identity a live PatientIdentityLinked joined to
+	// this pathway's patient (either side of it) to that event.
+	links    map[PatientRef]uuid.UUID
+	events   map[uuid.UUID]Type
+	annulled map[uuid.UUID]bool
 	// annulledSeqs are stored messages the operator annulled from the
 	// quarantine (QuarantineResolved).
 	annulledSeqs map[uint64]bool
@@ -92,6 +95,7 @@ func newPathway() *Pathway {
 		holders:      make(map[Responsibility]OrgID),
 		offers:       make(map[string]*Offer),
 		documents:    make(map[string]DocumentKind),
+		links:        make(map[PatientRef]uuid.UUID),
 		events:       make(map[uuid.UUID]Type),
 		annulled:     make(map[uuid.UUID]bool),
 		annulledSeqs: make(map[uint64]bool),
@@ -248,6 +252,12 @@ func (p *Pathway) evolve(e *Envelope) {
 		p.documents[v.Document] = v.Kind
 	case *PathwayClosed:
 		p.closed = true
+	case *PatientIdentityLinked:
+		for _, r := range []PatientRef{v.Patient, v.Other} {
+			if r != p.patient {
+				p.links[r] = e.ID
+			}
+		}
 	}
 }
 
@@ -394,8 +404,34 @@ func (p *Pathway) check(cmd Command, pl Payload) (Payload, error) {
 		if v.Survivor != p.patient {
 			return nil, &RuleError{"merge-into-this-patient", "survivor must be this pathway's patient"}
 		}
+	case *PatientIdentityLinked:
+		return pl, p.checkLink(v)
 	}
 	return pl, nil
+}
+
+// checkLink: a link names this pathway's patient, or an identity already
+// linked to it, on one side, and an identity not yet linked on the other.
+func (p *Pathway) checkLink(v *PatientIdentityLinked) error {
+	mine := func(r PatientRef) bool { _, ok := p.Linked(r); return ok }
+	switch {
+	case !mine(v.Patient) && !mine(v.Other):
+		return &RuleError{"link-this-patient", "neither identity is this pathway's patient"}
+	case mine(v.Patient) && mine(v.Other):
+		return &RuleError{"already-linked", "the two identities are linked on this pathway already"}
+	}
+	return nil
+}
+
+// Linked reports whether a patient identity is this pathway's patient or
+// linked to it by a live PatientIdentityLinked, and that event (uuid.Nil
+// for the pathway's own patient).
+func (p *Pathway) Linked(r PatientRef) (uuid.UUID, bool) {
+	if r == p.patient && r != "" {
+		return uuid.Nil, true
+	}
+	id, ok := p.links[r]
+	return id, ok
 }
 
 func (p *Pathway) checkAdmission(v *PatientAdmitted) (Payload, error) {
@@ -559,6 +595,7 @@ func (p *Pathway) clone() *Pathway {
 	c := *p
 	c.holders = maps.Clone(p.holders)
 	c.documents = maps.Clone(p.documents)
+	c.links = maps.Clone(p.links)
 	c.events = maps.Clone(p.events)
 	c.annulled = maps.Clone(p.annulled)
 	c.annulledSeqs = maps.Clone(p.annulledSeqs)

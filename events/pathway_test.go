@@ -223,6 +223,14 @@ func TestDecideRules(t *testing.T) {
 			func([]events.Envelope) events.Command {
 				return command(&events.PatientIdentityMerged{Survivor: other, Merged: patient})
 			}, "merge-into-this-patient"},
+		{"link-this-patient", []events.Payload{opened()},
+			func([]events.Envelope) events.Command {
+				return command(&events.PatientIdentityLinked{Patient: other, Other: third, Reason: "HL7 A47"})
+			}, "link-this-patient"},
+		{"already-linked", []events.Payload{opened(), &events.PatientIdentityLinked{Patient: patient, Other: other, Reason: "HL7 A47"}},
+			func([]events.Envelope) events.Command {
+				return command(&events.PatientIdentityLinked{Patient: other, Other: patient, Reason: "HL7 A40"})
+			}, "already-linked"},
 		{"unknown-event", []events.Payload{opened()},
 			func([]events.Envelope) events.Command { return command(annul(exampleID(999))) }, "unknown-event"},
 		{"correct-a-correction", []events.Payload{opened(), admitted(auh), annulFirstAdmission},
@@ -739,5 +747,39 @@ func TestDecideLeavesStateAlone(t *testing.T) {
 		if !reflect.DeepEqual(p, want) {
 			t.Errorf("%s (err %v): the state changed", c.Payloads[0].Type(), err)
 		}
+	}
+}
+
+// TestLinked: a link makes the other identity the pathway's; a Correction
+// of it undoes that, and the two can be linked again.
+func TestLinked(t *testing.T) {
+	link := &events.PatientIdentityLinked{Patient: other, Other: patient, Reason: "HL7 A47"}
+	h := given(t, opened(), link)
+	p := events.Fold(h)
+	if id, ok := p.Linked(other); !ok || id != h[1].ID {
+		t.Fatalf("Linked(other) = %v, %t; want the link event %v", id, ok, h[1].ID)
+	}
+	if id, ok := p.Linked(patient); !ok || id != uuid.Nil {
+		t.Errorf("Linked(patient) = %v, %t; want the pathway's own patient", id, ok)
+	}
+	if _, ok := p.Linked(third); ok {
+		t.Error("Linked(third) = true; want an identity never linked refused")
+	}
+	chain := &events.PatientIdentityLinked{Patient: third, Other: other, Reason: "HL7 A40"}
+	if _, err := events.Decide(p, command(chain)); err != nil {
+		t.Errorf("linking a third identity through a linked one: %v", err)
+	}
+	evs, err := events.Decide(p, command(annul(h[1].ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs[0].Seq = 3
+	h = append(h, evs[0])
+	p = events.Fold(h)
+	if _, ok := p.Linked(other); ok {
+		t.Error("after the Correction, Linked(other) = true; want the link undone")
+	}
+	if _, err := events.Decide(p, command(link)); err != nil {
+		t.Errorf("linking again after the Correction: %v", err)
 	}
 }

@@ -165,6 +165,13 @@ func TestPayloadValidate(t *testing.T) {
 		{"QuarantineResolved/missing seq", with(func(p *events.QuarantineResolved) { p.Seq = 0 }), "seq"},
 		{"QuarantineResolved/not a hash", with(func(p *events.QuarantineResolved) { p.Hash = "4711" }), "hash"},
 		{"QuarantineResolved/unknown decision", with(func(p *events.QuarantineResolved) { p.Decision = "ignore" }), "decision"},
+
+		{"PatientIdentityLinked/valid", with(func(*events.PatientIdentityLinked) {}), ""},
+		{"PatientIdentityLinked/no other pathway", with(func(p *events.PatientIdentityLinked) { p.Joined = uuid.Nil }), ""},
+		{"PatientIdentityLinked/bad patient", with(func(p *events.PatientIdentityLinked) { p.Patient = "2509479989" }), "patient"},
+		{"PatientIdentityLinked/missing other", with(func(p *events.PatientIdentityLinked) { p.Other = "" }), "other"},
+		{"PatientIdentityLinked/same patient", with(func(p *events.PatientIdentityLinked) { p.Other = p.Patient }), "other"},
+		{"PatientIdentityLinked/missing reason", with(func(p *events.PatientIdentityLinked) { p.Reason = "" }), "reason"},
 	}
 	covered := map[events.Type]bool{}
 	for _, tt := range tests {

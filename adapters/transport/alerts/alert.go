@@ -30,16 +30,22 @@ const (
 	// DeadlineElapsed: a deadline of an offer, a document or a gap that the
 	// addressee can act on passed.
 	DeadlineElapsed Kind = "deadline-elapsed"
+	// PatientLinked: the patient of a pathway the addressee is a party to
+	// was found to be another identity's too (a replacement CPR number that
+	// got its CPR number), and the pathways were joined.
+	PatientLinked Kind = "patient-linked"
+	// PatientUnlinked: such a join was undone (HL7 A37, a Correction).
+	PatientUnlinked Kind = "patient-unlinked"
 )
 
 // Kinds lists the alert kinds.
 func Kinds() []Kind {
-	return []Kind{OfferReceived, GapOpened, GapEscalated, GapClosed, DeadlineElapsed}
+	return []Kind{OfferReceived, GapOpened, GapEscalated, GapClosed, DeadlineElapsed, PatientLinked, PatientUnlinked}
 }
 
 func (k Kind) valid() bool {
 	switch k {
-	case OfferReceived, GapOpened, GapEscalated, GapClosed, DeadlineElapsed:
+	case OfferReceived, GapOpened, GapEscalated, GapClosed, DeadlineElapsed, PatientLinked, PatientUnlinked:
 		return true
 	}
 	return false
@@ -60,6 +66,7 @@ type Alert struct {
 	Pathway uuid.UUID    `json:"pathway"`
 	Gap     *GapInfo     `json:"gap,omitempty"`
 	Offer   *OfferInfo   `json:"offer,omitempty"`
+	Link    *LinkInfo    `json:"link,omitempty"`
 	// EventID, EventType and EventSeq name the event that caused the
 	// alert; OccurredAt and RecordedAt are its valid and record times.
 	EventID    uuid.UUID   `json:"event_id"`
@@ -95,6 +102,16 @@ type OfferInfo struct {
 	What     events.Responsibility `json:"what"`
 	From     events.OrgID          `json:"from,omitempty"`
 	Deadline time.Time             `json:"deadline,omitzero"`
+}
+
+// LinkInfo describes the join a patient-linked or patient-unlinked alert
+// is about. It names no patient: the pathways are the addressee's way in.
+type LinkInfo struct {
+	// Joined is the other pathway, when the other identity had one.
+	Joined uuid.UUID `json:"joined,omitzero"`
+	// Reason says which message joined them, e.g. "HL7 A47 change
+	// patient identifier list".
+	Reason string `json:"reason"`
 }
 
 // alertNamespace is the UUIDv5 namespace of alert ids.

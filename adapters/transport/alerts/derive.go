@@ -67,7 +67,35 @@ func Derive(v Viewer, history []events.Envelope) []Alert {
 	if de, ok := e.Payload.(*events.DeadlineElapsed); ok {
 		d.deadline(de, history, after)
 	}
+	d.links(history)
 	return d.out
+}
+
+// links tells every party of the pathway that its patient was joined to
+// another identity's (a PatientIdentityLinked), or that a join was undone
+// (a Correction of one): each must know that the patient's other pathway
+// holds more of the story. A join changes no gap, so no other alert says
+// so.
+func (d *deriver) links(history []events.Envelope) {
+	kind, l := PatientLinked, (*events.PatientIdentityLinked)(nil)
+	switch v := d.e.Payload.(type) {
+	case *events.PatientIdentityLinked:
+		l = v
+	case *events.Correction:
+		for i := range history {
+			if history[i].ID == v.Annuls {
+				l, _ = history[i].Payload.(*events.PatientIdentityLinked)
+			}
+		}
+		kind = PatientUnlinked
+	}
+	if l == nil {
+		return
+	}
+	for _, org := range events.Parties(history) {
+		d.add(kind, org, nil, nil)
+		d.out[len(d.out)-1].Link = &LinkInfo{Joined: l.Joined, Reason: l.Reason}
+	}
 }
 
 type deriver struct {

@@ -185,3 +185,41 @@ func TestAlertJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestDeriveLinks: a join of two identities tells every party of the
+// pathway, and so does its undoing; nothing else is said.
+func TestDeriveLinks(t *testing.T) {
+	g, err := projections.NewGaps(projections.DefaultRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := events.NewPseudonymizer([]byte("alert-test-secret-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	realCPR, _ := p.Ref("0102030405")
+	other := events.NewID()
+	h := discharged(t).do(hospital, t0.Add(3*time.Hour), &events.PatientIdentityLinked{
+		Patient: realCPR, Other: patient(t), Joined: other, Reason: "HL7 A47 change patient identifier list",
+	})
+	got := Derive(g, h.evs)
+	if want := []string{"patient-linked " + string(aarhus), "patient-linked " + string(hospital)}; !slices.Equal(summary(got), want) {
+		t.Fatalf("got %v; want %v: every party of the pathway", summary(got), want)
+	}
+	for _, a := range got {
+		if a.Link == nil || a.Link.Joined != other || a.Link.Reason != "HL7 A47 change patient identifier list" {
+			t.Errorf("%s: link %+v; want the other pathway and the reason", a.Org, a.Link)
+		}
+		if b, _ := json.Marshal(a); strings.Contains(string(b), string(realCPR)) || strings.Contains(string(b), string(patient(t))) {
+			t.Errorf("the alert names a patient: %s", b)
+		}
+	}
+	link := h.evs[len(h.evs)-1].ID
+	h.do(hospital, t0.Add(4*time.Hour), &events.Correction{Annuls: link, Reason: "HL7 A37 unlink patient information"})
+	if got, want := summary(Derive(g, h.evs)), []string{"patient-unlinked " + string(aarhus), "patient-unlinked " + string(hospital)}; !slices.Equal(got, want) {
+		t.Errorf("after the Correction: got %v; want %v", got, want)
+	}
+	if again := Derive(g, h.evs); again[0].ID != Derive(g, h.evs)[0].ID {
+		t.Error("the same history gave different alert ids")
+	}
+}

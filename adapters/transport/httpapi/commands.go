@@ -115,7 +115,7 @@ func (s *Server) pathwayFor(ctx context.Context, p Principal, id uuid.UUID) ([]e
 	if len(history) == 0 {
 		return nil, events.ErrUnknownPathway
 	}
-	if !p.mayRead(parties(history)) {
+	if !p.mayRead(events.Parties(history)) {
 		return nil, forbidden("this organisation is not party to the pathway")
 	}
 	return history, nil
@@ -262,7 +262,7 @@ func (s *Server) openPathway(w http.ResponseWriter, r *http.Request) {
 // is not party to it learns that it exists, so the attempt is recorded
 // like a read.
 func (s *Server) existing(w http.ResponseWriter, r *http.Request, p Principal, id uuid.UUID, history []events.Envelope) {
-	ps := parties(history)
+	ps := events.Parties(history)
 	allowed := p.mayRead(ps)
 	if !allowed {
 		if err := s.record(r.Context(), p, id, ps, "open-existing", false); err != nil {

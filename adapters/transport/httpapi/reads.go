@@ -164,7 +164,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problemFor(events.ErrUnknownPathway))
 		return
 	}
-	ps := parties(history)
+	ps := events.Parties(history)
 	allowed := p.mayRead(ps)
 	what := "pathway"
 	if wantIdentity {

@@ -1,4 +1,4 @@
-package httpapi
+package events_test
 
 import (
 	"slices"
@@ -27,7 +27,7 @@ func TestParties(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := parties(c.history); !slices.Equal(got, c.want) {
+			if got := events.Parties(c.history); !slices.Equal(got, c.want) {
 				t.Errorf("got %v; want %v", got, c.want)
 			}
 		})
