@@ -143,6 +143,10 @@ type PathwayOpened struct {
 	// after that pathway closed. Absent on a patient's first pathway and
 	// on every pathway stored before readmissions were linked.
 	Previous uuid.UUID `json:"previous,omitzero"`
+	// AgeBand is the patient's age group at the opening, derived at ingest
+	// from the CPR number (AgeBandOf); absent when unknown (a replacement
+	// CPR, or a pathway stored before age bands were derived).
+	AgeBand AgeBand `json:"age_band,omitempty"`
 }
 
 // PatientAdmitted says a hospital took the patient in and holds the
@@ -356,6 +360,11 @@ func (p *PathwayOpened) Validate() error {
 	}
 	if err := slug("cluster", p.Cluster); err != nil {
 		return err
+	}
+	if p.AgeBand != "" {
+		if err := oneOf("age_band", p.AgeBand, ageBands); err != nil {
+			return err
+		}
 	}
 	return firstErr(
 		orgOpt("municipality", p.Municipality),

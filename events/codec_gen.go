@@ -254,6 +254,10 @@ func appendPathwayOpened(b []byte, p *PathwayOpened) ([]byte, error) {
 		b = append(b, `,"previous":`...)
 		b = appendUUID(b, p.Previous)
 	}
+	if p.AgeBand != "" {
+		b = append(b, `,"age_band":`...)
+		b = appendString(b, string(p.AgeBand))
+	}
 	return append(b, '}'), nil
 }
 
@@ -627,6 +631,8 @@ func (s *scanner) readPathwayOpened(p *PathwayOpened, bit uint32) uint32 {
 			return s.text(&p.Episode, 1<<5)
 		case "previous":
 			return s.uuid(&p.Previous, 1<<6)
+		case "age_band":
+			return s.sym((*string)(&p.AgeBand), 1<<7)
 		}
 		return 0
 	}, bit)

@@ -208,3 +208,31 @@ func sameSet(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+func TestAgeBandOf(t *testing.T) {
+	at := instant("2027-01-02T10:00:00Z")
+	tests := []struct {
+		cpr  string
+		want events.AgeBand
+		ok   bool
+	}{
+		{"0101101234", events.AgeOldest, true}, // 7th digit 1: born 1910
+		{"0201104000", events.AgeChild, true},  // 7th digit 4, year 10: 2010, 16 years
+		{"0201084000", events.AgeAdult, true},  // 2008, 19 on 2 January 2027
+		{"0301094000", events.AgeChild, true},  // 2009, 18 tomorrow: 17
+		{"010160-1234", events.AgeOlder, true}, // 1960: 67
+		{"2509479989", events.AgeOlder, true},  // MedCom's test CPR, 1947: 79
+		{"0101475000", "", false},              // 7th digit 5, year 47: 2047, not born yet
+		{"0101585000", events.AgeOldest, true}, // 7th digit 5, year 58: 1858
+		{"3102601234", "", false},              // 31 February
+		{"12345", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cpr, func(t *testing.T) {
+			got, ok := events.AgeBandOf(tt.cpr, at)
+			if ok != tt.ok || got != tt.want {
+				t.Errorf("got %q, %t; want %q, %t", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}

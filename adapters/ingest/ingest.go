@@ -384,6 +384,9 @@ func (in *Ingest) withOpening(ctx context.Context, tr *events.Translation, cmd *
 		Patient: ref, Identity: sealed, Cluster: in.cluster(tr),
 		Municipality: tr.Municipality, GP: tr.GP, Episode: tr.Episode,
 	}
+	// The age band, not the birth date: the CPR number never leaves here
+	// in clear.
+	open.AgeBand, _ = events.AgeBandOf(tr.Patient.CPR, tr.OccurredAt)
 	cmd.Payloads = append([]events.Payload{open}, cmd.Payloads...)
 	return nil
 }

@@ -98,6 +98,9 @@ func TestReceiveOpensAndDeduplicates(t *testing.T) {
 	if opened.Cluster != "aarhus" || opened.Identity == nil {
 		t.Errorf("opened in cluster %q, identity sealed %v; want aarhus, sealed", opened.Cluster, opened.Identity != nil)
 	}
+	if opened.AgeBand != events.AgeOldest {
+		t.Errorf("age band %q; want %q (CPR 0102030405: born 1903)", opened.AgeBand, events.AgeOldest)
+	}
 	id, err := s.Vault().Open(ctx, opened.Patient, opened.Identity)
 	if err != nil || id.CPR != "0102030405" {
 		t.Errorf("sealed identity: %v", err)

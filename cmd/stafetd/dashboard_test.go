@@ -187,7 +187,10 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("the timeline shows the gap interval", func(t *testing.T) {
 		tab := tab.with(t)
-		tab.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-pathway=%q] a.pathway-link`, pw))))
+		// Clicked in the page, in one step: the live list can re-render
+		// between a node lookup and a click (CI under load saw "Could not
+		// find node with given id").
+		tab.waitFor(fmt.Sprintf(`(() => { const a = document.querySelector('tr[data-pathway=%q] a.pathway-link'); if (a) a.click(); return !!a; })()`, pw))
 		tab.waitFor(fmt.Sprintf(`document.querySelector('main').dataset.view === '#/pathway/%s'`, pw))
 		if !strings.Contains(tab.eval(`location.hash`), pw) {
 			t.Errorf("the row's link went to %s; want the pathway", tab.eval(`location.hash`))

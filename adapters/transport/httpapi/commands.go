@@ -224,6 +224,7 @@ func (s *Server) openPathway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opened := &events.PathwayOpened{Patient: ref, Cluster: b.Cluster, Municipality: b.Municipality, GP: b.GP, Episode: b.Episode}
+	opened.AgeBand, _ = events.AgeBandOf(b.Patient.CPR, cmd.OccurredAt)
 	if err := s.clusterFor(opened, cmd.Actor.Org, cmd.OccurredAt); err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
