@@ -50,20 +50,10 @@ func TestDashboard(t *testing.T) {
 	// simulator runs, so there are gaps all over the country.
 	const scale = 600
 	dir := t.TempDir()
-	rules, err := simulator.Rules(scale)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range map[string][]byte{"organisations.json": simulator.Organisations(), "rules.json": rules} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	const admin = "dashboard-test-operator-token"
-	svc, _ := startService(t, filepath.Join(dir, "data"), map[string]string{
-		"STAFET_ORGANISATIONS": filepath.Join(dir, "organisations.json"), "STAFET_RULES": filepath.Join(dir, "rules.json"),
-		"STAFET_ADMIN_TOKEN": admin, "STAFET_DURABILITY": "bulk",
-	})
+	env := simulatorFiles(t, dir, scale)
+	env["STAFET_ADMIN_TOKEN"], env["STAFET_DURABILITY"] = admin, "bulk"
+	svc, _ := startService(t, filepath.Join(dir, "data"), env)
 	base := "http://" + svc.httpAddr.String()
 	waitReady(t, base)
 	checkServesPage(t, base)
@@ -350,6 +340,22 @@ func TestDashboard(t *testing.T) {
 	})
 	b.checkConsole(t)
 	t.Logf("dashboard test took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// simulatorFiles writes the simulator's organisations and its rules at a
+// time scale into dir, and returns the settings that name them.
+func simulatorFiles(t *testing.T, dir string, scale float64) map[string]string {
+	t.Helper()
+	rules, err := simulator.Rules(scale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"organisations.json": simulator.Organisations(), "rules.json": rules} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return map[string]string{"STAFET_ORGANISATIONS": filepath.Join(dir, "organisations.json"), "STAFET_RULES": filepath.Join(dir, "rules.json")}
 }
 
 // checkServesPage checks that stafetd itself serves the dashboard.

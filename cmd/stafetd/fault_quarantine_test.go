@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,21 +39,9 @@ func TestFaultQuarantine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	const scale = 600
-	dir := t.TempDir()
-	rules, err := simulator.Rules(scale)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range map[string][]byte{"organisations.json": simulator.Organisations(), "rules.json": rules} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	secret := faultSecret(t)
-	common := map[string]string{
-		"STAFET_ORGANISATIONS": filepath.Join(dir, "organisations.json"), "STAFET_RULES": filepath.Join(dir, "rules.json"),
-		"STAFET_ADMIN_TOKEN": faultAdminToken, "STAFET_SECRET_FILE": secret, "STAFET_DURABILITY": "bulk",
-	}
+	common := simulatorFiles(t, t.TempDir(), scale)
+	common["STAFET_ADMIN_TOKEN"], common["STAFET_SECRET_FILE"], common["STAFET_DURABILITY"] = faultAdminToken, faultSecret(t), "bulk"
+
 	with := func(extra map[string]string) map[string]string {
 		out := map[string]string{}
 		for k, v := range common {

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )
@@ -19,26 +17,15 @@ import (
 // and the decision about each.
 
 type quarantineView struct {
-	Seq        uint64                  `json:"seq"`
-	Subject    string                  `json:"subject"`
-	Cluster    string                  `json:"cluster,omitempty"`
-	Pathway    uuid.UUID               `json:"pathway,omitzero"`
-	Reason     events.QuarantineReason `json:"reason"`
-	Detail     string                  `json:"detail"`
-	Hash       string                  `json:"hash"`
-	At         time.Time               `json:"at"`
-	Open       bool                    `json:"open"`
-	Resolution *engine.Resolution      `json:"resolution,omitempty"`
+	engine.Quarantine
+	Open bool `json:"open"`
 	// Readable, in one message's view: whether this stafetd's build reads
 	// it now, so that it can be taken in.
 	Readable *bool `json:"readable,omitempty"`
 }
 
 func viewQuarantine(q engine.Quarantine) quarantineView {
-	return quarantineView{
-		Seq: q.Seq, Subject: q.Subject, Cluster: q.Cluster, Pathway: q.Pathway, Reason: q.Reason, Detail: q.Detail,
-		Hash: q.Hash, At: q.At, Open: q.Open(), Resolution: q.Resolution,
-	}
+	return quarantineView{Quarantine: q, Open: q.Open()}
 }
 
 // listQuarantine lists the quarantined messages, oldest first; ?status=
