@@ -35,6 +35,7 @@ const ReadmissionWindow = 30 * 24 * time.Hour
 
 type boardPath struct {
 	cluster, muni sym
+	band          uint8 // index in bandNames; 0 unknown
 	previous      uuid.UUID
 	offers        []offered
 	discharged    stamp // the discharge still waiting for its first service
@@ -48,12 +49,27 @@ type offered struct {
 type discharge struct {
 	at            stamp
 	cluster, muni sym
+	band          uint8
 	readmitted    bool
 }
 
 type monthKey struct {
 	scope sym
 	month int32 // months since January 1970, in the rules' time zone
+	band  uint8 // 0: every patient; else the patients of bandNames[band]
+}
+
+// bandNames are the age bands the monthly figures are split by
+// (PathwayOpened.age_band); index 0 is "all".
+var bandNames = [...]events.AgeBand{"", events.AgeChild, events.AgeAdult, events.AgeOlder, events.AgeOldest}
+
+func bandOf(b events.AgeBand) uint8 {
+	for i, n := range bandNames {
+		if i > 0 && n == b {
+			return uint8(i)
+		}
+	}
+	return 0
 }
 
 type monthAgg struct {
@@ -94,7 +110,7 @@ func (b *Board) apply(e *events.Envelope, sign int32) error {
 	at := stampOf(e.OccurredAt)
 	switch v := e.Payload.(type) {
 	case *events.PathwayOpened:
-		p.cluster, p.previous = b.syms.of(v.Cluster), v.Previous
+		p.cluster, p.previous, p.band = b.syms.of(v.Cluster), v.Previous, bandOf(v.AgeBand)
 		if v.Municipality != "" {
 			p.muni = b.syms.org(v.Municipality)
 		}
@@ -107,14 +123,14 @@ func (b *Board) apply(e *events.Envelope, sign int32) error {
 		// Taking a pathway back, its discharges are as the forward fold
 		// left them: readmitted if an admission came in the window, which
 		// the take-back of that admission then undoes.
-		d := discharge{at: at, cluster: p.cluster, muni: p.muni, readmitted: sign < 0}
-		b.count(d.cluster, d.muni, at, sign, func(m *monthAgg) { m.discharges += sign })
+		d := discharge{at: at, cluster: p.cluster, muni: p.muni, band: p.band, readmitted: sign < 0}
+		b.count(d.cluster, d.muni, d.band, at, sign, func(m *monthAgg) { m.discharges += sign })
 		b.last[e.Pathway] = d
 		p.discharged = at
 	case *events.ServiceStarted:
 		if p.discharged != 0 && at >= p.discharged {
 			bucket := bucketOf(time.Duration(at - p.discharged))
-			b.count(p.cluster, p.muni, p.discharged, sign, func(m *monthAgg) { m.service[bucket] += sign })
+			b.count(p.cluster, p.muni, p.band, p.discharged, sign, func(m *monthAgg) { m.service[bucket] += sign })
 			p.discharged = 0
 		}
 	case *events.HandoffOffered:
@@ -122,7 +138,7 @@ func (b *Board) apply(e *events.Envelope, sign int32) error {
 	case *events.HandoffAccepted:
 		if i := slices.IndexFunc(p.offers, func(o offered) bool { return o.id == v.Offer }); i >= 0 {
 			bucket := bucketOf(time.Duration(at - p.offers[i].at))
-			b.count(p.cluster, p.muni, at, sign, func(m *monthAgg) { m.accept[bucket] += sign })
+			b.count(p.cluster, p.muni, p.band, at, sign, func(m *monthAgg) { m.accept[bucket] += sign })
 			p.offers = slices.Delete(p.offers, i, i+1)
 		}
 	case *events.HandoffRejected:
@@ -150,26 +166,34 @@ func (b *Board) readmission(pathway uuid.UUID, p *boardPath, at stamp, sign int3
 		}
 		d.readmitted = sign > 0
 		b.last[id] = d
-		b.count(d.cluster, d.muni, d.at, sign, func(m *monthAgg) { m.readmitted += sign })
+		b.count(d.cluster, d.muni, d.band, d.at, sign, func(m *monthAgg) { m.readmitted += sign })
 		return
 	}
 }
 
-func (b *Board) count(cluster, muni sym, at stamp, sign int32, f func(*monthAgg)) {
+// count updates the month's aggregates of the pathway's scopes, for all
+// patients and for its age band.
+func (b *Board) count(cluster, muni sym, band uint8, at stamp, sign int32, f func(*monthAgg)) {
 	month := b.rs.month(at.time())
+	bands := []uint8{0}
+	if band != 0 {
+		bands = append(bands, band)
+	}
 	for _, sc := range [2]sym{cluster, muni} {
 		if sc == 0 {
 			continue
 		}
-		k := monthKey{sc, month}
-		m := b.months[k]
-		if m == nil {
-			m = new(monthAgg)
-			b.months[k] = m
-		}
-		f(m)
-		if *m == (monthAgg{}) {
-			delete(b.months, k)
+		for _, bd := range bands {
+			k := monthKey{sc, month, bd}
+			m := b.months[k]
+			if m == nil {
+				m = new(monthAgg)
+				b.months[k] = m
+			}
+			f(m)
+			if *m == (monthAgg{}) {
+				delete(b.months, k)
+			}
 		}
 	}
 }
@@ -227,6 +251,7 @@ func (b *Board) Snapshot() ([]byte, error) {
 		w.uuid(id)
 		w.sym(p.cluster)
 		w.sym(p.muni)
+		w.byte(p.band)
 		w.uuid(p.previous)
 		w.stamp(p.discharged)
 		w.uvarint(uint64(len(p.offers)))
@@ -243,16 +268,18 @@ func (b *Board) Snapshot() ([]byte, error) {
 		w.stamp(d.at)
 		w.sym(d.cluster)
 		w.sym(d.muni)
+		w.byte(d.band)
 		w.bool(d.readmitted)
 	}
 	keys := slices.SortedFunc(maps.Keys(b.months), func(x, y monthKey) int {
-		return cmp.Or(cmp.Compare(w.src.str(x.scope), w.src.str(y.scope)), cmp.Compare(x.month, y.month))
+		return cmp.Or(cmp.Compare(w.src.str(x.scope), w.src.str(y.scope)), cmp.Compare(x.month, y.month), cmp.Compare(x.band, y.band))
 	})
 	w.uvarint(uint64(len(keys)))
 	for _, k := range keys {
 		m := b.months[k]
 		w.sym(k.scope)
 		w.varint(int64(k.month))
+		w.byte(k.band)
 		w.varint(int64(m.discharges))
 		w.varint(int64(m.readmitted))
 		writeHist(w, &m.accept)
@@ -274,7 +301,7 @@ func (b *Board) restore(data []byte, syms *symbols) error {
 	n := newBoard(b.rs, syms)
 	for k := r.count(); k > 0 && r.err == nil; k-- {
 		id := r.uuid()
-		p := &boardPath{cluster: r.sym(), muni: r.sym(), previous: r.uuid(), discharged: r.stamp()}
+		p := &boardPath{cluster: r.sym(), muni: r.sym(), band: r.band(), previous: r.uuid(), discharged: r.stamp()}
 		for j := r.count(); j > 0 && r.err == nil; j-- {
 			p.offers = append(p.offers, offered{id: r.string(), at: r.stamp()})
 		}
@@ -282,10 +309,10 @@ func (b *Board) restore(data []byte, syms *symbols) error {
 	}
 	for k := r.count(); k > 0 && r.err == nil; k-- {
 		id := r.uuid()
-		n.last[id] = discharge{at: r.stamp(), cluster: r.sym(), muni: r.sym(), readmitted: r.bool()}
+		n.last[id] = discharge{at: r.stamp(), cluster: r.sym(), muni: r.sym(), band: r.band(), readmitted: r.bool()}
 	}
 	for k := r.count(); k > 0 && r.err == nil; k-- {
-		key := monthKey{scope: r.sym(), month: r.int32()}
+		key := monthKey{scope: r.sym(), month: r.int32(), band: r.band()}
 		m := &monthAgg{discharges: r.int32(), readmitted: r.int32()}
 		readHist(r, &m.accept)
 		readHist(r, &m.service)
@@ -296,6 +323,16 @@ func (b *Board) restore(data []byte, syms *symbols) error {
 	}
 	*b = *n
 	return nil
+}
+
+// writeHist writes a histogram sparsely: most buckets are empty.
+// band reads an age band's index.
+func (r *reader) band() uint8 {
+	b := r.byte()
+	if int(b) >= len(bandNames) {
+		r.fail("unknown age band")
+	}
+	return b
 }
 
 // writeHist writes a histogram sparsely: most buckets are empty.

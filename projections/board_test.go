@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -32,6 +33,8 @@ import (
 //	2027-01-10 08:00 admitted
 //	2027-01-11 08:00 discharged home with services: no-owner opens, still open
 //
+// Age bands: A and B 80+, C 65-79, D 18-64.
+//
 // Pathway D, Aarhus, discharged 2027-01-05 and admitted again in the same
 // pathway 2027-03-01: 55 days, no readmission.
 func TestBoardMonth(t *testing.T) {
@@ -47,7 +50,7 @@ func TestBoardMonth(t *testing.T) {
 	aarhus, odder, auh := events.Kommune("0751"), events.Kommune("0727"), events.SOR("1001")
 	a, b, c, d := uuid.New(), uuid.New(), uuid.New(), uuid.New()
 	log := []events.Envelope{
-		ev(a, "2026-12-30T10:00:00Z", &events.PathwayOpened{Patient: patientRef(1), Cluster: "aarhus", Municipality: aarhus}),
+		ev(a, "2026-12-30T10:00:00Z", &events.PathwayOpened{Patient: patientRef(1), Cluster: "aarhus", Municipality: aarhus, AgeBand: events.AgeOldest}),
 		ev(a, "2026-12-30T10:00:00Z", &events.PatientAdmitted{Hospital: auh, Class: events.Inpatient}),
 		ev(a, "2026-12-31T09:00:00Z", &events.ReadyForDischarge{Hospital: auh}),
 		ev(a, "2027-01-02T10:00:00Z", &events.PatientDischarged{Hospital: auh, Destination: events.DestHomeWithServices}),
@@ -55,13 +58,13 @@ func TestBoardMonth(t *testing.T) {
 		ev(a, "2027-01-02T14:00:00Z", &events.HandoffAccepted{Offer: "o1", By: aarhus}),
 		ev(a, "2027-01-03T08:00:00Z", &events.ServiceStarted{By: aarhus, What: events.HomeCare}),
 		ev(a, "2027-01-03T09:00:00Z", &events.PathwayClosed{Reason: "home"}),
-		ev(c, "2027-01-10T08:00:00Z", &events.PathwayOpened{Patient: patientRef(3), Cluster: "raad-aarhus", Municipality: odder}),
+		ev(c, "2027-01-10T08:00:00Z", &events.PathwayOpened{Patient: patientRef(3), Cluster: "raad-aarhus", Municipality: odder, AgeBand: events.AgeOlder}),
 		ev(c, "2027-01-10T08:00:00Z", &events.PatientAdmitted{Hospital: auh, Class: events.Inpatient}),
 		ev(c, "2027-01-11T08:00:00Z", &events.PatientDischarged{Hospital: auh, Destination: events.DestHomeWithServices}),
-		ev(b, "2027-01-20T08:00:00Z", &events.PathwayOpened{Patient: patientRef(1), Cluster: "raad-aarhus", Municipality: aarhus, Previous: a}),
+		ev(b, "2027-01-20T08:00:00Z", &events.PathwayOpened{Patient: patientRef(1), Cluster: "raad-aarhus", Municipality: aarhus, Previous: a, AgeBand: events.AgeOldest}),
 		ev(b, "2027-01-20T08:00:00Z", &events.PatientAdmitted{Hospital: auh, Class: events.AcuteAmbulant}),
 		ev(b, "2027-01-25T08:00:00Z", &events.PatientDischarged{Hospital: auh, Destination: events.DestHome}),
-		ev(d, "2027-02-01T08:00:00Z", &events.PathwayOpened{Patient: patientRef(4), Cluster: "raad-aarhus", Municipality: aarhus}),
+		ev(d, "2027-02-01T08:00:00Z", &events.PathwayOpened{Patient: patientRef(4), Cluster: "raad-aarhus", Municipality: aarhus, AgeBand: events.AgeAdult}),
 		ev(d, "2027-02-01T08:00:00Z", &events.PatientAdmitted{Hospital: auh, Class: events.Inpatient}),
 		ev(d, "2027-02-05T08:00:00Z", &events.PatientDischarged{Hospital: auh, Destination: events.DestHome}),
 		ev(d, "2027-04-01T08:00:00Z", &events.PatientAdmitted{Hospital: auh, Class: events.Inpatient}),
@@ -95,17 +98,21 @@ func TestBoardMonth(t *testing.T) {
 	}{
 		{"raad-aarhus January", "raad-aarhus", "2027-01", MonthFigures{
 			Admissions: 2, Discharges: 3, Readmitted: 1, Readmissions: 1.0 / 3, ReadyBedDays: 2, GapsOpened: 2,
-			Population: raadPop, GapsPer10000: 2 * 10000 / float64(raadPop)}, 4, 22},
+			Population: raadPop, GapsPer10000: 2 * 10000 / float64(raadPop),
+			ByAgeBand: map[events.AgeBand]AgeBandFigures{events.AgeOldest: {2, 1, 0.5}, events.AgeOlder: {1, 0, 0}}}, 4, 22},
 		{"Aarhus January", string(aarhus), "2027-01", MonthFigures{
 			Admissions: 1, Discharges: 2, Readmitted: 1, Readmissions: 0.5, ReadyBedDays: 2, GapsOpened: 1,
-			Population: aarhusPop, GapsPer10000: 10000 / float64(aarhusPop)}, 4, 22},
+			Population: aarhusPop, GapsPer10000: 10000 / float64(aarhusPop),
+			ByAgeBand: map[events.AgeBand]AgeBandFigures{events.AgeOldest: {2, 1, 0.5}}}, 4, 22},
 		{"Odder January", string(odder), "2027-01", MonthFigures{
-			Admissions: 1, Discharges: 1, GapsOpened: 1, Population: pop(dir, odder), GapsPer10000: 10000 / float64(pop(dir, odder))}, 0, 0},
+			Admissions: 1, Discharges: 1, GapsOpened: 1, Population: pop(dir, odder), GapsPer10000: 10000 / float64(pop(dir, odder)),
+			ByAgeBand: map[events.AgeBand]AgeBandFigures{events.AgeOlder: {1, 0, 0}}}, 0, 0},
 		{"cluster aarhus December", "aarhus", "2026-12", MonthFigures{
 			Admissions: 1, ReadyBedDays: 1, GapsOpened: 1, Population: pop(dir, aarhus) + pop(dir, events.Kommune("0741")),
 			GapsPer10000: 10000 / float64(pop(dir, aarhus)+pop(dir, events.Kommune("0741")))}, 0, 0},
 		{"raad-aarhus February: no readmission after 55 days", "raad-aarhus", "2027-02", MonthFigures{
-			Admissions: 1, Discharges: 1, Population: raadPop}, 0, 0},
+			Admissions: 1, Discharges: 1, Population: raadPop,
+			ByAgeBand: map[events.AgeBand]AgeBandFigures{events.AgeAdult: {1, 0, 0}}}, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,7 +121,7 @@ func TestBoardMonth(t *testing.T) {
 			want := tt.want
 			want.Scope, want.Month = tt.scope, tt.month
 			want.OfferToAccept, want.DischargeToService = got.OfferToAccept, got.DischargeToService
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got  %+v\nwant %+v", got, want)
 			}
 			for _, l := range []struct {
@@ -150,7 +157,7 @@ func TestBoardMonth(t *testing.T) {
 			t.Errorf("snapshot after restore differs")
 		}
 		m := month("2027-01")
-		if g, w := other.Figures.Months("raad-aarhus", m, m, now)[0], set.Figures.Months("raad-aarhus", m, m, now)[0]; g != w {
+		if g, w := other.Figures.Months("raad-aarhus", m, m, now)[0], set.Figures.Months("raad-aarhus", m, m, now)[0]; !reflect.DeepEqual(g, w) {
 			t.Errorf("restored: got %+v; want %+v", g, w)
 		}
 	})

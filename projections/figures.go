@@ -215,6 +215,17 @@ type MonthFigures struct {
 	GapsOpened   int
 	Population   int
 	GapsPer10000 float64
+	// ByAgeBand splits the month's discharges and readmissions by the
+	// patient's age band at the pathway's opening (PathwayOpened.age_band);
+	// patients of unknown age are only in the totals.
+	ByAgeBand map[events.AgeBand]AgeBandFigures
+}
+
+// AgeBandFigures are one age band's discharges and 30-day readmissions
+// in a month.
+type AgeBandFigures struct {
+	Discharges, Readmitted int
+	Readmissions           float64
 }
 
 // Months returns the board figures of a body (a sundhedsklynge, or a
@@ -241,15 +252,32 @@ func (f Figures) Months(scope string, first, last int32, now time.Time) []MonthF
 			if f.b == nil {
 				continue
 			}
-			if a := f.b.months[monthKey{s, month}]; a != nil {
+			if a := f.b.months[monthKey{s, month, 0}]; a != nil {
 				m.Readmitted += int(a.readmitted)
 				accept.add(&a.accept)
 				service.add(&a.service)
+			}
+			for bd := 1; bd < len(bandNames); bd++ {
+				if a := f.b.months[monthKey{s, month, uint8(bd)}]; a != nil {
+					if m.ByAgeBand == nil {
+						m.ByAgeBand = map[events.AgeBand]AgeBandFigures{}
+					}
+					x := m.ByAgeBand[bandNames[bd]]
+					x.Discharges += int(a.discharges)
+					x.Readmitted += int(a.readmitted)
+					m.ByAgeBand[bandNames[bd]] = x
+				}
 			}
 		}
 		m.ReadyBedDays += f.openReadyDays(scopes, month, now, n)
 		if m.Discharges > 0 {
 			m.Readmissions = float64(m.Readmitted) / float64(m.Discharges)
+		}
+		for band, x := range m.ByAgeBand {
+			if x.Discharges > 0 {
+				x.Readmissions = float64(x.Readmitted) / float64(x.Discharges)
+				m.ByAgeBand[band] = x
+			}
 		}
 		if pop > 0 {
 			m.GapsPer10000 = float64(m.GapsOpened) * 10000 / float64(pop)

@@ -158,6 +158,30 @@ func (g *Gaps) BodyAt(pathway uuid.UUID, at time.Time) (string, bool) {
 	return g.bodyAt(t, at), true
 }
 
+// OpenIn returns the open pathways opened in a body (their subject's
+// token) with their patient's municipality, sorted by id: the literal
+// subjects a subscriber needs where a 2026 cluster splits between two
+// sundhedsråd.
+func (g *Gaps) OpenIn(cluster string) []PathwayPlace {
+	s, ok := g.syms.lookup(cluster)
+	if !ok || cluster == "" {
+		return nil
+	}
+	var out []PathwayPlace
+	for _, id := range sortedIDs(g.paths) {
+		if t := g.paths[id]; t.cluster == s {
+			out = append(out, PathwayPlace{Pathway: id, Municipality: g.syms.orgID(t.municipality)})
+		}
+	}
+	return out
+}
+
+// PathwayPlace is an open pathway and its patient's municipality.
+type PathwayPlace struct {
+	Pathway      uuid.UUID
+	Municipality events.OrgID
+}
+
 func (g *Gaps) bodyAt(t *track, at time.Time) string {
 	return bodyAt(g.dir, g.syms.str(t.cluster), g.syms.orgID(t.municipality), at)
 }

@@ -112,6 +112,7 @@ func TestGoldenAcrossNewYear(t *testing.T) {
 			if g.Kind == ReadyButWaiting {
 				fmt.Fprintf(&b, " days=%d", g.Days)
 			}
+			fmt.Fprintf(&b, " closers=%v", g.Closers)
 			b.WriteString("\n")
 		}
 		dec, _ := ParseMonth("2026-12")

@@ -15,8 +15,8 @@ import (
 // aggregates by key), so the same state always gives the same bytes,
 // however the in-memory symbols were numbered.
 
-// Version 2: a Set holds a Board.
-const snapshotVersion = 2
+// Version 2: a Set holds a Board; 3: the Board splits by age band.
+const snapshotVersion = 3
 
 // ErrSnapshot matches every error restoring a snapshot.
 var ErrSnapshot = errors.New("projections: bad snapshot")

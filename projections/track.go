@@ -160,6 +160,10 @@ func (x *env) org(id events.OrgID) sym {
 	return x.syms.org(id)
 }
 
+func (x *env) isRegional(s sym) bool {
+	return s != 0 && strings.HasPrefix(x.syms.str(s), events.SchemeRegion+":")
+}
+
 func (x *env) isMunicipal(s sym) bool {
 	return s != 0 && strings.HasPrefix(x.syms.str(s), events.SchemeKommune+":")
 }
@@ -418,6 +422,14 @@ func (t *track) offer(x *env, e *events.Envelope, v *events.HandoffOffered, ts s
 		ref:  ref{id: v.Offer, rk: refOffer, kind: kOfferOverdue},
 		rule: rule, what: what, party: x.org(v.To), other: x.org(v.From), start: ts, deadline: deadline,
 	})
+	// The offer names who receives the task: from 2027 a region for a
+	// municipal bed (docs/reform-2027.md). An open no-owner gap of it is
+	// theirs to close first.
+	for i := range t.gaps {
+		if g := &t.gaps[i]; g.kind == kNoOwner && g.closed == 0 && g.id == string(v.What) && x.isRegional(x.org(v.To)) {
+			g.a = x.org(v.To)
+		}
+	}
 }
 
 func (t *track) accept(x *env, e *events.Envelope, v *events.HandoffAccepted, ts stamp) {

@@ -171,6 +171,26 @@ func TestFigures(t *testing.T) {
 			}
 		})
 	}
+	t.Run("subjects of a sundhedsråd", func(t *testing.T) {
+		var got struct {
+			Items []struct {
+				ID       string   `json:"id"`
+				Subjects []string `json:"subjects"`
+			}
+		}
+		e.do("GET", "/v1/clusters?at=2027-01-01", adminToken, nil).json(t, &got)
+		want := map[string][]string{
+			"raad-aarhus": {"stafet.ev.raad-aarhus.*", "stafet.ev.aarhus.*", "stafet.ev.horsens.*"},
+			// Lillebælt split (Middelfart to Fyn): no wildcard for it, only
+			// its open pathways of Middelfart, none here.
+			"raad-fyn": {"stafet.ev.raad-fyn.*", "stafet.ev.fyn.*"},
+		}
+		for _, it := range got.Items {
+			if w, ok := want[it.ID]; ok && !slices.Equal(it.Subjects, w) {
+				t.Errorf("%s: subjects %v; want %v", it.ID, it.Subjects, w)
+			}
+		}
+	})
 	if res := e.do("GET", "/v1/clusters?at=new-year", adminToken, nil); res.status != 400 {
 		t.Errorf("GET /v1/clusters?at=new-year: status %d; want 400", res.status)
 	}
@@ -241,5 +261,36 @@ func TestOrganisations(t *testing.T) {
 	}
 	if res := e.do("GET", "/v1/organisations?kind=bank", e.hosp, nil); res.status != http.StatusBadRequest {
 		t.Errorf("unknown kind: status %d; want 400", res.status)
+	}
+}
+
+// Cluster Lillebælt splits on 1 January 2027 (Middelfart to Fyn): a
+// subscriber for each sundhedsråd gets its own pathways of it by literal
+// subject, and no one else's.
+func TestSubjectsOfASplitCluster(t *testing.T) {
+	e := newEnv(t)
+	middelfart := e.admitted(cpr(5), events.Kommune("0410"), t0)
+	kolding := e.admitted(cpr(6), events.Kommune("0621"), t0)
+	var got struct {
+		Items []struct {
+			ID       string   `json:"id"`
+			Subjects []string `json:"subjects"`
+		}
+	}
+	e.do("GET", "/v1/clusters?at=2027-01-01", adminToken, nil).json(t, &got)
+	want := map[string][]string{
+		"raad-fyn":        {"stafet.ev.raad-fyn.*", "stafet.ev.fyn.*", "stafet.ev.lillebaelt." + middelfart.String()},
+		"raad-lillebaelt": {"stafet.ev.raad-lillebaelt.*", "stafet.ev.lillebaelt." + kolding.String()},
+	}
+	for _, it := range got.Items {
+		if w, ok := want[it.ID]; ok {
+			delete(want, it.ID)
+			if !slices.Equal(it.Subjects, w) {
+				t.Errorf("%s: subjects %v; want %v", it.ID, it.Subjects, w)
+			}
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("missing bodies %v", want)
 	}
 }

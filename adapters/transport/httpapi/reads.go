@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stafet/stafet/adapters/ingest"
+	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 	"github.com/stafet/stafet/projections"
 )
@@ -486,6 +487,11 @@ type clusterView struct {
 	Municipalities []events.OrgID              `json:"municipalities"`
 	OpenGaps       map[projections.GapKind]int `json:"open_gaps"`
 	OpenTotal      int                         `json:"open_total"`
+	// Subjects are the event subjects a subscriber for this body takes to
+	// get exactly its pathways: its own, the whole predecessors' and, for a
+	// predecessor that split, the open pathways of its municipalities
+	// (docs/reform-2027.md).
+	Subjects []string `json:"subjects,omitempty"`
 }
 
 // listClusters lists the bodies in force on the date asked (?at=, a date
@@ -501,12 +507,16 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 	}
 	ids := s.clusters(principalFrom(r.Context()), at)
 	counts := make(map[string]map[projections.GapKind]int)
+	subjects := make(map[string][]string)
 	err = s.set(func(set *projections.Set) {
 		for _, g := range set.Gaps.List(projections.GapFilter{At: at}, s.cfg.Now()) {
 			if counts[g.Body] == nil {
 				counts[g.Body] = make(map[projections.GapKind]int)
 			}
 			counts[g.Body][g.Kind]++
+		}
+		for _, id := range ids {
+			subjects[id] = s.subjects(set.Gaps, id)
 		}
 	})
 	if err != nil {
@@ -523,6 +533,7 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 				v.ValidTo = c.ValidTo.Format(time.DateOnly)
 			}
 			v.Municipalities = append(v.Municipalities, c.Municipalities...)
+			v.Subjects = subjects[id]
 		} else if counts[id] == nil {
 			continue // no unassigned pathways: nothing to show
 		}
@@ -533,6 +544,37 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 		items = append(items, v)
 	}
 	writeList(w, r, items, nil)
+}
+
+// subjects returns the event subjects of a body's pathways: its own
+// wildcard and, for a body that took over from earlier ones on its first
+// day, each predecessor's wildcard if it came over whole, else the literal
+// subjects of its open pathways whose patients live in the body.
+func (s *Server) subjects(g *projections.Gaps, id string) []string {
+	d := s.cfg.Directory
+	c, ok := d.Cluster(id)
+	if !ok {
+		return nil
+	}
+	out := []string{engine.ClusterFilter(id)}
+	for _, l := range d.Links(c.ValidFrom.AddDate(0, 0, -1), c.ValidFrom) {
+		if l.To != id {
+			continue
+		}
+		if p, _ := d.Cluster(l.From); len(l.Municipalities) == len(p.Municipalities) {
+			out = append(out, engine.ClusterFilter(l.From))
+			continue
+		}
+		heir, _ := d.Successor(l.From, c.ValidFrom)
+		for _, pw := range g.OpenIn(l.From) {
+			// As Directory.BodyOf places them: by municipality, a pathway
+			// without one in its body's successor.
+			if slices.Contains(l.Municipalities, pw.Municipality) || pw.Municipality == "" && heir == id {
+				out = append(out, engine.Subject(l.From, pw.Pathway))
+			}
+		}
+	}
+	return out
 }
 
 // queryDay reads a date (YYYY-MM-DD, a Danish calendar day: its last

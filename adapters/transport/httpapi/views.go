@@ -224,6 +224,15 @@ type monthView struct {
 	GapsOpened         int         `json:"gaps_opened"`
 	Population         int         `json:"population"`
 	GapsPer10000       float64     `json:"gaps_per_10000"`
+	// ByAgeBand splits discharges and readmissions by the patient's age
+	// band at the opening (0-17, 18-64, 65-79, 80+).
+	ByAgeBand map[events.AgeBand]ageBandView `json:"by_age_band"`
+}
+
+type ageBandView struct {
+	Discharges   int     `json:"discharges"`
+	Readmitted   int     `json:"readmitted_30d"`
+	Readmissions float64 `json:"readmission_rate_30d"`
 }
 
 func viewLatency(l projections.Latency) latencyView {
@@ -237,7 +246,11 @@ func viewMonths(ms []projections.MonthFigures) []monthView {
 			Month: m.Month, Admissions: m.Admissions, Discharges: m.Discharges, Readmitted: m.Readmitted, Readmissions: m.Readmissions,
 			ReadyBedDays: m.ReadyBedDays, DischargeToService: viewLatency(m.DischargeToService), OfferToAccept: viewLatency(m.OfferToAccept),
 			GapsOpened: m.GapsOpened, Population: m.Population, GapsPer10000: m.GapsPer10000,
+			ByAgeBand: map[events.AgeBand]ageBandView{},
 		})
+		for band, x := range m.ByAgeBand {
+			out[len(out)-1].ByAgeBand[band] = ageBandView{Discharges: x.Discharges, Readmitted: x.Readmitted, Readmissions: x.Readmissions}
+		}
 	}
 	return out
 }
