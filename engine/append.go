@@ -74,7 +74,8 @@ func (s *Log) Execute(ctx context.Context, cmd events.Command) (Result, error) {
 			s.stats.Rejected.Add(1)
 			return Result{}, err
 		}
-		res, err := s.Append(ctx, cluster(p, evs), p.LastSeq(), evs)
+		wasClosed := p.Closed()
+		res, err := s.append(ctx, cluster(p, evs), p.LastSeq(), evs)
 		if errors.Is(err, ErrConflict) {
 			s.stats.Conflicts.Add(1)
 			s.cache.drop(cmd.Pathway)
@@ -88,10 +89,14 @@ func (s *Log) Execute(ctx context.Context, cmd events.Command) (Result, error) {
 			// The server had the message already; what it stored may differ
 			// from what was just decided, so forget the state.
 			s.cache.drop(cmd.Pathway)
-			return Result{FirstSeq: res.FirstSeq, LastSeq: res.LastSeq, Duplicate: true}, nil
+			return Result{FirstSeq: res.FirstSeq, LastSeq: res.LastSeq, Duplicate: true}, s.Commit(ctx)
 		}
 		s.remember(p, res.Events)
-		return res, nil
+		if p.Closed() != wasClosed {
+			s.markPatient(ctx, p)
+		}
+		// One commit for the events and the patient's mark.
+		return res, s.Commit(ctx)
 	}
 	return Result{}, fmt.Errorf("engine: gave up after %d attempts: %w", maxAttempts, lastErr)
 }
@@ -126,21 +131,23 @@ func (s *Log) state(ctx context.Context, cmd events.Command, fresh bool) (p *eve
 	return p, true, nil
 }
 
-// remember keeps the state after a successful append, so the next command
-// on the pathway needs no load. The state is kept trimmed (no history) so
-// that the cache can hold every open pathway. A Correction rewrites
-// history, so its state is dropped instead and folded afresh next time;
-// so is a closed pathway's, which takes no more commands but the odd late
-// acknowledgement or Correction.
+// remember applies the appended events to the state and keeps it, so the
+// next command on the pathway needs no load. The state is kept trimmed
+// (no history) so that the cache can hold every open pathway. A
+// Correction rewrites history (a Correction is decided on an untrimmed
+// state, which Apply folds again), so its state is dropped and folded
+// afresh next time; so is a closed pathway's, which takes no more
+// commands but the odd late acknowledgement or Correction.
 func (s *Log) remember(p *events.Pathway, appended []events.Envelope) {
+	corrected := false
 	for i := range appended {
-		if _, ok := appended[i].Annuls(); ok {
-			s.cache.drop(appended[i].Pathway)
-			return
-		}
-	}
-	for i := range appended {
+		_, ok := appended[i].Annuls()
+		corrected = corrected || ok
 		p.Apply(&appended[i])
+	}
+	if corrected {
+		s.cache.drop(p.ID())
+		return
 	}
 	if p.Closed() {
 		s.cache.drop(p.ID())
@@ -162,11 +169,34 @@ func cluster(p *events.Pathway, evs []events.Envelope) string {
 	return ""
 }
 
+// markPatient keeps the patient's entry in the pathway index in step with
+// a pathway that closed (or, through a Correction, opened again), before
+// the append's commit, so the two are on disk together. A failure is
+// logged, not returned: the events are appended, and a message that
+// meets the closed pathway through a stale entry marks it then (Intake).
+func (s *Log) markPatient(ctx context.Context, p *events.Pathway) {
+	if s.pathways == nil || p.Patient() == "" {
+		return
+	}
+	if err := s.pathways.markPatient(ctx, p.Patient(), p.ID(), p.Closed()); err != nil {
+		s.log.Warn("pathway index not updated for a pathway that closed or reopened; the next message of the patient does", "pathway", p.ID(), "closed", p.Closed(), "err", err)
+	}
+}
+
 // Append writes events to one pathway if its last sequence is still
 // expectedLast (0: the pathway must be new), atomically: all or none. It
 // returns ErrConflict if another writer appended first. Most callers want
 // Execute, which decides and retries.
 func (s *Log) Append(ctx context.Context, cluster string, expectedLast uint64, evs []events.Envelope) (Result, error) {
+	res, err := s.append(ctx, cluster, expectedLast, evs)
+	if err != nil {
+		return res, err
+	}
+	return res, s.Commit(ctx)
+}
+
+// append is Append without waiting for the commit.
+func (s *Log) append(ctx context.Context, cluster string, expectedLast uint64, evs []events.Envelope) (Result, error) {
 	if len(evs) == 0 {
 		return Result{}, &events.ValidationError{Field: "data", Reason: "no events"}
 	}
@@ -187,7 +217,7 @@ func (s *Log) Append(ctx context.Context, cluster string, expectedLast uint64, e
 	}
 	s.appending.Add(1)
 	defer s.appending.Add(-1)
-	ack, err := s.publish(ctx, msg, expect)
+	ack, err := s.publishStored(ctx, msg, expect)
 	if err != nil {
 		if isWrongLastSeq(err) {
 			return s.checkRetried(ctx, filter, evs, err)
@@ -286,6 +316,16 @@ func (s *Log) checkRetried(ctx context.Context, filter string, evs []events.Enve
 // its expected sequence lets it land once, and Append recognises its own
 // earlier landing (checkRetried).
 func (s *conn) publish(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	ack, err := s.publishStored(ctx, m, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return ack, s.Commit(ctx)
+}
+
+// publishStored is publish without waiting for the commit: it returns
+// once the server has stored the message.
+func (s *conn) publishStored(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 	opts = append(opts, jetstream.WithStallWait(30*time.Second))
 	for {
 		f, err := s.js.PublishMsgAsync(m, opts...)
@@ -296,9 +336,6 @@ func (s *conn) publish(ctx context.Context, m *nats.Msg, opts ...jetstream.Publi
 		case ack := <-f.Ok():
 			if ack.Stream == EventStream {
 				s.noteStored(ack.Sequence)
-			}
-			if err := s.Commit(ctx); err != nil {
-				return nil, err
 			}
 			return ack, nil
 		case err := <-f.Err():

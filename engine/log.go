@@ -24,6 +24,8 @@ type Log struct {
 	codec  *events.Codec
 	locks  [256]sync.Mutex
 	cache  *stateCache
+	// pathways is told when a pathway closes (markPatient).
+	pathways *PathwayIndex
 	// appending counts appends between their publish and their index
 	// write (markIndexedOnStop).
 	appending atomic.Int64

@@ -24,31 +24,40 @@ type PathwayIndex struct {
 	vault *Vault
 }
 
+// The patient entries of the index, patient.<pseudonym>, hold the
+// patient's pathway id (16 bytes), followed by closedMark once the pathway
+// closed. Closing a pathway marks its entry (Log.Execute, with the close's
+// commit), and a reservation takes a marked entry as free: it replaces it
+// with a new pathway and names the closed one as the new one's previous
+// pathway. Entries written before the mark existed are plain ids; a
+// closed pathway behind one is found when a message meets the rule
+// "closed" on it (Intake), which marks it then.
+const closedMark = 'c'
+
 // Resolve finds the pathway an inbound message belongs to: the one
 // its episode of care (the LPR3 stay id, HL7 PV1-19) is linked to, else
 // the patient's open pathway, else a new pathway id reserved for the
-// patient (isNew: the caller opens it). Concurrent callers for the same
-// new patient get the same id: the reservation is an atomic create.
+// patient (Reservation.New: the caller opens it). Concurrent callers for
+// the same new patient get the same id: the reservation is an atomic
+// create.
 //
-// It is Episode, Reserve and LinkEpisode in a row; a caller
-// that wants to overlap their round trips with its own work calls them
-// itself.
-func (s *PathwayIndex) Resolve(ctx context.Context, patient events.PatientRef, episode string) (id uuid.UUID, isNew bool, err error) {
+// It is Episode, Reserve and LinkEpisode in a row.
+func (s *PathwayIndex) Resolve(ctx context.Context, patient events.PatientRef, episode string) (*Reservation, error) {
 	if episode != "" {
 		if id, ok, err := s.Episode(ctx, episode); err != nil || ok {
-			return id, false, err
+			return &Reservation{Pathway: id, byEpisode: true, vault: s.vault, patient: patient}, err
 		}
 	}
 	r, err := s.Reserve(ctx, patient)
 	if err != nil {
-		return uuid.Nil, false, err
+		return nil, err
 	}
 	if episode != "" {
 		if err := s.LinkEpisode(ctx, episode, r.Pathway); err != nil {
-			return uuid.Nil, false, err
+			return nil, err
 		}
 	}
-	return r.Pathway, r.New, nil
+	return r, nil
 }
 
 // Episode returns the pathway an episode of care is linked to.
@@ -64,6 +73,12 @@ type Reservation struct {
 	// New is true when this call reserved the pathway: the caller opens it
 	// (a PathwayOpened first).
 	New bool
+	// Previous is, for a new pathway, the patient's closed pathway it
+	// follows (PathwayOpened.previous): a readmission.
+	Previous uuid.UUID
+
+	// byEpisode: Resolve found the pathway by the episode of care.
+	byEpisode bool
 
 	vault   *Vault
 	patient events.PatientRef
@@ -110,16 +125,33 @@ func (s *PathwayIndex) Reserve(ctx context.Context, patient events.PatientRef) (
 	}
 	// The patient has a pathway, reserved by another writer or by our own
 	// first attempt whose answer was lost (the id tells which); or had one
-	// that was released, which leaves a delete marker.
-	id, ok, err := s.indexGet(ctx, patientKey(patient))
-	if err != nil {
-		return nil, err
+	// that closed, which a new one replaces; or had one that was deleted
+	// (an entry of an older release), which leaves a delete marker.
+	for attempt := 0; ; attempt++ {
+		e, err := s.patientEntry(ctx, patient)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case e.found && !e.closed:
+			r.Pathway, r.New = e.pathway, e.pathway == proposed
+			return r, nil
+		case e.found && attempt < maxAttempts:
+			// Replaced only if nobody changed the entry since it was read;
+			// else read it again.
+			if _, err := s.kv.Update(ctx, patientKey(patient), proposed[:], e.revision); err == nil {
+				r.Pathway, r.New, r.Previous = proposed, true, e.pathway
+				return r, nil
+			} else if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+				return nil, fmt.Errorf("engine: pathway index: %w", err)
+			}
+			continue
+		case e.found:
+			return nil, fmt.Errorf("engine: pathway index: the patient's closed pathway %s kept changing under %d attempts to replace it", e.pathway, maxAttempts)
+		}
+		break
 	}
-	if ok {
-		r.Pathway, r.New = id, id == proposed
-		return r, nil
-	}
-	// Released, or reserved by another instance and not yet on the replica
+	// Deleted, or reserved by another instance and not yet on the replica
 	// that answered: the KV create tells the two apart.
 	if _, err := s.kv.Create(ctx, patientKey(patient), proposed[:]); err != nil {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -155,7 +187,7 @@ func (r *Reservation) SealIdentity(ctx context.Context, id events.Identity) (*ev
 
 // LinkEpisode links an episode of care to a pathway.
 func (s *PathwayIndex) LinkEpisode(ctx context.Context, episode string, pathway uuid.UUID) error {
-	w, err := s.SendEpisodeLink(episode, pathway)
+	w, err := s.sendEpisodeLink(episode, pathway)
 	if err != nil {
 		return err
 	}
@@ -165,53 +197,41 @@ func (s *PathwayIndex) LinkEpisode(ctx context.Context, episode string, pathway 
 	return s.Commit(ctx)
 }
 
-// SendEpisodeLink starts linking an episode of care to a pathway; the link
-// is stored once IndexWrite.Wait returns without error.
-func (s *PathwayIndex) SendEpisodeLink(episode string, pathway uuid.UUID) (*IndexWrite, error) {
+// sendEpisodeLink starts linking an episode of care to a pathway; the link
+// is stored once indexWrite.Wait returns without error.
+func (s *PathwayIndex) sendEpisodeLink(episode string, pathway uuid.UUID) (*indexWrite, error) {
 	return s.sendIndex(episodeKey(episode), pathway)
 }
 
-// LinkDocument records which pathway a document (a MedCom message, a
-// discharge letter) belongs to, so an acknowledgement — which names the
-// document but not the patient — finds it.
-func (s *PathwayIndex) LinkDocument(ctx context.Context, document string, pathway uuid.UUID) error {
-	w, err := s.SendDocumentLink(document, pathway)
-	if err != nil {
-		return err
-	}
-	if err := w.Wait(ctx); err != nil {
-		return err
-	}
-	return s.Commit(ctx)
-}
-
-// SendDocumentLink starts LinkDocument; the link is stored once
-// IndexWrite.Wait returns without error.
-func (s *PathwayIndex) SendDocumentLink(document string, pathway uuid.UUID) (*IndexWrite, error) {
+// sendDocumentLink starts recording which pathway a document (a MedCom
+// message, a discharge letter) belongs to, so an acknowledgement — which
+// names the document but not the patient — finds it; the link is stored
+// once indexWrite.Wait returns without error.
+func (s *PathwayIndex) sendDocumentLink(document string, pathway uuid.UUID) (*indexWrite, error) {
 	return s.sendIndex(documentKey(document), pathway)
 }
 
-// IndexWrite is a pathway-index write on its way to the store. A caller
+// indexWrite is a pathway-index write on its way to the store. A caller
 // that sends several waits for them together, paying one round trip
 // instead of one each.
-type IndexWrite struct{ w *sending }
+type indexWrite struct{ w *sending }
 
 // Wait returns once the server has stored the write; it is on disk once
 // a Commit begun after that returns (LinkEpisode and LinkDocument
 // wait for one).
-func (w *IndexWrite) Wait(ctx context.Context) error {
+func (w *indexWrite) Wait(ctx context.Context) error {
 	if _, err := w.w.wait(ctx); err != nil {
 		return fmt.Errorf("engine: pathway index: %w", err)
 	}
 	return nil
 }
 
-func (s *PathwayIndex) sendIndex(key string, pathway uuid.UUID) (*IndexWrite, error) {
+func (s *PathwayIndex) sendIndex(key string, pathway uuid.UUID) (*indexWrite, error) {
 	w, err := s.send(kvMsg(PathwayIndexKV, key, pathway[:]))
 	if err != nil {
 		return nil, fmt.Errorf("engine: pathway index: %w", err)
 	}
-	return &IndexWrite{w: w}, nil
+	return &indexWrite{w: w}, nil
 }
 
 // kvMsg is a put of a KV bucket's key as a plain message, so it can be
@@ -227,9 +247,38 @@ func (s *PathwayIndex) Document(ctx context.Context, document string) (uuid.UUID
 	return s.indexGet(ctx, documentKey(document))
 }
 
-// Patient returns the patient's open pathway, if any.
+// Patient returns the patient's last pathway, if any, open or closed.
 func (s *PathwayIndex) Patient(ctx context.Context, patient events.PatientRef) (uuid.UUID, bool, error) {
-	return s.indexGet(ctx, patientKey(patient))
+	e, err := s.patientEntry(ctx, patient)
+	return e.pathway, e.found, err
+}
+
+// patientEntry is a patient's entry in the index.
+type patientEntry struct {
+	pathway  uuid.UUID
+	closed   bool
+	found    bool
+	revision uint64
+}
+
+func (s *PathwayIndex) patientEntry(ctx context.Context, patient events.PatientRef) (patientEntry, error) {
+	e, err := s.kv.Get(ctx, patientKey(patient))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return patientEntry{}, nil
+	}
+	if err != nil {
+		return patientEntry{}, fmt.Errorf("engine: pathway index: %w", err)
+	}
+	v := e.Value()
+	closed := len(v) == 17 && v[16] == closedMark
+	if closed {
+		v = v[:16]
+	}
+	id, err := uuid.FromBytes(v)
+	if err != nil {
+		return patientEntry{}, fmt.Errorf("engine: pathway index %s: %w", patientKey(patient), err)
+	}
+	return patientEntry{pathway: id, closed: closed, found: true, revision: e.Revision()}, nil
 }
 
 // SetPatient points a patient at a pathway (after a merge, the merged
@@ -241,23 +290,36 @@ func (s *PathwayIndex) SetPatient(ctx context.Context, patient events.PatientRef
 	return nil
 }
 
-// ReleasePatient forgets a patient's open pathway when it closes, so the
-// patient's next admission opens a new one.
+// ReleasePatient marks the patient's entry closed if it still names the
+// pathway, so the patient's next message opens a new pathway that
+// follows this one (Reservation.Previous). Log.Execute calls it when a
+// pathway closes; it returns once the server has stored the mark (on disk
+// with the next Commit).
 func (s *PathwayIndex) ReleasePatient(ctx context.Context, patient events.PatientRef, pathway uuid.UUID) error {
-	e, err := s.kv.Get(ctx, patientKey(patient))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil
+	return s.markPatient(ctx, patient, pathway, true)
+}
+
+// markPatient sets or clears the closed mark of the patient's entry if it
+// names the pathway; an entry naming another pathway is left alone.
+func (s *PathwayIndex) markPatient(ctx context.Context, patient events.PatientRef, pathway uuid.UUID, closed bool) error {
+	for range maxAttempts {
+		e, err := s.patientEntry(ctx, patient)
+		if err != nil || !e.found || e.pathway != pathway || e.closed == closed {
+			return err
+		}
+		v := pathway[:]
+		if closed {
+			v = append(v[:16:16], closedMark)
+		}
+		_, err = s.kv.Update(ctx, patientKey(patient), v, e.revision)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return fmt.Errorf("engine: pathway index: %w", err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("engine: pathway index: %w", err)
-	}
-	if uuid.UUID(e.Value()) != pathway {
-		return nil
-	}
-	if err := s.kv.Delete(ctx, patientKey(patient), jetstream.LastRevision(e.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("engine: pathway index: %w", err)
-	}
-	return nil
+	return fmt.Errorf("engine: pathway index: the patient's entry kept changing")
 }
 
 // indexGetSoon reads a key that is known to exist: a KV read may be

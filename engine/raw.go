@@ -136,11 +136,19 @@ func (s *Inbox) Send(m RawMessage) (*PendingRaw, error) {
 	msg := nats.NewMsg(rawSubject(&m))
 	msg.Data = body
 	w, err := s.send(msg, jetstream.WithExpectLastSequencePerSubject(0))
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("engine: store raw: %w", err)
 	}
 	return &PendingRaw{s: s, w: w}, nil
 }
+
+// ErrTooLarge is returned for an inbound message larger than the NATS
+// server's maximum payload: it cannot be stored, so the sender is told
+// not to resend it as it is.
+var ErrTooLarge = errors.New("engine: message too large for the raw store")
 
 // PendingRaw is a raw message on its way to the store.
 type PendingRaw struct {

@@ -79,10 +79,12 @@ func TestResolvePathway(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var err error
-			if ids[i], news[i], err = s.Index().Resolve(ctx, ref, "stay-1"); err != nil {
+			r, err := s.Index().Resolve(ctx, ref, "stay-1")
+			if err != nil {
 				t.Error(err)
+				return
 			}
+			ids[i], news[i] = r.Pathway, r.New
 		}()
 	}
 	wg.Wait()
@@ -99,13 +101,17 @@ func TestResolvePathway(t *testing.T) {
 		t.Errorf("%d callers were told to open the pathway; want 1", created)
 	}
 	other := patient(t, "2509479989")
-	if id, isNew, _ := s.Index().Resolve(ctx, other, "stay-1"); id != ids[0] || isNew {
-		t.Errorf("by episode: got %s new=%v; want %s", id, isNew, ids[0])
+	if r, err := s.Index().Resolve(ctx, other, "stay-1"); err != nil || r.Pathway != ids[0] || r.New {
+		t.Errorf("by episode: got %+v, %v; want %s, not new", r, err, ids[0])
 	}
 	if err := s.Index().ReleasePatient(ctx, ref, ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if id, isNew, _ := s.Index().Resolve(ctx, ref, ""); id == ids[0] || !isNew {
-		t.Errorf("after release: got %s new=%v; want a new pathway", id, isNew)
+	r, err := s.Index().Resolve(ctx, ref, "")
+	if err != nil || r.Pathway == ids[0] || !r.New || r.Previous != ids[0] {
+		t.Errorf("after release: got %+v, %v; want a new pathway following %s", r, err, ids[0])
+	}
+	if again, err := s.Index().Resolve(ctx, ref, ""); err != nil || again.Pathway != r.Pathway || again.New {
+		t.Errorf("next message: got %+v, %v; want the new pathway %s", again, err, r.Pathway)
 	}
 }

@@ -128,6 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.inbox = &Inbox{conn: c}
 	s.vault = &Vault{conn: c, pseudo: ps}
 	s.index = &PathwayIndex{conn: c, vault: s.vault}
+	s.eventLog.pathways = s.index
 	s.reactors = &Reactors{log: s.eventLog}
 	if cfg.URL == "" {
 		if err := s.startEmbedded(); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/stafet/stafet/adapters/transport/mllp"
+	"github.com/stafet/stafet/events"
 )
 
 // sendMLLP sends one file over a real MLLP connection and returns MSA-1.
@@ -223,5 +225,60 @@ func TestDischargeOverMLLPOpensAGap(t *testing.T) {
 	}
 	if code, body := get(t, base+"/metrics", svc.admin); code != 200 || !strings.Contains(body, `stafet_mllp_acks_total{code="AA"} 3`) {
 		t.Errorf("metrics: want 3 AA acks counted")
+	}
+}
+
+// TestReadmissionOverMLLP admits, discharges and closes a patient's
+// pathway over real MLLP and HTTP, then admits the patient again under a
+// new episode: the admission is answered AA and opens a second pathway
+// that names the first (issue 16: readmissions were dead-lettered).
+func TestReadmissionOverMLLP(t *testing.T) {
+	svc, _ := startService(t, t.TempDir(), map[string]string{"STAFET_ORGANISATIONS": "testdata/organisations.json"})
+	base := "http://" + svc.httpAddr.String()
+	waitReady(t, base)
+	mllpAddr := svc.mllpAddr.String()
+	ctx := context.Background()
+	for _, f := range []string{"testdata/a01.hl7", "testdata/a03.hl7"} {
+		if code := sendMLLP(t, mllpAddr, f); code != "AA" {
+			t.Fatalf("%s: got %s; want AA", f, code)
+		}
+	}
+	ref, err := svc.store.Vault().Ref("0102030405")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, ok, err := svc.store.Index().Patient(ctx, ref)
+	if err != nil || !ok {
+		t.Fatalf("the patient's pathway: %v, found %v", err, ok)
+	}
+	var closed map[string]any
+	if code := apiJSON(t, "POST", base+"/v1/pathways/"+first.String()+"/close", svc.admin, map[string]string{"reason": "completed", "actor": "sor:100011000016001"}, &closed); code != http.StatusCreated {
+		t.Fatalf("close: got %d %v; want 201", code, closed)
+	}
+
+	// Two weeks later: a new admission, a new visit number (PV1-19).
+	a01, err := os.ReadFile("testdata/a01.hl7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readmit := strings.NewReplacer("AUH0001", "AUH0031", "1000123", "1000456", "20260302", "20260316").Replace(string(a01))
+	file := filepath.Join(t.TempDir(), "readmit.hl7")
+	if err := os.WriteFile(file, []byte(readmit), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := sendMLLP(t, mllpAddr, file); code != "AA" {
+		t.Fatalf("readmission: got %s; want AA", code)
+	}
+	second, ok, err := svc.store.Index().Patient(ctx, ref)
+	if err != nil || !ok || second == first {
+		t.Fatalf("the patient's pathway after the readmission: %s (%v, %v); want a new one, not %s", second, ok, err, first)
+	}
+	h, err := svc.store.Log().Load(ctx, second)
+	if err != nil || len(h) != 2 {
+		t.Fatalf("second pathway: %d events, %v; want PathwayOpened and PatientAdmitted", len(h), err)
+	}
+	opened, ok := h[0].Payload.(*events.PathwayOpened)
+	if !ok || opened.Previous != first || h[1].Type != events.TypePatientAdmitted {
+		t.Errorf("second pathway: %s (previous %v), %s; want PathwayOpened following %s, then PatientAdmitted", h[0].Type, opened, h[1].Type, first)
 	}
 }

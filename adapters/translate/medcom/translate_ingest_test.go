@@ -55,7 +55,7 @@ func read(t *testing.T, name string) []byte {
 // medcomIngest runs a real ingest on an embedded event store with the
 // MedCom translator, and returns a function that receives a message the
 // way the MedCom endpoint does: MessageHeader.id is the control id.
-func medcomIngest(t *testing.T) (*engine.Store, func(raw []byte) (ingest.Outcome, error)) {
+func medcomIngest(t *testing.T) (*engine.Store, func(raw []byte) (engine.Outcome, error)) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := engine.Open(ctx, engine.Config{DataDir: t.TempDir()})
@@ -69,7 +69,7 @@ func medcomIngest(t *testing.T) (*engine.Store, func(raw []byte) (ingest.Outcome
 	}
 	tr := medcom.NewTranslator(dir)
 	in := ingest.New(store, dir, map[string]ingest.Translator{medcom.System: tr.Translate}, nil)
-	return store, func(raw []byte) (ingest.Outcome, error) {
+	return store, func(raw []byte) (engine.Outcome, error) {
 		t.Helper()
 		m, err := medcom.Parse(raw)
 		if err != nil {
@@ -80,7 +80,7 @@ func medcomIngest(t *testing.T) (*engine.Store, func(raw []byte) (ingest.Outcome
 }
 
 // history loads a pathway and returns its events' types and its state.
-func history(t *testing.T, store *engine.Store, out ingest.Outcome) ([]events.Envelope, []events.Type, *events.Pathway) {
+func history(t *testing.T, store *engine.Store, out engine.Outcome) ([]events.Envelope, []events.Type, *events.Pathway) {
 	t.Helper()
 	h, err := store.Log().Load(context.Background(), out.Pathway)
 	if err != nil {
@@ -116,10 +116,10 @@ func TestIngestMedCom(t *testing.T) {
 		sent    = events.TypeDocumentSent
 		correct = events.TypeCorrection
 	)
-	receiveAll := func(t *testing.T, names ...string) (*engine.Store, ingest.Outcome) {
+	receiveAll := func(t *testing.T, names ...string) (*engine.Store, engine.Outcome) {
 		t.Helper()
 		store, receive := medcomIngest(t)
-		var out ingest.Outcome
+		var out engine.Outcome
 		for _, n := range names {
 			var err error
 			if out, err = receive(read(t, n)); err != nil {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 	"github.com/stafet/stafet/projections"
@@ -166,7 +165,7 @@ func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.cfg.Ingest.Replay(ctx, seq, body)
 	if err != nil {
-		var ie *ingest.Error
+		var ie *engine.DeadLetterError
 		if !errors.As(err, &ie) && !errors.Is(err, engine.ErrNoDeadLetter) {
 			s.log.Warn("replay failed", "raw_seq", seq, "err", err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )
 
@@ -128,7 +129,12 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request, cmd events.Comm
 		writeProblem(w, r, problemFor(renameFields(err, prefix)))
 		return
 	}
-	res.Pathway = cmd.Pathway
+	s.answer(w, cmd.Pathway, out, status, res)
+}
+
+// answer answers with what a command appended to a pathway.
+func (s *Server) answer(w http.ResponseWriter, pathway uuid.UUID, out engine.Result, status int, res commandResult) {
+	res.Pathway = pathway
 	if out.Duplicate {
 		res.Duplicate, res.Seqs, res.Offer, res.Document = true, []uint64{out.FirstSeq}, "", ""
 		writeJSON(w, http.StatusOK, res)
@@ -233,30 +239,19 @@ func (s *Server) openPathway(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	id, isNew, err := s.cfg.Store.Index().Resolve(ctx, ref, b.Episode)
-	if err != nil {
-		writeProblem(w, r, problemFor(err))
-		return
-	}
-	if !isNew {
-		history, err := s.cfg.Store.Log().Load(ctx, id)
-		if err != nil {
-			writeProblem(w, r, problemFor(err))
-			return
-		}
-		if len(history) > 0 {
-			s.existing(w, r, p, id, history)
-			return
-		}
-	}
 	cpr, _ := events.NormalizeCPR(b.Patient.CPR)
-	if opened.Identity, err = s.cfg.Store.Vault().Seal(ctx, ref, events.Identity{CPR: cpr, Name: b.Patient.Name}); err != nil {
-		writeProblem(w, r, problemFor(err))
+	cmd.Payloads = []events.Payload{opened}
+	op, err := s.intake.Open(ctx, cmd, events.Identity{CPR: cpr, Name: b.Patient.Name})
+	if err != nil {
+		writeProblem(w, r, problemFor(renameFields(err, "")))
 		return
 	}
-	cmd.Pathway, cmd.Payloads = id, []events.Payload{opened}
-	w.Header().Set("Location", "/v1/pathways/"+id.String())
-	s.execute(w, r, cmd, "", http.StatusCreated, commandResult{})
+	if op.History != nil {
+		s.existing(w, r, p, op.Pathway, op.History)
+		return
+	}
+	w.Header().Set("Location", "/v1/pathways/"+op.Pathway.String())
+	s.answer(w, op.Pathway, op.Result, http.StatusCreated, commandResult{})
 }
 
 // existing answers an opening for a patient who has an open pathway. Who

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -156,5 +157,29 @@ func TestOpenMeetsTheSamePatient(t *testing.T) {
 	log := e.accessLog(e.token(aarhus), "")
 	if len(log) != 1 || log[0].What != "open-existing" || log[0].Reader != string(odder) || log[0].Allowed {
 		t.Errorf("access log: got %+v; want the refused opening by %s", log, odder)
+	}
+}
+
+// TestOpenAfterClose opens a pathway, closes it, and opens one for the
+// same patient again: the second opening is a new pathway that names the
+// first (PathwayOpened.previous), not the closed one answered as
+// existing.
+func TestOpenAfterClose(t *testing.T) {
+	e := newEnv(t)
+	open := map[string]any{"patient": map[string]string{"cpr": "0606601234", "name": "C"}, "municipality": aarhus}
+	first := e.command("POST", "/v1/pathways", e.hosp, open)
+	e.command("POST", "/v1/pathways/"+first.Pathway.String()+"/close", e.hosp, map[string]any{"reason": "done"})
+	again := e.do("POST", "/v1/pathways", e.hosp, open)
+	var r result
+	again.json(t, &r)
+	if again.status != http.StatusCreated || r.Existing || r.Pathway == first.Pathway {
+		t.Fatalf("opening after the close: status %d %+v; want 201 with a new pathway", again.status, r)
+	}
+	h, err := e.store.Log().Load(context.Background(), r.Pathway)
+	if err != nil || len(h) != 1 {
+		t.Fatalf("new pathway: %d events, %v", len(h), err)
+	}
+	if got := h[0].Payload.(*events.PathwayOpened).Previous; got != first.Pathway {
+		t.Errorf("previous: got %s; want %s", got, first.Pathway)
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/translate/medcom"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
@@ -79,7 +78,7 @@ func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 	raw.ControlID = m.BundleID + "|" + m.HeaderID
 	out, err := s.cfg.Ingest.Receive(ctx, raw)
 	o, status := medcom.Outcome{Code: "ok"}, http.StatusOK
-	var ie *ingest.Error
+	var ie *engine.DeadLetterError
 	switch {
 	case errors.As(err, &ie) && sendersFault(ie.DeadLetter.Code):
 		d := ie.DeadLetter
@@ -167,7 +166,7 @@ func (s *Server) unreadable(w http.ResponseWriter, r *http.Request, raw engine.R
 	raw.Sender = p.Name()
 	raw.ControlID = "unparsed:" + hex.EncodeToString(sum[:16])
 	out, err := s.cfg.Ingest.Receive(r.Context(), raw)
-	var ie *ingest.Error
+	var ie *engine.DeadLetterError
 	if err != nil && !errors.As(err, &ie) {
 		writeProblem(w, r, problemFor(err))
 		return

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/translate/medcom"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
@@ -95,7 +94,7 @@ func problemFor(err error) Problem {
 	var ve *events.ValidationError
 	var re *events.RuleError
 	var me *events.MessageError
-	var ie *ingest.Error
+	var ie *engine.DeadLetterError
 	var pe Problem
 	var mce *medcom.Error
 	switch {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 	"github.com/stafet/stafet/projections"
@@ -459,7 +458,7 @@ func (s *Server) clusters(p Principal, at time.Time) []string {
 		for _, c := range d.ClustersAt(at) {
 			out = append(out, c.ID)
 		}
-		return append(out, ingest.Unassigned)
+		return append(out, engine.Unassigned)
 	}
 	o, _ := d.Lookup(p.Org)
 	var out []string
@@ -596,7 +595,7 @@ func (s *Server) clusterFigures(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, ok := s.cfg.Directory.Cluster(id)
-	if !ok && (id != ingest.Unassigned || !p.Operator) {
+	if !ok && (id != engine.Unassigned || !p.Operator) {
 		writeProblem(w, r, Problem{Type: typeNotFound, Status: http.StatusNotFound, Field: "id", Detail: "no such cluster"})
 		return
 	}

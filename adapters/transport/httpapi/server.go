@@ -95,6 +95,8 @@ type Server struct {
 	latency *prometheus.HistogramVec
 	log     *slog.Logger
 	routes  []string
+	// intake opens pathways (POST /v1/pathways) as the inbound channels do.
+	intake *engine.Intake
 
 	accessMu sync.Mutex
 	access   *accessLog
@@ -131,6 +133,9 @@ func New(cfg Config) *Server {
 		}
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	if cfg.Store != nil {
+		s.intake = cfg.Store.NewIntake(cfg.Directory, cfg.Logger)
+	}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "stafet_http_request_duration_seconds",
 		Help:    "HTTP request latency by route and status class.",

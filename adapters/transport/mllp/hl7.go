@@ -12,8 +12,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/translate/hl7v2"
 	"github.com/stafet/stafet/engine"
@@ -68,9 +66,9 @@ func HL7Handler(in *ingest.Ingest, log *slog.Logger) Handler {
 			ControlID: m.ControlID(), ContentType: ContentTypeHL7, Body: msg,
 		}
 		out, err := in.Receive(ctx, raw)
-		var ie *ingest.Error
+		var ie *engine.DeadLetterError
 		switch {
-		case err == nil && nothingToAppend(out.Translate):
+		case err == nil && nothingToAppend(out.Translation):
 			log.Debug("hl7: stored; no pathway event", "msg", m, "raw_seq", out.RawSeq)
 			return hl7v2.AckOptions{Text: noPathwayEvent}.Ack(m, "AA")
 		case err == nil:
@@ -80,7 +78,7 @@ func HL7Handler(in *ingest.Ingest, log *slog.Logger) Handler {
 				log.Debug("hl7: appended", "msg", m, "raw_seq", out.RawSeq, "duplicate", out.Result.Duplicate, "events", len(out.Result.Events))
 			}
 			return hl7v2.Ack(m, "AA")
-		case out.RawSeq != 0 && nothingToAppend(out.Translate):
+		case out.RawSeq != 0 && nothingToAppend(out.Translation):
 			// Stored raw and means no pathway event (an A08 without an
 			// expected discharge, an outpatient visit, a pre-admission).
 			// The ingest may have dead-lettered the empty command; the
@@ -95,7 +93,7 @@ func HL7Handler(in *ingest.Ingest, log *slog.Logger) Handler {
 			}
 			log.Info("hl7: dead letter", "msg", m, "raw_seq", d.RawSeq, "code", d.Code, "field", d.Field, "ack", code)
 			return hl7v2.Ack(m, code, ackError(d))
-		case errors.Is(err, nats.ErrMaxPayload):
+		case errors.Is(err, engine.ErrTooLarge):
 			log.Warn("hl7: message too large for the raw store; not stored", "msg", m, "remote", remote, "bytes", len(msg))
 			return hl7v2.Ack(m, "AR", tooLarge())
 		default:
@@ -120,8 +118,8 @@ func unparsable(ctx context.Context, in *ingest.Ingest, log *slog.Logger, msg []
 		ControlID: "sha256:" + hex.EncodeToString(sum[:]), ContentType: ContentTypeHL7, Body: msg,
 	}
 	out, err := in.Receive(ctx, raw)
-	var ie *ingest.Error
-	if errors.Is(err, nats.ErrMaxPayload) {
+	var ie *engine.DeadLetterError
+	if errors.Is(err, engine.ErrTooLarge) {
 		log.Warn("hl7: unparsable message too large for the raw store; not stored", "remote", remote, "bytes", len(msg))
 		return hl7v2.AckForUnparsable(msg, tooLarge().Message)
 	}
@@ -162,7 +160,7 @@ func nothingToAppend(tr *events.Translation) bool {
 	return tr != nil && len(tr.Payloads) == 0 && tr.Cancels == nil && tr.MergedPatient == nil
 }
 
-func rejected(ie *ingest.Error) bool {
+func rejected(ie *engine.DeadLetterError) bool {
 	var me *events.MessageError
 	return errors.As(ie.Err, &me) && me.Rejected
 }

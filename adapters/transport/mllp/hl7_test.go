@@ -139,14 +139,14 @@ func (e *hl7Env) history(t testing.TB, cprNo, visit string) []events.Type {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw, isNew, err := e.store.Index().Resolve(ctx, ref, episode(visit))
+	r, err := e.store.Index().Resolve(ctx, ref, episode(visit))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if isNew {
+	if r.New {
 		return nil
 	}
-	h, err := e.store.Log().Load(ctx, pw)
+	h, err := e.store.Log().Load(ctx, r.Pathway)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ingest
+package engine
 
 import (
 	"sync"
@@ -11,7 +11,7 @@ import (
 // A hint is only ever what the index held or what this instance stored in
 // it, and an episode's link does not change once made; still, a message
 // that fails on a hinted pathway is looked up again in the index before
-// it is refused (Ingest.appendTranslation).
+// it is refused (Intake.appendTranslation).
 //
 // Bounded by two generations: when the current one is full it becomes
 // the old one and the oldest is dropped; a hint found in the old

@@ -1,4 +1,4 @@
-package ingest_test
+package engine_test
 
 import (
 	"context"
@@ -6,8 +6,8 @@ import (
 )
 
 // TestStaleHintIsCheckedBeforeARefusal moves an episode's link in the
-// index behind the ingest's back (as only an operator or a bug could):
-// a message refused on the pathway the ingest remembered for the episode
+// index behind the intake's back (as only an operator or a bug could):
+// a message refused on the pathway the intake remembered for the episode
 // is tried again on the pathway the index names.
 func TestStaleHintIsCheckedBeforeARefusal(t *testing.T) {
 	s, in := setup(t)
