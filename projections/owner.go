@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"time"
@@ -190,6 +191,18 @@ func (o *Owner) Pathway(id uuid.UUID) (OwnerView, bool) {
 		}, true
 	}
 	return OwnerView{}, false
+}
+
+// Open yields the custody of every open pathway, in no particular order.
+// Readers that page through them sort what they keep.
+func (o *Owner) Open() iter.Seq[OwnerView] {
+	return func(yield func(OwnerView) bool) {
+		for id, c := range o.open {
+			if !yield(c.view(o.syms, id)) {
+				return
+			}
+		}
+	}
 }
 
 // Len returns the number of open and closed pathways known.

@@ -33,13 +33,13 @@ func viewQuarantine(q engine.Quarantine) quarantineView {
 func (s *Server) listQuarantine(w http.ResponseWriter, r *http.Request) {
 	h := s.cfg.Projections
 	if h == nil {
-		writeProblem(w, r, problemFor(errNoProjections))
+		writeProblem(w, r, ProblemFor(errNoProjections))
 		return
 	}
 	var cur seqCursor
 	limit, err := page(r.URL.Query(), &cur)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	keep := func(q engine.Quarantine) bool { return q.Open() }
@@ -70,7 +70,7 @@ func (s *Server) listQuarantine(w http.ResponseWriter, r *http.Request) {
 func (s *Server) quarantined(w http.ResponseWriter, r *http.Request) (engine.Quarantine, bool) {
 	h := s.cfg.Projections
 	if h == nil {
-		writeProblem(w, r, problemFor(errNoProjections))
+		writeProblem(w, r, ProblemFor(errNoProjections))
 		return engine.Quarantine{}, false
 	}
 	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
@@ -97,7 +97,7 @@ func (s *Server) showQuarantined(w http.ResponseWriter, r *http.Request) {
 	v := viewQuarantine(q)
 	readable, err := s.cfg.Projections.Readable(r.Context(), q.Seq)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	v.Readable = &readable
@@ -128,12 +128,12 @@ func (s *Server) resolveQuarantined(w http.ResponseWriter, r *http.Request) {
 	}
 	var b resolveRequest
 	if err := s.decode(w, r, &b, false); err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	req := events.QuarantineResolved{Seq: q.Seq, Hash: q.Hash, Decision: b.Decision, Reason: b.Reason}
 	if err := req.Validate(); err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	if !q.Open() {
@@ -144,7 +144,7 @@ func (s *Server) resolveQuarantined(w http.ResponseWriter, r *http.Request) {
 	if b.Decision == events.TakeIn {
 		readable, err := s.cfg.Projections.Readable(ctx, q.Seq)
 		if err != nil {
-			writeProblem(w, r, problemFor(err))
+			writeProblem(w, r, ProblemFor(err))
 			return
 		}
 		if !readable {
@@ -155,7 +155,7 @@ func (s *Server) resolveQuarantined(w http.ResponseWriter, r *http.Request) {
 	}
 	seq, err := s.cfg.Store.Log().ResolveQuarantine(ctx, q, b.Decision, b.Reason)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	s.log.Info("quarantine decision stored", "seq", q.Seq, "decision", string(b.Decision), "decision_seq", seq)
@@ -201,7 +201,7 @@ type projectionsView struct {
 func (s *Server) showProjections(w http.ResponseWriter, r *http.Request) {
 	h := s.cfg.Projections
 	if h == nil {
-		writeProblem(w, r, problemFor(errNoProjections))
+		writeProblem(w, r, ProblemFor(errNoProjections))
 		return
 	}
 	v := projectionsView{Name: h.Name(), Quarantined: []uint64{}}
@@ -218,7 +218,7 @@ func (s *Server) showProjections(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	st := h.Status()

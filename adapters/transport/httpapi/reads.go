@@ -58,16 +58,19 @@ func pathwayID(r *http.Request) (uuid.UUID, error) {
 	return id, nil
 }
 
-// asOf is how a read cuts a pathway's history.
-type asOf struct {
+// AsOf is how a read cuts a pathway's history: as of a record time, a
+// valid time or a log sequence (?as_of=, ?as_of_kind=, ?as_of_seq=; the
+// zero value is now). The JSON API and the FHIR facade read the same
+// parameters.
+type AsOf struct {
 	kind string // "", "recorded", "valid" or "seq"
 	t    time.Time
 	seq  uint64
 }
 
-func parseAsOf(r *http.Request) (asOf, error) {
-	q := r.URL.Query()
-	var a asOf
+// ParseAsOf reads the as-of parameters of a query.
+func ParseAsOf(q url.Values) (AsOf, error) {
+	var a AsOf
 	if v := q.Get("as_of_seq"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || n == 0 {
@@ -76,7 +79,7 @@ func parseAsOf(r *http.Request) (asOf, error) {
 		if q.Get("as_of") != "" {
 			return a, badParam("as_of_seq", "give as_of or as_of_seq, not both")
 		}
-		return asOf{kind: "seq", seq: n}, nil
+		return AsOfSeq(n), nil
 	}
 	t, err := queryTime(q, "as_of", time.Time{})
 	if err != nil || t.IsZero() {
@@ -87,16 +90,22 @@ func parseAsOf(r *http.Request) (asOf, error) {
 	}
 	switch k := q.Get("as_of_kind"); k {
 	case "", "recorded":
-		return asOf{kind: "recorded", t: t}, nil
+		return AsOf{kind: "recorded", t: t}, nil
 	case "valid":
-		return asOf{kind: "valid", t: t}, nil
+		return AsOf{kind: "valid", t: t}, nil
 	}
 	return a, badParam("as_of_kind", "want recorded or valid")
 }
 
-// cut returns the history as the as-of asks for it, and the now its
+// AsOfSeq is the pathway as Stafet knew it once the log held seq.
+func AsOfSeq(seq uint64) AsOf { return AsOf{kind: "seq", seq: seq} }
+
+// Now reports whether a is the zero AsOf: the pathway as it stands.
+func (a AsOf) Now() bool { return a.kind == "" }
+
+// Cut returns the history as the as-of asks for it, and the now its
 // gaps are judged at.
-func (a asOf) cut(history []events.Envelope, now time.Time) ([]events.Envelope, time.Time) {
+func (a AsOf) Cut(history []events.Envelope, now time.Time) ([]events.Envelope, time.Time) {
 	switch a.kind {
 	case "seq":
 		i, _ := slices.BinarySearchFunc(history, a.seq+1, func(e events.Envelope, seq uint64) int { return cmp.Compare(e.Seq, seq) })
@@ -125,7 +134,7 @@ func latest(history []events.Envelope) time.Time {
 	return t
 }
 
-func (a asOf) view() *asOfView {
+func (a AsOf) view() *asOfView {
 	if a.kind == "" {
 		return nil
 	}
@@ -140,7 +149,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(ctx)
 	id, err := pathwayID(r)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	wantIdentity := false
@@ -150,36 +159,22 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	as, err := parseAsOf(r)
+	as, err := ParseAsOf(r.URL.Query())
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
-	history, err := s.cfg.Store.Log().Load(ctx, id)
-	if err != nil {
-		writeProblem(w, r, problemFor(err))
-		return
-	}
-	if len(history) == 0 {
-		writeProblem(w, r, problemFor(events.ErrUnknownPathway))
-		return
-	}
-	ps := events.Parties(history)
-	allowed := p.mayRead(ps)
 	what := "pathway"
 	if wantIdentity {
 		what = "pathway+identity"
 	}
-	if err := s.record(ctx, p, id, ps, what, allowed); err != nil {
-		s.log.Error("access log write failed; read refused", "err", err)
-		writeProblem(w, r, Problem{Type: typeUnavailable, Status: http.StatusServiceUnavailable, Detail: "the access log could not be written, so the pathway is not shown; retry later"})
+	history, err := s.ReadPathway(ctx, p, id, Read{What: what, Patient: wantIdentity})
+	if err != nil {
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
-	if !allowed {
-		writeProblem(w, r, forbidden("this organisation is not party to the pathway; the attempt is recorded"))
-		return
-	}
-	cut, now := as.cut(history, s.cfg.Now())
+	ps := events.Parties(history)
+	cut, now := as.Cut(history, s.cfg.Now())
 	if len(cut) == 0 {
 		writeProblem(w, r, Problem{Type: typeUnknownPathway, Title: "Unknown pathway", Status: http.StatusNotFound, Detail: "the pathway has no events as of that time"})
 		return
@@ -197,7 +192,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	state := events.Fold(cut)
@@ -219,7 +214,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 	}
 	if wantIdentity {
 		if resp.Identity, err = s.identity(r, history); err != nil {
-			writeProblem(w, r, problemFor(err))
+			writeProblem(w, r, ProblemFor(err))
 			return
 		}
 	}
@@ -269,12 +264,12 @@ func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
 	var cur gapCursor
 	limit, err := page(q, &cur)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	f, status, err := gapFilter(q)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	now := s.cfg.Now()
@@ -284,7 +279,7 @@ func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
 	// as_of every open one is shown.
 	asked := q.Get("as_of") != ""
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	var gaps []projections.Gap
@@ -296,7 +291,7 @@ func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	if q.Get("cursor") != "" {
@@ -441,7 +436,7 @@ func (s *Server) orgWorklist(w http.ResponseWriter, r *http.Request) {
 func (s *Server) worklist(w http.ResponseWriter, r *http.Request, org events.OrgID) {
 	var wl projections.Worklist
 	if err := s.set(func(set *projections.Set) { wl = set.Worklists.Worklist(org, s.cfg.Now()) }); err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, viewWorklist(wl))
@@ -501,7 +496,7 @@ type clusterView struct {
 func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 	at, err := queryDay(r.URL.Query(), "at", s.cfg.Now())
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	ids := s.clusters(principalFrom(r.Context()), at)
@@ -519,7 +514,7 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	items := make([]clusterView, 0, len(ids))
@@ -591,7 +586,7 @@ func (s *Server) clusterFigures(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(r.Context())
 	at, err := queryDay(r.URL.Query(), "at", s.cfg.Now())
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	c, ok := s.cfg.Directory.Cluster(id)
@@ -613,7 +608,7 @@ func (s *Server) clusterFigures(w http.ResponseWriter, r *http.Request) {
 func (s *Server) municipalityFigures(w http.ResponseWriter, r *http.Request) {
 	m, err := municipality(r.PathValue("code"))
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	o, ok := s.cfg.Directory.Lookup(m)
@@ -624,7 +619,7 @@ func (s *Server) municipalityFigures(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(r.Context())
 	at, err := queryDay(r.URL.Query(), "at", s.cfg.Now())
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	if !p.Operator && p.Org != m && !slices.Contains(s.clusters(p, at), s.cfg.Directory.ClusterAt(o.ID, at)) {
@@ -654,7 +649,7 @@ func (s *Server) figures(w http.ResponseWriter, r *http.Request, at time.Time, g
 		months = set.Figures.Months(f.Scope, last-int32(n)+1, last, until)
 	})
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	v := viewFigures(f)
@@ -675,7 +670,7 @@ func (s *Server) listOrganisations(w http.ResponseWriter, r *http.Request) {
 	var cur orgCursor
 	limit, err := page(q, &cur)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	kinds := orgKinds
