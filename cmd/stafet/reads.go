@@ -12,32 +12,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stafet/stafet/adapters/transport/httpapi"
+	"github.com/stafet/stafet/events"
 )
 
-// The API's JSON, as much of it as the tables show.
-type gapJSON struct {
-	ID        string    `json:"id"`
-	Kind      string    `json:"kind"`
-	Pathway   string    `json:"pathway"`
-	Cluster   string    `json:"cluster"`
-	Severity  string    `json:"severity"`
-	Closers   []string  `json:"closers"`
-	OpenedAt  time.Time `json:"opened_at"`
-	Deadline  time.Time `json:"deadline"`
-	Escalated bool      `json:"escalated"`
-	Open      bool      `json:"open"`
-	ClosedAt  time.Time `json:"closed_at"`
-	Days      int       `json:"days"`
-}
-
-type offerJSON struct {
-	Pathway  string    `json:"pathway"`
-	Offer    string    `json:"offer"`
-	What     string    `json:"what"`
-	From     string    `json:"from"`
-	Offered  time.Time `json:"offered"`
-	Deadline time.Time `json:"deadline"`
-	Overdue  bool      `json:"overdue"`
+// orgs joins organisation ids for a table cell.
+func orgs(ids []events.OrgID) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = string(id)
+	}
+	return strings.Join(s, ",")
 }
 
 func newFlags(name string, e env) (*flag.FlagSet, *bool) {
@@ -70,13 +56,13 @@ func cmdGaps(ctx context.Context, e env) error {
 	now := time.Now()
 	var rows [][]string
 	for _, raw := range items {
-		var g gapJSON
+		var g httpapi.GapView
 		json.Unmarshal(raw, &g)
 		age := ago(now.Sub(g.OpenedAt))
 		if !g.Open {
 			age = "closed " + when(g.ClosedAt)
 		}
-		rows = append(rows, []string{g.Kind, g.Severity, g.Cluster, strings.Join(g.Closers, ","), when(g.OpenedAt), age, short(g.Pathway)})
+		rows = append(rows, []string{string(g.Kind), string(g.Severity), g.Cluster, orgs(g.Closers), when(g.OpenedAt), age, short(g.Pathway.String())})
 	}
 	table(e.stdout, []string{"KIND", "SEVERITY", "CLUSTER", "CAN CLOSE", "OPENED", "AGE", "PATHWAY"}, rows)
 	fmt.Fprintf(e.stderr, "%d gaps\n", len(rows))
@@ -97,11 +83,7 @@ func cmdWorklist(ctx context.Context, e env) error {
 	if *org != "" {
 		path = "/v1/orgs/" + url.PathEscape(*org) + "/worklist"
 	}
-	var wl struct {
-		Org    string      `json:"org"`
-		Offers []offerJSON `json:"offers"`
-		Gaps   []gapJSON   `json:"gaps"`
-	}
+	var wl httpapi.WorklistView
 	if err := c.getJSON(ctx, "GET", path, nil, &wl); err != nil {
 		return err
 	}
@@ -115,13 +97,13 @@ func cmdWorklist(ctx context.Context, e env) error {
 		if o.Overdue {
 			late = "OVERDUE"
 		}
-		rows = append(rows, []string{o.What, o.From, when(o.Offered), when(o.Deadline), late, short(o.Pathway), o.Offer})
+		rows = append(rows, []string{string(o.What), string(o.From), when(o.Offered), when(o.Deadline), late, short(o.Pathway.String()), o.Offer})
 	}
 	table(e.stdout, []string{"WHAT", "FROM", "OFFERED", "DEADLINE", "", "PATHWAY", "OFFER"}, rows)
 	fmt.Fprintln(e.stdout, "\nGaps you can close:")
 	rows = nil
 	for _, g := range wl.Gaps {
-		rows = append(rows, []string{g.Kind, g.Severity, when(g.OpenedAt), ago(time.Since(g.OpenedAt)), short(g.Pathway)})
+		rows = append(rows, []string{string(g.Kind), string(g.Severity), when(g.OpenedAt), ago(time.Since(g.OpenedAt)), short(g.Pathway.String())})
 	}
 	table(e.stdout, []string{"KIND", "SEVERITY", "OPENED", "AGE", "PATHWAY"}, rows)
 	return nil
@@ -173,7 +155,7 @@ func printPathway(e env, raw json.RawMessage) error {
 				Offered, Deadline, Answered   time.Time
 			} `json:"chain"`
 		} `json:"owner"`
-		OpenGaps []gapJSON `json:"open_gaps"`
+		OpenGaps []httpapi.GapView `json:"open_gaps"`
 		Timeline []struct {
 			Seq        uint64    `json:"seq"`
 			Type       string    `json:"type"`
@@ -202,7 +184,7 @@ func printPathway(e env, raw json.RawMessage) error {
 	fmt.Fprintln(e.stdout, "\nOpen gaps:")
 	rows = nil
 	for _, g := range p.OpenGaps {
-		rows = append(rows, []string{g.Kind, g.Severity, strings.Join(g.Closers, ","), when(g.OpenedAt), ago(time.Since(g.OpenedAt))})
+		rows = append(rows, []string{string(g.Kind), string(g.Severity), orgs(g.Closers), when(g.OpenedAt), ago(time.Since(g.OpenedAt))})
 	}
 	table(e.stdout, []string{"KIND", "SEVERITY", "CAN CLOSE", "OPENED", "AGE"}, rows)
 	fmt.Fprintln(e.stdout, "\nTimeline:")

@@ -29,8 +29,8 @@ type pathwayResponse struct {
 	AsOf         *asOfView         `json:"as_of,omitempty"`
 	Identity     *identityView     `json:"identity,omitempty"`
 	Owner        ownerView         `json:"owner"`
-	OpenGaps     []gapView         `json:"open_gaps"`
-	ClosedGaps   []gapView         `json:"closed_gaps"`
+	OpenGaps     []GapView         `json:"open_gaps"`
+	ClosedGaps   []GapView         `json:"closed_gaps"`
 	Deadlines    []deadlineView    `json:"deadlines"`
 	Timeline     []eventView       `json:"timeline"`
 }
@@ -199,7 +199,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 	resp := pathwayResponse{
 		ID: id, Cluster: state.Cluster(), Patient: state.Patient(), Municipality: state.Municipality(), GP: state.GP(),
 		Status: "open", Parties: ps, AsOf: as.view(), Owner: viewOwner(view.Owner),
-		OpenGaps: []gapView{}, ClosedGaps: []gapView{}, Deadlines: viewDeadlines(view.Due),
+		OpenGaps: []GapView{}, ClosedGaps: []GapView{}, Deadlines: viewDeadlines(view.Due),
 		Timeline: timeline(cut, events.AnnulmentsOf(cut)),
 	}
 	if state.Closed() {
