@@ -50,7 +50,9 @@ var (
 //   - PathwayIndex: patient, episode and document → pathway;
 //   - Vault: pseudonyms, sealed identities and the patient keys;
 //   - Reactors: durable reactions to events, and the deadline scheduler;
-//   - Subscribers: the NATS users that may subscribe to alerts.
+//   - Subscribers: the NATS users that may subscribe to alerts;
+//   - Journal and Bucket: a stream and a key-value bucket of an adapter's
+//     own.
 //
 // Every handle lives as long as the Store; Close stops them all.
 type Store struct {
@@ -230,10 +232,13 @@ func (s *conn) bucket(ctx context.Context, name, desc string, history uint8) (je
 	return kv, nil
 }
 
-// Conn returns the NATS connection, for subscribers and other streams.
+// Conn returns the NATS connection. Stafet's own packages go through the
+// handles; this is for the benchmark's raw JetStream side and for tests
+// that look behind them.
 func (s *Store) Conn() *nats.Conn { return s.nc }
 
-// JetStream returns the JetStream context.
+// JetStream returns the JetStream context, for tests that look behind the
+// handles.
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
 
 // loadOrCreateSecret reads the deployment secret from dir/secret, creating

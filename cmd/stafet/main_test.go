@@ -103,7 +103,7 @@ func newCLIServer(t *testing.T) *cliServer {
 	<-host.Ready()
 	dir, _ := events.NewDirectory(nil)
 	admin := "operator-token-for-tests"
-	tokens, err := httpapi.NewTokens(ctx, store.JetStream(), admin, 1)
+	tokens, err := httpapi.NewTokens(ctx, store, admin)
 	if err != nil {
 		t.Fatal(err)
 	}

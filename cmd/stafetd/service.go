@@ -230,7 +230,7 @@ func (svc *service) setupAuth(ctx context.Context, cfg config, stderr io.Writer)
 		return err
 	}
 	svc.admin = tok
-	svc.tokens, err = httpapi.NewTokens(ctx, svc.store.JetStream(), tok, svc.store.Config().Replicas)
+	svc.tokens, err = httpapi.NewTokens(ctx, svc.store, tok)
 	return err
 }
 

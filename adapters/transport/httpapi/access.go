@@ -3,17 +3,14 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )
 
@@ -75,29 +72,21 @@ func orgOfToken(tok string) events.OrgID {
 	return events.OrgID(strings.Replace(tok, "-", ":", 1))
 }
 
-type accessLog struct {
-	js jetstream.JetStream
-	nc *nats.Conn
-}
-
 // accessLog returns the access log, creating its stream on first use.
-func (s *Server) accessLog(ctx context.Context) (*accessLog, error) {
+func (s *Server) accessLog(ctx context.Context) (*engine.Journal, error) {
 	s.accessMu.Lock()
 	defer s.accessMu.Unlock()
 	if s.access != nil {
 		return s.access, nil
 	}
-	js := s.cfg.Store.JetStream()
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	j, err := s.cfg.Store.Journal(ctx, engine.JournalConfig{
 		Name: AccessStream, Description: "who read which pathway (one record per party organisation)",
-		Subjects: []string{AccessSubjects}, Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy,
-		Replicas: s.cfg.Store.Config().Replicas, MaxAge: s.cfg.AccessRetention, Discard: jetstream.DiscardOld,
-		AllowDirect: true, DenyDelete: true, DenyPurge: true,
+		Subjects: []string{AccessSubjects}, MaxAge: s.cfg.AccessRetention, Evidence: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: access log: %w", err)
 	}
-	s.access = &accessLog{js: js, nc: s.cfg.Store.Conn()}
+	s.access = j
 	return s.access, nil
 }
 
@@ -120,22 +109,12 @@ func (s *Server) record(ctx context.Context, reader Principal, pathway uuid.UUID
 	if len(toks) == 0 {
 		toks = append(toks, noPartyToken)
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(toks))
+	recs := make([]engine.Record, 0, len(toks))
 	for _, tok := range toks {
-		f, err := log.js.PublishAsync("stafet.access."+tok+"."+readerToken(reader), body)
-		if err != nil {
-			return fmt.Errorf("httpapi: access log: %w", err)
-		}
-		futures = append(futures, f)
+		recs = append(recs, engine.Record{Subject: "stafet.access." + tok + "." + readerToken(reader), Data: body})
 	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("httpapi: access log: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := log.AppendAll(ctx, recs...); err != nil {
+		return fmt.Errorf("httpapi: access log: %w", err)
 	}
 	return nil
 }
@@ -202,88 +181,39 @@ func (s *Server) listAccess(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, ProblemFor(err))
 		return
 	}
-	req := directGet{Seq: cur.Seq + 1, NextFor: "stafet.access." + party + "." + reader, Batch: limit + 1}
+	rq := engine.Query{From: cur.Seq + 1, Filter: "stafet.access." + party + "." + reader, Max: limit + 1}
 	if cur.Seq == 0 && !since.IsZero() {
-		req.Seq, req.StartTime = 0, &since
+		rq.From, rq.Since = 0, since
 	}
 	var items []accessEntry
 	for len(items) <= limit {
-		msgs, err := log.batch(r.Context(), req)
+		msgs, err := log.Read(r.Context(), rq)
 		if err != nil {
 			writeProblem(w, r, ProblemFor(err))
 			return
 		}
 		for _, m := range msgs {
 			var e accessEntry
-			if json.Unmarshal(m.data, &e.AccessRecord) != nil {
+			if json.Unmarshal(m.Data, &e.AccessRecord) != nil {
 				continue
 			}
 			if pathway != uuid.Nil && e.Pathway != pathway {
 				continue
 			}
-			e.Seq = m.seq
-			if toks := strings.Split(m.subject, "."); len(toks) == 4 {
+			e.Seq = m.Seq
+			if toks := strings.Split(m.Subject, "."); len(toks) == 4 {
 				e.Party = orgOfToken(toks[2])
 			}
 			items = append(items, e)
 		}
-		if len(msgs) < req.Batch {
+		if len(msgs) < rq.Max {
 			break
 		}
-		req.Seq, req.StartTime = msgs[len(msgs)-1].seq+1, nil
+		rq.From, rq.Since = msgs[len(msgs)-1].Seq+1, time.Time{}
 	}
 	if len(items) > limit {
 		writeList(w, r, items[:limit], accessCursor{Seq: items[limit-1].Seq})
 		return
 	}
 	writeList(w, r, items, nil)
-}
-
-// directGet is a JetStream Direct Get request.
-type directGet struct {
-	Seq       uint64     `json:"seq,omitempty"`
-	NextFor   string     `json:"next_by_subj,omitempty"`
-	Batch     int        `json:"batch,omitempty"`
-	StartTime *time.Time `json:"start_time,omitempty"`
-}
-
-type storedMsg struct {
-	seq     uint64
-	subject string
-	data    []byte
-}
-
-// batch runs one batch Direct Get on the access stream.
-func (a *accessLog) batch(ctx context.Context, req directGet) ([]storedMsg, error) {
-	body, _ := json.Marshal(req)
-	inbox := a.nc.NewRespInbox()
-	sub, err := a.nc.SubscribeSync(inbox)
-	if err != nil {
-		return nil, fmt.Errorf("httpapi: access log: %w", err)
-	}
-	defer sub.Unsubscribe()
-	if err := a.nc.PublishRequest("$JS.API.DIRECT.GET."+AccessStream, inbox, body); err != nil {
-		return nil, fmt.Errorf("httpapi: access log: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	var out []storedMsg
-	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("httpapi: access log: %w", err)
-		}
-		if status := m.Header.Get("Status"); len(m.Data) == 0 && status != "" {
-			switch status {
-			case "204", "404":
-				return out, nil
-			}
-			return nil, fmt.Errorf("httpapi: access log: status %s %s", status, m.Header.Get("Description"))
-		}
-		seq, err := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
-		if err != nil {
-			return nil, errors.New("httpapi: access log: reply without a sequence")
-		}
-		out = append(out, storedMsg{seq: seq, subject: m.Header.Get("Nats-Subject"), data: m.Data})
-	}
 }

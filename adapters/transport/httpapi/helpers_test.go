@@ -98,7 +98,7 @@ func newEnvWith(t *testing.T, realMedCom bool) *env {
 	case <-time.After(10 * time.Second):
 		t.Fatal("projections not ready in 10s")
 	}
-	tokens, err := httpapi.NewTokens(ctx, store.JetStream(), adminToken, 1)
+	tokens, err := httpapi.NewTokens(ctx, store, adminToken)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ type Server struct {
 	intake *engine.Intake
 
 	accessMu sync.Mutex
-	access   *accessLog
+	access   *engine.Journal
 
 	rebuilding atomic.Bool
 }
