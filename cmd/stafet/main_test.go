@@ -211,7 +211,7 @@ func TestQuarantineAndRebuildCommands(t *testing.T) {
 	}
 	// A stafetd that cannot rebuild: exit status 1 and the reason.
 	dir, _ := events.NewDirectory(nil)
-	tokens, err := httpapi.NewTokens(context.Background(), c.store.JetStream(), c.admin, 1)
+	tokens, err := httpapi.NewTokens(context.Background(), c.store, c.admin)
 	if err != nil {
 		t.Fatal(err)
 	}
