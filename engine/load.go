@@ -143,3 +143,34 @@ func (s *Log) decodeStored(m *jetstream.RawStreamMsg) []events.Envelope {
 
 // reader is how this log's readers check what they read, with c.
 func (s *Log) reader(c *chainer) storedReader { return storedReader{chain: c, from: s.chainFrom} }
+
+// Follow calls fn with the events of every message stored in the log
+// after sequence from, in log order, as it is stored, until ctx ends. A
+// message that cannot be taken in comes as its stand-in (StandIn), as
+// every reader of the log reads it. fn runs on one goroutine. Consumer
+// errors (a passing loss of the leader) are logged and the follow goes
+// on.
+func (s *Log) Follow(ctx context.Context, from uint64, fn func(evs []events.Envelope)) error {
+	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from + 1,
+	})
+	if err != nil {
+		return fmt.Errorf("engine: follow the log: %w", err)
+	}
+	r := s.reader(newChainer(s.chainers.key)) // fn's goroutine's own
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		fn(r.readStored(s.decodeOne, nil, md.Sequence.Stream, m.Subject(), m.Headers(), m.Data(), func() time.Time { return md.Timestamp }))
+	}, jetstream.PullMaxMessages(1024), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		s.log.Warn("following the log", "err", err)
+	}))
+	if err != nil {
+		return fmt.Errorf("engine: follow the log: %w", err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	return nil
+}

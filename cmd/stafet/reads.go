@@ -12,32 +12,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stafet/stafet/adapters/transport/httpapi"
+	"github.com/stafet/stafet/events"
 )
 
-// The API's JSON, as much of it as the tables show.
-type gapJSON struct {
-	ID        string    `json:"id"`
-	Kind      string    `json:"kind"`
-	Pathway   string    `json:"pathway"`
-	Cluster   string    `json:"cluster"`
-	Severity  string    `json:"severity"`
-	Closers   []string  `json:"closers"`
-	OpenedAt  time.Time `json:"opened_at"`
-	Deadline  time.Time `json:"deadline"`
-	Escalated bool      `json:"escalated"`
-	Open      bool      `json:"open"`
-	ClosedAt  time.Time `json:"closed_at"`
-	Days      int       `json:"days"`
-}
-
-type offerJSON struct {
-	Pathway  string    `json:"pathway"`
-	Offer    string    `json:"offer"`
-	What     string    `json:"what"`
-	From     string    `json:"from"`
-	Offered  time.Time `json:"offered"`
-	Deadline time.Time `json:"deadline"`
-	Overdue  bool      `json:"overdue"`
+// orgs joins organisation ids for a table cell.
+func orgs(ids []events.OrgID) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = string(id)
+	}
+	return strings.Join(s, ",")
 }
 
 func newFlags(name string, e env) (*flag.FlagSet, *bool) {
@@ -70,13 +56,13 @@ func cmdGaps(ctx context.Context, e env) error {
 	now := time.Now()
 	var rows [][]string
 	for _, raw := range items {
-		var g gapJSON
+		var g httpapi.GapView
 		json.Unmarshal(raw, &g)
 		age := ago(now.Sub(g.OpenedAt))
 		if !g.Open {
 			age = "closed " + when(g.ClosedAt)
 		}
-		rows = append(rows, []string{g.Kind, g.Severity, g.Cluster, strings.Join(g.Closers, ","), when(g.OpenedAt), age, short(g.Pathway)})
+		rows = append(rows, []string{string(g.Kind), string(g.Severity), g.Cluster, orgs(g.Closers), when(g.OpenedAt), age, short(g.Pathway.String())})
 	}
 	table(e.stdout, []string{"KIND", "SEVERITY", "CLUSTER", "CAN CLOSE", "OPENED", "AGE", "PATHWAY"}, rows)
 	fmt.Fprintf(e.stderr, "%d gaps\n", len(rows))
@@ -97,11 +83,7 @@ func cmdWorklist(ctx context.Context, e env) error {
 	if *org != "" {
 		path = "/v1/orgs/" + url.PathEscape(*org) + "/worklist"
 	}
-	var wl struct {
-		Org    string      `json:"org"`
-		Offers []offerJSON `json:"offers"`
-		Gaps   []gapJSON   `json:"gaps"`
-	}
+	var wl httpapi.WorklistView
 	if err := c.getJSON(ctx, "GET", path, nil, &wl); err != nil {
 		return err
 	}
@@ -115,13 +97,13 @@ func cmdWorklist(ctx context.Context, e env) error {
 		if o.Overdue {
 			late = "OVERDUE"
 		}
-		rows = append(rows, []string{o.What, o.From, when(o.Offered), when(o.Deadline), late, short(o.Pathway), o.Offer})
+		rows = append(rows, []string{string(o.What), string(o.From), when(o.Offered), when(o.Deadline), late, short(o.Pathway.String()), o.Offer})
 	}
 	table(e.stdout, []string{"WHAT", "FROM", "OFFERED", "DEADLINE", "", "PATHWAY", "OFFER"}, rows)
 	fmt.Fprintln(e.stdout, "\nGaps you can close:")
 	rows = nil
 	for _, g := range wl.Gaps {
-		rows = append(rows, []string{g.Kind, g.Severity, when(g.OpenedAt), ago(time.Since(g.OpenedAt)), short(g.Pathway)})
+		rows = append(rows, []string{string(g.Kind), string(g.Severity), when(g.OpenedAt), ago(time.Since(g.OpenedAt)), short(g.Pathway.String())})
 	}
 	table(e.stdout, []string{"KIND", "SEVERITY", "OPENED", "AGE", "PATHWAY"}, rows)
 	return nil
@@ -173,7 +155,7 @@ func printPathway(e env, raw json.RawMessage) error {
 				Offered, Deadline, Answered   time.Time
 			} `json:"chain"`
 		} `json:"owner"`
-		OpenGaps []gapJSON `json:"open_gaps"`
+		OpenGaps []httpapi.GapView `json:"open_gaps"`
 		Timeline []struct {
 			Seq        uint64    `json:"seq"`
 			Type       string    `json:"type"`
@@ -202,7 +184,7 @@ func printPathway(e env, raw json.RawMessage) error {
 	fmt.Fprintln(e.stdout, "\nOpen gaps:")
 	rows = nil
 	for _, g := range p.OpenGaps {
-		rows = append(rows, []string{g.Kind, g.Severity, strings.Join(g.Closers, ","), when(g.OpenedAt), ago(time.Since(g.OpenedAt))})
+		rows = append(rows, []string{string(g.Kind), string(g.Severity), orgs(g.Closers), when(g.OpenedAt), ago(time.Since(g.OpenedAt))})
 	}
 	table(e.stdout, []string{"KIND", "SEVERITY", "CAN CLOSE", "OPENED", "AGE"}, rows)
 	fmt.Fprintln(e.stdout, "\nTimeline:")
@@ -414,25 +396,60 @@ func cmdRebuild(ctx context.Context, e env) error {
 		return err
 	}
 	var last json.RawMessage
+	var end rebuildLine
 	err = c.lines(ctx, "POST", "/v1/admin/rebuild", func(line []byte) error {
-		var l struct {
-			Type                string
-			Done, Total, Events uint64
-			Rate                float64
-			ETASeconds          float64 `json:"eta_seconds"`
-		}
+		var l rebuildLine
 		json.Unmarshal(line, &l)
-		last = append(last[:0], line...)
 		if l.Type == "progress" && !*asJSON {
 			fmt.Fprintf(e.stderr, "\r%s %d/%d events  %.0f/s  ETA %s   ", bar(l.Done, l.Total, 30), l.Done, l.Total, l.Rate, (time.Duration(l.ETASeconds) * time.Second).String())
+		}
+		if l.Type != "progress" {
+			last, end = append(last[:0], line...), l
 		}
 		return nil
 	})
 	fmt.Fprintln(e.stderr)
 	if err != nil {
-		return err
+		return fmt.Errorf("rebuild failed: %w; the serving projections are unchanged", err)
 	}
-	return printJSON(e.stdout, last)
+	switch end.Type {
+	case "report":
+	case "error":
+		return fmt.Errorf("rebuild failed: %s; the serving projections are unchanged", end.Detail)
+	default:
+		return fmt.Errorf("rebuild failed: the answer ended without a report (the connection dropped?); the serving projections are unchanged")
+	}
+	if *asJSON {
+		return printJSON(e.stdout, last)
+	}
+	fmt.Fprintf(e.stdout, "Rebuilt from %d events of the log, up to seq %d, in %.1f s; the rebuilt projections now serve.\n", end.Events, end.Done, end.ElapsedSeconds)
+	switch {
+	case end.Same == nil:
+		fmt.Fprintln(e.stdout, "same: not compared (the projections take no snapshots).")
+	case *end.Same:
+		fmt.Fprintln(e.stdout, "same: true — replaying the whole log again gave byte for byte the state that was serving,\nbuilt event by event and from checkpoints: nothing had drifted.")
+	default:
+		fmt.Fprintln(e.stdout, "same: false — the rebuilt state differs from the one that was serving; the rebuilt one serves now.\nExpected after a change of rules or of a projection's code; otherwise the serving state had drifted:\nkeep this output and report it.")
+		if end.Diff != "" {
+			fmt.Fprintln(e.stdout, end.Diff)
+		}
+	}
+	if end.Quarantined > 0 {
+		fmt.Fprintf(e.stdout, "%d stored messages are quarantined and not in the projections: stafet quarantine list.\n", end.Quarantined)
+	}
+	return nil
+}
+
+// rebuildLine is a line of POST /v1/admin/rebuild's answer.
+type rebuildLine struct {
+	Type                string
+	Done, Total, Events uint64
+	Rate                float64
+	ETASeconds          float64 `json:"eta_seconds"`
+	ElapsedSeconds      float64 `json:"elapsed_seconds"`
+	Same                *bool
+	Diff, Detail        string
+	Quarantined         int
 }
 
 func bar(done, total uint64, width int) string {

@@ -10,12 +10,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )
 
@@ -31,6 +33,10 @@ type Principal struct {
 	// NATSKey is the public key of the NATS user issued with the token,
 	// if any: revoked with it.
 	NATSKey string
+	// Reason is the reason the request states for reading what its
+	// organisation's care relationships do not let it read (the
+	// Stafet-Access-Reason header): a break-the-glass read (ReadPathway).
+	Reason string
 }
 
 // Name is how access logs name the caller.
@@ -52,22 +58,42 @@ type tokenRecord struct {
 // issued by the operator.
 type Tokens struct {
 	admin []byte
-	kv    jetstream.KeyValue
+	kv    *engine.Bucket
 }
 
 // NewTokens opens the token bucket. adminToken is the operator's token.
-func NewTokens(ctx context.Context, js jetstream.JetStream, adminToken string, replicas int) (*Tokens, error) {
+func NewTokens(ctx context.Context, store *engine.Store, adminToken string) (*Tokens, error) {
 	if len(adminToken) < 16 {
 		return nil, errors.New("httpapi: the operator token must be at least 16 characters")
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: TokenBucket, Description: "organisation API tokens (hashed)", History: 1,
-		Storage: jetstream.FileStorage, Replicas: replicas,
-	})
+	kv, err := store.Bucket(ctx, TokenBucket, "organisation API tokens (hashed)")
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: token bucket: %w", err)
 	}
 	return &Tokens{admin: []byte(adminToken), kv: kv}, nil
+}
+
+// OperatorToken returns the operator's token: given, if set; else the one
+// kept in dataDir/admin-token; else a new one, which it keeps there (mode
+// 0600) and prints once to announce.
+func OperatorToken(dataDir, given string, announce io.Writer) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	path := filepath.Join(dataDir, "admin-token")
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		return strings.TrimSpace(string(b)), nil
+	case !errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("httpapi: operator token: %w", err)
+	}
+	tok := NewToken()
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("httpapi: operator token: %w", err)
+	}
+	fmt.Fprintf(announce, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n", path, tok)
+	return tok, nil
 }
 
 // NewToken returns a fresh random token.
@@ -91,7 +117,7 @@ func (t *Tokens) Issue(ctx context.Context, org events.OrgID, label, natsKey str
 	}
 	tok := NewToken()
 	rec, _ := json.Marshal(tokenRecord{Org: org, Label: label, Issued: time.Now().UTC(), NATSKey: natsKey})
-	if _, err := t.kv.Create(ctx, tokenKey(tok), rec); err != nil {
+	if err := t.kv.Create(ctx, tokenKey(tok), rec); err != nil {
 		return "", fmt.Errorf("httpapi: issue token: %w", err)
 	}
 	return tok, nil
@@ -112,15 +138,15 @@ func (t *Tokens) Check(ctx context.Context, tok string) (Principal, error) {
 	if subtle.ConstantTimeCompare([]byte(tok), t.admin) == 1 {
 		return Principal{Operator: true}, nil
 	}
-	e, err := t.kv.Get(ctx, tokenKey(tok))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Principal{}, errUnauthenticated
-	}
+	v, ok, err := t.kv.Get(ctx, tokenKey(tok))
 	if err != nil {
 		return Principal{}, err
 	}
+	if !ok {
+		return Principal{}, errUnauthenticated
+	}
 	var rec tokenRecord
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+	if err := json.Unmarshal(v, &rec); err != nil {
 		return Principal{}, err
 	}
 	return Principal{Org: rec.Org, Label: rec.Label, NATSKey: rec.NATSKey}, nil
