@@ -117,7 +117,7 @@ func BenchmarkAppend(b *testing.B) {
 					bodies[i], _ = s.Log().Codec().Encode(&e)
 					subjects[i] = "stafet.ev.raw." + uuid.NewString() + ".x"
 				}
-				raw += rawPublish(b, s.JetStream(), subjects, bodies)
+				raw += rawPublish(b, rawJS(s), subjects, bodies)
 				eng += engineExecute(b, s, cmds, 256)
 			}
 			report(b, "append", float64(n*b.N), raw, eng)
@@ -148,7 +148,7 @@ func BenchmarkReplay(b *testing.B) {
 func fill(b *testing.B, s *engine.Store, n int) {
 	b.Helper()
 	ref := patient(b, "0102030405")
-	js := s.JetStream()
+	js := rawJS(s)
 	var pw uuid.UUID
 	for i := range n {
 		if i%10 == 0 {
@@ -172,7 +172,7 @@ func fill(b *testing.B, s *engine.Store, n int) {
 func rawRead(b *testing.B, s *engine.Store, n int) time.Duration {
 	ctx := context.Background()
 	start := time.Now()
-	st, err := s.JetStream().Stream(ctx, engine.EventStream)
+	st, err := rawJS(s).Stream(ctx, engine.EventStream)
 	if err != nil {
 		b.Fatal(err)
 	}

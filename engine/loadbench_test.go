@@ -43,7 +43,7 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	})
 	b.Run("scan-by-subject", func(b *testing.B) {
-		st, err := s.JetStream().Stream(ctx, engine.EventStream)
+		st, err := rawJS(s).Stream(ctx, engine.EventStream)
 		if err != nil {
 			b.Fatal(err)
 		}

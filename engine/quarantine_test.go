@@ -60,7 +60,7 @@ func publishRaw(t *testing.T, s *engine.Store, subject string, data []byte, prev
 	if prev > 0 {
 		m.Header.Set(engine.HeaderPrev, strconv.FormatUint(prev, 10))
 	}
-	ack, err := s.JetStream().PublishMsg(context.Background(), m)
+	ack, err := rawJS(s).PublishMsg(context.Background(), m)
 	if err != nil {
 		t.Fatal(err)
 	}

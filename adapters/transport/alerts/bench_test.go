@@ -108,7 +108,7 @@ func benchLatency(b *testing.B, durability engine.Durability, rate int, dur time
 	case <-time.After(30 * time.Second):
 		mu.Lock()
 		last, _ := store.Log().LastSeq(ctx)
-		st, _ := store.JetStream().Stream(ctx, engine.EventStream)
+		st, _ := rawJS(store).Stream(ctx, engine.EventStream)
 		c, _ := st.Consumer(ctx, Reactor)
 		ci, _ := c.Info(ctx)
 		b.Fatalf("got %d of %d alerts; log at %d, tail at %d; reactor %+v", len(lat), n, last, svc.hist.pos, ci)

@@ -74,7 +74,7 @@ func startService(t testing.TB, store *engine.Store, cfg Config) *Service {
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		st, err := store.JetStream().Stream(ctx, engine.EventStream)
+		st, err := rawJS(store).Stream(ctx, engine.EventStream)
 		if err == nil {
 			if _, err = st.Consumer(ctx, Reactor); err == nil {
 				return s
@@ -401,4 +401,14 @@ func connectSubscriber(t testing.TB, store *engine.Store, subject string) *nats.
 	}
 	t.Cleanup(nc.Close)
 	return nc
+}
+
+// rawJS is JetStream on the store's own connection, for tests that look
+// behind the engine's handles.
+func rawJS(s *engine.Store) jetstream.JetStream {
+	js, err := jetstream.New(s.Conn())
+	if err != nil {
+		panic(err)
+	}
+	return js
 }
