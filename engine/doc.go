@@ -22,6 +22,8 @@
 //     (RunPolicy), and the deadline scheduler (RunDeadlines).
 //   - Subscribers (Store.Subscribers): the NATS users that may subscribe
 //     to the alerts on the embedded server.
+//   - AccessLog (Store.Access): who read which pathway, broke the glass,
+//     or joined a pathway it was not party to.
 //   - Journal (Store.Journal) and Bucket (Store.Bucket): an append-only
 //     stream and a key-value bucket of an adapter's own beside the log
 //     (the alerts and webhooks, the access log and tokens), so no adapter

@@ -51,6 +51,7 @@ var (
 //   - Vault: pseudonyms, sealed identities and the patient keys;
 //   - Reactors: durable reactions to events, and the deadline scheduler;
 //   - Subscribers: the NATS users that may subscribe to alerts;
+//   - AccessLog: who read which pathway, and who joined one.
 //   - Journal and Bucket: a stream and a key-value bucket of an adapter's
 //     own.
 //
@@ -63,6 +64,7 @@ type Store struct {
 	index    *PathwayIndex
 	vault    *Vault
 	reactors *Reactors
+	access   *AccessLog
 
 	closeOnce sync.Once
 }
@@ -132,6 +134,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.index = &PathwayIndex{conn: c, vault: s.vault}
 	s.eventLog.pathways = s.index
 	s.reactors = &Reactors{log: s.eventLog}
+	s.access = &AccessLog{}
+	s.eventLog.access = s.access
 	if cfg.URL == "" {
 		if err := s.startEmbedded(); err != nil {
 			return nil, err
@@ -166,6 +170,9 @@ func (s *Store) setup(ctx context.Context) error {
 		return err
 	}
 	if err := s.inbox.setup(ctx); err != nil {
+		return err
+	}
+	if err := s.setupAccess(ctx); err != nil {
 		return err
 	}
 	if s.index.kv, err = s.bucket(ctx, PathwayIndexKV, "patient pseudonym and episode → pathway", 1); err != nil {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
@@ -401,14 +400,4 @@ func TestCorrectionAfterCachedState(t *testing.T) {
 	if !errors.Is(err, events.ErrRule) {
 		t.Errorf("third acceptance: got %v; want a rule error", err)
 	}
-}
-
-// rawJS is JetStream on the store's own connection, for tests that look
-// behind the handles.
-func rawJS(s *engine.Store) jetstream.JetStream {
-	js, err := jetstream.New(s.Conn())
-	if err != nil {
-		panic(err)
-	}
-	return js
 }

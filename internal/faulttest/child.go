@@ -3,6 +3,7 @@ package faulttest
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -121,3 +122,21 @@ func (c *Process) Kill() {
 	}
 	<-c.exited
 }
+
+// Term stops the process with SIGTERM, as an orchestrator does, and waits
+// for it to exit; after wait it kills it and says so.
+func (c *Process) Term(wait time.Duration) error {
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case <-c.exited:
+		return nil
+	case <-time.After(wait):
+		c.Kill()
+		return fmt.Errorf("stafetd process did not stop in %v after SIGTERM", wait)
+	}
+}
+
+// Log is what the process has written to its standard error so far.
+func (c *Process) Log() string { return c.stderr.String() }

@@ -477,3 +477,30 @@ func (s *Service) position(ctx context.Context, org events.OrgID, filter string)
 func kindOf(subject string) Kind {
 	return Kind(subject[strings.LastIndexByte(subject, '.')+1:])
 }
+
+// BrokeGlass alerts every party of a pathway that an organisation without
+// a current or recent care relationship read it, giving a reason
+// (httpapi.Server.ReadPathway): the Danish access-logging rules expect
+// those responsible for the patient to hear of such reads. It returns once
+// the alerts are stored. The alerts' ids derive from the access record,
+// so a retried call stores them once.
+func (s *Service) BrokeGlass(ctx context.Context, history []events.Envelope, rec engine.AccessRecord) error {
+	if len(history) == 0 {
+		return nil
+	}
+	last := &history[len(history)-1]
+	var out []Alert
+	for _, org := range events.Parties(history) {
+		if string(org) == rec.Reader {
+			continue
+		}
+		about := rec.Reader + "|" + rec.What + "|" + rec.At.Format(time.RFC3339Nano)
+		out = append(out, Alert{
+			ID: alertID(rec.Pathway, BrokeGlass, org, about), Kind: BrokeGlass, Cluster: clusterOf(history), Org: org,
+			Pathway: rec.Pathway, Access: &AccessInfo{Org: events.OrgID(rec.Reader), What: rec.What, Reason: rec.Reason},
+			EventID: last.ID, EventType: last.Type, EventSeq: last.Seq,
+			OccurredAt: rec.At, RecordedAt: rec.At,
+		})
+	}
+	return s.publish(ctx, InBody(s.dir, out, history))
+}

@@ -33,6 +33,10 @@ type Principal struct {
 	// NATSKey is the public key of the NATS user issued with the token,
 	// if any: revoked with it.
 	NATSKey string
+	// Reason is the reason the request states for reading what its
+	// organisation's care relationships do not let it read (the
+	// Stafet-Access-Reason header): a break-the-glass read (ReadPathway).
+	Reason string
 }
 
 // Name is how access logs name the caller.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/translate/medcom"
+	"github.com/stafet/stafet/adapters/transport/alerts"
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
@@ -102,6 +103,19 @@ func newEnvWith(t *testing.T, realMedCom bool) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The alert service, running: break-the-glass reads and joins alert
+	// the parties.
+	as, err := alerts.New(ctx, alerts.Config{Store: store, Directory: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := as.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("alerts: %v", err)
+		}
+	}()
 	e := &env{t: t, store: store, host: host, tokens: tokens, now: t0}
 	translate := admissions
 	if realMedCom {
@@ -110,7 +124,7 @@ func newEnvWith(t *testing.T, realMedCom bool) *env {
 	in := ingest.New(store, dir, map[string]ingest.Translator{"medcom": translate}, nil)
 	e.api = httpapi.New(httpapi.Config{
 		Store: store, Tokens: tokens, Directory: dir, Ingest: in, Projections: host,
-		Now: e.clock, MaxBody: 64 << 10,
+		Now: e.clock, MaxBody: 64 << 10, Alerts: as,
 	})
 	e.srv = httptest.NewServer(e.api)
 	t.Cleanup(e.srv.Close)
@@ -297,6 +311,7 @@ type accessEntry struct {
 	Pathway uuid.UUID    `json:"pathway"`
 	What    string       `json:"what"`
 	Allowed bool         `json:"allowed"`
+	Reason  string       `json:"reason"`
 }
 
 // accessLog reads the whole access log a token may see, following the

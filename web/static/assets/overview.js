@@ -7,6 +7,7 @@ import { get, each, APIError } from './api.js';
 import { h, hidden, replace, scroller } from './dom.js';
 import { t, decimal, dateTime } from './i18n.js';
 import { KINDS, AGES } from './directory.js';
+import { fresh } from './api.js';
 import { kindLabel, section } from './ui.js';
 
 // BINS are the colour classes' lower bounds, in open gaps per 10 000
@@ -48,7 +49,9 @@ async function load(ctx) {
     byMuni.set(m.id, f);
   });
   for (const f of figures) if (f instanceof Error && !(f instanceof APIError && f.status === 403)) throw f;
-  return { clusters, figures, byMuni, at: new Date() };
+  // As of the last moment the projections held the whole log, which the
+  // answers say; the fetch time would claim freshness they may not have.
+  return { clusters, figures, byMuni, at: fresh()?.asOf || new Date() };
 }
 
 function clusterTable(data, dir) {
