@@ -244,15 +244,8 @@ func (s *conn) bucket(ctx context.Context, name, desc string, history uint8) (je
 // that look behind them.
 func (s *Store) Conn() *nats.Conn { return s.nc }
 
-// JetStream returns the JetStream context, for tests that look behind the
-// handles.
-func (s *Store) JetStream() jetstream.JetStream { return s.js }
-
 // Config returns the configuration with defaults filled in.
 func (s *Store) Config() Config { return s.cfg }
-
-// Server returns the embedded server, or nil when connected to a URL.
-func (s *Store) Server() *server.Server { return s.ns }
 
 // DataDir returns the absolute path of the embedded server's data, or ""
 // when connected to an external cluster.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/natstest"
 )
 
 // stafetdJS connects to a store's client port as stafetd itself, with
@@ -222,7 +223,7 @@ func TestPseudonymSecretFingerprint(t *testing.T) {
 				t.Fatal(err)
 			}
 			if legacy {
-				if err := s.JetStream().DeleteStream(ctx, engine.CheckpointStream); err != nil {
+				if err := natstest.JetStream(t, s.Conn()).DeleteStream(ctx, engine.CheckpointStream); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -264,7 +265,7 @@ func filesHolding(t *testing.T, needles [][]byte, dirs ...string) []string {
 
 func storedKey(t *testing.T, s *engine.Store, name string) []byte {
 	t.Helper()
-	st := must(s.JetStream().Stream(context.Background(), engine.KeyStream))
+	st := must(natstest.JetStream(t, s.Conn()).Stream(context.Background(), engine.KeyStream))
 	m, err := st.GetLastMsgForSubject(context.Background(), "stafet.key."+name)
 	if err != nil {
 		t.Fatal(err)
@@ -326,7 +327,7 @@ func TestLegacyKeyBucketMoved(t *testing.T) {
 	s := must(engine.Open(ctx, engine.Config{DataDir: dir}))
 	ref := must(s.Vault().Ref("0102030405"))
 	key := must(events.NewPatientKey())
-	kv := must(s.JetStream().CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "stafet_patient_keys", Storage: jetstream.FileStorage}))
+	kv := must(natstest.JetStream(t, s.Conn()).CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "stafet_patient_keys", Storage: jetstream.FileStorage}))
 	if _, err := kv.Put(ctx, string(ref), key); err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +338,7 @@ func TestLegacyKeyBucketMoved(t *testing.T) {
 	if got, err := s.Vault().Open(ctx, ref, sealed); err != nil || got != id {
 		t.Errorf("got %v, %v; want the identity sealed under the moved key", got.CPR == id.CPR, err)
 	}
-	if _, err := s.JetStream().KeyValue(ctx, "stafet_patient_keys"); !errors.Is(err, jetstream.ErrBucketNotFound) {
+	if _, err := natstest.JetStream(t, s.Conn()).KeyValue(ctx, "stafet_patient_keys"); !errors.Is(err, jetstream.ErrBucketNotFound) {
 		t.Errorf("legacy bucket: got %v; want it deleted", err)
 	}
 	s.Close()

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stafet/stafet/internal/faulttest"
 )
 
 // startService runs stafetd in-process on loopback ports with its data in
@@ -21,7 +24,7 @@ func startService(t *testing.T, dir string, env map[string]string) (*service, fu
 	for k, v := range env {
 		vars[k] = v
 	}
-	withKeyDir(vars)
+	faulttest.WithKeyDir(vars)
 	cfg, err := parse(nil, func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -141,16 +144,6 @@ func TestParseRejectsBadSettings(t *testing.T) {
 	}
 }
 
-// withKeyDir gives a test's stafetd a key directory of its own beside its
-// data directory (the data directory's name and ".keys"), unless the
-// test names one: restarts on the same data find the same keys, and no
-// test writes into the home directory.
-func withKeyDir(vars map[string]string) {
-	if vars["STAFET_KEY_DIR"] == "" {
-		vars["STAFET_KEY_DIR"] = vars["STAFET_DATA_DIR"] + ".keys"
-	}
-}
-
 // alertStream follows stafetd's alert stream (GET /v1/alerts/stream) with
 // the token, giving the data line of each event, until the test ends.
 func alertStream(t *testing.T, base, token string) <-chan string {
@@ -176,4 +169,19 @@ func alertStream(t *testing.T, base, token string) <-chan string {
 		}
 	}()
 	return lines
+}
+
+// TestDefaultsAreLoopback: with no settings stafetd listens on loopback
+// only; opening a port to the network is the operator's explicit choice.
+func TestDefaultsAreLoopback(t *testing.T) {
+	cfg, err := parse(nil, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, addr := range map[string]string{"http": cfg.httpAddr, "mllp": cfg.mllpAddr, "nats": cfg.engine.ListenAddr} {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil || !net.ParseIP(host).IsLoopback() {
+			t.Errorf("%s: default address %q; want a loopback address", name, addr)
+		}
+	}
 }
