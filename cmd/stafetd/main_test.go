@@ -174,7 +174,10 @@ func alertStream(t *testing.T, base, token string) <-chan string {
 // TestDefaultsAreLoopback: with no settings stafetd listens on loopback
 // only; opening a port to the network is the operator's explicit choice.
 func TestDefaultsAreLoopback(t *testing.T) {
-	cfg, err := parse(nil, func(string) string { return "" })
+	// Only the key directory is named: a test writes no keys into the
+	// home directory.
+	keys := t.TempDir()
+	cfg, err := parse(nil, func(k string) string { return map[string]string{"STAFET_KEY_DIR": keys}[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
