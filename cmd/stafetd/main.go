@@ -2,9 +2,10 @@
 // JetStream server (or an external cluster), the projections, the HTTP API,
 // the MLLP listener, handoff alerts and metrics.
 //
-// With no flags it keeps its data in ./data, serves HTTP on :8080, MLLP on
-// :2575 and the NATS client port on 127.0.0.1:4222. Every flag has an
-// environment variable; run stafetd -h for the list.
+// With no flags it keeps its data in ./data and listens on loopback only:
+// HTTP on 127.0.0.1:8080, MLLP on 127.0.0.1:2575 and the NATS client port
+// on 127.0.0.1:4222. Every flag has an environment variable; run
+// stafetd -h for the list.
 package main
 
 import (
@@ -75,8 +76,8 @@ func parse(args []string, getenv func(string) string) (config, error) {
 		fs.StringVar(p, name, def, usage+" (env "+env+")")
 	}
 	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy string
-	str(&c.httpAddr, "http-addr", "STAFET_HTTP_ADDR", ":8080", "HTTP API address; empty = none")
-	str(&c.mllpAddr, "mllp-addr", "STAFET_MLLP_ADDR", ":2575", "MLLP (HL7 v2) address; empty = none")
+	str(&c.httpAddr, "http-addr", "STAFET_HTTP_ADDR", "127.0.0.1:8080", "HTTP API address (:8080 for every interface); empty = none")
+	str(&c.mllpAddr, "mllp-addr", "STAFET_MLLP_ADDR", "127.0.0.1:2575", "MLLP (HL7 v2) address (:2575 for every interface, with mutual TLS: docs/security.md); empty = none")
 	str(&natsAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded NATS client address; \"none\" = in-process only")
 	str(&c.engine.DataDir, "data-dir", "STAFET_DATA_DIR", "data", "directory of the embedded JetStream files, the secret and the operator token")
 	str(&c.engine.URL, "nats-url", "STAFET_NATS_URL", "", "external NATS cluster URL instead of the embedded server")

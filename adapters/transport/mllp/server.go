@@ -31,7 +31,8 @@ type Handler func(ctx context.Context, msg []byte, remote string) []byte
 
 // Config configures a Server. The zero value means the defaults.
 type Config struct {
-	// Addr to listen on. Default ":2575".
+	// Addr to listen on. Default "127.0.0.1:2575": loopback, until the
+	// operator opens it (with TLS, see docs/security.md).
 	Addr string
 	// TLS, if set, makes the listener speak TLS.
 	TLS *tls.Config
@@ -67,7 +68,7 @@ type Server struct {
 // New returns a server; Listen starts it.
 func New(cfg Config, h Handler) *Server {
 	if cfg.Addr == "" {
-		cfg.Addr = ":2575"
+		cfg.Addr = "127.0.0.1:2575"
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 5 * time.Minute
