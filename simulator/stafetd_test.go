@@ -3,6 +3,7 @@ package simulator
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stafet/stafet/internal/pki"
 )
 
 // TestRunAgainstStafetd builds and starts the real stafetd with the
@@ -43,8 +46,15 @@ func TestRunAgainstStafetd(t *testing.T) {
 		}
 	}
 	httpAddr, mllpAddr := freeAddr(t), freeAddr(t)
+	// The simulator sends HL7 as production senders do: over mutual TLS,
+	// with a client certificate the organisations file maps to its
+	// hospitals.
+	certs := filepath.Join(dir, "certs")
+	clientTLS := issueCerts(t, certs)
 	const token = "simulator-test-operator-token"
 	cmd := exec.Command(bin, "-data-dir", filepath.Join(dir, "data"), "-http-addr", httpAddr, "-mllp-addr", mllpAddr,
+		"-mllp-tls", "-mllp-tls-cert", filepath.Join(certs, "server.crt"), "-mllp-tls-key", filepath.Join(certs, "server.key"),
+		"-mllp-client-ca", filepath.Join(certs, "ca.crt"),
 		"-nats-addr", "none", "-admin-token", token, "-durability", "bulk",
 		"-organisations", filepath.Join(dir, "organisations.json"), "-rules", filepath.Join(dir, "rules.json"))
 	stderr, _ := cmd.StderrPipe()
@@ -71,11 +81,11 @@ func TestRunAgainstStafetd(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if reason := probe(ctx, mllpAddr, "http://"+httpAddr, token); reason != "" {
+	if reason := probe(ctx, mllpAddr, clientTLS, "http://"+httpAddr, token); reason != "" {
 		t.Skipf("stafetd is not ready for the simulator yet: %s", reason)
 	}
 	st, err := Run(ctx, Config{
-		MLLPAddr: mllpAddr, BaseURL: "http://" + httpAddr, Token: token,
+		MLLPAddr: mllpAddr, MLLPTLS: clientTLS, BaseURL: "http://" + httpAddr, Token: token,
 		Seed: 1, TimeScale: scale, Rate: 40, Duration: 15 * time.Second, PollInterval: 500 * time.Millisecond,
 	})
 	if err != nil {
@@ -107,9 +117,39 @@ func TestRunAgainstStafetd(t *testing.T) {
 	}
 }
 
+// issueCerts makes a CA, stafetd's server certificate for 127.0.0.1 and
+// the simulator's client certificate in dir, and returns the simulator's
+// TLS settings.
+func issueCerts(t *testing.T, dir string) *tls.Config {
+	t.Helper()
+	ca, err := pki.NewCA("simulator test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ca.Server("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Write(dir, "server"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ca.Client(ClientName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := p.TLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+}
+
 // probe sends one HL7 and one MedCom message and says what is missing, or
 // "" when both are taken.
-func probe(ctx context.Context, mllpAddr, baseURL, token string) string {
+func probe(ctx context.Context, mllpAddr string, tlsCfg *tls.Config, baseURL, token string) string {
 	m, err := NewModel(99, ModelOptions{Start: time.Now(), RunID: "probe"})
 	if err != nil {
 		return err.Error()
@@ -124,7 +164,7 @@ func probe(ctx context.Context, mllpAddr, baseURL, token string) string {
 			fhir = &s
 		}
 	}
-	c, err := dialMLLP(ctx, mllpAddr, 5*time.Second)
+	c, err := dialMLLP(ctx, mllpAddr, 5*time.Second, tlsCfg)
 	if err != nil {
 		return "MLLP: " + err.Error()
 	}

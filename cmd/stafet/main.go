@@ -8,6 +8,7 @@
 //	stafet worklist [-org O]
 //	stafet token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN | nats-conf
 //	stafet nkey new FILE
+//	stafet certs ca | server HOST... | client NAME [-dir DIR]
 //	stafet dead-letters list|show SEQ|replay SEQ [-body FILE]
 //	stafet quarantine list [-all]|show SEQ|resolve SEQ -take-in|-annul REASON
 //	stafet rebuild
@@ -58,6 +59,7 @@ func commands() []command {
 		{"gaps", "gaps [-cluster C] [-municipality M] [-org O] [-kind K] [-status open|closed|all] [-as-of T]", cmdGaps},
 		{"worklist", "worklist [-org O]", cmdWorklist},
 		{"token", "token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN | nats-conf", cmdToken},
+		{"certs", "certs ca | server HOST... | client NAME [-dir DIR]: a local CA for MLLP with mutual TLS", cmdCerts},
 		{"nkey", "nkey new FILE: make a NATS user key (seed in FILE, mode 0600) and print its public key", cmdNkey},
 		{"dead-letters", "dead-letters list | show SEQ | replay SEQ [-body FILE]", cmdDeadLetters},
 		{"quarantine", "quarantine list [-all] | show SEQ | resolve SEQ -take-in | -annul REASON", cmdQuarantine},

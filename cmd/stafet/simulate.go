@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,7 +18,7 @@ import (
 func cmdSimulate(ctx context.Context, e env) error {
 	fs, asJSON := newFlags("simulate", e)
 	var cfg simulator.Config
-	var clusters, writeConfig string
+	var clusters, writeConfig, certs string
 	fs.StringVar(&cfg.MLLPAddr, "mllp", orDefault(e.getenv("STAFET_MLLP"), "127.0.0.1:2575"), "stafetd's MLLP address")
 	fs.StringVar(&cfg.BaseURL, "url", orDefault(e.getenv("STAFET_URL"), "http://127.0.0.1:8080"), "stafetd's HTTP API")
 	fs.StringVar(&cfg.Token, "token", e.getenv("STAFET_TOKEN"), "operator token (default: ./data/admin-token)")
@@ -39,6 +41,7 @@ func cmdSimulate(ctx context.Context, e env) error {
 		cfg.Start = t
 		return nil
 	})
+	fs.StringVar(&certs, "mllp-certs", "", "send HL7 over mutual TLS with DIR/"+simulator.ClientName+".crt and .key, trusting DIR/ca.crt (stafet certs; docs/simulator.md)")
 	fs.StringVar(&writeConfig, "write-config", "", "write DIR/organisations.json and DIR/rules.json (for -time-scale) and exit")
 	if err := fs.Parse(e.args); err != nil {
 		return err
@@ -48,6 +51,12 @@ func cmdSimulate(ctx context.Context, e env) error {
 	}
 	if clusters != "" {
 		cfg.Clusters = strings.Split(clusters, ",")
+	}
+	if certs != "" {
+		var err error
+		if cfg.MLLPTLS, err = simulatorTLS(certs); err != nil {
+			return err
+		}
 	}
 	if cfg.Token == "" {
 		c, err := newClient(e)
@@ -100,4 +109,22 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// simulatorTLS reads the simulator's client certificate and the CA that
+// `stafet certs` wrote in dir.
+func simulatorTLS(dir string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, simulator.ClientName+".crt"), filepath.Join(dir, simulator.ClientName+".key"))
+	if err != nil {
+		return nil, fmt.Errorf("mllp-certs: %w (make it with: stafet certs client -dir %s %s)", err, dir, simulator.ClientName)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		return nil, fmt.Errorf("mllp-certs: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("mllp-certs: no certificate in %s", filepath.Join(dir, "ca.crt"))
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
