@@ -52,7 +52,10 @@ func TestRunAgainstStafetd(t *testing.T) {
 	certs := filepath.Join(dir, "certs")
 	clientTLS := issueCerts(t, certs)
 	const token = "simulator-test-operator-token"
-	cmd := exec.Command(bin, "-data-dir", filepath.Join(dir, "data"), "-http-addr", httpAddr, "-mllp-addr", mllpAddr,
+	// The keys live outside the data directory, as in production: the
+	// copy below must re-identify no one.
+	data := filepath.Join(dir, "data")
+	cmd := exec.Command(bin, "-data-dir", data, "-key-dir", filepath.Join(dir, "keys"), "-http-addr", httpAddr, "-mllp-addr", mllpAddr,
 		"-mllp-tls", "-mllp-tls-cert", filepath.Join(certs, "server.crt"), "-mllp-tls-key", filepath.Join(certs, "server.key"),
 		"-mllp-client-ca", filepath.Join(certs, "ca.crt"),
 		"-nats-addr", "none", "-admin-token", token, "-durability", "bulk",
@@ -61,7 +64,15 @@ func TestRunAgainstStafetd(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
 	running := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -114,6 +125,37 @@ func TestRunAgainstStafetd(t *testing.T) {
 	}
 	if len(gaps.Items) == 0 {
 		t.Error("no gaps after 15 simulated hours")
+	}
+
+	// A copy of the data directory alone names nobody: no patient's
+	// family name, no HL7 patient segment, no CPR number system of a
+	// MedCom message is in any of its files (the raw messages are
+	// sealed, the events carry pseudonyms).
+	stop()
+	copied := filepath.Join(t.TempDir(), "copy")
+	if err := os.CopyFS(copied, os.DirFS(data)); err != nil {
+		t.Fatal(err)
+	}
+	needles := append([]string{"PID|", systemCPR}, family...)
+	files := 0
+	filepath.WalkDir(copied, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range needles {
+			if strings.Contains(string(b), n) {
+				t.Errorf("%s holds %q", path, n)
+			}
+		}
+		return nil
+	})
+	if files == 0 {
+		t.Error("the copy holds no file")
 	}
 }
 

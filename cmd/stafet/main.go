@@ -11,6 +11,9 @@
 //	stafet certs ca | server HOST... | client NAME [-dir DIR]
 //	stafet dead-letters list|show SEQ|replay SEQ [-body FILE]
 //	stafet quarantine list [-all]|show SEQ|resolve SEQ -take-in|-annul REASON
+//	stafet patient erase -reason REASON CPR|-
+//	stafet kek add FILE | rewrap
+//	stafet verify [-pathway ID] [-nats-url URL -nats-creds FILE] [-trusted-keys FILE]
 //	stafet rebuild
 //	stafet translate -from hl7v2|medcom FILE...
 //	stafet simulate [-rate N] [-duration D] [-seed S] [-time-scale X]
@@ -43,6 +46,7 @@ func main() {
 // env is what a command gets: its arguments, output streams and settings.
 type env struct {
 	args   []string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
@@ -63,6 +67,9 @@ func commands() []command {
 		{"nkey", "nkey new FILE: make a NATS user key (seed in FILE, mode 0600) and print its public key", cmdNkey},
 		{"dead-letters", "dead-letters list | show SEQ | replay SEQ [-body FILE]", cmdDeadLetters},
 		{"quarantine", "quarantine list [-all] | show SEQ | resolve SEQ -take-in | -annul REASON", cmdQuarantine},
+		{"patient", "patient erase -reason REASON CPR|-: erase a patient (keys destroyed, raw messages and dead letters erased)", cmdPatient},
+		{"kek", "kek add FILE | rewrap: rotate the key-encryption key", cmdKEK},
+		{"verify", "verify [-pathway ID] [-nats-url URL] [-nats-nkey FILE|-nats-creds FILE] [-trusted-keys FILE]: check the log against its signed checkpoints", cmdVerify},
 		{"rebuild", "rebuild: rebuild the projections beside the serving ones, with progress", cmdRebuild},
 		{"translate", "translate -from hl7v2|medcom FILE...: print the events each message yields", cmdTranslate},
 		{"simulate", "simulate: drive a running stafetd with a realistic national workload", cmdSimulate},
@@ -95,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(ctx, env{args: args[1:], stdout: stdout, stderr: stderr, getenv: os.Getenv})
+		err := c.run(ctx, env{args: args[1:], stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv})
 		var ee *exitError
 		switch {
 		case err == nil:
