@@ -5,15 +5,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stafet/stafet/adapters/transport/httpapi"
+	"github.com/stafet/stafet/internal/confdir"
 )
 
 // client talks to a running stafetd's HTTP API.
@@ -30,17 +33,42 @@ func newClient(e env) (*client, error) {
 	}
 	tok := e.getenv("STAFET_TOKEN")
 	if tok == "" {
-		dir := e.getenv("STAFET_DATA_DIR")
-		if dir == "" {
-			dir = "data"
+		var err error
+		if tok, err = operatorToken(e); err != nil {
+			return nil, err
 		}
-		b, err := os.ReadFile(dir + "/admin-token")
-		if err != nil {
-			return nil, errors.New("no token: set STAFET_TOKEN (or run where ./data/admin-token is readable)")
-		}
-		tok = strings.TrimSpace(string(b))
 	}
 	return &client{base: strings.TrimRight(base, "/"), token: tok, http: &http.Client{Timeout: 0}}, nil
+}
+
+// operatorToken reads the operator token where stafetd wrote it: the key
+// directory (STAFET_KEY_DIR, default ~/.config/stafet/keys), or the data
+// directory of an earlier release.
+func operatorToken(e env) (string, error) {
+	var tried []string
+	if dir, err := keyDir(e); err == nil {
+		tried = append(tried, httpapi.OperatorTokenFile(dir))
+	}
+	tried = append(tried, filepath.Join(envOr(e, "STAFET_DATA_DIR", "data"), "admin-token"))
+	for _, path := range tried {
+		if b, err := os.ReadFile(path); err == nil {
+			return strings.TrimSpace(string(b)), nil
+		}
+	}
+	return "", fmt.Errorf("no token: set STAFET_TOKEN (none readable in %s)", strings.Join(tried, ", "))
+}
+
+// keyDir is stafetd's key directory: STAFET_KEY_DIR, or the operator's
+// configuration directory's keys.
+func keyDir(e env) (string, error) {
+	if dir := e.getenv("STAFET_KEY_DIR"); dir != "" {
+		return dir, nil
+	}
+	d, err := confdir.Dir(e.getenv)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "keys"), nil
 }
 
 // problem is the API's RFC 9457 error body.

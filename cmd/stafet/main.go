@@ -20,7 +20,8 @@
 //	stafet bench [-events N] [-phase P]... [-durability safe|bulk] [-rounds R] [-json | -markdown] [-update FILE]
 //
 // The server is STAFET_URL (default http://127.0.0.1:8080) and the token
-// STAFET_TOKEN (default: the operator token in ./data/admin-token). Tables
+// STAFET_TOKEN (default: the operator token stafetd wrote to admin-token in
+// its key directory, STAFET_KEY_DIR or ~/.config/stafet/keys). Tables
 // for people by default; -json for scripts.
 package main
 
@@ -82,7 +83,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  stafet %s\n", c.usage)
 	}
-	fmt.Fprintln(w, "\nServer: STAFET_URL (default http://127.0.0.1:8080); token: STAFET_TOKEN (default ./data/admin-token).")
+	fmt.Fprintln(w, "\nServer: STAFET_URL (default http://127.0.0.1:8080); token: STAFET_TOKEN (default: admin-token in STAFET_KEY_DIR, ~/.config/stafet/keys).")
 }
 
 // exitError carries a specific exit status.

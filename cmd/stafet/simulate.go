@@ -21,7 +21,7 @@ func cmdSimulate(ctx context.Context, e env) error {
 	var clusters, writeConfig, certs string
 	fs.StringVar(&cfg.MLLPAddr, "mllp", orDefault(e.getenv("STAFET_MLLP"), "127.0.0.1:2575"), "stafetd's MLLP address")
 	fs.StringVar(&cfg.BaseURL, "url", orDefault(e.getenv("STAFET_URL"), "http://127.0.0.1:8080"), "stafetd's HTTP API")
-	fs.StringVar(&cfg.Token, "token", e.getenv("STAFET_TOKEN"), "operator token (default: ./data/admin-token)")
+	fs.StringVar(&cfg.Token, "token", e.getenv("STAFET_TOKEN"), "operator token (default: admin-token in STAFET_KEY_DIR)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "the workload's seed")
 	fs.Float64Var(&cfg.TimeScale, "time-scale", 0, "simulated minutes per real second (0 = real time); start stafetd with the matching rules (-write-config)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "messages a second (0 = the national rate at the time scale)")

@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/engine"
-	"github.com/stafet/stafet/internal/confdir"
 )
 
 // cmdVerify checks the log against its signed checkpoints, as an auditor
@@ -87,13 +86,9 @@ func envOr(e env, name, def string) string {
 // directory's signing-key.pub.
 func trustedKeys(e env, path string) ([]ed25519.PublicKey, error) {
 	if path == "" {
-		dir := e.getenv("STAFET_KEY_DIR")
-		if dir == "" {
-			d, err := confdir.Dir(e.getenv)
-			if err != nil {
-				return nil, fmt.Errorf("give -trusted-keys FILE (%v)", err)
-			}
-			dir = filepath.Join(d, "keys")
+		dir, err := keyDir(e)
+		if err != nil {
+			return nil, fmt.Errorf("give -trusted-keys FILE (%v)", err)
 		}
 		path = filepath.Join(dir, "signing-key.pub")
 	}

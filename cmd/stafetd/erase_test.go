@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,4 +187,74 @@ func filesNaming(t *testing.T, dir string, forms [][]byte) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestOperatorTokenNotInJSONLogs: a stafetd that makes the operator token
+// with JSON logs writes no line that is not JSON and none that holds the
+// token; the token is in the key directory, and the data directory keeps
+// only its hash. With text logs it is shown once.
+func TestOperatorTokenNotInJSONLogs(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			dir := t.TempDir()
+			keys := dir + ".keys"
+			vars := map[string]string{"STAFET_DATA_DIR": dir, "STAFET_KEY_DIR": keys, "STAFET_HTTP_ADDR": "127.0.0.1:0", "STAFET_MLLP_ADDR": "",
+				"STAFET_NATS_ADDR": "none", "STAFET_LOG_FORMAT": format}
+			cfg, err := parse(nil, func(k string) string { return vars[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out lockedBuffer
+			ctx, cancel := context.WithCancel(context.Background())
+			started, done := make(chan *service, 1), make(chan error, 1)
+			go func() { done <- run(ctx, cfg, &out, started) }()
+			select {
+			case <-started:
+			case err := <-done:
+				t.Fatalf("stafetd stopped: %v", err)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(keys, "admin-token"))
+			tok := strings.TrimSpace(string(b))
+			if err != nil || !strings.HasPrefix(tok, "stf_") {
+				t.Fatalf("the key directory's admin-token: %q, %v", b, err)
+			}
+			logged := out.String()
+			if got := strings.Count(logged, tok); format == "json" && got != 0 || format == "text" && got != 1 {
+				t.Errorf("%s logs hold the token %d times", format, got)
+			}
+			if format == "json" {
+				for _, line := range strings.Split(strings.TrimSpace(logged), "\n") {
+					if !json.Valid([]byte(line)) {
+						t.Errorf("a line that is not JSON: %q", line)
+					}
+				}
+			}
+			if files := filesNaming(t, dir, [][]byte{[]byte(tok)}); len(files) > 0 {
+				t.Errorf("the token is in %v", files)
+			}
+		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that the service's goroutines may write
+// while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
