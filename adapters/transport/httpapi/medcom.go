@@ -39,7 +39,8 @@ type medcomOutcome struct {
 // with a problem; a message that was understood is answered with its
 // MedCom Acknowledgement: ok, fatal-error with the reason when it is
 // invalid (it waits in the dead letters), transient-error when the store
-// failed (send it again).
+// failed (send it again), or the volume is nearly full (507); fatal-error
+// with 413 when it is too large to store, which no resend can mend.
 func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if s.cfg.Ingest == nil {
@@ -88,6 +89,14 @@ func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 		// own (a discharge before its admission): delivered all the same.
 		// An operator replays it from the dead letters.
 		s.log.Info("medcom message kept as a dead letter and acknowledged ok", "raw_seq", out.RawSeq, "code", ie.DeadLetter.Code)
+	case errors.Is(err, engine.ErrTooLarge):
+		// Permanent: the same message will never fit. Not "transient",
+		// which would have the sender resend it for ever.
+		s.log.Warn("medcom message too large for the raw store; not stored", "bytes", len(body))
+		o, status = medcom.Outcome{Code: "fatal-error", Reason: "the message is larger than Stafet can store in one piece; it is not recorded: do not send it again unchanged"}, http.StatusRequestEntityTooLarge
+	case errors.Is(err, engine.ErrNoRoom):
+		s.log.Warn("medcom message refused: the data volume is nearly full")
+		o, status = medcom.Outcome{Code: "transient-error", Reason: "Stafet's storage is nearly full; the message is not recorded: send it again later"}, http.StatusInsufficientStorage
 	case err != nil:
 		s.log.Warn("medcom message not stored", "err", err)
 		o, status = medcom.Outcome{Code: "transient-error", Reason: "the message could not be stored; send it again later"}, http.StatusServiceUnavailable

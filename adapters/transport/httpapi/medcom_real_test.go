@@ -144,6 +144,21 @@ func TestMedComRealMessages(t *testing.T) {
 			t.Errorf("dead letter: code %q; want rule:%s", d.Code, events.RuleNotParty)
 		}
 	})
+	t.Run("a valid message too large to store is fatal-error 413, every time", func(t *testing.T) {
+		// 905 KiB: under the HTTP limit, over what the raw store takes in
+		// one piece. Resending cannot help, so it must not be "transient".
+		body := readMedCom(t, "carecommunication/Bundle-S-A-new-1932711d-49d0-4ad7-b1ee-61de711892d2.json")
+		body = bytes.Replace(body, []byte(`"id" : "0ebb6284-eb20-45eb-8113-6620d2d08608"`), []byte(`"id" : "0ebb6284-eb20-45eb-8113-6620d2d08699"`), 1)
+		i := bytes.LastIndexByte(body, '}')
+		big := append(append(bytes.Clone(body[:i]), bytes.Repeat([]byte(" "), 905<<10-len(body))...), body[i:]...)
+		for try := range 2 {
+			res := e.do("POST", "/v1/medcom", adminToken, big, fhirJSON...)
+			a := ackOf(t, res, "application/fhir+json").Acknowledgement
+			if res.status != http.StatusRequestEntityTooLarge || a.Code != "fatal-error" {
+				t.Errorf("try %d: status %d, %+v; want 413 fatal-error", try+1, res.status, a)
+			}
+		}
+	})
 	t.Run("a VANS receipt is no MedCom message", func(t *testing.T) {
 		receipt := `<VANSEnvelope xmlns="urn:oio:medcom:vans-envelope:1.0.4"><EnvelopeIdentifier>` + base64.StdEncoding.EncodeToString([]byte("x")) + `</EnvelopeIdentifier><Receipt><PositiveMessage/></Receipt></VANSEnvelope>`
 		res := e.do("POST", "/v1/medcom", adminToken, receipt, "Content-Type", "application/xml")
