@@ -184,6 +184,11 @@ func (s *Inbox) sendSealed(m RawMessage, key []byte) (*PendingRaw, error) {
 // not to resend it as it is.
 var ErrTooLarge = errors.New("engine: message too large for the raw store")
 
+// ErrNoRoom is returned for an inbound message when the data volume is
+// nearly full (Config.MinFreeBytes): intake stops cleanly before the
+// disk is full, and the sender is told to try again later.
+var ErrNoRoom = errors.New("engine: data volume nearly full; intake stopped")
+
 // PendingRaw is a raw message on its way to the store.
 type PendingRaw struct {
 	s *Inbox

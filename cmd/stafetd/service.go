@@ -264,6 +264,7 @@ func (svc *service) serve(ctx context.Context, cfg config, log *slog.Logger, goR
 			return nil, fmt.Errorf("http: %w", err)
 		}
 		svc.httpAddr = ln.Addr()
+		ln = api.Listener(ln)
 		srv := api.HTTPServer(tlsCfg)
 		// A server that stops serving stops the service (run), rather
 		// than leave it running without its API.
