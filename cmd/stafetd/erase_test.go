@@ -10,11 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stafet/stafet/engine"
+	"github.com/stafet/stafet/internal/faulttest"
 	"github.com/stafet/stafet/internal/natstest"
 )
 
@@ -204,7 +204,7 @@ func TestOperatorTokenNotInJSONLogs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var out lockedBuffer
+			var out faulttest.Buffer
 			ctx, cancel := context.WithCancel(context.Background())
 			started, done := make(chan *service, 1), make(chan error, 1)
 			go func() { done <- run(ctx, cfg, &out, started) }()
@@ -238,23 +238,4 @@ func TestOperatorTokenNotInJSONLogs(t *testing.T) {
 			}
 		})
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that the service's goroutines may write
-// while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
