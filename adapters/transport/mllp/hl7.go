@@ -266,3 +266,11 @@ func tooLarge() hl7v2.AckError {
 func HL7OversizeAck(head []byte) []byte {
 	return hl7v2.AckForUnparsable(head, "message larger than the receiver's limit; not stored")
 }
+
+// HL7BusyAck answers a frame refused because the frame memory of all
+// connections (Config.MaxBuffered) is taken, with an AR built from what
+// its head shows of the MSH (for Config.OnBusy). The message is not
+// stored; the sender resends it later, as after any AR.
+func HL7BusyAck(head []byte) []byte {
+	return hl7v2.AckForUnparsable(head, "receiver busy with other large messages; not stored: resend later")
+}
