@@ -92,3 +92,17 @@ func repoRoot() (string, bool) {
 		dir = parent
 	}
 }
+
+// Version is what the nats-server at bin says it is ("v2.15.2").
+func Version(ctx context.Context, bin string) (string, error) {
+	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("natsdeploy: %s --version: %w", bin, err)
+	}
+	v := strings.TrimSpace(string(out))
+	_, after, found := strings.Cut(v, ": ")
+	if found {
+		v = after
+	}
+	return v, nil
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net"
@@ -157,7 +158,7 @@ func (c *Cluster) start(i int, bin string) error {
 		env = append(env, k+"="+v)
 	}
 	env = append(env,
-		fmt.Sprintf("NATS_NAME=stafet-n%d", i+1),
+		"NATS_NAME="+nodeName(i),
 		fmt.Sprintf("NATS_LISTEN=127.0.0.1:%d", n.client),
 		fmt.Sprintf("NATS_MONITOR=127.0.0.1:%d", n.monitor),
 		fmt.Sprintf("NATS_CLUSTER_LISTEN=127.0.0.1:%d", n.route),
@@ -175,36 +176,85 @@ func (c *Cluster) start(i int, bin string) error {
 	return nil
 }
 
-// waitReady waits until every node's monitoring port says JetStream is
-// healthy (/healthz?js-enabled-only would not wait for the meta leader).
+// waitReady waits until every node's monitoring port says it is healthy
+// and the meta leader sees the other two peers current and online: until
+// then a stream of three replicas may be refused ("no suitable peers for
+// placement"). Only the leader's view of its peers is current.
 func (c *Cluster) waitReady(ctx context.Context, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	for i, n := range c.nodes {
-		for !c.healthy(ctx, i) {
+	for i := 0; ; {
+		switch {
+		case i < len(c.nodes) && c.healthy(ctx, i):
+			i++
+			continue
+		case i == len(c.nodes) && c.metaWhole(ctx):
+			return nil
+		}
+		for j, n := range c.nodes {
 			select {
 			case <-n.exited:
-				return fmt.Errorf("natsdeploy: node %d exited: %s", i+1, n.out.tail())
-			case <-ctx.Done():
-				return fmt.Errorf("natsdeploy: node %d not healthy within %s: %s", i+1, d, n.out.tail())
-			case <-time.After(50 * time.Millisecond):
+				return fmt.Errorf("natsdeploy: node %d exited: %s", j+1, n.out.tail())
+			default:
 			}
 		}
+		select {
+		case <-ctx.Done():
+			last := c.nodes[min(i, len(c.nodes)-1)]
+			return fmt.Errorf("natsdeploy: the cluster is not ready within %s (%d of %d nodes healthy): %s", d, i, len(c.nodes), last.out.tail())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 func (c *Cluster) healthy(ctx context.Context, i int) bool {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.MonitorURL(i)+"/healthz", nil)
+	var ok struct{}
+	return c.monitor(ctx, i, "/healthz", &ok) == nil
+}
+
+// metaWhole reports whether a node is the meta leader and sees every
+// other peer current and online.
+func (c *Cluster) metaWhole(ctx context.Context) bool {
+	for i := range c.nodes {
+		var jsz struct {
+			Meta *struct {
+				Leader   string `json:"leader"`
+				Replicas []struct {
+					Current bool `json:"current"`
+					Offline bool `json:"offline"`
+				} `json:"replicas"`
+			} `json:"meta_cluster"`
+		}
+		if c.monitor(ctx, i, "/jsz", &jsz) != nil || jsz.Meta == nil || jsz.Meta.Leader != nodeName(i) {
+			continue
+		}
+		whole := len(jsz.Meta.Replicas) == Nodes-1
+		for _, r := range jsz.Meta.Replicas {
+			whole = whole && r.Current && !r.Offline
+		}
+		return whole
+	}
+	return false
+}
+
+// nodeName is node i's server name (NATS_NAME).
+func nodeName(i int) string { return fmt.Sprintf("stafet-n%d", i+1) }
+
+// monitor reads node i's monitoring endpoint path into v.
+func (c *Cluster) monitor(ctx context.Context, i int, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.MonitorURL(i)+path, nil)
 	if err != nil {
-		return false
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return false
+		return err
 	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // MonitorURL is node i's monitoring address (/varz, /jsz, /routez).
