@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/engine"
@@ -227,7 +228,20 @@ func TestFillerStoresWhatExecuteStores(t *testing.T) {
 		_, _, _, err := b.execute(ctx, s, b.work, time.Time{})
 		return err
 	})
-	fill := logOf(func(s *engine.Store) error { return newFiller(s).fill(ctx, b.work) })
+	fill := logOf(func(s *engine.Store) error {
+		if err := newFiller(s).fill(ctx, b.work); err != nil {
+			return err
+		}
+		// Chained as Execute chains: the log verifies, MACs included.
+		if _, err := s.Log().Checkpoint(ctx); err != nil {
+			return err
+		}
+		rep, err := s.Log().Verify(ctx, engine.VerifyOptions{})
+		if err == nil && rep.Mismatch != nil {
+			err = rep.Mismatch
+		}
+		return err
+	})
 	if len(exec) != len(fill) || len(exec) < 500 {
 		t.Fatalf("the filler stored %d messages; Execute %d", len(fill), len(exec))
 	}
@@ -236,6 +250,14 @@ func TestFillerStoresWhatExecuteStores(t *testing.T) {
 		f := fill[i]
 		if e.Subject != f.Subject {
 			t.Fatalf("seq %d: subject %s; Execute stored %s", i+1, f.Subject, e.Subject)
+		}
+		// The links and MACs differ with the events' ids and record
+		// times, and the stores' keys; the filler's verify above.
+		for _, h := range []nats.Header{e.Header, f.Header} {
+			if h.Get(engine.HeaderChain) == "" {
+				t.Fatalf("seq %d: no chain header in %v", i+1, h)
+			}
+			h.Del(engine.HeaderChain)
 		}
 		if !reflect.DeepEqual(e.Header, f.Header) {
 			t.Fatalf("seq %d: headers %v; Execute stored %v", i+1, f.Header, e.Header)

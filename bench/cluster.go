@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -209,8 +210,8 @@ func (b *bencher) startR1(ctx context.Context, dir string) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
-	second := engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, NkeyFile: engine.StafetdKeyFile(a.DataDir()),
-		Durability: b.o.Durability, DuplicateWindow: duplicateWindow}
+	second := engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir,
+		NkeyFile: engine.StafetdKeyFile(a.DataDir()), Durability: b.o.Durability, DuplicateWindow: duplicateWindow}
 	c, err := engine.Open(ctx, second)
 	if err != nil {
 		a.Close()
@@ -244,6 +245,9 @@ func (b *bencher) startR3(bin string) func(context.Context, string) (*running, e
 			s, err := engine.Open(ctx, engine.Config{
 				URL: strings.Join(rotate(cl.URLs, i), ","), NkeyFile: cl.StafetdSeedFile, CAFile: cl.CAFile,
 				Replicas: natsdeploy.Nodes, Secret: secret, Durability: b.o.Durability, DuplicateWindow: duplicateWindow,
+				// Both instances share the deployment's keys, as stafetd's
+				// STAFET_KEY_DIR on each host holds the same.
+				KeyDir: filepath.Join(dir, "keys"),
 				Exports: alerts.Exports,
 			})
 			if err != nil {
