@@ -247,7 +247,7 @@ func (b *bencher) startR3(bin string) func(context.Context, string) (*running, e
 				Replicas: natsdeploy.Nodes, Secret: secret, Durability: b.o.Durability, DuplicateWindow: duplicateWindow,
 				// Both instances share the deployment's keys, as stafetd's
 				// STAFET_KEY_DIR on each host holds the same.
-				KeyDir: filepath.Join(dir, "keys"),
+				KeyDir:  filepath.Join(dir, "keys"),
 				Exports: alerts.Exports,
 			})
 			if err != nil {
