@@ -129,7 +129,7 @@ func (b *bencher) clusterPhase(ctx context.Context) error {
 	b.res.Cluster.AppendEvents = b.events - countEvents(b.clusterAlertWork())
 	for _, name := range []string{deployR1, deployR3} {
 		if n := cappedRuns(got[name]); n > 0 {
-			b.note("cluster: %s append stopped by the %s cap in %d of %d rounds", name, b.o.MaxWrite, n, b.o.Rounds)
+			b.note("%s append stopped by the %s cap in %d of %d rounds", name, b.o.MaxWrite, n, b.o.Rounds)
 		}
 	}
 	return nil
