@@ -384,6 +384,9 @@ func (h *Host) Rebuild(ctx context.Context, fresh Projection, progress func(Repl
 		st.Events += more.Events
 		st.Done = more.Done
 	}
+	// The serving projection moved on while the replay ran: the report's
+	// total is where the rebuild ended, never short of what it did.
+	st.Total = max(st.Total, st.Done)
 	rep.Stats = st
 	if d, ok := fresh.(Differ); ok {
 		rep.Diff = d.Diff(h.f.p)

@@ -2,9 +2,11 @@ package projections
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -190,6 +192,37 @@ func (o *Owner) Pathway(id uuid.UUID) (OwnerView, bool) {
 		}, true
 	}
 	return OwnerView{}, false
+}
+
+// Find returns the pathways, open or closed, whose id begins or ends with
+// abbrev, hexadecimal digits in any case with dashes anywhere: the
+// beginning people copy, or the end the dashboard shows (a UUIDv7 begins
+// with its time, so pathways opened together share a beginning). Sorted,
+// at most max; nil for an abbreviation of fewer than 4 digits or not hex.
+func (o *Owner) Find(abbrev string, max int) []uuid.UUID {
+	want := strings.ToLower(strings.ReplaceAll(abbrev, "-", ""))
+	if len(want) < 4 || len(want) > 32 || strings.Trim(want, "0123456789abcdef") != "" {
+		return nil
+	}
+	var out []uuid.UUID
+	var buf [32]byte
+	match := func(id uuid.UUID) {
+		hex.Encode(buf[:], id[:])
+		if h := string(buf[:]); strings.HasPrefix(h, want) || strings.HasSuffix(h, want) {
+			out = append(out, id)
+		}
+	}
+	for id := range o.open {
+		match(id)
+	}
+	for id := range o.closed {
+		match(id)
+	}
+	slices.SortFunc(out, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out
 }
 
 // Len returns the number of open and closed pathways known.

@@ -5,7 +5,8 @@
 //
 //	stafet pathway show ID
 //	stafet gaps [-cluster C] [-municipality M] [-org O] [-kind K] [-status open|closed|all]
-//	stafet worklist [-org O]
+//	stafet worklist [-org O] [-identity]
+//	stafet offer accept|reject PATHWAY OFFER [-reason R] | release PATHWAY -what W
 //	stafet token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN | nats-conf
 //	stafet nkey new FILE
 //	stafet dead-letters list|show SEQ|replay SEQ [-body FILE]
@@ -14,9 +15,12 @@
 //	stafet simulate [-rate N] [-duration D] [-seed S] [-time-scale X]
 //	stafet bench [-events N] [-phase P]... [-durability safe|bulk] [-json]
 //
-// The server is STAFET_URL (default http://127.0.0.1:8080) and the token
-// STAFET_TOKEN (default: the operator token in ./data/admin-token). Tables
-// for people by default; -json for scripts.
+// The server is STAFET_URL, else what stafetd's own STAFET_HTTP_ADDR gives
+// (default http://127.0.0.1:8080), and the token STAFET_TOKEN (default:
+// the operator token, STAFET_ADMIN_TOKEN or the data directory's
+// admin-token). Ids may be abbreviated to a unique beginning or end;
+// flags take names as well as ids. Tables for people, with names and
+// local time, by default; -json for scripts.
 package main
 
 import (
@@ -53,9 +57,10 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"pathway", "pathway show ID [-as-of T] [-as-of-kind recorded|valid]", cmdPathway},
+		{"pathway", "pathway show ID [-as-of T] [-as-of-kind recorded|valid] [-identity]", cmdPathway},
 		{"gaps", "gaps [-cluster C] [-municipality M] [-org O] [-kind K] [-status open|closed|all] [-as-of T]", cmdGaps},
-		{"worklist", "worklist [-org O]", cmdWorklist},
+		{"worklist", "worklist [-org O] [-identity]", cmdWorklist},
+		{"offer", "offer accept|reject PATHWAY OFFER [-reason R] | release PATHWAY -what W: answer from the worklist", cmdOffer},
 		{"token", "token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN | nats-conf", cmdToken},
 		{"nkey", "nkey new FILE: make a NATS user key (seed in FILE, mode 0600) and print its public key", cmdNkey},
 		{"dead-letters", "dead-letters list | show SEQ | replay SEQ [-body FILE]", cmdDeadLetters},
@@ -71,7 +76,9 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  stafet %s\n", c.usage)
 	}
-	fmt.Fprintln(w, "\nServer: STAFET_URL (default http://127.0.0.1:8080); token: STAFET_TOKEN (default ./data/admin-token).")
+	fmt.Fprintln(w, "\nServer: STAFET_URL, else from STAFET_HTTP_ADDR as stafetd has it (default http://127.0.0.1:8080).")
+	fmt.Fprintln(w, "Token: STAFET_TOKEN, else the operator's (STAFET_ADMIN_TOKEN, or $STAFET_DATA_DIR/admin-token, default ./data/admin-token).")
+	fmt.Fprintln(w, "Every command takes -json for scripts; stafet COMMAND -h lists its flags.")
 }
 
 // exitError carries a specific exit status.

@@ -57,6 +57,9 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		return err
 	}
 	cfg.engine.Logger = log
+	// First, where things are: a first start spends a while creating its
+	// streams, and the operator needs the token to do anything.
+	log.Info("stafetd starting", "data_dir", absPath(cfg.engine.DataDir), "operator_token", tokenSource(cfg))
 	svc := &service{registry: prometheus.NewRegistry()}
 	if svc.dir, err = directory(cfg.orgsFile); err != nil {
 		return err
@@ -133,6 +136,9 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	log.Info("stafetd running", "data_dir", svc.store.DataDir(), "nats", svc.store.ClientURL(),
 		"http", addrString(svc.httpAddr), "mllp", addrString(svc.mllpAddr),
 		"durability", string(svc.store.Config().Durability), "rules", rulesID)
+	if svc.httpAddr != nil {
+		log.Info("dashboard: sign in with the operator token", "url", dashboardURL(svc.httpAddr, cfg.tlsCert != ""), "operator_token", tokenSource(cfg))
+	}
 	if started != nil {
 		started <- svc
 	}
@@ -148,6 +154,37 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	wg.Wait()
 	log.Info("stopped; projections checkpointed")
 	return runErr
+}
+
+// tokenSource says where the operator token is, never the token.
+func tokenSource(cfg config) string {
+	if cfg.adminToken != "" {
+		return "STAFET_ADMIN_TOKEN (-admin-token)"
+	}
+	return absPath(filepath.Join(cfg.engine.DataDir, "admin-token"))
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// dashboardURL is where a browser on this machine finds the dashboard.
+func dashboardURL(a net.Addr, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return scheme + "://" + a.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }
 
 func addrString(a net.Addr) string {
@@ -219,7 +256,7 @@ func (svc *service) setupAuth(ctx context.Context, cfg config, stderr io.Writer)
 			if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 				return fmt.Errorf("operator token: %w", err)
 			}
-			fmt.Fprintf(stderr, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n", path, tok)
+			fmt.Fprintf(stderr, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n  The command line reads it from there; the dashboard asks for it.\n\n", absPath(path), tok)
 		default:
 			return fmt.Errorf("operator token: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,7 @@ func TestGapList(t *testing.T) {
 		{"closed", adminToken, "status=closed", []uuid.UUID{p4}},
 		{"all", adminToken, "status=all", []uuid.UUID{p1, p4, p3, p2}},
 		{"one cluster", adminToken, "cluster=aarhus", []uuid.UUID{p1, p2}},
+		{"a cluster in any case", adminToken, "cluster=Aarhus", []uuid.UUID{p1, p2}},
 		{"another cluster", adminToken, "cluster=horsens", []uuid.UUID{p3}},
 		{"one municipality", adminToken, "municipality=0727", []uuid.UUID{p3}},
 		{"one municipality by id", adminToken, "municipality=kommune:0751&status=closed", []uuid.UUID{p4}},
@@ -81,15 +83,20 @@ func TestGapList(t *testing.T) {
 		{"kind=bogus", "kind"},
 		{"status=maybe", "status"},
 		{"municipality=751", "municipality"},
-		{"cluster=Aarhus", "cluster"},
+		{"cluster=nowhere", "cluster"},
+		{"cluster=aarhus!", "cluster"},
 		{"org=nobody", "org"},
 		{"as_of=now", "as_of"},
 	}
 	for _, c := range bad {
 		t.Run(c.query, func(t *testing.T) {
 			res := e.do("GET", "/v1/gaps?"+c.query, adminToken, nil)
-			if p := res.problem(t); res.status != http.StatusBadRequest || p.Field != c.field || p.Type != problems+"bad-parameter" {
+			p := res.problem(t)
+			if res.status != http.StatusBadRequest || p.Field != c.field || p.Type != problems+"bad-parameter" {
 				t.Errorf("got %d %s field %q; want 400 bad-parameter on %s", res.status, p.Type, p.Field, c.field)
+			}
+			if c.field == "kind" && !strings.Contains(p.Detail, "offer-overdue, offer-rejected") {
+				t.Errorf("detail %q; want the valid kinds listed", p.Detail)
 			}
 		})
 	}

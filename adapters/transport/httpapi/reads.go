@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -143,12 +144,10 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	wantIdentity := false
-	if v := r.URL.Query().Get("identity"); v != "" {
-		if wantIdentity, err = strconv.ParseBool(v); err != nil {
-			writeProblem(w, r, badParam("identity", "want true or false"))
-			return
-		}
+	wantIdentity, err := queryBool(r.URL.Query(), "identity")
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
 	}
 	as, err := parseAsOf(r)
 	if err != nil {
@@ -165,7 +164,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ps := events.Parties(history)
-	allowed := p.mayRead(ps)
+	allowed := p.mayRead(ps) && (!wantIdentity || p.mayIdentify(ps))
 	what := "pathway"
 	if wantIdentity {
 		what = "pathway+identity"
@@ -176,7 +175,11 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !allowed {
-		writeProblem(w, r, forbidden("this organisation is not party to the pathway; the attempt is recorded"))
+		detail := "this organisation is not party to the pathway; the attempt is recorded"
+		if p.mayRead(ps) {
+			detail = "only the pathway's parties see who its patient is; the attempt is recorded"
+		}
+		writeProblem(w, r, forbidden(detail))
 		return
 	}
 	cut, now := as.cut(history, s.cfg.Now())
@@ -207,7 +210,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if wantIdentity {
-		if resp.Identity, err = s.identity(r, history); err != nil {
+		if resp.Identity, err = s.identity(ctx, history); err != nil {
 			writeProblem(w, r, problemFor(err))
 			return
 		}
@@ -215,14 +218,15 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// identity decrypts the identity sealed in the pathway's opening.
-func (s *Server) identity(r *http.Request, history []events.Envelope) (*identityView, error) {
+// identity decrypts the identity sealed in the pathway's opening. The
+// caller has asked mayIdentify and recorded the read.
+func (s *Server) identity(ctx context.Context, history []events.Envelope) (*identityView, error) {
 	for i := range history {
 		o, ok := history[i].Payload.(*events.PathwayOpened)
 		if !ok || o.Identity == nil {
 			continue
 		}
-		id, err := s.cfg.Store.Vault().Open(r.Context(), o.Patient, o.Identity)
+		id, err := s.cfg.Store.Vault().Open(ctx, o.Patient, o.Identity)
 		if errors.Is(err, events.ErrShredded) {
 			return &identityView{Shredded: true}, nil
 		}
@@ -272,6 +276,9 @@ func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, status, err := gapFilter(q)
+	if err == nil && f.Cluster != "" {
+		err = s.knownCluster(f.Cluster)
+	}
 	if err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
@@ -319,9 +326,10 @@ func gapFilter(q map[string][]string) (projections.GapFilter, func(projections.G
 		}
 		return ""
 	}
-	f := projections.GapFilter{Cluster: get("cluster"), Status: projections.AllGaps}
+	// Cluster ids are lower case; people type Aarhus.
+	f := projections.GapFilter{Cluster: strings.ToLower(get("cluster")), Status: projections.AllGaps}
 	if f.Cluster != "" && events.ValidateClusterID(f.Cluster) != nil {
-		return f, nil, badParam("cluster", "want a cluster id such as aarhus")
+		return f, nil, badParam("cluster", "want a cluster id such as aarhus or raad-aarhus (GET /v1/clusters lists them)")
 	}
 	if v := get("municipality"); v != "" {
 		m, err := municipality(v)
@@ -339,7 +347,7 @@ func gapFilter(q map[string][]string) (projections.GapFilter, func(projections.G
 	for _, k := range q["kind"] {
 		for k := range strings.SplitSeq(k, ",") {
 			if !slices.Contains(projections.Kinds(), projections.GapKind(k)) {
-				return f, nil, badParam("kind", "unknown gap kind "+strconv.Quote(k))
+				return f, nil, badParam("kind", "unknown gap kind "+strconv.Quote(k)+"; want one of: "+kindList())
 			}
 			f.Kinds = append(f.Kinds, projections.GapKind(k))
 		}
@@ -356,6 +364,24 @@ func gapFilter(q map[string][]string) (projections.GapFilter, func(projections.G
 		return f, nil, badParam("status", "want open, closed or all")
 	}
 	return f, keep, nil
+}
+
+// kindList names the gap kinds, for an error that lists them.
+func kindList() string {
+	var names []string
+	for _, k := range projections.Kinds() {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ", ")
+}
+
+// knownCluster refuses a cluster the directory does not know: a typo
+// would otherwise list no gaps and look like good news.
+func (s *Server) knownCluster(id string) error {
+	if _, ok := s.cfg.Directory.Cluster(id); ok || id == engine.Unassigned {
+		return nil
+	}
+	return badParam("cluster", "no cluster "+strconv.Quote(id)+"; GET /v1/clusters?at= lists the bodies of a date (sundhedsklynger such as aarhus up to 2026, sundhedsråd such as raad-aarhus from 2027)")
 }
 
 // municipality reads a municipality as kommune:NNNN or NNNN.
@@ -433,13 +459,90 @@ func (s *Server) orgWorklist(w http.ResponseWriter, r *http.Request) {
 	s.worklist(w, r, org)
 }
 
+// worklist answers an organisation's worklist; with ?identity=true each
+// offer and gap names its patient, for the organisation itself, as far as
+// mayIdentify allows it, every such read in the access log.
 func (s *Server) worklist(w http.ResponseWriter, r *http.Request, org events.OrgID) {
+	p := principalFrom(r.Context())
+	wantIdentity, err := queryBool(r.URL.Query(), "identity")
+	if err != nil {
+		writeProblem(w, r, problemFor(err))
+		return
+	}
+	if wantIdentity && p.Org != org {
+		writeProblem(w, r, forbidden("only the organisation itself sees who the patients of its worklist are; the operator reads pathways by pseudonym"))
+		return
+	}
 	var wl projections.Worklist
 	if err := s.set(func(set *projections.Set) { wl = set.Worklists.Worklist(org, s.cfg.Now()) }); err != nil {
 		writeProblem(w, r, problemFor(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, viewWorklist(wl))
+	v := viewWorklist(wl)
+	if wantIdentity {
+		if err := s.identifyWorklist(r.Context(), p, &v); err != nil {
+			writeProblem(w, r, problemFor(err))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// identifyWorklist fills in the patients of a worklist's offers and gaps.
+func (s *Server) identifyWorklist(ctx context.Context, p Principal, v *worklistView) error {
+	found := map[uuid.UUID]*identityView{}
+	patient := func(id uuid.UUID) (*identityView, error) {
+		if who, ok := found[id]; ok {
+			return who, nil
+		}
+		who, err := s.identify(ctx, p, id, "worklist+identity")
+		found[id] = who
+		return who, err
+	}
+	var err error
+	for i := range v.Offers {
+		if v.Offers[i].Patient, err = patient(v.Offers[i].Pathway); err != nil {
+			return err
+		}
+	}
+	for i := range v.Gaps {
+		if v.Gaps[i].Patient, err = patient(v.Gaps[i].Pathway); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// identify decrypts the patient of one pathway for p if mayIdentify allows
+// it (nil if not), having recorded the read, allowed or not, in the
+// pathway's parties' access logs.
+func (s *Server) identify(ctx context.Context, p Principal, id uuid.UUID, what string) (*identityView, error) {
+	history, err := s.cfg.Store.Log().Load(ctx, id)
+	if err != nil || len(history) == 0 {
+		return nil, err
+	}
+	ps := events.Parties(history)
+	allowed := p.mayIdentify(ps)
+	if err := s.record(ctx, p, id, ps, what, allowed); err != nil {
+		return nil, err
+	}
+	if !allowed {
+		return nil, nil
+	}
+	return s.identity(ctx, history)
+}
+
+// queryBool reads a boolean parameter; absent is false.
+func queryBool(q url.Values, name string) (bool, error) {
+	v := q.Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badParam(name, "want true or false")
+	}
+	return b, nil
 }
 
 // clusters returns the bodies in force at at whose figures p may see:

@@ -223,6 +223,7 @@ func (s *Server) register() {
 	s.handle("POST /v1/pathways/{id}/close", anyone, command[closeBody](s))
 	s.handle("POST /v1/medcom", anyone, s.receiveMedCom)
 
+	s.handle("GET /v1/pathways", anyone, s.findPathways)
 	s.handle("GET /v1/pathways/{id}", anyone, s.readPathway)
 	s.handle("GET /v1/gaps", anyone, s.listGaps)
 	s.handle("GET /v1/worklist", anyone, s.ownWorklist)

@@ -84,6 +84,9 @@ type gapView struct {
 	ClosedBy     uuid.UUID            `json:"closed_by,omitzero"`
 	ClosedByType events.Type          `json:"closed_by_type,omitempty"`
 	Days         int                  `json:"days,omitempty"`
+	// Patient is who the pathway is about, where the reader asked and may
+	// see it (a worklist's ?identity=true).
+	Patient *identityView `json:"patient,omitempty"`
 }
 
 func viewGap(g projections.Gap) gapView {
@@ -185,6 +188,8 @@ type offerView struct {
 	Deadline time.Time             `json:"deadline,omitzero"`
 	Overdue  bool                  `json:"overdue"`
 	Paused   bool                  `json:"paused"`
+	// Patient: as gapView's.
+	Patient *identityView `json:"patient,omitempty"`
 }
 
 func viewWorklist(wl projections.Worklist) worklistView {
