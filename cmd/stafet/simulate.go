@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -159,4 +159,3 @@ func writeSimConfig(e env, dir string, timeScale float64) error {
 	fmt.Fprintf(e.stdout, "wrote %s and %s; start stafetd with\n  STAFET_ORGANISATIONS=%s STAFET_RULES=%s go run ./cmd/stafetd\n", orgs, rulesFile, orgs, rulesFile)
 	return nil
 }
-
