@@ -60,9 +60,12 @@ type Host struct {
 	once    sync.Once
 	watch   watch
 
-	cpMu              sync.Mutex // guards the two fields below
+	cpMu              sync.Mutex // guards the three fields below
 	lastCheckpoint    time.Time
 	lastCheckpointSeq uint64
+	// checkpointBytes is the size of the checkpoint last written or
+	// restored (Status).
+	checkpointBytes int
 }
 
 // NewHost returns a host for p. The name keys its checkpoint: give a new
@@ -287,7 +290,7 @@ func (h *Host) Checkpoint(ctx context.Context) error {
 		return fmt.Errorf("engine: checkpoint %s: %w", h.name, err)
 	}
 	h.cpMu.Lock()
-	h.lastCheckpoint, h.lastCheckpointSeq = time.Now(), seq
+	h.lastCheckpoint, h.lastCheckpointSeq, h.checkpointBytes = time.Now(), seq, len(data)
 	h.cpMu.Unlock()
 	h.s.log.Info("checkpoint written", "projection", h.name, "seq", seq, "bytes", len(data), "took", time.Since(start).Round(time.Millisecond))
 	return nil
@@ -333,7 +336,9 @@ func (h *Host) restore(ctx context.Context) error {
 	h.f.book = bk
 	h.book.Store(bk)
 	h.applied.Store(seq)
-	h.lastCheckpointSeq = seq
+	h.cpMu.Lock()
+	h.lastCheckpointSeq, h.checkpointBytes = seq, int(info.Size)
+	h.cpMu.Unlock()
 	h.s.log.Info("checkpoint restored", "projection", h.name, "seq", seq, "bytes", len(data), "quarantined", len(bk.recs))
 	return nil
 }

@@ -84,6 +84,9 @@ func TestHostFollowsCheckpointsAndRestores(t *testing.T) {
 	if lag, _ := h.Lag(ctx); lag != 0 {
 		t.Errorf("lag %d; want 0", lag)
 	}
+	if st := h.Status(); st.CheckpointSeq != 0 || st.CheckpointBytes != 0 {
+		t.Errorf("before any checkpoint: checkpoint at %d, %d bytes; want none", st.CheckpointSeq, st.CheckpointBytes)
+	}
 	stop() // writes a checkpoint at 6
 
 	// A correction while the host is down: the restarted host restores the
@@ -96,6 +99,9 @@ func TestHostFollowsCheckpointsAndRestores(t *testing.T) {
 	h3, stop3 := runHost(t, s, restored)
 	defer stop3()
 	waitApplied(t, h3, 7)
+	if st := h3.Status(); st.CheckpointSeq != 6 || st.CheckpointBytes == 0 {
+		t.Errorf("restored checkpoint at %d, %d bytes; want 6, its size", st.CheckpointSeq, st.CheckpointBytes)
+	}
 	h3.Read(func(p engine.Projection) {
 		c := p.(*typeCount)
 		if c.Counts[events.TypePatientAdmitted] != 2 || c.Counts[events.TypeCorrection] != 1 {
@@ -158,6 +164,9 @@ func TestReactSharesWorkAcrossInstances(t *testing.T) {
 	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
 	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
 	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := a.Reactors().Pending(ctx, "test-reactor"); !errors.Is(err, engine.ErrNoReactor) {
+		t.Errorf("pending before the first React: got %v; want ErrNoReactor", err)
+	}
 	var mu sync.Mutex
 	seen := map[uint64]int{}
 	var wg sync.WaitGroup
@@ -186,15 +195,35 @@ func TestReactSharesWorkAcrossInstances(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	waitPending(t, a, "test-reactor", 0)
 	cancel()
 	wg.Wait()
 	if len(seen) != 60 {
 		t.Errorf("handled %d events; want 60", len(seen))
 	}
+	// With no instance reacting, what is appended waits: three messages.
+	admitted(t, a)
+	waitPending(t, b, "test-reactor", 3)
 	for seq, n := range seen {
 		if n != 1 {
 			t.Errorf("event %d handled %d times; want once", seq, n)
 		}
+	}
+}
+
+// waitPending waits until the reactor has n messages of the log pending.
+func waitPending(t *testing.T, s *engine.Store, name string, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := s.Reactors().Pending(context.Background(), name)
+		if err == nil && got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pending: got %d, %v; want %d", got, err, n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -157,7 +157,7 @@ func (in *Intake) process(ctx context.Context, m RawMessage, controlID string, s
 		// one, the channel's control id is the idempotency id.
 		tr.Source.MessageID = controlID
 	}
-	pw, res, err := in.appendTranslation(ctx, tr, m.Seq, loc)
+	pw, res, err := in.appendAndJoin(ctx, tr, m.Seq, loc)
 	out.Pathway, out.Result = pw, res
 	if err != nil {
 		if isPermanent(err) {
@@ -339,7 +339,7 @@ func (in *Intake) linkDocuments(ctx context.Context, pw uuid.UUID, ps []events.P
 }
 
 // command builds the command: the translation's events, with the
-// cancellations' Corrections, a merge, and the opening of a new pathway
+// cancellations' Corrections, and the opening of a new pathway
 // (which follows previous, if not nil).
 func (in *Intake) command(ctx context.Context, tr *events.Translation, rawSeq uint64, pw uuid.UUID, ref events.PatientRef, isNew bool, previous uuid.UUID,
 	seal func(context.Context, events.Identity) (*events.SealedIdentity, error)) (events.Command, error) {
@@ -348,7 +348,7 @@ func (in *Intake) command(ctx context.Context, tr *events.Translation, rawSeq ui
 		Correlation: rawRef(rawSeq), Causation: rawRef(rawSeq),
 		Payloads: tr.Payloads,
 	}
-	if err := in.extras(ctx, tr, &cmd, ref); err != nil {
+	if err := in.extras(ctx, tr, &cmd); err != nil {
 		return cmd, err
 	}
 	if isNew {
@@ -428,8 +428,8 @@ func (in *Intake) cluster(tr *events.Translation) string {
 const Unassigned = "unassigned"
 
 // extras adds what needs the pathway's history: Corrections for
-// cancellations, and a merge.
-func (in *Intake) extras(ctx context.Context, tr *events.Translation, cmd *events.Command, ref events.PatientRef) error {
+// cancellations. (A merge or link of two identities is join's.)
+func (in *Intake) extras(ctx context.Context, tr *events.Translation, cmd *events.Command) error {
 	if tr.Cancels != nil {
 		history, err := in.log.Load(ctx, cmd.Pathway)
 		if err != nil {
@@ -440,20 +440,6 @@ func (in *Intake) extras(ctx context.Context, tr *events.Translation, cmd *event
 			return err
 		}
 		cmd.Payloads = append(corr, cmd.Payloads...)
-	}
-	if tr.MergedPatient != nil {
-		merged, err := in.vault.Patient(*tr.MergedPatient)
-		if err != nil {
-			return &events.MessageError{Code: "bad-patient-id", Field: "merged patient", Reason: err.Error()}
-		}
-		mergedPw, _, err := in.index.Patient(ctx, merged)
-		if err != nil {
-			return err
-		}
-		cmd.Payloads = append(cmd.Payloads, &events.PatientIdentityMerged{Survivor: ref, Merged: merged, MergedPathway: mergedPw})
-		if err := in.index.SetPatient(ctx, merged, cmd.Pathway); err != nil {
-			return err
-		}
 	}
 	return nil
 }

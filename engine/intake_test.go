@@ -21,7 +21,7 @@ func lineTranslator(m engine.RawMessage) (*events.Translation, error) {
 		return nil, &events.MessageError{Code: "parse", Reason: "want CPR|EPISODE|VERB", Rejected: true}
 	}
 	tr := &events.Translation{
-		Patient: events.Identity{CPR: f[0], Name: "Test Testesen"}, Episode: f[1], Hospital: hospital, Municipality: aarhus,
+		Patient: identity(f[0]), Episode: f[1], Hospital: hospital, Municipality: aarhus,
 		Source: events.Source{System: "line", Org: hospital}, Actor: events.Actor{Org: hospital}, OccurredAt: t0,
 	}
 	switch f[2] {
@@ -35,12 +35,28 @@ func lineTranslator(m engine.RawMessage) (*events.Translation, error) {
 		tr.Payloads = []events.Payload{&events.PathwayClosed{Reason: "completed"}}
 	case "noop":
 		// An update Stafet does not follow: nothing to append.
-	case "merge":
-		tr.MergedPatient = &events.Identity{CPR: f[3]}
+	case "merge", "unlink":
+		other := identity(f[3])
+		tr.MergedPatient, tr.MergeReason, tr.Unlink = &other, "test "+f[2], f[2] == "unlink"
+	case "note-both":
+		// A document naming the patient by both numbers, as a MedCom
+		// Patient may.
+		tr.Payloads = []events.Payload{&events.DocumentSent{Document: "doc-" + f[3], Kind: events.CareCommunication, From: hospital, To: aarhus}}
+		other := identity(f[3])
+		tr.MergedPatient = &other
 	default:
 		return nil, &events.MessageError{Code: "unknown-trigger", Field: "VERB", Reason: "unknown verb " + f[2]}
 	}
 	return tr, nil
+}
+
+// identity reads a patient: a CPR number, or "R:" and a national
+// replacement number.
+func identity(s string) events.Identity {
+	if n, ok := strings.CutPrefix(s, "R:"); ok {
+		return events.Identity{Replacement: events.ReplacementCPR{Issuer: events.ReplacementNational, Number: n}, Name: "Ukendt"}
+	}
+	return events.Identity{CPR: s, Name: "Test Testesen"}
 }
 
 // lineIntake runs the intake with the line translator.
@@ -173,7 +189,7 @@ func TestCancelAndMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := types(t, s, merged)
-	if got[len(got)-1] != events.TypePatientIdentityMerged {
+	if got[len(got)-1] != events.TypePatientIdentityLinked {
 		t.Errorf("got %v; want a merge last", got)
 	}
 	// The merged patient's next message goes to the survivor's pathway.

@@ -66,6 +66,28 @@ func (r *Reactors) React(ctx context.Context, name string, handle func(context.C
 	return nil
 }
 
+// Pending returns how many of the log's messages (a command's events
+// each) the reactor called name has not handled yet: not delivered, or
+// delivered and not acknowledged. It is ErrNoReactor until the reactor's
+// first React has set it up.
+func (r *Reactors) Pending(ctx context.Context, name string) (uint64, error) {
+	cons, err := r.log.stream.Consumer(ctx, name)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, ErrNoReactor
+	}
+	if err != nil {
+		return 0, fmt.Errorf("engine: reactor %s: %w", name, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("engine: reactor %s: %w", name, err)
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// ErrNoReactor is returned for a reactor that has never run.
+var ErrNoReactor = errors.New("engine: no such reactor")
+
 func (s *Log) reactor(ctx context.Context, name string, opts ReactOptions) (jetstream.Consumer, error) {
 	if opts.MaxDeliver == 0 {
 		opts.MaxDeliver = 10

@@ -51,6 +51,11 @@ type HostStatus struct {
 	Err string
 	// Quarantined counts the messages out of the history, unresolved.
 	Quarantined int
+	// CheckpointSeq and CheckpointBytes are the sequence and size of the
+	// checkpoint last written or restored; 0 when there is none. After a
+	// restart, Applied - CheckpointSeq events were applied from the log.
+	CheckpointSeq   uint64
+	CheckpointBytes int
 }
 
 // Progress is the share of the log as it stood at start that is applied,
@@ -166,6 +171,9 @@ func (h *Host) Status() HostStatus {
 		Applied: h.Applied(), LogEnd: w.logEnd, CheckedAt: w.checkedAt, Target: w.target, AsOf: w.asOf,
 		Quarantined: open,
 	}
+	h.cpMu.Lock()
+	st.CheckpointSeq, st.CheckpointBytes = h.lastCheckpointSeq, h.checkpointBytes
+	h.cpMu.Unlock()
 	if w.checkErr != nil {
 		st.Err = "reading the log's end: " + w.checkErr.Error()
 	}

@@ -38,9 +38,17 @@ type Translation struct {
 	Cancels *Cancel
 	// MergedPatient, for a message that says two identities are one
 	// patient, is the other identity: the prior patient of an HL7 merge
-	// (A40, A18, A30, A34, A36, A39) or change of identifier (A46, A47).
-	// The ingest joins that patient's pathway to this one.
+	// (A40, A18, A30, A34, A36, A39) or change of identifier (A46, A47),
+	// the second patient of a link (A24), the replacement number of a
+	// MedCom Patient that also has a CPR number. The ingest joins that
+	// patient's pathway to this one.
 	MergedPatient *Identity
+	// MergeReason names the message that joins the two, e.g. "HL7 A47
+	// change patient identifier list"; it becomes the link's reason.
+	MergeReason string
+	// Unlink asks instead to undo an earlier join of the patient and
+	// MergedPatient (HL7 A37).
+	Unlink bool
 	// Document, for a message that is itself a document (a CareCommunication,
 	// a HospitalNotification), names it for acknowledgements.
 	Document string

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -223,6 +224,18 @@ func (o *Owner) Find(abbrev string, max int) []uuid.UUID {
 		out = out[:max]
 	}
 	return out
+}
+
+// Open yields the custody of every open pathway, in no particular order.
+// Readers that page through them sort what they keep.
+func (o *Owner) Open() iter.Seq[OwnerView] {
+	return func(yield func(OwnerView) bool) {
+		for id, c := range o.open {
+			if !yield(c.view(o.syms, id)) {
+				return
+			}
+		}
+	}
 }
 
 // Len returns the number of open and closed pathways known.

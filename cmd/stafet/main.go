@@ -13,7 +13,7 @@
 //	stafet rebuild
 //	stafet translate -from hl7v2|medcom FILE...
 //	stafet simulate [-rate N] [-duration D] [-seed S] [-time-scale X]
-//	stafet bench [-events N] [-phase P]... [-durability safe|bulk] [-json]
+//	stafet bench [-events N] [-phase P]... [-durability safe|bulk] [-rounds R] [-json | -markdown] [-update FILE]
 //
 // The server is STAFET_URL, else what stafetd's own STAFET_HTTP_ADDR gives
 // (default http://127.0.0.1:8080), and the token STAFET_TOKEN (default:

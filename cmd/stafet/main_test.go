@@ -32,6 +32,7 @@ func runCLI(t *testing.T, vars map[string]string, args ...string) (int, string, 
 		switch {
 		case errors.As(err, &ee):
 			code = ee.code
+			errOut.WriteString(ee.err.Error())
 		case err != nil:
 			code = 1
 			errOut.WriteString(err.Error())

@@ -53,6 +53,7 @@ type config struct {
 	mllpTLS          bool
 	webhooksLoopback bool
 	webhookProxy     *url.URL
+	fhirBase         string
 	adminToken       string
 	metricsToken     string
 	secretFile       string
@@ -100,6 +101,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&c.timezone, "timezone", "STAFET_TIMEZONE", "Europe/Copenhagen", "zone of HL7 times without an offset")
 	str(&drain, "drain", "STAFET_DRAIN", "20s", "how long to let requests finish on shutdown")
 	str(&webhookProxy, "webhook-proxy", "STAFET_WEBHOOK_PROXY", "", "HTTP proxy for webhook deliveries; HTTPS_PROXY and the like are never used")
+	str(&c.fhirBase, "fhir-base", "STAFET_FHIR_BASE", "", "the FHIR facade's URL as clients reach it (https://stafet.example.dk/fhir), for links and notifications; default the request's host")
 	fs.BoolVar(&c.webhooksLoopback, "webhooks-allow-loopback", getenv("STAFET_WEBHOOKS_ALLOW_LOOPBACK") == "true", "let webhooks point at loopback addresses over plain http, for single-host trials (env STAFET_WEBHOOKS_ALLOW_LOOPBACK)")
 	fs.BoolVar(&c.engine.AllowPlaintextNATS, "nats-allow-plaintext", getenv("STAFET_NATS_ALLOW_PLAINTEXT") == "true", "let the embedded NATS client port listen off loopback without TLS (env STAFET_NATS_ALLOW_PLAINTEXT)")
 	fs.BoolVar(&c.mllpTLS, "mllp-tls", getenv("STAFET_MLLP_TLS") == "true", "serve MLLP over TLS with -tls-cert (env STAFET_MLLP_TLS)")

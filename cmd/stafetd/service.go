@@ -24,6 +24,7 @@ import (
 
 	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/transport/alerts"
+	"github.com/stafet/stafet/adapters/transport/fhir"
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
@@ -32,14 +33,17 @@ import (
 
 // service is a running stafetd, for tests that start it in-process.
 type service struct {
-	store    *engine.Store
-	host     *engine.Host
-	set      *projections.Set
-	rules    projections.Rules
-	dir      *events.Directory
-	ingest   *ingest.Ingest
-	tokens   *httpapi.Tokens
-	alerts   *alerts.Service
+	store  *engine.Store
+	host   *engine.Host
+	set    *projections.Set
+	rules  projections.Rules
+	dir    *events.Directory
+	ingest *ingest.Ingest
+	tokens *httpapi.Tokens
+	alerts *alerts.Service
+	// notifier writes FHIR subscription notifications; the facade binds
+	// it when the API is built.
+	notifier *fhir.Notifier
 	admin    string
 	httpAddr net.Addr
 	mllpAddr net.Addr
@@ -93,7 +97,9 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	if err != nil {
 		return err
 	}
-	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Directory: svc.dir, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.webhooksLoopback, WebhookProxy: cfg.webhookProxy}); err != nil {
+	svc.notifier = &fhir.Notifier{}
+	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Directory: svc.dir, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.webhooksLoopback, WebhookProxy: cfg.webhookProxy,
+		Formats: map[string]alerts.Formatter{fhir.Format: svc.notifier}}); err != nil {
 		return err
 	}
 	svc.registerMetrics()
@@ -382,7 +388,10 @@ func (svc *service) serve(ctx context.Context, cfg config, log *slog.Logger, goR
 		stops = append(stops, stop)
 	}
 	if cfg.httpAddr != "" {
-		api := svc.api(log, cfg.metricsToken)
+		api, err := svc.api(log, cfg)
+		if err != nil {
+			return nil, err
+		}
 		ln, err := net.Listen("tcp", cfg.httpAddr)
 		if err != nil {
 			return nil, fmt.Errorf("http: %w", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/stafet/stafet/adapters/translate/hl7v2"
 	"github.com/stafet/stafet/adapters/translate/medcom"
 	"github.com/stafet/stafet/adapters/transport/alerts"
+	"github.com/stafet/stafet/adapters/transport/fhir"
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/adapters/transport/mllp"
 	"github.com/stafet/stafet/events"
@@ -70,17 +71,25 @@ func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Confi
 	}, nil
 }
 
-func (svc *service) api(log *slog.Logger, metricsToken string) *httpapi.Server {
+func (svc *service) api(log *slog.Logger, cfg config) (*httpapi.Server, error) {
 	api := httpapi.New(httpapi.Config{
 		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest,
 		Projections: svc.host, Rules: svc.rules,
 		Ready: svc.ready, Registry: svc.registry, Logger: log,
 		NATSSubjects: func(org events.OrgID) []string { return []string{alerts.OrgFilter(org)} },
-		MetricsToken: metricsToken,
+		MetricsToken: cfg.metricsToken,
 	})
 	mountAlerts(api, svc.alerts)
+	facade, err := fhir.New(fhir.Config{
+		API: api, Store: svc.store, Directory: svc.dir, Projections: svc.host, Alerts: svc.alerts,
+		Notifier: svc.notifier, Base: cfg.fhirBase, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	facade.Mount()
 	svc.mountWeb(api)
-	return api
+	return api, nil
 }
 
 // mountAlerts serves the alert endpoints behind the API's authentication;

@@ -32,6 +32,7 @@ const System = "hl7v2"
 //	A11, A12, A13, A25, A52, A53  Cancels the latest admission, transfer, discharge, expected discharge, leave start, leave end
 //	A40, A18, A30, A34, A36, A39  merges: MergedPatient from MRG-1
 //	A46, A47                      changes of identifier: MergedPatient from MRG-1 (the old identifier)
+//	A24, A37                      link, unlink: MergedPatient from the second PID-3 (Unlink for A37)
 //	A43, A45                      error unsupported-trigger: moving records between patients is done by hand
 //	A05, A14, A15, A26, A27, …    nothing: pre-admissions, pending events, demographics, accounts (table in docs/adapters.md)
 //
@@ -85,7 +86,7 @@ func (t *Translator) Translate(body []byte) (*events.Translation, error) {
 	if x.class = strings.ToUpper(x.get("PV1-2.1")); x.class == "" {
 		x.class = r.class
 	}
-	if r.apply == nil || (r.stay && outpatient(x.class)) || (r.merge && !x.namesPatient("MRG", 1)) {
+	if r.apply == nil || (r.stay && outpatient(x.class)) || (r.other != nil && !x.namesPatient(r.other(x))) {
 		return nothing, nil
 	}
 	tr, err := x.base()
@@ -166,10 +167,11 @@ type rule struct {
 	class string
 	// apply adds the events; nil means the trigger never means anything.
 	apply func(x *reader, tr *events.Translation) error
-	// merge marks a merge or change of identifier: one whose MRG-1 names
-	// no CPR or replacement number merges local records only, and means
+	// other, for a trigger that joins two identities (a merge, a change
+	// of identifier, a link), finds the other identity: one that names no
+	// CPR or replacement number joins local records only, and means
 	// nothing.
-	merge bool
+	other func(x *reader) (Segment, int)
 }
 
 func rules(trigger string) (rule, bool) {
@@ -208,7 +210,14 @@ func rules(trigger string) (rule, bool) {
 		// Merges (A40 and its older forms) and changes of identifier
 		// (A46, A47, e.g. a replacement CPR number replaced by the CPR
 		// number) alike say that MRG-1 and PID-3 are one patient.
-		return rule{apply: merge, merge: true}, true
+		return rule{apply: joins(mrg1, joinNames[trigger], false), other: mrg1}, true
+	case "A24":
+		// Link patient information: the two PID segments are one patient.
+		return rule{apply: joins(secondPID, joinNames[trigger], false), other: secondPID}, true
+	case "A37":
+		// Unlink patient information: they are not (undoes A24, or a
+		// join Stafet made from another message).
+		return rule{apply: joins(secondPID, joinNames[trigger], true), other: secondPID}, true
 	case "A43", "A45":
 		return rule{apply: move}, true
 	case "A05", "A14", "A15", "A26", "A27", "A38", // plans: nothing has happened yet
@@ -746,12 +755,11 @@ func cancel(t events.Type, reason string) func(*reader, *events.Translation) err
 	}
 }
 
-// namesPatient reports whether field of the segment names a patient by a
+// namesPatient reports whether field of segment s names a patient by a
 // CPR or replacement number, or tries to (a marked identifier that is
 // not one is an error, reported when the field is read).
-func (x *reader) namesPatient(segment string, field int) bool {
-	s, ok := x.m.Segment(segment)
-	if !ok {
+func (x *reader) namesPatient(s Segment, field int) bool {
+	if s.Name() == "" {
 		return false
 	}
 	_, err := x.patient(s, field)
@@ -759,24 +767,49 @@ func (x *reader) namesPatient(segment string, field int) bool {
 	return !errors.As(err, &me) || me.Code != "missing-patient-id"
 }
 
-// merge maps the merges (A40 and its older forms A18, A30, A34, A36,
-// A39) and the changes of identifier (A46, A47): the patient of MRG-1,
-// the prior or old identifier, is the patient of PID-3, so MRG-1's
-// pathway joins PID-3's. A merge of local records whose MRG-1 names no
-// CPR or replacement number, or that has no MRG, is nothing to Stafet
-// (Translate stops before it); PID-3 must name one (base), since there is
-// no pathway to join into otherwise.
-func merge(x *reader, tr *events.Translation) error {
-	mrg, _ := x.m.Segment("MRG")
-	prior, err := x.patient(mrg, 1)
-	if err != nil {
-		return err
+// mrg1 is where a merge or change of identifier names the other
+// identity; secondPID where a link does.
+func mrg1(x *reader) (Segment, int) {
+	s, _ := x.m.Segment("MRG")
+	return s, 1
+}
+
+func secondPID(x *reader) (Segment, int) {
+	if pids := x.m.Segments("PID"); len(pids) > 1 {
+		return pids[1], 3
 	}
-	if prior == tr.Patient {
-		return &events.MessageError{Code: "same-patient", Field: "MRG-1", Reason: "the prior patient is the surviving patient"}
+	return Segment{}, 3
+}
+
+// joinNames are the reasons the joins record.
+var joinNames = map[string]string{
+	"A18": "HL7 A18 merge patient information", "A24": "HL7 A24 link patient information",
+	"A30": "HL7 A30 merge person information", "A34": "HL7 A34 merge patient information (patient id only)",
+	"A36": "HL7 A36 merge patient information (patient id and account)", "A37": "HL7 A37 unlink patient information",
+	"A39": "HL7 A39 merge person (patient id)", "A40": "HL7 A40 merge patient (patient identifier list)",
+	"A46": "HL7 A46 change patient id", "A47": "HL7 A47 change patient identifier list",
+}
+
+// joins maps the merges (A40 and its older forms A18, A30, A34, A36,
+// A39), the changes of identifier (A46, A47) and the links (A24; A37
+// unlinks): the other identity (MRG-1, or the second PID-3), the prior or
+// old one, is the patient of PID-3, so the ingest joins its pathway to
+// the patient's. One that names no CPR or replacement number joins local
+// records only (Translate stops before it); PID-3 must name one (base),
+// since there is no pathway to join into otherwise.
+func joins(other func(x *reader) (Segment, int), reason string, unlink bool) func(*reader, *events.Translation) error {
+	return func(x *reader, tr *events.Translation) error {
+		seg, field := other(x)
+		prior, err := x.patient(seg, field)
+		if err != nil {
+			return err
+		}
+		if prior.CPR == tr.Patient.CPR && prior.Replacement == tr.Patient.Replacement {
+			return &events.MessageError{Code: "same-patient", Field: fmt.Sprintf("%s-%d", seg.Name(), field), Reason: "the other identity is the patient's own"}
+		}
+		tr.MergedPatient, tr.MergeReason, tr.Unlink = &prior, reason, unlink
+		return nil
 	}
-	tr.MergedPatient = &prior
-	return nil
 }
 
 // move refuses A43 and A45: they move records filed under the wrong

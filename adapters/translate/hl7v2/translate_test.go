@@ -66,6 +66,8 @@ type goldenTranslation struct {
 	Payloads     []goldenPayload  `json:"payloads,omitempty"`
 	Cancels      *events.Cancel   `json:"cancels,omitempty"`
 	Merged       *events.Identity `json:"merged_patient,omitempty"`
+	MergeReason  string           `json:"merge_reason,omitempty"`
+	Unlink       bool             `json:"unlink,omitempty"`
 	Parties      []events.Party   `json:"parties,omitempty"`
 	// Nothing marks a message that means nothing for a pathway.
 	Nothing bool `json:"nothing_to_append,omitempty"`
@@ -100,7 +102,7 @@ func toGolden(tr *events.Translation, err error) goldenTranslation {
 	g := goldenTranslation{
 		Episode: tr.Episode, Hospital: tr.Hospital, Municipality: tr.Municipality, GP: tr.GP,
 		Source: &goldenSource{System: tr.Source.System, Org: tr.Source.Org, MessageID: tr.Source.MessageID},
-		Actor:  tr.Actor.Org, OccurredAt: tr.OccurredAt, Cancels: tr.Cancels, Merged: tr.MergedPatient, Parties: tr.Parties,
+		Actor:  tr.Actor.Org, OccurredAt: tr.OccurredAt, Cancels: tr.Cancels, Merged: tr.MergedPatient, MergeReason: tr.MergeReason, Unlink: tr.Unlink, Parties: tr.Parties,
 		Nothing: len(tr.Payloads) == 0 && tr.Cancels == nil && tr.MergedPatient == nil,
 	}
 	if tr.Patient != (events.Identity{}) {
@@ -299,12 +301,23 @@ func TestTranslateDetails(t *testing.T) {
 				t.Errorf("got %+v, %v; want the regional replacement number of MRG-1 merged", got, err)
 			}
 		}},
+		{"a24_link_replacement", func(t *testing.T, got *events.Translation, err error) {
+			if err != nil || got.Patient.CPR != "2509479989" || got.MergedPatient == nil || got.MergedPatient.Replacement.Number != "0703921VJ4" || got.Unlink {
+				t.Errorf("got %+v, %v; want the second PID's replacement number linked to the first's CPR number", got, err)
+			}
+		}},
+		{"a37_unlink_replacement", func(t *testing.T, got *events.Translation, err error) {
+			if err != nil || got.MergedPatient == nil || !got.Unlink || got.MergeReason != "HL7 A37 unlink patient information" {
+				t.Errorf("got %+v, %v; want an unlink of the two PIDs", got, err)
+			}
+		}},
 		{"a47_local_record_only", nothing},
 		{"a41_merge_account", nothing},
 		{"a23_delete_visit", nothing},
 		{"a31_update_person", nothing},
 		{"a45_move_visit", wantError("unsupported-trigger", "MSH-9")},
 		{"err_bad_replacement", wantError("bad-patient-id", "PID-3(1).1")},
+		{"err_a40_same_patient", wantError("same-patient", "MRG-1")},
 		{"err_a47_no_mrg_patient_in_pid", wantError("missing-patient-id", "PID-3")},
 		{"ms_ADT-A47-01", nothing}, // local record numbers only
 		{"ms_ADT-A41-01", nothing},

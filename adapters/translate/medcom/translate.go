@@ -256,6 +256,13 @@ func setPatient(tr *events.Translation, m *Message) error {
 			return &events.MessageError{Code: "invalid-field", Field: "Patient.identifier", Reason: "the CPR identifier is not a CPR number (want 10 digits, DDMMYY first)"}
 		}
 		tr.Patient.CPR = cpr
+		if r, err := events.NormalizeReplacement(m.Patient.Replacement.System, m.Patient.Replacement.Value); err == nil {
+			// The Patient names both: the replacement number is this
+			// patient's, so its pathway, if any, joins this one. MedCom has
+			// no patient-link message; this is where its messages link.
+			tr.MergedPatient = &events.Identity{Replacement: r}
+			tr.MergeReason = "MedCom Patient named by a CPR number and a replacement number"
+		}
 	} else {
 		r, err := events.NormalizeReplacement(m.Patient.Replacement.System, m.Patient.Replacement.Value)
 		if err != nil {

@@ -133,6 +133,10 @@ func renderTranslation(t testing.TB, tr *Translator, raw []byte) []byte {
 			Source:     &goldenSource{System: out.Source.System, Org: out.Source.Org, MessageID: out.Source.MessageID},
 			Actor:      &goldenActor{Org: out.Actor.Org, Role: out.Actor.Role},
 			OccurredAt: out.OccurredAt, Document: out.Document, Cancels: out.Cancels, Parties: out.Parties,
+			MergeReason: out.MergeReason,
+		}
+		if m := out.MergedPatient; m != nil {
+			g.Merged = &goldenPatient{CPR: m.CPR, Replacement: m.Replacement}
 		}
 		if out.Patient == (events.Identity{}) {
 			g.Patient = nil
@@ -163,6 +167,8 @@ type goldenTranslation struct {
 	Cancels      *events.Cancel `json:"cancels,omitempty"`
 	Events       []goldenEvent  `json:"events,omitempty"`
 	Parties      []events.Party `json:"parties,omitempty"`
+	Merged       *goldenPatient `json:"merged_patient,omitempty"`
+	MergeReason  string         `json:"merge_reason,omitempty"`
 }
 
 type goldenError struct {

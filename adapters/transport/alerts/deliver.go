@@ -1,18 +1,15 @@
 package alerts
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
@@ -143,30 +140,17 @@ func (s *Service) deliver(ctx context.Context, rec webhookRecord, secret []byte,
 		m.Term()
 		return
 	}
-	body := m.Data()
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.WebhookTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, rec.URL, bytes.NewReader(body))
+	body, contentType, skip, err := s.render(ctx, rec, m, md)
 	if err != nil {
-		m.Term()
-		s.log.Error("webhook url no longer parses; dropping the alert", "webhook", rec.ID, "err", err)
+		m.NakWithDelay(s.backoff(md.NumDelivered))
+		s.log.Warn("webhook delivery could not be written; will retry", "webhook", rec.ID, "err", err)
 		return
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "Stafet-Webhooks/1")
-	req.Header.Set(HeaderSignature, Sign(secret, ts, body))
-	req.Header.Set(HeaderTimestamp, ts)
-	req.Header.Set(HeaderIdempotency, m.Headers().Get(hdrMsgID))
-	req.Header.Set(HeaderWebhook, rec.ID)
-	req.Header.Set(HeaderAttempt, strconv.FormatUint(md.NumDelivered, 10))
-	status := 0
-	resp, err := s.client.Do(req)
-	if err == nil {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		status = resp.StatusCode
+	if skip {
+		m.Ack()
+		return
 	}
+	status, err := s.post(ctx, rec, secret, body, contentType, m.Headers().Get(hdrMsgID), md.NumDelivered)
 	if status >= 200 && status < 300 {
 		m.Ack()
 		s.m.deliveries.WithLabelValues(channelWebhook).Inc()

@@ -31,6 +31,8 @@ const (
 	Stream = "STAFET_ALERTS"
 	// WebhookBucket is the KV bucket of webhook registrations.
 	WebhookBucket = "stafet_webhooks"
+	// CounterBucket numbers the deliveries of formatted webhooks.
+	CounterBucket = "stafet_webhook_counters"
 	// Reactor is the engine's durable consumer that turns events into
 	// alerts, shared by every instance.
 	Reactor = "stafet-alerts"
@@ -148,6 +150,10 @@ type Config struct {
 	WebhookProxy *url.URL
 	// Resolver resolves webhook host names. Default: net.DefaultResolver.
 	Resolver *net.Resolver
+	// Formats are the delivery formats webhooks may be registered with
+	// besides the Alert JSON, by name (HookOptions.Format): the FHIR
+	// facade's subscription notifications.
+	Formats map[string]Formatter
 }
 
 // egress is the policy webhooks are held to (egress.go).
@@ -228,13 +234,15 @@ type Service struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	hooks  jetstream.KeyValue
-	seal   cipher.AEAD
-	views  Viewer
-	dir    *events.Directory
-	log    *slog.Logger
-	m      *metrics
-	client *http.Client
-	hist   *histories
+	// counters number the deliveries of formatted webhooks (format.go).
+	counters jetstream.KeyValue
+	seal     cipher.AEAD
+	views    Viewer
+	dir      *events.Directory
+	log      *slog.Logger
+	m        *metrics
+	client   *http.Client
+	hist     *histories
 
 	mu   sync.Mutex
 	last map[events.OrgID]position // the last alert this instance stored per addressee
@@ -297,6 +305,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("alerts: bucket %s: %w", WebhookBucket, err)
+	}
+	s.counters, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: CounterBucket, Description: "event numbers of formatted webhooks", History: 1,
+		Storage: jetstream.FileStorage, Replicas: replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("alerts: bucket %s: %w", CounterBucket, err)
 	}
 	return s, nil
 }

@@ -38,6 +38,22 @@ type Webhook struct {
 	Org     events.OrgID `json:"org"`
 	URL     string       `json:"url"`
 	Created time.Time    `json:"created"`
+	HookOptions
+}
+
+// HookOptions are what a registration may ask for beyond its URL. The
+// zero value is a plain webhook: every alert of the organisation, as the
+// Alert JSON.
+type HookOptions struct {
+	// Kinds, when set, are the only kinds delivered.
+	Kinds []Kind `json:"kinds,omitempty"`
+	// Format names the Formatter (Config.Formats) that writes the
+	// deliveries; "" is the Alert JSON. A formatted webhook gets its
+	// alerts one at a time, in order, numbered 1, 2, 3, … per webhook.
+	Format string `json:"format,omitempty"`
+	// Settings are the format's own, kept with the registration (a FHIR
+	// subscription's topic and payload content).
+	Settings json.RawMessage `json:"settings,omitempty"`
 }
 
 // webhookRecord is a webhook as kept in WebhookBucket: the secret sealed
@@ -53,6 +69,12 @@ func consumerName(id string) string { return "webhook-" + id }
 // its signing secret, which is not shown again. The url must be https (or,
 // with Config.AllowLoopback, http to a loopback address).
 func (s *Service) Register(ctx context.Context, org events.OrgID, rawURL string) (Webhook, string, error) {
+	return s.RegisterWith(ctx, org, rawURL, HookOptions{})
+}
+
+// RegisterWith is Register with options: the kinds delivered and the
+// format they are written in.
+func (s *Service) RegisterWith(ctx context.Context, org events.OrgID, rawURL string, opts HookOptions) (Webhook, string, error) {
 	if err := org.Validate(); err != nil {
 		var ve *events.ValidationError
 		errors.As(err, &ve)
@@ -65,6 +87,18 @@ func (s *Service) Register(ctx context.Context, org events.OrgID, rawURL string)
 	if err := s.checkURL(ctx, rawURL); err != nil {
 		return Webhook{}, "", err
 	}
+	for _, k := range opts.Kinds {
+		if !k.valid() {
+			return Webhook{}, "", &events.ValidationError{Field: "kinds", Reason: "unknown alert kind " + string(k)}
+		}
+	}
+	inFlight := s.cfg.WebhookInFlight
+	if opts.Format != "" {
+		if s.cfg.Formats[opts.Format] == nil {
+			return Webhook{}, "", &events.ValidationError{Field: "format", Reason: "unknown format " + opts.Format}
+		}
+		inFlight = 1 // numbered in order
+	}
 	have, err := s.List(ctx, org)
 	if err != nil {
 		return Webhook{}, "", err
@@ -75,7 +109,7 @@ func (s *Service) Register(ctx context.Context, org events.OrgID, rawURL string)
 	key := make([]byte, 32)
 	rand.Read(key)
 	secret := "whsec_" + base64.RawURLEncoding.EncodeToString(key)
-	w := Webhook{ID: events.NewID().String(), Org: org, URL: rawURL, Created: time.Now().UTC().Truncate(time.Second)}
+	w := Webhook{ID: events.NewID().String(), Org: org, URL: rawURL, Created: time.Now().UTC().Truncate(time.Second), HookOptions: opts}
 	rec, err := s.sealRecord(w, secret)
 	if err != nil {
 		return Webhook{}, "", err
@@ -85,14 +119,14 @@ func (s *Service) Register(ctx context.Context, org events.OrgID, rawURL string)
 	_, err = s.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:        consumerName(w.ID),
 		Description:    "webhook of " + string(org),
-		FilterSubjects: storedFilters(org, false, nil),
+		FilterSubjects: storedFilters(org, false, opts.Kinds),
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		// Longer than a request, so an alert is redelivered only when the
 		// instance delivering it went away.
 		AckWait:       s.cfg.WebhookTimeout + 20*time.Second,
 		MaxDeliver:    -1,
-		MaxAckPending: s.cfg.WebhookInFlight,
+		MaxAckPending: inFlight,
 		Replicas:      s.store.Config().Replicas,
 	})
 	if err != nil {
@@ -107,6 +141,19 @@ func (s *Service) Register(ctx context.Context, org events.OrgID, rawURL string)
 	}
 	s.log.Info("webhook registered", "webhook", w.ID, "org", org)
 	return w, secret, nil
+}
+
+// Hook returns one of org's webhooks; org "" may read any (for the
+// operator). Another organisation's webhook is ErrNoWebhook.
+func (s *Service) Hook(ctx context.Context, org events.OrgID, id string) (Webhook, error) {
+	rec, err := s.record(ctx, id)
+	if err != nil {
+		return Webhook{}, err
+	}
+	if org != "" && rec.Org != org {
+		return Webhook{}, ErrNoWebhook
+	}
+	return rec.Webhook, nil
 }
 
 // List returns org's webhooks, oldest first; org "" lists every
@@ -154,6 +201,9 @@ func (s *Service) Delete(ctx context.Context, org events.OrgID, id string) error
 	}
 	if err := s.stream.DeleteConsumer(ctx, consumerName(id)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return fmt.Errorf("alerts: delete webhook consumer: %w", err)
+	}
+	if err := s.counters.Purge(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("alerts: delete webhook counter: %w", err)
 	}
 	s.log.Info("webhook deleted", "webhook", id, "org", rec.Org)
 	return nil

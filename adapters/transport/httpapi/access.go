@@ -155,7 +155,7 @@ func (s *Server) listAccess(w http.ResponseWriter, r *http.Request) {
 	var cur accessCursor
 	limit, err := page(q, &cur)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	party := "*"
@@ -194,12 +194,12 @@ func (s *Server) listAccess(w http.ResponseWriter, r *http.Request) {
 	}
 	since, err := queryTime(q, "since", time.Time{})
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	log, err := s.accessLog(r.Context())
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	req := directGet{Seq: cur.Seq + 1, NextFor: "stafet.access." + party + "." + reader, Batch: limit + 1}
@@ -210,7 +210,7 @@ func (s *Server) listAccess(w http.ResponseWriter, r *http.Request) {
 	for len(items) <= limit {
 		msgs, err := log.batch(r.Context(), req)
 		if err != nil {
-			writeProblem(w, r, problemFor(err))
+			writeProblem(w, r, ProblemFor(err))
 			return
 		}
 		for _, m := range msgs {

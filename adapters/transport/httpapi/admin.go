@@ -61,12 +61,12 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	var cur seqCursor
 	limit, err := page(r.URL.Query(), &cur)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	all, err := s.cfg.Store.Inbox().DeadLetters(r.Context())
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	i, _ := slices.BinarySearchFunc(all, cur.Seq+1, func(d engine.DeadLetter, seq uint64) int {
@@ -108,21 +108,21 @@ func (s *Server) showDeadLetter(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	seq, err := rawSeq(r)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	d, err := s.cfg.Store.Inbox().DeadLetter(ctx, seq)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	m, err := s.cfg.Store.Inbox().Message(ctx, seq)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	if err := s.record(ctx, principalFrom(ctx), uuid.Nil, nil, "dead-letter/"+strconv.FormatUint(seq, 10), true); err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	raw := rawView{System: m.System, Sender: m.Sender, ControlID: m.ControlID, ContentType: m.ContentType, ReceivedAt: m.ReceivedAt, Replaces: m.Replaces}
@@ -147,17 +147,17 @@ type replayResult struct {
 func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if s.cfg.Ingest == nil {
-		writeProblem(w, r, problemFor(errNoIngest))
+		writeProblem(w, r, ProblemFor(errNoIngest))
 		return
 	}
 	seq, err := rawSeq(r)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	body, err := readBody(w, r, s.cfg.MaxMessage)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	if len(body) == 0 {
@@ -169,7 +169,7 @@ func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
 		if !errors.As(err, &ie) && !errors.Is(err, engine.ErrNoDeadLetter) {
 			s.log.Warn("replay failed", "raw_seq", seq, "err", err)
 		}
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, replayResult{RawSeq: out.RawSeq, Pathway: out.Pathway, Seqs: seqs(out.Result), Duplicate: out.Result.Duplicate})
@@ -201,19 +201,19 @@ type tokenResponse struct {
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	var b tokenRequest
 	if err := s.decode(w, r, &b, false); err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	if b.Org == "" {
-		writeProblem(w, r, problemFor(&events.ValidationError{Field: "org", Reason: "missing"}))
+		writeProblem(w, r, ProblemFor(&events.ValidationError{Field: "org", Reason: "missing"}))
 		return
 	}
 	if err := b.Org.Validate(); err != nil {
-		writeProblem(w, r, problemFor(fieldError("org", err)))
+		writeProblem(w, r, ProblemFor(fieldError("org", err)))
 		return
 	}
 	if len(b.Label) > 200 {
-		writeProblem(w, r, problemFor(&events.ValidationError{Field: "label", Reason: "longer than 200 bytes"}))
+		writeProblem(w, r, ProblemFor(&events.ValidationError{Field: "label", Reason: "longer than 200 bytes"}))
 		return
 	}
 	resp := tokenResponse{Org: b.Org, Label: b.Label}
@@ -221,7 +221,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	if b.NATS {
 		seed, err := s.issueNATSUser(r.Context(), b.Org)
 		if err != nil {
-			writeProblem(w, r, problemFor(err))
+			writeProblem(w, r, ProblemFor(err))
 			return
 		}
 		natsKey, resp.NATSSeed, resp.NATSKey, resp.NATSSubjects = seed.Key, string(seed.seed), seed.Key, seed.Subjects
@@ -238,7 +238,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 		if natsKey != "" {
 			s.cfg.Store.Subscribers().Revoke(r.Context(), natsKey)
 		}
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	resp.Token = tok
@@ -278,7 +278,7 @@ func (s *Server) listNATSUsers(w http.ResponseWriter, r *http.Request) {
 	subs := s.cfg.Store.Subscribers()
 	users, err := subs.List(r.Context())
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	resp := natsUsersResponse{Users: users, Live: subs.Live()}
@@ -296,7 +296,7 @@ func (s *Server) listNATSUsers(w http.ResponseWriter, r *http.Request) {
 func (s *Server) natsUsersConf(w http.ResponseWriter, r *http.Request) {
 	b, err := s.cfg.Store.Subscribers().Conf(r.Context())
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -311,7 +311,7 @@ type revokeRequest struct {
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	var b revokeRequest
 	if err := s.decode(w, r, &b, false); err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	p, err := s.cfg.Tokens.Check(r.Context(), b.Token)
@@ -320,22 +320,22 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, Problem{Type: typeNotFound, Status: http.StatusNotFound, Field: "token", Detail: "no such token"})
 		return
 	case err != nil:
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	case p.Operator:
-		writeProblem(w, r, problemFor(&events.ValidationError{Field: "token", Reason: "the operator token is set by configuration (STAFET_ADMIN_TOKEN), not revoked here"}))
+		writeProblem(w, r, ProblemFor(&events.ValidationError{Field: "token", Reason: "the operator token is set by configuration (STAFET_ADMIN_TOKEN), not revoked here"}))
 		return
 	}
 	if p.NATSKey != "" {
 		// The NATS user goes first: a failure leaves the token to revoke
 		// again, never a NATS user without its token.
 		if err := s.cfg.Store.Subscribers().Revoke(r.Context(), p.NATSKey); err != nil {
-			writeProblem(w, r, problemFor(err))
+			writeProblem(w, r, ProblemFor(err))
 			return
 		}
 	}
 	if err := s.cfg.Tokens.Revoke(r.Context(), b.Token); err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -371,7 +371,7 @@ func progressLine(st engine.ReplayStats) rebuildLine {
 func (s *Server) rebuild(w http.ResponseWriter, r *http.Request) {
 	h := s.cfg.Projections
 	if h == nil {
-		writeProblem(w, r, problemFor(errNoProjections))
+		writeProblem(w, r, ProblemFor(errNoProjections))
 		return
 	}
 	if !s.rebuilding.CompareAndSwap(false, true) {

@@ -122,16 +122,6 @@ func (s *Server) pathwayFor(ctx context.Context, p Principal, id uuid.UUID) ([]e
 	return history, nil
 }
 
-// execute runs a command and answers with what it appended.
-func (s *Server) execute(w http.ResponseWriter, r *http.Request, cmd events.Command, prefix string, status int, res commandResult) {
-	out, err := s.cfg.Store.Log().Execute(r.Context(), cmd)
-	if err != nil {
-		writeProblem(w, r, problemFor(renameFields(err, prefix)))
-		return
-	}
-	s.answer(w, cmd.Pathway, out, status, res)
-}
-
 // answer answers with what a command appended to a pathway.
 func (s *Server) answer(w http.ResponseWriter, pathway uuid.UUID, out engine.Result, status int, res commandResult) {
 	res.Pathway = pathway
@@ -147,23 +137,34 @@ func (s *Server) answer(w http.ResponseWriter, pathway uuid.UUID, out engine.Res
 	writeJSON(w, status, res)
 }
 
-// prepare reads what every command on an existing pathway needs: the
-// pathway id, who acts, when, and the source for idempotency.
-func (s *Server) prepare(r *http.Request, b *commandBase) (events.Command, error) {
-	p := principalFrom(r.Context())
+// act runs a command on the pathway of the request's path through Act,
+// the path every API's commands share, and answers with what it
+// appended.
+func (s *Server) act(w http.ResponseWriter, r *http.Request, b *commandBase, prefix string, res *commandResult, payload func(actor events.OrgID) (events.Payload, error)) {
 	id, err := pathwayID(r)
 	if err != nil {
-		return events.Command{}, err
+		writeProblem(w, r, ProblemFor(err))
+		return
 	}
-	cmd, err := s.newCommand(r, p, b)
+	at, err := parseTime("occurred_at", b.OccurredAt)
 	if err != nil {
-		return cmd, err
+		writeProblem(w, r, ProblemFor(err))
+		return
 	}
-	cmd.Pathway = id
-	if _, err := s.pathwayFor(r.Context(), p, id); err != nil {
-		return cmd, err
+	key, err := idempotencyKey(r)
+	if err != nil {
+		writeProblem(w, r, ProblemFor(err))
+		return
 	}
-	return cmd, nil
+	_, out, err := s.Act(r.Context(), principalFrom(r.Context()), Action{
+		Pathway: id, Actor: b.Actor, At: at, System: "api", Key: key,
+		Payload: func(actor events.OrgID, _ []events.Envelope) (events.Payload, error) { return payload(actor) },
+	})
+	if err != nil {
+		writeProblem(w, r, ProblemFor(renameFields(err, prefix)))
+		return
+	}
+	s.answer(w, id, out, http.StatusCreated, *res)
 }
 
 func (s *Server) newCommand(r *http.Request, p Principal, b *commandBase) (events.Command, error) {
@@ -212,38 +213,38 @@ func (s *Server) openPathway(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(ctx)
 	var b openBody
 	if err := s.decode(w, r, &b, false); err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	cmd, err := s.newCommand(r, p, &b.commandBase)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	if b.Patient.CPR == "" {
-		writeProblem(w, r, problemFor(&events.ValidationError{Field: "patient.cpr", Reason: "missing"}))
+		writeProblem(w, r, ProblemFor(&events.ValidationError{Field: "patient.cpr", Reason: "missing"}))
 		return
 	}
 	ref, err := s.cfg.Store.Vault().Ref(b.Patient.CPR)
 	if err != nil {
-		writeProblem(w, r, problemFor(&events.ValidationError{Field: "patient.cpr", Reason: reason(err)}))
+		writeProblem(w, r, ProblemFor(&events.ValidationError{Field: "patient.cpr", Reason: reason(err)}))
 		return
 	}
 	opened := &events.PathwayOpened{Patient: ref, Cluster: b.Cluster, Municipality: b.Municipality, GP: b.GP, Episode: b.Episode}
 	opened.AgeBand, _ = events.AgeBandOf(b.Patient.CPR, cmd.OccurredAt)
 	if err := s.clusterFor(opened, cmd.Actor.Org, cmd.OccurredAt); err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	if err := opened.Validate(); err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	cpr, _ := events.NormalizeCPR(b.Patient.CPR)
 	cmd.Payloads = []events.Payload{opened}
 	op, err := s.intake.Open(ctx, cmd, events.Identity{CPR: cpr, Name: b.Patient.Name})
 	if err != nil {
-		writeProblem(w, r, problemFor(renameFields(err, "")))
+		writeProblem(w, r, ProblemFor(renameFields(err, "")))
 		return
 	}
 	if op.History != nil {
@@ -262,7 +263,7 @@ func (s *Server) existing(w http.ResponseWriter, r *http.Request, p Principal, i
 	allowed := p.mayRead(ps)
 	if !allowed {
 		if err := s.record(r.Context(), p, id, ps, "open-existing", false); err != nil {
-			writeProblem(w, r, problemFor(err))
+			writeProblem(w, r, ProblemFor(err))
 			return
 		}
 		writeProblem(w, r, forbidden("the patient has an open pathway this organisation is not party to; the attempt is recorded"))
@@ -316,16 +317,16 @@ type eventBody struct {
 func (s *Server) appendEvent(w http.ResponseWriter, r *http.Request) {
 	var b eventBody
 	if err := s.decode(w, r, &b, false); err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	p := principalFrom(r.Context())
 	switch b.Type {
 	case "":
-		writeProblem(w, r, problemFor(&events.ValidationError{Field: "type", Reason: "missing"}))
+		writeProblem(w, r, ProblemFor(&events.ValidationError{Field: "type", Reason: "missing"}))
 		return
 	case events.TypePathwayOpened:
-		writeProblem(w, r, problemFor(&events.ValidationError{Field: "type", Reason: "open a pathway with POST /v1/pathways"}))
+		writeProblem(w, r, ProblemFor(&events.ValidationError{Field: "type", Reason: "open a pathway with POST /v1/pathways"}))
 		return
 	case events.TypeDeadlineElapsed, events.TypePatientIdentityMerged:
 		if !p.Operator {
@@ -335,16 +336,10 @@ func (s *Server) appendEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	payload, err := s.cfg.Store.Log().Codec().DecodePayload(b.Type, b.Data)
 	if err != nil {
-		writeProblem(w, r, problemFor(payloadError(err)))
+		writeProblem(w, r, ProblemFor(payloadError(err)))
 		return
 	}
-	cmd, err := s.prepare(r, &b.commandBase)
-	if err != nil {
-		writeProblem(w, r, problemFor(err))
-		return
-	}
-	cmd.Payloads = []events.Payload{payload}
-	s.execute(w, r, cmd, "data", http.StatusCreated, commandResult{})
+	s.act(w, r, &b.commandBase, "data", &commandResult{}, func(events.OrgID) (events.Payload, error) { return payload, nil })
 }
 
 // payloadError names the data field of a payload that did not decode.
@@ -376,22 +371,13 @@ func command[B any, P interface {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body := P(new(B))
 		if err := s.decode(w, r, body, true); err != nil {
-			writeProblem(w, r, problemFor(err))
-			return
-		}
-		cmd, err := s.prepare(r, body.base())
-		if err != nil {
-			writeProblem(w, r, problemFor(err))
+			writeProblem(w, r, ProblemFor(err))
 			return
 		}
 		var res commandResult
-		pl, err := body.payload(r, cmd.Actor.Org, &res)
-		if err != nil {
-			writeProblem(w, r, problemFor(err))
-			return
-		}
-		cmd.Payloads = []events.Payload{pl}
-		s.execute(w, r, cmd, "", http.StatusCreated, res)
+		s.act(w, r, body.base(), "", &res, func(actor events.OrgID) (events.Payload, error) {
+			return body.payload(r, actor, &res)
+		})
 	}
 }
 

@@ -40,7 +40,7 @@ func (s *Server) findPathways(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	if ids == nil && (len(abbrev) < 4 || uuidDigits(abbrev) != len(abbrev)) {
@@ -55,7 +55,7 @@ func (s *Server) findPathways(w http.ResponseWriter, r *http.Request) {
 		if !p.Operator {
 			history, err := s.cfg.Store.Log().Load(r.Context(), id)
 			if err != nil {
-				writeProblem(w, r, problemFor(err))
+				writeProblem(w, r, ProblemFor(err))
 				return
 			}
 			if !p.mayRead(events.Parties(history)) {

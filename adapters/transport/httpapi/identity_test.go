@@ -11,7 +11,7 @@ import (
 )
 
 // TestIdentity checks the one rule for who sees a patient's name and CPR
-// number (mayIdentify), on every read that shows them: the parties of the
+// number (MaySeePatient), on every read that shows them: the parties of the
 // pathway do, each read in their access log; the operator and other
 // organisations do not, and their attempts are in the log too.
 func TestIdentity(t *testing.T) {

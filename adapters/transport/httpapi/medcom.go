@@ -43,7 +43,7 @@ type medcomOutcome struct {
 func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if s.cfg.Ingest == nil {
-		writeProblem(w, r, problemFor(errNoIngest))
+		writeProblem(w, r, ProblemFor(errNoIngest))
 		return
 	}
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -54,7 +54,7 @@ func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := readBody(w, r, s.cfg.MaxMessage)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	p := principalFrom(ctx)
@@ -168,10 +168,10 @@ func (s *Server) unreadable(w http.ResponseWriter, r *http.Request, raw engine.R
 	out, err := s.cfg.Ingest.Receive(r.Context(), raw)
 	var ie *engine.DeadLetterError
 	if err != nil && !errors.As(err, &ie) {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
-	prob := problemFor(perr)
+	prob := ProblemFor(perr)
 	prob.RawSeq = out.RawSeq
 	if ie != nil {
 		prob.RawSeq = ie.DeadLetter.RawSeq

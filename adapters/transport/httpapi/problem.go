@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/stafet/stafet/adapters/translate/medcom"
 	"github.com/stafet/stafet/engine"
@@ -89,8 +90,10 @@ func forbidden(detail string) Problem {
 	return Problem{Type: typeForbidden, Status: http.StatusForbidden, Detail: detail}
 }
 
-// problemFor maps an error from the layers below to a problem.
-func problemFor(err error) Problem {
+// ProblemFor maps an error from the layers below to a problem. Other
+// transports mounted on the API (the FHIR facade) use it to answer the
+// same errors the same way.
+func ProblemFor(err error) Problem {
 	var ve *events.ValidationError
 	var re *events.RuleError
 	var me *events.MessageError
@@ -101,7 +104,7 @@ func problemFor(err error) Problem {
 	case errors.As(err, &pe):
 		return pe
 	case errors.As(err, &ie):
-		p := problemFor(ie.Err)
+		p := ProblemFor(ie.Err)
 		p.Detail = ie.Err.Error()
 		p.RawSeq = ie.DeadLetter.RawSeq
 		if p.Code == "" {
@@ -137,3 +140,7 @@ func problemFor(err error) Problem {
 // Error makes a Problem an error, so handlers can return one through
 // layers that return errors.
 func (p Problem) Error() string { return p.Title + ": " + p.Detail }
+
+// Kind is the last segment of the problem's type ("forbidden",
+// "invalid-field", …), for facades that map problems to their own codes.
+func (p Problem) Kind() string { return strings.TrimPrefix(p.Type, problemBase) }

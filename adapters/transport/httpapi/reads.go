@@ -59,16 +59,19 @@ func pathwayID(r *http.Request) (uuid.UUID, error) {
 	return id, nil
 }
 
-// asOf is how a read cuts a pathway's history.
-type asOf struct {
+// AsOf is how a read cuts a pathway's history: as of a record time, a
+// valid time or a log sequence (?as_of=, ?as_of_kind=, ?as_of_seq=; the
+// zero value is now). The JSON API and the FHIR facade read the same
+// parameters.
+type AsOf struct {
 	kind string // "", "recorded", "valid" or "seq"
 	t    time.Time
 	seq  uint64
 }
 
-func parseAsOf(r *http.Request) (asOf, error) {
-	q := r.URL.Query()
-	var a asOf
+// ParseAsOf reads the as-of parameters of a query.
+func ParseAsOf(q url.Values) (AsOf, error) {
+	var a AsOf
 	if v := q.Get("as_of_seq"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || n == 0 {
@@ -77,7 +80,7 @@ func parseAsOf(r *http.Request) (asOf, error) {
 		if q.Get("as_of") != "" {
 			return a, badParam("as_of_seq", "give as_of or as_of_seq, not both")
 		}
-		return asOf{kind: "seq", seq: n}, nil
+		return AsOfSeq(n), nil
 	}
 	t, err := queryTime(q, "as_of", time.Time{})
 	if err != nil || t.IsZero() {
@@ -88,16 +91,22 @@ func parseAsOf(r *http.Request) (asOf, error) {
 	}
 	switch k := q.Get("as_of_kind"); k {
 	case "", "recorded":
-		return asOf{kind: "recorded", t: t}, nil
+		return AsOf{kind: "recorded", t: t}, nil
 	case "valid":
-		return asOf{kind: "valid", t: t}, nil
+		return AsOf{kind: "valid", t: t}, nil
 	}
 	return a, badParam("as_of_kind", "want recorded or valid")
 }
 
-// cut returns the history as the as-of asks for it, and the now its
+// AsOfSeq is the pathway as Stafet knew it once the log held seq.
+func AsOfSeq(seq uint64) AsOf { return AsOf{kind: "seq", seq: seq} }
+
+// Now reports whether a is the zero AsOf: the pathway as it stands.
+func (a AsOf) Now() bool { return a.kind == "" }
+
+// Cut returns the history as the as-of asks for it, and the now its
 // gaps are judged at.
-func (a asOf) cut(history []events.Envelope, now time.Time) ([]events.Envelope, time.Time) {
+func (a AsOf) Cut(history []events.Envelope, now time.Time) ([]events.Envelope, time.Time) {
 	switch a.kind {
 	case "seq":
 		i, _ := slices.BinarySearchFunc(history, a.seq+1, func(e events.Envelope, seq uint64) int { return cmp.Compare(e.Seq, seq) })
@@ -126,7 +135,7 @@ func latest(history []events.Envelope) time.Time {
 	return t
 }
 
-func (a asOf) view() *asOfView {
+func (a AsOf) view() *asOfView {
 	if a.kind == "" {
 		return nil
 	}
@@ -141,55 +150,37 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(ctx)
 	id, err := pathwayID(r)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	wantIdentity, err := queryBool(r.URL.Query(), "identity")
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
-	as, err := parseAsOf(r)
+	as, err := ParseAsOf(r.URL.Query())
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
-	history, err := s.cfg.Store.Log().Load(ctx, id)
-	if err != nil {
-		writeProblem(w, r, problemFor(err))
-		return
-	}
-	if len(history) == 0 {
-		writeProblem(w, r, problemFor(events.ErrUnknownPathway))
-		return
-	}
-	ps := events.Parties(history)
-	allowed := p.mayRead(ps) && (!wantIdentity || p.mayIdentify(ps))
 	what := "pathway"
 	if wantIdentity {
 		what = "pathway+identity"
 	}
-	if err := s.record(ctx, p, id, ps, what, allowed); err != nil {
-		s.log.Error("access log write failed; read refused", "err", err)
-		writeProblem(w, r, Problem{Type: typeUnavailable, Status: http.StatusServiceUnavailable, Detail: "the access log could not be written, so the pathway is not shown; retry later"})
+	history, err := s.ReadPathway(ctx, p, id, Read{What: what, Patient: wantIdentity})
+	if err != nil {
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
-	if !allowed {
-		detail := "this organisation is not party to the pathway; the attempt is recorded"
-		if p.mayRead(ps) {
-			detail = "only the pathway's parties see who its patient is; the attempt is recorded"
-		}
-		writeProblem(w, r, forbidden(detail))
-		return
-	}
-	cut, now := as.cut(history, s.cfg.Now())
+	ps := events.Parties(history)
+	cut, now := as.Cut(history, s.cfg.Now())
 	if len(cut) == 0 {
 		writeProblem(w, r, Problem{Type: typeUnknownPathway, Title: "Unknown pathway", Status: http.StatusNotFound, Detail: "the pathway has no events as of that time"})
 		return
 	}
 	var view projections.View
 	if err := s.set(func(set *projections.Set) { view = set.PathwayView(cut, now) }); err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	state := events.Fold(cut)
@@ -211,7 +202,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 	}
 	if wantIdentity {
 		if resp.Identity, err = s.identity(ctx, history); err != nil {
-			writeProblem(w, r, problemFor(err))
+			writeProblem(w, r, ProblemFor(err))
 			return
 		}
 	}
@@ -219,7 +210,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 }
 
 // identity decrypts the identity sealed in the pathway's opening. The
-// caller has asked mayIdentify and recorded the read.
+// caller has asked MaySeePatient and recorded the read.
 func (s *Server) identity(ctx context.Context, history []events.Envelope) (*identityView, error) {
 	for i := range history {
 		o, ok := history[i].Payload.(*events.PathwayOpened)
@@ -272,7 +263,7 @@ func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
 	var cur gapCursor
 	limit, err := page(q, &cur)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	f, status, err := gapFilter(q)
@@ -280,13 +271,13 @@ func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
 		err = s.knownCluster(f.Cluster)
 	}
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	now := s.cfg.Now()
 	at, err := queryTime(q, "as_of", now)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	var gaps []projections.Gap
@@ -298,7 +289,7 @@ func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	if q.Get("cursor") != "" {
@@ -461,12 +452,12 @@ func (s *Server) orgWorklist(w http.ResponseWriter, r *http.Request) {
 
 // worklist answers an organisation's worklist; with ?identity=true each
 // offer and gap names its patient, for the organisation itself, as far as
-// mayIdentify allows it, every such read in the access log.
+// MaySeePatient allows it, every such read in the access log.
 func (s *Server) worklist(w http.ResponseWriter, r *http.Request, org events.OrgID) {
 	p := principalFrom(r.Context())
 	wantIdentity, err := queryBool(r.URL.Query(), "identity")
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	if wantIdentity && p.Org != org {
@@ -475,13 +466,13 @@ func (s *Server) worklist(w http.ResponseWriter, r *http.Request, org events.Org
 	}
 	var wl projections.Worklist
 	if err := s.set(func(set *projections.Set) { wl = set.Worklists.Worklist(org, s.cfg.Now()) }); err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	v := viewWorklist(wl)
 	if wantIdentity {
 		if err := s.identifyWorklist(r.Context(), p, &v); err != nil {
-			writeProblem(w, r, problemFor(err))
+			writeProblem(w, r, ProblemFor(err))
 			return
 		}
 	}
@@ -513,7 +504,7 @@ func (s *Server) identifyWorklist(ctx context.Context, p Principal, v *worklistV
 	return nil
 }
 
-// identify decrypts the patient of one pathway for p if mayIdentify allows
+// identify decrypts the patient of one pathway for p if MaySeePatient allows
 // it (nil if not), having recorded the read, allowed or not, in the
 // pathway's parties' access logs.
 func (s *Server) identify(ctx context.Context, p Principal, id uuid.UUID, what string) (*identityView, error) {
@@ -522,7 +513,7 @@ func (s *Server) identify(ctx context.Context, p Principal, id uuid.UUID, what s
 		return nil, err
 	}
 	ps := events.Parties(history)
-	allowed := p.mayIdentify(ps)
+	allowed := s.MaySeePatient(p, history)
 	if err := s.record(ctx, p, id, ps, what, allowed); err != nil {
 		return nil, err
 	}
@@ -599,7 +590,7 @@ type clusterView struct {
 func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 	at, err := queryDay(r.URL.Query(), "at", s.cfg.Now())
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	ids := s.clusters(principalFrom(r.Context()), at)
@@ -617,7 +608,7 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	items := make([]clusterView, 0, len(ids))
@@ -689,7 +680,7 @@ func (s *Server) clusterFigures(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(r.Context())
 	at, err := queryDay(r.URL.Query(), "at", s.cfg.Now())
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	c, ok := s.cfg.Directory.Cluster(id)
@@ -711,7 +702,7 @@ func (s *Server) clusterFigures(w http.ResponseWriter, r *http.Request) {
 func (s *Server) municipalityFigures(w http.ResponseWriter, r *http.Request) {
 	m, err := municipality(r.PathValue("code"))
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	o, ok := s.cfg.Directory.Lookup(m)
@@ -722,7 +713,7 @@ func (s *Server) municipalityFigures(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(r.Context())
 	at, err := queryDay(r.URL.Query(), "at", s.cfg.Now())
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	if !p.Operator && p.Org != m && !slices.Contains(s.clusters(p, at), s.cfg.Directory.ClusterAt(o.ID, at)) {
@@ -752,7 +743,7 @@ func (s *Server) figures(w http.ResponseWriter, r *http.Request, at time.Time, g
 		months = set.Figures.Months(f.Scope, last-int32(n)+1, last, until)
 	})
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	v := viewFigures(f)
@@ -773,7 +764,7 @@ func (s *Server) listOrganisations(w http.ResponseWriter, r *http.Request) {
 	var cur orgCursor
 	limit, err := page(q, &cur)
 	if err != nil {
-		writeProblem(w, r, problemFor(err))
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	kinds := orgKinds

@@ -178,15 +178,31 @@ func (s *Server) HandleStream(pattern string, h http.HandlerFunc) {
 	s.handle(pattern, stream, h)
 }
 
+// HandleFormat mounts a route like Handle, but the errors of the API's own
+// middleware (a missing or unknown bearer token) are written by write, so
+// that a facade answers in its own format: the FHIR facade's
+// OperationOutcome.
+func (s *Server) HandleFormat(pattern string, auth bool, h http.HandlerFunc, write func(http.ResponseWriter, *http.Request, Problem)) {
+	a := public
+	if auth {
+		a = anyone
+	}
+	s.mount(pattern, a, h, write)
+}
+
 func (s *Server) handle(pattern string, a access, h http.HandlerFunc) {
+	s.mount(pattern, a, h, writeProblem)
+}
+
+func (s *Server) mount(pattern string, a access, h http.HandlerFunc, write func(http.ResponseWriter, *http.Request, Problem)) {
 	var handler http.Handler = h
 	switch a {
 	case operator:
-		handler = s.authenticate(operatorOnly(handler), false)
+		handler = s.authenticate(operatorOnly(handler), false, write)
 	case anyone:
-		handler = s.authenticate(handler, false)
+		handler = s.authenticate(handler, false, write)
 	case stream:
-		handler = s.authenticate(s.endOnRevoke(handler), true)
+		handler = s.authenticate(s.endOnRevoke(handler), true, write)
 	case metrics:
 		handler = s.metricsAuth(handler)
 	}
@@ -281,17 +297,17 @@ func (h *headerRecorder) WriteHeader(code int)        { h.status = code }
 // The token comes in the Authorization header; only streams (queryToken)
 // take it from the query too, so tokens do not end up in the access logs
 // of proxies for every other route.
-func (s *Server) authenticate(next http.Handler, queryToken bool) http.Handler {
+func (s *Server) authenticate(next http.Handler, queryToken bool, write func(http.ResponseWriter, *http.Request, Problem)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.cfg.Tokens.Check(r.Context(), bearer(r, queryToken))
 		if errors.Is(err, errUnauthenticated) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="stafet"`)
-			writeProblem(w, r, Problem{Type: typeUnauthenticated, Status: http.StatusUnauthorized, Detail: err.Error()})
+			write(w, r, Problem{Type: typeUnauthenticated, Status: http.StatusUnauthorized, Detail: err.Error()})
 			return
 		}
 		if err != nil {
 			s.log.Warn("token check failed", "err", err)
-			writeProblem(w, r, problemFor(err))
+			write(w, r, ProblemFor(err))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))

@@ -1,0 +1,147 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stafet/stafet/adapters/ingest"
+	"github.com/stafet/stafet/adapters/translate/hl7v2"
+	"github.com/stafet/stafet/adapters/transport/mllp"
+	"github.com/stafet/stafet/engine"
+	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/simulator"
+)
+
+// mllpPhase sends the model's HL7 v2 ADT messages over MLLP connections to
+// the real handler (parse, store raw, translate, pseudonymise, find the
+// pathway, append) and counts acknowledgements a second. A patient's
+// messages go over one connection, in order, each after the one before
+// is acknowledged, as a hospital's interface engine sends them.
+func (b *bencher) mllpPhase(ctx context.Context) error {
+	want := min(b.o.MLLPMessages, max(b.events/4, 1))
+	conns := make([][][]byte, b.o.Conns)
+	d, err := events.NewDirectory(bytes.NewReader(simulator.Organisations()))
+	if err != nil {
+		return err
+	}
+	// Only the clusters whose hospitals send HL7 v2: the model renders
+	// every MedCom message it plans, which costs ten times an HL7 one.
+	var clusters []string
+	for _, c := range d.ClustersAt(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)) {
+		if slices.Contains(hl7Regions, c.Region) {
+			clusters = append(clusters, c.ID)
+		}
+	}
+	model, err := simulator.NewModel(b.o.Seed, simulator.ModelOptions{Clusters: clusters})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	for n := 0; n < want; {
+		st := model.Next()
+		if st.Channel != simulator.HL7 {
+			continue
+		}
+		i := int(st.Pathway % uint64(len(conns)))
+		conns[i] = append(conns[i], mllp.Frame(st.Body))
+		n++
+	}
+	b.progress("mllp: %d HL7 messages from the model in %s (not measured)", want, time.Since(start).Round(time.Millisecond))
+
+	return b.withStore(ctx, "mllp", b.inMode, func(s *engine.Store) error {
+		return b.sendHL7(ctx, s, d, conns)
+	})
+}
+
+// sendHL7 serves MLLP with the real handler on s and sends it each
+// connection's frames.
+func (b *bencher) sendHL7(ctx context.Context, s *engine.Store, d *events.Directory, conns [][][]byte) error {
+	in := ingest.New(s, d, map[string]ingest.Translator{hl7v2.System: hl7v2.NewTranslator(d, nil).Translate}, nil)
+	srv := mllp.New(mllp.Config{Addr: "127.0.0.1:0", MaxConns: len(conns) + 8, OnOversize: mllp.HL7OversizeAck}, mllp.HL7Handler(in, nil))
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx) }()
+	defer func() { stop(); <-served }()
+
+	var sent, accepted atomic.Int64
+	var took time.Duration
+	evs0, msgs0 := s.Log().Stats().Events.Load(), sentMsgs(s)
+	err := b.profileIf(true, PhaseMLLP, func() error {
+		var err error
+		took, err = sendMLLP(ctx, srv.Addr().String(), conns, time.Now().Add(b.o.MaxWrite), &sent, &accepted)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	evs := s.Log().Stats().Events.Load() - evs0
+	if n := sent.Load(); n > 0 {
+		b.res.MLLPNATSPerMessage = round(float64(sentMsgs(s)-msgs0)/float64(n), 1)
+	}
+	b.progress("mllp: %d messages (%d AA) in %s, %d events appended", sent.Load(), accepted.Load(), took.Round(time.Millisecond), evs)
+	r := b.res
+	r.MLLPMessages, r.MLLPAccepted, r.MLLPConns = int(sent.Load()), int(accepted.Load()), len(conns)
+	r.MLLPMps = round(float64(sent.Load())/took.Seconds(), 0)
+	r.MLLPEventsPerS = round(float64(evs)/took.Seconds(), 0)
+	return nil
+}
+
+// hl7Regions are the regions whose hospitals the simulator has send HL7 v2
+// (docs/simulator.md); the others send MedCom.
+var hl7Regions = []string{"Hovedstaden", "Sjælland", "Nordjylland"}
+
+// sendMLLP sends each connection's frames in order, each after the
+// acknowledgement of the one before, until all are sent or stop.
+func sendMLLP(ctx context.Context, addr string, conns [][][]byte, stop time.Time, sent, accepted *atomic.Int64) (time.Duration, error) {
+	clients := make([]net.Conn, len(conns))
+	for i := range clients {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		clients[i] = c
+	}
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, frames := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := clients[i]
+			r := bufio.NewReader(c)
+			for _, f := range frames {
+				if ctx.Err() != nil || time.Now().After(stop) {
+					return
+				}
+				c.SetDeadline(time.Now().Add(time.Minute))
+				if _, err := c.Write(f); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				ack, err := mllp.ReadFrame(r)
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				sent.Add(1)
+				if mllp.AckCode(ack) == "AA" {
+					accepted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), firstErr
+}

@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"time"
+
+	"github.com/stafet/stafet/engine"
+)
+
+// Result is what a run measured: one JSON object with every figure, the
+// build and the machine it ran on, the load it ran under and the
+// workload. Rates are medians over the alternated rounds; a ratio is the
+// median over rounds of the two sides' rates in the same round.
+type Result struct {
+	// Command is the invocation that produced the result, when the caller
+	// sets it (stafet bench does).
+	Command    string            `json:"command"`
+	Durability engine.Durability `json:"durability"`
+	Events     int               `json:"events"`
+	Messages   int               `json:"messages"`
+	Pathways   int               `json:"pathways"`
+	Seed       uint64            `json:"seed"`
+	Rounds     int               `json:"rounds"`
+	Build      Build             `json:"build"`
+	Machine    Machine           `json:"machine"`
+	Started    time.Time         `json:"started"`
+	// LoadEnd is /proc/loadavg's 1, 5 and 15 minute load averages when
+	// the run ended (Machine.LoadAvg: when it started).
+	LoadEnd string     `json:"load_avg_end"`
+	Phases  []PhaseRun `json:"phases"`
+
+	// append: the workload appended by Execute, and the very messages
+	// Execute stores published with raw JetStream async publish on the
+	// same subjects, each side on a fresh server, under the same cap.
+	// AppendEvents is the slice every side is given.
+	AppendEvents int     `json:"append_events,omitempty"`
+	AppendEPS    float64 `json:"append_eps,omitempty"`
+	// RawAppendEPS is bare raw publish (subject and body), acknowledged
+	// as Stafet's appends are: in safe mode after a file-system sync that
+	// began after the server stored the message, one sync for every
+	// message waiting (group sync); in bulk mode when stored.
+	RawAppendEPS float64 `json:"raw_append_eps,omitempty"`
+	// AppendRatio is Stafet over bare raw publish, like for like.
+	AppendRatio float64 `json:"append_ratio,omitempty"`
+	// RawAppendCheckedEPS is raw publish with Stafet's Stafet-Prev header
+	// and expected-sequence checks, acknowledged the same way.
+	RawAppendCheckedEPS float64 `json:"raw_append_checked_eps,omitempty"`
+	// AppendCheckedRatio is Stafet over checked raw publish: the cost of
+	// the engine's own work, the server's share of the checks left out.
+	AppendCheckedRatio float64 `json:"append_checked_ratio,omitempty"`
+	// The process's CPU time (user and system, the embedded server
+	// included) per event, in microseconds, on each side.
+	AppendCPUPerEvent           float64 `json:"append_cpu_us_per_event,omitempty"`
+	RawAppendCPUPerEvent        float64 `json:"raw_append_cpu_us_per_event,omitempty"`
+	RawAppendCheckedCPUPerEvent float64 `json:"raw_append_checked_cpu_us_per_event,omitempty"`
+	// Safe mode only: both on a server that fsyncs every message itself
+	// (JetStream's sync_always; engine.Config.FsyncEach).
+	AppendFsyncEachEPS     float64 `json:"append_fsync_each_eps,omitempty" mode:"safe"`
+	RawAppendSyncAlwaysEPS float64 `json:"raw_append_sync_always_eps,omitempty" mode:"safe"`
+	// AppendFsyncEachRatio is Stafet over raw publish with one fsync per
+	// message on both sides: like for like.
+	AppendFsyncEachRatio float64 `json:"append_fsync_each_ratio,omitempty" mode:"safe"`
+	// AppendRatioVsSyncAlways is Stafet with group commit over raw
+	// publish with sync_always: what grouping the fsyncs buys, not the
+	// engine's cost (the append_ratio of builds before the like-for-like
+	// baselines).
+	AppendRatioVsSyncAlways float64 `json:"append_ratio_vs_sync_always,omitempty" mode:"safe"`
+
+	// replay: the whole log into every production projection, and read
+	// by an ordered consumer that only counts; alternated rounds.
+	ReplayEPS          float64 `json:"replay_eps,omitempty"`
+	RawReadEPS         float64 `json:"raw_read_eps,omitempty"`
+	ReplayRatio        float64 `json:"replay_ratio,omitempty"`
+	ReplayCPUPerEvent  float64 `json:"replay_cpu_us_per_event,omitempty"`
+	RawReadCPUPerEvent float64 `json:"raw_read_cpu_us_per_event,omitempty"`
+
+	// restart: engine.Open + NewHost + Run until Ready, from before Open.
+	// RestartReadyS: after a clean stop, restoring a checkpoint with
+	// RestartTailEvents events after it; RestartOpenS the part in Open.
+	RestartReadyS     float64 `json:"restart_ready_s,omitempty"`
+	RestartOpenS      float64 `json:"restart_open_s,omitempty"`
+	RestartTailEvents int     `json:"restart_tail_events,omitempty"`
+	// CheckpointBytes is the size of the projections' checkpoint.
+	CheckpointBytes int `json:"checkpoint_bytes,omitempty"`
+	// RestartFullReplayS: no checkpoint to restore.
+	RestartFullReplayS float64 `json:"restart_full_replay_s,omitempty"`
+	// RestartAfterImportS: with the checkpoint, on a log an import left
+	// with the idempotency index behind (no clean stop), with the default
+	// duplicate window; RestartAfterImportOpenS the part in Open, which
+	// re-indexes the last two windows of log time.
+	RestartAfterImportS     float64 `json:"restart_after_import_s,omitempty"`
+	RestartAfterImportOpenS float64 `json:"restart_after_import_open_s,omitempty"`
+
+	// memory: heap after replay into a Set, split between open and closed
+	// pathways.
+	BytesPerOpenPathway   float64 `json:"bytes_per_open_pathway,omitempty"`
+	BytesPerClosedPathway float64 `json:"bytes_per_closed_pathway,omitempty"`
+	OpenPathways          int     `json:"open_pathways,omitempty"`
+	ClosedPathways        int     `json:"closed_pathways,omitempty"`
+
+	// alert: event recorded → alert at a plain NATS subscriber.
+	AlertP50Ms    float64 `json:"alert_p50_ms,omitempty"`
+	AlertP99Ms    float64 `json:"alert_p99_ms,omitempty"`
+	AlertMaxMs    float64 `json:"alert_max_ms,omitempty"`
+	Alerts        int     `json:"alerts,omitempty"`
+	AlertEventsPS float64 `json:"alert_events_per_s,omitempty"`
+
+	// mllp: HL7 v2 messages over MLLP to the real handler.
+	MLLPMps        float64 `json:"mllp_mps,omitempty"`
+	MLLPMessages   int     `json:"mllp_messages,omitempty"`
+	MLLPAccepted   int     `json:"mllp_aa,omitempty"`
+	MLLPConns      int     `json:"mllp_conns,omitempty"`
+	MLLPEventsPerS float64 `json:"mllp_events_per_s,omitempty"`
+	// MLLPNATSPerMessage is how many messages (publishes and requests)
+	// the store sent its server per HL7 message: the ingest's round
+	// trips.
+	MLLPNATSPerMessage float64 `json:"mllp_nats_msgs_per_message,omitempty"`
+}
+
+// PhaseRun says how one phase ran.
+type PhaseRun struct {
+	Name       string            `json:"name"`
+	Durability engine.Durability `json:"durability"`
+	Seconds    float64           `json:"seconds"`
+	// LoadStart and LoadEnd are the 1-minute load average when the phase
+	// started and ended: other work on the machine.
+	LoadStart float64  `json:"load_start"`
+	LoadEnd   float64  `json:"load_end"`
+	Notes     []string `json:"notes,omitempty"`
+	// Rounds are the alternated phases' measures, one per side a round,
+	// in the order they ran.
+	Rounds []RoundRun `json:"rounds,omitempty"`
+}
+
+// RoundRun is what one side did in one round.
+type RoundRun struct {
+	Round      int     `json:"round"`
+	Side       string  `json:"side"`
+	Events     int     `json:"events"`
+	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"cpu_s"`
+	// Capped: Options.MaxWrite stopped the side before its work was done.
+	Capped bool `json:"capped,omitempty"`
+	// Load is the 1-minute load average when the side finished.
+	Load float64 `json:"load"`
+}
