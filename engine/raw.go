@@ -78,8 +78,9 @@ func shortHash(s string) string {
 // machine-readable reason. Get it from Store.Inbox.
 type Inbox struct {
 	*conn
-	raw  jetstream.Stream
-	dead jetstream.KeyValue
+	raw      jetstream.Stream
+	dead     jetstream.KeyValue
+	receipts jetstream.Stream
 	// gcm seals raw messages (rawAEAD).
 	gcmOnce sync.Once
 	gcm     cipher.AEAD
@@ -96,8 +97,10 @@ func (s *Inbox) setup(ctx context.Context) error {
 	if s.raw, err = createOrUpdateStream(ctx, s.js, sc); err != nil {
 		return err
 	}
-	s.dead, err = s.bucket(ctx, DeadLetterKV, "messages that could not be translated, by raw sequence", 5)
-	return err
+	if s.dead, err = s.bucket(ctx, DeadLetterKV, "messages that could not be translated, by raw sequence", 5); err != nil {
+		return err
+	}
+	return s.setupReceipts(ctx)
 }
 
 // Store stores an inbound message before it is translated. A message

@@ -160,6 +160,7 @@ func TestDashboard(t *testing.T) {
 		all := tab.int(`+document.getElementById('gap-count').dataset.count`)
 		tab.do(
 			chromedp.SetValue(chromedp.CSS("#f-cluster"), "aarhus"),
+			chromedp.Click(chromedp.CSS("#f-kinds > summary")),
 			chromedp.Click(chromedp.CSS(`#f-kind-discharged-before-accept`)),
 			chromedp.Click(chromedp.CSS("#f-apply")),
 		)

@@ -39,8 +39,10 @@ type service struct {
 	rules  projections.Rules
 	dir    *events.Directory
 	ingest *ingest.Ingest
-	tokens *httpapi.Tokens
-	alerts *alerts.Service
+	// receipts is the message browser's index of inbound messages.
+	receipts *engine.ReceiptIndex
+	tokens   *httpapi.Tokens
+	alerts   *alerts.Service
 	// notifier writes FHIR subscription notifications; the facade binds
 	// it when the API is built.
 	notifier *fhir.Notifier
@@ -93,6 +95,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	}
 	policies = policies.WithDirectory(svc.dir)
 	svc.ingest = ingest.New(svc.store, svc.dir, translators(svc.dir, cfg, log), log)
+	svc.receipts = svc.store.Inbox().NewReceiptIndex()
 	views, err := projections.NewGaps(rules)
 	if err != nil {
 		return err
@@ -129,6 +132,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		return nil
 	})
 	goRun("alerts", svc.alerts.Run)
+	goRun("receipts", svc.receipts.Run)
 	goRun("policies", func(ctx context.Context) error { return svc.runPolicies(ctx, policies, log) })
 	goRun("deadlines", func(ctx context.Context) error {
 		return svc.store.Reactors().RunDeadlines(ctx, svc.dueDeadlines, time.Second)

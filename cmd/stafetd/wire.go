@@ -73,7 +73,7 @@ func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Confi
 
 func (svc *service) api(log *slog.Logger, cfg config) (*httpapi.Server, error) {
 	api := httpapi.New(httpapi.Config{
-		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest,
+		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest, Receipts: svc.receipts,
 		Projections: svc.host, Rules: svc.rules,
 		Ready: svc.ready, Registry: svc.registry, Logger: log,
 		NATSSubjects: func(org events.OrgID) []string { return []string{alerts.OrgFilter(org)} },

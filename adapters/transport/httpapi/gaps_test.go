@@ -146,9 +146,11 @@ func TestFigures(t *testing.T) {
 	e, _, _, _, _ := gapWorld(t)
 	kommune := e.token(aarhus)
 	type cluster struct {
-		ID        string         `json:"id"`
-		OpenGaps  map[string]int `json:"open_gaps"`
-		OpenTotal int            `json:"open_total"`
+		ID                 string         `json:"id"`
+		OpenGaps           map[string]int `json:"open_gaps"`
+		OpenTotal          int            `json:"open_total"`
+		OpenByAge          [5]int         `json:"open_by_age"`
+		OpenByMunicipality map[string]int `json:"open_by_municipality"`
 	}
 	var all struct{ Items []cluster }
 	e.do("GET", "/v1/clusters", adminToken, nil).json(t, &all)
@@ -159,6 +161,17 @@ func TestFigures(t *testing.T) {
 		want := map[string]int{"aarhus": 2, "horsens": 1}[c.ID]
 		if c.OpenGaps["offer-overdue"] != want || c.OpenTotal != want {
 			t.Errorf("cluster %s: got %+v; want %d offer-overdue", c.ID, c, want)
+		}
+		// One snapshot: the same gaps by kind, by age and by municipality.
+		byAge, byMuni := 0, 0
+		for _, n := range c.OpenByAge {
+			byAge += n
+		}
+		for _, n := range c.OpenByMunicipality {
+			byMuni += n
+		}
+		if byAge != c.OpenTotal || byMuni != c.OpenTotal {
+			t.Errorf("cluster %s: %d open gaps, %d by age, %d by municipality; want the same", c.ID, c.OpenTotal, byAge, byMuni)
 		}
 	}
 	for _, c := range []struct {
@@ -242,6 +255,51 @@ func TestFigures(t *testing.T) {
 			t.Errorf("GET %s: got %+v, %d days; want %d offer-overdue, 30 days", c.path, got, len(f.Daily), c.overdue)
 		}
 	}
+	t.Run("daily counts over a range", func(t *testing.T) {
+		for _, c := range []struct {
+			query      string
+			status     int
+			days       int
+			first, bad string
+		}{
+			{"from=2026-10-01&to=2026-11-30", 200, 61, "2026-10-01", ""},
+			{"from=2026-11-02&to=2026-11-02", 200, 1, "2026-11-02", ""},
+			{"from=2026-11-02", 400, 0, "", "to"},
+			{"from=2026-11-02&to=2026-11-01", 400, 0, "", "to"},
+			{"from=2020-01-01&to=2026-11-01", 400, 0, "", "from"},
+			{"from=yesterday&to=2026-11-01", 400, 0, "", "from"},
+		} {
+			t.Run(c.query, func(t *testing.T) {
+				res := e.do("GET", "/v1/clusters/aarhus/figures?at=2026-11-30&"+c.query, kommune, nil)
+				if res.status != c.status {
+					t.Fatalf("status %d; want %d: %s", res.status, c.status, res.body)
+				}
+				if c.status != 200 {
+					if p := res.problem(t); p.Field != c.bad {
+						t.Errorf("problem on %q; want %q", p.Field, c.bad)
+					}
+					return
+				}
+				var f struct {
+					Daily []struct {
+						Day        string `json:"day"`
+						GapsOpened int    `json:"gaps_opened"`
+					} `json:"daily"`
+				}
+				res.json(t, &f)
+				opened := 0
+				for _, d := range f.Daily {
+					opened += d.GapsOpened
+				}
+				if len(f.Daily) != c.days || f.Daily[0].Day != c.first {
+					t.Errorf("got %d days from %s; want %d from %s", len(f.Daily), f.Daily[0].Day, c.days, c.first)
+				}
+				if c.days > 1 && opened == 0 {
+					t.Error("no gap opened over the range of the gaps")
+				}
+			})
+		}
+	})
 }
 
 func TestOrganisations(t *testing.T) {

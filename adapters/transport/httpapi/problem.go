@@ -131,7 +131,7 @@ func ProblemFor(err error) Problem {
 		return Problem{Type: typeConflict, Title: "Pathway changed concurrently", Status: http.StatusConflict, Detail: "retry the request"}
 	case errors.Is(err, engine.ErrNoDeadLetter):
 		return Problem{Type: typeNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: "no such dead letter"}
-	case errors.Is(err, errNoProjections), errors.Is(err, errNoIngest):
+	case errors.Is(err, errNoProjections), errors.Is(err, errNoIngest), errors.Is(err, errNoReceipts):
 		return Problem{Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable, Detail: "this stafetd does not serve this endpoint (" + err.Error() + ")"}
 	}
 	return Problem{Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable, Detail: "the event store did not answer; nothing was recorded, retry later"}

@@ -575,6 +575,11 @@ type clusterView struct {
 	Municipalities []events.OrgID              `json:"municipalities"`
 	OpenGaps       map[projections.GapKind]int `json:"open_gaps"`
 	OpenTotal      int                         `json:"open_total"`
+	// OpenByAge and OpenByMunicipality count the same open gaps, read
+	// in the same moment, by age (as the figures' by_age) and by the
+	// pathway's municipality: a page built from this one answer adds up.
+	OpenByAge          projections.Ages     `json:"open_by_age"`
+	OpenByMunicipality map[events.OrgID]int `json:"open_by_municipality"`
 	// Subjects are the event subjects a subscriber for this body takes to
 	// get exactly its pathways: its own, the whole predecessors' and, for a
 	// predecessor that split, the open pathways of its municipalities
@@ -595,13 +600,23 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 	}
 	ids := s.clusters(principalFrom(r.Context()), at)
 	counts := make(map[string]map[projections.GapKind]int)
+	ages := make(map[string]projections.Ages)
+	munis := make(map[string]map[events.OrgID]int)
 	subjects := make(map[string][]string)
+	now := s.cfg.Now()
 	err = s.set(func(set *projections.Set) {
-		for _, g := range set.Gaps.List(projections.GapFilter{At: at}, s.cfg.Now()) {
+		for _, g := range set.Gaps.List(projections.GapFilter{At: at}, now) {
 			if counts[g.Body] == nil {
 				counts[g.Body] = make(map[projections.GapKind]int)
+				munis[g.Body] = make(map[events.OrgID]int)
 			}
 			counts[g.Body][g.Kind]++
+			a := ages[g.Body]
+			a[projections.AgeBucket(now.Sub(g.OpenedAt))]++
+			ages[g.Body] = a
+			if g.Municipality != "" {
+				munis[g.Body][g.Municipality]++
+			}
 		}
 		for _, id := range ids {
 			subjects[id] = s.subjects(set.Gaps, id)
@@ -613,7 +628,11 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 	}
 	items := make([]clusterView, 0, len(ids))
 	for _, id := range ids {
-		v := clusterView{ID: id, Name: id, Municipalities: []events.OrgID{}, OpenGaps: map[projections.GapKind]int{}}
+		v := clusterView{ID: id, Name: id, Municipalities: []events.OrgID{}, OpenGaps: map[projections.GapKind]int{},
+			OpenByAge: ages[id], OpenByMunicipality: map[events.OrgID]int{}}
+		for m, n := range munis[id] {
+			v.OpenByMunicipality[m] = n
+		}
 		if c, ok := s.cfg.Directory.Cluster(id); ok {
 			v.Name, v.Kind, v.Region, v.AcuteHospital, v.Status, v.Source = c.Name, c.Kind, c.Region, c.AcuteHospital, c.Status, c.Source
 			v.ValidFrom = c.ValidFrom.Format(time.DateOnly)
@@ -626,8 +645,11 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 			continue // no unassigned pathways: nothing to show
 		}
 		for _, k := range projections.Kinds() {
-			v.OpenGaps[k] = counts[id][k]
-			v.OpenTotal += counts[id][k]
+			v.OpenGaps[k] = 0
+		}
+		for k, n := range counts[id] {
+			v.OpenGaps[k] = n
+			v.OpenTotal += n
 		}
 		items = append(items, v)
 	}
@@ -724,9 +746,15 @@ func (s *Server) municipalityFigures(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) figures(w http.ResponseWriter, r *http.Request, at time.Time, get func(projections.Figures, time.Time) projections.ClusterFigures) {
-	n, err := strconv.Atoi(cmp.Or(r.URL.Query().Get("months"), "12"))
+	q := r.URL.Query()
+	n, err := strconv.Atoi(cmp.Or(q.Get("months"), "12"))
 	if err != nil || n < 1 || n > 120 {
 		writeProblem(w, r, badParam("months", "want a number of months from 1 to 120"))
+		return
+	}
+	from, to, err := dayRange(q)
+	if err != nil {
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	last, _ := projections.ParseMonth(events.Day(at).Format("2006-01"))
@@ -741,6 +769,9 @@ func (s *Server) figures(w http.ResponseWriter, r *http.Request, at time.Time, g
 	err = s.set(func(set *projections.Set) {
 		f = get(set.Figures, until)
 		months = set.Figures.Months(f.Scope, last-int32(n)+1, last, until)
+		if !from.IsZero() {
+			f.Daily = set.Figures.Days(f.Scope, from, to, until)
+		}
 	})
 	if err != nil {
 		writeProblem(w, r, ProblemFor(err))
@@ -749,6 +780,32 @@ func (s *Server) figures(w http.ResponseWriter, r *http.Request, at time.Time, g
 	v := viewFigures(f)
 	v.Months = viewMonths(months)
 	writeJSON(w, http.StatusOK, v)
+}
+
+// dayRange reads ?from= and ?to= (dates, YYYY-MM-DD, in Danish time):
+// the days a figures answer's daily counts cover, instead of the last
+// 30. Both or neither; at most projections.MaxDays.
+func dayRange(q url.Values) (from, to time.Time, err error) {
+	if q.Get("from") == "" && q.Get("to") == "" {
+		return from, to, nil
+	}
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		d, perr := time.Parse(time.DateOnly, q.Get(p.name))
+		if perr != nil {
+			return from, to, badParam(p.name, "want a date, YYYY-MM-DD (from and to go together)")
+		}
+		*p.t = events.DayStart(d).Add(12 * time.Hour)
+	}
+	switch days := int(to.Sub(from).Hours()/24+0.5) + 1; {
+	case to.Before(from):
+		return from, to, badParam("to", "want a date on or after from")
+	case days > projections.MaxDays:
+		return from, to, badParam("from", fmt.Sprintf("want a range of at most %d days", projections.MaxDays))
+	}
+	return from, to, nil
 }
 
 var orgKinds = []events.Kind{events.KindHospital, events.KindMunicipality, events.KindGP, events.KindRegion}
