@@ -101,7 +101,10 @@ func TestReadCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := ingest.New(store, dir, map[string]ingest.Translator{hl7v2.System: hl7v2.NewTranslator(dir, nil).Translate}, nil)
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: store, Tokens: tokens, Directory: dir, Projections: host, Ingest: in, Rules: projections.DefaultRules()}))
+	receipts := store.Inbox().NewReceiptIndex()
+	go receipts.Run(ctx)
+	<-receipts.Ready()
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: store, Tokens: tokens, Directory: dir, Projections: host, Ingest: in, Receipts: receipts, Rules: projections.DefaultRules()}))
 	defer srv.Close()
 
 	hospital, aarhus := events.SOR("6620000000001"), events.Kommune("0751")
@@ -136,6 +139,11 @@ func TestReadCommands(t *testing.T) {
 		t.Fatalf("%d dead letters; want 1", len(dead))
 	}
 	seq := strconv.FormatUint(dead[0].RawSeq, 10)
+	for deadline := time.Now().Add(10 * time.Second); receipts.Len() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the message index has not taken in the dead letter's receipt")
+		}
+	}
 
 	admin2 := map[string]string{"STAFET_URL": srv.URL, "STAFET_TOKEN": admin}
 	code, out, _ := runCLI(t, admin2, "token", "issue", "-org", "Aarhus")
@@ -171,6 +179,12 @@ func TestReadCommands(t *testing.T) {
 		{"a dead letter shown", admin2, []string{"dead-letters", "show", seq}, 0, []string{"unknown-organisation", "MSH|"}, []string{"access log"}, nil},
 		{"a dead letter by a bad sequence", admin2, []string{"dead-letters", "show", "first"}, 1, nil, []string{"SEQ \"first\""}, nil},
 		{"-json for scripts", admin2, []string{"dead-letters", "list", "-json"}, 0, []string{`"raw_seq": ` + seq}, nil, nil},
+		{"the message browser finds the dead letter", admin2, []string{"messages", "-dead", "-sender", "xyz"}, 0, []string{seq + "  ", "EPJ^XYZ", "AE dead", "unknown-organisation"}, []string{"1 messages, 1 of them dead letters now"}, nil},
+		{"by a code no message has", admin2, []string{"messages", "-code", "parse"}, 0, nil, []string{"0 messages"}, nil},
+		{"one message beside its translation", admin2, []string{"messages", "show", seq}, 0, []string{"dead letter: unknown-organisation", "MSH|", "Translation now:", "fails: unknown-organisation"}, []string{"access log"}, nil},
+		{"the channels' counters", admin2, []string{"messages", "channels"}, 0, []string{"hl7v2", "EPJ^XYZ"}, nil, nil},
+		{"reprocessing what has not been fixed", admin2, []string{"messages", "reprocess", seq}, 0, []string{"fails again: unknown-organisation", "Reprocessed 1: 0 went through"}, nil, nil},
+		{"a bad answer names the flag", admin2, []string{"messages", "-answer", "OK"}, 1, nil, []string{"-answer: want AA, AE or AR"}, nil},
 		{"a server that is not there", down, []string{"gaps"}, 1, nil, []string{"cannot reach stafetd at http://127.0.0.1:1 (from STAFET_HTTP_ADDR)", "is it running"}, nil},
 		{"a bad token", map[string]string{"STAFET_URL": srv.URL, "STAFET_TOKEN": "wrong"}, []string{"gaps"}, 1, nil, []string{"401", "STAFET_TOKEN"}, nil},
 		{"an offer accepted", org, []string{"offer", "accept", id[len(id)-8:], "o1"}, 0, []string{"Accepted: recorded on pathway " + id}, nil, nil},

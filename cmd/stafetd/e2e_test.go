@@ -28,6 +28,12 @@ func sendMLLP(t *testing.T, addr, file string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sendHL7(t, addr, msg)
+}
+
+// sendHL7 sends one message over a real MLLP connection and returns MSA-1.
+func sendHL7(t *testing.T, addr string, msg []byte) string {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

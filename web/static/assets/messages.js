@@ -27,6 +27,8 @@ function answerBadge(r) {
 
 function channels(list, dir, me) {
   if (!list.length) return h('p', { id: 'channels' }, t('messages.nochannels'));
+  // Senders with dead letters first: what needs a look.
+  list = list.slice().sort((a, b) => (b.dead_letters > 0) - (a.dead_letters > 0));
   return scroller(t('messages.channels'), table({
     caption: t(me.operator ? 'messages.channels.caption' : 'messages.channels.caption.own'),
     head: [t('messages.channel'), t('messages.sender'), t('messages.org'), numTh(t('messages.received')), numTh('AA'), numTh('AE'), numTh('AR'),
