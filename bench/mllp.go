@@ -136,7 +136,7 @@ func sendMLLP(ctx context.Context, addr string, conns [][][]byte, stop time.Time
 					return
 				}
 				sent.Add(1)
-				if mllp.AckCode(ack) == "AA" {
+				if hl7v2.AckCode(ack) == "AA" {
 					accepted.Add(1)
 				}
 			}

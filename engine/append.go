@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -74,7 +75,7 @@ func (s *Log) Execute(ctx context.Context, cmd events.Command) (Result, error) {
 			s.stats.Rejected.Add(1)
 			return Result{}, err
 		}
-		wasClosed := p.Closed()
+		wasClosed, links := p.Closed(), p.Links()
 		res, err := s.append(ctx, cluster(p, evs), p.LastSeq(), evs)
 		if errors.Is(err, ErrConflict) {
 			s.stats.Conflicts.Add(1)
@@ -95,6 +96,7 @@ func (s *Log) Execute(ctx context.Context, cmd events.Command) (Result, error) {
 		if p.Closed() != wasClosed {
 			s.markPatient(ctx, p)
 		}
+		s.unlinkPatients(ctx, p, links)
 		// One commit for the events and the patient's mark.
 		return res, s.Commit(ctx)
 	}
@@ -180,6 +182,26 @@ func (s *Log) markPatient(ctx context.Context, p *events.Pathway) {
 	}
 	if err := s.pathways.markPatient(ctx, p.Patient(), p.ID(), p.Closed()); err != nil {
 		s.log.Warn("pathway index not updated for a pathway that closed or reopened; the next message of the patient does", "pathway", p.ID(), "closed", p.Closed(), "err", err)
+	}
+}
+
+// unlinkPatients sends each identity whose link to the pathway a
+// Correction annulled (links: the pathway's Links before the append) back
+// to the pathway the link named, or to none, if its entry in the pathway
+// index still names this pathway, before the append's commit: any
+// Correction undoes a join (HL7 A37, or an operator's), not only the
+// intake's. A failure is logged, not returned: the events are appended.
+func (s *Log) unlinkPatients(ctx context.Context, p *events.Pathway, links map[events.PatientRef]uuid.UUID) {
+	if s.pathways == nil {
+		return
+	}
+	for r, joined := range links {
+		if _, still := p.Linked(r); still {
+			continue
+		}
+		if err := s.pathways.movePatient(ctx, r, p.ID(), joined); err != nil {
+			s.log.Warn("pathway index not updated for an identity unlinked from a pathway", "pathway", p.ID(), "err", err)
+		}
 	}
 }
 

@@ -211,6 +211,11 @@ func TestReactSharesWorkAcrossInstances(t *testing.T) {
 	}
 }
 
+// deadlines is a Scheduler that always lists the same deadlines.
+type deadlines []events.Deadline
+
+func (d deadlines) Due(after, before time.Time) []events.Deadline { return d }
+
 // waitPending waits until the reactor has n messages of the log pending.
 func waitPending(t *testing.T, s *engine.Store, name string, n uint64) {
 	t.Helper()
@@ -231,9 +236,7 @@ func TestDeadlinesElapseOnce(t *testing.T) {
 	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
 	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
 	pw := admitted(t, a)
-	due := func(time.Time) []engine.Deadline {
-		return []engine.Deadline{{Pathway: pw, Ref: "o1", Rule: "offer-deadline", At: t0.Add(5 * time.Hour)}}
-	}
+	due := deadlines{{Pathway: pw, Ref: "o1", Rule: "offer-deadline", At: t0.Add(5 * time.Hour)}}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -277,4 +280,62 @@ func TestHostRefoldsACorrectionInsideACommand(t *testing.T) {
 			t.Errorf("got %+v; want one refold and both admissions applied", got)
 		}
 	})
+}
+
+// dischargePolicy offers home nursing on every discharge, and asks for
+// an acceptance the rules refuse (nobody offered it), which RunPolicy
+// must drop without stopping.
+type dischargePolicy struct{}
+
+func (dischargePolicy) Decide(state *events.Pathway, e events.Envelope) []events.Command {
+	if e.Type != events.TypePatientDischarged || state.Admitted() {
+		return nil
+	}
+	src := events.Source{System: "policy", MessageID: "nursing/" + e.ID.String()}
+	return []events.Command{
+		{Pathway: e.Pathway, Actor: events.Actor{Org: aarhus}, Source: src, OccurredAt: e.OccurredAt,
+			Payloads: []events.Payload{&events.HandoffAccepted{Offer: "never-made", By: aarhus}}},
+		{Pathway: e.Pathway, Actor: events.Actor{Org: hospital}, Source: src, OccurredAt: e.OccurredAt,
+			Payloads: []events.Payload{&events.HandoffOffered{Offer: "nursing", From: hospital, To: aarhus, What: events.HomeNursing}}},
+	}
+}
+
+// TestRunPolicy runs a policy on two instances: each discharge gets its
+// offer once, and a command the rules refuse is dropped.
+func TestRunPolicy(t *testing.T) {
+	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
+	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
+	pw := admitted(t, a)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, s := range []*engine.Store{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.Reactors().RunPolicy(ctx, "test-policy", dischargePolicy{}) }()
+	}
+	defer func() { cancel(); wg.Wait() }()
+	if _, err := a.Log().Execute(context.Background(), cmd(pw, hospital, t0.Add(2*time.Hour), &events.PatientDischarged{Hospital: hospital, Destination: events.DestHome})); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		h := must(a.Log().Load(context.Background(), pw))
+		offers, accepts := 0, 0
+		for _, e := range h {
+			switch e.Type {
+			case events.TypeHandoffOffered:
+				if e.Payload.(*events.HandoffOffered).Offer == "nursing" {
+					offers++
+				}
+			case events.TypeHandoffAccepted:
+				accepts++
+			}
+		}
+		if offers == 1 && accepts == 0 {
+			return
+		}
+		if offers > 1 || accepts > 0 || time.Now().After(deadline) {
+			t.Fatalf("got %d offers of nursing and %d acceptances; want 1 and 0", offers, accepts)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -113,6 +113,48 @@ func TestJoin(t *testing.T) {
 			t.Errorf("after the unlink the replacement number finds %s; want its own pathway %s", pw, r.Pathway)
 		}
 	})
+	t.Run("an operator's Correction of the link undoes it as A37 does", func(t *testing.T) {
+		s, in := setup(t)
+		r := receive(t, in, "o1", replacement+"|stay-r|admit")
+		c := receive(t, in, "o2", realCPR+"|stay-c|admit")
+		receive(t, in, "o3", realCPR+"||merge|"+replacement)
+		h, _ := s.Log().Load(ctx, c.Pathway)
+		if h[len(h)-1].Type != events.TypePatientIdentityLinked {
+			t.Fatalf("last event %s; want the link", h[len(h)-1].Type)
+		}
+		if _, err := s.Log().Execute(ctx, events.Command{
+			Pathway: c.Pathway, Actor: events.Actor{Org: hospital}, OccurredAt: t0,
+			Payloads: []events.Payload{&events.Correction{Annuls: h[len(h)-1].ID, Reason: "linked in error"}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if next := receive(t, in, "o4", replacement+"||discharge"); next.Pathway != r.Pathway {
+			t.Errorf("the replacement number's discharge went to %s; want its own pathway %s", next.Pathway, r.Pathway)
+		}
+		if next := receive(t, in, "o5", realCPR+"||discharge"); next.Pathway != c.Pathway {
+			t.Errorf("the CPR number's discharge went to %s; want its own pathway %s", next.Pathway, c.Pathway)
+		}
+	})
+	t.Run("an operator's Correction of a link to no other pathway: the identity starts afresh", func(t *testing.T) {
+		s, in := setup(t)
+		r := receive(t, in, "p1", replacement+"|stay-r|admit")
+		receive(t, in, "p2", realCPR+"||merge|"+replacement)
+		h, _ := s.Log().Load(ctx, r.Pathway)
+		if _, err := s.Log().Execute(ctx, events.Command{
+			Pathway: r.Pathway, Actor: events.Actor{Org: hospital}, OccurredAt: t0,
+			Payloads: []events.Payload{&events.Correction{Annuls: h[len(h)-1].ID, Reason: "linked in error"}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		next := receive(t, in, "p3", realCPR+"|stay-c|admit")
+		if next.Pathway == r.Pathway {
+			t.Fatalf("the CPR number still goes to the replacement's pathway")
+		}
+		h, _ = s.Log().Load(ctx, next.Pathway)
+		if o, _ := h[0].Payload.(*events.PathwayOpened); o == nil || o.Previous != uuid.Nil {
+			t.Errorf("opened %+v; want a pathway of its own, no readmission", o)
+		}
+	})
 	t.Run("the joined pathway closes: either number's next message opens the readmission", func(t *testing.T) {
 		s, in := setup(t)
 		stay := receive(t, in, "z1", replacement+"|stay-r|admit")

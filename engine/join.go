@@ -126,16 +126,15 @@ func (in *Intake) linkOn(ctx context.Context, tr *events.Translation, rawSeq uin
 }
 
 // unjoin undoes a join (HL7 A37): a Correction of the link on every
-// pathway that records it, and each identity's messages go back to its
-// own pathway, or to none. Identities Stafet never joined mean nothing.
+// pathway that records it; each Correction sends the identity back to its
+// own pathway, or to none (Log.unlinkPatients). Identities Stafet never
+// joined mean nothing.
 func (in *Intake) unjoin(ctx context.Context, tr *events.Translation, rawSeq uint64, s, o events.PatientRef, start []uuid.UUID) (uuid.UUID, Result, error) {
 	reason := tr.MergeReason
 	if reason == "" {
 		reason = "the two identities are not one patient"
 	}
 	todo, seen := start, map[uuid.UUID]bool{}
-	own := map[events.PatientRef]uuid.UUID{}
-	closed := map[uuid.UUID]bool{}
 	var first uuid.UUID
 	var res Result
 	for len(todo) > 0 {
@@ -150,10 +149,6 @@ func (in *Intake) unjoin(ctx context.Context, tr *events.Translation, rawSeq uin
 			return first, res, err
 		}
 		st := events.Fold(history)
-		own[st.Patient()] = pw
-		if st.Closed() {
-			closed[pw] = true
-		}
 		other := o
 		if st.Patient() == o {
 			other = s
@@ -175,27 +170,7 @@ func (in *Intake) unjoin(ctx context.Context, tr *events.Translation, rawSeq uin
 			first, res = pw, r
 		}
 	}
-	if first == uuid.Nil {
-		return uuid.Nil, Result{}, nil
-	}
-	idx := in.index
-	for _, r := range []events.PatientRef{s, o} {
-		current, ok, err := idx.Patient(ctx, r)
-		switch {
-		case err != nil:
-			return first, res, err
-		case own[r] != uuid.Nil:
-			if err = idx.SetPatient(ctx, r, own[r]); err == nil && closed[own[r]] {
-				err = idx.ReleasePatient(ctx, r, own[r])
-			}
-		case ok:
-			err = idx.ReleasePatient(ctx, r, current)
-		}
-		if err != nil {
-			return first, res, err
-		}
-	}
-	return first, res, in.log.Commit(ctx)
+	return first, res, nil
 }
 
 // pathways lists the pathways the identities' entries name, open or

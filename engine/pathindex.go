@@ -290,6 +290,29 @@ func (s *PathwayIndex) SetPatient(ctx context.Context, patient events.PatientRef
 	return nil
 }
 
+// movePatient points the patient's entry at to (uuid.Nil: removes it) if
+// it names from; an entry naming another pathway is left alone.
+func (s *PathwayIndex) movePatient(ctx context.Context, patient events.PatientRef, from, to uuid.UUID) error {
+	for range maxAttempts {
+		e, err := s.patientEntry(ctx, patient)
+		if err != nil || !e.found || e.pathway != from {
+			return err
+		}
+		if to == uuid.Nil {
+			err = s.kv.Delete(ctx, patientKey(patient), jetstream.LastRevision(e.revision))
+		} else {
+			_, err = s.kv.Update(ctx, patientKey(patient), to[:], e.revision)
+		}
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !isWrongLastSeq(err) {
+			return fmt.Errorf("engine: pathway index: %w", err)
+		}
+	}
+	return fmt.Errorf("engine: pathway index: the patient's entry kept changing")
+}
+
 // ReleasePatient marks the patient's entry closed if it still names the
 // pathway, so the patient's next message opens a new pathway that
 // follows this one (Reservation.Previous). Log.Execute calls it when a

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/google/uuid"
 
 	"github.com/stafet/stafet/events"
@@ -43,4 +45,12 @@ type Refolder interface {
 // instance of itself, for rebuild reports.
 type Differ interface {
 	Diff(old Projection) string
+}
+
+// Scheduler is a projection that knows the deadlines still running on its
+// pathways: Due lists those with after < At ≤ before. A deadline drops out
+// once its DeadlineElapsed is applied. Reactors.RunDeadlines records each
+// as it passes.
+type Scheduler interface {
+	Due(after, before time.Time) []events.Deadline
 }

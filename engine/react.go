@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/events"
@@ -149,21 +148,50 @@ func (s *Log) handle(ctx context.Context, name string, m jetstream.Msg, handle f
 	m.Ack()
 }
 
-// Deadline is a moment by which something must have happened on a
-// pathway. Ref and Rule name it; together they are its identity.
-type Deadline struct {
-	Pathway uuid.UUID
-	Ref     string
-	Rule    string
-	At      time.Time
+// Policy derives commands from a fact: the handoffs it implies
+// (projections.Policies). state is the pathway as it stood with e
+// applied. The commands carry source keys derived from e, so deciding
+// the same event twice appends nothing twice.
+type Policy interface {
+	Decide(state *events.Pathway, e events.Envelope) []events.Command
 }
 
-// RunDeadlines appends a DeadlineElapsed event for every deadline due(now)
-// lists whose time has come, checking every interval (default 1 s), until
-// ctx ends. The event's source key is the deadline's identity, so however
-// many processes run RunDeadlines, and however often they restart, each
-// deadline is recorded once.
-func (r *Reactors) RunDeadlines(ctx context.Context, due func(now time.Time) []Deadline, every time.Duration) error {
+// RunPolicy runs p on every event of the log through the durable
+// consumer name (React: shared by every instance, each event handled
+// once), and executes what it decides. A command the pathway rules or
+// validation refuse is dropped — the pathway moved on (say, the offer is
+// already held) and the policy has nothing to add; any other failure
+// retries the event. It returns when ctx ends.
+func (r *Reactors) RunPolicy(ctx context.Context, name string, p Policy) error {
+	s := r.log
+	return r.React(ctx, name, func(ctx context.Context, e events.Envelope) error {
+		history, err := s.LoadUpTo(ctx, e.Pathway, e.Seq)
+		if err != nil {
+			return err
+		}
+		for _, cmd := range p.Decide(events.Fold(history), e) {
+			_, err := s.Execute(ctx, cmd)
+			var re *events.RuleError
+			var ve *events.ValidationError
+			if errors.As(err, &re) || errors.As(err, &ve) {
+				s.log.Debug("policy output not appended", "reactor", name, "policy", cmd.Source.MessageID, "err", err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}, ReactOptions{})
+}
+
+// RunDeadlines appends the DeadlineElapsed (events.Deadline.Elapsed) of
+// every deadline the scheduler lists whose time has come, checking every
+// interval (default 1 s), until ctx ends. The event's source key is the
+// deadline's identity, so however many processes run RunDeadlines, and
+// however often they restart, each deadline is recorded once. A Host is a
+// Scheduler of the projection it hosts.
+func (r *Reactors) RunDeadlines(ctx context.Context, due Scheduler, every time.Duration) error {
 	s := r.log
 	if every == 0 {
 		every = time.Second
@@ -171,7 +199,8 @@ func (r *Reactors) RunDeadlines(ctx context.Context, due func(now time.Time) []D
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		s.elapse(ctx, due(time.Now()))
+		now := time.Now()
+		s.elapse(ctx, due.Due(time.Time{}, now), now)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -180,26 +209,13 @@ func (r *Reactors) RunDeadlines(ctx context.Context, due func(now time.Time) []D
 	}
 }
 
-func (s *Log) elapse(ctx context.Context, ds []Deadline) {
-	now := time.Now()
+func (s *Log) elapse(ctx context.Context, ds []events.Deadline, now time.Time) {
 	for _, d := range ds {
 		if d.At.After(now) {
 			continue
 		}
-		_, err := s.Execute(ctx, events.Command{
-			Pathway:    d.Pathway,
-			Source:     events.Source{System: "stafet-scheduler", MessageID: deadlineID(d)},
-			OccurredAt: d.At,
-			Payloads:   []events.Payload{&events.DeadlineElapsed{Ref: d.Ref, Rule: d.Rule, Deadline: d.At}},
-		})
-		if err != nil && ctx.Err() == nil {
+		if _, err := s.Execute(ctx, d.Elapsed()); err != nil && ctx.Err() == nil {
 			s.log.Warn("could not record an elapsed deadline; will retry", "pathway", d.Pathway, "rule", d.Rule, "err", err)
 		}
 	}
-}
-
-// deadlineID is a deadline's identity: the same deadline gets the same id
-// on every instance and after every restart; a moved deadline a new one.
-func deadlineID(d Deadline) string {
-	return fmt.Sprintf("deadline/%s/%s/%s/%d", d.Pathway, d.Rule, d.Ref, d.At.UnixNano())
 }

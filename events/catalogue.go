@@ -110,6 +110,21 @@ const (
 	DestUnknownDestination Destination = "unknown"
 )
 
+// Receiving returns the responsibility a discharge to d needs a receiver
+// for, if any: home care for home with municipal services, a nursing home
+// or a municipal bed. The discharge policy and the no-owner gap share it.
+func (d Destination) Receiving() (Responsibility, bool) {
+	switch d {
+	case DestHomeWithServices:
+		return HomeCare, true
+	case DestNursingHome:
+		return NursingHome, true
+	case DestMunicipalAcuteBed, DestRehabilitationBed:
+		return MunicipalBed, true
+	}
+	return "", false
+}
+
 var destinations = set(DestHome, DestHomeWithServices, DestNursingHome, DestMunicipalAcuteBed, DestRehabilitationBed, DestOtherHospital, DestOther, DestUnknownDestination)
 
 // DocumentKind is a kind of cross-sector document.

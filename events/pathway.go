@@ -49,8 +49,9 @@ type Pathway struct {
 	offers       map[string]*Offer
 	documents    map[string]DocumentKind
 	// links maps each identity a live PatientIdentityLinked joined to
-	// this pathway's patient (either side of it) to that event.
-	links    map[PatientRef]uuid.UUID
+	// this pathway's patient (either side of it) to that event and the
+	// pathway it named.
+	links    map[PatientRef]link
 	events   map[uuid.UUID]Type
 	annulled map[uuid.UUID]bool
 	// annulledSeqs are stored messages the operator annulled from the
@@ -95,7 +96,7 @@ func newPathway() *Pathway {
 		holders:      make(map[Responsibility]OrgID),
 		offers:       make(map[string]*Offer),
 		documents:    make(map[string]DocumentKind),
-		links:        make(map[PatientRef]uuid.UUID),
+		links:        make(map[PatientRef]link),
 		events:       make(map[uuid.UUID]Type),
 		annulled:     make(map[uuid.UUID]bool),
 		annulledSeqs: make(map[uint64]bool),
@@ -255,7 +256,7 @@ func (p *Pathway) evolve(e *Envelope) {
 	case *PatientIdentityLinked:
 		for _, r := range []PatientRef{v.Patient, v.Other} {
 			if r != p.patient {
-				p.links[r] = e.ID
+				p.links[r] = link{event: e.ID, joined: v.Joined}
 			}
 		}
 	}
@@ -430,8 +431,24 @@ func (p *Pathway) Linked(r PatientRef) (uuid.UUID, bool) {
 	if r == p.patient && r != "" {
 		return uuid.Nil, true
 	}
-	id, ok := p.links[r]
-	return id, ok
+	l, ok := p.links[r]
+	return l.event, ok
+}
+
+type link struct{ event, joined uuid.UUID }
+
+// Links returns the identities linked to this pathway's patient by a
+// live PatientIdentityLinked, each with the other pathway the link named
+// (PatientIdentityLinked.joined; uuid.Nil when it named none).
+func (p *Pathway) Links() map[PatientRef]uuid.UUID {
+	if len(p.links) == 0 {
+		return nil
+	}
+	out := make(map[PatientRef]uuid.UUID, len(p.links))
+	for r, l := range p.links {
+		out[r] = l.joined
+	}
+	return out
 }
 
 func (p *Pathway) checkAdmission(v *PatientAdmitted) (Payload, error) {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,31 +98,15 @@ func GapID(pathway uuid.UUID, kind GapKind, ref string) uuid.UUID {
 	return uuid.NewSHA1(gapNamespace, []byte(pathway.String()+"|"+string(kind)+"|"+ref))
 }
 
-// Deadline is a deadline still running: the engine's scheduler appends a
-// DeadlineElapsed (Command) when it passes.
+// Deadline is a deadline still running, with the cluster and the kind of
+// gap it belongs to: the engine's scheduler appends its DeadlineElapsed
+// (events.Deadline.Elapsed) when it passes. Ref is a watch's ref (an offer
+// id, "discharge-letter/1", …) or, for an open gap's escalation, the
+// gap's id.
 type Deadline struct {
-	Pathway uuid.UUID
+	events.Deadline
 	Cluster string
-	// Ref and Rule go into DeadlineElapsed.Ref and .Rule. Ref is a watch's
-	// ref (an offer id, "discharge-letter/1", …) or, for an open gap's
-	// escalation, the gap's id.
-	Ref  string
-	Rule string
-	Kind GapKind
-	At   time.Time
-}
-
-// Command returns the command that records the deadline as elapsed. Its
-// source message id is derived from the deadline, so the scheduler of
-// every instance, and every retry, asks for the same append, and the
-// engine's idempotency lets one through.
-func (d Deadline) Command() events.Command {
-	return events.Command{
-		Pathway:    d.Pathway,
-		Source:     events.Source{System: "scheduler", MessageID: "deadline/" + d.Pathway.String() + "/" + d.Rule + "/" + d.Ref + "/" + strconv.FormatInt(d.At.UnixNano(), 10)},
-		OccurredAt: d.At,
-		Payloads:   []events.Payload{&events.DeadlineElapsed{Ref: d.Ref, Rule: d.Rule, Deadline: d.At}},
-	}
+	Kind    GapKind
 }
 
 // Gaps finds dropped batons: the gaps of every open pathway, the deadlines
@@ -379,13 +362,13 @@ func (g *Gaps) Due(after, before time.Time) []Deadline {
 		cluster := g.syms.str(t.cluster)
 		for _, w := range t.watches {
 			if w.flags&(wPaused|wElapsed) == 0 && in(w.deadline) {
-				out = append(out, Deadline{Pathway: id, Cluster: cluster, Ref: w.String(), Rule: ruleNames[w.rule], Kind: kindNames[w.kind], At: w.deadline.time()})
+				out = append(out, Deadline{events.Deadline{Pathway: id, Ref: w.String(), Rule: ruleNames[w.rule], At: w.deadline.time()}, cluster, kindNames[w.kind]})
 			}
 		}
 		for _, gr := range t.gaps {
 			if gr.closed == 0 && !gr.escalated && gr.deadline > gr.opened && in(gr.deadline) {
 				kind := kindNames[gr.kind]
-				out = append(out, Deadline{Pathway: id, Cluster: cluster, Ref: GapID(id, kind, gr.String()).String(), Rule: ruleNames[gr.rule], Kind: kind, At: gr.deadline.time()})
+				out = append(out, Deadline{events.Deadline{Pathway: id, Ref: GapID(id, kind, gr.String()).String(), Rule: ruleNames[gr.rule], At: gr.deadline.time()}, cluster, kind})
 			}
 		}
 	}

@@ -409,12 +409,12 @@ func TestDue(t *testing.T) {
 	}
 	t.Run("command", func(t *testing.T) {
 		d := g.Due(time.Time{}, day(12, 0))[0]
-		c := d.Command()
+		c := d.Elapsed()
 		de, ok := c.Payloads[0].(*events.DeadlineElapsed)
 		if !ok || de.Ref != "o1" || !de.Deadline.Equal(day(11, 0)) || !c.OccurredAt.Equal(day(11, 0)) {
 			t.Errorf("Command: got %+v %+v; want DeadlineElapsed of o1 at 11:00", c, c.Payloads[0])
 		}
-		if c.Source.Key() != d.Command().Source.Key() || !strings.HasPrefix(c.Source.MessageID, "deadline/") {
+		if c.Source.Key() != d.Elapsed().Source.Key() || !strings.HasPrefix(c.Source.MessageID, "deadline/") {
 			t.Errorf("Command source %+v: want a stable deadline/… message id", c.Source)
 		}
 	})

@@ -76,7 +76,7 @@ func (p Policies) Decide(state *events.Pathway, e events.Envelope) []events.Comm
 		}
 		policy, offer = pAdmissionNotified, &events.HandoffOffered{From: v.Hospital, To: v.Notified, What: events.DischargePlanning}
 	case *events.PatientDischarged:
-		what, ok := receiving(v.Destination)
+		what, ok := v.Destination.Receiving()
 		if !ok {
 			return nil
 		}

@@ -132,6 +132,17 @@ func (s *Set) Restore(b []byte) error {
 	return nil
 }
 
+// Due lists the deadlines still running with after < At ≤ before
+// (Gaps.Due), for the engine's scheduler (engine.Scheduler).
+func (s *Set) Due(after, before time.Time) []events.Deadline {
+	ds := s.Gaps.Due(after, before)
+	out := make([]events.Deadline, len(ds))
+	for i, d := range ds {
+		out[i] = d.Deadline
+	}
+	return out
+}
+
 // PathwayView folds one pathway's history with the Set's rules.
 func (s *Set) PathwayView(history []events.Envelope, now time.Time) View {
 	return s.Gaps.PathwayView(history, now)

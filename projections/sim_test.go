@@ -75,12 +75,12 @@ func (s *sim) tick(t time.Time) {
 			return
 		}
 		for _, d := range due {
-			if k := d.Command().Source.Key(); s.seen[k] {
+			if k := d.Elapsed().Source.Key(); s.seen[k] {
 				st := s.state[d.Pathway]
-				_, err := events.Decide(st, d.Command())
+				_, err := events.Decide(st, d.Elapsed())
 				s.tb.Fatalf("deadline %+v is still due after its DeadlineElapsed was tried (closed=%v): %v", d, st.Closed(), err)
 			}
-			s.exec(d.Command(), d.At)
+			s.exec(d.Elapsed(), d.At)
 		}
 	}
 }

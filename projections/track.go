@@ -172,20 +172,6 @@ func (x *env) isMunicipal(s sym) bool {
 // patient arrives: an offer of one pending at discharge is a dropped baton.
 var arrivalCare = []events.Responsibility{events.HomeCare, events.HomeNursing, events.NursingHome, events.MunicipalBed, events.DischargePlanning}
 
-// receiving returns the responsibility a discharge destination needs a
-// receiver for. The discharge policy and the no-owner gap share it.
-func receiving(d events.Destination) (events.Responsibility, bool) {
-	switch d {
-	case events.DestHomeWithServices:
-		return events.HomeCare, true
-	case events.DestNursingHome:
-		return events.NursingHome, true
-	case events.DestMunicipalAcuteBed, events.DestRehabilitationBed:
-		return events.MunicipalBed, true
-	}
-	return "", false
-}
-
 func (t *track) evolve(x *env, e *events.Envelope) {
 	ts := stampOf(e.OccurredAt)
 	switch v := e.Payload.(type) {
@@ -366,7 +352,7 @@ func (t *track) discharge(x *env, e *events.Envelope, v *events.PatientDischarge
 			})
 		}
 	}
-	what, needs := receiving(v.Destination)
+	what, needs := v.Destination.Receiving()
 	receiver := x.org(v.To)
 	if !x.isMunicipal(receiver) {
 		receiver = t.municipality

@@ -190,7 +190,7 @@ func (m *Model) commands(p *pathway) []*timedCmd {
 				d.To = mu
 			}
 			add(f.at, h, msgSource(f, h), notice(f, d)...)
-			if what, ok := receiving(f.dest); ok {
+			if what, ok := f.dest.Receiving(); ok {
 				offer(f.at, "discharge-services", "municipal-acceptance", h, mu, what, f.at.Add(4*time.Hour))
 			}
 		case fDeath:
@@ -250,20 +250,6 @@ func (m *Model) commands(p *pathway) []*timedCmd {
 		add(last.Add(24*time.Hour), "", events.Source{System: "stafet", MessageID: "close/" + p.episode}, &events.PathwayClosed{Reason: "completed"})
 	}
 	return out
-}
-
-// receiving is the responsibility a discharge destination hands to the
-// municipality (projections' policy "discharge-services").
-func receiving(d events.Destination) (events.Responsibility, bool) {
-	switch d {
-	case events.DestHomeWithServices:
-		return events.HomeCare, true
-	case events.DestNursingHome:
-		return events.NursingHome, true
-	case events.DestMunicipalAcuteBed, events.DestRehabilitationBed:
-		return events.MunicipalBed, true
-	}
-	return "", false
 }
 
 // bytes returns n bytes from the pathway's id source.

@@ -12,44 +12,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/stafet/stafet/adapters/transport/httpapi"
+	"github.com/stafet/stafet/projections"
 )
 
-// The API's JSON, as much of it as the tables show.
-type gapJSON struct {
-	ID           string    `json:"id"`
-	Kind         string    `json:"kind"`
-	Pathway      string    `json:"pathway"`
-	Cluster      string    `json:"cluster"`
-	Municipality string    `json:"municipality"`
-	Severity     string    `json:"severity"`
-	Closers      []string  `json:"closers"`
-	OpenedAt     time.Time `json:"opened_at"`
-	Deadline     time.Time `json:"deadline"`
-	Escalated    bool      `json:"escalated"`
-	Open         bool      `json:"open"`
-	ClosedAt     time.Time `json:"closed_at"`
-	Days         int       `json:"days"`
-}
-
-type offerJSON struct {
-	Pathway  string        `json:"pathway"`
-	Offer    string        `json:"offer"`
-	What     string        `json:"what"`
-	From     string        `json:"from"`
-	Offered  time.Time     `json:"offered"`
-	Deadline time.Time     `json:"deadline"`
-	Overdue  bool          `json:"overdue"`
-	Paused   bool          `json:"paused"`
-	Patient  *identityJSON `json:"patient,omitempty"`
-}
-
-type identityJSON struct {
-	CPR      string `json:"cpr"`
-	Name     string `json:"name"`
-	Shredded bool   `json:"shredded"`
-}
-
-func (p *identityJSON) String() string {
+// patientText names a patient the API identified for this reader.
+func patientText(p *httpapi.IdentityView) string {
 	switch {
 	case p == nil:
 		return "-"
@@ -60,10 +29,10 @@ func (p *identityJSON) String() string {
 }
 
 // severityRank orders gaps most severe first.
-var severityRank = map[string]int{"critical": 0, "warning": 1, "info": 2}
+var severityRank = map[projections.Severity]int{"critical": 0, "warning": 1, "info": 2}
 
 // late is how long ago a gap's deadline, or else its opening, passed.
-func late(g gapJSON, now time.Time) time.Duration {
+func late(g httpapi.GapView, now time.Time) time.Duration {
 	from := cmp.Or(g.Deadline, g.OpenedAt)
 	if !g.Open {
 		now = g.ClosedAt
@@ -72,13 +41,13 @@ func late(g gapJSON, now time.Time) time.Duration {
 }
 
 // sortGaps puts the most severe first, then the newest.
-func sortGaps(gs []gapJSON) {
-	slices.SortStableFunc(gs, func(a, b gapJSON) int {
+func sortGaps(gs []httpapi.GapView) {
+	slices.SortStableFunc(gs, func(a, b httpapi.GapView) int {
 		return cmp.Or(cmp.Compare(severityRank[a.Severity], severityRank[b.Severity]), b.OpenedAt.Compare(a.OpenedAt))
 	})
 }
 
-func gapRows(ctx context.Context, n *names, gs []gapJSON, now time.Time) [][]string {
+func gapRows(ctx context.Context, n *names, gs []httpapi.GapView, now time.Time) [][]string {
 	var rows [][]string
 	for _, g := range gs {
 		lateBy := "-"
@@ -88,7 +57,7 @@ func gapRows(ctx context.Context, n *names, gs []gapJSON, now time.Time) [][]str
 		if !g.Open {
 			lateBy = "closed " + when(g.ClosedAt)
 		}
-		rows = append(rows, []string{when(g.OpenedAt), g.Kind, g.Severity, n.cluster(ctx, g.Cluster), n.org(ctx, g.Municipality), n.orgList(ctx, g.Closers), lateBy, g.Pathway})
+		rows = append(rows, []string{when(g.OpenedAt), string(g.Kind), string(g.Severity), n.cluster(ctx, g.Cluster), n.org(ctx, string(g.Municipality)), n.orgList(ctx, g.Closers), lateBy, g.Pathway.String()})
 	}
 	return rows
 }
@@ -149,15 +118,15 @@ func cmdGaps(ctx context.Context, e env) error {
 	if *asJSON {
 		return printJSON(e.stdout, items)
 	}
-	gs := make([]gapJSON, 0, len(items))
+	gs := make([]httpapi.GapView, 0, len(items))
 	for _, raw := range items {
-		var g gapJSON
+		var g httpapi.GapView
 		json.Unmarshal(raw, &g)
 		gs = append(gs, g)
 	}
 	sortGaps(gs)
 	table(e.stdout, gapHead, gapRows(ctx, n, gs, time.Now()))
-	bySeverity := map[string]int{}
+	bySeverity := map[projections.Severity]int{}
 	for _, g := range gs {
 		bySeverity[g.Severity]++
 	}
@@ -189,12 +158,7 @@ func cmdWorklist(ctx context.Context, e env) error {
 	if *identity {
 		path += "?identity=true"
 	}
-	var wl struct {
-		Org    string      `json:"org"`
-		At     time.Time   `json:"at"`
-		Offers []offerJSON `json:"offers"`
-		Gaps   []gapJSON   `json:"gaps"`
-	}
+	var wl httpapi.WorklistView
 	if err := c.getJSON(ctx, "GET", path, nil, &wl); err != nil {
 		return err
 	}
@@ -202,7 +166,7 @@ func cmdWorklist(ctx context.Context, e env) error {
 		return printJSON(e.stdout, wl)
 	}
 	now := cmp.Or(wl.At, time.Now())
-	fmt.Fprintf(e.stdout, "Worklist of %s (%s), %s\n\nOffers waiting for your answer:\n", n.org(ctx, wl.Org), wl.Org, when(now))
+	fmt.Fprintf(e.stdout, "Worklist of %s (%s), %s\n\nOffers waiting for your answer:\n", n.org(ctx, string(wl.Org)), wl.Org, when(now))
 	var rows [][]string
 	for _, o := range wl.Offers {
 		st := "on time"
@@ -212,11 +176,11 @@ func cmdWorklist(ctx context.Context, e env) error {
 		case o.Overdue:
 			st = "OVERDUE " + ago(now.Sub(o.Deadline))
 		}
-		row := []string{o.What, n.org(ctx, o.From), when(o.Offered), when(o.Deadline), st}
+		row := []string{string(o.What), n.org(ctx, string(o.From)), when(o.Offered), when(o.Deadline), st}
 		if *identity {
-			row = append(row, o.Patient.String())
+			row = append(row, patientText(o.Patient))
 		}
-		rows = append(rows, append(row, o.Pathway, o.Offer))
+		rows = append(rows, append(row, o.Pathway.String(), o.Offer))
 	}
 	head := []string{"WHAT", "FROM", "OFFERED", "DEADLINE", "STATUS"}
 	if *identity {
@@ -304,13 +268,13 @@ func cmdPathway(ctx context.Context, e env) error {
 
 func printPathway(ctx context.Context, e env, n *names, raw json.RawMessage) error {
 	var p struct {
-		ID           string        `json:"id"`
-		Cluster      string        `json:"cluster"`
-		Municipality string        `json:"municipality"`
-		GP           string        `json:"gp"`
-		Patient      string        `json:"patient"`
-		Identity     *identityJSON `json:"identity"`
-		Status       string        `json:"status"`
+		ID           string                `json:"id"`
+		Cluster      string                `json:"cluster"`
+		Municipality string                `json:"municipality"`
+		GP           string                `json:"gp"`
+		Patient      string                `json:"patient"`
+		Identity     *httpapi.IdentityView `json:"identity"`
+		Status       string                `json:"status"`
 		Owner        struct {
 			Holders []struct {
 				What, Org string
@@ -321,7 +285,7 @@ func printPathway(ctx context.Context, e env, n *names, raw json.RawMessage) err
 				Offered, Deadline, Answered   time.Time
 			} `json:"chain"`
 		} `json:"owner"`
-		OpenGaps []gapJSON `json:"open_gaps"`
+		OpenGaps []httpapi.GapView `json:"open_gaps"`
 		Timeline []struct {
 			Seq        uint64    `json:"seq"`
 			Type       string    `json:"type"`
@@ -337,7 +301,7 @@ func printPathway(ctx context.Context, e env, n *names, raw json.RawMessage) err
 	}
 	patient := p.Patient + " (pseudonym)"
 	if p.Identity != nil {
-		patient = p.Identity.String()
+		patient = patientText(p.Identity)
 	}
 	fmt.Fprintf(e.stdout, "Pathway %s (%s)\n  cluster       %s\n  municipality  %s\n  GP            %s\n  patient       %s\n\nResponsible now:\n",
 		p.ID, p.Status, n.cluster(ctx, p.Cluster), n.org(ctx, p.Municipality), n.org(ctx, p.GP), patient)
@@ -361,7 +325,7 @@ func printPathway(ctx context.Context, e env, n *names, raw json.RawMessage) err
 		if d := late(g, now); d > 0 {
 			lateBy = ago(d)
 		}
-		rows = append(rows, []string{when(g.OpenedAt), g.Kind, g.Severity, n.orgList(ctx, g.Closers), lateBy})
+		rows = append(rows, []string{when(g.OpenedAt), string(g.Kind), string(g.Severity), n.orgList(ctx, g.Closers), lateBy})
 	}
 	table(e.stdout, []string{"OPENED", "KIND", "SEVERITY", "CAN CLOSE", "LATE"}, rows)
 	fmt.Fprintln(e.stdout, "\nTimeline:")

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/stafet/stafet/events"
 )
 
 // names reads the directory from the API, once per command, so tables
@@ -73,13 +75,13 @@ func (n *names) org(ctx context.Context, id string) string {
 	return id
 }
 
-func (n *names) orgList(ctx context.Context, ids []string) string {
+func (n *names) orgList(ctx context.Context, ids []events.OrgID) string {
 	if len(ids) == 0 {
 		return "-"
 	}
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = n.org(ctx, id)
+		out[i] = n.org(ctx, string(id))
 	}
 	return strings.Join(out, ", ")
 }

@@ -129,22 +129,7 @@ func TestDischargeOverMLLPOpensAGap(t *testing.T) {
 	if code := apiJSON(t, "POST", base+"/v1/webhooks", tok.Token, map[string]string{"url": receiver.URL}, &wh); code != 201 {
 		t.Fatalf("register webhook: got %d %v", code, wh)
 	}
-	sse := make(chan string, 16)
-	go func() {
-		req, _ := http.NewRequest("GET", base+"/v1/alerts/stream", nil)
-		req.Header.Set("Authorization", "Bearer "+tok.Token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return
-		}
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			if line, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				sse <- line
-			}
-		}
-	}()
+	sse := alertStream(t, base, tok.Token)
 
 	for _, f := range []string{"testdata/a01.hl7", "testdata/a01.hl7", "testdata/a03.hl7"} {
 		if code := sendMLLP(t, mllpAddr, f); code != "AA" {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -31,29 +29,7 @@ func TestReplacementCPRJoinedOverMLLP(t *testing.T) {
 			Reason string `json:"reason"`
 		} `json:"link"`
 	}
-	linked := make(chan alert, 32)
-	raw := make(chan string, 32)
-	go func() {
-		req, _ := http.NewRequest("GET", base+"/v1/alerts/stream", nil)
-		req.Header.Set("Authorization", "Bearer "+svc.admin)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return
-		}
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			line, ok := strings.CutPrefix(sc.Text(), "data: ")
-			if !ok {
-				continue
-			}
-			var a alert
-			if json.Unmarshal([]byte(line), &a) == nil && a.Kind == "patient-linked" {
-				raw <- line
-				linked <- a
-			}
-		}
-	}()
+	stream := alertStream(t, base, svc.admin)
 
 	for _, f := range []string{"testdata/a01_replacement.hl7", "testdata/a01_cpr_randers.hl7", "testdata/a47_replacement_to_cpr.hl7"} {
 		if code := sendMLLP(t, svc.mllpAddr.String(), f); code != "AA" {
@@ -66,10 +42,17 @@ func TestReplacementCPRJoinedOverMLLP(t *testing.T) {
 	// Randers' too, where its join is now recorded.
 	got := map[string][]string{} // pathway → alerted organisations
 	joined := map[string]string{}
+	var lines []string
 	deadline := time.After(30 * time.Second)
-	for n := 0; n < 5; n++ {
+	for n := 0; n < 5; {
 		select {
-		case a := <-linked:
+		case line := <-stream:
+			lines = append(lines, line)
+			var a alert
+			if json.Unmarshal([]byte(line), &a) != nil || a.Kind != "patient-linked" {
+				continue
+			}
+			n++
 			got[a.Pathway] = append(got[a.Pathway], a.Org)
 			if a.Link == nil || a.Link.Joined == "" || a.Link.Reason != "HL7 A47 change patient identifier list" {
 				t.Fatalf("alert %+v; want the other pathway and the A47 named", a)
@@ -93,8 +76,8 @@ func TestReplacementCPRJoinedOverMLLP(t *testing.T) {
 			t.Errorf("pathway %s: alerted %v; want the municipality and the hospitals of the pathway", pw, orgs)
 		}
 	}
-	for len(raw) > 0 {
-		if line := <-raw; strings.Contains(line, "2509479989") || strings.Contains(line, "0703921VJ4") {
+	for _, line := range lines {
+		if strings.Contains(line, "2509479989") || strings.Contains(line, "0703921VJ4") {
 			t.Errorf("an alert names the patient: %s", line)
 		}
 	}

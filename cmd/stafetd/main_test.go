@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -196,4 +197,31 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// alertStream follows stafetd's alert stream (GET /v1/alerts/stream) with
+// the token, giving the data line of each event, until the test ends.
+func alertStream(t *testing.T, base, token string) <-chan string {
+	t.Helper()
+	lines := make(chan string, 32)
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", base+"/v1/alerts/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if line, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				select {
+				case lines <- line:
+				case <-t.Context().Done():
+					return
+				}
+			}
+		}
+	}()
+	return lines
 }

@@ -14,13 +14,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/transport/alerts"
@@ -105,7 +103,9 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		Formats: map[string]alerts.Formatter{fhir.Format: svc.notifier}}); err != nil {
 		return err
 	}
-	svc.registerMetrics()
+	if err := httpapi.RegisterMetrics(svc.registry, svc.store.Log(), svc.host); err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -133,9 +133,11 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	})
 	goRun("alerts", svc.alerts.Run)
 	goRun("receipts", svc.receipts.Run)
-	goRun("policies", func(ctx context.Context) error { return svc.runPolicies(ctx, policies, log) })
+	goRun("policies", func(ctx context.Context) error {
+		return svc.store.Reactors().RunPolicy(ctx, "stafet-policies", policies)
+	})
 	goRun("deadlines", func(ctx context.Context) error {
-		return svc.store.Reactors().RunDeadlines(ctx, svc.dueDeadlines, time.Second)
+		return svc.store.Reactors().RunDeadlines(ctx, svc.host, time.Second)
 	})
 	stopServers, err := svc.serve(ctx, cfg, log, goRun)
 	if err != nil {
@@ -251,68 +253,16 @@ func loadRules(file string) (projections.Rules, string, error) {
 	return rules, hex.EncodeToString(sum[:6]), nil
 }
 
-// setupAuth takes the operator token from the config, or from the data
-// dir, or makes one and prints it once.
+// setupAuth takes the operator token (httpapi.OperatorToken) and opens
+// the organisation tokens.
 func (svc *service) setupAuth(ctx context.Context, cfg config, stderr io.Writer) error {
-	tok := cfg.adminToken
-	if tok == "" {
-		path := filepath.Join(cfg.engine.DataDir, "admin-token")
-		b, err := os.ReadFile(path)
-		switch {
-		case err == nil:
-			tok = strings.TrimSpace(string(b))
-		case errors.Is(err, os.ErrNotExist):
-			tok = httpapi.NewToken()
-			if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-				return fmt.Errorf("operator token: %w", err)
-			}
-			fmt.Fprintf(stderr, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n  The command line reads it from there; the dashboard asks for it.\n\n", absPath(path), tok)
-		default:
-			return fmt.Errorf("operator token: %w", err)
-		}
+	tok, err := httpapi.OperatorToken(cfg.engine.DataDir, cfg.adminToken, stderr)
+	if err != nil {
+		return err
 	}
 	svc.admin = tok
-	var err error
 	svc.tokens, err = httpapi.NewTokens(ctx, svc.store.JetStream(), tok, svc.store.Config().Replicas)
 	return err
-}
-
-// runPolicies turns facts into implied handoffs (projections.Policies)
-// through a shared durable consumer: with several instances, each event is
-// handled once, and the commands carry deterministic source keys, so a
-// redelivery appends nothing twice.
-func (svc *service) runPolicies(ctx context.Context, p projections.Policies, log *slog.Logger) error {
-	return svc.store.Reactors().React(ctx, "stafet-policies", func(ctx context.Context, e events.Envelope) error {
-		history, err := svc.store.Log().LoadUpTo(ctx, e.Pathway, e.Seq)
-		if err != nil {
-			return err
-		}
-		for _, cmd := range p.Decide(events.Fold(history), e) {
-			_, err := svc.store.Log().Execute(ctx, cmd)
-			var re *events.RuleError
-			var ve *events.ValidationError
-			if errors.As(err, &re) || errors.As(err, &ve) {
-				// The pathway moved on (say, the offer is already held):
-				// the policy has nothing to add.
-				log.Debug("policy output not appended", "policy", cmd.Source.MessageID, "err", err)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}, engine.ReactOptions{})
-}
-
-func (svc *service) dueDeadlines(now time.Time) []engine.Deadline {
-	var out []engine.Deadline
-	svc.host.Read(func(engine.Projection) {
-		for _, d := range svc.set.Gaps.Due(time.Time{}, now) {
-			out = append(out, engine.Deadline{Pathway: d.Pathway, Ref: d.Ref, Rule: d.Rule, At: d.At})
-		}
-	})
-	return out
 }
 
 func (svc *service) ready() bool {
@@ -324,51 +274,6 @@ func (svc *service) ready() bool {
 		return true
 	default:
 		return false
-	}
-}
-
-func (svc *service) registerMetrics() {
-	r := svc.registry
-	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	st := svc.store.Log().Stats()
-	counter := func(name, help string, f func() uint64) {
-		r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
-	}
-	counter("stafet_appends_total", "Commands appended to the log.", st.Appends.Load)
-	counter("stafet_events_appended_total", "Events appended to the log.", st.Events.Load)
-	counter("stafet_append_conflicts_total", "Appends that met a concurrent change and were decided again.", st.Conflicts.Load)
-	counter("stafet_duplicates_total", "Resent messages recognised and not appended again.", st.Duplicates.Load)
-	counter("stafet_commands_rejected_total", "Commands rejected by the pathway rules or validation.", st.Rejected.Load)
-	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stafet_projection_applied_seq", Help: "Log sequence the projections reflect."},
-		func() float64 { return float64(svc.host.Applied()) }))
-	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stafet_projection_lag_events", Help: "Events in the log not yet applied to the projections."},
-		func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			lag, _ := svc.host.Lag(ctx)
-			return float64(lag)
-		}))
-	r.MustRegister(&gapCollector{svc: svc, desc: prometheus.NewDesc("stafet_open_gaps", "Open gaps by kind and cluster.", []string{"kind", "cluster"}, nil)})
-}
-
-// gapCollector reports open gaps by kind and cluster at scrape time.
-type gapCollector struct {
-	svc  *service
-	desc *prometheus.Desc
-}
-
-func (c *gapCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c *gapCollector) Collect(ch chan<- prometheus.Metric) {
-	counts := map[[2]string]int{}
-	now := time.Now()
-	c.svc.host.Read(func(engine.Projection) {
-		for _, g := range c.svc.set.Gaps.List(projections.GapFilter{}, now) {
-			counts[[2]string{string(g.Kind), g.Cluster}]++
-		}
-	})
-	for k, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
 }
 
@@ -401,25 +306,21 @@ func (svc *service) serve(ctx context.Context, cfg config, log *slog.Logger, goR
 			return nil, fmt.Errorf("http: %w", err)
 		}
 		svc.httpAddr = ln.Addr()
-		// Long-lived streams (SSE) would hold a graceful shutdown for its
-		// whole drain time: their requests' context ends two seconds after
-		// shutdown begins, when ordinary requests have finished.
-		streams, endStreams := context.WithCancel(context.Background())
-		srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg,
-			ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-			BaseContext: func(net.Listener) context.Context { return streams }}
-		srv.RegisterOnShutdown(func() { time.AfterFunc(2*time.Second, endStreams) })
-		go func() {
+		srv := api.HTTPServer(tlsCfg)
+		// A server that stops serving stops the service (run), rather
+		// than leave it running without its API.
+		goRun("http", func(context.Context) error {
 			var err error
 			if tlsCfg != nil {
 				err = srv.ServeTLS(ln, "", "")
 			} else {
 				err = srv.Serve(ln)
 			}
-			if err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("http server", "err", err)
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
 			}
-		}()
+			return err
+		})
 		stops = append(stops, func(d time.Duration) {
 			sctx, cancel := context.WithTimeout(context.Background(), d)
 			defer cancel()

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/translate/hl7v2"
@@ -42,26 +39,21 @@ func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Confi
 	if cfg.mllpTLS {
 		mcfg.TLS = tlsCfg
 	}
-	acks := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "stafet_mllp_acks_total", Help: "HL7 ACKs sent over MLLP by MSA-1 code (AA, AE, AR).",
-	}, []string{"code"})
-	svc.registry.MustRegister(acks)
-	handler := mllp.HL7Handler(svc.ingest, log)
-	srv := mllp.New(mcfg, func(ctx context.Context, msg []byte, remote string) []byte {
-		ack := handler(ctx, msg, remote)
-		acks.WithLabelValues(ackCode(ack)).Inc()
-		return ack
-	})
-	svc.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "stafet_mllp_connections", Help: "Open MLLP connections.",
-	}, func() float64 { return float64(srv.Active()) }))
+	handler, err := mllp.CountAcks(svc.registry, mllp.HL7Handler(svc.ingest, log))
+	if err != nil {
+		return nil, err
+	}
+	srv := mllp.New(mcfg, handler)
+	if err := srv.Register(svc.registry); err != nil {
+		return nil, err
+	}
 	if err := srv.Listen(); err != nil {
 		return nil, err
 	}
 	svc.mllpAddr = srv.Addr()
 	sctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(sctx) }()
+	goRun("mllp", func(context.Context) error { defer close(done); return srv.Serve(sctx) })
 	return func(d time.Duration) {
 		cancel()
 		select {
@@ -107,17 +99,4 @@ func mountAlerts(api *httpapi.Server, as *alerts.Service) {
 		}
 		api.Handle(rt.Pattern, true, rt.Handler)
 	}
-}
-
-// ackCode reads MSA-1 from an ACK, for the metric label.
-func ackCode(ack []byte) string {
-	i := bytes.Index(ack, []byte("\rMSA"))
-	if i < 0 || i+7 > len(ack) {
-		return "none"
-	}
-	switch code := string(ack[i+5 : i+7]); code {
-	case "AA", "AE", "AR", "CA", "CE", "CR":
-		return code
-	}
-	return "other"
 }

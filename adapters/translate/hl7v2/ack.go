@@ -1,6 +1,7 @@
 package hl7v2
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -386,4 +387,16 @@ func fnv64[S string | []byte](s S) uint64 {
 		h *= 1099511628211
 	}
 	return h
+}
+
+// AckCode returns MSA-1 of an acknowledgement (AA, AE, AR, CA, CE, CR),
+// or "" when it has no MSA segment.
+func AckCode(ack []byte) string {
+	i := bytes.Index(ack, []byte("\rMSA"))
+	if i < 0 || i+7 > len(ack) || ack[i+4] != ack[3] {
+		return ""
+	}
+	code, _, _ := bytes.Cut(ack[i+5:], []byte{ack[3]})
+	code, _, _ = bytes.Cut(code, []byte{'\r'})
+	return string(code)
 }

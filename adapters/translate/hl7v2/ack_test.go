@@ -297,3 +297,21 @@ func TestParseErrorAckError(t *testing.T) {
 		t.Errorf("AckError().Code without code = %q; want %q", got, CodeInternalError)
 	}
 }
+
+func TestAckCode(t *testing.T) {
+	tests := []struct{ name, ack, want string }{
+		{"accepted", "MSH|^~\\&|STAFET|STAFET|EPJ|AUH|20260302081502||ACK^A01^ACK|1|P|2.5\rMSA|AA|AUH0001\r", "AA"},
+		{"with text", "MSH|^~\\&|S|S|E|A|20260302||ACK|1|P|2.5\rMSA|AE|X|bad\rERR|||207\r", "AE"},
+		{"another field separator", "MSH#^~\\&#S\rMSA#AR#X\r", "AR"},
+		{"no MSA", "MSH|^~\\&|S\r", ""},
+		{"an MSA without fields", "MSH|^~\\&|S\rMSA", ""},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := AckCode([]byte(tt.ack)); got != tt.want {
+				t.Errorf("got %q; want %q", got, tt.want)
+			}
+		})
+	}
+}

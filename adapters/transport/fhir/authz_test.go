@@ -3,6 +3,7 @@ package fhir_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,6 +190,9 @@ func (e *env) search(token, path string) []json.RawMessage {
 		}
 		next = ""
 		for _, l := range b.Link {
+			if strings.Contains(l.URL, "1.2.208.176.1.2") {
+				e.t.Errorf("link %s repeats a CPR number; want the patient's pseudonym", l.URL)
+			}
 			if l.Relation == "next" {
 				next = l.URL
 			}

@@ -297,11 +297,11 @@ func asProblem(err error, p *httpapi.Problem) bool {
 // searchset makes the result bundle.
 func (s *Server) searchset(r *http.Request, q *query, page []any, next string, notes []string) fhir.Bundle {
 	base := s.base(r)
-	self := r.URL.Query()
+	self := linkQuery(r, q)
 	b := fhir.Bundle{Type: fhir.BundleTypeSearchset, Timestamp: instant(s.cfg.Now()),
 		Link: []fhir.BundleLink{{Relation: "self", Url: base + strings.TrimPrefix(r.URL.Path, Prefix) + encodeQuery(self)}}}
 	if next != "" {
-		nq := r.URL.Query()
+		nq := linkQuery(r, q)
 		nq.Set("_cursor", base64.RawURLEncoding.EncodeToString([]byte(next)))
 		nq.Set("_count", strconv.Itoa(q.count))
 		b.Link = append(b.Link, fhir.BundleLink{Relation: "next", Url: base + strings.TrimPrefix(r.URL.Path, Prefix) + encodeQuery(nq)})
@@ -327,6 +327,18 @@ func (s *Server) searchset(r *http.Request, q *query, page []any, next string, n
 		b.Entry = append(b.Entry, fhir.BundleEntry{Resource: raw, Search: &fhir.BundleEntrySearch{Mode: ptr(fhir.SearchEntryModeOutcome)}})
 	}
 	return b
+}
+
+// linkQuery is the query a Bundle's links repeat: a search by CPR
+// (patient:identifier) is linked by the patient's pseudonym instead, so
+// the CPR number is not sent again in URLs, which proxies log.
+func linkQuery(r *http.Request, q *query) url.Values {
+	v := r.URL.Query()
+	if v.Has("patient:identifier") {
+		v.Del("patient:identifier")
+		v.Set("patient", "Patient/"+string(q.patient))
+	}
+	return v
 }
 
 func encodeQuery(q url.Values) string {

@@ -10,7 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -68,6 +71,32 @@ func NewTokens(ctx context.Context, js jetstream.JetStream, adminToken string, r
 		return nil, fmt.Errorf("httpapi: token bucket: %w", err)
 	}
 	return &Tokens{admin: []byte(adminToken), kv: kv}, nil
+}
+
+// OperatorToken returns the operator's token: given, if set; else the one
+// kept in dataDir/admin-token; else a new one, which it keeps there (mode
+// 0600) and prints once to announce.
+func OperatorToken(dataDir, given string, announce io.Writer) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	path := filepath.Join(dataDir, "admin-token")
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		return strings.TrimSpace(string(b)), nil
+	case !errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("httpapi: operator token: %w", err)
+	}
+	tok := NewToken()
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("httpapi: operator token: %w", err)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	fmt.Fprintf(announce, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n  The command line reads it from there; the dashboard asks for it.\n\n", path, tok)
+	return tok, nil
 }
 
 // NewToken returns a fresh random token.

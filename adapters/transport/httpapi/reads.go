@@ -28,10 +28,10 @@ type pathwayResponse struct {
 	Status       string            `json:"status"`
 	Parties      []events.OrgID    `json:"parties"`
 	AsOf         *asOfView         `json:"as_of,omitempty"`
-	Identity     *identityView     `json:"identity,omitempty"`
+	Identity     *IdentityView     `json:"identity,omitempty"`
 	Owner        ownerView         `json:"owner"`
-	OpenGaps     []gapView         `json:"open_gaps"`
-	ClosedGaps   []gapView         `json:"closed_gaps"`
+	OpenGaps     []GapView         `json:"open_gaps"`
+	ClosedGaps   []GapView         `json:"closed_gaps"`
 	Deadlines    []deadlineView    `json:"deadlines"`
 	Timeline     []eventView       `json:"timeline"`
 }
@@ -42,8 +42,9 @@ type asOfView struct {
 	Seq  uint64    `json:"seq,omitempty"`
 }
 
-// identityView is the patient's identity, decrypted for one reader.
-type identityView struct {
+// IdentityView is a patient's identity, decrypted for one reader who may
+// see it (Server.MaySeePatient).
+type IdentityView struct {
 	CPR  string `json:"cpr,omitempty"`
 	Name string `json:"name,omitempty"`
 	// Shredded: the patient's key was deleted; the identity is gone for
@@ -187,7 +188,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 	resp := pathwayResponse{
 		ID: id, Cluster: state.Cluster(), Patient: state.Patient(), Municipality: state.Municipality(), GP: state.GP(),
 		Status: "open", Parties: ps, AsOf: as.view(), Owner: viewOwner(view.Owner),
-		OpenGaps: []gapView{}, ClosedGaps: []gapView{}, Deadlines: viewDeadlines(view.Due),
+		OpenGaps: []GapView{}, ClosedGaps: []GapView{}, Deadlines: viewDeadlines(view.Due),
 		Timeline: timeline(cut, annulments(cut)),
 	}
 	if state.Closed() {
@@ -211,7 +212,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 
 // identity decrypts the identity sealed in the pathway's opening. The
 // caller has asked MaySeePatient and recorded the read.
-func (s *Server) identity(ctx context.Context, history []events.Envelope) (*identityView, error) {
+func (s *Server) identity(ctx context.Context, history []events.Envelope) (*IdentityView, error) {
 	for i := range history {
 		o, ok := history[i].Payload.(*events.PathwayOpened)
 		if !ok || o.Identity == nil {
@@ -219,14 +220,14 @@ func (s *Server) identity(ctx context.Context, history []events.Envelope) (*iden
 		}
 		id, err := s.cfg.Store.Vault().Open(ctx, o.Patient, o.Identity)
 		if errors.Is(err, events.ErrShredded) {
-			return &identityView{Shredded: true}, nil
+			return &IdentityView{Shredded: true}, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		return &identityView{CPR: id.CPR, Name: id.Name}, nil
+		return &IdentityView{CPR: id.CPR, Name: id.Name}, nil
 	}
-	return &identityView{}, nil
+	return &IdentityView{}, nil
 }
 
 func annulments(history []events.Envelope) map[uuid.UUID]bool {
@@ -480,9 +481,9 @@ func (s *Server) worklist(w http.ResponseWriter, r *http.Request, org events.Org
 }
 
 // identifyWorklist fills in the patients of a worklist's offers and gaps.
-func (s *Server) identifyWorklist(ctx context.Context, p Principal, v *worklistView) error {
-	found := map[uuid.UUID]*identityView{}
-	patient := func(id uuid.UUID) (*identityView, error) {
+func (s *Server) identifyWorklist(ctx context.Context, p Principal, v *WorklistView) error {
+	found := map[uuid.UUID]*IdentityView{}
+	patient := func(id uuid.UUID) (*IdentityView, error) {
 		if who, ok := found[id]; ok {
 			return who, nil
 		}
@@ -507,7 +508,7 @@ func (s *Server) identifyWorklist(ctx context.Context, p Principal, v *worklistV
 // identify decrypts the patient of one pathway for p if MaySeePatient allows
 // it (nil if not), having recorded the read, allowed or not, in the
 // pathway's parties' access logs.
-func (s *Server) identify(ctx context.Context, p Principal, id uuid.UUID, what string) (*identityView, error) {
+func (s *Server) identify(ctx context.Context, p Principal, id uuid.UUID, what string) (*IdentityView, error) {
 	history, err := s.cfg.Store.Log().Load(ctx, id)
 	if err != nil || len(history) == 0 {
 		return nil, err

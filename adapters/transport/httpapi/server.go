@@ -3,8 +3,10 @@ package httpapi
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -408,6 +410,19 @@ func (s *Server) observe(route string, next http.Handler) http.Handler {
 	})
 }
 
+// HTTPServer returns the server that serves the API, with TLS if tlsCfg
+// is set. Long-lived streams (SSE) would hold a graceful Shutdown for its
+// whole drain time: their requests' context ends two seconds after
+// shutdown begins, when ordinary requests have finished.
+func (s *Server) HTTPServer(tlsCfg *tls.Config) *http.Server {
+	streams, endStreams := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return streams }}
+	srv.RegisterOnShutdown(func() { time.AfterFunc(2*time.Second, endStreams) })
+	return srv
+}
+
 // set runs fn with the hosted projections under the host's read lock, or
 // reports that there are none.
 func (s *Server) set(fn func(*projections.Set)) error {
@@ -415,16 +430,10 @@ func (s *Server) set(fn func(*projections.Set)) error {
 	if h == nil {
 		return errNoProjections
 	}
-	var err error
-	h.Read(func(p engine.Projection) {
-		set, ok := p.(*projections.Set)
-		if !ok {
-			err = errNoProjections
-			return
-		}
-		fn(set)
-	})
-	return err
+	if !engine.View(h, fn) {
+		return errNoProjections
+	}
+	return nil
 }
 
 var (

@@ -65,7 +65,9 @@ func timeline(history []events.Envelope, annulled map[uuid.UUID]bool) []eventVie
 	return out
 }
 
-type gapView struct {
+// GapView is a gap as the API writes it (GET /v1/gaps, worklists,
+// pathways), and as its clients read it.
+type GapView struct {
 	ID           uuid.UUID            `json:"id"`
 	Kind         projections.GapKind  `json:"kind"`
 	Pathway      uuid.UUID            `json:"pathway"`
@@ -86,11 +88,11 @@ type gapView struct {
 	Days         int                  `json:"days,omitempty"`
 	// Patient is who the pathway is about, where the reader asked and may
 	// see it (a worklist's ?identity=true).
-	Patient *identityView `json:"patient,omitempty"`
+	Patient *IdentityView `json:"patient,omitempty"`
 }
 
-func viewGap(g projections.Gap) gapView {
-	v := gapView{
+func viewGap(g projections.Gap) GapView {
+	v := GapView{
 		ID: g.ID, Kind: g.Kind, Pathway: g.Pathway, Cluster: g.Cluster, Municipality: g.Municipality,
 		Ref: g.Ref, Rule: g.Rule, Severity: g.Severity, Closers: g.Closers, OpenedAt: g.OpenedAt,
 		Deadline: g.Deadline, Escalated: g.Escalated, Recorded: g.Recorded, Open: g.Open(),
@@ -102,8 +104,8 @@ func viewGap(g projections.Gap) gapView {
 	return v
 }
 
-func viewGaps(gs []projections.Gap) []gapView {
-	out := make([]gapView, 0, len(gs))
+func viewGaps(gs []projections.Gap) []GapView {
+	out := make([]GapView, 0, len(gs))
 	for _, g := range gs {
 		out = append(out, viewGap(g))
 	}
@@ -171,14 +173,16 @@ func viewDeadlines(ds []projections.Deadline) []deadlineView {
 	return out
 }
 
-type worklistView struct {
+// WorklistView is an organisation's worklist as the API writes it.
+type WorklistView struct {
 	Org    events.OrgID `json:"org"`
 	At     time.Time    `json:"at"`
-	Offers []offerView  `json:"offers"`
-	Gaps   []gapView    `json:"gaps"`
+	Offers []OfferView  `json:"offers"`
+	Gaps   []GapView    `json:"gaps"`
 }
 
-type offerView struct {
+// OfferView is an offer waiting for an answer, in a worklist.
+type OfferView struct {
 	Pathway  uuid.UUID             `json:"pathway"`
 	Cluster  string                `json:"cluster"`
 	Offer    string                `json:"offer"`
@@ -188,14 +192,14 @@ type offerView struct {
 	Deadline time.Time             `json:"deadline,omitzero"`
 	Overdue  bool                  `json:"overdue"`
 	Paused   bool                  `json:"paused"`
-	// Patient: as gapView's.
-	Patient *identityView `json:"patient,omitempty"`
+	// Patient: as GapView's.
+	Patient *IdentityView `json:"patient,omitempty"`
 }
 
-func viewWorklist(wl projections.Worklist) worklistView {
-	v := worklistView{Org: wl.Org, At: wl.At, Offers: []offerView{}, Gaps: viewGaps(wl.Gaps)}
+func viewWorklist(wl projections.Worklist) WorklistView {
+	v := WorklistView{Org: wl.Org, At: wl.At, Offers: []OfferView{}, Gaps: viewGaps(wl.Gaps)}
 	for _, o := range wl.Offers {
-		v.Offers = append(v.Offers, offerView{
+		v.Offers = append(v.Offers, OfferView{
 			Pathway: o.Pathway, Cluster: o.Cluster, Offer: o.Offer, What: o.What, From: o.From,
 			Offered: o.Offered, Deadline: o.Deadline, Overdue: o.Overdue, Paused: o.Paused,
 		})

@@ -33,7 +33,7 @@ func files(single Handler, log *slog.Logger) Handler {
 		acks := make([][]byte, len(msgs))
 		for i, msg := range msgs {
 			ack := single(ctx, msg, remote)
-			if m, err := hl7v2.Parse(msg); err == nil && !hl7v2.WantsAck(m, AckCode(ack)) {
+			if m, err := hl7v2.Parse(msg); err == nil && !hl7v2.WantsAck(m, hl7v2.AckCode(ack)) {
 				continue
 			}
 			acks[i] = ack
@@ -69,14 +69,4 @@ func isEmptyFrame(frame []byte) bool {
 		head = head[:i]
 	}
 	return len(head) >= 4 && len(head) <= 5
-}
-
-// AckCode reads MSA-1, the acknowledgement code (AA, AE, AR, …), from an
-// HL7 v2 ACK; "" if it has none.
-func AckCode(ack []byte) string {
-	m, err := hl7v2.Parse(ack)
-	if err != nil {
-		return ""
-	}
-	return m.Get("MSA-1")
 }

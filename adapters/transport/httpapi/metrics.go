@@ -1,0 +1,68 @@
+package httpapi
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/stafet/stafet/engine"
+	"github.com/stafet/stafet/projections"
+)
+
+// RegisterMetrics registers the service's metrics on r, for /metrics:
+// the Go runtime and the process, the event log's counters, how far the
+// hosted projections are, and the open gaps by kind and cluster (read
+// from the host's projections.Set at scrape time). Labels never hold
+// patient data.
+func RegisterMetrics(r prometheus.Registerer, log *engine.Log, host *engine.Host) error {
+	st := log.Stats()
+	counter := func(name, help string, f func() uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) })
+	}
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		counter("stafet_appends_total", "Commands appended to the log.", st.Appends.Load),
+		counter("stafet_events_appended_total", "Events appended to the log.", st.Events.Load),
+		counter("stafet_append_conflicts_total", "Appends that met a concurrent change and were decided again.", st.Conflicts.Load),
+		counter("stafet_duplicates_total", "Resent messages recognised and not appended again.", st.Duplicates.Load),
+		counter("stafet_commands_rejected_total", "Commands rejected by the pathway rules or validation.", st.Rejected.Load),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stafet_projection_applied_seq", Help: "Log sequence the projections reflect."},
+			func() float64 { return float64(host.Applied()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stafet_projection_lag_events", Help: "Events in the log not yet applied to the projections."},
+			func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				lag, _ := host.Lag(ctx)
+				return float64(lag)
+			}),
+		&gapCollector{host: host, desc: prometheus.NewDesc("stafet_open_gaps", "Open gaps by kind and cluster.", []string{"kind", "cluster"}, nil)},
+	} {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// gapCollector reports open gaps by kind and cluster at scrape time.
+type gapCollector struct {
+	host *engine.Host
+	desc *prometheus.Desc
+}
+
+func (c *gapCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *gapCollector) Collect(ch chan<- prometheus.Metric) {
+	counts := map[[2]string]int{}
+	now := time.Now()
+	engine.View(c.host, func(set *projections.Set) {
+		for _, g := range set.Gaps.List(projections.GapFilter{}, now) {
+			counts[[2]string{string(g.Kind), g.Cluster}]++
+		}
+	})
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), k[0], k[1])
+	}
+}
