@@ -122,15 +122,6 @@ func (s sides) cpuPerEvent(name string) float64 {
 	return round(median(us), 2)
 }
 
-// events is a side's median events a round.
-func (s sides) events(name string) int {
-	var n []float64
-	for _, m := range s[name] {
-		n = append(n, float64(m.events))
-	}
-	return int(median(n))
-}
-
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0

@@ -35,6 +35,12 @@ const maxAttempts = 8
 // concurrency check, deciding again on fresh state if another writer got
 // there first. A command whose source message was appended before is not
 // appended again (Result.Duplicate), however long ago.
+//
+// The pathway rules hold every writer to the care relationship rule
+// (events.Pathway.MayWrite): an acting organisation that is not party to
+// the pathway may only start its own care. Such a join is recorded in the
+// access log, under every existing party, before it is appended; the
+// parties are alerted from the event itself (the alert service).
 func (s *Log) Execute(ctx context.Context, cmd events.Command) (Result, error) {
 	key := cmd.Source.Key()
 	if key != "" && opens(cmd.Payloads) {
@@ -52,7 +58,7 @@ func (s *Log) Execute(ctx context.Context, cmd events.Command) (Result, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	var lastErr error
-	fresh := false
+	fresh, recorded := false, false
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		p, authoritative, err := s.state(ctx, cmd, fresh)
 		if err != nil {
@@ -74,6 +80,12 @@ func (s *Log) Execute(ctx context.Context, cmd events.Command) (Result, error) {
 		if err != nil {
 			s.stats.Rejected.Add(1)
 			return Result{}, err
+		}
+		if joins(p, cmd) && !recorded {
+			if err := s.recordJoin(ctx, p, cmd, evs); err != nil {
+				return Result{}, err
+			}
+			recorded = true
 		}
 		wasClosed, links := p.Closed(), p.Links()
 		res, err := s.append(ctx, cluster(p, evs), p.LastSeq(), evs)
@@ -101,6 +113,36 @@ func (s *Log) Execute(ctx context.Context, cmd events.Command) (Result, error) {
 		return res, s.Commit(ctx)
 	}
 	return Result{}, fmt.Errorf("engine: gave up after %d attempts: %w", maxAttempts, lastErr)
+}
+
+// joins reports a command by which its acting organisation joins a
+// pathway it is not party to (the rules let only its own care start so).
+func joins(p *events.Pathway, cmd events.Command) bool {
+	return cmd.Actor.Org != "" && p.Opened() && !p.Party(cmd.Actor.Org)
+}
+
+// recordJoin writes the join to the access log under each of the
+// pathway's parties: it gives the joiner what a party may read. It is
+// written before the append, so no join goes unrecorded; a record whose
+// append then failed is the trace of an attempt, and the sender's resend
+// records it again.
+func (s *Log) recordJoin(ctx context.Context, p *events.Pathway, cmd events.Command, evs []events.Envelope) error {
+	if s.access == nil {
+		return nil
+	}
+	by := evs[0].Type
+	for i := range evs {
+		if events.StartsCare(evs[i].Payload, cmd.Actor.Org) {
+			by = evs[i].Type
+			break
+		}
+	}
+	rec := AccessRecord{At: time.Now().UTC(), Reader: string(cmd.Actor.Org), Pathway: cmd.Pathway, What: JoinWhat(by), Allowed: true}
+	if err := s.access.Record(ctx, rec, p.Parties()); err != nil {
+		return err
+	}
+	s.stats.Joins.Add(1)
+	return nil
 }
 
 // state returns the pathway's state: from the cache (or, for an opening,

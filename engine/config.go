@@ -83,6 +83,10 @@ type Config struct {
 	// RawRetention is how long inbound raw messages are kept. Default 0:
 	// for ever (until an operator sets a limit).
 	RawRetention time.Duration
+	// AccessRetention is how long access-log records are kept. Default 0:
+	// for ever (Danish rules ask for at least 5 years; see
+	// docs/operations.md).
+	AccessRetention time.Duration
 }
 
 func (c Config) withDefaults() Config {

@@ -17,6 +17,12 @@
 //     every instance, and the deadline scheduler.
 //   - Subscribers (Store.Subscribers): the NATS users that may subscribe
 //     to the alerts on the embedded server.
+//   - AccessLog (Store.Access): who read which pathway, broke the glass,
+//     or joined a pathway it was not party to.
+//   - Journal (Store.Journal) and Bucket (Store.Bucket): an append-only
+//     stream and a key-value bucket of an adapter's own beside the log
+//     (the alerts and webhooks, the access log and tokens), so no adapter
+//     needs a JetStream context.
 //
 // The contracts a projection meets (Projection and its optional
 // abilities) are in projection.go: engine declares them and does not

@@ -578,7 +578,9 @@ type Opening struct {
 // Open opens a pathway for the patient cmd's one payload, a
 // PathwayOpened, names (its Patient set, its Identity not: id is sealed
 // here), or finds the patient's open pathway, which it then returns
-// with its history and leaves as it is. A closed pathway does not count:
+// with its history and leaves as it is; if the acting organisation is not
+// party to it, with the care relationship rule's refusal too
+// (events.RuleNotParty): opening is no way to join. A closed pathway does not count:
 // the new one follows it (PathwayOpened.previous). For a caller that
 // opens pathways explicitly, such as the JSON API; inbound messages open
 // theirs in Receive.
@@ -609,7 +611,10 @@ func (in *Intake) Open(ctx context.Context, cmd events.Command, id events.Identi
 			continue
 		}
 		if len(history) > 0 {
-			return Opening{Pathway: r.Pathway, History: history}, nil
+			// An opening does not start care: who is not party to the
+			// patient's pathway learns of it, and may not join by it.
+			op := Opening{Pathway: r.Pathway, History: history}
+			return op, events.Fold(history).MayWrite(cmd.Actor.Org, opened)
 		}
 		break // reserved, but its opening never landed: open it now
 	}

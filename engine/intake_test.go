@@ -20,6 +20,12 @@ func lineTranslator(m engine.RawMessage) (*events.Translation, error) {
 	if len(f) < 3 {
 		return nil, &events.MessageError{Code: "parse", Reason: "want CPR|EPISODE|VERB", Rejected: true}
 	}
+	// A last field "by=ORG" names the sending hospital; by default
+	// hospital.
+	hospital := hospital
+	if by, ok := strings.CutPrefix(f[len(f)-1], "by="); ok {
+		hospital, f = events.OrgID(by), f[:len(f)-1]
+	}
 	tr := &events.Translation{
 		Patient: identity(f[0]), Episode: f[1], Hospital: hospital, Municipality: aarhus,
 		Source: events.Source{System: "line", Org: hospital}, Actor: events.Actor{Org: hospital}, OccurredAt: t0,
@@ -29,6 +35,8 @@ func lineTranslator(m engine.RawMessage) (*events.Translation, error) {
 		tr.Payloads = []events.Payload{&events.PatientAdmitted{Hospital: hospital, Class: events.Inpatient, Notified: aarhus}}
 	case "discharge":
 		tr.Payloads = []events.Payload{&events.PatientDischarged{Hospital: hospital, Destination: events.DestHomeWithServices, To: aarhus}}
+	case "die":
+		tr.Payloads = []events.Payload{&events.PatientDied{Place: hospital}}
 	case "cancel-admit":
 		tr.Cancels = &events.Cancel{Type: events.TypePatientAdmitted, Reason: "A11"}
 	case "close":

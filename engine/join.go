@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -85,6 +87,9 @@ func (in *Intake) join(ctx context.Context, tr *events.Translation, rawSeq uint6
 	case !hasS && !hasO:
 		return uuid.Nil, Result{}, nil
 	case hasS && hasO && ps != po:
+		if err := in.mayJoin(ctx, tr.Actor.Org, ps, po); err != nil {
+			return uuid.Nil, Result{}, err
+		}
 		if res, err = link(ps, po); err == nil {
 			_, err = link(po, ps)
 		}
@@ -105,6 +110,33 @@ func (in *Intake) join(ctx context.Context, tr *events.Translation, rawSeq uint6
 		}
 	}
 	return survivor, res, in.log.Commit(ctx)
+}
+
+// mayJoin holds a join of two pathways to the care relationship rule: the
+// sender must be party to both, or in the patient's care on one of them
+// (it holds the stay or a responsibility there, or has a pending offer),
+// for it learns that its patient is the other identity's too and joins
+// that pathway as its own care (events.StartsCare: a link naming the
+// joined pathway). A sender in the care of neither joins nothing.
+func (in *Intake) mayJoin(ctx context.Context, org events.OrgID, a, b uuid.UUID) error {
+	if org == "" {
+		return nil
+	}
+	party, inCare := 0, false
+	for _, pw := range []uuid.UUID{a, b} {
+		history, err := in.log.Load(ctx, pw)
+		if err != nil {
+			return err
+		}
+		if events.Fold(history).Party(org) {
+			party++
+		}
+		inCare = inCare || events.CareOf(history, org, time.Now()).Current
+	}
+	if party == 2 || inCare {
+		return nil
+	}
+	return &events.RuleError{Rule: events.RuleNotParty, Reason: fmt.Sprintf("%s is in the care of neither identity's patient: it may not join their pathways", org)}
 }
 
 // linkOn appends one link or unlink to a pathway. Its source is the

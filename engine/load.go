@@ -129,3 +129,33 @@ func (s *Log) scan(ctx context.Context, pathway uuid.UUID, upTo uint64) ([]event
 func (s *Log) decodeStored(m *jetstream.RawStreamMsg) []events.Envelope {
 	return readStored(s.decodeOne, nil, m.Sequence, m.Subject, m.Data, func() time.Time { return m.Time })
 }
+
+// Follow calls fn with the events of every message stored in the log
+// after sequence from, in log order, as it is stored, until ctx ends. A
+// message that cannot be taken in comes as its stand-in (StandIn), as
+// every reader of the log reads it. fn runs on one goroutine. Consumer
+// errors (a passing loss of the leader) are logged and the follow goes
+// on.
+func (s *Log) Follow(ctx context.Context, from uint64, fn func(evs []events.Envelope)) error {
+	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from + 1,
+	})
+	if err != nil {
+		return fmt.Errorf("engine: follow the log: %w", err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		fn(readStored(s.decodeOne, nil, md.Sequence.Stream, m.Subject(), m.Data(), func() time.Time { return md.Timestamp }))
+	}, jetstream.PullMaxMessages(1024), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		s.log.Warn("following the log", "err", err)
+	}))
+	if err != nil {
+		return fmt.Errorf("engine: follow the log: %w", err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	return nil
+}

@@ -26,6 +26,8 @@ type Log struct {
 	cache  *stateCache
 	// pathways is told when a pathway closes (markPatient).
 	pathways *PathwayIndex
+	// access records joins (Execute).
+	access *AccessLog
 	// appending counts appends between their publish and their index
 	// write (markIndexedOnStop).
 	appending atomic.Int64
@@ -36,6 +38,9 @@ type Log struct {
 // Stats counts what the log did since the store opened, for metrics.
 type Stats struct {
 	Appends, Events, Conflicts, Duplicates, Rejected atomic.Uint64
+	// Joins counts organisations that joined a pathway they were not
+	// party to by starting their own care (events.StartsCare).
+	Joins atomic.Uint64
 }
 
 // Stats returns the log's counters.

@@ -334,9 +334,28 @@ func (f *folder) quarantine(e *events.Envelope, q *events.Quarantined) error {
 	return nil
 }
 
-// redactSubject takes long numbers out of a subject for a log line: a
-// forged subject may hold anything.
-func redactSubject(s string) string { return events.SafeDetail(errors.New(s)) }
+// redactSubject makes a subject fit for a log line: a pathway's subject
+// holds no personal data, but a forged one may hold anything, so its
+// tokens with five digits in a row are left out.
+func redactSubject(s string) string {
+	if _, _, ok := SubjectPathway(s); ok {
+		return s
+	}
+	tokens := strings.Split(s, ".")
+	for i, tok := range tokens {
+		run := 0
+		for _, c := range tok {
+			if run = run + 1; c < '0' || c > '9' {
+				run = 0
+			}
+			if run >= 5 {
+				tokens[i] = "…"
+				break
+			}
+		}
+	}
+	return strings.Join(tokens, ".")
+}
 
 // changePast applies a decision about a quarantined message to the book,
 // and folds the pathway again after an event that changes its past.
@@ -417,6 +436,16 @@ func (s *Log) readable(ctx context.Context, q *Quarantine) (bool, error) {
 	evs := s.decodeStored(m)
 	_, standIn := StandIn(&evs[0])
 	return !standIn, nil
+}
+
+// Readable reports whether this build takes in the quarantined message
+// at seq now (it decodes and validates): what a take-in decision needs.
+func (h *Host) Readable(ctx context.Context, seq uint64) (bool, error) {
+	q, ok := h.book.Load().get(seq)
+	if !ok {
+		return false, ErrNoQuarantine
+	}
+	return h.s.readable(ctx, &q)
 }
 
 // standInFor reads the stored message at seq and returns its stand-in

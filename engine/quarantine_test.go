@@ -338,3 +338,43 @@ func TestReactSkipsQuarantined(t *testing.T) {
 		t.Errorf("reactor's last event: seq %d; want %d (a projection's failure is the projection's)", seen[len(seen)-1], failing)
 	}
 }
+
+// A busy log is never quite caught up with; a projection that keeps
+// reaching the ends it read is live, not stale.
+func TestHostFreshUnderLoad(t *testing.T) {
+	s := openStore(t, engine.Config{Durability: engine.Bulk})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := s.Log().NewHost("busy-v1", newHistories(), engine.HostOptions{Watch: 20 * time.Millisecond, StaleAfter: 2 * time.Second})
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	<-h.Ready()
+	waitState(t, h, engine.Live)
+	stop := make(chan struct{})
+	writers := make(chan struct{})
+	go func() {
+		defer close(writers)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				admitted(t, s)
+			}
+		}
+	}()
+	stale := 0
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if st := h.Status(); st.Stale {
+			stale++
+			t.Logf("stale: %+v", st)
+		}
+	}
+	close(stop)
+	<-writers
+	if stale > 0 {
+		t.Errorf("stale in %d of 30 samples while the log grew and the projection kept up; want none", stale)
+	}
+	cancel()
+	<-done
+}

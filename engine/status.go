@@ -76,10 +76,34 @@ type watch struct {
 	checkedAt time.Time
 	checkErr  error
 	asOf      time.Time
-	last      uint64    // applied at the last move
-	movedAt   time.Time // when applied last moved
-	stopped   bool
-	stopErr   error
+	// ends are the log's ends read and not yet reached, oldest first:
+	// reaching one means the projection held the log as of its reading,
+	// even if the log has grown since (a busy log is never quite caught).
+	ends    []logEnd
+	last    uint64    // applied at the last move
+	movedAt time.Time // when applied last moved
+	stopped bool
+	stopErr error
+}
+
+type logEnd struct {
+	seq uint64
+	at  time.Time
+}
+
+// maxEnds bounds the readings kept while the projection stands still.
+const maxEnds = 64
+
+// reached moves asOf to the latest reading of the log's end that applied
+// covers.
+func (w *watch) reached(applied uint64) {
+	i := 0
+	for ; i < len(w.ends) && w.ends[i].seq <= applied; i++ {
+		if w.ends[i].at.After(w.asOf) {
+			w.asOf = w.ends[i].at
+		}
+	}
+	w.ends = w.ends[i:]
 }
 
 func (w *watch) start(applied, target uint64) {
@@ -105,6 +129,7 @@ func (w *watch) applied(seq uint64, atEnd bool) {
 	if atEnd {
 		w.asOf = now
 	}
+	w.reached(seq)
 	if seq > w.logEnd {
 		w.logEnd = seq
 	}
@@ -119,9 +144,14 @@ func (w *watch) checked(end uint64, at time.Time, applied uint64, err error) {
 		return
 	}
 	w.logEnd, w.checkedAt = max(end, w.logEnd), at
-	if w.started && applied >= end && at.After(w.asOf) {
-		w.asOf = at
+	if !w.started {
+		return
 	}
+	if len(w.ends) == maxEnds {
+		w.ends = w.ends[1:]
+	}
+	w.ends = append(w.ends, logEnd{end, at})
+	w.reached(max(applied, w.last))
 }
 
 func (w *watch) stop(err error, shutdown bool) {

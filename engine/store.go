@@ -50,7 +50,10 @@ var (
 //   - PathwayIndex: patient, episode and document → pathway;
 //   - Vault: pseudonyms, sealed identities and the patient keys;
 //   - Reactors: durable reactions to events, and the deadline scheduler;
-//   - Subscribers: the NATS users that may subscribe to alerts.
+//   - Subscribers: the NATS users that may subscribe to alerts;
+//   - AccessLog: who read which pathway, and who joined one.
+//   - Journal and Bucket: a stream and a key-value bucket of an adapter's
+//     own.
 //
 // Every handle lives as long as the Store; Close stops them all.
 type Store struct {
@@ -61,6 +64,7 @@ type Store struct {
 	index    *PathwayIndex
 	vault    *Vault
 	reactors *Reactors
+	access   *AccessLog
 
 	closeOnce sync.Once
 }
@@ -130,6 +134,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.index = &PathwayIndex{conn: c, vault: s.vault}
 	s.eventLog.pathways = s.index
 	s.reactors = &Reactors{log: s.eventLog}
+	s.access = &AccessLog{}
+	s.eventLog.access = s.access
 	if cfg.URL == "" {
 		if err := s.startEmbedded(); err != nil {
 			return nil, err
@@ -164,6 +170,9 @@ func (s *Store) setup(ctx context.Context) error {
 		return err
 	}
 	if err := s.inbox.setup(ctx); err != nil {
+		return err
+	}
+	if err := s.setupAccess(ctx); err != nil {
 		return err
 	}
 	if s.index.kv, err = s.bucket(ctx, PathwayIndexKV, "patient pseudonym and episode → pathway", 1); err != nil {
@@ -230,10 +239,13 @@ func (s *conn) bucket(ctx context.Context, name, desc string, history uint8) (je
 	return kv, nil
 }
 
-// Conn returns the NATS connection, for subscribers and other streams.
+// Conn returns the NATS connection. Stafet's own packages go through the
+// handles; this is for the benchmark's raw JetStream side and for tests
+// that look behind them.
 func (s *Store) Conn() *nats.Conn { return s.nc }
 
-// JetStream returns the JetStream context.
+// JetStream returns the JetStream context, for tests that look behind the
+// handles.
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
 
 // loadOrCreateSecret reads the deployment secret from dir/secret, creating

@@ -17,6 +17,7 @@ import (
 // RuleError.Rule that Decide returns, and what it means.
 var ruleMeanings = map[string]string{
 	"already-open":            "A pathway is opened once: PathwayOpened on an open pathway.",
+	"not-party":               "An organisation that is not party to the pathway (events.Parties) joins it only by starting its own care: an admission to itself or a transfer to it (a handoff offered to it makes it a party). Anything else it sends (a death, a discharge, a leave, a cancellation, a merge, a transfer away) is refused (docs/security.md).",
 	"closed":                  "Nothing but a Correction follows PathwayClosed.",
 	"not-admitted":            "A transfer, leave, expected discharge, ready-for-discharge or discharge needs the patient in hospital.",
 	"not-admitting-hospital":  "Only the hospital that holds the stay sends those events.",
@@ -47,7 +48,7 @@ var ruleMeanings = map[string]string{
 
 // ruleOrder is the order of the rules table: roughly the life of a pathway.
 var ruleOrder = []string{
-	"already-open", "closed", "not-admitted", "not-admitting-hospital", "already-on-leave", "not-on-leave",
+	"already-open", "not-party", "closed", "not-admitted", "not-admitting-hospital", "already-on-leave", "not-on-leave",
 	"already-dead", "patient-dead", "offer-id-unique", "already-holds", "only-addressee-answers", "one-holder",
 	"only-sender-withdraws", "unknown-offer", "offer-not-pending", "only-holder-releases", "document-kind-fixed",
 	"unknown-document", "merge-into-this-patient", "link-this-patient", "already-linked", "unknown-event", "correct-a-correction", "correct-opening",

@@ -41,11 +41,13 @@ func ExampleDecide() {
 		&events.HandoffOffered{Offer: "offer-1", From: hospital, To: municipality, What: events.HomeCare},
 	)
 
-	// Only the addressee answers an offer.
-	err := run(events.Kommune("0730"), &events.HandoffAccepted{Offer: "offer-1", By: events.Kommune("0730")})
+	// Only the addressee answers an offer; an organisation that is not
+	// party to the pathway may say nothing on it but start its own care.
 	var rule *events.RuleError
-	if errors.As(err, &rule) {
-		fmt.Println("refused:", rule.Rule)
+	for _, by := range []events.OrgID{hospital, events.Kommune("0730")} {
+		if err := run(by, &events.HandoffAccepted{Offer: "offer-1", By: by}); errors.As(err, &rule) {
+			fmt.Println("refused:", rule.Rule)
+		}
 	}
 	_ = run(municipality, &events.HandoffAccepted{Offer: "offer-1", By: municipality})
 
@@ -60,6 +62,7 @@ func ExampleDecide() {
 	// appended PatientAdmitted
 	// appended HandoffOffered
 	// refused: only-addressee-answers
+	// refused: not-party
 	// appended HandoffAccepted
 	// appended PatientDischarged
 	// home care: kommune:0751 admitted: false

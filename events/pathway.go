@@ -47,7 +47,12 @@ type Pathway struct {
 	died         bool
 	holders      map[Responsibility]OrgID
 	offers       map[string]*Offer
-	documents    map[string]DocumentKind
+	// parties are the organisations the live events name (Parties): who
+	// may write to the pathway without starting care of its own.
+	parties map[OrgID]bool
+	// closedAt is the valid time of the PathwayClosed.
+	closedAt  time.Time
+	documents map[string]DocumentKind
 	// links maps each identity a live PatientIdentityLinked joined to
 	// this pathway's patient (either side of it) to that event and the
 	// pathway it named.
@@ -95,6 +100,7 @@ func newPathway() *Pathway {
 	return &Pathway{
 		holders:      make(map[Responsibility]OrgID),
 		offers:       make(map[string]*Offer),
+		parties:      make(map[OrgID]bool),
 		documents:    make(map[string]DocumentKind),
 		links:        make(map[PatientRef]link),
 		events:       make(map[uuid.UUID]Type),
@@ -210,6 +216,10 @@ func (p *Pathway) evolve(e *Envelope) {
 	if p.annulled[e.ID] || p.annulledSeqs[e.Seq] {
 		return
 	}
+	var buf [4]OrgID
+	for _, org := range e.parties(buf[:0]) {
+		p.parties[org] = true
+	}
 	switch v := e.Payload.(type) {
 	case *PathwayOpened:
 		p.id, p.opened, p.cluster, p.patient = e.Pathway, true, v.Cluster, v.Patient
@@ -252,7 +262,7 @@ func (p *Pathway) evolve(e *Envelope) {
 	case *DocumentRequested:
 		p.documents[v.Document] = v.Kind
 	case *PathwayClosed:
-		p.closed = true
+		p.closed, p.closedAt = true, e.OccurredAt
 	case *PatientIdentityLinked:
 		for _, r := range []PatientRef{v.Patient, v.Other} {
 			if r != p.patient {
@@ -355,6 +365,9 @@ func (p *Pathway) check(cmd Command, pl Payload) (Payload, error) {
 	}
 	if !p.opened {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownPathway, cmd.Pathway)
+	}
+	if err := p.MayWrite(cmd.Actor.Org, pl); err != nil {
+		return nil, err
 	}
 	if c, ok := pl.(*Correction); ok {
 		return pl, p.checkCorrection(c)
@@ -611,6 +624,7 @@ func (c Command) Corrects() bool {
 func (p *Pathway) clone() *Pathway {
 	c := *p
 	c.holders = maps.Clone(p.holders)
+	c.parties = maps.Clone(p.parties)
 	c.documents = maps.Clone(p.documents)
 	c.links = maps.Clone(p.links)
 	c.events = maps.Clone(p.events)

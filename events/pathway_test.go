@@ -164,7 +164,7 @@ func TestDecideRules(t *testing.T) {
 				return command(&events.HandoffRejected{Offer: "o1", By: auh, Reason: "no"})
 			}, "only-addressee-answers"},
 		{"only-addressee-answers/actor-is-not-by", []events.Payload{opened(), offered("o1", auh, aarhus, events.HomeCare)},
-			func([]events.Envelope) events.Command { return by(randersK, command(accepted("o1", aarhus))) }, "only-addressee-answers"},
+			func([]events.Envelope) events.Command { return by(gp, command(accepted("o1", aarhus))) }, "only-addressee-answers"},
 		{"one-holder", []events.Payload{
 			opened(), offered("o1", auh, aarhus, events.HomeCare), accepted("o1", aarhus),
 			offered("o2", auh, randersK, events.HomeCare),
@@ -176,8 +176,32 @@ func TestDecideRules(t *testing.T) {
 			}, "only-sender-withdraws"},
 		{"only-sender-withdraws/actor-is-not-by", []events.Payload{opened(), offered("o1", auh, aarhus, events.HomeCare)},
 			func([]events.Envelope) events.Command {
-				return by(randers, command(&events.HandoffWithdrawn{Offer: "o1", By: auh}))
+				return by(aarhus, command(&events.HandoffWithdrawn{Offer: "o1", By: auh}))
 			}, "only-sender-withdraws"},
+		{"not-party/death", []events.Payload{opened(), admitted(auh)},
+			func([]events.Envelope) events.Command {
+				return by(randers, command(&events.PatientDied{Place: randers}))
+			}, "not-party"},
+		{"not-party/discharge-of-another-hospital", []events.Payload{opened(), admitted(auh)},
+			func([]events.Envelope) events.Command { return by(randers, command(discharged(auh))) }, "not-party"},
+		{"not-party/cancellation", []events.Payload{opened(), admitted(auh)},
+			func(h []events.Envelope) events.Command { return by(randers, command(annul(h[1].ID))) }, "not-party"},
+		{"not-party/transfer-away", []events.Payload{opened(), admitted(auh)},
+			func([]events.Envelope) events.Command {
+				return by(randers, command(&events.PatientTransferred{From: auh, To: events.SOR("6620000000009")}))
+			}, "not-party"},
+		{"not-party/link", []events.Payload{opened()},
+			func([]events.Envelope) events.Command {
+				return by(randers, command(&events.PatientIdentityLinked{Patient: patient, Other: other, Reason: "HL7 A40"}))
+			}, "not-party"},
+		{"not-party/offer", []events.Payload{opened(), admitted(auh)},
+			func([]events.Envelope) events.Command {
+				return by(randersK, command(offered("o1", randersK, aarhus, events.HomeCare)))
+			}, "not-party"},
+		{"not-party/annulled-admission-gives-no-standing", []events.Payload{opened(), admitted(randers), annulFirstAdmission},
+			func([]events.Envelope) events.Command {
+				return by(randers, command(&events.LeaveStarted{Hospital: randers}))
+			}, "not-party"},
 		{"unknown-offer/accept", []events.Payload{opened()},
 			func([]events.Envelope) events.Command { return command(accepted("o9", aarhus)) }, "unknown-offer"},
 		{"unknown-offer/withdraw", []events.Payload{opened()},

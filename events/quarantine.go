@@ -86,20 +86,25 @@ func Hash(data []byte) string {
 }
 
 var (
-	quoted     = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^']{2,}'|\x60[^\x60]*\x60`)
-	longNumber = regexp.MustCompile(`[0-9][0-9-]{4,}`)
+	// Quoted text: double quotes, back quotes, and single quotes around a
+	// word (a decoder's 'o' of one character stays).
+	quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^'\s]{2,}'|\x60[^\x60]*\x60`)
+	// A number of five or more digits, or a CPR number with its dash, not
+	// part of a longer token (an id's digits stay).
+	longNumber = regexp.MustCompile(`(^|[^0-9A-Za-z_-])([0-9]{6}-[0-9]{4}|[0-9]{5,})($|[^0-9A-Za-z_-])`)
 )
 
 // SafeDetail is an error's text fit for a quarantine record, a log line
 // or a metric: a decoder's error may quote the value it choked on (a
-// name, a CPR number as a JSON number), so quoted text and runs of five
-// or more digits are replaced by "…", and the text is cut at 300 bytes.
+// name, a CPR number as a JSON number), so quoted text and numbers of five
+// or more digits are replaced by "…" (digits within an id stay), and the
+// text is cut at 300 bytes.
 func SafeDetail(err error) string {
 	if err == nil {
 		return ""
 	}
 	s := quoted.ReplaceAllString(err.Error(), `"…"`)
-	s = longNumber.ReplaceAllString(s, "…")
+	s = longNumber.ReplaceAllString(s, "${1}…${3}")
 	if len(s) > 300 {
 		s = strings.ToValidUTF8(s[:300], "") + "…"
 	}

@@ -61,6 +61,10 @@ func TestSafeDetail(t *testing.T) {
 		{"CPR with dash", `bad patient 250947-9989`, `bad patient …`},
 		{"single quote character stays", `invalid character 'o' in literal null`, `invalid character 'o' in literal null`},
 		{"short numbers stay", `schema 7, this build knows up to 1`, `schema 7, this build knows up to 1`},
+		{"ids stay", `pathway 01957f2a-6c00-7000-8000-000000000001 at seq 135`, `pathway 01957f2a-6c00-7000-8000-000000000001 at seq 135`},
+		{"quoted expectation stays", `invalid character 'o' in literal null (expecting 'u')`, `invalid character 'o' in literal null (expecting 'u')`},
+		{"number at the end", `patient 2509479989`, `patient …`},
+		{"a quoted word", `unknown 'Teleported' here`, `unknown "…" here`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@
 //	stafet nkey new FILE
 //	stafet dead-letters list|show SEQ|replay SEQ [-body FILE]
 //	stafet messages [-dead] [-sender S] [-code C] … | show SEQ | reprocess | channels
+//	stafet quarantine list [-all]|show SEQ|resolve SEQ -take-in|-annul REASON
 //	stafet rebuild
 //	stafet translate -from hl7v2|medcom FILE...
 //	stafet simulate [-rate N] [-duration D] [-seed S] [-time-scale X]
@@ -66,6 +67,7 @@ func commands() []command {
 		{"nkey", "nkey new FILE: make a NATS user key (seed in FILE, mode 0600) and print its public key", cmdNkey},
 		{"dead-letters", "dead-letters list | show SEQ | replay SEQ [-body FILE]", cmdDeadLetters},
 		{"messages", "messages [-dead] [-channel C] [-sender S] [-code C] [-from T] … | show SEQ | reprocess [SEQ…|flags] | channels: the message browser", cmdMessages},
+		{"quarantine", "quarantine list [-all] | show SEQ | resolve SEQ -take-in | -annul REASON", cmdQuarantine},
 		{"rebuild", "rebuild: rebuild the projections beside the serving ones, with progress", cmdRebuild},
 		{"translate", "translate -from hl7v2|medcom FILE...: print the events each message yields", cmdTranslate},
 		{"simulate", "simulate: drive a running stafetd with a realistic national workload", cmdSimulate},

@@ -80,23 +80,33 @@ func TestTranslate(t *testing.T) {
 	}
 }
 
-// TestReadCommands runs the read commands against the real API on a real
-// store with hosted projections.
-func TestReadCommands(t *testing.T) {
+// cliServer is a running API over a real store with hosted projections:
+// the server the CLI's commands talk to.
+type cliServer struct {
+	store    *engine.Store
+	host     *engine.Host
+	in       *ingest.Ingest
+	receipts *engine.ReceiptIndex
+	url      string
+	admin    string
+}
+
+func newCLIServer(t *testing.T) *cliServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	store, err := engine.Open(ctx, engine.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
 	set, _ := projections.NewSet(projections.DefaultRules())
 	host := store.Log().NewHost("cli-test", set, engine.HostOptions{})
 	go host.Run(ctx)
 	<-host.Ready()
 	dir, _ := events.NewDirectory(nil)
 	admin := "operator-token-for-tests"
-	tokens, err := httpapi.NewTokens(ctx, store.JetStream(), admin, 1)
+	tokens, err := httpapi.NewTokens(ctx, store, admin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,27 +115,42 @@ func TestReadCommands(t *testing.T) {
 	go receipts.Run(ctx)
 	<-receipts.Ready()
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: store, Tokens: tokens, Directory: dir, Projections: host, Ingest: in, Receipts: receipts, Rules: projections.DefaultRules()}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return &cliServer{store: store, host: host, in: in, receipts: receipts, url: srv.URL, admin: admin}
+}
 
+func (c *cliServer) waitApplied(t *testing.T) {
+	t.Helper()
+	last, _ := c.store.Log().LastSeq(context.Background())
+	for deadline := time.Now().Add(10 * time.Second); c.host.Applied() < last; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("projections at %d; want %d", c.host.Applied(), last)
+		}
+	}
+}
+
+// TestReadCommands runs the read commands against the real API on a real
+// store with hosted projections.
+func TestReadCommands(t *testing.T) {
+	ctx := context.Background()
+	c := newCLIServer(t)
+	store, admin, in, receipts := c.store, c.admin, c.in, c.receipts
 	hospital, aarhus := events.SOR("6620000000001"), events.Kommune("0751")
 	ref, _ := store.Vault().Ref("0102030405")
 	pw := events.NewID()
 	t0 := time.Now().Add(-48 * time.Hour).UTC()
-	for _, c := range []events.Command{
+	for _, cmd := range []events.Command{
 		{Pathway: pw, Actor: events.Actor{Org: hospital}, OccurredAt: t0, Payloads: []events.Payload{
 			&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: aarhus},
 			&events.PatientAdmitted{Hospital: hospital, Class: events.Inpatient}}},
 		{Pathway: pw, Actor: events.Actor{Org: hospital}, OccurredAt: t0.Add(time.Hour), Payloads: []events.Payload{
 			&events.HandoffOffered{Offer: "o1", From: hospital, To: aarhus, What: events.HomeCare, Deadline: t0.Add(5 * time.Hour)}}},
 	} {
-		if _, err := store.Log().Execute(ctx, c); err != nil {
+		if _, err := store.Log().Execute(ctx, cmd); err != nil {
 			t.Fatal(err)
 		}
 	}
-	last, _ := store.Log().LastSeq(ctx)
-	for host.Applied() < last {
-		time.Sleep(5 * time.Millisecond)
-	}
+	c.waitApplied(t)
 	// A message from a hospital the directory does not know: a dead letter.
 	bad, err := os.ReadFile("../../adapters/translate/hl7v2/testdata/adt/err_unknown_organisation.hl7")
 	if err != nil {
@@ -145,14 +170,14 @@ func TestReadCommands(t *testing.T) {
 		}
 	}
 
-	admin2 := map[string]string{"STAFET_URL": srv.URL, "STAFET_TOKEN": admin}
+	admin2 := map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": admin}
 	code, out, _ := runCLI(t, admin2, "token", "issue", "-org", "Aarhus")
 	tok := strings.TrimSpace(out)
 	if code != 0 || !strings.HasPrefix(tok, "stf_") {
 		t.Fatalf("token issue: exit %d, %q", code, out)
 	}
-	org := map[string]string{"STAFET_URL": srv.URL, "STAFET_TOKEN": tok}
-	byAddr := map[string]string{"STAFET_HTTP_ADDR": strings.TrimPrefix(srv.URL, "http://"), "STAFET_ADMIN_TOKEN": admin}
+	org := map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": tok}
+	byAddr := map[string]string{"STAFET_HTTP_ADDR": strings.TrimPrefix(c.url, "http://"), "STAFET_ADMIN_TOKEN": admin}
 	down := map[string]string{"STAFET_HTTP_ADDR": "127.0.0.1:1", "STAFET_TOKEN": admin}
 	id := pw.String()
 	tests := []struct {
@@ -186,7 +211,7 @@ func TestReadCommands(t *testing.T) {
 		{"reprocessing what has not been fixed", admin2, []string{"messages", "reprocess", seq}, 0, []string{"fails again: unknown-organisation", "Reprocessed 1: 0 went through"}, nil, nil},
 		{"a bad answer names the flag", admin2, []string{"messages", "-answer", "OK"}, 1, nil, []string{"-answer: want AA, AE or AR"}, nil},
 		{"a server that is not there", down, []string{"gaps"}, 1, nil, []string{"cannot reach stafetd at http://127.0.0.1:1 (from STAFET_HTTP_ADDR)", "is it running"}, nil},
-		{"a bad token", map[string]string{"STAFET_URL": srv.URL, "STAFET_TOKEN": "wrong"}, []string{"gaps"}, 1, nil, []string{"401", "STAFET_TOKEN"}, nil},
+		{"a bad token", map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": "wrong"}, []string{"gaps"}, 1, nil, []string{"401", "STAFET_TOKEN"}, nil},
 		{"an offer accepted", org, []string{"offer", "accept", id[len(id)-8:], "o1"}, 0, []string{"Accepted: recorded on pathway " + id}, nil, nil},
 		{"a rejection needs its reason", org, []string{"offer", "reject", id, "o1"}, 1, nil, []string{"-reason: missing"}, nil},
 	}
@@ -240,5 +265,62 @@ func TestServerURL(t *testing.T) {
 				t.Errorf("mllpAddr: got %s; want %s", got, tt.mllp)
 			}
 		})
+	}
+}
+
+func TestQuarantineAndRebuildCommands(t *testing.T) {
+	c := newCLIServer(t)
+	vars := map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": c.admin}
+	ack, err := c.store.JetStream().Publish(context.Background(), "stafet.ev.aarhus.garbage", []byte("not an event"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.waitApplied(t)
+	seq := strconv.FormatUint(ack.Sequence, 10)
+	code, out, errOut := runCLI(t, vars, "quarantine", "list")
+	if code != 0 || !strings.Contains(out, "undecodable") || !strings.Contains(out, "stafet.ev.aarhus.garbage") {
+		t.Errorf("quarantine list: exit %d, %q %q; want the garbage, undecodable", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, vars, "quarantine", "show", seq)
+	if code != 0 || !strings.Contains(out, `"readable": false`) || !strings.Contains(out, "sha256:") {
+		t.Errorf("quarantine show: exit %d, %q", code, out)
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"neither decision", []string{"quarantine", "resolve", seq}, 1, "-take-in or -annul"},
+		{"take in what cannot be read", []string{"quarantine", "resolve", seq, "-take-in"}, 1, "cannot read"},
+		{"annul", []string{"quarantine", "resolve", seq, "-annul", "published by hand"}, 0, "annulled at seq"},
+		{"annul again", []string{"quarantine", "resolve", seq, "-annul", "twice"}, 1, "409"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, vars, tt.args...)
+			if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+				t.Errorf("exit %d, %q %q; want %d and %q", code, out, errOut, tt.code, tt.want)
+			}
+		})
+	}
+	if code, out, _ := runCLI(t, vars, "quarantine", "list"); code != 0 || strings.Contains(out, "garbage") {
+		t.Errorf("after the annulment: exit %d, %q; want nothing open", code, out)
+	}
+	code, out, errOut = runCLI(t, vars, "rebuild")
+	if code != 0 || !strings.Contains(out, "same: true — replaying the whole log again gave byte for byte the state that was serving") {
+		t.Errorf("rebuild: exit %d, %q %q; want success and what same means", code, out, errOut)
+	}
+	// A stafetd that cannot rebuild: exit status 1 and the reason.
+	dir, _ := events.NewDirectory(nil)
+	tokens, err := httpapi.NewTokens(context.Background(), c.store, c.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := httptest.NewServer(httpapi.New(httpapi.Config{Store: c.store, Tokens: tokens, Directory: dir}))
+	defer bare.Close()
+	code, _, errOut = runCLI(t, map[string]string{"STAFET_URL": bare.URL, "STAFET_TOKEN": c.admin}, "rebuild")
+	if code != 1 || !strings.Contains(errOut, "rebuild failed") || !strings.Contains(errOut, "unchanged") {
+		t.Errorf("rebuild without projections: exit %d, %q; want 1 and the reason", code, errOut)
 	}
 }

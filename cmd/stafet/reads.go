@@ -147,25 +147,60 @@ func cmdRebuild(ctx context.Context, e env) error {
 		return err
 	}
 	var last json.RawMessage
+	var end rebuildLine
 	err = c.lines(ctx, "POST", "/v1/admin/rebuild", func(line []byte) error {
-		var l struct {
-			Type                string
-			Done, Total, Events uint64
-			Rate                float64
-			ETASeconds          float64 `json:"eta_seconds"`
-		}
+		var l rebuildLine
 		json.Unmarshal(line, &l)
-		last = append(last[:0], line...)
 		if l.Type == "progress" && !*asJSON {
 			fmt.Fprintf(e.stderr, "\r%s %d/%d events  %.0f/s  ETA %s   ", bar(l.Done, l.Total, 30), l.Done, l.Total, l.Rate, (time.Duration(l.ETASeconds) * time.Second).String())
+		}
+		if l.Type != "progress" {
+			last, end = append(last[:0], line...), l
 		}
 		return nil
 	})
 	fmt.Fprintln(e.stderr)
 	if err != nil {
-		return err
+		return fmt.Errorf("rebuild failed: %w; the serving projections are unchanged", err)
 	}
-	return printJSON(e.stdout, last)
+	switch end.Type {
+	case "report":
+	case "error":
+		return fmt.Errorf("rebuild failed: %s; the serving projections are unchanged", end.Detail)
+	default:
+		return fmt.Errorf("rebuild failed: the answer ended without a report (the connection dropped?); the serving projections are unchanged")
+	}
+	if *asJSON {
+		return printJSON(e.stdout, last)
+	}
+	fmt.Fprintf(e.stdout, "Rebuilt from %d events of the log, up to seq %d, in %.1f s; the rebuilt projections now serve.\n", end.Events, end.Done, end.ElapsedSeconds)
+	switch {
+	case end.Same == nil:
+		fmt.Fprintln(e.stdout, "same: not compared (the projections take no snapshots).")
+	case *end.Same:
+		fmt.Fprintln(e.stdout, "same: true — replaying the whole log again gave byte for byte the state that was serving,\nbuilt event by event and from checkpoints: nothing had drifted.")
+	default:
+		fmt.Fprintln(e.stdout, "same: false — the rebuilt state differs from the one that was serving; the rebuilt one serves now.\nExpected after a change of rules or of a projection's code; otherwise the serving state had drifted:\nkeep this output and report it.")
+		if end.Diff != "" {
+			fmt.Fprintln(e.stdout, end.Diff)
+		}
+	}
+	if end.Quarantined > 0 {
+		fmt.Fprintf(e.stdout, "%d stored messages are quarantined and not in the projections: stafet quarantine list.\n", end.Quarantined)
+	}
+	return nil
+}
+
+// rebuildLine is a line of POST /v1/admin/rebuild's answer.
+type rebuildLine struct {
+	Type                string
+	Done, Total, Events uint64
+	Rate                float64
+	ETASeconds          float64 `json:"eta_seconds"`
+	ElapsedSeconds      float64 `json:"elapsed_seconds"`
+	Same                *bool
+	Diff, Detail        string
+	Quarantined         int
 }
 
 func bar(done, total uint64, width int) string {

@@ -29,7 +29,7 @@ func TestTokenWithNATSUser(t *testing.T) {
 	}
 	defer store.Close()
 	admin := "operator-token-for-tests"
-	tokens, err := httpapi.NewTokens(ctx, store.JetStream(), admin, 1)
+	tokens, err := httpapi.NewTokens(ctx, store, admin)
 	if err != nil {
 		t.Fatal(err)
 	}

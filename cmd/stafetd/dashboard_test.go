@@ -50,20 +50,10 @@ func TestDashboard(t *testing.T) {
 	// simulator runs, so there are gaps all over the country.
 	const scale = 600
 	dir := t.TempDir()
-	rules, err := simulator.Rules(scale)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range map[string][]byte{"organisations.json": simulator.Organisations(), "rules.json": rules} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	const admin = "dashboard-test-operator-token"
-	svc, _ := startService(t, filepath.Join(dir, "data"), map[string]string{
-		"STAFET_ORGANISATIONS": filepath.Join(dir, "organisations.json"), "STAFET_RULES": filepath.Join(dir, "rules.json"),
-		"STAFET_ADMIN_TOKEN": admin, "STAFET_DURABILITY": "bulk",
-	})
+	env := simulatorFiles(t, dir, scale)
+	env["STAFET_ADMIN_TOKEN"], env["STAFET_DURABILITY"] = admin, "bulk"
+	svc, _ := startService(t, filepath.Join(dir, "data"), env)
 	base := "http://" + svc.httpAddr.String()
 	waitReady(t, base)
 	checkServesPage(t, base)
@@ -252,6 +242,9 @@ func TestDashboard(t *testing.T) {
 		if other.has("svg.timeline") {
 			t.Error("a timeline is drawn for a forbidden pathway")
 		}
+		if page := other.text("main"); strings.Contains(page, patientName) || strings.Contains(page, "120547-1234") {
+			t.Error("Samsø, not party to the pathway, sees the patient's name or CPR number")
+		}
 		other.screenshot("forbidden")
 
 		// Its overview: its own cluster, and tiles without figures for the
@@ -282,13 +275,14 @@ func TestDashboard(t *testing.T) {
 		}
 		w.audit()
 		w.screenshot("pathway-party")
-		// The operator, party to no pathway, reads by pseudonym.
+		// The operator's dashboard shows pseudonyms (the API would show the
+		// name; running the service needs none).
 		o := tab.with(t)
 		o.open(front, "#/pathway/"+pw)
 		if page := o.text("main"); strings.Contains(page, patientName) || strings.Contains(page, "1205471234") || strings.Contains(page, "120547-1234") {
 			t.Error("the operator's pathway page shows the patient's name or CPR number")
 		}
-		if !o.has("#patient-identity") && !strings.Contains(o.text("main"), "operatøren er ikke part") {
+		if o.has("#patient-identity") || !strings.Contains(o.text("#patient-pseudonym"), "operatørens dashboard viser ikke navne") {
 			t.Errorf("the operator's page does not say why the patient is a pseudonym: %.300s", o.text("main"))
 		}
 		// Every identity read is in the parties' access log.
@@ -482,8 +476,50 @@ func TestDashboard(t *testing.T) {
 			o.screenshot("figures-" + c.month)
 		}
 	})
+	// Last: it stops the projections for good.
+	t.Run("a banner and no Live while the projections are stopped", func(t *testing.T) {
+		s := b.tab(t, "operator-stale")
+		s.signIn(front, admin)
+		s.open(front, "#/gaps")
+		s.waitFor(`document.getElementById('live').dataset.status === 'open'`)
+		if !s.has("#health-banner[hidden]") {
+			t.Errorf("banner shown while live: %q", s.text("#health-text"))
+		}
+		svc.stopProjections()
+		// The next read says it is stale: the view re-fetches on the
+		// health check, or here at once.
+		s.open(front, "#/")
+		s.waitFor(`!document.getElementById('health-banner').hidden && document.getElementById('live').dataset.status === 'stale'`)
+		if got := s.text("#health-text"); !strings.Contains(got, "Forældede data") || !strings.Contains(got, "er stoppet") {
+			t.Errorf("banner %q; want it to say the data is stale and the views stopped", got)
+		}
+		if got := s.text("#live-text"); strings.Contains(got, "forbundet") || !strings.Contains(got, "Ikke live") {
+			t.Errorf("live indicator %q; want it not to say Live", got)
+		}
+		if got := s.eval(`getComputedStyle(document.getElementById('health-banner')).display`); got == "none" {
+			t.Error("the banner is in the page but not displayed")
+		}
+		s.audit()
+		s.screenshot("stale")
+	})
 	b.checkConsole(t)
 	t.Logf("dashboard test took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// simulatorFiles writes the simulator's organisations and its rules at a
+// time scale into dir, and returns the settings that name them.
+func simulatorFiles(t *testing.T, dir string, scale float64) map[string]string {
+	t.Helper()
+	rules, err := simulator.Rules(scale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"organisations.json": simulator.Organisations(), "rules.json": rules} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return map[string]string{"STAFET_ORGANISATIONS": filepath.Join(dir, "organisations.json"), "STAFET_RULES": filepath.Join(dir, "rules.json")}
 }
 
 // checkServesPage checks that stafetd itself serves the dashboard.

@@ -108,7 +108,7 @@ func waitHostReady(t *testing.T, svc *service) (failed bool) {
 			t.Fatal("projections not ready in 20s")
 		case <-time.After(20 * time.Millisecond):
 		}
-		if svc.projFailed.Load() {
+		if svc.host.Status().State == engine.Stopped {
 			return true
 		}
 	}

@@ -93,7 +93,7 @@ func TestServiceStartsServesAndStops(t *testing.T) {
 	svc, stop := startService(t, dir, nil)
 	base := "http://" + svc.httpAddr.String()
 	waitReady(t, base)
-	if code, body := get(t, base+"/healthz", ""); code != 200 || !strings.Contains(body, "ok") {
+	if code, body := get(t, base+"/healthz", ""); code != 200 || !strings.Contains(body, `"status": "live"`) {
 		t.Errorf("healthz: got %d %s", code, body)
 	}
 	if code, _ := get(t, base+"/metrics", ""); code != 401 {

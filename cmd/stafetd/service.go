@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,8 +47,10 @@ type service struct {
 	httpAddr net.Addr
 	mllpAddr net.Addr
 	registry *prometheus.Registry
-	// projFailed is set when the projections host stopped on an error.
-	projFailed atomic.Bool
+	monitor  *engine.Monitor
+	// stopProjections ends the projection host alone (tests: a view that
+	// stops being current while the service goes on).
+	stopProjections context.CancelFunc
 }
 
 // run starts everything, reports the running service on started (if not
@@ -103,6 +104,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		Formats: map[string]alerts.Formatter{fhir.Format: svc.notifier}}); err != nil {
 		return err
 	}
+	svc.monitor = svc.store.NewMonitor([]*engine.Host{svc.host}, engine.MonitorOptions{Reactors: []string{alerts.Reactor, policiesReactor}})
 	if err := httpapi.RegisterMetrics(svc.registry, svc.store.Log(), svc.host); err != nil {
 		return err
 	}
@@ -111,30 +113,39 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
+	// Each component says once that it stopped: a shutdown reads as one
+	// line per component, not as the failures of the work it was doing.
 	goRun := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f(ctx); err != nil && ctx.Err() == nil {
+			err := f(ctx)
+			if err != nil && ctx.Err() == nil {
 				errs <- fmt.Errorf("%s: %w", name, err)
+				return
+			}
+			if ctx.Err() != nil {
+				log.Info("stopped", "component", name)
 			}
 		}()
 	}
-	goRun("projections", func(ctx context.Context) error {
-		// A projection that cannot apply an event is a bug to fix, but it
-		// must not stop the intake: messages keep being stored and
-		// appended (nothing is lost), and /readyz reports the projections
-		// as not ready until a fixed build replays them.
-		if err := svc.host.Run(ctx); err != nil && ctx.Err() == nil {
-			svc.projFailed.Store(true)
-			log.Error("projections stopped; intake goes on, /readyz answers 503", "err", err)
+	projCtx, stopProjections := context.WithCancel(ctx)
+	svc.stopProjections = stopProjections
+	goRun("projections", func(context.Context) error {
+		// A message the projections cannot take in is quarantined; what
+		// still stops them (the log unreadable for long) must not stop
+		// the intake: messages keep being stored and appended, and the
+		// health report says stopped (/healthz and /readyz answer 503).
+		if err := svc.host.Run(projCtx); err != nil && ctx.Err() == nil {
+			log.Error("projections stopped; intake goes on; /healthz and /readyz answer 503", "err", err)
 		}
 		return nil
 	})
+	goRun("health", svc.monitor.Run)
 	goRun("alerts", svc.alerts.Run)
 	goRun("receipts", svc.receipts.Run)
 	goRun("policies", func(ctx context.Context) error {
-		return svc.store.Reactors().RunPolicy(ctx, "stafet-policies", policies)
+		return svc.store.Reactors().RunPolicy(ctx, policiesReactor, policies)
 	})
 	goRun("deadlines", func(ctx context.Context) error {
 		return svc.store.Reactors().RunDeadlines(ctx, svc.host, time.Second)
@@ -164,7 +175,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	stopServers(cfg.drain)
 	cancel()
 	wg.Wait()
-	log.Info("stopped; projections checkpointed")
+	log.Info("stopped", "projections_at", svc.host.Applied())
 	return runErr
 }
 
@@ -261,21 +272,12 @@ func (svc *service) setupAuth(ctx context.Context, cfg config, stderr io.Writer)
 		return err
 	}
 	svc.admin = tok
-	svc.tokens, err = httpapi.NewTokens(ctx, svc.store.JetStream(), tok, svc.store.Config().Replicas)
+	svc.tokens, err = httpapi.NewTokens(ctx, svc.store, tok)
 	return err
 }
 
-func (svc *service) ready() bool {
-	if svc.projFailed.Load() {
-		return false
-	}
-	select {
-	case <-svc.host.Ready():
-		return true
-	default:
-		return false
-	}
-}
+// policiesReactor is the durable reactor of the implied handoffs.
+const policiesReactor = "stafet-policies"
 
 // serve starts the HTTP and MLLP servers and returns the function that
 // stops them gracefully.
@@ -324,7 +326,9 @@ func (svc *service) serve(ctx context.Context, cfg config, log *slog.Logger, goR
 		stops = append(stops, func(d time.Duration) {
 			sctx, cancel := context.WithTimeout(context.Background(), d)
 			defer cancel()
-			srv.Shutdown(sctx)
+			if err := srv.Shutdown(sctx); err != nil {
+				log.Warn("http: requests still running after the drain time were cut off", "drain", d)
+			}
 		})
 	}
 	return func(d time.Duration) {

@@ -59,15 +59,16 @@ func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Confi
 		select {
 		case <-done:
 		case <-time.After(d):
+			log.Warn("mllp: connections still open after the drain time", "drain", d)
 		}
 	}, nil
 }
 
 func (svc *service) api(log *slog.Logger, cfg config) (*httpapi.Server, error) {
 	api := httpapi.New(httpapi.Config{
-		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest, Receipts: svc.receipts,
+		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest, Receipts: svc.receipts, Alerts: svc.alerts,
 		Projections: svc.host, Rules: svc.rules,
-		Ready: svc.ready, Registry: svc.registry, Logger: log,
+		Health: svc.monitor.Health, Registry: svc.registry, Logger: log,
 		NATSSubjects: func(org events.OrgID) []string { return []string{alerts.OrgFilter(org)} },
 		MetricsToken: cfg.metricsToken,
 	})

@@ -36,16 +36,23 @@ const (
 	PatientLinked Kind = "patient-linked"
 	// PatientUnlinked: such a join was undone (HL7 A37, a Correction).
 	PatientUnlinked Kind = "patient-unlinked"
+	// PartyJoined: an organisation that was not party to the pathway
+	// joined it by starting its own care (an admission to itself, a
+	// transfer to it), and may now read it.
+	PartyJoined Kind = "party-joined"
+	// BrokeGlass: an organisation without a current or recent care
+	// relationship read the patient's identity, giving a reason.
+	BrokeGlass Kind = "break-the-glass"
 )
 
 // Kinds lists the alert kinds.
 func Kinds() []Kind {
-	return []Kind{OfferReceived, GapOpened, GapEscalated, GapClosed, DeadlineElapsed, PatientLinked, PatientUnlinked}
+	return []Kind{OfferReceived, GapOpened, GapEscalated, GapClosed, DeadlineElapsed, PatientLinked, PatientUnlinked, PartyJoined, BrokeGlass}
 }
 
 func (k Kind) valid() bool {
 	switch k {
-	case OfferReceived, GapOpened, GapEscalated, GapClosed, DeadlineElapsed, PatientLinked, PatientUnlinked:
+	case OfferReceived, GapOpened, GapEscalated, GapClosed, DeadlineElapsed, PatientLinked, PatientUnlinked, PartyJoined, BrokeGlass:
 		return true
 	}
 	return false
@@ -67,6 +74,7 @@ type Alert struct {
 	Gap     *GapInfo     `json:"gap,omitempty"`
 	Offer   *OfferInfo   `json:"offer,omitempty"`
 	Link    *LinkInfo    `json:"link,omitempty"`
+	Access  *AccessInfo  `json:"access,omitempty"`
 	// EventID, EventType and EventSeq name the event that caused the
 	// alert; OccurredAt and RecordedAt are its valid and record times.
 	EventID    uuid.UUID   `json:"event_id"`
@@ -112,6 +120,18 @@ type LinkInfo struct {
 	// Reason says which message joined them, e.g. "HL7 A47 change
 	// patient identifier list".
 	Reason string `json:"reason"`
+}
+
+// AccessInfo describes who gained access to a pathway the addressee is
+// party to: the organisation that joined it (party-joined) or read its
+// patient's identity breaking the glass (break-the-glass).
+type AccessInfo struct {
+	Org events.OrgID `json:"org"`
+	// By is the type of the event by which the organisation joined.
+	By events.Type `json:"by,omitempty"`
+	// What was read, and the reader's stated reason (break-the-glass).
+	What   string `json:"what,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // alertNamespace is the UUIDv5 namespace of alert ids.

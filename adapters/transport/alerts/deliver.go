@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stafet/stafet/engine"
 )
 
 // Webhook request headers (docs/alerts.md).
@@ -41,11 +40,6 @@ func Sign(secret []byte, timestamp string, body []byte) string {
 // stopping them as registrations come and go (on any instance), until ctx
 // ends.
 func (s *Service) runWebhooks(ctx context.Context) error {
-	w, err := s.hooks.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("alerts: watch webhooks: %w", err)
-	}
-	defer w.Stop()
 	running := make(map[string]context.CancelFunc)
 	var wg sync.WaitGroup
 	defer func() {
@@ -54,28 +48,19 @@ func (s *Service) runWebhooks(ctx context.Context) error {
 		}
 		wg.Wait()
 	}()
-	for {
-		var u jetstream.KeyValueEntry
-		select {
-		case <-ctx.Done():
-			return nil
-		case u = <-w.Updates():
-		}
-		if u == nil {
-			continue // the initial values are all in
-		}
-		id := u.Key()
+	err := s.hooks.Watch(ctx, func(c engine.Change) {
+		id := c.Key
 		if stop, ok := running[id]; ok {
 			stop()
 			delete(running, id)
 		}
-		if u.Operation() != jetstream.KeyValuePut {
-			continue
+		if c.Removed {
+			return
 		}
-		rec, err := decodeRecord(u.Value())
+		rec, err := decodeRecord(c.Value)
 		if err != nil {
 			s.log.Error("skipping an unreadable webhook record", "webhook", id, "err", err)
-			continue
+			return
 		}
 		dctx, stop := context.WithCancel(ctx)
 		running[id] = stop
@@ -86,7 +71,11 @@ func (s *Service) runWebhooks(ctx context.Context) error {
 				s.log.Error("webhook deliverer stopped", "webhook", rec.ID, "org", rec.Org, "err", err)
 			}
 		}()
+	})
+	if err != nil {
+		return fmt.Errorf("alerts: watch webhooks: %w", err)
 	}
+	return nil
 }
 
 // deliverTo delivers one webhook's alerts until ctx ends. Up to
@@ -98,35 +87,25 @@ func (s *Service) deliverTo(ctx context.Context, rec webhookRecord) error {
 	if err != nil {
 		return err
 	}
-	cons, err := s.stream.Consumer(ctx, consumerName(rec.ID))
-	if err != nil {
-		return fmt.Errorf("alerts: webhook consumer: %w", err)
-	}
 	slots := make(chan struct{}, s.cfg.WebhookInFlight)
 	var wg sync.WaitGroup
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	err = s.stream.Consume(ctx, consumerName(rec.ID), s.cfg.WebhookInFlight, func(d *engine.Delivery) {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
-			m.Nak()
+			d.Nak()
 			return
 		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			s.deliver(ctx, rec, secret, m)
+			s.deliver(ctx, rec, secret, d)
 		}()
-	}, jetstream.PullMaxMessages(s.cfg.WebhookInFlight), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
-			s.log.Debug("webhook consumer gone", "webhook", rec.ID)
-		}
-	}))
-	if err != nil {
-		return fmt.Errorf("alerts: webhook consume: %w", err)
-	}
-	<-ctx.Done()
-	cc.Stop()
+	})
 	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("alerts: webhook consumer: %w", err)
+	}
 	return nil
 }
 
@@ -134,42 +113,37 @@ func (s *Service) deliverTo(ctx context.Context, rec webhookRecord) error {
 // anything else (status, timeout, refused connection) retries it after
 // the attempt's backoff, until WebhookRetryFor has passed since the alert
 // was stored.
-func (s *Service) deliver(ctx context.Context, rec webhookRecord, secret []byte, m jetstream.Msg) {
-	md, err := m.Metadata()
+func (s *Service) deliver(ctx context.Context, rec webhookRecord, secret []byte, d *engine.Delivery) {
+	body, contentType, skip, err := s.render(ctx, rec, d)
 	if err != nil {
-		m.Term()
-		return
-	}
-	body, contentType, skip, err := s.render(ctx, rec, m, md)
-	if err != nil {
-		m.NakWithDelay(s.backoff(md.NumDelivered))
+		d.NakAfter(s.backoff(d.Attempt))
 		s.log.Warn("webhook delivery could not be written; will retry", "webhook", rec.ID, "err", err)
 		return
 	}
 	if skip {
-		m.Ack()
+		d.Ack()
 		return
 	}
-	status, err := s.post(ctx, rec, secret, body, contentType, m.Headers().Get(hdrMsgID), md.NumDelivered)
+	status, err := s.post(ctx, rec, secret, body, contentType, d.Header[hdrMsgID], d.Attempt)
 	if status >= 200 && status < 300 {
-		m.Ack()
+		d.Ack()
 		s.m.deliveries.WithLabelValues(channelWebhook).Inc()
 		return
 	}
 	if ctx.Err() != nil {
-		m.Nak() // shutting down: another instance may take it at once
+		d.Nak() // shutting down: another instance may take it at once
 		return
 	}
-	if time.Since(md.Timestamp) > s.cfg.WebhookRetryFor {
-		m.Term()
+	if time.Since(d.Time) > s.cfg.WebhookRetryFor {
+		d.Term()
 		s.m.failures.WithLabelValues(channelWebhook, outcomeExpired).Inc()
-		s.log.Warn("webhook delivery given up", "webhook", rec.ID, "org", rec.Org, "attempts", md.NumDelivered, "status", status, "err", err)
+		s.log.Warn("webhook delivery given up", "webhook", rec.ID, "org", rec.Org, "attempts", d.Attempt, "status", status, "err", err)
 		return
 	}
-	delay := s.backoff(md.NumDelivered)
-	m.NakWithDelay(delay)
+	delay := s.backoff(d.Attempt)
+	d.NakAfter(delay)
 	s.m.failures.WithLabelValues(channelWebhook, outcomeRetry).Inc()
-	s.log.Debug("webhook delivery failed; will retry", "webhook", rec.ID, "attempt", md.NumDelivered, "status", status, "retry_in", delay, "err", err)
+	s.log.Debug("webhook delivery failed; will retry", "webhook", rec.ID, "attempt", d.Attempt, "status", status, "retry_in", delay, "err", err)
 }
 
 // backoff returns the delay after the n-th attempt (from 1).

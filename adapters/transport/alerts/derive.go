@@ -68,7 +68,39 @@ func Derive(v Viewer, history []events.Envelope) []Alert {
 		d.deadline(de, history, after)
 	}
 	d.links(history)
+	d.joined(history)
 	return d.out
+}
+
+// joined tells every party of the pathway that an organisation which was
+// not a party joined it (events.StartsCare by a non-party; the engine
+// allows nothing else of one). The events of one stored message share
+// its sequence, and a message is judged whole: a MedCom admission and
+// the document it carries join once.
+func (d *deriver) joined(history []events.Envelope) {
+	org := d.e.Actor.Org
+	if org == "" {
+		return
+	}
+	start := len(history) - 1
+	for start > 0 && history[start-1].Seq == d.e.Seq {
+		start--
+	}
+	by := events.Type("")
+	for i := start; i < len(history); i++ {
+		if events.StartsCare(history[i].Payload, org) {
+			by = history[i].Type
+			break
+		}
+	}
+	before := events.Parties(history[:start])
+	if by == "" || len(before) == 0 || slices.Contains(before, org) {
+		return
+	}
+	for _, party := range before {
+		d.add(PartyJoined, party, nil, nil)
+		d.out[len(d.out)-1].Access = &AccessInfo{Org: org, By: by}
+	}
 }
 
 // links tells every party of the pathway that its patient was joined to

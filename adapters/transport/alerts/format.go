@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stafet/stafet/engine"
 )
 
 // Formatter writes the deliveries of webhooks registered with its format
@@ -29,22 +28,22 @@ type Formatter interface {
 
 // render writes a delivery: the stored alert as it is, or what the
 // hook's format makes of it. skip means the format does not want it.
-func (s *Service) render(ctx context.Context, rec webhookRecord, m jetstream.Msg, md *jetstream.MsgMetadata) (body []byte, contentType string, skip bool, err error) {
+func (s *Service) render(ctx context.Context, rec webhookRecord, d *engine.Delivery) (body []byte, contentType string, skip bool, err error) {
 	if rec.Format == "" {
-		return m.Data(), "application/json", false, nil
+		return d.Data, "application/json", false, nil
 	}
 	f := s.cfg.Formats[rec.Format]
 	if f == nil {
 		return nil, "", false, fmt.Errorf("alerts: this build has no format %q", rec.Format)
 	}
 	var a Alert
-	if err := json.Unmarshal(m.Data(), &a); err != nil {
+	if err := json.Unmarshal(d.Data, &a); err != nil {
 		return nil, "", true, nil // not an alert this build reads: nothing to tell
 	}
 	if !f.Wants(rec.Webhook, a) {
 		return nil, "", true, nil
 	}
-	n, err := s.number(ctx, rec.ID, md.Sequence.Stream)
+	n, err := s.number(ctx, rec.ID, d.Seq)
 	if err != nil {
 		return nil, "", false, err
 	}
@@ -70,15 +69,12 @@ const keepNumbers = 64
 func (s *Service) number(ctx context.Context, hook string, seq uint64) (uint64, error) {
 	for attempt := 0; attempt < 16; attempt++ {
 		var c counter
-		var rev uint64
-		e, err := s.counters.Get(ctx, hook)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-		case err != nil:
+		v, rev, found, err := s.counters.Entry(ctx, hook)
+		if err != nil {
 			return 0, fmt.Errorf("alerts: counter of %s: %w", hook, err)
-		default:
-			rev = e.Revision()
-			if err := json.Unmarshal(e.Value(), &c); err != nil {
+		}
+		if found {
+			if err := json.Unmarshal(v, &c); err != nil {
 				return 0, fmt.Errorf("alerts: counter of %s: %w", hook, err)
 			}
 		}
@@ -99,11 +95,7 @@ func (s *Service) number(ctx context.Context, hook string, seq uint64) (uint64, 
 			}
 		}
 		b, _ := json.Marshal(c)
-		if rev == 0 {
-			_, err = s.counters.Create(ctx, hook, b)
-		} else {
-			_, err = s.counters.Update(ctx, hook, b, rev)
-		}
+		err = s.counters.Update(ctx, hook, b, rev)
 		if err == nil {
 			return c.N, nil
 		}
@@ -115,15 +107,15 @@ func (s *Service) number(ctx context.Context, hook string, seq uint64) (uint64, 
 // Delivered returns how many alerts a formatted webhook has been given
 // (its last event number).
 func (s *Service) Delivered(ctx context.Context, hook string) (uint64, error) {
-	e, err := s.counters.Get(ctx, hook)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, nil
-	}
+	v, ok, err := s.counters.Get(ctx, hook)
 	if err != nil {
 		return 0, fmt.Errorf("alerts: counter of %s: %w", hook, err)
 	}
+	if !ok {
+		return 0, nil
+	}
 	var c counter
-	if err := json.Unmarshal(e.Value(), &c); err != nil {
+	if err := json.Unmarshal(v, &c); err != nil {
 		return 0, fmt.Errorf("alerts: counter of %s: %w", hook, err)
 	}
 	return c.N, nil

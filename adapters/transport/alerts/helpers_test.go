@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
@@ -353,10 +354,25 @@ func (rc *receiver) count() int {
 	return len(rc.got)
 }
 
+// rawStream returns the alert stream as JetStream holds it, for tests
+// that look behind the service.
+func rawStream(t testing.TB, s *Service) jetstream.Stream {
+	t.Helper()
+	js, err := jetstream.New(s.store.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(context.Background(), Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // streamCount returns how many alerts the stream holds.
 func streamCount(t testing.TB, s *Service) uint64 {
 	t.Helper()
-	info, err := s.stream.Info(context.Background())
+	info, err := rawStream(t, s).Info(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,14 +3,10 @@ package alerts
 import (
 	"container/list"
 	"context"
-	"fmt"
-	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
@@ -50,46 +46,25 @@ func newHistories(max int) *histories {
 }
 
 // tail follows the event log from its end until ctx ends.
-func (h *histories) tail(ctx context.Context, store *engine.Store, log *slog.Logger) error {
-	start, err := store.Log().LastSeq(ctx)
+func (h *histories) tail(ctx context.Context, log *engine.Log) error {
+	start, err := log.LastSeq(ctx)
 	if err != nil {
 		return err
 	}
 	h.mu.Lock()
 	h.pos = start
 	h.mu.Unlock()
-	cons, err := store.JetStream().OrderedConsumer(ctx, engine.EventStream, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: start + 1,
-	})
-	if err != nil {
-		return fmt.Errorf("alerts: tail the log: %w", err)
-	}
-	codec := store.Log().Codec()
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		md, err := m.Metadata()
-		if err != nil {
-			return
-		}
-		evs, err := codec.DecodeCommit(m.Data())
-		if err != nil {
-			// Whatever the reactor makes of it, cached histories of its
-			// pathway lack it now.
-			h.forget(md.Sequence.Stream, pathwayOf(m.Subject()))
-			return
-		}
+	return log.Follow(ctx, start, func(evs []events.Envelope) {
 		for _, e := range evs {
-			e.Seq = md.Sequence.Stream
+			if _, bad := engine.StandIn(&e); bad {
+				// Whatever the reactor makes of it, cached histories of
+				// its pathway lack it now.
+				h.forget(e.Seq, e.Pathway)
+				continue
+			}
 			h.add(e)
 		}
-	}, jetstream.PullMaxMessages(1024), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		log.Warn("tailing the log for alert histories", "err", err)
-	}))
-	if err != nil {
-		return fmt.Errorf("alerts: tail the log: %w", err)
-	}
-	<-ctx.Done()
-	cc.Stop()
-	return nil
+	})
 }
 
 // add applies one event from the tail.
@@ -212,15 +187,4 @@ func (h *histories) loaded(pathway uuid.UUID, history []events.Envelope) {
 	default:
 		h.insert(&pathHistory{id: pathway, last: last, complete: true, events: history})
 	}
-}
-
-// pathwayOf reads the pathway id from an event subject,
-// stafet.ev.<cluster>.<pathway>.
-func pathwayOf(subject string) uuid.UUID {
-	parts := strings.Split(subject, ".")
-	if len(parts) != 4 {
-		return uuid.Nil
-	}
-	id, _ := uuid.Parse(parts[3])
-	return id
 }

@@ -16,8 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stafet/stafet/engine"
@@ -230,12 +228,10 @@ func (c Config) Validate() error {
 type Service struct {
 	cfg    Config
 	store  *engine.Store
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	stream jetstream.Stream
-	hooks  jetstream.KeyValue
+	stream *engine.Journal
+	hooks  *engine.Bucket
 	// counters number the deliveries of formatted webhooks (format.go).
-	counters jetstream.KeyValue
+	counters *engine.Bucket
 	seal     cipher.AEAD
 	views    Viewer
 	dir      *events.Directory
@@ -275,23 +271,17 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg: cfg, store: cfg.Store, nc: cfg.Store.Conn(), js: cfg.Store.JetStream(), seal: seal,
+		cfg: cfg, store: cfg.Store, seal: seal,
 		views: cfg.Views, dir: cfg.Directory, log: cfg.Logger, m: m, client: webhookClient(cfg), last: make(map[events.OrgID]position),
 		hist: newHistories(cfg.HistoryCache),
 	}
-	replicas := cfg.Store.Config().Replicas
-	s.stream, err = s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	s.stream, err = cfg.Store.Journal(ctx, engine.JournalConfig{
 		Name:        Stream,
 		Description: "Stafet handoff alerts, one per addressee; republished for plain NATS subscribers",
 		Subjects:    []string{StoredPrefix + ".>"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
 		MaxAge:      cfg.Retention,
 		Duplicates:  cfg.DuplicateWindow,
-		Replicas:    replicas,
-		AllowDirect: true,
-		RePublish: &jetstream.RePublish{
+		Republish: &engine.Republish{
 			Source:      StoredPrefix + ".*.*.*",
 			Destination: SubjectPrefix + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}",
 		},
@@ -299,18 +289,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alerts: stream %s: %w", Stream, err)
 	}
-	s.hooks, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: WebhookBucket, Description: "webhook registrations (secrets sealed)", History: 1,
-		Storage: jetstream.FileStorage, Replicas: replicas,
-	})
-	if err != nil {
+	if s.hooks, err = cfg.Store.Bucket(ctx, WebhookBucket, "webhook registrations (secrets sealed)"); err != nil {
 		return nil, fmt.Errorf("alerts: bucket %s: %w", WebhookBucket, err)
 	}
-	s.counters, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: CounterBucket, Description: "event numbers of formatted webhooks", History: 1,
-		Storage: jetstream.FileStorage, Replicas: replicas,
-	})
-	if err != nil {
+	if s.counters, err = cfg.Store.Bucket(ctx, CounterBucket, "event numbers of formatted webhooks"); err != nil {
 		return nil, fmt.Errorf("alerts: bucket %s: %w", CounterBucket, err)
 	}
 	return s, nil
@@ -324,7 +306,7 @@ func (s *Service) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	parts := []func(context.Context) error{
-		func(ctx context.Context) error { return s.hist.tail(ctx, s.store, s.log) },
+		func(ctx context.Context) error { return s.hist.tail(ctx, s.store.Log()) },
 		func(ctx context.Context) error {
 			return s.store.Reactors().React(ctx, Reactor, s.handle, engine.ReactOptions{FromNow: true})
 		},
@@ -422,11 +404,10 @@ func (s *Service) publishOne(ctx context.Context, a *Alert) error {
 		if err != nil {
 			return fmt.Errorf("alerts: encode: %w", err)
 		}
-		msg := nats.NewMsg(storedSubject(a))
-		msg.Data = data
-		msg.Header.Set(hdrCounter, strconv.FormatUint(a.Counter, 10))
-		ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(a.ID), jetstream.WithExpectLastSequenceForSubject(pos.seq, filter))
-		if isWrongLastSeq(err) {
+		rec := engine.Record{Subject: storedSubject(a), Data: data, MsgID: a.ID,
+			Header: map[string]string{hdrCounter: strconv.FormatUint(a.Counter, 10)}}
+		ack, err := s.stream.AppendAfter(ctx, rec, filter, pos.seq)
+		if errors.Is(err, engine.ErrConflict) {
 			// Another instance wrote to this addressee, or this is a
 			// retried publish that landed: read the position again.
 			s.forget(a.Org)
@@ -442,7 +423,7 @@ func (s *Service) publishOne(ctx context.Context, a *Alert) error {
 			s.forget(a.Org)
 			return nil
 		}
-		s.remember(a.Org, position{seq: ack.Sequence, counter: a.Counter})
+		s.remember(a.Org, position{seq: ack.Seq, counter: a.Counter})
 		s.m.published.WithLabelValues(string(a.Kind)).Inc()
 		if !a.RecordedAt.IsZero() {
 			s.m.delay.Observe(time.Since(a.RecordedAt).Seconds())
@@ -465,7 +446,7 @@ func (s *Service) remember(org events.OrgID, p position) {
 }
 
 // position returns where the addressee's last alert stands, from memory
-// or from the stream (a Direct Get of the last message on its subjects).
+// or from the stream (the last message on its subjects).
 func (s *Service) position(ctx context.Context, org events.OrgID, filter string) (position, error) {
 	s.mu.Lock()
 	p, ok := s.last[org]
@@ -478,35 +459,48 @@ func (s *Service) position(ctx context.Context, org events.OrgID, filter string)
 		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 	}
-	body, _ := json.Marshal(map[string]string{"last_by_subj": filter})
-	reply, err := s.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+Stream, body)
+	last, ok, err := s.stream.Last(ctx, filter)
+	if err != nil || !ok {
+		if err != nil {
+			err = fmt.Errorf("alerts: last alert of %s: %w", org, err)
+		}
+		return position{}, err
+	}
+	counter, err := strconv.ParseUint(last.Header[hdrCounter], 10, 64)
 	if err != nil {
 		return position{}, fmt.Errorf("alerts: last alert of %s: %w", org, err)
 	}
-	if len(reply.Data) == 0 && reply.Header.Get("Status") != "" {
-		if reply.Header.Get("Status") == "404" {
-			return position{}, nil
-		}
-		return position{}, fmt.Errorf("alerts: last alert of %s: status %s %s", org, reply.Header.Get("Status"), reply.Header.Get("Description"))
-	}
-	seq, err1 := strconv.ParseUint(reply.Header.Get("Nats-Sequence"), 10, 64)
-	counter, err2 := strconv.ParseUint(reply.Header.Get(hdrCounter), 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return position{}, fmt.Errorf("alerts: last alert of %s: %w", org, err)
-	}
-	return position{seq: seq, counter: counter}, nil
-}
-
-func isWrongLastSeq(err error) bool {
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
-	}
-	return false
+	return position{seq: last.Seq, counter: counter}, nil
 }
 
 // kindOf returns the kind token of a stored or republished subject.
 func kindOf(subject string) Kind {
 	return Kind(subject[strings.LastIndexByte(subject, '.')+1:])
+}
+
+// BrokeGlass alerts every party of a pathway that an organisation without
+// a current or recent care relationship read it, giving a reason
+// (httpapi.Server.ReadPathway): the Danish access-logging rules expect
+// those responsible for the patient to hear of such reads. It returns once
+// the alerts are stored. The alerts' ids derive from the access record,
+// so a retried call stores them once.
+func (s *Service) BrokeGlass(ctx context.Context, history []events.Envelope, rec engine.AccessRecord) error {
+	if len(history) == 0 {
+		return nil
+	}
+	last := &history[len(history)-1]
+	var out []Alert
+	for _, org := range events.Parties(history) {
+		if string(org) == rec.Reader {
+			continue
+		}
+		about := rec.Reader + "|" + rec.What + "|" + rec.At.Format(time.RFC3339Nano)
+		out = append(out, Alert{
+			ID: alertID(rec.Pathway, BrokeGlass, org, about), Kind: BrokeGlass, Cluster: clusterOf(history), Org: org,
+			Pathway: rec.Pathway, Access: &AccessInfo{Org: events.OrgID(rec.Reader), What: rec.What, Reason: rec.Reason},
+			EventID: last.ID, EventType: last.Type, EventSeq: last.Seq,
+			OccurredAt: rec.At, RecordedAt: rec.At,
+		})
+	}
+	return s.publish(ctx, InBody(s.dir, out, history))
 }

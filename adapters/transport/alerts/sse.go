@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stafet/stafet/engine"
 
 	"github.com/stafet/stafet/events"
 )
@@ -36,26 +36,15 @@ func (s *Service) ServeSSE(w http.ResponseWriter, r *http.Request, org events.Or
 		return
 	}
 	if !resume {
-		info, err := s.stream.Info(ctx)
-		if err != nil {
+		if start, err = s.stream.LastSeq(ctx); err != nil {
 			writeProblem(w, r, http.StatusServiceUnavailable, "", "the alert stream did not answer; retry")
 			return
 		}
-		start = info.State.LastSeq
 	}
-	cons, err := s.js.OrderedConsumer(ctx, Stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: storedFilters(org, all, kinds),
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    start + 1,
-	})
-	if err != nil {
-		writeProblem(w, r, http.StatusServiceUnavailable, "", "the alert stream did not answer; retry")
-		return
-	}
-	msgs := make(chan jetstream.Msg, 64)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	msgs := make(chan engine.Entry, 64)
+	stop, err := s.stream.Follow(ctx, storedFilters(org, all, kinds), start+1, func(e engine.Entry) {
 		select {
-		case msgs <- m:
+		case msgs <- e:
 		case <-ctx.Done():
 		}
 	})
@@ -63,7 +52,7 @@ func (s *Service) ServeSSE(w http.ResponseWriter, r *http.Request, org events.Or
 		writeProblem(w, r, http.StatusServiceUnavailable, "", "the alert stream did not answer; retry")
 		return
 	}
-	defer cc.Stop()
+	defer stop()
 
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
@@ -97,12 +86,8 @@ func (s *Service) ServeSSE(w http.ResponseWriter, r *http.Request, org events.Or
 			if !send(": heartbeat\n\n") {
 				return
 			}
-		case m := <-msgs:
-			md, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			if !send("id: ", strconv.FormatUint(md.Sequence.Stream, 10), "\nevent: ", string(kindOf(m.Subject())), "\ndata: ", string(m.Data()), "\n\n") {
+		case e := <-msgs:
+			if !send("id: ", strconv.FormatUint(e.Seq, 10), "\nevent: ", string(kindOf(e.Subject)), "\ndata: ", string(e.Data), "\n\n") {
 				return
 			}
 			s.m.deliveries.WithLabelValues(channelSSE).Inc()

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stafet/stafet/engine"
 
 	"github.com/stafet/stafet/events"
 )
@@ -116,24 +116,20 @@ func (s *Service) RegisterWith(ctx context.Context, org events.OrgID, rawURL str
 	}
 	// The consumer first: it starts at the next alert, and exists before
 	// any instance's watcher sees the registration.
-	_, err = s.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:        consumerName(w.ID),
-		Description:    "webhook of " + string(org),
-		FilterSubjects: storedFilters(org, false, opts.Kinds),
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
-		AckPolicy:      jetstream.AckExplicitPolicy,
+	err = s.stream.AddConsumer(ctx, engine.ConsumerConfig{
+		Name:        consumerName(w.ID),
+		Description: "webhook of " + string(org),
+		Filters:     storedFilters(org, false, opts.Kinds),
 		// Longer than a request, so an alert is redelivered only when the
 		// instance delivering it went away.
-		AckWait:       s.cfg.WebhookTimeout + 20*time.Second,
-		MaxDeliver:    -1,
-		MaxAckPending: inFlight,
-		Replicas:      s.store.Config().Replicas,
+		AckWait:     s.cfg.WebhookTimeout + 20*time.Second,
+		MaxInFlight: inFlight,
 	})
 	if err != nil {
 		return Webhook{}, "", fmt.Errorf("alerts: webhook consumer: %w", err)
 	}
-	if _, err := s.hooks.Create(ctx, w.ID, rec); err != nil {
-		s.stream.DeleteConsumer(context.WithoutCancel(ctx), consumerName(w.ID))
+	if err := s.hooks.Create(ctx, w.ID, rec); err != nil {
+		s.stream.RemoveConsumer(context.WithoutCancel(ctx), consumerName(w.ID))
 		return Webhook{}, "", fmt.Errorf("alerts: register webhook: %w", err)
 	}
 	if err := s.store.Commit(ctx); err != nil {
@@ -159,12 +155,12 @@ func (s *Service) Hook(ctx context.Context, org events.OrgID, id string) (Webhoo
 // List returns org's webhooks, oldest first; org "" lists every
 // organisation's (for the operator).
 func (s *Service) List(ctx context.Context, org events.OrgID) ([]Webhook, error) {
-	keys, err := s.hooks.ListKeys(ctx)
+	keys, err := s.hooks.Keys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: list webhooks: %w", err)
 	}
 	var out []Webhook
-	for k := range keys.Keys() {
+	for _, k := range keys {
 		rec, err := s.record(ctx, k)
 		if errors.Is(err, ErrNoWebhook) {
 			continue // deleted meanwhile
@@ -199,10 +195,10 @@ func (s *Service) Delete(ctx context.Context, org events.OrgID, id string) error
 	if err := s.hooks.Purge(ctx, id); err != nil {
 		return fmt.Errorf("alerts: delete webhook: %w", err)
 	}
-	if err := s.stream.DeleteConsumer(ctx, consumerName(id)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if err := s.stream.RemoveConsumer(ctx, consumerName(id)); err != nil {
 		return fmt.Errorf("alerts: delete webhook consumer: %w", err)
 	}
-	if err := s.counters.Purge(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if err := s.counters.Purge(ctx, id); err != nil {
 		return fmt.Errorf("alerts: delete webhook counter: %w", err)
 	}
 	s.log.Info("webhook deleted", "webhook", id, "org", rec.Org)
@@ -213,14 +209,14 @@ func (s *Service) record(ctx context.Context, id string) (webhookRecord, error) 
 	if !validID(id) {
 		return webhookRecord{}, ErrNoWebhook
 	}
-	e, err := s.hooks.Get(ctx, id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return webhookRecord{}, ErrNoWebhook
-	}
+	v, ok, err := s.hooks.Get(ctx, id)
 	if err != nil {
 		return webhookRecord{}, fmt.Errorf("alerts: webhook %s: %w", id, err)
 	}
-	return decodeRecord(e.Value())
+	if !ok {
+		return webhookRecord{}, ErrNoWebhook
+	}
+	return decodeRecord(v)
 }
 
 func decodeRecord(b []byte) (webhookRecord, error) {

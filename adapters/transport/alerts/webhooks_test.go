@@ -54,11 +54,11 @@ func TestWebhookEndpoints(t *testing.T) {
 	if created.Org != aarhus || created.URL != hookURL || !strings.HasPrefix(created.Secret, "whsec_") || created.ID == "" {
 		t.Fatalf("register: got %+v; want aarhus' webhook with a whsec_ secret", created)
 	}
-	if _, err := s.stream.Consumer(context.Background(), consumerName(created.ID)); err != nil {
+	if _, err := rawStream(t, s).Consumer(context.Background(), consumerName(created.ID)); err != nil {
 		t.Errorf("consumer of the webhook: %v", err)
 	}
-	raw, _ := s.hooks.Get(context.Background(), created.ID)
-	if bytes.Contains(raw.Value(), []byte(created.Secret)) {
+	raw, _, _ := s.hooks.Get(context.Background(), created.ID)
+	if bytes.Contains(raw, []byte(created.Secret)) {
 		t.Error("the bucket holds the secret in the clear")
 	}
 
@@ -99,7 +99,7 @@ func TestWebhookEndpoints(t *testing.T) {
 			}
 		})
 	}
-	if _, err := s.stream.Consumer(context.Background(), consumerName(created.ID)); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if _, err := rawStream(t, s).Consumer(context.Background(), consumerName(created.ID)); !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		t.Errorf("consumer after delete: got %v; want not found", err)
 	}
 }

@@ -102,7 +102,7 @@ func newEnv(t *testing.T) *env {
 	case <-time.After(20 * time.Second):
 		t.Fatal("projections not ready in 20s")
 	}
-	tokens, err := httpapi.NewTokens(ctx, store.JetStream(), adminToken, 1)
+	tokens, err := httpapi.NewTokens(ctx, store, adminToken)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -351,12 +351,16 @@ type rebuildLine struct {
 	Rate           float64 `json:"rate"`
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
 	ETASeconds     float64 `json:"eta_seconds"`
-	// Same and Diff are in the report: whether the rebuilt state equals
-	// the serving one byte for byte, and the projections' account of the
-	// differences.
-	Same   *bool  `json:"same,omitempty"`
-	Diff   string `json:"diff,omitempty"`
-	Detail string `json:"detail,omitempty"`
+	// Same, Diff and Quarantined are in the report: whether the rebuilt
+	// state equals the serving one byte for byte (replaying the whole log
+	// again gave what the host had built event by event and from
+	// checkpoints; absent when the projections take no snapshots), the
+	// projections' account of the differences, and how many stored
+	// messages the rebuild quarantined and are not resolved.
+	Same        *bool  `json:"same,omitempty"`
+	Diff        string `json:"diff,omitempty"`
+	Quarantined int    `json:"quarantined,omitempty"`
+	Detail      string `json:"detail,omitempty"`
 }
 
 func progressLine(st engine.ReplayStats) rebuildLine {
@@ -420,7 +424,10 @@ func (s *Server) rebuild(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			l := progressLine(res.rep.Stats)
-			l.Type, l.Same, l.Diff = "report", &res.rep.Same, res.rep.Diff
+			l.Type, l.Diff, l.Quarantined = "report", res.rep.Diff, res.rep.Quarantined
+			if res.rep.Compared {
+				l.Same = &res.rep.Same
+			}
 			emit(l)
 			return
 		}

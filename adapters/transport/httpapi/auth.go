@@ -17,8 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )
 
@@ -34,6 +33,10 @@ type Principal struct {
 	// NATSKey is the public key of the NATS user issued with the token,
 	// if any: revoked with it.
 	NATSKey string
+	// Reason is the reason the request states for reading what its
+	// organisation's care relationships do not let it read (the
+	// Stafet-Access-Reason header): a break-the-glass read (ReadPathway).
+	Reason string
 }
 
 // Name is how access logs name the caller.
@@ -55,18 +58,15 @@ type tokenRecord struct {
 // issued by the operator.
 type Tokens struct {
 	admin []byte
-	kv    jetstream.KeyValue
+	kv    *engine.Bucket
 }
 
 // NewTokens opens the token bucket. adminToken is the operator's token.
-func NewTokens(ctx context.Context, js jetstream.JetStream, adminToken string, replicas int) (*Tokens, error) {
+func NewTokens(ctx context.Context, store *engine.Store, adminToken string) (*Tokens, error) {
 	if len(adminToken) < 16 {
 		return nil, errors.New("httpapi: the operator token must be at least 16 characters")
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: TokenBucket, Description: "organisation API tokens (hashed)", History: 1,
-		Storage: jetstream.FileStorage, Replicas: replicas,
-	})
+	kv, err := store.Bucket(ctx, TokenBucket, "organisation API tokens (hashed)")
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: token bucket: %w", err)
 	}
@@ -120,7 +120,7 @@ func (t *Tokens) Issue(ctx context.Context, org events.OrgID, label, natsKey str
 	}
 	tok := NewToken()
 	rec, _ := json.Marshal(tokenRecord{Org: org, Label: label, Issued: time.Now().UTC(), NATSKey: natsKey})
-	if _, err := t.kv.Create(ctx, tokenKey(tok), rec); err != nil {
+	if err := t.kv.Create(ctx, tokenKey(tok), rec); err != nil {
 		return "", fmt.Errorf("httpapi: issue token: %w", err)
 	}
 	return tok, nil
@@ -141,15 +141,15 @@ func (t *Tokens) Check(ctx context.Context, tok string) (Principal, error) {
 	if subtle.ConstantTimeCompare([]byte(tok), t.admin) == 1 {
 		return Principal{Operator: true}, nil
 	}
-	e, err := t.kv.Get(ctx, tokenKey(tok))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Principal{}, errUnauthenticated
-	}
+	v, ok, err := t.kv.Get(ctx, tokenKey(tok))
 	if err != nil {
 		return Principal{}, err
 	}
+	if !ok {
+		return Principal{}, errUnauthenticated
+	}
 	var rec tokenRecord
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+	if err := json.Unmarshal(v, &rec); err != nil {
 		return Principal{}, err
 	}
 	return Principal{Org: rec.Org, Label: rec.Label, NATSKey: rec.NATSKey}, nil

@@ -106,20 +106,17 @@ func renameFields(err error, prefix string) error {
 	return &events.ValidationError{Field: f, Reason: ve.Reason}
 }
 
-// pathwayFor loads a pathway a command is for and checks the caller is
-// party to it.
-func (s *Server) pathwayFor(ctx context.Context, p Principal, id uuid.UUID) ([]events.Envelope, error) {
+// pathwayFor loads a pathway a command is for, and says whether the
+// caller is party to it (the history is not for a non-party's eyes).
+func (s *Server) pathwayFor(ctx context.Context, p Principal, id uuid.UUID) ([]events.Envelope, bool, error) {
 	history, err := s.cfg.Store.Log().Load(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(history) == 0 {
-		return nil, events.ErrUnknownPathway
+		return nil, false, events.ErrUnknownPathway
 	}
-	if !p.mayRead(events.Parties(history)) {
-		return nil, forbidden("this organisation is not party to the pathway")
-	}
-	return history, nil
+	return history, p.mayRead(events.Parties(history)), nil
 }
 
 // answer answers with what a command appended to a pathway.
@@ -243,12 +240,12 @@ func (s *Server) openPathway(w http.ResponseWriter, r *http.Request) {
 	cpr, _ := events.NormalizeCPR(b.Patient.CPR)
 	cmd.Payloads = []events.Payload{opened}
 	op, err := s.intake.Open(ctx, cmd, events.Identity{CPR: cpr, Name: b.Patient.Name})
-	if err != nil {
-		writeProblem(w, r, ProblemFor(renameFields(err, "")))
+	if op.History != nil {
+		s.existing(w, r, p, op, err)
 		return
 	}
-	if op.History != nil {
-		s.existing(w, r, p, op.Pathway, op.History)
+	if err != nil {
+		writeProblem(w, r, ProblemFor(renameFields(err, "")))
 		return
 	}
 	w.Header().Set("Location", "/v1/pathways/"+op.Pathway.String())
@@ -256,21 +253,20 @@ func (s *Server) openPathway(w http.ResponseWriter, r *http.Request) {
 }
 
 // existing answers an opening for a patient who has an open pathway. Who
-// is not party to it learns that it exists, so the attempt is recorded
-// like a read.
-func (s *Server) existing(w http.ResponseWriter, r *http.Request, p Principal, id uuid.UUID, history []events.Envelope) {
-	ps := events.Parties(history)
-	allowed := p.mayRead(ps)
-	if !allowed {
-		if err := s.record(r.Context(), p, id, ps, "open-existing", false); err != nil {
+// is not party to it (the engine's care relationship rule refused the
+// opening) learns that it exists, so the attempt is recorded like a
+// read.
+func (s *Server) existing(w http.ResponseWriter, r *http.Request, p Principal, op engine.Opening, refusal error) {
+	if refusal != nil && !p.Operator {
+		if err := s.record(r.Context(), p, op.Pathway, events.Parties(op.History), "open-existing", false); err != nil {
 			writeProblem(w, r, ProblemFor(err))
 			return
 		}
-		writeProblem(w, r, forbidden("the patient has an open pathway this organisation is not party to; the attempt is recorded"))
+		writeProblem(w, r, ProblemFor(refusal))
 		return
 	}
-	w.Header().Set("Location", "/v1/pathways/"+id.String())
-	writeJSON(w, http.StatusOK, commandResult{Pathway: id, Existing: true, Seqs: []uint64{}})
+	w.Header().Set("Location", "/v1/pathways/"+op.Pathway.String())
+	writeJSON(w, http.StatusOK, commandResult{Pathway: op.Pathway, Existing: true, Seqs: []uint64{}})
 }
 
 // clusterFor fills in a new pathway's body from the directory, the one in
@@ -328,7 +324,7 @@ func (s *Server) appendEvent(w http.ResponseWriter, r *http.Request) {
 	case events.TypePathwayOpened:
 		writeProblem(w, r, ProblemFor(&events.ValidationError{Field: "type", Reason: "open a pathway with POST /v1/pathways"}))
 		return
-	case events.TypeDeadlineElapsed, events.TypePatientIdentityMerged:
+	case events.TypeDeadlineElapsed, events.TypePatientIdentityMerged, events.TypePatientIdentityLinked:
 		if !p.Operator {
 			writeProblem(w, r, forbidden(string(b.Type)+" is recorded by Stafet itself"))
 			return

@@ -67,7 +67,7 @@ func TestCommands(t *testing.T) {
 		{name: "an opening through the generic endpoint", token: e.hosp, path: "/v1/pathways/{pw}/events", body: map[string]any{"type": "PathwayOpened", "data": map[string]any{}}, want: 422, ptype: "invalid-field", field: "type"},
 		{name: "an unknown pathway", token: e.hosp, path: "/v1/pathways/" + events.NewID().String() + "/close", body: map[string]any{"reason": "x"}, want: 404, ptype: "unknown-pathway"},
 		{name: "a pathway id that is none", token: e.hosp, path: "/v1/pathways/xyz/close", body: map[string]any{"reason": "x"}, want: 400, ptype: "bad-parameter", field: "id"},
-		{name: "another organisation's pathway", token: other, path: "/v1/pathways/{pw}/offers", body: map[string]any{"to": aarhus, "what": "home-nursing"}, want: 403, ptype: "forbidden"},
+		{name: "another organisation's pathway", token: other, path: "/v1/pathways/{pw}/offers", body: map[string]any{"to": aarhus, "what": "home-nursing"}, want: 403, ptype: "forbidden", rule: events.RuleNotParty},
 		{name: "malformed JSON", token: e.hosp, path: "/v1/pathways/{pw}/close", body: "{\n  \"reason\": ,\n}", want: 400, ptype: "malformed-json", line: 2, column: 13},
 		{name: "an unknown field", token: e.hosp, path: "/v1/pathways/{pw}/close", body: `{"reasn": "done"}`, want: 400, ptype: "malformed-json", field: "reasn"},
 		{name: "a field of the wrong JSON type", token: e.hosp, path: "/v1/pathways/{pw}/close", body: `{"reason": 42}`, want: 400, ptype: "malformed-json", field: "reason"},

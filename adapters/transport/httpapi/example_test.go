@@ -33,7 +33,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	tokens, err := httpapi.NewTokens(ctx, store.JetStream(), "the-operator-token-from-the-config", 1)
+	tokens, err := httpapi.NewTokens(ctx, store, "the-operator-token-from-the-config")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/translate/medcom"
+	"github.com/stafet/stafet/adapters/transport/alerts"
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
@@ -104,10 +105,23 @@ func newEnvWith(t *testing.T, realMedCom bool) *env {
 	case <-time.After(10 * time.Second):
 		t.Fatal("projections not ready in 10s")
 	}
-	tokens, err := httpapi.NewTokens(ctx, store.JetStream(), adminToken, 1)
+	tokens, err := httpapi.NewTokens(ctx, store, adminToken)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The alert service, running: break-the-glass reads and joins alert
+	// the parties.
+	as, err := alerts.New(ctx, alerts.Config{Store: store, Directory: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := as.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("alerts: %v", err)
+		}
+	}()
 	e := &env{t: t, store: store, host: host, tokens: tokens, now: t0}
 	translate := func(b []byte) (*events.Translation, error) { return admissions(b, e.fixed.Load()) }
 	if realMedCom {
@@ -125,7 +139,7 @@ func newEnvWith(t *testing.T, realMedCom bool) *env {
 	<-e.receipts.Ready()
 	e.api = httpapi.New(httpapi.Config{
 		Store: store, Tokens: tokens, Directory: dir, Ingest: in, Projections: host, Receipts: e.receipts,
-		Now: e.clock, MaxBody: 64 << 10,
+		Now: e.clock, MaxBody: 64 << 10, Alerts: as,
 	})
 	e.srv = httptest.NewServer(e.api)
 	t.Cleanup(e.srv.Close)
@@ -313,6 +327,7 @@ type accessEntry struct {
 	Pathway uuid.UUID    `json:"pathway"`
 	What    string       `json:"what"`
 	Allowed bool         `json:"allowed"`
+	Reason  string       `json:"reason"`
 }
 
 // accessLog reads the whole access log a token may see, following the

@@ -116,12 +116,17 @@ func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 
 // sendersFault reports a dead letter the sender must correct: the
 // message itself is wrong (a profile, a code, an organisation Stafet
-// cannot name). A message refused for the state of its pathway (a rule,
+// cannot name), or the sender is not party to the patient's pathway and
+// does not start its own care (the care relationship rule). A message refused for the state of its pathway (a rule,
 // a pathway or document Stafet does not hold) is valid: MedCom's
 // acknowledgement confirms delivery, and the sender can do nothing about
 // it.
 func sendersFault(code string) bool {
 	switch {
+	case code == "rule:"+events.RuleNotParty:
+		// Not the pathway's state: the sender has no standing to say
+		// this about the patient, and must know it was refused.
+		return true
 	case strings.HasPrefix(code, "rule:"), code == "unknown-pathway", code == "nothing-to-cancel", code == "unknown-document":
 		return false
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stafet/stafet/adapters/translate/medcom"
+	"github.com/stafet/stafet/events"
 )
 
 const medcomTestdata = "../../translate/medcom/testdata/"
@@ -101,7 +102,13 @@ func TestMedComRealMessages(t *testing.T) {
 		}
 	})
 	t.Run("a valid discharge before its admission is ok and kept for the operator", func(t *testing.T) {
-		res := e.do("POST", "/v1/medcom", adminToken, readMedCom(t, "hospitalnotification-testscripts/HospitalNotification_Ex_SLHJ_H.json"), fhirJSON...)
+		// A patient new to Stafet: the message opens the pathway it breaks
+		// the rules of.
+		body := readMedCom(t, "hospitalnotification-testscripts/HospitalNotification_Ex_SLHJ_H.json")
+		for old, new := range map[string]string{"2509479989": "1502703456", "5be3a118-64e4": "5be3a118-0000", "g1affa53-c157": "g1affa53-0000"} {
+			body = bytes.ReplaceAll(body, []byte(old), []byte(new))
+		}
+		res := e.do("POST", "/v1/medcom", adminToken, body, fhirJSON...)
 		a := ackOf(t, res, "application/fhir+json").Acknowledgement
 		if res.status != http.StatusOK || a.Code != "ok" {
 			t.Fatalf("status %d, %+v; want 200 ok: the message is valid and delivered", res.status, a)
@@ -113,6 +120,28 @@ func TestMedComRealMessages(t *testing.T) {
 		e.do("GET", "/v1/dead-letters/"+seq, adminToken, nil).json(t, &d)
 		if !strings.HasPrefix(d.Code, "rule:") {
 			t.Errorf("dead letter %s: code %q; want a pathway rule", seq, d.Code)
+		}
+	})
+	t.Run("a discharge from a hospital not party to the patient's pathway is fatal-error", func(t *testing.T) {
+		// Another hospital holds the test patient's stay; the sender of
+		// this discharge is not party to the pathway (the care
+		// relationship rule, docs/security.md).
+		e.admitted("1602703456", aarhus, t0)
+		body := readMedCom(t, "hospitalnotification-testscripts/HospitalNotification_Ex_SLHJ_H.json")
+		for old, new := range map[string]string{"2509479989": "1602703456", "5be3a118-64e4": "5be3a118-1111", "g1affa53-c157": "g1affa53-1111", "d3d03544-f116": "d3d03544-1111"} {
+			body = bytes.ReplaceAll(body, []byte(old), []byte(new))
+		}
+		res := e.do("POST", "/v1/medcom", adminToken, body, fhirJSON...)
+		a := ackOf(t, res, "application/fhir+json").Acknowledgement
+		if res.status != http.StatusUnprocessableEntity || a.Code != "fatal-error" || len(a.Issues) != 1 || !strings.Contains(a.Issues[0].Text, "not party") {
+			t.Fatalf("status %d, %+v; want 422 fatal-error saying the sender is not party", res.status, a)
+		}
+		var d struct {
+			Code string `json:"code"`
+		}
+		e.do("GET", "/v1/dead-letters/"+res.header.Get("Stafet-Raw-Seq"), adminToken, nil).json(t, &d)
+		if d.Code != "rule:"+events.RuleNotParty {
+			t.Errorf("dead letter: code %q; want rule:%s", d.Code, events.RuleNotParty)
 		}
 	})
 	t.Run("a VANS receipt is no MedCom message", func(t *testing.T) {

@@ -113,6 +113,12 @@ func ProblemFor(err error) Problem {
 		return p
 	case errors.As(err, &ve):
 		return Problem{Type: typeInvalidField, Title: "Invalid field", Status: http.StatusUnprocessableEntity, Field: ve.Field, Detail: ve.Reason}
+	case errors.As(err, &re) && re.Rule == events.RuleNotParty:
+		// Not a conflict with the pathway's state: the caller has no
+		// standing to send this (docs/security.md, care relationships).
+		p := forbidden(re.Reason)
+		p.Rule = re.Rule
+		return p
 	case errors.As(err, &re):
 		return Problem{Type: typeRule, Title: "Pathway rule broken", Status: http.StatusConflict, Rule: re.Rule, Detail: re.Reason}
 	case errors.As(err, &me):

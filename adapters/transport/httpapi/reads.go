@@ -180,7 +180,18 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var view projections.View
-	if err := s.set(func(set *projections.Set) { view = set.PathwayView(cut, now) }); err != nil {
+	err = s.set(func(set *projections.Set) {
+		view = set.PathwayView(cut, now)
+		// A quarantined message of the pathway is an integrity gap its
+		// parties see: the history above lacks an event.
+		// Stored on the log's clock: shown when reading as of now.
+		for _, g := range set.Gaps.ForPathway(id, now) {
+			if g.Kind == projections.Integrity && as.kind == "" {
+				view.Gaps = append(view.Gaps, g)
+			}
+		}
+	})
+	if err != nil {
 		writeProblem(w, r, ProblemFor(err))
 		return
 	}
@@ -189,7 +200,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 		ID: id, Cluster: state.Cluster(), Patient: state.Patient(), Municipality: state.Municipality(), GP: state.GP(),
 		Status: "open", Parties: ps, AsOf: as.view(), Owner: viewOwner(view.Owner),
 		OpenGaps: []GapView{}, ClosedGaps: []GapView{}, Deadlines: viewDeadlines(view.Due),
-		Timeline: timeline(cut, annulments(cut)),
+		Timeline: timeline(cut, events.AnnulmentsOf(cut)),
 	}
 	if state.Closed() {
 		resp.Status = "closed"
@@ -230,16 +241,6 @@ func (s *Server) identity(ctx context.Context, history []events.Envelope) (*Iden
 	return &IdentityView{}, nil
 }
 
-func annulments(history []events.Envelope) map[uuid.UUID]bool {
-	out := make(map[uuid.UUID]bool)
-	for i := range history {
-		if id, ok := history[i].Annuls(); ok {
-			out[id] = true
-		}
-	}
-	return out
-}
-
 // gapCursor names the last gap of a page, in the list's order.
 type gapCursor struct {
 	OpenedAt time.Time `json:"o"`
@@ -277,6 +278,10 @@ func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Now()
 	at, err := queryTime(q, "as_of", now)
+	// An integrity gap opens when a message is stored: on the log's clock,
+	// not the valid time a query's now judges the others by. Without an
+	// as_of every open one is shown.
+	asked := q.Get("as_of") != ""
 	if err != nil {
 		writeProblem(w, r, ProblemFor(err))
 		return
@@ -284,7 +289,7 @@ func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
 	var gaps []projections.Gap
 	err = s.set(func(set *projections.Set) {
 		for _, g := range set.Gaps.List(f, at) {
-			if g, ok := asOfGap(g, at); ok && status(g) && (p.Operator || orgSees(set, p.Org, g)) {
+			if g, ok := asOfGap(g, at); (ok || g.Kind == projections.Integrity && !asked) && status(g) && (p.Operator || orgSees(set, p.Org, g)) {
 				gaps = append(gaps, g)
 			}
 		}
@@ -338,7 +343,7 @@ func gapFilter(q map[string][]string) (projections.GapFilter, func(projections.G
 	}
 	for _, k := range q["kind"] {
 		for k := range strings.SplitSeq(k, ",") {
-			if !slices.Contains(projections.Kinds(), projections.GapKind(k)) {
+			if !slices.Contains(gapKinds(), projections.GapKind(k)) {
 				return f, nil, badParam("kind", "unknown gap kind "+strconv.Quote(k)+"; want one of: "+kindList())
 			}
 			f.Kinds = append(f.Kinds, projections.GapKind(k))
@@ -358,10 +363,16 @@ func gapFilter(q map[string][]string) (projections.GapFilter, func(projections.G
 	return f, keep, nil
 }
 
+// gapKinds lists the kinds a gap list filters on: the rules' kinds and
+// the quarantine's integrity gaps.
+func gapKinds() []projections.GapKind {
+	return append(projections.Kinds(), projections.Integrity)
+}
+
 // kindList names the gap kinds, for an error that lists them.
 func kindList() string {
 	var names []string
-	for _, k := range projections.Kinds() {
+	for _, k := range gapKinds() {
 		names = append(names, string(k))
 	}
 	return strings.Join(names, ", ")
@@ -452,17 +463,13 @@ func (s *Server) orgWorklist(w http.ResponseWriter, r *http.Request) {
 }
 
 // worklist answers an organisation's worklist; with ?identity=true each
-// offer and gap names its patient, for the organisation itself, as far as
-// MaySeePatient allows it, every such read in the access log.
+// offer and gap names its patient as far as MaySeePatient allows it, every
+// such read in the access log.
 func (s *Server) worklist(w http.ResponseWriter, r *http.Request, org events.OrgID) {
 	p := principalFrom(r.Context())
 	wantIdentity, err := queryBool(r.URL.Query(), "identity")
 	if err != nil {
 		writeProblem(w, r, ProblemFor(err))
-		return
-	}
-	if wantIdentity && p.Org != org {
-		writeProblem(w, r, forbidden("only the organisation itself sees who the patients of its worklist are; the operator reads pathways by pseudonym"))
 		return
 	}
 	var wl projections.Worklist

@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -43,9 +43,10 @@ type Config struct {
 	// Rules are the rules of the hosted Set, for the fresh Set of a
 	// rebuild. The zero value means the defaults.
 	Rules projections.Rules
-	// Ready reports whether the projections have caught up (/readyz).
-	// Default: Projections' readiness, or always ready without them.
-	Ready func() bool
+	// Health reports on the service (/healthz, /readyz and the health
+	// metrics): engine.Monitor.Health. Default: the Projections host's
+	// state alone, or always live without one.
+	Health func() engine.Health
 	// Registry receives the API's metrics and is served at /metrics; nil
 	// makes a private one.
 	Registry *prometheus.Registry
@@ -58,9 +59,9 @@ type Config struct {
 	// MaxMessage is the largest MedCom message in bytes. Default
 	// medcom.MaxSize.
 	MaxMessage int64
-	// AccessRetention is how long access-log records are kept. Default 0:
-	// for ever.
-	AccessRetention time.Duration
+	// Alerts tells parties of break-the-glass reads; nil refuses such
+	// reads, as nobody could be told.
+	Alerts Alerter
 	// NATSSubjects gives the subjects an organisation's NATS user may
 	// subscribe to (its alerts), for tokens issued with "nats": true; nil
 	// refuses such requests.
@@ -101,9 +102,6 @@ type Server struct {
 	// intake opens pathways (POST /v1/pathways) as the inbound channels do.
 	intake *engine.Intake
 
-	accessMu sync.Mutex
-	access   *accessLog
-
 	rebuilding atomic.Bool
 }
 
@@ -127,17 +125,12 @@ func New(cfg Config) *Server {
 	if cfg.StreamRecheck == 0 {
 		cfg.StreamRecheck = 5 * time.Second
 	}
-	if cfg.Ready == nil {
-		cfg.Ready = func() bool { return true }
-		if h := cfg.Projections; h != nil {
-			cfg.Ready = func() bool {
-				select {
-				case <-h.Ready():
-					return true
-				default:
-					return false
-				}
-			}
+	if cfg.Health == nil {
+		cfg.Health = func() engine.Health {
+			return engine.Health{Status: engine.HealthLive, Ready: true, At: time.Now().UTC()}
+		}
+		if h := cfg.Projections; h != nil && cfg.Store != nil {
+			cfg.Health = cfg.Store.NewMonitor([]*engine.Host{h}, engine.MonitorOptions{}).Health
 		}
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
@@ -149,7 +142,7 @@ func New(cfg Config) *Server {
 		Help:    "HTTP request latency by route and status class.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 	}, []string{"route", "code"})
-	cfg.Registry.MustRegister(s.latency)
+	cfg.Registry.MustRegister(s.latency, newHealthCollector(s))
 	s.register()
 	return s
 }
@@ -201,6 +194,11 @@ func (s *Server) handle(pattern string, a access, h http.HandlerFunc) {
 
 func (s *Server) mount(pattern string, a access, h http.HandlerFunc, write func(http.ResponseWriter, *http.Request, Problem)) {
 	var handler http.Handler = h
+	if strings.HasPrefix(pattern, "GET /v1/") || strings.HasPrefix(pattern, "GET /fhir/") {
+		// Every read, of either API, says which log position and time it
+		// reflects.
+		handler = s.fresh(handler)
+	}
 	switch a {
 	case operator:
 		handler = s.authenticate(operatorOnly(handler), false, write)
@@ -219,16 +217,8 @@ func (s *Server) mount(pattern string, a access, h http.HandlerFunc, write func(
 func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 
 func (s *Server) register() {
-	s.handle("GET /healthz", public, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	s.handle("GET /readyz", public, func(w http.ResponseWriter, r *http.Request) {
-		if !s.cfg.Ready() {
-			writeProblem(w, r, Problem{Type: typeUnavailable, Status: http.StatusServiceUnavailable, Detail: "projections are catching up with the log"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	s.handle("GET /healthz", public, s.healthz)
+	s.handle("GET /readyz", public, s.readyz)
 	s.handle("GET /metrics", metrics, promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP)
 	s.handle("GET /openapi.json", public, serveOpenAPI)
 
@@ -262,11 +252,15 @@ func (s *Server) register() {
 	s.handle("GET /v1/dead-letters", operator, s.listDeadLetters)
 	s.handle("GET /v1/dead-letters/{seq}", operator, s.showDeadLetter)
 	s.handle("POST /v1/dead-letters/{seq}/replay", operator, s.replayDeadLetter)
+	s.handle("GET /v1/quarantine", operator, s.listQuarantine)
+	s.handle("GET /v1/quarantine/{seq}", operator, s.showQuarantined)
+	s.handle("POST /v1/quarantine/{seq}/resolve", operator, s.resolveQuarantined)
 	s.handle("POST /v1/tokens", operator, s.issueToken)
 	s.handle("DELETE /v1/tokens", operator, s.revokeToken)
 	s.handle("GET /v1/nats-users", operator, s.listNATSUsers)
 	s.handle("GET /v1/nats-users/conf", operator, s.natsUsersConf)
 	s.handle("POST /v1/admin/rebuild", operator, s.rebuild)
+	s.handle("GET /v1/admin/projections", operator, s.showProjections)
 }
 
 // ServeHTTP implements http.Handler. Requests no route matches get a
@@ -316,6 +310,10 @@ func (s *Server) authenticate(next http.Handler, queryToken bool, write func(htt
 		}
 		if err != nil {
 			s.log.Warn("token check failed", "err", err)
+			write(w, r, ProblemFor(err))
+			return
+		}
+		if p.Reason, err = accessReason(r); err != nil {
 			write(w, r, ProblemFor(err))
 			return
 		}

@@ -25,7 +25,7 @@ func streamEnv(t *testing.T) (*httptest.Server, *httpapi.Tokens) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	tokens, err := httpapi.NewTokens(ctx, store.JetStream(), adminToken, 1)
+	tokens, err := httpapi.NewTokens(ctx, store, adminToken)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,13 +39,13 @@ type sourceView struct {
 
 // timeline renders a history. The sealed identity is left out of
 // PathwayOpened: it is shown, decrypted, only on request.
-func timeline(history []events.Envelope, annulled map[uuid.UUID]bool) []eventView {
+func timeline(history []events.Envelope, annulled events.Annulments) []eventView {
 	out := make([]eventView, 0, len(history))
 	for i := range history {
 		e := &history[i]
 		v := eventView{
 			Seq: e.Seq, ID: e.ID, Type: e.Type, OccurredAt: e.OccurredAt, RecordedAt: e.RecordedAt,
-			Correlation: e.Correlation, Annulled: annulled[e.ID],
+			Correlation: e.Correlation, Annulled: annulled.Annulled(e),
 		}
 		if e.Actor != (events.Actor{}) {
 			v.Actor = &actorView{Org: e.Actor.Org, Role: e.Actor.Role}

@@ -23,6 +23,27 @@ export class APIError extends Error {
 }
 
 let onUnauthorised = () => {};
+let onFresh = () => {};
+let last = null;
+
+// freshness sets what to do with the freshness of each read: every answer
+// says which log position and time it reflects, and whether it may miss
+// events (docs/api.md, "Freshness").
+export function freshness(f) { onFresh = f; }
+
+// fresh is the freshness of the last read: { stale, asOf, state, position }.
+export function fresh() { return last; }
+
+function noteFresh(resp) {
+  const stale = resp.headers.get('Stafet-Stale');
+  if (stale === null) return;
+  const asOf = resp.headers.get('Stafet-As-Of');
+  last = {
+    stale: stale === 'true', asOf: asOf ? new Date(asOf) : null,
+    state: resp.headers.get('Stafet-State') || '', position: Number(resp.headers.get('Stafet-Position') || 0),
+  };
+  onFresh(last);
+}
 
 // unauthorised sets what to do when the token stops working.
 export function unauthorised(f) { onUnauthorised = f; }
@@ -34,6 +55,7 @@ export async function get(path, { signal, quiet401 } = {}) {
     signal,
     cache: 'no-store',
   });
+  noteFresh(resp);
   let body = null;
   const type = resp.headers.get('Content-Type') || '';
   if (type.includes('json')) body = await resp.json();
@@ -105,4 +127,11 @@ export async function each(items, limit, f) {
 // EventSource cannot set headers.
 export function streamURL() {
   return '/v1/alerts/stream?access_token=' + encodeURIComponent(token());
+}
+
+// health reads the service's health report (public: /readyz), whatever
+// its status code says.
+export async function health({ signal } = {}) {
+  const resp = await fetch('/readyz', { headers: { 'Accept': 'application/json' }, signal, cache: 'no-store' });
+  return resp.json();
 }

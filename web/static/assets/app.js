@@ -2,7 +2,7 @@
 // fragment, #/gaps?cluster=aarhus, so the server serves one page), the
 // language toggle and the live alert stream.
 
-import { token, setToken, unauthorised, streamURL, APIError } from './api.js';
+import { token, setToken, unauthorised, streamURL, APIError, freshness, health } from './api.js';
 import { h, replace } from './dom.js';
 import { t, lang, setLang, applyStatic, time } from './i18n.js';
 import { Directory, whoami } from './directory.js';
@@ -19,7 +19,7 @@ const views = { '': overview, gaps, pathway, worklist, figures, trends, messages
 const navOf = { '': 'overview', gaps: 'gaps', pathway: 'gaps', worklist: 'worklist', figures: 'figures', trends: 'trends', messages: 'messages' };
 
 const main = document.getElementById('main');
-const state = { me: null, dir: null, view: null, abort: null, live: null };
+const state = { me: null, dir: null, view: null, abort: null, live: null, stream: 'connecting', fresh: null, health: null };
 
 // parse reads "#/pathway/ID?x=y" as route "pathway", rest ["ID"], query.
 function parse(hash) {
@@ -133,6 +133,7 @@ async function signIn() {
   document.getElementById('nav').hidden = false;
   document.getElementById('signout').hidden = false;
   startLive();
+  startHealth();
 }
 
 function signOut() {
@@ -192,6 +193,7 @@ function startLive() {
 }
 
 function stopLive() {
+  stopHealth();
   state.live?.close();
   state.live = null;
   clearTimeout(batchTimer);
@@ -202,10 +204,88 @@ function stopLive() {
   document.getElementById('live').hidden = true;
 }
 
+// setLive shows the alert stream's status; "Live" only while the stream is
+// open and the data current: open on stale data says so instead.
 function setLive(status) {
+  state.stream = status;
   const live = document.getElementById('live');
-  live.dataset.status = status;
-  document.getElementById('live-text').textContent = t('live.' + status);
+  const stale = state.fresh?.stale;
+  const shown = status === 'open' && stale ? 'stale' : status;
+  live.dataset.status = shown;
+  document.getElementById('live-text').textContent = t('live.' + shown, { time: asOfText() });
+}
+
+function asOfText() {
+  const at = state.fresh?.asOf;
+  return at ? time(at) : t('dash');
+}
+
+// Health: every read's freshness headers, and the service's health report
+// every few seconds, make the banner: stale data first (what is shown may
+// miss gaps), else degraded (what needs the operator).
+const HEALTH_EVERY = 10000;
+let healthTimer = 0;
+
+freshness(f => {
+  const was = state.fresh?.stale;
+  state.fresh = f;
+  if (f.stale !== was) {
+    setLive(state.stream);
+    showHealth();
+    // Current again: fetch what was missed meanwhile.
+    if (was && !f.stale) refresh([]);
+  }
+});
+
+async function checkHealth() {
+  try {
+    state.health = await health();
+  } catch {
+    state.health = null;
+  }
+  showHealth();
+  // While stale, ask the view again: its answer says when it is current.
+  if (state.fresh?.stale) refresh([]);
+}
+
+function startHealth() {
+  clearInterval(healthTimer);
+  checkHealth();
+  healthTimer = setInterval(checkHealth, HEALTH_EVERY);
+}
+
+function stopHealth() {
+  clearInterval(healthTimer);
+  healthTimer = 0;
+  state.fresh = null;
+  state.health = null;
+  showHealth();
+}
+
+function showHealth() {
+  const banner = document.getElementById('health-banner');
+  const text = document.getElementById('health-text');
+  const hl = state.health;
+  let msg = '';
+  let kind = '';
+  if (state.fresh?.stale) {
+    kind = 'stale';
+    msg = t('banner.stale', { time: asOfText(), state: t('state.' + (state.fresh.state || 'stalled')) });
+  } else if (hl && hl.status === 'degraded' && hl.reasons?.length) {
+    kind = 'degraded';
+    msg = t('banner.degraded', { reasons: hl.reasons.map(reasonText).join('; ') });
+  } else if (hl && (hl.status === 'stopped' || hl.status === 'catching-up' || hl.status === 'starting')) {
+    kind = 'stale';
+    msg = t('banner.' + hl.status, { pct: Math.floor(100 * (hl.projections?.[0]?.progress ?? 0)) });
+  }
+  banner.hidden = !msg;
+  banner.dataset.kind = kind;
+  if (text.textContent !== msg) text.textContent = msg;
+}
+
+function reasonText(r) {
+  const key = 'reason.' + r.code;
+  return t(key, { n: r.seqs?.length ?? 0 });
 }
 
 function flush() {
@@ -268,7 +348,8 @@ function init() {
     if (state.me) {
       const who = document.getElementById('whoami');
       who.textContent = state.me.operator ? t('who.operator') : t('who.org', { name: state.dir.label(state.me.org) });
-      setLive(document.getElementById('live').dataset.status || 'connecting');
+      setLive(state.stream);
+      showHealth();
     }
     route();
   });

@@ -4,7 +4,7 @@
 // (GET /v1/clusters: open_gaps, open_by_age, open_by_municipality, read
 // in one moment), so the totals add up however busy the service is.
 
-import { get } from './api.js';
+import { get, fresh } from './api.js';
 import { h, hidden, replace, scroller } from './dom.js';
 import { t, decimal, dateTime } from './i18n.js';
 import { KINDS, AGES } from './directory.js';
@@ -46,7 +46,9 @@ async function load(ctx) {
   // ones first, so a row's total is the sum of its columns.
   const kinds = [...KINDS];
   for (const c of clusters) for (const k of Object.keys(c.open_gaps)) if (!kinds.includes(k)) kinds.push(k);
-  return { clusters, byMuni, kinds, at: new Date() };
+  // As of the last moment the projections held the whole log, which the
+  // answers say; the fetch time would claim freshness they may not have.
+  return { clusters, byMuni, kinds, at: fresh()?.asOf || new Date() };
 }
 
 function clusterTable(data, dir) {

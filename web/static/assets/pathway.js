@@ -1,5 +1,6 @@
-// One pathway (GET /v1/pathways/{id}): who the patient is (for the
-// pathway's parties, ?identity=true, the read in the access log), what is
+// One pathway (GET /v1/pathways/{id}): who the patient is (for an
+// organisation in the patient's care, ?identity=true, the read in the
+// access log), what is
 // late, the swimlanes of hospital, municipality and GP with offers,
 // answers, documents and the gap intervals in red, the chain of custody
 // with the answers the signed-in organisation can give, and every event.
@@ -269,25 +270,27 @@ function details(e, dir) {
   return parts.join(' · ');
 }
 
-// patient shows who the pathway is about: the name and CPR number for a
-// party (the read is in the access log), the pseudonym for the operator.
-function patient(pw, me) {
-  if (me.operator || !pw.identity) {
-    return [h('code', {}, pw.patient), h('span', { class: 'hint' }, ' ', t(me.operator ? 'pathway.patient.operator' : 'pathway.patient.none'))];
+// patient shows who the pathway is about: the name and CPR number for an
+// organisation in the patient's care (the read is in the access log), else
+// the pseudonym and why.
+function patient(pw, me, nocare) {
+  if (!pw.identity) {
+    const why = me.operator ? 'pathway.patient.operator' : nocare ? 'pathway.patient.nocare' : 'pathway.patient.none';
+    return [h('code', {}, pw.patient), h('span', { class: 'hint', id: 'patient-pseudonym' }, ' ', t(why))];
   }
   if (pw.identity.shredded) return h('span', { id: 'patient-identity' }, t('patient.shredded'));
   return [h('strong', { id: 'patient-identity', class: 'identity' }, pw.identity.name || t('dash'), pw.identity.cpr ? ', ' + formatCPR(pw.identity.cpr) : ''),
     h('span', { class: 'hint' }, ' ', t('pathway.patient.logged'))];
 }
 
-function draw(pw, dir, now, { me, status, reload }) {
+function draw(pw, dir, now, { me, status, reload, nocare }) {
   const chain = pw.owner.chain;
   const holders = pw.owner.holders;
   const mine = o => !me.operator && o === me.org && pw.status !== 'closed';
   return [
     section('summary-title', t('pathway.summary'),
       h('dl', { class: 'facts' },
-        h('dt', {}, t('pathway.patient')), h('dd', {}, patient(pw, me)),
+        h('dt', {}, t('pathway.patient')), h('dd', {}, patient(pw, me, nocare)),
         h('dt', {}, t('pathway.cluster')), h('dd', {}, dir.clusterName(pw.cluster)),
         h('dt', {}, t('pathway.municipality')), h('dd', {}, pw.municipality ? dir.name(pw.municipality) : t('dash')),
         h('dt', {}, t('pathway.gp')), h('dd', {}, pw.gp ? dir.name(pw.gp) : t('dash')),
@@ -335,12 +338,21 @@ export async function render(ctx) {
   const heading = h('h1', { tabindex: '-1' }, t('pathway.title', { id: shortID(id) }));
   const body = h('div', { id: 'pathway' });
   const status = actionStatus('pathway-status');
-  // A party sees who the patient is; the operator, party to none, reads
-  // by pseudonym (MaySeePatient decides, on the server).
-  const path = '/v1/pathways/' + encodeURIComponent(id) + (me.operator ? '' : '?identity=true');
-  let pw;
+  // An organisation in the patient's care sees who the patient is
+  // (MaySeePatient decides, on the server); one whose care has ended reads
+  // by pseudonym. The operator's dashboard shows pseudonyms: running the
+  // service needs no names.
+  let path = '/v1/pathways/' + encodeURIComponent(id) + (me.operator ? '' : '?identity=true');
+  let pw, nocare = false;
   try {
-    pw = await get(path, { signal });
+    pw = await get(path, { signal }).catch(async e => {
+      if (me.operator || !(e instanceof APIError) || e.status !== 403) throw e;
+      // Refused for the identity alone? The pathway by pseudonym says so.
+      path = '/v1/pathways/' + encodeURIComponent(id);
+      const plain = await get(path, { signal });
+      nocare = true;
+      return plain;
+    });
   } catch (e) {
     if (!(e instanceof APIError) || (e.status !== 403 && e.status !== 404)) throw e;
     replace(main, heading, h('p', { class: 'message message-error', role: 'alert', id: 'pathway-error', dataset: { status: String(e.status) } },
@@ -363,7 +375,7 @@ export async function render(ctx) {
       if (!signal.aborted) replace(body, errorMessage(e));
     }
   };
-  const opts = { me, status, reload };
+  const opts = { me, status, reload, nocare };
   replace(body, draw(pw, dir, new Date(), opts));
   replace(main, heading, h('p', { class: 'subtle' }, h('code', {}, id)), status, body);
   return {

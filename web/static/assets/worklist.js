@@ -1,7 +1,7 @@
 // The signed-in organisation's worklist (GET /v1/worklist): the offers
 // waiting for its answer, answered here, and the gaps it can close, each
-// with its patient (?identity=true: the organisation's own patients,
-// every read in the access log). The operator picks an organisation from
+// with its patient (?identity=true: where the organisation is in the
+// patient's care, every read in the access log). The operator picks an organisation from
 // the directory (GET /v1/orgs/{org}/worklist) and sees pseudonyms only.
 
 import { get } from './api.js';
