@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/events"
@@ -69,28 +70,48 @@ const reconcileWindow = 10000
 // Run reads the receipts into the index and follows them until ctx ends.
 // Once it has caught up, it makes the receipts of stored messages that
 // have none: every message of a store written before receipts existed,
-// and those of the last moments before a crash.
+// and those of the last moments before a crash. A failure to read (a
+// cluster electing a leader) is retried where it stopped; the intake
+// never waits for the index.
 func (x *ReceiptIndex) Run(ctx context.Context) error {
-	st := x.inbox.receipts
-	info, err := st.Info(ctx)
+	var next uint64 = 1 // the stream sequence to read next
+	var target uint64   // the stream's end when Run started; 0 once reached
+	err := x.inbox.retry(ctx, "receipts: the stream's end not read; retrying", "info", func() error {
+		info, err := x.inbox.receipts.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.State.Msgs > 0 {
+			target = info.State.LastSeq
+		}
+		return nil
+	})
 	if err != nil {
-		return err
+		return nil // ctx ended
 	}
-	target := info.State.LastSeq
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return err
-	}
-	if info.State.Msgs == 0 {
-		target = 0
+	if target == 0 {
 		x.caughtUp(ctx)
+	}
+	// follow returns only on an error or at ctx's end; retry goes on
+	// from where it stopped.
+	x.inbox.retry(ctx, "receipts: reading stopped; going on where it stopped", "follow", func() error {
+		return x.follow(ctx, &next, &target)
+	})
+	return nil
+}
+
+// follow reads receipts from *next with an ordered consumer until an
+// error or ctx's end.
+func (x *ReceiptIndex) follow(ctx context.Context, next, target *uint64) error {
+	cons, err := x.inbox.receipts.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: *next,
+	})
+	if err != nil {
+		return err
 	}
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
 			return err
 		}
 		for m := range batch.Messages() {
@@ -98,12 +119,17 @@ func (x *ReceiptIndex) Run(ctx context.Context) error {
 			if json.Unmarshal(m.Data(), &r) == nil && r.RawSeq != 0 {
 				x.add(r)
 			}
-			if meta, err := m.Metadata(); err == nil && meta.Sequence.Stream >= target && target != 0 {
-				target = 0
+			meta, err := m.Metadata()
+			if err != nil {
+				continue
+			}
+			*next = meta.Sequence.Stream + 1
+			if *target != 0 && meta.Sequence.Stream >= *target {
+				*target = 0
 				x.caughtUp(ctx)
 			}
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
 			return err
 		}
 	}
