@@ -108,6 +108,9 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	if err := httpapi.RegisterMetrics(svc.registry, svc.store.Log(), svc.host); err != nil {
 		return err
 	}
+	if err := httpapi.RegisterInboxMetrics(svc.registry, svc.receipts); err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
