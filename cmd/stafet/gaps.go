@@ -190,7 +190,9 @@ func cmdWorklist(ctx context.Context, e env) error {
 	fmt.Fprintln(e.stdout, "\nGaps you can close:")
 	sortGaps(wl.Gaps)
 	table(e.stdout, gapHead, gapRows(ctx, n, wl.Gaps, now))
-	fmt.Fprintln(e.stdout, "\nAnswer with: curl -X POST -H \"Authorization: Bearer $STAFET_TOKEN\" $STAFET_URL/v1/pathways/PATHWAY/offers/OFFER/accept (or the dashboard's worklist)")
+	if len(wl.Offers) > 0 {
+		fmt.Fprintln(e.stdout, "\nAnswer with: stafet offer accept PATHWAY OFFER, or stafet offer reject PATHWAY OFFER -reason R (or in the dashboard's worklist)")
+	}
 	return nil
 }
 
