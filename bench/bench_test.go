@@ -15,6 +15,7 @@ import (
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/natstest"
 )
 
 // TestRun runs a small bench in both durability modes and checks that
@@ -205,11 +206,7 @@ func TestFillerStoresWhatExecuteStores(t *testing.T) {
 func storedMsgs(t *testing.T, s *engine.Store) []*jetstream.RawStreamMsg {
 	t.Helper()
 	ctx := context.Background()
-	js, err := jetstream.New(s.Conn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := js.Stream(ctx, engine.EventStream)
+	st, err := natstest.JetStream(t, s.Conn()).Stream(ctx, engine.EventStream)
 	if err != nil {
 		t.Fatal(err)
 	}

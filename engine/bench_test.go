@@ -12,6 +12,7 @@ import (
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/natstest"
 )
 
 // The benchmarks run Stafet and raw JetStream side by side in one run, on
@@ -117,7 +118,7 @@ func BenchmarkAppend(b *testing.B) {
 					bodies[i], _ = s.Log().Codec().Encode(&e)
 					subjects[i] = "stafet.ev.raw." + uuid.NewString() + ".x"
 				}
-				raw += rawPublish(b, s.JetStream(), subjects, bodies)
+				raw += rawPublish(b, natstest.JetStream(b, s.Conn()), subjects, bodies)
 				eng += engineExecute(b, s, cmds, 256)
 			}
 			report(b, "append", float64(n*b.N), raw, eng)
@@ -148,7 +149,7 @@ func BenchmarkReplay(b *testing.B) {
 func fill(b *testing.B, s *engine.Store, n int) {
 	b.Helper()
 	ref := patient(b, "0102030405")
-	js := s.JetStream()
+	js := natstest.JetStream(b, s.Conn())
 	var pw uuid.UUID
 	for i := range n {
 		if i%10 == 0 {
@@ -172,7 +173,7 @@ func fill(b *testing.B, s *engine.Store, n int) {
 func rawRead(b *testing.B, s *engine.Store, n int) time.Duration {
 	ctx := context.Background()
 	start := time.Now()
-	st, err := s.JetStream().Stream(ctx, engine.EventStream)
+	st, err := natstest.JetStream(b, s.Conn()).Stream(ctx, engine.EventStream)
 	if err != nil {
 		b.Fatal(err)
 	}

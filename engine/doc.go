@@ -7,14 +7,19 @@
 //     and idempotency; Load reads one pathway; Replay reads the log into
 //     projections; NewHost keeps a projection current (Host: checkpoints,
 //     shadow rebuilds); Commit waits for the group fsync.
+//   - Intake (Store.NewIntake): the one call that takes an inbound
+//     message in — store raw, translate (the channel's Translate),
+//     pseudonymise, resolve the pathway (readmissions included), append,
+//     link, commit — or dead-letters it.
 //   - Inbox (Store.Inbox): inbound messages stored raw and sealed before
 //     anything else, and the dead letters.
 //   - PathwayIndex (Store.Index): a patient's open pathway, and the
 //     pathway an episode of care or a document belongs to.
 //   - Vault (Store.Vault): CPR pseudonyms, sealed identities under
 //     per-patient keys, crypto-shredding.
-//   - Reactors (Store.Reactors): durable reactions to events, shared by
-//     every instance, and the deadline scheduler.
+//   - Reactors (Store.Reactors): durable reactions to events shared by
+//     every instance, the policies that derive commands from them
+//     (RunPolicy), and the deadline scheduler (RunDeadlines).
 //   - Subscribers (Store.Subscribers): the NATS users that may subscribe
 //     to the alerts on the embedded server.
 //   - AccessLog (Store.Access): who read which pathway, broke the glass,
@@ -25,7 +30,7 @@
 //     needs a JetStream context.
 //
 // The contracts a projection meets (Projection and its optional
-// abilities) are in projection.go: engine declares them and does not
-// import package projections. The layout of streams, subjects and buckets
+// abilities, Scheduler among them) are in projection.go, Policy in
+// react.go: engine declares them and does not import package projections. The layout of streams, subjects and buckets
 // is in docs/architecture.md.
 package engine

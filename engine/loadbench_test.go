@@ -10,6 +10,7 @@ import (
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/natstest"
 )
 
 // BenchmarkLoad compares, on one store, loading a pathway of 10 events
@@ -43,7 +44,7 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	})
 	b.Run("scan-by-subject", func(b *testing.B) {
-		st, err := s.JetStream().Stream(ctx, engine.EventStream)
+		st, err := natstest.JetStream(b, s.Conn()).Stream(ctx, engine.EventStream)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/internal/natsprobe"
+	"github.com/stafet/stafet/internal/natstest"
 )
 
 const alertExports = "stafet.alert.>"
@@ -98,14 +99,14 @@ func TestNATSAccounts(t *testing.T) {
 	}
 
 	// The store still works after the reloads that issuing made.
-	if _, err := s.JetStream().Stream(ctx, engine.EventStream); err != nil {
+	if _, err := natstest.JetStream(t, s.Conn()).Stream(ctx, engine.EventStream); err != nil {
 		t.Errorf("stafetd's JetStream after the subscriber was issued: %v", err)
 	}
 }
 
 func streamMsgs(t *testing.T, s *engine.Store) uint64 {
 	t.Helper()
-	st, err := s.JetStream().Stream(context.Background(), engine.EventStream)
+	st, err := natstest.JetStream(t, s.Conn()).Stream(context.Background(), engine.EventStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func TestLegacyGlobalAccountMigrated(t *testing.T) {
 	ns.WaitForShutdown()
 
 	s := openStore(t, engine.Config{DataDir: dir})
-	st, err := s.JetStream().Stream(ctx, "LEGACY")
+	st, err := natstest.JetStream(t, s.Conn()).Stream(ctx, "LEGACY")
 	if err != nil {
 		t.Fatalf("legacy stream after the move to accounts: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/natstest"
 )
 
 // histories is a snapshotting projection that keeps each pathway's folded
@@ -60,7 +61,7 @@ func publishRaw(t *testing.T, s *engine.Store, subject string, data []byte, prev
 	if prev > 0 {
 		m.Header.Set(engine.HeaderPrev, strconv.FormatUint(prev, 10))
 	}
-	ack, err := s.JetStream().PublishMsg(context.Background(), m)
+	ack, err := natstest.JetStream(t, s.Conn()).PublishMsg(context.Background(), m)
 	if err != nil {
 		t.Fatal(err)
 	}

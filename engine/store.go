@@ -244,10 +244,6 @@ func (s *conn) bucket(ctx context.Context, name, desc string, history uint8) (je
 // that look behind them.
 func (s *Store) Conn() *nats.Conn { return s.nc }
 
-// JetStream returns the JetStream context, for tests that look behind the
-// handles.
-func (s *Store) JetStream() jetstream.JetStream { return s.js }
-
 // loadOrCreateSecret reads the deployment secret from dir/secret, creating
 // it (32 random bytes, mode 0600) at first start.
 func loadOrCreateSecret(dir string) ([]byte, error) {
@@ -274,9 +270,6 @@ func loadOrCreateSecret(dir string) ([]byte, error) {
 
 // Config returns the configuration with defaults filled in.
 func (s *Store) Config() Config { return s.cfg }
-
-// Server returns the embedded server, or nil when connected to a URL.
-func (s *Store) Server() *server.Server { return s.ns }
 
 // DataDir returns the absolute path of the embedded server's data, or ""
 // when connected to an external cluster.

@@ -1,41 +1,22 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/faulttest"
 )
-
-// syncBuffer is a log sink safe for the store's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
 
 // After a clean stop the idempotency index is known to be complete: the
 // next start does not re-read the last minutes of log, and a resent
 // opening is still recognised.
 func TestCleanStopSkipsIndexReconcile(t *testing.T) {
 	dir := t.TempDir()
-	var logs syncBuffer
+	var logs faulttest.Buffer
 	cfg := engine.Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	ctx := context.Background()
 	s := openStore(t, cfg)
@@ -50,9 +31,7 @@ func TestCleanStopSkipsIndexReconcile(t *testing.T) {
 	}
 	s.Close()
 
-	logs.mu.Lock()
-	logs.b.Reset()
-	logs.mu.Unlock()
+	logs.Reset()
 	s = openStore(t, cfg)
 	if out := logs.String(); !strings.Contains(out, "idempotency index up to date") || strings.Contains(out, "idempotency index reconciled") {
 		t.Errorf("start after a clean stop re-read the log:\n%s", out)

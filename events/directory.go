@@ -2,12 +2,15 @@ package events
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +49,13 @@ type Organisation struct {
 	Aliases []string `json:"aliases,omitempty"`
 	// Source says where the entry comes from.
 	Source string `json:"source,omitempty"`
+	// MLLPClients are the MLLP connections that may send HL7 for the
+	// organisation: "cn:NAME" (a client certificate's subject common
+	// name), "sha256:HEX" (its SHA-256 fingerprint) or "addr:IP[/BITS]"
+	// (a plaintext sender's address, where the operator allows
+	// plaintext). A connection speaks for every organisation that lists
+	// it, and for their departments (docs/security.md).
+	MLLPClients []string `json:"mllp_clients,omitempty"`
 }
 
 // Cluster is a body where region, municipalities and general practice
@@ -410,7 +420,34 @@ func (d *Directory) checkOverride(o *Organisation) error {
 	if o.Kind == KindMunicipality && o.ID.Scheme() != SchemeKommune {
 		return &ValidationError{Field: "id", Reason: "a municipality is identified by kommune:NNNN"}
 	}
+	for i, c := range o.MLLPClients {
+		if err := checkMLLPClient(c); err != nil {
+			return prefix(fmt.Sprintf("mllp_clients[%d]", i), err)
+		}
+	}
 	return nil
+}
+
+// checkMLLPClient checks one Organisation.MLLPClients entry's shape.
+func checkMLLPClient(c string) error {
+	kind, v, _ := strings.Cut(c, ":")
+	switch {
+	case v == "":
+	case kind == "cn":
+		return nil
+	case kind == "sha256":
+		if b, err := hex.DecodeString(strings.ReplaceAll(v, ":", "")); err == nil && len(b) == sha256.Size {
+			return nil
+		}
+	case kind == "addr":
+		if _, err := netip.ParsePrefix(v); err == nil {
+			return nil
+		}
+		if _, err := netip.ParseAddr(v); err == nil {
+			return nil
+		}
+	}
+	return &ValidationError{Field: "", Reason: fmt.Sprintf("%q: want cn:NAME, sha256:FINGERPRINT (64 hex digits) or addr:IP[/BITS]", c)}
 }
 
 // readCSV reads an embedded reference file, checking its header names the

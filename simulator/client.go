@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,9 +34,17 @@ type mllpConn struct {
 	r *bufio.Reader
 }
 
-func dialMLLP(ctx context.Context, addr string, timeout time.Duration) (*mllpConn, error) {
+// dialMLLP connects to stafetd's MLLP listener, over TLS with a client
+// certificate when tlsCfg is not nil.
+func dialMLLP(ctx context.Context, addr string, timeout time.Duration, tlsCfg *tls.Config) (*mllpConn, error) {
 	dl := net.Dialer{Timeout: timeout}
-	c, err := dl.DialContext(ctx, "tcp", addr)
+	var c net.Conn
+	var err error
+	if tlsCfg != nil {
+		c, err = (&tls.Dialer{NetDialer: &dl, Config: tlsCfg}).DialContext(ctx, "tcp", addr)
+	} else {
+		c, err = dl.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +111,7 @@ func (d *driver) sendHL7(ctx context.Context, conn **mllpConn, s Step) error {
 	var err error
 	for try := 0; try < 2; try++ {
 		if *conn == nil {
-			if *conn, err = dialMLLP(ctx, d.cfg.MLLPAddr, d.cfg.Timeout); err != nil {
+			if *conn, err = dialMLLP(ctx, d.cfg.MLLPAddr, d.cfg.Timeout, d.cfg.MLLPTLS); err != nil {
 				continue
 			}
 		}

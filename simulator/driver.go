@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,10 @@ import (
 type Config struct {
 	// MLLPAddr is stafetd's MLLP listener. Default "127.0.0.1:2575".
 	MLLPAddr string
+	// MLLPTLS, if set, dials MLLP over TLS with it: the client
+	// certificate (named ClientName, which Organisations maps to every
+	// hospital) and the CA of stafetd's certificate.
+	MLLPTLS *tls.Config
 	// BaseURL is stafetd's HTTP API. Default "http://127.0.0.1:8080".
 	BaseURL string
 	// Token is the operator token: it posts MedCom messages and issues

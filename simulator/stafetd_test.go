@@ -3,6 +3,7 @@ package simulator
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stafet/stafet/internal/pki"
 )
 
 // TestRunAgainstStafetd builds and starts the real stafetd with the
@@ -25,13 +28,13 @@ import (
 // MedCom translator.
 func TestRunAgainstStafetd(t *testing.T) {
 	d := startStafetd(t)
-	httpAddr, mllpAddr, token := d.httpAddr, d.mllpAddr, d.token
+	httpAddr, mllpAddr, token, clientTLS := d.httpAddr, d.mllpAddr, d.token, d.clientTLS
 	const scale = stafetdScale
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	st, err := Run(ctx, Config{
-		MLLPAddr: mllpAddr, BaseURL: "http://" + httpAddr, Token: token,
+		MLLPAddr: mllpAddr, MLLPTLS: clientTLS, BaseURL: "http://" + httpAddr, Token: token,
 		Seed: 1, TimeScale: scale, Rate: 40, Duration: 15 * time.Second, PollInterval: 500 * time.Millisecond,
 	})
 	if err != nil {
@@ -73,6 +76,8 @@ type stafetd struct {
 	bin, dir           string
 	httpAddr, mllpAddr string
 	token              string
+	certs              string      // the CA, server and client certificates
+	clientTLS          *tls.Config // the simulator's mutual TLS
 	cmd                *exec.Cmd
 }
 
@@ -126,11 +131,16 @@ func startStafetd(t *testing.T) *stafetd {
 			t.Fatal(err)
 		}
 	}
+	// The simulator sends HL7 as production senders do: over mutual TLS,
+	// with a client certificate the organisations file maps to its
+	// hospitals.
+	d.certs = filepath.Join(d.dir, "certs")
+	d.clientTLS = issueCerts(t, d.certs)
 	d.start()
 	t.Cleanup(d.stop)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if reason := probe(ctx, d.mllpAddr, "http://"+d.httpAddr, d.token); reason != "" {
+	if reason := probe(ctx, d.mllpAddr, d.clientTLS, "http://"+d.httpAddr, d.token); reason != "" {
 		t.Skipf("stafetd is not ready for the simulator yet: %s", reason)
 	}
 	return d
@@ -142,27 +152,42 @@ func (d *stafetd) start() {
 	t := d.t
 	t.Helper()
 	d.cmd = exec.Command(d.bin, "-data-dir", filepath.Join(d.dir, "data"), "-http-addr", d.httpAddr, "-mllp-addr", d.mllpAddr,
+		"-mllp-tls", "-mllp-tls-cert", filepath.Join(d.certs, "server.crt"), "-mllp-tls-key", filepath.Join(d.certs, "server.key"),
+		"-mllp-client-ca", filepath.Join(d.certs, "ca.crt"),
 		"-nats-addr", "none", "-admin-token", d.token, "-durability", "bulk", "-drain", "2s",
 		"-organisations", filepath.Join(d.dir, "organisations.json"), "-rules", filepath.Join(d.dir, "rules.json"))
 	stderr, _ := d.cmd.StderrPipe()
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	running := make(chan struct{})
+	// The log until stafetd says it runs (or ends); the rest is drained.
+	lines := make(chan string, 100)
 	go func() {
+		defer close(lines)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			lines <- sc.Text()
 			if strings.Contains(sc.Text(), "stafetd running") {
-				close(running)
 				break
 			}
 		}
 		io.Copy(io.Discard, stderr)
 	}()
-	select {
-	case <-running:
-	case <-time.After(30 * time.Second):
-		t.Fatal("stafetd did not start within 30 s")
+	var log []string
+	timeout := time.After(2 * time.Minute)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("stafetd ended before it ran:\n%s", strings.Join(log, "\n"))
+			}
+			log = append(log, l)
+			if strings.Contains(l, "stafetd running") {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("stafetd did not start within 2 minutes:\n%s", strings.Join(log, "\n"))
+		}
 	}
 }
 
@@ -190,7 +215,7 @@ func TestResendAfterOutage(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		st, err := Run(ctx, Config{
-			MLLPAddr: d.mllpAddr, BaseURL: "http://" + d.httpAddr, Token: d.token,
+			MLLPAddr: d.mllpAddr, MLLPTLS: d.clientTLS, BaseURL: "http://" + d.httpAddr, Token: d.token,
 			Seed: 3, TimeScale: stafetdScale, Rate: 30, Duration: 12 * time.Second, PollInterval: 500 * time.Millisecond,
 			Timeout: 3 * time.Second,
 		})
@@ -220,9 +245,39 @@ func TestResendAfterOutage(t *testing.T) {
 	}
 }
 
+// issueCerts makes a CA, stafetd's server certificate for 127.0.0.1 and
+// the simulator's client certificate in dir, and returns the simulator's
+// TLS settings.
+func issueCerts(t *testing.T, dir string) *tls.Config {
+	t.Helper()
+	ca, err := pki.NewCA("simulator test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ca.Server("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Write(dir, "server"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ca.Client(ClientName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := p.TLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+}
+
 // probe sends one HL7 and one MedCom message and says what is missing, or
 // "" when both are taken.
-func probe(ctx context.Context, mllpAddr, baseURL, token string) string {
+func probe(ctx context.Context, mllpAddr string, tlsCfg *tls.Config, baseURL, token string) string {
 	m, err := NewModel(99, ModelOptions{Start: time.Now(), RunID: "probe"})
 	if err != nil {
 		return err.Error()
@@ -237,7 +292,7 @@ func probe(ctx context.Context, mllpAddr, baseURL, token string) string {
 			fhir = &s
 		}
 	}
-	c, err := dialMLLP(ctx, mllpAddr, 5*time.Second)
+	c, err := dialMLLP(ctx, mllpAddr, 5*time.Second, tlsCfg)
 	if err != nil {
 		return "MLLP: " + err.Error()
 	}

@@ -213,6 +213,11 @@ func gln(d12 string) string {
 	return d12 + string(rune('0'+(10-sum%10)%10))
 }
 
+// ClientName is the subject common name of the simulator's MLLP client
+// certificate: like a region's integration engine, it sends for every
+// simulated hospital (Organisations maps it to them).
+const ClientName = "stafet-simulator"
+
 // Organisations returns the organisations file (stafetd -organisations)
 // that makes the simulated hospitals, practices and the municipalities'
 // SOR codes known to Stafet's directory: the format of events.Directory's
@@ -233,7 +238,7 @@ func (w *world) organisations() []byte {
 	for _, h := range w.hospitals {
 		orgs = append(orgs, events.Organisation{
 			ID: h.id, Kind: events.KindHospital, Name: h.name, Region: h.region, Clusters: []string{h.cluster},
-			EAN: h.ean, Aliases: []string{h.sor}, Source: src,
+			EAN: h.ean, Aliases: []string{h.sor}, Source: src, MLLPClients: []string{"cn:" + ClientName},
 		})
 	}
 	for _, m := range w.municipalities {

@@ -36,6 +36,27 @@ func (in *Ingest) Receive(ctx context.Context, m engine.RawMessage) (engine.Outc
 	return in.intake.Receive(ctx, m, in.translate)
 }
 
+// Check vets a translated message before it goes further: that the
+// connection it came on may speak for the organisations it names, say. A
+// *events.MessageError makes the message a dead letter with that reason;
+// tr is nil when the message could not be translated, and the check's
+// error then wins over the translator's.
+type Check func(tr *events.Translation) error
+
+// ReceiveChecked is Receive with a check between translation and append.
+func (in *Ingest) ReceiveChecked(ctx context.Context, m engine.RawMessage, check Check) (engine.Outcome, error) {
+	return in.intake.Receive(ctx, m, func(m engine.RawMessage) (*events.Translation, error) {
+		tr, err := in.translate(m)
+		if err != nil {
+			tr = nil
+		}
+		if cerr := check(tr); cerr != nil {
+			return nil, cerr
+		}
+		return tr, err
+	})
+}
+
 // Replay runs a dead letter's message through again, after a mapping fix,
 // or with a corrected body when body is not nil (engine.Intake.Replay).
 func (in *Ingest) Replay(ctx context.Context, rawSeq uint64, body []byte) (engine.Outcome, error) {

@@ -9,6 +9,7 @@
 //	stafet offer accept|reject PATHWAY OFFER [-reason R] | release PATHWAY -what W
 //	stafet token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN | nats-conf
 //	stafet nkey new FILE
+//	stafet certs ca | server HOST... | client NAME [-dir DIR]
 //	stafet dead-letters list|show SEQ|replay SEQ [-body FILE]
 //	stafet messages [-dead] [-sender S] [-code C] … | show SEQ | reprocess | channels
 //	stafet quarantine list [-all]|show SEQ|resolve SEQ -take-in|-annul REASON
@@ -64,6 +65,7 @@ func commands() []command {
 		{"worklist", "worklist [-org O] [-identity]", cmdWorklist},
 		{"offer", "offer accept|reject PATHWAY OFFER [-reason R] | release PATHWAY -what W: answer from the worklist", cmdOffer},
 		{"token", "token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN | nats-conf", cmdToken},
+		{"certs", "certs ca | server HOST... | client NAME [-dir DIR]: a local CA for MLLP with mutual TLS", cmdCerts},
 		{"nkey", "nkey new FILE: make a NATS user key (seed in FILE, mode 0600) and print its public key", cmdNkey},
 		{"dead-letters", "dead-letters list | show SEQ | replay SEQ [-body FILE]", cmdDeadLetters},
 		{"messages", "messages [-dead] [-channel C] [-sender S] [-code C] [-from T] … | show SEQ | reprocess [SEQ…|flags] | channels: the message browser", cmdMessages},

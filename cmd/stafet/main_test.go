@@ -16,6 +16,7 @@ import (
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/natstest"
 	"github.com/stafet/stafet/projections"
 )
 
@@ -271,7 +272,7 @@ func TestServerURL(t *testing.T) {
 func TestQuarantineAndRebuildCommands(t *testing.T) {
 	c := newCLIServer(t)
 	vars := map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": c.admin}
-	ack, err := c.store.JetStream().Publish(context.Background(), "stafet.ev.aarhus.garbage", []byte("not an event"))
+	ack, err := natstest.JetStream(t, c.store.Conn()).Publish(context.Background(), "stafet.ev.aarhus.garbage", []byte("not an event"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +20,7 @@ import (
 func cmdSimulate(ctx context.Context, e env) error {
 	fs, asJSON := newFlags("simulate", e)
 	var cfg simulator.Config
-	var clusters, writeConfig string
+	var clusters, writeConfig, certs string
 	base, _ := serverURL(e.getenv)
 	fs.StringVar(&cfg.MLLPAddr, "mllp", mllpAddr(e.getenv), "stafetd's MLLP address (default from STAFET_MLLP_ADDR, as stafetd has it)")
 	fs.StringVar(&cfg.BaseURL, "url", base, "stafetd's HTTP API (default STAFET_URL, else from STAFET_HTTP_ADDR)")
@@ -43,6 +45,7 @@ func cmdSimulate(ctx context.Context, e env) error {
 		cfg.Start = t
 		return nil
 	})
+	fs.StringVar(&certs, "mllp-certs", "", "send HL7 over mutual TLS with DIR/"+simulator.ClientName+".crt and .key, trusting DIR/ca.crt (stafet certs; docs/simulator.md)")
 	fs.StringVar(&writeConfig, "write-config", "", "write DIR/organisations.json and DIR/rules.json (for -time-scale) and exit")
 	if err := fs.Parse(e.args); err != nil {
 		return err
@@ -59,6 +62,12 @@ func cmdSimulate(ctx context.Context, e env) error {
 		// A fresh population: a patient of an earlier run (who may have
 		// died in it) is not drawn again.
 		cfg.Seed = uint64(time.Now().UnixNano())
+	}
+	if certs != "" {
+		var err error
+		if cfg.MLLPTLS, err = simulatorTLS(certs); err != nil {
+			return err
+		}
 	}
 	if cfg.Token == "" {
 		c, err := newClient(e)
@@ -158,4 +167,22 @@ func writeSimConfig(e env, dir string, timeScale float64) error {
 	}
 	fmt.Fprintf(e.stdout, "wrote %s and %s; start stafetd with\n  STAFET_ORGANISATIONS=%s STAFET_RULES=%s go run ./cmd/stafetd\n", orgs, rulesFile, orgs, rulesFile)
 	return nil
+}
+
+// simulatorTLS reads the simulator's client certificate and the CA that
+// `stafet certs` wrote in dir.
+func simulatorTLS(dir string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, simulator.ClientName+".crt"), filepath.Join(dir, simulator.ClientName+".key"))
+	if err != nil {
+		return nil, fmt.Errorf("mllp-certs: %w (make it with: stafet certs client -dir %s %s)", err, dir, simulator.ClientName)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		return nil, fmt.Errorf("mllp-certs: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("mllp-certs: no certificate in %s", filepath.Join(dir, "ca.crt"))
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

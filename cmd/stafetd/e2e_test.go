@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -19,22 +21,43 @@ import (
 
 	"github.com/stafet/stafet/adapters/transport/mllp"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/pki"
 )
 
 // sendMLLP sends one file over a real MLLP connection and returns MSA-1.
 func sendMLLP(t *testing.T, addr, file string) string {
 	t.Helper()
+	return sendMLLPAs(t, addr, nil, file)
+}
+
+// sendMLLPAs sends one file over MLLP with mutual TLS as the sender of
+// the client settings (nil: plaintext) and returns MSA-1.
+func sendMLLPAs(t *testing.T, addr string, client *tls.Config, file string) string {
+	t.Helper()
 	msg, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sendHL7(t, addr, msg)
+	return sendHL7As(t, addr, client, msg)
 }
 
 // sendHL7 sends one message over a real MLLP connection and returns MSA-1.
 func sendHL7(t *testing.T, addr string, msg []byte) string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	return sendHL7As(t, addr, nil, msg)
+}
+
+// sendHL7As sends one message over MLLP, with mutual TLS as the sender of
+// the client settings (nil: plaintext), and returns MSA-1.
+func sendHL7As(t *testing.T, addr string, client *tls.Config, msg []byte) string {
+	t.Helper()
+	var c net.Conn
+	var err error
+	if client != nil {
+		c, err = tls.Dial("tcp", addr, client)
+	} else {
+		c, err = net.Dial("tcp", addr)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +102,82 @@ func apiJSON(t *testing.T, method, url, token string, body any, out any) int {
 	return resp.StatusCode
 }
 
+// mllpCerts makes a CA, stafetd's MLLP server certificate and the client
+// certificates of AUH's and Randers' PAS (auh-epj, rhr-epj, which
+// testdata/organisations.json maps to them), and returns stafetd's
+// settings for mutual TLS and each sender's client settings.
+func mllpCerts(t *testing.T) (map[string]string, map[string]*tls.Config) {
+	t.Helper()
+	dir := t.TempDir()
+	ca, err := pki.NewCA("stafetd test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ca.Server("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Write(dir, "server"); err != nil {
+		t.Fatal(err)
+	}
+	clients := map[string]*tls.Config{}
+	for _, cn := range []string{"auh-epj", "rhr-epj"} {
+		p, err := ca.Client(cn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := p.TLS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[cn] = &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+	}
+	env := map[string]string{
+		"STAFET_MLLP_TLS": "true", "STAFET_MLLP_CLIENT_CA": filepath.Join(dir, "ca.crt"),
+		"STAFET_MLLP_TLS_CERT": filepath.Join(dir, "server.crt"), "STAFET_MLLP_TLS_KEY": filepath.Join(dir, "server.key"),
+		"STAFET_ORGANISATIONS": "testdata/organisations.json",
+	}
+	return env, clients
+}
+
+// TestMLLPSendersAuthenticated: stafetd with mutual TLS on MLLP takes
+// AUH's admission from AUH's certificate, refuses it (AR, saying why)
+// from Randers' certificate, and will not start on every interface
+// without mutual TLS.
+func TestMLLPSendersAuthenticated(t *testing.T) {
+	env, clients := mllpCerts(t)
+	svc, _ := startService(t, t.TempDir(), env)
+	addr := svc.mllpAddr.String()
+	if code := sendMLLPAs(t, addr, clients["rhr-epj"], "testdata/a01.hl7"); code != "AR" {
+		t.Errorf("AUH's admission from Randers' certificate: %s; want AR", code)
+	}
+	if code := sendMLLPAs(t, addr, clients["auh-epj"], "testdata/a01.hl7"); code != "AA" {
+		t.Errorf("AUH's admission from AUH's certificate: %s; want AA", code)
+	}
+	t.Run("off loopback without mutual TLS stafetd does not start", func(t *testing.T) {
+		cfg, err := parse(nil, func(k string) string {
+			return map[string]string{"STAFET_DATA_DIR": t.TempDir(), "STAFET_HTTP_ADDR": "", "STAFET_MLLP_ADDR": ":0", "STAFET_NATS_ADDR": "none"}[k]
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = run(t.Context(), cfg, io.Discard, nil)
+		if !errors.Is(err, mllp.ErrUnauthenticated) {
+			t.Errorf("got %v; want mllp.ErrUnauthenticated", err)
+		}
+	})
+}
+
 // TestDischargeOverMLLPOpensAGap follows an HL7 discharge from the MLLP
-// socket to the gap in the API, and checks that another organisation may
-// not read the pathway.
+// socket (mutual TLS, AUH's certificate) to the gap in the API, and
+// checks that another organisation may not read the pathway.
 func TestDischargeOverMLLPOpensAGap(t *testing.T) {
-	svc, _ := startService(t, t.TempDir(), map[string]string{"STAFET_ORGANISATIONS": "testdata/organisations.json", "STAFET_WEBHOOKS_ALLOW_LOOPBACK": "true"})
+	env, clients := mllpCerts(t)
+	env["STAFET_WEBHOOKS_ALLOW_LOOPBACK"] = "true"
+	svc, _ := startService(t, t.TempDir(), env)
 	base := "http://" + svc.httpAddr.String()
 	waitReady(t, base)
 	mllpAddr := svc.mllpAddr.String()
@@ -132,7 +226,7 @@ func TestDischargeOverMLLPOpensAGap(t *testing.T) {
 	sse := alertStream(t, base, tok.Token)
 
 	for _, f := range []string{"testdata/a01.hl7", "testdata/a01.hl7", "testdata/a03.hl7"} {
-		if code := sendMLLP(t, mllpAddr, f); code != "AA" {
+		if code := sendMLLPAs(t, mllpAddr, clients["auh-epj"], f); code != "AA" {
 			t.Fatalf("%s: got %s; want AA", f, code)
 		}
 	}

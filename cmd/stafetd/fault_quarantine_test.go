@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/faulttest"
 	"github.com/stafet/stafet/simulator"
 )
 
@@ -40,7 +40,7 @@ func TestFaultQuarantine(t *testing.T) {
 	defer cancel()
 	const scale = 600
 	common := simulatorFiles(t, t.TempDir(), scale)
-	common["STAFET_ADMIN_TOKEN"], common["STAFET_SECRET_FILE"], common["STAFET_DURABILITY"] = faultAdminToken, faultSecret(t), "bulk"
+	common["STAFET_ADMIN_TOKEN"], common["STAFET_SECRET_FILE"], common["STAFET_DURABILITY"] = faultAdminToken, faulttest.Secret(t), "bulk"
 
 	with := func(extra map[string]string) map[string]string {
 		out := map[string]string{}
@@ -59,13 +59,13 @@ func TestFaultQuarantine(t *testing.T) {
 	b, _ := startInstance(t, with(map[string]string{"STAFET_DATA_DIR": bDir, "STAFET_NATS_ADDR": "127.0.0.1:" + port}))
 	natsURL, key := "nats://127.0.0.1:"+port, engine.StafetdKeyFile(bDir)
 	envA := with(map[string]string{"STAFET_NATS_URL": natsURL, "STAFET_NATS_NKEY": key, "STAFET_NATS_ADDR": "none", "STAFET_LOG_LEVEL": "info"})
-	a := startChild(t, envA)
-	apiA := &apiClient{t: t, base: "http://" + a.http}
+	a := faulttest.StartChild(t, envA)
+	apiA := &apiClient{t: t, base: "http://" + a.HTTP}
 
 	simDone := make(chan simulator.Stats, 1)
 	go func() {
 		st, err := simulator.Run(ctx, simulator.Config{
-			MLLPAddr: a.mllp, BaseURL: apiA.base, Token: faultAdminToken, Seed: 14, TimeScale: scale,
+			MLLPAddr: a.MLLP, BaseURL: apiA.base, Token: faultAdminToken, Seed: 14, TimeScale: scale,
 			Rate: 60, Duration: 8 * time.Second, PollInterval: 500 * time.Millisecond, RunID: "quarantine",
 		})
 		if err != nil {
@@ -179,43 +179,28 @@ func TestFaultQuarantine(t *testing.T) {
 		// Its messages in flight at the SIGTERM fail to send; the log and
 		// the other instance stay whole, which the comparison below checks.
 		simulator.Run(ctx, simulator.Config{
-			MLLPAddr: a.mllp, BaseURL: apiA.base, Token: faultAdminToken, Seed: 15, TimeScale: scale,
+			MLLPAddr: a.MLLP, BaseURL: apiA.base, Token: faultAdminToken, Seed: 15, TimeScale: scale,
 			Rate: 80, Duration: 3 * time.Second, PollInterval: 300 * time.Millisecond, RunID: "quarantine-burst",
 		})
 	}()
 	time.Sleep(1500 * time.Millisecond)
-	logged := a.stderr.String()
-	if err := a.term(30 * time.Second); err != nil {
+	logged := a.Log()
+	if err := a.Term(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	<-burst
-	shutdown := strings.TrimSpace(strings.TrimPrefix(a.stderr.String(), logged))
+	shutdown := strings.TrimSpace(strings.TrimPrefix(a.Log(), logged))
 	lines := strings.Split(shutdown, "\n")
 	t.Logf("SIGTERM: %d log lines:\n%s", len(lines), shutdown)
 	if len(lines) > 12 || strings.Contains(shutdown, "will retry") || strings.Contains(shutdown, "context canceled") {
 		t.Errorf("SIGTERM logged %d lines; want one per component, none about retries or cancelled contexts", len(lines))
 	}
-	a2 := startChild(t, envA)
-	apiA2 := &apiClient{t: t, base: "http://" + a2.http}
+	a2 := faulttest.StartChild(t, envA)
+	apiA2 := &apiClient{t: t, base: "http://" + a2.HTTP}
 	check("after a restart", map[string]*apiClient{"a (restarted)": apiA2})
 	pa2, pb2 := settleBoth(ctx, t, b, apiA2, apiB)
 	if pa2.SHA256 != pb2.SHA256 || pa2.Applied != pb2.Applied {
 		t.Errorf("after the restart projections differ: a at %d %s, b at %d %s; want the same bytes", pa2.Applied, pa2.SHA256, pb2.Applied, pb2.SHA256)
-	}
-}
-
-// term stops the process with SIGTERM, as an orchestrator does, and
-// waits for it to exit.
-func (c *stafetdProcess) term(wait time.Duration) error {
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return err
-	}
-	select {
-	case <-c.exited:
-		return nil
-	case <-time.After(wait):
-		c.kill()
-		return fmt.Errorf("stafetd process did not stop in %v after SIGTERM", wait)
 	}
 }
 
@@ -308,7 +293,7 @@ type projectionsDigest struct {
 // then: the digests are read again until both are at the same one).
 func settleBoth(ctx context.Context, t *testing.T, b *service, apiA, apiB *apiClient) (projectionsDigest, projectionsDigest) {
 	t.Helper()
-	last := settle(ctx, t, b.store, b.host)
+	last := faulttest.Settle(ctx, t, b.store, b.host)
 	for {
 		var pa, pb projectionsDigest
 		apiA.get("/v1/admin/projections", faultAdminToken, &pa)

@@ -9,24 +9,21 @@ package main
 // records them from this machine kind.
 //
 // Tests 2 and 3 kill a real stafetd process: TestMain runs this test
-// binary as stafetd when STAFET_RUN_AS_STAFETD=1, configured by the
-// STAFET_* environment like the real binary.
+// binary as stafetd when faulttest.ChildEnv is 1, configured by the
+// STAFET_* environment like the real binary. The harness — the child
+// process, the HL7 load and its ledger, the tally of the log — is
+// internal/faulttest; this file holds the scenarios.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,15 +33,14 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stafet/stafet/adapters/translate/hl7v2"
-	"github.com/stafet/stafet/adapters/transport/mllp"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/faulttest"
 	"github.com/stafet/stafet/internal/natstest"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("STAFET_RUN_AS_STAFETD") == "1" {
+	if os.Getenv(faulttest.ChildEnv) == "1" {
 		os.Exit(runAsStafetd())
 	}
 	os.Exit(m.Run())
@@ -127,7 +123,7 @@ func startOnce(t *testing.T, env map[string]string) (svc *service, stop func()) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &faulttest.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("FAULT_LOGS") != "" {
 			t.Logf("log of stafetd %s:\n%s", vars["STAFET_DATA_DIR"], logs)
@@ -162,120 +158,6 @@ func startOnce(t *testing.T, env map[string]string) (svc *service, stop func()) 
 	}
 	t.Cleanup(stop)
 	return svc, stop
-}
-
-// stafetdProcess is a stafetd process started from this test binary.
-type stafetdProcess struct {
-	cmd    *exec.Cmd
-	mllp   string
-	http   string
-	stderr *lockedBuffer
-	exited chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startChild runs stafetd as a child process with env added to the
-// defaults of startService, and waits until it serves.
-func startChild(t *testing.T, env map[string]string) *stafetdProcess {
-	t.Helper()
-	vars := map[string]string{
-		"STAFET_RUN_AS_STAFETD": "1", "STAFET_HTTP_ADDR": "127.0.0.1:0", "STAFET_MLLP_ADDR": "127.0.0.1:0",
-		"STAFET_NATS_ADDR": "none", "STAFET_LOG_LEVEL": "warn", "STAFET_DRAIN": "2s", "STAFET_DATA_DIR": t.TempDir(),
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = os.Environ()
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	c := &stafetdProcess{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan struct{})}
-	cmd.Stderr = c.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(c.exited) }()
-	t.Cleanup(func() {
-		c.kill()
-		if t.Failed() || os.Getenv("FAULT_LOGS") != "" {
-			t.Logf("log of stafetd process %d:\n%s", cmd.Process.Pid, c.stderr)
-		}
-	})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if line := sc.Text(); strings.HasPrefix(line, "ready ") {
-				ready <- line
-			}
-		}
-	}()
-	select {
-	case line := <-ready:
-		for _, f := range strings.Fields(line)[1:] {
-			k, v, _ := strings.Cut(f, "=")
-			switch k {
-			case "mllp":
-				c.mllp = v
-			case "http":
-				c.http = v
-			}
-		}
-	case <-c.exited:
-		t.Fatalf("stafetd process exited before serving: %s", c.stderr)
-	case <-time.After(20 * time.Second):
-		t.Fatalf("stafetd process not serving in 20s: %s", c.stderr)
-	}
-	return c
-}
-
-// kill ends the process with SIGKILL, as the OOM killer or a power cut
-// would, and waits for it.
-func (c *stafetdProcess) kill() {
-	if c.cmd.Process != nil {
-		c.cmd.Process.Signal(syscall.SIGKILL)
-	}
-	<-c.exited
-}
-
-// faultSecret writes a deployment secret file of 32 random bytes, the
-// operator's recipe in docs/operations.md. See TestSecretFileOfRandomBytes
-// for why its first and last bytes are not white space here.
-func faultSecret(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 32)
-	rand.Read(b)
-	for _, i := range []int{0, len(b) - 1} {
-		if bytes.ContainsRune([]byte("\t\n\v\f\r "), rune(b[i])) {
-			b[i] = 'x'
-		}
-	}
-	path := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 const faultAdminToken = "fault-test-operator-token-0123456789"
@@ -318,455 +200,10 @@ func startCluster(t *testing.T) *natstest.Cluster {
 func startPair(t *testing.T) (cluster *natstest.Cluster, env map[string]string, a, b *service, stopA func()) {
 	t.Helper()
 	cluster = startCluster(t)
-	env = clusterEnv(t, cluster.URL(), faultSecret(t), 3)
+	env = clusterEnv(t, cluster.URL(), faulttest.Secret(t), 3)
 	a, stopA = startInstance(t, env)
 	b, _ = startInstance(t, env)
 	return cluster, env, a, b, stopA
-}
-
-// --- HL7 load ---
-
-// hl7Msg is one HL7 v2 message of the load, named by its control id
-// (MSH-10), which is the source message id of its events.
-type hl7Msg struct {
-	id   string
-	body []byte
-}
-
-// faultT0 is when the load's stays begin: an hour ago, so that every
-// event is in the past and no deadline of the default rules (90 minutes
-// or more) falls due while a test runs.
-var faultT0 = time.Now().Add(-time.Hour).Truncate(time.Second)
-
-// faultADT builds an ADT message from Aarhus Universitetshospital (AUH in
-// testdata/organisations.json) for a patient's stay.
-func faultADT(trigger, id, cpr, visit string, at time.Time, pv1 map[int]string) hl7Msg {
-	f := make([]string, 46)
-	f[1], f[2], f[3], f[19] = "1", "I", "KARD^S12^3^AUH", visit
-	for i, v := range pv1 {
-		f[i] = v
-	}
-	ts := hl7Time(at)
-	body := "MSH|^~\\&|EPJ|AUH|STAFET|STAFET|" + ts + "||ADT^" + trigger + "|" + id + "|P|2.5||||||UNICODE UTF-8\r" +
-		"EVN|" + trigger + "|" + ts + "||||" + ts + "\r" +
-		"PID|1||" + cpr + "^^^CPR^NNDNK||Jørgensen^Søren||||||Ågade 12^^Aarhus C^^8000^DK^H^^0751|0751\r" +
-		"PV1" + strings.TrimRight(strings.Join(f, "|"), "|") + "\r"
-	return hl7Msg{id: id, body: []byte(body)}
-}
-
-func hl7Time(t time.Time) string { return t.UTC().Format("20060102150405-0700") }
-
-// faultCPR returns a distinct CPR number for each i below 336 000 000.
-func faultCPR(i int) string {
-	d := i % 33600
-	return fmt.Sprintf("%02d%02d%02d%04d", 1+d%28, 1+(d/28)%12, d/336, i/33600)
-}
-
-// stayMessages are the messages of one patient's stay, in order: admitted, on
-// leave and back, discharged home with municipal services (which implies
-// an offer of home care to Aarhus Kommune).
-func stayMessages(prefix string, n int) []hl7Msg {
-	cpr, visit := faultCPR(n), fmt.Sprintf("%s%d", prefix, n)
-	id := func(k int) string { return fmt.Sprintf("%s%d-%d", prefix, n, k) }
-	at := faultT0.Add(time.Duration(n%1000) * time.Second)
-	return []hl7Msg{
-		faultADT("A01", id(1), cpr, visit, at, nil),
-		faultADT("A21", id(2), cpr, visit, at.Add(10*time.Minute), nil),
-		faultADT("A22", id(3), cpr, visit, at.Add(20*time.Minute), nil),
-		faultADT("A03", id(4), cpr, visit, at.Add(30*time.Minute), map[int]string{
-			36: "06", 37: "0751^" + at.Add(30*time.Minute).Format("20060102"),
-			44: hl7Time(at), 45: hl7Time(at.Add(30 * time.Minute)),
-		}),
-	}
-}
-
-// ledger is what the senders know: every message sent, the ones
-// acknowledged AA, and when.
-type ledger struct {
-	mu                                   sync.Mutex
-	sent                                 map[string]time.Time // first attempt
-	bodies                               map[string][]byte
-	acked                                map[string]time.Time
-	rejected                             map[string]string // answered AE/AR other than "resend": the reason
-	resendWhy                            map[string]int    // answers asking for a resend, by reason
-	aaTimes                              map[int][]time.Time
-	attempts, resends, timeouts, refused int
-	maxWait                              time.Duration // longest time from first attempt to AA
-}
-
-func newLedger() *ledger {
-	return &ledger{sent: map[string]time.Time{}, bodies: map[string][]byte{}, acked: map[string]time.Time{}, rejected: map[string]string{}, resendWhy: map[string]int{}, aaTimes: map[int][]time.Time{}}
-}
-
-func (l *ledger) counts() (sent, acked int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.sent), len(l.acked)
-}
-
-// recovery is how long after at the slowest of the given senders (all,
-// if none given) got its next AA; ok is false if one never did.
-func (l *ledger) recovery(at time.Time, senders ...int) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(senders) == 0 {
-		for s := range l.aaTimes {
-			senders = append(senders, s)
-		}
-	}
-	var worst time.Duration
-	for _, s := range senders {
-		i := slices.IndexFunc(l.aaTimes[s], func(x time.Time) bool { return x.After(at) })
-		if i < 0 {
-			return 0, false
-		}
-		worst = max(worst, l.aaTimes[s][i].Sub(at))
-	}
-	return worst, true
-}
-
-// unacked lists the messages sent but not acknowledged.
-func (l *ledger) unacked() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for id := range l.sent {
-		if _, ok := l.acked[id]; !ok {
-			out = append(out, id)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// hl7Sender sends messages in order, each until it is answered AA, as an
-// HL7 sender in original acknowledgement mode does: an AR asking for a
-// resend, a broken connection or no ACK within ackTimeout makes it
-// reconnect — to the next address targets gives — and send the message
-// again.
-type hl7Sender struct {
-	no         int
-	targets    func() []string
-	ackTimeout time.Duration
-	log        *ledger
-
-	conn net.Conn
-	r    *bufio.Reader
-	next int
-}
-
-// send delivers one message; it gives up (false) when ctx ends.
-func (s *hl7Sender) send(ctx context.Context, m hl7Msg) bool {
-	first := time.Now()
-	s.log.mu.Lock()
-	if _, ok := s.log.sent[m.id]; !ok {
-		s.log.sent[m.id] = first
-		s.log.bodies[m.id] = m.body
-	}
-	s.log.mu.Unlock()
-	for try := 0; ; try++ {
-		if ctx.Err() != nil {
-			return false
-		}
-		if try > 0 {
-			s.log.mu.Lock()
-			s.log.resends++
-			s.log.mu.Unlock()
-			time.Sleep(20 * time.Millisecond)
-		}
-		code, text, err := s.roundTrip(ctx, m)
-		s.log.mu.Lock()
-		s.log.attempts++
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			s.log.timeouts++
-		}
-		switch {
-		case err != nil:
-		case code == "AA":
-			now := time.Now()
-			s.log.acked[m.id] = now
-			s.log.aaTimes[s.no] = append(s.log.aaTimes[s.no], now)
-			s.log.maxWait = max(s.log.maxWait, now.Sub(first))
-			s.log.mu.Unlock()
-			return true
-		case strings.Contains(text, "resend"):
-			s.log.refused++
-			s.log.resendWhy[code+" "+text]++
-		default:
-			s.log.rejected[m.id] = code + " " + text
-			s.log.mu.Unlock()
-			return true
-		}
-		s.log.mu.Unlock()
-		s.close()
-	}
-}
-
-func (s *hl7Sender) roundTrip(ctx context.Context, m hl7Msg) (code, text string, err error) {
-	if s.conn == nil {
-		addrs := s.targets()
-		addr := addrs[s.next%len(addrs)]
-		s.next++
-		d := net.Dialer{Timeout: time.Second}
-		if s.conn, err = d.DialContext(ctx, "tcp", addr); err != nil {
-			return "", "", err
-		}
-		s.r = bufio.NewReader(s.conn)
-	}
-	deadline := time.Now().Add(s.ackTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	s.conn.SetDeadline(deadline)
-	if _, err := s.conn.Write(mllp.Frame(m.body)); err != nil {
-		return "", "", err
-	}
-	ack, err := mllp.ReadFrame(s.r)
-	if err != nil {
-		return "", "", err
-	}
-	a, err := hl7v2.Parse(ack)
-	if err != nil {
-		return "", "", fmt.Errorf("ack of %s: %w", m.id, err)
-	}
-	if got := a.Get("MSA-2"); got != m.id {
-		return "", "", fmt.Errorf("ack for %s answers %s", m.id, got)
-	}
-	text = a.Get("ERR-8")
-	if text == "" {
-		text = a.Get("MSA-3")
-	}
-	return a.Get("MSA-1"), text, nil
-}
-
-func (s *hl7Sender) close() {
-	if s.conn != nil {
-		s.conn.Close()
-		s.conn = nil
-	}
-}
-
-// hl7Load runs senders, each working through its own patients' stays, until
-// finish (then each completes the message it is on) or abort.
-type hl7Load struct {
-	log     *ledger
-	ctx     context.Context
-	abort   context.CancelFunc
-	wg      sync.WaitGroup
-	stop    chan struct{}
-	senders atomic.Int32
-}
-
-func newLoad(ctx context.Context) *hl7Load {
-	ld := &hl7Load{log: newLedger(), stop: make(chan struct{})}
-	ld.ctx, ld.abort = context.WithCancel(ctx)
-	return ld
-}
-
-// add starts a sender with its own patients (prefix), connecting to the
-// addresses targets gives in turn, and sending a message every pace at
-// most.
-func (ld *hl7Load) add(prefix string, targets func() []string, ackTimeout, pace time.Duration) int {
-	no := int(ld.senders.Add(1))
-	s := &hl7Sender{no: no, targets: targets, ackTimeout: ackTimeout, log: ld.log}
-	ld.wg.Add(1)
-	go func() {
-		defer ld.wg.Done()
-		defer s.close()
-		for n := 0; ; n++ {
-			for _, m := range stayMessages(fmt.Sprintf("%s%d.", prefix, no), no*100_000+n) {
-				select {
-				case <-ld.stop:
-					return
-				default:
-				}
-				next := time.Now().Add(pace)
-				if !s.send(ld.ctx, m) {
-					return
-				}
-				time.Sleep(time.Until(next))
-			}
-		}
-	}()
-	return no
-}
-
-// finish stops the senders after the messages they are on.
-func (ld *hl7Load) finish() {
-	close(ld.stop)
-	ld.wg.Wait()
-	ld.abort()
-}
-
-func fixed(addrs ...string) func() []string { return func() []string { return addrs } }
-
-// --- what the log holds ---
-
-// tally counts what the log holds by source message.
-type tally struct {
-	events int
-	byType map[events.Type]int
-	// seqs are the distinct log positions of each source key's events:
-	// one for a message appended once.
-	seqs map[string][]uint64
-	// hl7 maps an HL7 control id to its source key.
-	hl7 map[string]string
-}
-
-func (c *tally) Apply(e events.Envelope) error {
-	c.events++
-	c.byType[e.Type]++
-	k := e.Source.Key()
-	if k == "" {
-		return nil
-	}
-	if s := c.seqs[k]; len(s) == 0 || s[len(s)-1] != e.Seq {
-		c.seqs[k] = append(s, e.Seq)
-	}
-	if e.Source.System == hl7v2.System {
-		c.hl7[e.Source.MessageID] = k
-	}
-	return nil
-}
-
-// readLog replays the whole log through store.
-func readLog(ctx context.Context, t *testing.T, store *engine.Store) *tally {
-	t.Helper()
-	c := &tally{byType: map[events.Type]int{}, seqs: map[string][]uint64{}, hl7: map[string]string{}}
-	if _, err := store.Log().Replay(ctx, engine.ReplayOptions{}, c); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// duplicated lists the source keys stored in more than one message.
-func (c *tally) duplicated() []string {
-	var out []string
-	for k, s := range c.seqs {
-		if len(s) > 1 {
-			out = append(out, fmt.Sprintf("%s at %v", k, s))
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// check compares the ledger with the log: every acknowledged message
-// must be there, once; no message may be there twice. It returns how many
-// sent messages were found.
-func (c *tally) check(t *testing.T, l *ledger) (found int) {
-	t.Helper()
-	var missing []string
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for id := range l.sent {
-		k, ok := c.hl7[id]
-		if ok {
-			found++
-		}
-		if _, acked := l.acked[id]; acked && !ok {
-			missing = append(missing, id)
-		}
-		if ok && len(c.seqs[k]) > 1 {
-			t.Errorf("message %s: stored %d times (seqs %v); want once", id, len(c.seqs[k]), c.seqs[k])
-		}
-	}
-	slices.Sort(missing)
-	if len(missing) > 0 {
-		t.Errorf("%d acknowledged messages missing from the log, e.g. %v", len(missing), missing[:min(len(missing), 10)])
-	}
-	byReason := map[string][]string{}
-	for id, why := range l.rejected {
-		byReason[why] = append(byReason[why], id)
-	}
-	for why, ids := range byReason {
-		slices.Sort(ids)
-		t.Errorf("%d messages answered %q, e.g. %v; want AA (the load keeps every pathway rule)%s", len(ids), why, ids[:min(len(ids), 5)], diagnosis(why))
-	}
-	if dups := c.duplicated(); len(dups) > 0 {
-		t.Errorf("%d source messages stored more than once, e.g. %v", len(dups), dups[:min(len(dups), 10)])
-	}
-	return found
-}
-
-// checkOffers checks that the policies implied one offer per discharge
-// acknowledged (every stay ends discharged home with municipal services),
-// however many instances share the work; it returns the number of offers.
-func (c *tally) checkOffers(t *testing.T, l *ledger) int {
-	t.Helper()
-	discharges := 0
-	for id := range l.acked {
-		if strings.HasSuffix(id, "-4") {
-			discharges++
-		}
-	}
-	if got := c.byType[events.TypeHandoffOffered]; got != discharges {
-		t.Errorf("got %d implied offers of home care; want %d, one per discharge acknowledged", got, discharges)
-	}
-	return discharges
-}
-
-// diagnosis explains the rejections whose cause is known.
-func diagnosis(why string) string {
-	if strings.Contains(why, "pathway: missing") {
-		return ". Cause: engine.Store.ResolvePathway returned uuid.Nil as the patient's pathway. Two instances raced to reserve a new patient's " +
-			"pathway; the loser's Create of the index entry failed with ErrKeyExists, and its re-read of the winner's entry — a KV Get, " +
-			"which is a Direct Get that a replica may answer before it has applied the create — found nothing, and the not-found was " +
-			"returned as an existing pathway with a nil id, so the message became a dead letter (engine/pathindex.go)"
-	}
-	return ""
-}
-
-// settle waits until the work the load set off is done — the log stops
-// growing, the shared policies consumer has handled every event, and every
-// host has applied all of it — and returns the last sequence.
-func settle(ctx context.Context, t *testing.T, store *engine.Store, hosts ...*engine.Host) uint64 {
-	t.Helper()
-	var last uint64
-	var pending string
-	stableSince := time.Now()
-	for {
-		seq, err := store.Log().LastSeq(ctx)
-		if err == nil && seq != last {
-			last, stableSince = seq, time.Now()
-		}
-		done := err == nil
-		for _, h := range hosts {
-			done = done && h.Applied() == last
-		}
-		if done {
-			pending, done = reactorDone(ctx, store, "stafet-policies", last)
-		}
-		if done && time.Since(stableSince) > time.Second {
-			return last
-		}
-		select {
-		case <-ctx.Done():
-			applied := []uint64{}
-			for _, h := range hosts {
-				applied = append(applied, h.Applied())
-			}
-			t.Fatalf("log did not settle: last seq %d, hosts applied %v, %s", last, applied, pending)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// reactorDone reports whether a durable reactor has acknowledged every
-// event up to last, and how far it is.
-func reactorDone(ctx context.Context, store *engine.Store, name string, last uint64) (string, bool) {
-	cons, err := store.JetStream().Consumer(ctx, engine.EventStream, name)
-	if err != nil {
-		return fmt.Sprintf("reactor %s: %v", name, err), false
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return fmt.Sprintf("reactor %s: %v", name, err), false
-	}
-	state := fmt.Sprintf("reactor %s: delivered to seq %d, acknowledged to %d, %d pending, %d awaiting ack, %d redelivered",
-		name, info.Delivered.Stream, info.AckFloor.Stream, info.NumPending, info.NumAckPending, info.NumRedelivered)
-	return state, info.AckFloor.Stream >= last && info.NumAckPending == 0
 }
 
 // projectionBytes returns a service's projection state, byte for byte.
@@ -795,21 +232,21 @@ func TestFaultStreamLeaderLoss(t *testing.T) {
 	defer cancel()
 	cluster, _, a, b, _ := startPair(t)
 
-	ld := newLoad(ctx)
+	ld := faulttest.NewLoad(ctx)
 	for i := range 8 {
 		// Half the senders start on each instance.
-		targets := fixed(a.mllpAddr.String(), b.mllpAddr.String())
+		targets := faulttest.Fixed(a.mllpAddr.String(), b.mllpAddr.String())
 		if i%2 == 1 {
-			targets = fixed(b.mllpAddr.String(), a.mllpAddr.String())
+			targets = faulttest.Fixed(b.mllpAddr.String(), a.mllpAddr.String())
 		}
-		ld.add("L", targets, 3*time.Second, 80*time.Millisecond)
+		ld.Add("L", targets, 3*time.Second, 80*time.Millisecond)
 	}
 	time.Sleep(1500 * time.Millisecond)
 	leader := cluster.StreamLeader(engine.EventStream)
 	if leader < 0 {
 		t.Fatal("no stream leader")
 	}
-	sentBefore, ackedBefore := ld.log.counts()
+	sentBefore, ackedBefore := ld.Ledger.Counts()
 	killed := time.Now()
 	cluster.Kill(leader)
 	t.Logf("killed node %d (leader of %s) after %d messages sent, %d acknowledged", leader+1, engine.EventStream, sentBefore, ackedBefore)
@@ -821,16 +258,16 @@ func TestFaultStreamLeaderLoss(t *testing.T) {
 	}
 	t.Logf("node %d back after %v (new leader node %d); restart took %v", leader+1, restarted.Sub(killed).Round(time.Millisecond), newLeader+1, time.Since(restarted).Round(time.Millisecond))
 	time.Sleep(1500 * time.Millisecond)
-	ld.finish()
+	ld.Finish()
 	loadEnd := time.Now()
 
-	last := settle(ctx, t, a.store, a.host, b.host)
+	last := faulttest.Settle(ctx, t, a.store, a.host, b.host)
 	settled := time.Now()
-	got := readLog(ctx, t, a.store)
+	got := faulttest.ReadLog(ctx, t, a.store)
 	t.Logf("settled %v after the load; log read in %v", settled.Sub(loadEnd).Round(time.Millisecond), time.Since(settled).Round(time.Millisecond))
-	found := got.check(t, ld.log)
-	discharges := got.checkOffers(t, ld.log)
-	recovered, ok := ld.log.recovery(killed)
+	found := got.Check(t, ld.Ledger)
+	discharges := got.CheckOffers(t, ld.Ledger)
+	recovered, ok := ld.Ledger.Recovery(killed)
 	if !ok {
 		t.Errorf("a sender got no AA after the leader was killed")
 	}
@@ -838,13 +275,13 @@ func TestFaultStreamLeaderLoss(t *testing.T) {
 	if !bytes.Equal(sa, sb) {
 		t.Errorf("projections differ at seq %d: %d bytes on instance a, %d on b; want the same bytes", last, len(sa), len(sb))
 	}
-	l := ld.log
+	l := ld.Ledger
 	t.Logf("sent %d HL7 messages (%d attempts: %d resends after %d ACK timeouts and %d 'resend' answers), acknowledged %d, found %d, duplicated %d, rejected %d",
-		len(l.sent), l.attempts, l.resends, l.timeouts, l.refused, len(l.acked), found, len(got.duplicated()), len(l.rejected))
+		len(l.Sent), l.Attempts, l.Resends, l.Timeouts, l.Refused, len(l.Acked), found, len(got.Duplicated()), len(l.Rejected))
 	t.Logf("log: %d events in %d messages; %d offers implied by %d discharges; %d messages in flight at the end of the load",
-		got.events, last, got.byType[events.TypeHandoffOffered], discharges, len(l.unacked()))
+		got.Events, last, got.ByType[events.TypeHandoffOffered], discharges, len(l.Unacked()))
 	t.Logf("time to recover (kill to every sender's next AA) %v; longest wait for one AA %v; load ran %v",
-		recovered.Round(time.Millisecond), l.maxWait.Round(time.Millisecond), loadEnd.Sub(killed.Add(-1500*time.Millisecond)).Round(time.Millisecond))
+		recovered.Round(time.Millisecond), l.MaxWait.Round(time.Millisecond), loadEnd.Sub(killed.Add(-1500*time.Millisecond)).Round(time.Millisecond))
 	t.Logf("projections: both instances applied seq %d; snapshots %d bytes, equal %v", last, len(sa), bytes.Equal(sa, sb))
 }
 
@@ -862,66 +299,66 @@ func TestFaultInstanceKilledMidIngest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	cluster := startCluster(t)
-	env := clusterEnv(t, cluster.URL(), faultSecret(t), 3)
+	env := clusterEnv(t, cluster.URL(), faulttest.Secret(t), 3)
 	started := time.Now()
-	a := startChild(t, env)
+	a := faulttest.StartChild(t, env)
 	t.Logf("stafetd process a serving in %v", time.Since(started).Round(time.Millisecond))
 	b, _ := startInstance(t, env)
 
 	var mu sync.Mutex
-	aAddr := a.mllp
+	aAddr := a.MLLP
 	toA := func() []string { // a first, then b
 		mu.Lock()
 		defer mu.Unlock()
 		return []string{aAddr, b.mllpAddr.String()}
 	}
-	ld := newLoad(ctx)
+	ld := faulttest.NewLoad(ctx)
 	var onA []int
 	for range 6 {
-		onA = append(onA, ld.add("K", toA, 3*time.Second, 20*time.Millisecond))
+		onA = append(onA, ld.Add("K", toA, 3*time.Second, 20*time.Millisecond))
 	}
-	ld.add("K", fixed(b.mllpAddr.String()), 3*time.Second, 20*time.Millisecond)
+	ld.Add("K", faulttest.Fixed(b.mllpAddr.String()), 3*time.Second, 20*time.Millisecond)
 	time.Sleep(1500 * time.Millisecond)
 
-	sentBefore, ackedBefore := ld.log.counts()
-	inFlight := len(ld.log.unacked())
+	sentBefore, ackedBefore := ld.Ledger.Counts()
+	inFlight := len(ld.Ledger.Unacked())
 	killed := time.Now()
-	a.kill()
+	a.Kill()
 	t.Logf("SIGKILLed process a after %d messages sent, %d acknowledged, %d in flight", sentBefore, ackedBefore, inFlight)
 	time.Sleep(time.Second)
 	restarted := time.Now()
-	a2 := startChild(t, env)
+	a2 := faulttest.StartChild(t, env)
 	mu.Lock()
-	aAddr = a2.mllp
+	aAddr = a2.MLLP
 	mu.Unlock()
 	back := time.Since(restarted)
 	// New connections reach the restarted process.
 	for range 2 {
-		onA = append(onA, ld.add("K", toA, 3*time.Second, 20*time.Millisecond))
+		onA = append(onA, ld.Add("K", toA, 3*time.Second, 20*time.Millisecond))
 	}
 	time.Sleep(1500 * time.Millisecond)
-	ld.finish()
+	ld.Finish()
 
-	last := settle(ctx, t, b.store, b.host)
-	got := readLog(ctx, t, b.store)
-	found := got.check(t, ld.log)
-	discharges := got.checkOffers(t, ld.log)
-	l := ld.log
-	if un := l.unacked(); len(un) > 0 {
+	last := faulttest.Settle(ctx, t, b.store, b.host)
+	got := faulttest.ReadLog(ctx, t, b.store)
+	found := got.Check(t, ld.Ledger)
+	discharges := got.CheckOffers(t, ld.Ledger)
+	l := ld.Ledger
+	if un := l.Unacked(); len(un) > 0 {
 		t.Errorf("%d messages never acknowledged after resends, e.g. %v", len(un), un[:min(len(un), 5)])
 	}
-	if found != len(l.sent) {
-		t.Errorf("found %d of the %d messages sent; want all", found, len(l.sent))
+	if found != len(l.Sent) {
+		t.Errorf("found %d of the %d messages sent; want all", found, len(l.Sent))
 	}
-	recovered, ok := l.recovery(killed, onA[:6]...)
+	recovered, ok := l.Recovery(killed, onA[:6]...)
 	if !ok {
 		t.Error("a sender of process a got no AA after the kill")
 	}
 	t.Logf("sent %d HL7 messages over %d connections (%d attempts, %d resends, %d ACK timeouts), acknowledged %d, found %d, duplicated %d, rejected %d",
-		len(l.sent), ld.senders.Load(), l.attempts, l.resends, l.timeouts, len(l.acked), found, len(got.duplicated()), len(l.rejected))
+		len(l.Sent), ld.Senders.Load(), l.Attempts, l.Resends, l.Timeouts, len(l.Acked), found, len(got.Duplicated()), len(l.Rejected))
 	t.Logf("time to recover: every sender of process a had its next AA (from b) %v after the kill; process a serving again %v after its restart began",
 		recovered.Round(time.Millisecond), back.Round(time.Millisecond))
-	t.Logf("log: %d events in %d messages; %d offers implied by %d discharges", got.events, last, got.byType[events.TypeHandoffOffered], discharges)
+	t.Logf("log: %d events in %d messages; %d offers implied by %d discharges", got.Events, last, got.ByType[events.TypeHandoffOffered], discharges)
 }
 
 // --- 3 ---
@@ -941,50 +378,50 @@ func TestFaultSIGKILLUnderLoad(t *testing.T) {
 		"STAFET_DATA_DIR": t.TempDir(), "STAFET_DURABILITY": "safe", "STAFET_NATS_ADDR": "none",
 		"STAFET_ORGANISATIONS": orgs, "STAFET_ADMIN_TOKEN": faultAdminToken,
 	}
-	c := startChild(t, env)
-	ld := newLoad(ctx)
+	c := faulttest.StartChild(t, env)
+	ld := faulttest.NewLoad(ctx)
 	for range 8 {
-		ld.add("S", fixed(c.mllp), 5*time.Second, 0)
+		ld.Add("S", faulttest.Fixed(c.MLLP), 5*time.Second, 0)
 	}
 	time.Sleep(2 * time.Second)
 	killed := time.Now()
-	c.kill()
-	ld.abort()
-	ld.finish()
-	l := ld.log
-	acked := len(l.acked)
-	inFlight := l.unacked()
+	c.Kill()
+	ld.Abort()
+	ld.Finish()
+	l := ld.Ledger
+	acked := len(l.Acked)
+	inFlight := l.Unacked()
 
 	svc, _ := startInstance(t, env)
 	recovered := time.Since(killed)
-	got := readLog(ctx, t, svc.store)
-	found := got.check(t, l)
+	got := faulttest.ReadLog(ctx, t, svc.store)
+	found := got.Check(t, l)
 	landed := 0
 	for _, id := range inFlight {
-		if _, ok := got.hl7[id]; ok {
+		if _, ok := got.HL7[id]; ok {
 			landed++
 		}
 	}
 
 	// The senders resend what got no ACK.
-	resender := &hl7Sender{targets: fixed(svc.mllpAddr.String()), ackTimeout: 5 * time.Second, log: l}
-	defer resender.close()
+	resender := &faulttest.Sender{Targets: faulttest.Fixed(svc.mllpAddr.String()), AckTimeout: 5 * time.Second, Ledger: l}
+	defer resender.Close()
 	for _, id := range inFlight {
-		if !resender.send(ctx, hl7Msg{id: id, body: l.bodies[id]}) {
+		if !resender.Send(ctx, faulttest.Msg{ID: id, Body: l.Bodies[id]}) {
 			t.Fatalf("resend of %s not acknowledged", id)
 		}
 	}
-	settle(ctx, t, svc.store, svc.host)
-	after := readLog(ctx, t, svc.store)
-	foundAfter := after.check(t, l)
-	if foundAfter != len(l.sent) {
-		t.Errorf("after the resends %d of %d messages are in the log; want all", foundAfter, len(l.sent))
+	faulttest.Settle(ctx, t, svc.store, svc.host)
+	after := faulttest.ReadLog(ctx, t, svc.store)
+	foundAfter := after.Check(t, l)
+	if foundAfter != len(l.Sent) {
+		t.Errorf("after the resends %d of %d messages are in the log; want all", foundAfter, len(l.Sent))
 	}
 	t.Logf("sent %d HL7 messages over 8 connections in 2s (safe durability), acknowledged %d before the SIGKILL, found %d of them after restart (missing %d), duplicated %d",
-		len(l.sent), acked, found-landed, acked-(found-landed), len(got.duplicated()))
+		len(l.Sent), acked, found-landed, acked-(found-landed), len(got.Duplicated()))
 	t.Logf("in flight at the kill %d: %d had landed without an ACK; resent after restart, all %d appended once (duplicated %d)",
-		len(inFlight), landed, len(inFlight), len(after.duplicated()))
-	t.Logf("time to recover (SIGKILL to restarted stafetd serving with projections caught up) %v; log %d events", recovered.Round(time.Millisecond), after.events)
+		len(inFlight), landed, len(inFlight), len(after.Duplicated()))
+	t.Logf("time to recover (SIGKILL to restarted stafetd serving with projections caught up) %v; log %d events", recovered.Round(time.Millisecond), after.Events)
 }
 
 // --- 4 ---
@@ -1184,7 +621,7 @@ func TestFaultRaceOnOnePathway(t *testing.T) {
 	docWG.Wait()
 	raced := time.Since(start)
 
-	settle(ctx, t, a.store, a.host, b.host)
+	faulttest.Settle(ctx, t, a.store, a.host, b.host)
 	history, err := a.store.Log().Load(ctx, uuid.MustParse(opened.Pathway))
 	if err != nil {
 		t.Fatal(err)
@@ -1216,7 +653,7 @@ func TestFaultRaceOnOnePathway(t *testing.T) {
 			t.Errorf("doc-%d: %d times in the log; want once", i, n)
 		}
 	}
-	if dups := readLog(ctx, t, a.store).duplicated(); len(dups) > 0 {
+	if dups := faulttest.ReadLog(ctx, t, a.store).Duplicated(); len(dups) > 0 {
 		t.Errorf("source messages stored twice: %v", dups)
 	}
 	conflicts := a.store.Log().Stats().Conflicts.Load() + b.store.Log().Stats().Conflicts.Load()
@@ -1246,22 +683,22 @@ func TestFaultRaceOnNewPatient(t *testing.T) {
 	defer cancel()
 	_, _, a, b, _ := startPair(t)
 	const rounds, patients = 3, 100
-	ld := newLoad(ctx)
+	ld := faulttest.NewLoad(ctx)
 	start := time.Now()
 	for r := range rounds {
 		var wg sync.WaitGroup
 		fire := make(chan struct{})
 		for i := range patients {
 			n := r*patients + i
-			m := faultADT("A01", fmt.Sprintf("N%d", n), faultCPR(900_000+n), fmt.Sprintf("N%d", n), faultT0, nil)
+			m := faulttest.ADT("A01", fmt.Sprintf("N%d", n), faulttest.CPR(900_000+n), fmt.Sprintf("N%d", n), faulttest.T0, nil)
 			for _, addr := range []string{a.mllpAddr.String(), b.mllpAddr.String()} {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					s := &hl7Sender{targets: fixed(addr), ackTimeout: 5 * time.Second, log: ld.log}
-					defer s.close()
+					s := &faulttest.Sender{Targets: faulttest.Fixed(addr), AckTimeout: 5 * time.Second, Ledger: ld.Ledger}
+					defer s.Close()
 					<-fire
-					s.send(ctx, m)
+					s.Send(ctx, m)
 				}()
 			}
 		}
@@ -1269,16 +706,16 @@ func TestFaultRaceOnNewPatient(t *testing.T) {
 		wg.Wait()
 	}
 	raced := time.Since(start)
-	settle(ctx, t, a.store, a.host, b.host)
-	got := readLog(ctx, t, a.store)
-	found := got.check(t, ld.log)
-	opens := got.byType[events.TypePathwayOpened]
+	faulttest.Settle(ctx, t, a.store, a.host, b.host)
+	got := faulttest.ReadLog(ctx, t, a.store)
+	found := got.Check(t, ld.Ledger)
+	opens := got.ByType[events.TypePathwayOpened]
 	if opens != rounds*patients {
 		t.Errorf("got %d pathways opened; want %d, one per patient", opens, rounds*patients)
 	}
-	l := ld.log
+	l := ld.Ledger
 	t.Logf("%d new patients, the first message of each sent to both instances at once (%d sends in %v, %d of them resends after %v): acknowledged AA %d, refused %d, found %d, duplicated %d, pathways opened %d",
-		rounds*patients, l.attempts, raced.Round(time.Millisecond), l.resends, l.resendWhy, len(l.acked), len(l.rejected), found, len(got.duplicated()), opens)
+		rounds*patients, l.Attempts, raced.Round(time.Millisecond), l.Resends, l.ResendWhy, len(l.Acked), len(l.Rejected), found, len(got.Duplicated()), opens)
 }
 
 // --- 5 ---
@@ -1341,7 +778,7 @@ func TestFaultDeadlineWhileDown(t *testing.T) {
 	}
 
 	deadline := offer(a, "home-care", 3*time.Second)
-	settle(ctx, t, a.store, a.host, b.host)
+	faulttest.Settle(ctx, t, a.store, a.host, b.host)
 	stopA()
 	stopped := time.Now()
 	if !stopped.Before(deadline) {
@@ -1359,7 +796,7 @@ func TestFaultDeadlineWhileDown(t *testing.T) {
 	waitElapsed(deadline2)
 	// Give both schedulers (every second) a few more rounds.
 	time.Sleep(2500 * time.Millisecond)
-	settle(ctx, t, a2.store, a2.host, b.host)
+	faulttest.Settle(ctx, t, a2.store, a2.host, b.host)
 	if got = elapsed(deadline); len(got) != 1 {
 		t.Errorf("got %d DeadlineElapsed events for the deadline passed while instance a was down, after it restarted; want 1", len(got))
 	}
@@ -1367,14 +804,14 @@ func TestFaultDeadlineWhileDown(t *testing.T) {
 	if len(got2) != 1 {
 		t.Errorf("got %d DeadlineElapsed events for the deadline passed with both instances up; want 1", len(got2))
 	}
-	all := readLog(ctx, t, b.store)
-	if dups := all.duplicated(); len(dups) > 0 {
+	all := faulttest.ReadLog(ctx, t, b.store)
+	if dups := all.Duplicated(); len(dups) > 0 {
 		t.Errorf("source messages stored twice: %v", dups)
 	}
 	t.Logf("deadline %v after instance a stopped: instance b recorded DeadlineElapsed %v after it (seen in the log %v after); after a's restart (projections ready in %v) DeadlineElapsed events for it: %d",
 		deadline.Sub(stopped).Round(time.Millisecond), late.Round(time.Millisecond), seen.Round(time.Millisecond), back.Round(time.Millisecond), len(got))
 	t.Logf("deadline with both instances up: DeadlineElapsed events %d; scheduler attempts recognised as duplicates: a %d, b %d; source messages duplicated %d",
-		len(got2), a2.store.Log().Stats().Duplicates.Load(), b.store.Log().Stats().Duplicates.Load(), len(all.duplicated()))
+		len(got2), a2.store.Log().Stats().Duplicates.Load(), b.store.Log().Stats().Duplicates.Load(), len(all.Duplicated()))
 }
 
 // --- found while writing these tests ---
@@ -1388,7 +825,7 @@ func TestFaultDeadlineWhileDown(t *testing.T) {
 // with faultParse.
 func TestParseClusterWithSecretFile(t *testing.T) {
 	env := map[string]string{
-		"STAFET_NATS_URL": "nats://127.0.0.1:4222", "STAFET_REPLICAS": "3", "STAFET_SECRET_FILE": faultSecret(t),
+		"STAFET_NATS_URL": "nats://127.0.0.1:4222", "STAFET_REPLICAS": "3", "STAFET_SECRET_FILE": faulttest.Secret(t),
 	}
 	if _, err := parse(nil, func(k string) string { return env[k] }); err != nil {
 		t.Errorf("stafetd -nats-url … -replicas 3 -secret-file FILE: got %v; want it accepted (parse checks the secret before run reads STAFET_SECRET_FILE)", err)

@@ -2,9 +2,10 @@
 // JetStream server (or an external cluster), the projections, the HTTP API,
 // the MLLP listener, handoff alerts and metrics.
 //
-// With no flags it keeps its data in ./data, serves HTTP on :8080, MLLP on
-// :2575 and the NATS client port on 127.0.0.1:4222. Every flag has an
-// environment variable; run stafetd -h for the list.
+// With no flags it keeps its data in ./data and listens on loopback only:
+// HTTP on 127.0.0.1:8080, MLLP on 127.0.0.1:2575 and the NATS client port
+// on 127.0.0.1:4222. Every flag has an environment variable; run
+// stafetd -h for the list.
 package main
 
 import (
@@ -51,6 +52,10 @@ type config struct {
 	tlsCert          string
 	tlsKey           string
 	mllpTLS          bool
+	mllpClientCA     string
+	mllpCert         string
+	mllpKey          string
+	mllpPlaintext    bool
 	webhooksLoopback bool
 	webhookProxy     *url.URL
 	fhirBase         string
@@ -75,8 +80,8 @@ func parse(args []string, getenv func(string) string) (config, error) {
 		fs.StringVar(p, name, def, usage+" (env "+env+")")
 	}
 	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy string
-	str(&c.httpAddr, "http-addr", "STAFET_HTTP_ADDR", ":8080", "HTTP API address; empty = none")
-	str(&c.mllpAddr, "mllp-addr", "STAFET_MLLP_ADDR", ":2575", "MLLP (HL7 v2) address; empty = none")
+	str(&c.httpAddr, "http-addr", "STAFET_HTTP_ADDR", "127.0.0.1:8080", "HTTP API address (:8080 for every interface); empty = none")
+	str(&c.mllpAddr, "mllp-addr", "STAFET_MLLP_ADDR", "127.0.0.1:2575", "MLLP (HL7 v2) address (:2575 for every interface, with mutual TLS: docs/security.md); empty = none")
 	str(&natsAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded NATS client address; \"none\" = in-process only")
 	str(&c.engine.DataDir, "data-dir", "STAFET_DATA_DIR", "data", "directory of the embedded JetStream files, the secret and the operator token")
 	str(&c.engine.URL, "nats-url", "STAFET_NATS_URL", "", "external NATS cluster URL instead of the embedded server")
@@ -91,6 +96,9 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&stateCache, "state-cache", "STAFET_STATE_CACHE", "32768", "pathways whose write-side state is kept in memory (above the open pathways)")
 	str(&c.tlsCert, "tls-cert", "STAFET_TLS_CERT", "", "certificate for HTTPS (and MLLP with -mllp-tls)")
 	str(&c.tlsKey, "tls-key", "STAFET_TLS_KEY", "", "key for -tls-cert")
+	str(&c.mllpCert, "mllp-tls-cert", "STAFET_MLLP_TLS_CERT", "", "MLLP's own server certificate, if not -tls-cert's (HTTPS may end at a load balancer)")
+	str(&c.mllpKey, "mllp-tls-key", "STAFET_MLLP_TLS_KEY", "", "key for -mllp-tls-cert")
+	str(&c.mllpClientCA, "mllp-client-ca", "STAFET_MLLP_CLIENT_CA", "", "CA certificate(s) of MLLP senders' client certificates: with -mllp-tls every sender must present one (mapped to organisations by mllp_clients in the organisations file)")
 	str(&c.adminToken, "admin-token", "STAFET_ADMIN_TOKEN", "", "operator token; if unset, generated at first start and kept in the data dir")
 	str(&c.metricsToken, "metrics-token", "STAFET_METRICS_TOKEN", "", "a token that may read /metrics only, for Prometheus; the operator token always may")
 	str(&c.secretFile, "secret-file", "STAFET_SECRET_FILE", "", "deployment secret file (≥ 32 bytes); default: the data dir keeps one")
@@ -105,6 +113,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	fs.BoolVar(&c.webhooksLoopback, "webhooks-allow-loopback", getenv("STAFET_WEBHOOKS_ALLOW_LOOPBACK") == "true", "let webhooks point at loopback addresses over plain http, for single-host trials (env STAFET_WEBHOOKS_ALLOW_LOOPBACK)")
 	fs.BoolVar(&c.engine.AllowPlaintextNATS, "nats-allow-plaintext", getenv("STAFET_NATS_ALLOW_PLAINTEXT") == "true", "let the embedded NATS client port listen off loopback without TLS (env STAFET_NATS_ALLOW_PLAINTEXT)")
 	fs.BoolVar(&c.mllpTLS, "mllp-tls", getenv("STAFET_MLLP_TLS") == "true", "serve MLLP over TLS with -tls-cert (env STAFET_MLLP_TLS)")
+	fs.BoolVar(&c.mllpPlaintext, "mllp-allow-plaintext", getenv("STAFET_MLLP_ALLOW_PLAINTEXT") == "true", "let MLLP listen off loopback without TLS, taking plaintext only from the addresses the organisations file names (mllp_clients addr:) (env STAFET_MLLP_ALLOW_PLAINTEXT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -138,6 +147,12 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("-tls-cert and -tls-key go together")
+	}
+	if (c.mllpCert == "") != (c.mllpKey == "") {
+		return c, errors.New("-mllp-tls-cert and -mllp-tls-key go together")
+	}
+	if c.mllpClientCA != "" && !c.mllpTLS {
+		return c, errors.New("-mllp-client-ca needs -mllp-tls")
 	}
 	// The secret is part of the engine's settings: read it before they
 	// are checked (a cluster needs one).

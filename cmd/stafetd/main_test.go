@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -224,4 +225,19 @@ func alertStream(t *testing.T, base, token string) <-chan string {
 		}
 	}()
 	return lines
+}
+
+// TestDefaultsAreLoopback: with no settings stafetd listens on loopback
+// only; opening a port to the network is the operator's explicit choice.
+func TestDefaultsAreLoopback(t *testing.T) {
+	cfg, err := parse(nil, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, addr := range map[string]string{"http": cfg.httpAddr, "mllp": cfg.mllpAddr, "nats": cfg.engine.ListenAddr} {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil || !net.ParseIP(host).IsLoopback() {
+			t.Errorf("%s: default address %q; want a loopback address", name, addr)
+		}
+	}
 }

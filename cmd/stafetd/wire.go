@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/stafet/stafet/adapters/ingest"
@@ -32,12 +34,23 @@ func translators(dir *events.Directory, cfg config, log *slog.Logger) map[string
 }
 
 func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Config, log *slog.Logger, goRun func(string, func(context.Context) error)) (func(time.Duration), error) {
-	if cfg.mllpTLS && tlsCfg == nil {
-		return nil, fmt.Errorf("-mllp-tls needs -tls-cert and -tls-key")
+	if cfg.mllpCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.mllpCert, cfg.mllpKey)
+		if err != nil {
+			return nil, fmt.Errorf("mllp tls: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	mcfg := mllp.Config{Addr: cfg.mllpAddr, Logger: log, OnOversize: mllp.HL7OversizeAck}
+	if cfg.mllpTLS && tlsCfg == nil {
+		return nil, fmt.Errorf("-mllp-tls needs -mllp-tls-cert and -mllp-tls-key, or -tls-cert and -tls-key")
+	}
+	mcfg := mllp.Config{Addr: cfg.mllpAddr, Logger: log, OnOversize: mllp.HL7OversizeAck,
+		Senders: mllp.NewSenders(svc.dir), AllowPlaintext: cfg.mllpPlaintext}
 	if cfg.mllpTLS {
-		mcfg.TLS = tlsCfg
+		var err error
+		if mcfg.TLS, err = mutualTLS(tlsCfg, cfg.mllpClientCA); err != nil {
+			return nil, err
+		}
 	}
 	handler, err := mllp.CountAcks(svc.registry, mllp.HL7Handler(svc.ingest, log))
 	if err != nil {
@@ -62,6 +75,25 @@ func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Confi
 			log.Warn("mllp: connections still open after the drain time", "drain", d)
 		}
 	}, nil
+}
+
+// mutualTLS is the MLLP listener's TLS: the server's certificate, and
+// with a client CA, every sender must present a certificate it signed.
+func mutualTLS(server *tls.Config, clientCA string) (*tls.Config, error) {
+	t := server.Clone()
+	if clientCA == "" {
+		return t, nil
+	}
+	b, err := os.ReadFile(clientCA)
+	if err != nil {
+		return nil, fmt.Errorf("mllp client CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("mllp client CA %s: no PEM certificate in it", clientCA)
+	}
+	t.ClientCAs, t.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	return t, nil
 }
 
 func (svc *service) api(log *slog.Logger, cfg config) (*httpapi.Server, error) {

@@ -19,7 +19,9 @@
 // the instances, so a receiver gets each alert once per registration, not
 // once per instance, and a slow or dead receiver holds up only itself.
 //
-// Alerts carry no personal data: organisations by their public register
+// The alert stream, the webhook registrations and their counters are an
+// engine.Journal and engine.Buckets: the engine keeps them, the service
+// says what goes in. Alerts carry no personal data: organisations by their public register
 // codes, pathways and gaps by random or derived ids. docs/alerts.md
 // documents subjects, payload, SSE and webhooks.
 package alerts

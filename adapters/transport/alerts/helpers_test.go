@@ -23,6 +23,7 @@ import (
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/natstest"
 )
 
 var (
@@ -74,7 +75,7 @@ func startService(t testing.TB, store *engine.Store, cfg Config) *Service {
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		st, err := store.JetStream().Stream(ctx, engine.EventStream)
+		st, err := natstest.JetStream(t, store.Conn()).Stream(ctx, engine.EventStream)
 		if err == nil {
 			if _, err = st.Consumer(ctx, Reactor); err == nil {
 				return s
@@ -358,11 +359,7 @@ func (rc *receiver) count() int {
 // that look behind the service.
 func rawStream(t testing.TB, s *Service) jetstream.Stream {
 	t.Helper()
-	js, err := jetstream.New(s.store.Conn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := js.Stream(context.Background(), Stream)
+	st, err := natstest.JetStream(t, s.store.Conn()).Stream(context.Background(), Stream)
 	if err != nil {
 		t.Fatal(err)
 	}

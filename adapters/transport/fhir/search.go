@@ -245,18 +245,14 @@ func (s *Server) viewCandidates(spec *searchSpec, q *query) ([]candidate, error)
 		return nil, problem(http.StatusServiceUnavailable, "unavailable", "", "this stafetd hosts no projections to search")
 	}
 	var out []candidate
-	var err error
-	h.Read(func(pr engine.Projection) {
-		set, ok := pr.(*projections.Set)
-		if !ok {
-			err = problem(http.StatusServiceUnavailable, "unavailable", "", "this stafetd hosts no projections to search")
-			return
-		}
+	if !engine.View(h, func(set *projections.Set) {
 		for v := range set.Owner.Open() {
 			out = append(out, spec.fromView(v, q)...)
 		}
-	})
-	return out, err
+	}) {
+		return nil, problem(http.StatusServiceUnavailable, "unavailable", "", "this stafetd hosts no projections to search")
+	}
+	return out, nil
 }
 
 // patientCandidates finds the patient's open pathway through the

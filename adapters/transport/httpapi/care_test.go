@@ -12,6 +12,7 @@ import (
 	"github.com/stafet/stafet/adapters/transport/alerts"
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/natstest"
 )
 
 // TestCareRelationshipsOverTheAPI: the care relationship rule through the
@@ -174,7 +175,7 @@ func TestCareRelationshipsOverTheAPI(t *testing.T) {
 // returns it.
 func (e *env) lastAlert(org events.OrgID, kind alerts.Kind) alerts.Alert {
 	e.t.Helper()
-	st, err := e.store.JetStream().Stream(e.t.Context(), alerts.Stream)
+	st, err := natstest.JetStream(e.t, e.store.Conn()).Stream(e.t.Context(), alerts.Stream)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -12,6 +12,11 @@
 // before the answer goes out, so each organisation can list who read its
 // patients' pathways.
 //
+// The tokens and the access log are an engine.Bucket and an
+// engine.Journal; POST /v1/pathways opens through the engine's intake
+// (engine.Intake.Open), as the inbound channels do. RegisterMetrics,
+// OperatorToken and Server.HTTPServer are what stafetd wires.
+//
 // Errors are application/problem+json (RFC 9457) and name the field and
 // the reason. docs/api.md documents the API; the OpenAPI 3.1 document is
 // served at /openapi.json.

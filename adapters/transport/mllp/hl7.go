@@ -65,7 +65,15 @@ func HL7Handler(in *ingest.Ingest, log *slog.Logger) Handler {
 			System: hl7v2.System, Sender: m.Get("MSH-3") + "^" + m.Get("MSH-4"),
 			ControlID: m.ControlID(), ContentType: ContentTypeHL7, Body: msg,
 		}
-		out, err := in.Receive(ctx, raw)
+		peer := PeerFrom(ctx)
+		facility := sendingFacility(peer, m)
+		if facility != "" {
+			// Stored under a sender of its own: a forged message must not
+			// take the control id of the facility it claims to be, whose
+			// real message would then pass for its resend.
+			raw.Sender = "refused:" + peer.Name + ":" + raw.Sender
+		}
+		out, err := in.ReceiveChecked(ctx, raw, authorised(peer, facility))
 		var ie *engine.DeadLetterError
 		switch {
 		case err == nil && nothingToAppend(out.Translation):
@@ -101,6 +109,44 @@ func HL7Handler(in *ingest.Ingest, log *slog.Logger) Handler {
 			return hl7v2.Ack(m, "AR", transient())
 		}
 	}, log)
+}
+
+// CodeNotSender is the dead letter code of a message whose sending
+// facility (MSH-4) or acting organisation is not one the connection
+// speaks for (Peer): it is refused with AR.
+const CodeNotSender = "not-sender"
+
+// sendingFacility returns MSH-4 as the message gives it when the peer may
+// not speak for it, and "" when it may (MSH-4.1 or MSH-4.2 names one of
+// its organisations).
+func sendingFacility(peer Peer, m *hl7v2.Message) string {
+	for _, name := range []string{m.Get("MSH-4.1"), m.Get("MSH-4.2")} {
+		if name != "" && peer.SpeaksForName(name) {
+			return ""
+		}
+	}
+	if f := printable(m.Get("MSH-4")); f != "" {
+		return f
+	}
+	return "(empty)"
+}
+
+// authorised is the check that the connection speaks for the message's
+// sending facility (facility is not "" when it does not) and for the
+// organisation the message says acts (the hospital of PV1-3.4, PV1-39 or
+// MSH-4).
+func authorised(peer Peer, facility string) ingest.Check {
+	return func(tr *events.Translation) error {
+		if facility != "" {
+			return &events.MessageError{Code: CodeNotSender, Field: "MSH-4", Rejected: true,
+				Reason: peer.Name + " does not speak for sending facility " + facility + " (the organisations file's mllp_clients)"}
+		}
+		if tr != nil && tr.Actor.Org != "" && !peer.SpeaksFor(tr.Actor.Org) {
+			return &events.MessageError{Code: CodeNotSender, Rejected: true,
+				Reason: peer.Name + " does not speak for " + string(tr.Actor.Org) + ", the organisation the message says acts (PV1-3.4, PV1-39)"}
+		}
+		return nil
+	}
 }
 
 // noPathwayEvent is MSA-3 of the AA for a message that means nothing for a

@@ -19,13 +19,18 @@ import (
 	"github.com/stafet/stafet/events"
 )
 
-// organisations is the test directory: one hospital, named by its PAS as
-// AUH.
+// organisations is the test directory: two hospitals, named by their PAS
+// as AUH and RHR, each with the client certificate that may send for it.
 const organisations = `{"organisations": [
 	{"id": "sor:100011000016001", "kind": "hospital", "name": "Aarhus Universitetshospital (testdata)",
-	 "region": "Midtjylland", "clusters": ["aarhus"], "aliases": ["AUH"]}]}`
+	 "region": "Midtjylland", "clusters": ["aarhus"], "aliases": ["AUH"], "mllp_clients": ["cn:auh-epj"]},
+	{"id": "sor:100041000016004", "kind": "hospital", "name": "Regionshospitalet Randers (testdata)",
+	 "region": "Midtjylland", "clusters": ["randers"], "aliases": ["RHR"], "mllp_clients": ["cn:rhr-epj"]}]}`
 
-const auh = events.OrgID("sor:100011000016001")
+const (
+	auh     = events.OrgID("sor:100011000016001")
+	randers = events.OrgID("sor:100041000016004")
+)
 
 // hl7Env is a real store, ingest and MLLP listener on 127.0.0.1.
 type hl7Env struct {
@@ -34,6 +39,12 @@ type hl7Env struct {
 }
 
 func startHL7(t testing.TB, cfg engine.Config) *hl7Env {
+	t.Helper()
+	return startHL7With(t, cfg, nil)
+}
+
+// startHL7With starts the listener with the settings set gives.
+func startHL7With(t testing.TB, cfg engine.Config, set func(*mllp.Config, *events.Directory)) *hl7Env {
 	t.Helper()
 	cfg.DataDir = t.TempDir()
 	store, err := engine.Open(context.Background(), cfg)
@@ -51,7 +62,11 @@ func startHL7(t testing.TB, cfg engine.Config) *hl7Env {
 	}
 	tr := hl7v2.NewTranslator(dir, cph)
 	in := ingest.New(store, dir, map[string]ingest.Translator{hl7v2.System: tr.Translate}, nil)
-	srv := mllp.New(mllp.Config{Addr: "127.0.0.1:0", MaxConns: 256, OnOversize: mllp.HL7OversizeAck}, mllp.HL7Handler(in, nil))
+	mcfg := mllp.Config{Addr: "127.0.0.1:0", MaxConns: 256, OnOversize: mllp.HL7OversizeAck}
+	if set != nil {
+		set(&mcfg, dir)
+	}
+	srv := mllp.New(mcfg, mllp.HL7Handler(in, nil))
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}

@@ -37,9 +37,15 @@ func ackLabel(code string) string {
 }
 
 // Register registers stafet_mllp_connections, the server's open
-// connections, on reg.
+// connections, and stafet_mllp_refused_connections_total, connections
+// closed unserved (no known sender, or over a connection limit), on reg.
 func (s *Server) Register(reg prometheus.Registerer) error {
-	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "stafet_mllp_connections", Help: "Open MLLP connections.",
-	}, func() float64 { return float64(s.Active()) }))
+	}, func() float64 { return float64(s.Active()) })); err != nil {
+		return err
+	}
+	return reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "stafet_mllp_refused_connections_total", Help: "MLLP connections closed unserved: no known sender, or over a connection limit.",
+	}, func() float64 { return float64(s.Refused.Load()) }))
 }

@@ -31,10 +31,20 @@ type Handler func(ctx context.Context, msg []byte, remote string) []byte
 
 // Config configures a Server. The zero value means the defaults.
 type Config struct {
-	// Addr to listen on. Default ":2575".
+	// Addr to listen on. Default "127.0.0.1:2575": loopback, until the
+	// operator opens it (with TLS, see docs/security.md).
 	Addr string
-	// TLS, if set, makes the listener speak TLS.
+	// TLS, if set, makes the listener speak TLS. Off loopback it must
+	// require and verify client certificates (tls.RequireAndVerifyClientCert
+	// with ClientCAs): a sender is known by its certificate.
 	TLS *tls.Config
+	// Senders maps certificates and plaintext addresses to the
+	// organisations they speak for (PeerFrom). Needed off loopback.
+	Senders *Senders
+	// AllowPlaintext lets a listener off loopback take plaintext from the
+	// addresses Senders lists (and from no other); without it such a
+	// listener needs mutual TLS.
+	AllowPlaintext bool
 	// IdleTimeout closes a connection that sends nothing for this long,
 	// including one that stalls half way through a frame. Default 5 min.
 	IdleTimeout time.Duration
@@ -60,14 +70,17 @@ type Server struct {
 	conns   map[net.Conn]struct{}
 	closing atomic.Bool
 	active  atomic.Int64
+	// loopback: the listener is bound to a loopback address, where a
+	// connection without a certificate speaks for every organisation.
+	loopback bool
 	// Stats for metrics.
-	Accepted, Frames, Oversize, Timeouts atomic.Int64
+	Accepted, Frames, Oversize, Timeouts, Refused atomic.Int64
 }
 
 // New returns a server; Listen starts it.
 func New(cfg Config, h Handler) *Server {
 	if cfg.Addr == "" {
-		cfg.Addr = ":2575"
+		cfg.Addr = "127.0.0.1:2575"
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 5 * time.Minute
@@ -90,11 +103,47 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("mllp: listen %s: %w", s.cfg.Addr, err)
 	}
+	s.loopback = isLoopback(ln.Addr())
+	if err := s.checkSecurity(); err != nil {
+		ln.Close()
+		return err
+	}
 	if s.cfg.TLS != nil {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
 	s.ln = ln
 	return nil
+}
+
+// ErrUnauthenticated is returned by Listen for a listener off loopback
+// that would take messages from senders it cannot name.
+var ErrUnauthenticated = errors.New("mllp: off loopback, senders must be authenticated")
+
+// checkSecurity refuses a listener open to the network that would not
+// know who sends: it needs mutual TLS, or plaintext only from the
+// addresses the organisations file names, by the operator's explicit
+// choice.
+func (s *Server) checkSecurity() error {
+	if s.loopback {
+		return nil
+	}
+	t := s.cfg.TLS
+	switch {
+	case t != nil && (t.ClientAuth != tls.RequireAndVerifyClientCert || t.ClientCAs == nil):
+		return fmt.Errorf("%w: %s: TLS without verified client certificates authenticates no one (give the client CA)", ErrUnauthenticated, s.cfg.Addr)
+	case t != nil && s.cfg.Senders == nil:
+		return fmt.Errorf("%w: %s: no senders mapped to organisations", ErrUnauthenticated, s.cfg.Addr)
+	case t == nil && !s.cfg.AllowPlaintext:
+		return fmt.Errorf("%w: %s: plaintext needs mutual TLS or the explicit plaintext allowance", ErrUnauthenticated, s.cfg.Addr)
+	case t == nil && !s.cfg.Senders.HasAddresses():
+		return fmt.Errorf("%w: %s: plaintext allowed, but the organisations file lists no sender address (mllp_clients addr:)", ErrUnauthenticated, s.cfg.Addr)
+	}
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // Addr returns the bound address (after Listen).
@@ -172,6 +221,15 @@ func (s *Server) closeIdle() {
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	remote := c.RemoteAddr().String()
+	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	peer, err := s.authenticate(hctx, c)
+	cancel()
+	if err != nil {
+		s.Refused.Add(1)
+		s.cfg.Logger.Warn("mllp: sender not authenticated; closing", "remote", remote, "err", err)
+		return
+	}
+	ctx = withPeer(ctx, peer)
 	r := bufio.NewReaderSize(c, 64<<10)
 	var buf bytes.Buffer
 	for !s.closing.Load() {
@@ -193,6 +251,9 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		}
 	}
 }
+
+// handshakeTimeout bounds a new connection's TLS handshake.
+const handshakeTimeout = 10 * time.Second
 
 var errOversize = errors.New("mllp: frame larger than the limit")
 
