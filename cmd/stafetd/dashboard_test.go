@@ -138,7 +138,7 @@ func TestDashboard(t *testing.T) {
 		// The row can come with a refresh an earlier alert started, before
 		// the alert about this gap is gathered: give the news its moment.
 		news := fmt.Sprintf(`(u => u !== %q && (u.includes('nyt hul') || u.includes('nye huller')))(document.getElementById('updates').textContent)`, before)
-		if !tab.poll(news, 5*time.Second) {
+		if !tab.poll(news, 30*time.Second) {
 			t.Errorf("live region: got %q; want news of the new gap", tab.text("#updates"))
 		}
 		tab.screenshot("live-gap")
@@ -872,7 +872,7 @@ func (tb *tab) with(t *testing.T) *tab { c := *tb; c.t = t; return &c }
 
 func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 70*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		tb.t.Fatalf("%s: %v", tb.name, err)
@@ -882,9 +882,9 @@ func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 // waitFor waits until a JavaScript expression is truthy.
 func (tb *tab) waitFor(expr string) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 70*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(15*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		tb.screenshot("failed-wait")
 		tb.t.Fatalf("%s: waiting for %s: %v\npage: %.2000s", tb.name, expr, err, tb.eval(`document.querySelector('main')?.innerText || ''`))
 	}
@@ -905,7 +905,7 @@ func (tb *tab) poll(expr string, d time.Duration) bool {
 
 func evalAs[T any](tb *tab, expr string) T {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 70*time.Second)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -1040,7 +1040,7 @@ func (tb *tab) fullScreenshot(name string) {
 
 func (tb *tab) save(name string, shot chromedp.Action[[]byte]) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 70*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, shot)
 	if err != nil {
