@@ -165,6 +165,10 @@ func (h *Host) Run(ctx context.Context) (err error) {
 		return err
 	}
 	err = h.follow(ctx, ordered, target)
+	// From here the host follows the log no more: its reads say so at
+	// once, not after the drain and the last checkpoint, which can take
+	// long on a loaded machine.
+	h.watch.stop(err, ctx.Err() != nil)
 	// Stop the fetcher before draining: it stops only when told to.
 	stopFetch()
 	for range ordered {

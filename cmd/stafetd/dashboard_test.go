@@ -489,7 +489,11 @@ func TestDashboard(t *testing.T) {
 		// The next read says it is stale: the view re-fetches on the
 		// health check, or here at once.
 		s.open(front, "#/")
-		s.waitFor(`!document.getElementById('health-banner').hidden && document.getElementById('live').dataset.status === 'stale'`)
+		if !s.poll(`!document.getElementById('health-banner').hidden && document.getElementById('live').dataset.status === 'stale'`, time.Minute) {
+			t.Fatalf("a minute after the projections stopped: banner hidden %s %q, live %s %q, health %s",
+				s.eval(`document.getElementById('health-banner').hidden`), s.text("#health-text"),
+				s.eval(`document.getElementById('live').dataset.status`), s.text("#live-text"), svc.host.Status().State)
+		}
 		if got := s.text("#health-text"); !strings.Contains(got, "Forældede data") || !strings.Contains(got, "er stoppet") {
 			t.Errorf("banner %q; want it to say the data is stale and the views stopped", got)
 		}
