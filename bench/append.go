@@ -57,11 +57,21 @@ func (b *bencher) appendPhase(ctx context.Context) error {
 	if b.o.Durability == engine.Safe {
 		ss = append(ss, b.stafetAppend(sideStafetFsyncEach, each), b.rawAppend(sideRawSyncAlways, each, msgs, false))
 	}
-	got, err := b.alternate(ctx, ss)
+	peerSides, closePeer, err := b.peerAppendSides(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	defer closePeer()
+	got, err := b.alternate(ctx, append(ss, peerSides...))
 	if err != nil {
 		return err
 	}
 	r := b.res
+	if b.o.Peer != "" {
+		r.PGTableAppendEPS, r.MessageDBAppendEPS = got.rate(sidePGTable), got.rate(sideMessageDB)
+		r.AppendRatioVsPGTable = got.ratio(sideStafet, sidePGTable)
+		r.AppendRatioVsMessageDB = got.ratio(sideStafet, sideMessageDB)
+	}
 	r.AppendEvents = b.events
 	r.AppendEPS, r.RawAppendEPS, r.RawAppendCheckedEPS = got.rate(sideStafet), got.rate(sideRaw), got.rate(sideRawChecked)
 	r.AppendRatio, r.AppendCheckedRatio = got.ratio(sideStafet, sideRaw), got.ratio(sideStafet, sideRawChecked)

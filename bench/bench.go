@@ -67,6 +67,13 @@ type Options struct {
 	// the restart phase restores. Default: one minute of the workload's
 	// traffic at its mean rate in simulated time.
 	RestartTail int
+	// Peer, if set, adds another store's sides to the append and replay
+	// phases: PeerPostgres, a PostgreSQL server of the bench's own with a
+	// plain events table and Message DB's schema (peer.go).
+	Peer string
+	// PeerConns are the peer's connections in the append phase. Default
+	// 32: a pool the size PostgreSQL is tuned for, not one per writer.
+	PeerConns int
 	// CPUProfile, if set, gets a CPU profile of each phase's measured
 	// Stafet part, in CPUProfile-<phase>.
 	CPUProfile string
@@ -94,6 +101,7 @@ func (o Options) withDefaults() Options {
 	set(&o.Conns, 32)
 	set(&o.AlertRate, 1000)
 	set(&o.MLLPMessages, 10_000)
+	set(&o.PeerConns, 32)
 	if len(o.Phases) == 0 {
 		o.Phases = Phases()
 	}
@@ -123,8 +131,10 @@ func (o Options) Validate() error {
 	switch {
 	case o.Events < 100:
 		return fmt.Errorf("bench: %d events: want at least 100", o.Events)
-	case o.Rounds < 1 || o.Writers < 1 || o.Conns < 1 || o.AlertRate < 1 || o.MLLPMessages < 1 || o.RestartTail < 0:
+	case o.Rounds < 1 || o.Writers < 1 || o.Conns < 1 || o.PeerConns < 1 || o.AlertRate < 1 || o.MLLPMessages < 1 || o.RestartTail < 0:
 		return errors.New("bench: rounds, writers, conns, alert rate and MLLP messages must be positive, the restart tail not negative")
+	case o.Peer != "" && o.Peer != PeerPostgres:
+		return fmt.Errorf("bench: unknown peer %q: want %s", o.Peer, PeerPostgres)
 	case o.MaxWrite < 0 || o.AlertFor < 0:
 		return errors.New("bench: durations must not be negative")
 	}
@@ -143,8 +153,11 @@ type bencher struct {
 	pathways []uuid.UUID
 	events   int
 	template *template
-	res      *Result
-	phase    *PhaseRun
+	// pg is the PostgreSQL peer's server, started by the first phase
+	// that needs it and stopped when the run ends.
+	pg    *pgServer
+	res   *Result
+	phase *PhaseRun
 }
 
 // Run runs the phases and returns every figure.
@@ -166,10 +179,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer os.RemoveAll(tmp)
 	b := &bencher{o: o, start: time.Now(), tmp: tmp}
+	defer b.stopPeer()
 	b.workload()
 	b.res = &Result{
 		Durability: o.Durability, Events: b.events, Messages: len(b.work), Pathways: len(b.pathways),
 		Seed: o.Seed, Rounds: o.Rounds, Build: build(), Machine: machine(), Started: b.start.UTC().Truncate(time.Second),
+		Peer: o.Peer,
 	}
 	run := map[string]func(context.Context) error{
 		PhaseAppend: b.appendPhase, PhaseReplay: b.replayPhase, PhaseRestart: b.restartPhase,

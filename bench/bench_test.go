@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -11,11 +12,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 	"github.com/stafet/stafet/internal/natstest"
+	"github.com/stafet/stafet/projections"
 )
 
 // TestRun runs a small bench in both durability modes and checks that
@@ -30,7 +33,7 @@ func TestRun(t *testing.T) {
 				Events: 2000, Durability: mode, Seed: 1, Rounds: 2, Tmp: t.TempDir(), Progress: testWriter{t},
 				// Short: the sides that fsync every message stop at the
 				// cap, as they do in a full run.
-				MaxWrite: time.Second, AlertRate: 4000,
+				MaxWrite: time.Second, AlertRate: 4000, Peer: PeerPostgres,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -52,7 +55,8 @@ func TestRun(t *testing.T) {
 			if err := res.WriteMarkdown(&md); err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []string{res.Build.Commit[:12], res.Machine.LoadAvg, "| append |", "| mllp |", ratio(res.AppendRatio)} {
+			for _, want := range []string{res.Build.Commit[:12], res.Machine.LoadAvg, "| append |", "| mllp |", ratio(res.AppendRatio),
+				"PostgreSQL " + res.PeerVersion, "Message DB", ratio(res.ReplayRatioVsPGTable)} {
 				if !strings.Contains(md.String(), want) {
 					t.Errorf("markdown lacks %q:\n%s", want, md.String())
 				}
@@ -67,6 +71,7 @@ func checkFields(t *testing.T, prefix string, v any, typ reflect.Type, mode stri
 	t.Helper()
 	m, _ := v.(map[string]any)
 	for f := range typ.Fields() {
+		// TestRun runs with the PostgreSQL peer: its fields too.
 		if fm := f.Tag.Get("mode"); fm != "" && fm != mode {
 			continue
 		}
@@ -103,6 +108,8 @@ func checkPhases(t *testing.T, res *Result, mode engine.Durability) {
 	if mode == engine.Safe {
 		want[PhaseAppend] = append(want[PhaseAppend], sideStafetFsyncEach, sideRawSyncAlways)
 	}
+	want[PhaseAppend] = append(want[PhaseAppend], sidePGTable, sideMessageDB)
+	want[PhaseReplay] = append(want[PhaseReplay], sidePGTable, sideMessageDB)
 	for _, p := range res.Phases {
 		sides := want[p.Name]
 		if len(p.Rounds) != len(sides)*res.Rounds {
@@ -171,7 +178,20 @@ func TestFillerStoresWhatExecuteStores(t *testing.T) {
 		_, _, _, err := b.execute(ctx, s, b.work, time.Time{})
 		return err
 	})
-	fill := logOf(func(s *engine.Store) error { return newFiller(s).fill(ctx, b.work) })
+	fill := logOf(func(s *engine.Store) error {
+		if err := newFiller(s).fill(ctx, b.work); err != nil {
+			return err
+		}
+		// Chained as Execute chains: the log verifies, MACs included.
+		if _, err := s.Log().Checkpoint(ctx); err != nil {
+			return err
+		}
+		rep, err := s.Log().Verify(ctx, engine.VerifyOptions{})
+		if err == nil && rep.Mismatch != nil {
+			err = rep.Mismatch
+		}
+		return err
+	})
 	if len(exec) != len(fill) || len(exec) < 500 {
 		t.Fatalf("the filler stored %d messages; Execute %d", len(fill), len(exec))
 	}
@@ -180,6 +200,14 @@ func TestFillerStoresWhatExecuteStores(t *testing.T) {
 		f := fill[i]
 		if e.Subject != f.Subject {
 			t.Fatalf("seq %d: subject %s; Execute stored %s", i+1, f.Subject, e.Subject)
+		}
+		// The links and MACs differ with the events' ids and record
+		// times, and the stores' keys; the filler's verify above.
+		for _, h := range []nats.Header{e.Header, f.Header} {
+			if h.Get(engine.HeaderChain) == "" {
+				t.Fatalf("seq %d: no chain header in %v", i+1, h)
+			}
+			h.Del(engine.HeaderChain)
 		}
 		if !reflect.DeepEqual(e.Header, f.Header) {
 			t.Fatalf("seq %d: headers %v; Execute stored %v", i+1, f.Header, e.Header)
@@ -355,4 +383,77 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// TestPeers writes the same messages to each PostgreSQL store, reads them
+// back in order through the decoder, and checks each store refuses a
+// message whose expected version is wrong, as Execute's append would be
+// refused: the peers do the work their names say.
+func TestPeers(t *testing.T) {
+	ctx := context.Background()
+	work := testWork(t, 400)
+	msgs, err := encodeAll(work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, m := range msgs {
+		want += m.events
+	}
+	pg, err := startPostgres(ctx, t.TempDir(), engine.Bulk, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.stop() })
+	pool, err := pg.pool(ctx, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	pm := peerMsgs(msgs)
+	for _, p := range peers() {
+		t.Run(p.name, func(t *testing.T) {
+			if err := pg.exec(ctx, p.schema...); err != nil {
+				t.Fatal(err)
+			}
+			evs, done, err := writeShards(ctx, pool, pm, 4, time.Time{}, p.write)
+			if err != nil || done != len(pm) || evs != want {
+				t.Fatalf("wrote %d messages, %d events, %v; want %d, %d", done, evs, err, len(pm), want)
+			}
+			// The first message of a pathway again, as if another writer
+			// had not seen it: version 0 is taken.
+			again := pm[0]
+			again.id = uuid.New()
+			refusal := map[string]string{sidePGTable: "duplicate key", sideMessageDB: "Wrong expected version"}[p.name]
+			if _, _, err := writeShards(ctx, pool, []peerMsg{again}, 1, time.Time{}, p.write); err == nil || !strings.Contains(err.Error(), refusal) {
+				t.Fatalf("a second version 0 of a stream: %v; want it refused (%q)", err, refusal)
+			}
+			c, err := pool.Acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Release()
+			var bodies int
+			var last int64
+			err = p.read(ctx, c, func(pos int64, body []byte) error {
+				if pos <= last {
+					return fmt.Errorf("position %d after %d", pos, last)
+				}
+				last = pos
+				bodies++
+				return nil
+			})
+			if err != nil || bodies != len(pm) {
+				t.Fatalf("read %d messages, %v; want %d", bodies, err, len(pm))
+			}
+			set, err := projections.NewSet(projections.DefaultRules())
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := decodeApply(ctx, set, func(emit func(int64, []byte) error) error { return p.read(ctx, c, emit) })
+			if open, closed := set.Owner.Len(); err != nil || n != want || open+closed == 0 {
+				t.Errorf("applied %d events (%d open, %d closed pathways), %v; want %d events", n, open, closed, err, want)
+			}
+		})
+	}
 }

@@ -16,6 +16,12 @@
 // side is one contestant doing the same work from the same start each
 // round; a new baseline (another store, say) is one more side.
 //
+// With Options.Peer "postgres" the append and replay phases get two more
+// sides (peer.go): a plain PostgreSQL events table and Message DB's
+// schema, on a PostgreSQL server the bench starts from the machine's
+// packages in a temporary directory (postgres.go), written and read with
+// the same messages, decoder and projections.
+//
 // The phases that read a log copy one template log, written once per run
 // in bulk mode with what Execute would store (template.go).
 package bench

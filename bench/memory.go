@@ -108,16 +108,13 @@ func heapAfterApply(codec *events.Codec, bodies [][]byte, set *projections.Set, 
 			}
 			for j := range evs {
 				e := &evs[j]
-				if _, ok := e.Annuls(); ok {
-					return 0, fmt.Errorf("seq %d: a Correction needs the engine's refold; the memory phase does not do them", i+1)
-				}
 				if k > 0 {
 					e.Pathway = uuid.NewSHA1(e.Pathway, []byte{byte(k), byte(k >> 8), byte(k >> 16)})
 				}
 				e.Seq = uint64(i + 1)
-				if err := set.Apply(*e); err != nil {
-					return 0, fmt.Errorf("seq %d: %w", i+1, err)
-				}
+			}
+			if err := applyEvents(set, evs); err != nil {
+				return 0, err
 			}
 		}
 	}

@@ -103,7 +103,10 @@ func (p publisher) publish(ctx context.Context, msgs []stored, stop time.Time) (
 
 func (p publisher) msg(m stored) *nats.Msg {
 	msg := &nats.Msg{Subject: m.subject, Data: m.data}
-	if p.checked {
+	switch {
+	case p.checked && m.header != nil:
+		msg.Header = m.header
+	case p.checked:
 		msg.Header = nats.Header{engine.HeaderPrev: []string{strconv.FormatUint(m.prev, 10)}}
 	}
 	return msg

@@ -39,11 +39,19 @@ func (r *Result) rows() []row {
 			add(PhaseAppend, "events/s; raw publish, sync_always (what group commit buys)", num(r.AppendEPS), num(r.RawAppendSyncAlwaysEPS), ratio(r.AppendRatioVsSyncAlways), "")
 			add(PhaseAppend, "events/s, both fsyncing every message", num(r.AppendFsyncEachEPS), num(r.RawAppendSyncAlwaysEPS), ratio(r.AppendFsyncEachRatio), "")
 		}
+		if r.Peer != "" {
+			add(PhaseAppend, fmt.Sprintf("events/s; PostgreSQL events table (%d conns)", r.PeerConns), num(r.AppendEPS), num(r.PGTableAppendEPS), ratio(r.AppendRatioVsPGTable), "")
+			add(PhaseAppend, fmt.Sprintf("events/s; Message DB write_message (%d conns)", r.PeerConns), num(r.AppendEPS), num(r.MessageDBAppendEPS), ratio(r.AppendRatioVsMessageDB), "")
+		}
 		add(PhaseAppend, "CPU µs per event; raw bare / checked", fixed(r.AppendCPUPerEvent, 1),
 			fixed(r.RawAppendCPUPerEvent, 1)+" / "+fixed(r.RawAppendCheckedCPUPerEvent, 1), "", "")
 	}
 	if ran(PhaseReplay) {
 		add(PhaseReplay, "events/s into all projections; raw ordered read", num(r.ReplayEPS), num(r.RawReadEPS), ratio(r.ReplayRatio), "ratio ≥ 0.9")
+		if r.Peer != "" {
+			add(PhaseReplay, "events/s; PostgreSQL events table, SELECT … ORDER BY position", num(r.ReplayEPS), num(r.PGTableReplayEPS), ratio(r.ReplayRatioVsPGTable), "ratio ≥ 1.5")
+			add(PhaseReplay, "events/s; Message DB get_category_messages", num(r.ReplayEPS), num(r.MessageDBReplayEPS), ratio(r.ReplayRatioVsMessageDB), "")
+		}
 		add(PhaseReplay, "CPU µs per event", fixed(r.ReplayCPUPerEvent, 1), fixed(r.RawReadCPUPerEvent, 1), "", "")
 	}
 	if ran(PhaseRestart) {
@@ -143,6 +151,13 @@ func (r *Result) caption() []string {
 	during := "-"
 	if len(loads) > 0 {
 		during = fixed(slices.Min(loads), 2) + "–" + fixed(slices.Max(loads), 2)
+	}
+	if r.Peer != "" {
+		sync := "on"
+		if r.Durability == engine.Bulk {
+			sync = "off"
+		}
+		lines = append(lines, fmt.Sprintf("peer: PostgreSQL %s on a Unix socket, fsync and synchronous_commit %s", r.PeerVersion, sync))
 	}
 	return append(lines,
 		fmt.Sprintf("build %s, %s; started %s", commit, r.Build.Go, r.Started.Format("2006-01-02 15:04 UTC")),

@@ -55,11 +55,21 @@ func (b *bencher) replaySides(ctx context.Context, s *engine.Store, t *template)
 			})
 		}},
 	}
-	got, err := b.alternate(ctx, ss)
+	peerSides, closePeer, err := b.peerReplaySides(ctx, s, t)
+	if err != nil {
+		return err
+	}
+	defer closePeer()
+	got, err := b.alternate(ctx, append(ss, peerSides...))
 	if err != nil {
 		return err
 	}
 	r := b.res
+	if b.o.Peer != "" {
+		r.PGTableReplayEPS, r.MessageDBReplayEPS = got.rate(sidePGTable), got.rate(sideMessageDB)
+		r.ReplayRatioVsPGTable = got.ratio(sideReplay, sidePGTable)
+		r.ReplayRatioVsMessageDB = got.ratio(sideReplay, sideMessageDB)
+	}
 	r.ReplayEPS, r.RawReadEPS = got.rate(sideReplay), got.rate(sideRawRead)
 	r.ReplayRatio = got.ratio(sideReplay, sideRawRead)
 	r.ReplayCPUPerEvent, r.RawReadCPUPerEvent = got.cpuPerEvent(sideReplay), got.cpuPerEvent(sideRawRead)

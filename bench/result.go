@@ -28,6 +28,14 @@ type Result struct {
 	LoadEnd string     `json:"load_avg_end"`
 	Phases  []PhaseRun `json:"phases"`
 
+	// The peer (Options.Peer) the append and replay phases ran beside
+	// raw JetStream: "postgres", a PostgreSQL server of the bench's own
+	// (PeerVersion) with fsync and synchronous_commit on in safe mode and
+	// off in bulk mode, holding a plain events table ("pg-table") and
+	// Message DB's schema ("message-db").
+	Peer        string `json:"peer,omitempty" peer:"postgres"`
+	PeerVersion string `json:"peer_version,omitempty" peer:"postgres"`
+
 	// append: the workload appended by Execute, and the very messages
 	// Execute stores published with raw JetStream async publish on the
 	// same subjects, each side on a fresh server, under the same cap.
@@ -52,6 +60,16 @@ type Result struct {
 	AppendCPUPerEvent           float64 `json:"append_cpu_us_per_event,omitempty"`
 	RawAppendCPUPerEvent        float64 `json:"raw_append_cpu_us_per_event,omitempty"`
 	RawAppendCheckedCPUPerEvent float64 `json:"raw_append_checked_cpu_us_per_event,omitempty"`
+	// The same messages written to the peer's stores from PeerConns
+	// connections, each in a transaction of its own with its
+	// expected-version check: an insert into the plain table (stream id
+	// and version unique), Message DB's write_message; the ratios are
+	// Stafet's over theirs.
+	PeerConns              int     `json:"peer_conns,omitempty" peer:"postgres"`
+	PGTableAppendEPS       float64 `json:"pg_table_append_eps,omitempty" peer:"postgres"`
+	AppendRatioVsPGTable   float64 `json:"append_ratio_vs_pg_table,omitempty" peer:"postgres"`
+	MessageDBAppendEPS     float64 `json:"message_db_append_eps,omitempty" peer:"postgres"`
+	AppendRatioVsMessageDB float64 `json:"append_ratio_vs_message_db,omitempty" peer:"postgres"`
 	// Safe mode only: both on a server that fsyncs every message itself
 	// (JetStream's sync_always; engine.Config.FsyncEach).
 	AppendFsyncEachEPS     float64 `json:"append_fsync_each_eps,omitempty" mode:"safe"`
@@ -72,6 +90,14 @@ type Result struct {
 	ReplayRatio        float64 `json:"replay_ratio,omitempty"`
 	ReplayCPUPerEvent  float64 `json:"replay_cpu_us_per_event,omitempty"`
 	RawReadCPUPerEvent float64 `json:"raw_read_cpu_us_per_event,omitempty"`
+	// The peer's replays: the same log read from its stores (SELECT …
+	// ORDER BY position; get_category_messages in batches of 10 000)
+	// through the same decoder into the same projections; the ratios are
+	// Stafet's over theirs.
+	PGTableReplayEPS       float64 `json:"pg_table_replay_eps,omitempty" peer:"postgres"`
+	ReplayRatioVsPGTable   float64 `json:"replay_ratio_vs_pg_table,omitempty" peer:"postgres"`
+	MessageDBReplayEPS     float64 `json:"message_db_replay_eps,omitempty" peer:"postgres"`
+	ReplayRatioVsMessageDB float64 `json:"replay_ratio_vs_message_db,omitempty" peer:"postgres"`
 
 	// restart: engine.Open + NewHost + Run until Ready, from before Open.
 	// RestartReadyS: after a clean stop, restoring a checkpoint with

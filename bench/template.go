@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
@@ -28,6 +29,10 @@ type stored struct {
 	pathway uuid.UUID
 	prev    uint64
 	events  int
+	// header, when set, is the message's header as Execute writes it,
+	// chain included (the filler's); otherwise the checked raw side
+	// writes Stafet-Prev alone.
+	header nats.Header
 }
 
 // encoder turns commands into the messages Execute would store in a fresh
@@ -127,9 +132,14 @@ func encodeAll(cmds []events.Command) ([]stored, error) {
 type filler struct {
 	s *engine.Store
 	*encoder
+	// links are the pathways' last links: the filler chains each
+	// message as Execute does (engine.Log.Chain).
+	links map[uuid.UUID]engine.Link
 }
 
-func newFiller(s *engine.Store) *filler { return &filler{s: s, encoder: newEncoder()} }
+func newFiller(s *engine.Store) *filler {
+	return &filler{s: s, encoder: newEncoder(), links: make(map[uuid.UUID]engine.Link)}
+}
 
 // fill writes cmds in batches, so that a big workload is never held
 // encoded in memory whole.
@@ -150,6 +160,9 @@ func (f *filler) fill(ctx context.Context, cmds []events.Command) error {
 			return err
 		}
 		if ok {
+			msg := &nats.Msg{Subject: m.subject, Data: m.data}
+			f.links[m.pathway] = f.s.Log().Chain(msg, m.prev, f.links[m.pathway])
+			m.header = msg.Header
 			msgs = append(msgs, m)
 		}
 		if len(msgs) == batch {

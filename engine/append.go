@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,6 +24,8 @@ type Result struct {
 	// Duplicate is true when the source message had already been
 	// appended; nothing new was written.
 	Duplicate bool
+	// link is the link of the message appended (chain.go).
+	link Link
 }
 
 // maxAttempts bounds Execute's retries on concurrent change of a pathway.
@@ -60,7 +61,7 @@ func (s *Log) Execute(ctx context.Context, cmd events.Command) (Result, error) {
 	var lastErr error
 	fresh, recorded := false, false
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		p, authoritative, err := s.state(ctx, cmd, fresh)
+		p, head, authoritative, err := s.state(ctx, cmd, fresh)
 		if err != nil {
 			return Result{}, err
 		}
@@ -88,7 +89,7 @@ func (s *Log) Execute(ctx context.Context, cmd events.Command) (Result, error) {
 			recorded = true
 		}
 		wasClosed, links := p.Closed(), p.Links()
-		res, err := s.append(ctx, cluster(p, evs), p.LastSeq(), evs)
+		res, err := s.append(ctx, cluster(p, evs), p.LastSeq(), head, evs)
 		if errors.Is(err, ErrConflict) {
 			s.stats.Conflicts.Add(1)
 			s.cache.drop(cmd.Pathway)
@@ -104,7 +105,7 @@ func (s *Log) Execute(ctx context.Context, cmd events.Command) (Result, error) {
 			s.cache.drop(cmd.Pathway)
 			return Result{FirstSeq: res.FirstSeq, LastSeq: res.LastSeq, Duplicate: true}, s.Commit(ctx)
 		}
-		s.remember(p, res.Events)
+		s.remember(p, res.link, res.Events)
 		if p.Closed() != wasClosed {
 			s.markPatient(ctx, p)
 		}
@@ -145,26 +146,27 @@ func (s *Log) recordJoin(ctx context.Context, p *events.Pathway, cmd events.Comm
 	return nil
 }
 
-// state returns the pathway's state: from the cache (or, for an opening,
-// assumed empty) unless fresh is asked for, else loaded from the log
-// through the stream leader, which is authoritative.
-func (s *Log) state(ctx context.Context, cmd events.Command, fresh bool) (p *events.Pathway, authoritative bool, err error) {
+// state returns the pathway's state and the link of its last message:
+// from the cache (or, for an opening, assumed empty) unless fresh is
+// asked for, else loaded from the log through the stream leader, which is
+// authoritative.
+func (s *Log) state(ctx context.Context, cmd events.Command, fresh bool) (p *events.Pathway, head Link, authoritative bool, err error) {
 	// A Correction folds the history again without the annulled event:
 	// it needs the whole history, which the cache does not keep.
 	if !fresh && !cmd.Corrects() {
-		if p := s.cache.get(cmd.Pathway); p != nil {
-			return p, false, nil
+		if p, head := s.cache.get(cmd.Pathway); p != nil {
+			return p, head, false, nil
 		}
 		if opens(cmd.Payloads) {
 			// A command that opens a pathway expects it to be new: try that
 			// without a load; if it exists, the append meets a conflict and
 			// the retry loads it.
-			return events.Fold(nil), false, nil
+			return events.Fold(nil), Link{}, false, nil
 		}
 	}
-	history, err := s.Load(ctx, cmd.Pathway)
+	history, head, err := s.load(ctx, cmd.Pathway, 0)
 	if err != nil {
-		return nil, false, err
+		return nil, head, false, err
 	}
 	p = events.Fold(history)
 	if !cmd.Corrects() {
@@ -172,7 +174,7 @@ func (s *Log) state(ctx context.Context, cmd events.Command, fresh bool) (p *eve
 		// small.
 		p.Trim()
 	}
-	return p, true, nil
+	return p, head, true, nil
 }
 
 // remember applies the appended events to the state and keeps it, so the
@@ -182,7 +184,7 @@ func (s *Log) state(ctx context.Context, cmd events.Command, fresh bool) (p *eve
 // state, which Apply folds again), so its state is dropped and folded
 // afresh next time; so is a closed pathway's, which takes no more
 // commands but the odd late acknowledgement or Correction.
-func (s *Log) remember(p *events.Pathway, appended []events.Envelope) {
+func (s *Log) remember(p *events.Pathway, head Link, appended []events.Envelope) {
 	corrected := false
 	for i := range appended {
 		_, ok := appended[i].Annuls()
@@ -198,7 +200,7 @@ func (s *Log) remember(p *events.Pathway, appended []events.Envelope) {
 		return
 	}
 	p.Trim()
-	s.cache.put(p.ID(), p)
+	s.cache.put(p.ID(), p, head)
 }
 
 func cluster(p *events.Pathway, evs []events.Envelope) string {
@@ -252,22 +254,33 @@ func (s *Log) unlinkPatients(ctx context.Context, p *events.Pathway, links map[e
 // returns ErrConflict if another writer appended first. Most callers want
 // Execute, which decides and retries.
 func (s *Log) Append(ctx context.Context, cluster string, expectedLast uint64, evs []events.Envelope) (Result, error) {
-	res, err := s.append(ctx, cluster, expectedLast, evs)
+	var after Link
+	if expectedLast > 0 {
+		m, err := s.getMsg(ctx, expectedLast, "")
+		if err != nil {
+			return Result{}, err
+		}
+		if m != nil {
+			after = LinkOf(m.Header)
+		}
+	}
+	res, err := s.append(ctx, cluster, expectedLast, after, evs)
 	if err != nil {
 		return res, err
 	}
 	return res, s.Commit(ctx)
 }
 
-// append is Append without waiting for the commit.
-func (s *Log) append(ctx context.Context, cluster string, expectedLast uint64, evs []events.Envelope) (Result, error) {
+// append is Append without waiting for the commit, after the pathway's
+// last message, whose link is after.
+func (s *Log) append(ctx context.Context, cluster string, expectedLast uint64, after Link, evs []events.Envelope) (Result, error) {
 	if len(evs) == 0 {
 		return Result{}, &events.ValidationError{Field: "data", Reason: "no events"}
 	}
 	if err := events.ValidateClusterID(cluster); err != nil {
 		return Result{}, err
 	}
-	msg, err := s.message(cluster, expectedLast, evs)
+	msg, link, err := s.message(cluster, expectedLast, after, evs)
 	if err != nil {
 		return Result{}, err
 	}
@@ -288,7 +301,7 @@ func (s *Log) append(ctx context.Context, cluster string, expectedLast uint64, e
 		}
 		return Result{}, fmt.Errorf("engine: append: %w", err)
 	}
-	res := Result{Events: evs, FirstSeq: ack.Sequence, LastSeq: ack.Sequence, Duplicate: ack.Duplicate}
+	res := Result{Events: evs, FirstSeq: ack.Sequence, LastSeq: ack.Sequence, Duplicate: ack.Duplicate, link: link}
 	setSeqs(res)
 	s.stats.Appends.Add(1)
 	s.stats.Events.Add(uint64(len(evs)))
@@ -299,10 +312,11 @@ func (s *Log) append(ctx context.Context, cluster string, expectedLast uint64, e
 }
 
 // message encodes the events of one command as one NATS message (see
-// events.Codec.EncodeCommit): they are stored together or not at all, at
+// events.Codec.EncodeCommit), chained after the pathway's last message
+// (prev, whose link is after): they are stored together or not at all, at
 // the cost of one write. Every event of a command shares the message's
 // sequence.
-func (s *Log) message(cluster string, prev uint64, evs []events.Envelope) (*nats.Msg, error) {
+func (s *Log) message(cluster string, prev uint64, after Link, evs []events.Envelope) (*nats.Msg, Link, error) {
 	now := time.Now().UTC()
 	for i := range evs {
 		e := &evs[i]
@@ -310,23 +324,22 @@ func (s *Log) message(cluster string, prev uint64, evs []events.Envelope) (*nats
 			e.RecordedAt = now
 		}
 		if err := e.Validate(); err != nil {
-			return nil, err
+			return nil, Link{}, err
 		}
 		if e.Pathway != evs[0].Pathway {
-			return nil, &events.ValidationError{Field: "pathway", Reason: "one append holds one pathway's events"}
+			return nil, Link{}, &events.ValidationError{Field: "pathway", Reason: "one append holds one pathway's events"}
 		}
 	}
 	if len(evs) > maxCommit {
-		return nil, &events.ValidationError{Field: "data", Reason: fmt.Sprintf("more than %d events in one command", maxCommit)}
+		return nil, Link{}, &events.ValidationError{Field: "data", Reason: fmt.Sprintf("more than %d events in one command", maxCommit)}
 	}
 	data, err := s.codec.EncodeCommit(evs)
 	if err != nil {
-		return nil, err
+		return nil, Link{}, err
 	}
 	m := nats.NewMsg(Subject(cluster, evs[0].Pathway))
 	m.Data = data
-	m.Header.Set(HeaderPrev, strconv.FormatUint(prev, 10))
-	return m, nil
+	return m, s.Chain(m, prev, after), nil
 }
 
 // No Nats-Msg-Id header: the expected-sequence check already stops a
@@ -365,7 +378,7 @@ func (s *Log) checkRetried(ctx context.Context, filter string, evs []events.Enve
 	if err != nil || stored[len(stored)-1].ID != evs[len(evs)-1].ID {
 		return Result{}, fmt.Errorf("%w: %v", ErrConflict, cause)
 	}
-	res := Result{Events: evs, FirstSeq: last.Sequence, LastSeq: last.Sequence}
+	res := Result{Events: evs, FirstSeq: last.Sequence, LastSeq: last.Sequence, link: LinkOf(last.Header)}
 	setSeqs(res)
 	return res, nil
 }

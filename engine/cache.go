@@ -22,34 +22,38 @@ type stateCache struct {
 type cached struct {
 	id uuid.UUID
 	p  *events.Pathway
+	// head is the link of the pathway's last message (chain.go).
+	head Link
 }
 
 func newStateCache(max int) *stateCache {
 	return &stateCache{max: max, order: list.New(), items: make(map[uuid.UUID]*list.Element)}
 }
 
-func (c *stateCache) get(id uuid.UUID) *events.Pathway {
+func (c *stateCache) get(id uuid.UUID) (*events.Pathway, Link) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[id]; ok {
 		c.order.MoveToFront(el)
-		return el.Value.(*cached).p
+		e := el.Value.(*cached)
+		return e.p, e.head
 	}
-	return nil
+	return nil, Link{}
 }
 
-func (c *stateCache) put(id uuid.UUID, p *events.Pathway) {
+func (c *stateCache) put(id uuid.UUID, p *events.Pathway, head Link) {
 	if id == uuid.Nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[id]; ok {
-		el.Value.(*cached).p = p
+		e := el.Value.(*cached)
+		e.p, e.head = p, head
 		c.order.MoveToFront(el)
 		return
 	}
-	c.items[id] = c.order.PushFront(&cached{id, p})
+	c.items[id] = c.order.PushFront(&cached{id, p, head})
 	for c.order.Len() > c.max {
 		old := c.order.Back()
 		c.order.Remove(old)

@@ -19,9 +19,9 @@ func TestClusterR3(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Shutdown()
-	secret := []byte("0123456789abcdef0123456789abcdef")
-	a := openStore(t, engine.Config{URL: c.URL(), Replicas: 3, Secret: secret})
-	b := openStore(t, engine.Config{URL: c.URL(), Replicas: 3, Secret: secret})
+	secret, keys := []byte("0123456789abcdef0123456789abcdef"), t.TempDir()
+	a := openStore(t, engine.Config{URL: c.URL(), Replicas: 3, Secret: secret, KeyDir: keys})
+	b := openStore(t, engine.Config{URL: c.URL(), Replicas: 3, Secret: secret, KeyDir: keys})
 	ctx := context.Background()
 	pw := admitted(t, a)
 	if _, err := b.Log().Execute(ctx, cmd(pw, aarhus, t0.Add(time.Hour), &events.HandoffAccepted{Offer: "o1", By: aarhus})); err != nil {

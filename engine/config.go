@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 )
 
@@ -58,12 +60,32 @@ type Config struct {
 	Logger *slog.Logger
 	// ServerName names the embedded server. Default "stafet".
 	ServerName string
-	// Secret is the deployment secret (at least 32 bytes): it keys patient
-	// pseudonyms and seals raw message bodies. Every instance of a
-	// deployment needs the same one. If empty, the embedded server's data
-	// directory keeps one (file "secret", created at first start); with an
-	// external cluster it must be given.
+	// Secret is the pseudonym secret (at least 32 bytes): it keys patient
+	// pseudonyms and nothing else. Every instance of a deployment needs the
+	// same one, and a store refuses to open a log written with another
+	// (checkpoint.go). If empty, KeyDir keeps one (file pseudonym-secret,
+	// made at first start, or moved there from the data directory of an
+	// earlier release).
 	Secret []byte
+	// KEK is where the key-encryption keys come from: they wrap every key
+	// NATS keeps (keys.go). Nil: the file kek in KeyDir, made at first
+	// start.
+	KEK KEKSource
+	// SigningKey signs the log's checkpoints. Nil: the file signing-key in
+	// KeyDir, made at first start with its public half beside it
+	// (signing-key.pub), for auditors.
+	SigningKey ed25519.PrivateKey
+	// TrustedKeys are the public halves of earlier signing keys, whose
+	// checkpoints still count after a rotation of SigningKey.
+	TrustedKeys []ed25519.PublicKey
+	// KeyDir keeps the key material a store makes when it is not given.
+	// Default: the "keys" directory in DataDir, which suits tests and
+	// nothing else: a copy of the data directory must re-identify no one,
+	// so stafetd keeps its keys elsewhere (docs/security.md).
+	KeyDir string
+	// CheckpointEvery is how often RunCheckpoints signs the log. Default
+	// 5 minutes.
+	CheckpointEvery time.Duration
 	// StateCache is how many pathways' write-side state Execute keeps in
 	// memory (trimmed of history, a few kB each), so that a command needs
 	// no load from the log. Size it above the open pathways of the
@@ -111,11 +133,25 @@ func (c Config) withDefaults() Config {
 	if c.ServerName == "" {
 		c.ServerName = "stafet"
 	}
+	if c.KeyDir == "" {
+		c.KeyDir = filepath.Join(c.DataDir, "keys")
+	}
+	if abs, err := filepath.Abs(c.KeyDir); err == nil {
+		c.KeyDir = abs
+	}
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = 5 * time.Minute
+	}
 	return c
 }
 
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
+	if c.URL != "" && c.KeyDir == "" && (c.KEK == nil || c.SigningKey == nil) {
+		// The default key directory lies in DataDir, which a cluster's
+		// client does not have.
+		return errors.New("engine: an external cluster needs the key directory (KeyDir) or the KEK and signing key")
+	}
 	c = c.withDefaults()
 	switch {
 	case c.Durability != Safe && c.Durability != Bulk:
@@ -127,9 +163,13 @@ func (c Config) Validate() error {
 	case (c.CertFile == "") != (c.KeyFile == ""):
 		return errors.New("engine: TLS needs both a certificate and a key file")
 	case c.URL != "" && len(c.Secret) == 0:
-		return errors.New("engine: an external cluster needs the deployment secret (STAFET_SECRET_FILE)")
+		return errors.New("engine: an external cluster needs the pseudonym secret (STAFET_SECRET_FILE)")
 	case len(c.Secret) > 0 && len(c.Secret) < 32:
-		return errors.New("engine: the deployment secret must be at least 32 bytes")
+		return errors.New("engine: the pseudonym secret must be at least 32 bytes")
+	case c.SigningKey != nil && len(c.SigningKey) != ed25519.PrivateKeySize:
+		return errors.New("engine: the signing key must be an Ed25519 private key")
+	case c.CheckpointEvery < 0:
+		return errors.New("engine: checkpoint interval must not be negative")
 	case c.StateCache < 0:
 		return errors.New("engine: state cache must not be negative")
 	case c.DuplicateWindow < time.Second:

@@ -160,9 +160,16 @@ func must[T any](v T, err error) T {
 	return v
 }
 
+// peer opens a second instance of a's deployment: a client of a's
+// server, with a's keys and stafetd's NATS user.
+func peer(t *testing.T, a *engine.Store) *engine.Store {
+	t.Helper()
+	return openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
+}
+
 func TestReactSharesWorkAcrossInstances(t *testing.T) {
 	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
-	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
+	b := peer(t, a)
 	ctx, cancel := context.WithCancel(context.Background())
 	if _, err := a.Reactors().Pending(ctx, "test-reactor"); !errors.Is(err, engine.ErrNoReactor) {
 		t.Errorf("pending before the first React: got %v; want ErrNoReactor", err)
@@ -234,7 +241,7 @@ func waitPending(t *testing.T, s *engine.Store, name string, n uint64) {
 
 func TestDeadlinesElapseOnce(t *testing.T) {
 	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
-	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
+	b := peer(t, a)
 	pw := admitted(t, a)
 	due := deadlines{{Pathway: pw, Ref: "o1", Rule: "offer-deadline", At: t0.Add(5 * time.Hour)}}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -304,7 +311,7 @@ func (dischargePolicy) Decide(state *events.Pathway, e events.Envelope) []events
 // offer once, and a command the rules refuse is dropped.
 func TestRunPolicy(t *testing.T) {
 	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
-	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
+	b := peer(t, a)
 	pw := admitted(t, a)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -81,23 +81,47 @@ func (e *DeadLetterError) Unwrap() error { return e.Err }
 // *DeadLetterError means the message may not be stored: the sender must
 // not be told it was received.
 //
-// The raw store's write overlaps with the translation and the read-only
-// lookup of the pathway; nothing is written on the message's behalf (a
-// reservation, an index entry, an event, a dead letter) before the raw
-// message is stored.
+// The message is translated first, so that a message naming a patient is
+// stored sealed under the patient's key (made if the patient is new):
+// erasing the patient then erases it too. The raw store's write overlaps
+// with the read-only lookup of the pathway; nothing is written on the
+// message's behalf (a reservation, an index entry, an event, a dead
+// letter) before the raw message is stored, but for the patient's key,
+// which holds nothing of the message.
 func (in *Intake) Receive(ctx context.Context, m RawMessage, translate Translate) (Outcome, error) {
 	if m.ReceivedAt.IsZero() {
 		m.ReceivedAt = time.Now().UTC()
 	}
-	raw, err := in.inbox.Send(m)
+	tr, terr := translate(m)
+	key, err := in.sealFor(ctx, &m, tr, terr)
 	if err != nil {
 		return Outcome{}, err
 	}
-	out, err := in.process(ctx, m, m.ControlID, raw.Wait, translate)
+	raw, err := in.inbox.sendSealed(m, key)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out, err := in.process(ctx, m, m.ControlID, raw.Wait, tr, terr, key)
 	if r, ok := receiptOf(m, out, err); ok {
 		in.inbox.note(r)
 	}
 	return out, err
+}
+
+// sealFor sets the patient whose key seals the raw message, and returns
+// the key: the patient its translation names, if any.
+func (in *Intake) sealFor(ctx context.Context, m *RawMessage, tr *events.Translation, terr error) ([]byte, error) {
+	if terr != nil || !tr.Patient.Known() {
+		return nil, nil
+	}
+	ref, err := in.vault.Patient(tr.Patient)
+	if err != nil {
+		// Not a CPR number: the message goes to the dead letters, sealed
+		// under the deployment's raw key.
+		return nil, nil
+	}
+	m.Patient = ref
+	return in.vault.patientKey(ctx, ref, true)
 }
 
 // Replay runs a dead letter's message through again, after a mapping fix,
@@ -116,17 +140,29 @@ func (in *Intake) Replay(ctx context.Context, rawSeq uint64, body []byte, transl
 	controlID := m.ControlID
 	if body != nil {
 		fixed := m
-		fixed.Body, fixed.Replaces, fixed.ReceivedAt = body, rawSeq, time.Time{}
+		fixed.Body, fixed.Replaces, fixed.ReceivedAt, fixed.Patient = body, rawSeq, time.Time{}, ""
 		fixed.ControlID = fmt.Sprintf("%s#fix@%d", m.ControlID, time.Now().UnixNano())
-		stored, err := in.inbox.Store(ctx, fixed)
+		m = fixed
+	}
+	tr, terr := translate(m)
+	key, err := in.sealFor(ctx, &m, tr, terr)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if body != nil {
+		p, err := in.inbox.sendSealed(m, key)
 		if err != nil {
 			return Outcome{}, err
 		}
-		m, m.Seq = fixed, stored.Seq
+		stored, err := p.Wait(ctx)
+		if err != nil {
+			return Outcome{}, err
+		}
+		m.Seq = stored.Seq
 	}
 	out, err := in.process(ctx, m, controlID, func(context.Context) (StoredRaw, error) {
 		return StoredRaw{Seq: m.Seq, Duplicate: true}, nil
-	}, translate)
+	}, tr, terr, key)
 	out.Resend = false
 	if r, ok := receiptOf(m, out, err); ok {
 		r.Replay = body == nil
@@ -147,15 +183,16 @@ func (in *Intake) Replay(ctx context.Context, rawSeq uint64, body []byte, transl
 	return out, err
 }
 
-// process translates and appends; the events' source message id is the
-// translator's message id or else the original control id, so a
-// corrected resend cannot double them. stored waits until the raw message
-// is stored.
-func (in *Intake) process(ctx context.Context, m RawMessage, controlID string, stored func(context.Context) (StoredRaw, error), translate Translate) (Outcome, error) {
-	tr, terr := translate(m)
+// process appends a message's translation (tr, or the error terr); the
+// events' source message id is the translator's message id or else the
+// original control id, so a corrected resend cannot double them. stored
+// waits until the raw message is stored; key is the patient's key, which
+// seals the identity of a pathway the message opens.
+func (in *Intake) process(ctx context.Context, m RawMessage, controlID string, stored func(context.Context) (StoredRaw, error), tr *events.Translation, terr error, key []byte) (Outcome, error) {
 	var loc located
 	if terr == nil && tr.Patient.Known() && !meansNothing(tr) {
 		loc = in.locate(ctx, tr, true)
+		loc.key = key
 	}
 	st, err := stored(ctx)
 	if err != nil {
@@ -221,6 +258,8 @@ type located struct {
 	// the hints, not from the index.
 	found, hinted bool
 	err           error
+	// key is the patient's key, read when the raw message was sealed.
+	key []byte
 }
 
 // locate pseudonymises the patient and finds the pathway the episode is
@@ -276,6 +315,7 @@ func (in *Intake) appendTranslation(ctx context.Context, tr *events.Translation,
 	if again.found && again.pathway == pw {
 		return pw, res, err
 	}
+	again.key = loc.key
 	return in.appendToPatient(ctx, tr, rawSeq, again)
 }
 
@@ -291,6 +331,9 @@ func (in *Intake) appendToPatient(ctx context.Context, tr *events.Translation, r
 	}
 	pw := loc.pathway
 	seal := func(ctx context.Context, id events.Identity) (*events.SealedIdentity, error) {
+		if loc.key != nil {
+			return events.Seal(loc.key, loc.ref, id)
+		}
 		return in.vault.Seal(ctx, loc.ref, id)
 	}
 	isNew, previous := false, uuid.Nil
@@ -300,7 +343,7 @@ func (in *Intake) appendToPatient(ctx context.Context, tr *events.Translation, r
 		if err != nil {
 			return uuid.Nil, Result{}, err
 		}
-		pw, isNew, previous, seal = r.Pathway, r.New, r.Previous, r.SealIdentity
+		pw, isNew, previous = r.Pathway, r.New, r.Previous
 		if tr.Episode != "" {
 			if link, err = in.index.sendEpisodeLink(tr.Episode, pw); err != nil {
 				return pw, Result{}, err

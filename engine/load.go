@@ -35,10 +35,18 @@ func (s *Log) Load(ctx context.Context, pathway uuid.UUID) ([]events.Envelope, e
 // on a stale history would break a pathway rule without ever meeting the
 // concurrency check.
 func (s *Log) LoadUpTo(ctx context.Context, pathway uuid.UUID, upTo uint64) ([]events.Envelope, error) {
+	evs, _, err := s.load(ctx, pathway, upTo)
+	return evs, err
+}
+
+// load is LoadUpTo that also returns the link of the pathway's last
+// message, for the next append.
+func (s *Log) load(ctx context.Context, pathway uuid.UUID, upTo uint64) ([]events.Envelope, Link, error) {
 	m, err := s.getMsg(ctx, 0, PathwayFilter(pathway))
 	if err != nil || m == nil {
-		return nil, err
+		return nil, Link{}, err
 	}
+	head := LinkOf(m.Header)
 	var commits [][]events.Envelope
 	for m != nil {
 		evs := s.decodeStored(m)
@@ -49,23 +57,24 @@ func (s *Log) LoadUpTo(ctx context.Context, pathway uuid.UUID, upTo uint64) ([]e
 		if err != nil {
 			// A message without the link (written by another tool): fall
 			// back to a scan by subject.
-			return s.scan(ctx, pathway, upTo)
+			evs, err := s.scan(ctx, pathway, upTo)
+			return evs, head, err
 		}
 		if prev == 0 {
 			break
 		}
 		if m, err = s.getMsg(ctx, prev, ""); err != nil {
-			return nil, err
+			return nil, head, err
 		}
 		if m == nil {
-			return nil, fmt.Errorf("engine: load: pathway %s links to a missing message %d", pathway, prev)
+			return nil, head, fmt.Errorf("engine: load: pathway %s links to a missing message %d", pathway, prev)
 		}
 	}
 	var out []events.Envelope
 	for i := len(commits) - 1; i >= 0; i-- {
 		out = append(out, commits[i]...)
 	}
-	return out, nil
+	return out, head, nil
 }
 
 // getMsg reads the message at seq, or (seq 0) the last one on subject;
@@ -127,8 +136,13 @@ func (s *Log) scan(ctx context.Context, pathway uuid.UUID, upTo uint64) ([]event
 // cannot be taken in: one unreadable message in a pathway's history must
 // not make the pathway unreadable.
 func (s *Log) decodeStored(m *jetstream.RawStreamMsg) []events.Envelope {
-	return readStored(s.decodeOne, nil, m.Sequence, m.Subject, m.Data, func() time.Time { return m.Time })
+	c := s.chainers.get()
+	defer s.chainers.put(c)
+	return s.reader(c).readStored(s.decodeOne, nil, m.Sequence, m.Subject, m.Header, m.Data, func() time.Time { return m.Time })
 }
+
+// reader is how this log's readers check what they read, with c.
+func (s *Log) reader(c *chainer) storedReader { return storedReader{chain: c, from: s.chainFrom} }
 
 // Follow calls fn with the events of every message stored in the log
 // after sequence from, in log order, as it is stored, until ctx ends. A
@@ -143,12 +157,13 @@ func (s *Log) Follow(ctx context.Context, from uint64, fn func(evs []events.Enve
 	if err != nil {
 		return fmt.Errorf("engine: follow the log: %w", err)
 	}
+	r := s.reader(newChainer(s.chainers.key)) // fn's goroutine's own
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		md, err := m.Metadata()
 		if err != nil {
 			return
 		}
-		fn(readStored(s.decodeOne, nil, md.Sequence.Stream, m.Subject(), m.Data(), func() time.Time { return md.Timestamp }))
+		fn(r.readStored(s.decodeOne, nil, md.Sequence.Stream, m.Subject(), m.Headers(), m.Data(), func() time.Time { return md.Timestamp }))
 	}, jetstream.PullMaxMessages(1024), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		s.log.Warn("following the log", "err", err)
 	}))

@@ -31,6 +31,11 @@ type Log struct {
 	// appending counts appends between their publish and their index
 	// write (markIndexedOnStop).
 	appending atomic.Int64
+	// chainers seal and check the chain (chain.go), from chainFrom on;
+	// checkpoints is STAFET_CHECKPOINTS (checkpoint.go). Set at open.
+	chainers    *chainers
+	chainFrom   uint64
+	checkpoints jetstream.Stream
 
 	stats Stats
 }

@@ -194,7 +194,7 @@ func TestStafetdKey(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode %v; want 0600", st.Mode().Perm())
 	}
-	if _, err := engine.Open(context.Background(), engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret}); err == nil {
+	if _, err := engine.Open(context.Background(), engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir}); err == nil {
 		t.Error("a second instance without stafetd's key connected")
 	}
 }

@@ -82,10 +82,6 @@ type Reservation struct {
 
 	vault   *Vault
 	patient events.PatientRef
-	// key is the patient key created alongside the reservation, in case
-	// the patient had none; keyMsg carries it to the key bucket.
-	key    []byte
-	keyMsg *sending
 }
 
 // Reserve returns the patient's open pathway, or reserves a new
@@ -94,11 +90,8 @@ type Reservation struct {
 // between instances.
 //
 // A reservation and a lookup are one write, created if the patient has no
-// entry and read back otherwise, and the patient's encryption key is
-// created in the same round trip, in case the patient is new and the
-// caller seals an identity (Reservation.SealIdentity): one round trip for
-// a new patient where a lookup, a create, and a key's lookup and create
-// took four.
+// entry and read back otherwise: one round trip for a new patient where a
+// lookup and a create took two.
 func (s *PathwayIndex) Reserve(ctx context.Context, patient events.PatientRef) (*Reservation, error) {
 	if err := patient.Validate(); err != nil {
 		return nil, err
@@ -109,12 +102,6 @@ func (s *PathwayIndex) Reserve(ctx context.Context, patient events.PatientRef) (
 		return nil, fmt.Errorf("engine: pathway index: %w", err)
 	}
 	r := &Reservation{vault: s.vault, patient: patient}
-	if r.key, err = events.NewPatientKey(); err != nil {
-		return nil, err
-	}
-	if r.keyMsg, err = s.send(kvMsg(KeyBucket, string(patient), r.key), jetstream.WithExpectLastSequencePerSubject(0)); err != nil {
-		return nil, fmt.Errorf("engine: patient key: %w", err)
-	}
 	_, err = reserve.wait(ctx)
 	switch {
 	case err == nil:
@@ -169,19 +156,8 @@ func (s *PathwayIndex) Reserve(ctx context.Context, patient events.PatientRef) (
 }
 
 // SealIdentity encrypts the patient's identity under the patient's key
-// (Vault.Seal), using the key Reserve created when the patient had none.
+// (Vault.Seal).
 func (r *Reservation) SealIdentity(ctx context.Context, id events.Identity) (*events.SealedIdentity, error) {
-	if r.keyMsg != nil {
-		_, err := r.keyMsg.wait(ctx)
-		if err == nil {
-			return events.Seal(r.key, r.patient, id)
-		}
-		if !isWrongLastSeq(err) {
-			return nil, fmt.Errorf("engine: patient key: %w", err)
-		}
-		// The patient has a key (perhaps ours, from a first attempt whose
-		// answer was lost): the stored one is the one to use.
-	}
 	return r.vault.Seal(ctx, r.patient, id)
 }
 

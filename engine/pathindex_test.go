@@ -111,7 +111,7 @@ func TestSendRaw(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, err := s.Inbox().Send(m)
+			p, err := s.Inbox().Send(ctx, m)
 			if err != nil {
 				t.Error(err)
 				return
@@ -134,7 +134,7 @@ func TestSendRaw(t *testing.T) {
 	if first != 1 {
 		t.Errorf("%d copies stored as new; want 1", first)
 	}
-	if _, err := s.Inbox().Send(engine.RawMessage{System: "hl7v2"}); err == nil {
+	if _, err := s.Inbox().Send(ctx, engine.RawMessage{System: "hl7v2"}); err == nil {
 		t.Error("no control id: got no error")
 	}
 }

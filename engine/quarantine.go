@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -107,9 +106,10 @@ func (s *Log) decodeOne(dst []events.Envelope, data []byte) ([]events.Envelope, 
 }
 
 // readStored appends the events of one stored message to dst, or its
-// stand-in if it does not decode or an event fails validation. at is
-// asked for only for a stand-in (the message's stored time).
-func readStored(decode decodeFunc, dst []events.Envelope, seq uint64, subject string, data []byte, at func() time.Time) []events.Envelope {
+// stand-in if it does not decode, an event fails validation, or it is not
+// stafetd's (its chain does not check, chain.go). at is asked for only
+// for a stand-in (the message's stored time).
+func (r storedReader) readStored(decode decodeFunc, dst []events.Envelope, seq uint64, subject string, h nats.Header, data []byte, at func() time.Time) []events.Envelope {
 	n := len(dst)
 	out, err := decode(dst, data)
 	if err == nil {
@@ -120,11 +120,24 @@ func readStored(decode decodeFunc, dst []events.Envelope, seq uint64, subject st
 			}
 		}
 	}
-	if err == nil {
+	var q *events.Quarantined
+	if err != nil {
+		q = events.Quarantine(seq, subject, data, err)
+	} else if err = r.chain.check(seq, r.from, subject, h, data); err != nil {
+		q = events.Quarantine(seq, subject, data, err)
+		q.Reason = events.QuarantineUnauthentic
+	} else {
 		return out
 	}
 	_, pathway, _ := SubjectPathway(subject)
-	return append(out[:n], events.Quarantine(seq, subject, data, err).Envelope(pathway, at()))
+	return append(out[:n], q.Envelope(pathway, at()))
+}
+
+// storedReader checks what it reads against the chain: with chain's key,
+// messages from sequence from on must carry the chain.
+type storedReader struct {
+	chain *chainer
+	from  uint64
 }
 
 // StandIn reports whether e is the stand-in of a quarantined message.
@@ -496,16 +509,17 @@ func (s *Log) ResolveQuarantine(ctx context.Context, q Quarantine, decision even
 	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		var prev uint64
+		var after Link
 		last, err := s.getMsg(ctx, 0, filter)
 		if err != nil {
 			return 0, err
 		}
 		if last != nil {
-			prev = last.Sequence
+			prev, after = last.Sequence, LinkOf(last.Header)
 		}
 		m := nats.NewMsg(q.Subject)
 		m.Data = data
-		m.Header.Set(HeaderPrev, strconv.FormatUint(prev, 10))
+		s.Chain(m, prev, after)
 		ack, err := s.publish(ctx, m, jetstream.WithExpectLastSequenceForSubject(prev, filter))
 		if isWrongLastSeq(err) {
 			continue

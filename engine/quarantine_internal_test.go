@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"slices"
@@ -71,7 +72,11 @@ func TestQuarantineTakeInAfterUpgrade(t *testing.T) {
 	}
 	m := nats.NewMsg(Subject("aarhus", pw))
 	m.Data = []byte(strings.Replace(string(b), `"schema":1`, `"schema":2`, 1))
-	m.Header.Set(HeaderPrev, "1")
+	first, err := s.getMsg(ctx, 1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Chain(m, 1, LinkOf(first.Header))
 	ack, err := s.js.PublishMsg(ctx, m)
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +173,8 @@ func TestRedactSubject(t *testing.T) {
 
 // BenchmarkReadStored measures what readStored adds to a replay's decode:
 // validating every event, so that one that fails is quarantined rather
-// than folded.
+// than folded, and checking its chain MAC (chain.go), so that one that
+// stafetd did not store is quarantined too.
 func BenchmarkReadStored(b *testing.B) {
 	c := events.NewCodec()
 	pw, ref := events.NewID(), events.PatientRef("p0123456789abcdef0123456789abcdef")
@@ -201,10 +207,27 @@ func BenchmarkReadStored(b *testing.B) {
 		}
 	})
 	subject := Subject("aarhus", pw)
-	b.Run("readStored", func(b *testing.B) {
-		var dst []events.Envelope
-		for i := 0; i < b.N; i++ {
-			dst = readStored(dec.DecodeCommit, dst[:0], uint64(i+1), subject, msgs[i%len(msgs)], never)
-		}
-	})
+	sealer := newChainer(bytes.Repeat([]byte{7}, 32))
+	headers := make([]nats.Header, len(msgs))
+	var after Link
+	for i, d := range msgs {
+		m := &nats.Msg{Subject: subject, Data: d}
+		after = sealer.seal(m, uint64(i), after)
+		headers[i] = m.Header
+	}
+	for _, tt := range []struct {
+		name    string
+		r       storedReader
+		headers []nats.Header
+	}{
+		{"readStored", storedReader{chain: newChainer(nil), from: 1 << 62}, make([]nats.Header, len(msgs))},
+		{"readStored+chain", storedReader{chain: newChainer(sealer.key), from: 1}, headers},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			var dst []events.Envelope
+			for i := 0; i < b.N; i++ {
+				dst = tt.r.readStored(dec.DecodeCommit, dst[:0], uint64(i+1), subject, tt.headers[i%len(msgs)], msgs[i%len(msgs)], never)
+			}
+		})
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,14 +52,25 @@ func (h *histories) Restore(b []byte) error {
 }
 
 // publishRaw stores a message on the event stream as another writer
-// would, bypassing the engine; prev > 0 links it into a pathway.
+// with the deployment's keys would (a newer release), bypassing the
+// engine: chained after prev (0: a pathway's first).
 func publishRaw(t *testing.T, s *engine.Store, subject string, data []byte, prev uint64) uint64 {
 	t.Helper()
 	m := nats.NewMsg(subject)
 	m.Data = data
+	var after engine.Link
 	if prev > 0 {
-		m.Header.Set(engine.HeaderPrev, strconv.FormatUint(prev, 10))
+		st, err := natstest.JetStream(t, s.Conn()).Stream(context.Background(), engine.EventStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pm, err := st.GetMsg(context.Background(), prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after = engine.LinkOf(pm.Header)
 	}
+	s.Log().Chain(m, prev, after)
 	ack, err := natstest.JetStream(t, s.Conn()).PublishMsg(context.Background(), m)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stafet/stafet/events"
 )
 
 // Inbound messages are stored raw, before anything else is done with
@@ -29,8 +31,14 @@ import (
 // last subject sequence of 0, so a resend is recognised for as long as the
 // raw message is kept, not only within the duplicate window. Bodies hold
 // personal data (an HL7 PID segment, a FHIR Patient), so they are sealed
-// with AES-256-GCM under a key derived from the deployment secret, and
-// subjects hold only hashes.
+// with AES-256-GCM, and subjects hold only hashes. A message whose
+// translation names a patient is sealed under the patient's key, so that
+// erasing the patient (Vault.Shred) makes it unreadable; any other under
+// the deployment's raw key (stafet.key.raw). The Stafet-Key header names
+// the key. Messages stored by releases before these keys carry no header
+// and are sealed under a key derived from the pseudonym secret; they are
+// read as they are, and an erasure deletes those that name the patient
+// (erase.go).
 const (
 	RawStream      = "STAFET_RAW"
 	RawSubjects    = "stafet.raw.>"
@@ -54,9 +62,17 @@ type RawMessage struct {
 	// Replaces, for a corrected body submitted to replay a dead letter, is
 	// the raw sequence of the message it corrects.
 	Replaces uint64 `json:"replaces,omitempty"`
+	// Patient is the patient the message names, if its translation found
+	// one: the message is sealed under the patient's key. Empty: under the
+	// deployment's raw key.
+	Patient events.PatientRef `json:"-"`
 	// Seq is the raw stream sequence, set when read back.
 	Seq uint64 `json:"-"`
 }
+
+// HeaderKey names, on a raw message, the key it is sealed under: a
+// patient's pseudonym, or "raw".
+const HeaderKey = "Stafet-Key"
 
 // StoredRaw says where a raw message is and whether it was seen before.
 type StoredRaw struct {
@@ -81,10 +97,13 @@ type Inbox struct {
 	raw      jetstream.Stream
 	dead     jetstream.KeyValue
 	receipts jetstream.Stream
-	// gcm seals raw messages (rawAEAD).
-	gcmOnce sync.Once
-	gcm     cipher.AEAD
-	gcmErr  error
+	vault    *Vault
+	// rawGCM seals raw messages that name no patient; legacyGCM opens
+	// those of earlier releases (legacyAEAD). Made once: an AEAD is safe
+	// for concurrent use.
+	rawOnce, legacyOnce sync.Once
+	rawGCM, legacyGCM   cipher.AEAD
+	rawErr, legacyErr   error
 }
 
 func (s *Inbox) setup(ctx context.Context) error {
@@ -103,11 +122,12 @@ func (s *Inbox) setup(ctx context.Context) error {
 	return s.setupReceipts(ctx)
 }
 
-// Store stores an inbound message before it is translated. A message
-// with a (system, sender, control id) stored before is not stored again:
-// StoredRaw.Duplicate is true and Seq is the first copy's.
+// Store stores an inbound message before it is translated, sealed under
+// m.Patient's key (made if the patient has none) or the deployment's raw
+// key. A message with a (system, sender, control id) stored before is not
+// stored again: StoredRaw.Duplicate is true and Seq is the first copy's.
 func (s *Inbox) Store(ctx context.Context, m RawMessage) (StoredRaw, error) {
-	p, err := s.Send(m)
+	p, err := s.Send(ctx, m)
 	if err != nil {
 		return StoredRaw{}, err
 	}
@@ -125,19 +145,33 @@ func (s *Inbox) Store(ctx context.Context, m RawMessage) (StoredRaw, error) {
 // acknowledged to the sender before a Commit begun after it (an
 // append that follows includes one) has returned: only then is the
 // message on disk in the safe mode.
-func (s *Inbox) Send(m RawMessage) (*PendingRaw, error) {
+func (s *Inbox) Send(ctx context.Context, m RawMessage) (*PendingRaw, error) {
+	var key []byte
+	if m.Patient != "" {
+		var err error
+		if key, err = s.vault.patientKey(ctx, m.Patient, true); err != nil {
+			return nil, err
+		}
+	}
+	return s.sendSealed(m, key)
+}
+
+// sendSealed is Send with the key of m.Patient given (nil when m names
+// no patient).
+func (s *Inbox) sendSealed(m RawMessage, key []byte) (*PendingRaw, error) {
 	if m.System == "" || m.ControlID == "" {
 		return nil, errors.New("engine: raw message needs a system and a control id")
 	}
 	if m.ReceivedAt.IsZero() {
 		m.ReceivedAt = time.Now().UTC()
 	}
-	body, err := s.sealRaw(m)
+	name, gcm, err := s.rawSealer(m.Patient, key)
 	if err != nil {
 		return nil, err
 	}
 	msg := nats.NewMsg(rawSubject(&m))
-	msg.Data = body
+	msg.Header[HeaderKey] = []string{name}
+	msg.Data = sealRaw(gcm, m, rawAAD(name))
 	w, err := s.send(msg, jetstream.WithExpectLastSequencePerSubject(0))
 	if errors.Is(err, nats.ErrMaxPayload) {
 		return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
@@ -152,6 +186,11 @@ func (s *Inbox) Send(m RawMessage) (*PendingRaw, error) {
 // server's maximum payload: it cannot be stored, so the sender is told
 // not to resend it as it is.
 var ErrTooLarge = errors.New("engine: message too large for the raw store")
+
+// ErrNoRoom is returned for an inbound message when the data volume is
+// nearly full (Config.MinFreeBytes): intake stops cleanly before the
+// disk is full, and the sender is told to try again later.
+var ErrNoRoom = errors.New("engine: data volume nearly full; intake stopped")
 
 // PendingRaw is a raw message on its way to the store.
 type PendingRaw struct {
@@ -248,13 +287,21 @@ func (w *sending) wait(ctx context.Context) (*jetstream.PubAck, error) {
 	return ack, err
 }
 
-// Message reads a stored raw message by sequence.
+// ErrNoRaw is returned for a raw sequence that holds no message: never
+// stored, or erased (erase.go).
+var ErrNoRaw = errors.New("engine: no such raw message (never stored, or erased)")
+
+// Message reads a stored raw message by sequence. A message sealed under
+// the key of a patient since erased fails with events.ErrShredded.
 func (s *Inbox) Message(ctx context.Context, seq uint64) (RawMessage, error) {
 	sm, err := s.raw.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return RawMessage{}, fmt.Errorf("engine: raw message %d: %w", seq, ErrNoRaw)
+	}
 	if err != nil {
 		return RawMessage{}, fmt.Errorf("engine: raw message %d: %w", seq, err)
 	}
-	m, err := s.openRaw(sm.Data)
+	m, err := s.openRaw(ctx, sm.Header, sm.Data)
 	if err != nil {
 		return RawMessage{}, fmt.Errorf("engine: raw message %d: %w", seq, err)
 	}
@@ -262,40 +309,63 @@ func (s *Inbox) Message(ctx context.Context, seq uint64) (RawMessage, error) {
 	return m, nil
 }
 
-// rawAEAD is the cipher of raw messages, made once: every inbound message
-// is sealed, and an AEAD is safe for concurrent use.
+// rawSealer returns the name and cipher of the key a raw message is
+// sealed under: the patient's, given as key, or the deployment's raw key.
+func (s *Inbox) rawSealer(patient events.PatientRef, key []byte) (string, cipher.AEAD, error) {
+	if patient == "" {
+		gcm, err := s.rawAEAD()
+		return rawKeyName, gcm, err
+	}
+	gcm, err := newAEAD(key)
+	return string(patient), gcm, err
+}
+
+// rawAEAD is the cipher of the deployment's raw key.
 func (s *Inbox) rawAEAD() (cipher.AEAD, error) {
-	s.gcmOnce.Do(func() {
+	s.rawOnce.Do(func() { s.rawGCM, s.rawErr = newAEAD(s.vault.rawKey) })
+	return s.rawGCM, s.rawErr
+}
+
+// legacyAEAD is the cipher of raw messages stored before the key stream,
+// derived from the pseudonym secret.
+func (s *Inbox) legacyAEAD() (cipher.AEAD, error) {
+	s.legacyOnce.Do(func() {
 		key := sha256.Sum256(append([]byte("stafet raw v1\x00"), s.cfg.Secret...))
-		block, err := aes.NewCipher(key[:])
-		if err != nil {
-			s.gcmErr = err
-			return
-		}
-		s.gcm, s.gcmErr = cipher.NewGCM(block)
+		s.legacyGCM, s.legacyErr = newAEAD(key[:])
 	})
-	return s.gcm, s.gcmErr
+	return s.legacyGCM, s.legacyErr
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// rawAAD binds a sealed raw message to the key's name; legacy messages
+// were bound to the stream's name.
+func rawAAD(name string) []byte {
+	if name == "" {
+		return []byte(RawStream)
+	}
+	return []byte("stafet raw v2\x00" + name)
 }
 
 // sealRaw seals a raw message as [nonce | AES-GCM(JSON of m)], encoding
 // the JSON and sealing it in place in one buffer: a raw message is
 // sealed for every inbound message, so its garbage counts.
-func (s *Inbox) sealRaw(m RawMessage) ([]byte, error) {
-	gcm, err := s.rawAEAD()
-	if err != nil {
-		return nil, err
-	}
+func sealRaw(gcm cipher.AEAD, m RawMessage, aad []byte) []byte {
 	n := gcm.NonceSize()
 	buf := make([]byte, n, n+rawJSONSize(&m)+gcm.Overhead())
-	if _, err := rand.Read(buf); err != nil {
-		return nil, err
-	}
+	rand.Read(buf) // never fails (crypto/rand)
 	buf = appendRawJSON(buf, &m)
 	if cap(buf)-len(buf) < gcm.Overhead() {
 		buf = slices.Grow(buf, gcm.Overhead())
 	}
-	sealed := gcm.Seal(buf[n:n], buf[:n], buf[n:], []byte(RawStream))
-	return buf[:n+len(sealed)], nil
+	sealed := gcm.Seal(buf[n:n], buf[:n], buf[n:], aad)
+	return buf[:n+len(sealed)]
 }
 
 // appendRawJSON appends m as encoding/json would write it, for openRaw's
@@ -352,20 +422,37 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-func (s *Inbox) openRaw(b []byte) (RawMessage, error) {
+// openRaw opens a stored raw message under the key its header names.
+func (s *Inbox) openRaw(ctx context.Context, h nats.Header, b []byte) (RawMessage, error) {
 	var m RawMessage
-	gcm, err := s.rawAEAD()
+	name := headerValue(h, HeaderKey)
+	var gcm cipher.AEAD
+	var err error
+	switch {
+	case name == "":
+		gcm, err = s.legacyAEAD()
+	case name == rawKeyName:
+		gcm, err = s.rawAEAD()
+	default:
+		m.Patient = events.PatientRef(name)
+		var key []byte
+		if key, err = s.vault.patientKey(ctx, m.Patient, false); err == nil {
+			gcm, err = newAEAD(key)
+		}
+	}
 	if err != nil {
 		return m, err
 	}
 	if len(b) < gcm.NonceSize() {
 		return m, errors.New("sealed body too short")
 	}
-	plain, err := gcm.Open(nil, b[:gcm.NonceSize()], b[gcm.NonceSize():], []byte(RawStream))
+	plain, err := gcm.Open(nil, b[:gcm.NonceSize()], b[gcm.NonceSize():], rawAAD(name))
 	if err != nil {
-		return m, fmt.Errorf("cannot open sealed body (another deployment secret?): %w", err)
+		return m, fmt.Errorf("cannot open sealed body (another pseudonym secret or key?): %w", err)
 	}
+	patient := m.Patient
 	err = json.Unmarshal(plain, &m)
+	m.Patient = patient
 	return m, err
 }
 

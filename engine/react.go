@@ -126,7 +126,9 @@ func (s *Log) handle(ctx context.Context, name string, m jetstream.Msg, handle f
 		m.Nak()
 		return
 	}
-	evs := readStored(s.decodeOne, nil, md.Sequence.Stream, m.Subject(), m.Data(), func() time.Time { return md.Timestamp })
+	c := s.chainers.get()
+	evs := s.reader(c).readStored(s.decodeOne, nil, md.Sequence.Stream, m.Subject(), m.Headers(), m.Data(), func() time.Time { return md.Timestamp })
+	s.chainers.put(c)
 	for _, e := range evs {
 		if _, ok := StandIn(&e); ok {
 			// Quarantined: the projection host records it; there is

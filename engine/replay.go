@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/events"
@@ -49,8 +50,10 @@ type rawBatch struct {
 	data [][]byte
 	seqs []uint64
 	// subjects and replies of the messages: a stand-in needs its
-	// message's subject and stored time (in the reply).
+	// message's subject and stored time (in the reply); headers hold
+	// their chain (chain.go).
 	subjects, replies []string
+	headers           []nats.Header
 	// pending is how many messages the stream held after the batch's last
 	// when it was delivered: 0 means the batch reached the log's end.
 	pending uint64
@@ -132,8 +135,9 @@ func (s *Log) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBa
 		go func() {
 			defer wg.Done()
 			dec := s.codec.NewDecoder()
+			r := s.reader(newChainer(s.chainers.key))
 			for b := range work {
-				decodeRaw(dec, b)
+				decodeRaw(dec, r, b)
 			}
 		}()
 	}
@@ -173,6 +177,7 @@ func (s *Log) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBa
 		cur.seqs = append(cur.seqs, seq)
 		cur.subjects = append(cur.subjects, m.Subject())
 		cur.replies = append(cur.replies, m.Reply())
+		cur.headers = append(cur.headers, m.Headers())
 		cur.pending = pending
 		// Hand the batch on when it is full, at the end, or when the
 		// stream has nothing more for now (live tailing).
@@ -244,19 +249,21 @@ func newRawBatch(free <-chan *rawBatch) *rawBatch {
 	select {
 	case b := <-free:
 		b.data, b.seqs, b.evs, b.err, b.done = b.data[:0], b.seqs[:0], b.evs[:0], nil, make(chan struct{})
-		b.subjects, b.replies, b.pending = b.subjects[:0], b.replies[:0], 0
+		b.subjects, b.replies, b.headers, b.pending = b.subjects[:0], b.replies[:0], b.headers[:0], 0
 		return b
 	default:
 	}
 	return &rawBatch{
 		data: make([][]byte, 0, decodeBatch), seqs: make([]uint64, 0, decodeBatch),
-		subjects: make([]string, 0, decodeBatch), replies: make([]string, 0, decodeBatch), done: make(chan struct{}),
+		subjects: make([]string, 0, decodeBatch), replies: make([]string, 0, decodeBatch), headers: make([]nats.Header, 0, decodeBatch),
+		done: make(chan struct{}),
 	}
 }
 
-// decodeRaw decodes a batch's messages straight into its events; a
-// message that cannot be taken in becomes its stand-in.
-func decodeRaw(dec *events.Decoder, b *rawBatch) {
+// decodeRaw decodes a batch's messages straight into its events, each
+// checked against the chain; a message that cannot be taken in becomes
+// its stand-in.
+func decodeRaw(dec *events.Decoder, r storedReader, b *rawBatch) {
 	defer close(b.done)
 	// Commands yield 1.16 events on average; room for a quarter more
 	// saves growing the slice in most batches.
@@ -264,13 +271,14 @@ func decodeRaw(dec *events.Decoder, b *rawBatch) {
 		b.evs = make([]events.Envelope, 0, n)
 	}
 	for i, d := range b.data {
-		b.evs = readStored(dec.DecodeCommit, b.evs, b.seqs[i], b.subjects[i], d, func() time.Time { return ackTime(b.replies[i]) })
+		b.evs = r.readStored(dec.DecodeCommit, b.evs, b.seqs[i], b.subjects[i], b.headers[i], d, func() time.Time { return ackTime(b.replies[i]) })
 	}
 	// The messages' bodies are garbage now; the slices may be reused.
 	clear(b.data)
 	b.data = b.data[:0]
 	clear(b.subjects)
 	clear(b.replies)
+	clear(b.headers)
 }
 
 // ackTime reads a message's stored time from its JetStream reply subject

@@ -2,12 +2,10 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -28,7 +26,6 @@ const (
 	EventStream   = "STAFET_EVENTS"
 	EventSubjects = "stafet.ev.>"
 	IdemBucket    = "stafet_idem"
-	KeyBucket     = "stafet_patient_keys"
 )
 
 var (
@@ -115,22 +112,22 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	if len(cfg.Secret) == 0 {
-		secret, err := loadOrCreateSecret(cfg.DataDir)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Secret = secret
+	if err := resolveKeys(&cfg); err != nil {
+		return nil, err
 	}
 	ps, err := events.NewPseudonymizer(cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := newKeyring(ctx, cfg.KEK)
 	if err != nil {
 		return nil, err
 	}
 	c := &conn{cfg: cfg, log: cfg.Logger}
 	s := &Store{conn: c}
 	s.eventLog = &Log{conn: c, codec: events.NewCodec(), cache: newStateCache(cfg.StateCache)}
-	s.inbox = &Inbox{conn: c}
-	s.vault = &Vault{conn: c, pseudo: ps}
+	s.vault = &Vault{conn: c, pseudo: ps, ring: ring}
+	s.inbox = &Inbox{conn: c, vault: s.vault}
 	s.index = &PathwayIndex{conn: c, vault: s.vault}
 	s.eventLog.pathways = s.index
 	s.reactors = &Reactors{log: s.eventLog}
@@ -178,7 +175,10 @@ func (s *Store) setup(ctx context.Context) error {
 	if s.index.kv, err = s.bucket(ctx, PathwayIndexKV, "patient pseudonym and episode → pathway", 1); err != nil {
 		return err
 	}
-	if s.vault.keys, err = s.bucket(ctx, KeyBucket, "per-patient encryption keys (delete = crypto-shred)", 1); err != nil {
+	if err := s.vault.setup(ctx); err != nil {
+		return err
+	}
+	if err := s.eventLog.setupChain(ctx, s.vault); err != nil {
 		return err
 	}
 	return s.setupSubscribers(ctx)
@@ -243,30 +243,6 @@ func (s *conn) bucket(ctx context.Context, name, desc string, history uint8) (je
 // handles; this is for the benchmark's raw JetStream side and for tests
 // that look behind them.
 func (s *Store) Conn() *nats.Conn { return s.nc }
-
-// loadOrCreateSecret reads the deployment secret from dir/secret, creating
-// it (32 random bytes, mode 0600) at first start.
-func loadOrCreateSecret(dir string) ([]byte, error) {
-	path := filepath.Join(dir, "secret")
-	b, err := os.ReadFile(path)
-	if err == nil {
-		return b, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("engine: deployment secret: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("engine: deployment secret: %w", err)
-	}
-	b = make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, fmt.Errorf("engine: deployment secret: %w", err)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return nil, fmt.Errorf("engine: deployment secret: %w", err)
-	}
-	return b, nil
-}
 
 // Config returns the configuration with defaults filled in.
 func (s *Store) Config() Config { return s.cfg }

@@ -139,7 +139,7 @@ func TestExecuteRejects(t *testing.T) {
 // Two stores on one server stand for two stafetd instances.
 func TestTwoWriters(t *testing.T) {
 	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
-	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
+	b := peer(t, a)
 	ctx := context.Background()
 	pw := admitted(t, a)
 

@@ -73,6 +73,17 @@ func (p *Pseudonymizer) Patient(id Identity) (PatientRef, error) {
 	return p.ref("ecpr:" + r.Issuer + ":" + r.Number), nil
 }
 
+// Fingerprint names the secret without revealing it (an HMAC under it
+// of a text no CPR or replacement number can be): a log records the
+// fingerprint of the secret it was written with, so that a start with
+// another secret, which would give every patient a second pseudonym, is
+// refused.
+func (p *Pseudonymizer) Fingerprint() string {
+	m := hmac.New(sha256.New, p.secret)
+	m.Write([]byte("stafet pseudonym secret fingerprint"))
+	return "fp" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
 func (p *Pseudonymizer) ref(key string) PatientRef {
 	m := hmac.New(sha256.New, p.secret)
 	m.Write([]byte(key))

@@ -41,6 +41,10 @@ const (
 	// QuarantineProjectionFailed: a projection returned an error applying
 	// it.
 	QuarantineProjectionFailed QuarantineReason = "projection-failed"
+	// QuarantineUnauthentic: not stored by the deployment's own stafetd —
+	// its chain MAC does not match its bytes, or it lacks the chain where
+	// every message carries one (a changed byte, a forged message).
+	QuarantineUnauthentic QuarantineReason = "unauthentic"
 )
 
 // Quarantined stands in a pathway's history, and in what projections are

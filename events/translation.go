@@ -91,6 +91,12 @@ type Cancel struct {
 	Reason          string `json:"reason"`
 }
 
+// CodeNotSender is the dead letter code of a message whose sender (HL7
+// MSH-4 or the organisation it says acts, a MedCom MessageHeader.sender)
+// is not an organisation the connection or token speaks for. Every
+// channel uses it, so an operator finds forged messages under one code.
+const CodeNotSender = "not-sender"
+
 // MessageError is a translator's typed error: the message was understood
 // but is invalid (Rejected false: HL7 AE, MedCom fatal-error with the
 // field), or it could not be parsed at all (Rejected true: HL7 AR).

@@ -40,12 +40,20 @@ func cmdBench(ctx context.Context, e env) error {
 	fs.DurationVar(&o.AlertFor, "alert-for", d.AlertFor, "how long the alert phase appends")
 	fs.IntVar(&o.MLLPMessages, "mllp-messages", d.MLLPMessages, "most HL7 messages the mllp phase sends")
 	fs.IntVar(&o.RestartTail, "restart-tail", 0, "events after the checkpoint the restart phase restores (default a minute of the workload's traffic)")
+	fs.Func("peer", "also measure this store's append and replay beside raw JetStream's: "+bench.PeerPostgres+" (a plain events table and Message DB's schema on a PostgreSQL server of the bench's own)", func(v string) error {
+		if v != bench.PeerPostgres {
+			return fmt.Errorf("unknown peer %q: want %s", v, bench.PeerPostgres)
+		}
+		o.Peer = v
+		return nil
+	})
+	fs.IntVar(&o.PeerConns, "peer-conns", d.PeerConns, "the peer's connections in the append phase")
 	fs.StringVar(&o.Tmp, "tmp", "", "directory for the servers' data (default the system's temporary directory)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each phase's measured Stafet part to FILE-<phase>")
 	markdown := fs.Bool("markdown", false, "print the result as a Markdown table (docs/performance.md's form)")
 	update := fs.String("update", "", "replace this mode's table in the Markdown `file` (between its \"stafet bench\" markers) with this run's")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: stafet bench [-events N] [-phase P]... [-durability safe|bulk] [-rounds R] [-json | -markdown] [-update FILE]")
+		fmt.Fprintln(e.stderr, "usage: stafet bench [-events N] [-phase P]... [-durability safe|bulk] [-peer postgres] [-rounds R] [-json | -markdown] [-update FILE]")
 		fs.VisitAll(func(f *flag.Flag) {
 			switch {
 			case f.Name == "cpuprofile":

@@ -19,6 +19,7 @@ func TestBenchFlags(t *testing.T) {
 		{"unknown phase", []string{"bench", "-phase", "warp"}, "warp"},
 		{"unknown durability", []string{"bench", "-durability", "fast"}, "durability"},
 		{"too few events", []string{"bench", "-events", "10"}, "at least 100"},
+		{"unknown peer", []string{"bench", "-peer", "oracle"}, "oracle"},
 		{"json and markdown", []string{"bench", "-json", "-markdown"}, "not both"},
 		{"no such document", []string{"bench", "-update", "/nonexistent/performance.md"}, "nonexistent"},
 	}

@@ -82,7 +82,7 @@ func TestShippedClusterConfiguration(t *testing.T) {
 	orgs, _ := filepath.Abs("testdata/organisations.json")
 	svc, _ := startService(t, t.TempDir(), map[string]string{
 		"STAFET_NATS_URL": strings.Join(urls, ","), "STAFET_NATS_NKEY": stafetdSeed, "STAFET_NATS_CA": ca,
-		"STAFET_REPLICAS": "3", "STAFET_SECRET_FILE": secret, "STAFET_NATS_ADDR": "none",
+		"STAFET_REPLICAS": "3", "STAFET_SECRET_FILE": secret, "STAFET_KEY_DIR": filepath.Join(dir, "keys"), "STAFET_NATS_ADDR": "none",
 		"STAFET_ORGANISATIONS": orgs, "STAFET_ADMIN_TOKEN": "deploy-test-operator-token-0123",
 	})
 	base := "http://" + svc.httpAddr.String()

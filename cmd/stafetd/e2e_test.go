@@ -158,8 +158,10 @@ func TestMLLPSendersAuthenticated(t *testing.T) {
 		t.Errorf("AUH's admission from AUH's certificate: %s; want AA", code)
 	}
 	t.Run("off loopback without mutual TLS stafetd does not start", func(t *testing.T) {
+		keys := t.TempDir()
 		cfg, err := parse(nil, func(k string) string {
-			return map[string]string{"STAFET_DATA_DIR": t.TempDir(), "STAFET_HTTP_ADDR": "", "STAFET_MLLP_ADDR": ":0", "STAFET_NATS_ADDR": "none"}[k]
+			return map[string]string{"STAFET_DATA_DIR": t.TempDir(), "STAFET_HTTP_ADDR": "", "STAFET_MLLP_ADDR": ":0", "STAFET_NATS_ADDR": "none",
+				"STAFET_KEY_DIR": keys}[k]
 		})
 		if err != nil {
 			t.Fatal(err)

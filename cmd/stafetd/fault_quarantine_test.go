@@ -58,7 +58,8 @@ func TestFaultQuarantine(t *testing.T) {
 	port := strconv.Itoa(freePort(t))
 	b, _ := startInstance(t, with(map[string]string{"STAFET_DATA_DIR": bDir, "STAFET_NATS_ADDR": "127.0.0.1:" + port}))
 	natsURL, key := "nats://127.0.0.1:"+port, engine.StafetdKeyFile(bDir)
-	envA := with(map[string]string{"STAFET_NATS_URL": natsURL, "STAFET_NATS_NKEY": key, "STAFET_NATS_ADDR": "none", "STAFET_LOG_LEVEL": "info"})
+	envA := with(map[string]string{"STAFET_NATS_URL": natsURL, "STAFET_NATS_NKEY": key, "STAFET_NATS_ADDR": "none", "STAFET_LOG_LEVEL": "info",
+		"STAFET_KEY_DIR": b.store.Config().KeyDir})
 	a := faulttest.StartChild(t, envA)
 	apiA := &apiClient{t: t, base: "http://" + a.HTTP}
 
@@ -99,9 +100,18 @@ func TestFaultQuarantine(t *testing.T) {
 		t.Helper()
 		m := nats.NewMsg(subject)
 		m.Data = data
+		// Chained with the deployment's keys, as a newer release (or a
+		// bug in this one) would store it: what an unchained message
+		// meets is TestChain's.
+		var after engine.Link
 		if prev > 0 {
-			m.Header.Set(engine.HeaderPrev, strconv.FormatUint(prev, 10))
+			pm, err := stream.GetMsg(ctx, prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			after = engine.LinkOf(pm.Header)
 		}
+		b.store.Log().Chain(m, prev, after)
 		ack, err := js.PublishMsg(ctx, m)
 		if err != nil {
 			t.Fatal(err)

@@ -119,6 +119,7 @@ func startOnce(t *testing.T, env map[string]string) (svc *service, stop func()) 
 	for k, v := range env {
 		vars[k] = v
 	}
+	faulttest.WithKeyDir(vars)
 	cfg, err := faultParse(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +172,8 @@ func clusterEnv(t *testing.T, url, secret string, replicas int) map[string]strin
 	}
 	return map[string]string{
 		"STAFET_NATS_URL": url, "STAFET_REPLICAS": fmt.Sprint(replicas), "STAFET_SECRET_FILE": secret,
+		// Every instance of the deployment shares its keys.
+		"STAFET_KEY_DIR":     filepath.Join(filepath.Dir(secret), "keys"),
 		"STAFET_ADMIN_TOKEN": faultAdminToken, "STAFET_NATS_ADDR": "none", "STAFET_ORGANISATIONS": orgs,
 		"STAFET_DRAIN": "2s",
 	}
@@ -826,6 +829,7 @@ func TestFaultDeadlineWhileDown(t *testing.T) {
 func TestParseClusterWithSecretFile(t *testing.T) {
 	env := map[string]string{
 		"STAFET_NATS_URL": "nats://127.0.0.1:4222", "STAFET_REPLICAS": "3", "STAFET_SECRET_FILE": faulttest.Secret(t),
+		"STAFET_KEY_DIR": t.TempDir(),
 	}
 	if _, err := parse(nil, func(k string) string { return env[k] }); err != nil {
 		t.Errorf("stafetd -nats-url … -replicas 3 -secret-file FILE: got %v; want it accepted (parse checks the secret before run reads STAFET_SECRET_FILE)", err)
@@ -845,7 +849,7 @@ func TestSecretFileOfRandomBytes(t *testing.T) {
 	if err := os.WriteFile(path, secret, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config{secretFile: path}
+	cfg := config{keys: keyFiles{secret: path}}
 	err := loadSecret(&cfg)
 	if err != nil || !bytes.Equal(cfg.engine.Secret, secret) {
 		t.Errorf("a secret file of 32 random bytes starting with \\n and ending with a space: got %d bytes, %v; want the 32 bytes as written", len(cfg.engine.Secret), err)

@@ -61,7 +61,7 @@ type config struct {
 	fhirBase         string
 	adminToken       string
 	metricsToken     string
-	secretFile       string
+	keys             keyFiles
 	rulesFile        string
 	orgsFile         string
 	logFormat        string
@@ -79,11 +79,11 @@ func parse(args []string, getenv func(string) string) (config, error) {
 		}
 		fs.StringVar(p, name, def, usage+" (env "+env+")")
 	}
-	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy string
+	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy, checkpointEvery string
 	str(&c.httpAddr, "http-addr", "STAFET_HTTP_ADDR", "127.0.0.1:8080", "HTTP API address (:8080 for every interface); empty = none")
 	str(&c.mllpAddr, "mllp-addr", "STAFET_MLLP_ADDR", "127.0.0.1:2575", "MLLP (HL7 v2) address (:2575 for every interface, with mutual TLS: docs/security.md); empty = none")
 	str(&natsAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded NATS client address; \"none\" = in-process only")
-	str(&c.engine.DataDir, "data-dir", "STAFET_DATA_DIR", "data", "directory of the embedded JetStream files, the secret and the operator token")
+	str(&c.engine.DataDir, "data-dir", "STAFET_DATA_DIR", "data", "directory of the embedded JetStream files and the operator token's hash")
 	str(&c.engine.URL, "nats-url", "STAFET_NATS_URL", "", "external NATS cluster URL instead of the embedded server")
 	str(&c.engine.Credentials, "nats-creds", "STAFET_NATS_CREDS", "", "NATS credentials file for -nats-url")
 	str(&c.engine.NkeyFile, "nats-nkey", "STAFET_NATS_NKEY", "", "NATS NKey seed file for -nats-url (stafetd's user in the STAFET account, docs/deploy)")
@@ -101,7 +101,12 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&c.mllpClientCA, "mllp-client-ca", "STAFET_MLLP_CLIENT_CA", "", "CA certificate(s) of MLLP senders' client certificates: with -mllp-tls every sender must present one (mapped to organisations by mllp_clients in the organisations file)")
 	str(&c.adminToken, "admin-token", "STAFET_ADMIN_TOKEN", "", "operator token; if unset, generated at first start and kept in the data dir")
 	str(&c.metricsToken, "metrics-token", "STAFET_METRICS_TOKEN", "", "a token that may read /metrics only, for Prometheus; the operator token always may")
-	str(&c.secretFile, "secret-file", "STAFET_SECRET_FILE", "", "deployment secret file (≥ 32 bytes); default: the data dir keeps one")
+	str(&c.keys.dir, "key-dir", "STAFET_KEY_DIR", "", "directory of the keys stafetd makes at first start (pseudonym secret, KEK, signing key); outside the data dir; default $XDG_CONFIG_HOME/stafet/keys or ~/.config/stafet/keys")
+	str(&c.keys.secret, "secret-file", "STAFET_SECRET_FILE", "", "pseudonym secret file (≥ 32 bytes); default: the key dir keeps one")
+	str(&c.keys.kek, "kek-file", "STAFET_KEK_FILE", "", "key-encryption keys, one base64 key a line, the current first; default: the key dir keeps them")
+	str(&c.keys.signing, "signing-key-file", "STAFET_SIGNING_KEY_FILE", "", "Ed25519 seed (base64) that signs the log's checkpoints; default: the key dir keeps it")
+	str(&c.keys.trusted, "trusted-keys", "STAFET_TRUSTED_KEYS", "", "file of earlier signing keys' public halves, after a rotation")
+	str(&checkpointEvery, "checkpoint-every", "STAFET_CHECKPOINT_EVERY", "5m", "how often the log is signed (a checkpoint)")
 	str(&c.rulesFile, "rules", "STAFET_RULES", "", "deadline rules file (JSON); default: the built-in rules")
 	str(&c.orgsFile, "organisations", "STAFET_ORGANISATIONS", "", "organisations file (JSON) adding hospitals, departments, practices")
 	str(&c.logFormat, "log-format", "STAFET_LOG_FORMAT", "text", "text or json")
@@ -140,6 +145,9 @@ func parse(args []string, getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("drain %q: %w", drain, err)
 	}
 	c.drain = d
+	if c.engine.CheckpointEvery, err = time.ParseDuration(checkpointEvery); err != nil || c.engine.CheckpointEvery <= 0 {
+		return c, fmt.Errorf("checkpoint-every %q: want a positive duration such as 5m", checkpointEvery)
+	}
 	if webhookProxy != "" {
 		if c.webhookProxy, err = url.Parse(webhookProxy); err != nil || c.webhookProxy.Host == "" {
 			return c, fmt.Errorf("webhook-proxy %q: want a URL such as http://proxy.example:3128", webhookProxy)
@@ -154,9 +162,9 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	if c.mllpClientCA != "" && !c.mllpTLS {
 		return c, errors.New("-mllp-client-ca needs -mllp-tls")
 	}
-	// The secret is part of the engine's settings: read it before they
-	// are checked (a cluster needs one).
-	if err := loadSecret(&c); err != nil {
+	// The keys are part of the engine's settings: read them before they
+	// are checked (a cluster needs the secret).
+	if err := loadKeys(&c, getenv); err != nil {
 		return c, err
 	}
 	return c, c.engine.Validate()

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stafet/stafet/internal/faulttest"
 )
 
 // startService runs stafetd in-process on loopback ports with its data in
@@ -25,6 +27,7 @@ func startService(t *testing.T, dir string, env map[string]string) (*service, fu
 	for k, v := range env {
 		vars[k] = v
 	}
+	faulttest.WithKeyDir(vars)
 	cfg, err := parse(nil, func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -126,10 +129,13 @@ func TestParseRejectsBadSettings(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"durability", map[string]string{"STAFET_DURABILITY": "sometimes"}, "durability"},
+		{"durability", map[string]string{"STAFET_DURABILITY": "sometimes", "STAFET_KEY_DIR": "/tmp/keys"}, "durability"},
 		{"drain", map[string]string{"STAFET_DRAIN": "soon"}, "drain"},
 		{"tls pair", map[string]string{"STAFET_TLS_CERT": "c.pem"}, "tls"},
-		{"cluster without secret", map[string]string{"STAFET_NATS_URL": "nats://127.0.0.1:4222"}, "secret"},
+		{"cluster without secret", map[string]string{"STAFET_NATS_URL": "nats://127.0.0.1:4222", "STAFET_KEY_DIR": "/tmp/keys"}, "secret"},
+		{"no key directory", map[string]string{}, "STAFET_KEY_DIR"},
+		{"keys in the data directory", map[string]string{"STAFET_DATA_DIR": "/tmp/d", "STAFET_KEY_DIR": "/tmp/d/keys"}, "inside the data directory"},
+		{"checkpoint interval", map[string]string{"STAFET_KEY_DIR": "/tmp/keys", "STAFET_CHECKPOINT_EVERY": "0s"}, "checkpoint-every"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,7 +236,10 @@ func alertStream(t *testing.T, base, token string) <-chan string {
 // TestDefaultsAreLoopback: with no settings stafetd listens on loopback
 // only; opening a port to the network is the operator's explicit choice.
 func TestDefaultsAreLoopback(t *testing.T) {
-	cfg, err := parse(nil, func(string) string { return "" })
+	// Only the key directory is named: a test writes no keys into the
+	// home directory.
+	keys := t.TempDir()
+	cfg, err := parse(nil, func(k string) string { return map[string]string{"STAFET_KEY_DIR": keys}[k] })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -147,6 +147,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	goRun("health", svc.monitor.Run)
 	goRun("alerts", svc.alerts.Run)
 	goRun("receipts", svc.receipts.Run)
+	goRun("checkpoints", svc.store.Log().RunCheckpoints)
 	goRun("policies", func(ctx context.Context) error {
 		return svc.store.Reactors().RunPolicy(ctx, policiesReactor, policies)
 	})
@@ -218,22 +219,6 @@ func addrString(a net.Addr) string {
 		return ""
 	}
 	return a.String()
-}
-
-// loadSecret reads the deployment secret from a file if one is named.
-func loadSecret(cfg *config) error {
-	if cfg.secretFile == "" {
-		return nil
-	}
-	b, err := os.ReadFile(cfg.secretFile)
-	if err != nil {
-		return fmt.Errorf("secret file: %w", err)
-	}
-	// Only a trailing line end is trimmed: a secret of random bytes may
-	// begin or end with bytes that look like white space.
-	b = bytes.TrimSuffix(b, []byte("\n"))
-	cfg.engine.Secret = bytes.TrimSuffix(b, []byte("\r"))
-	return nil
 }
 
 func directory(file string) (*events.Directory, error) {
@@ -311,6 +296,7 @@ func (svc *service) serve(ctx context.Context, cfg config, log *slog.Logger, goR
 			return nil, fmt.Errorf("http: %w", err)
 		}
 		svc.httpAddr = ln.Addr()
+		ln = api.Listener(ln)
 		srv := api.HTTPServer(tlsCfg)
 		// A server that stops serving stops the service (run), rather
 		// than leave it running without its API.

@@ -65,6 +65,7 @@ func StartChild(t *testing.T, env map[string]string) *Process {
 	for k, v := range env {
 		vars[k] = v
 	}
+	WithKeyDir(vars)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = os.Environ()
 	for k, v := range vars {
@@ -140,3 +141,13 @@ func (c *Process) Term(wait time.Duration) error {
 
 // Log is what the process has written to its standard error so far.
 func (c *Process) Log() string { return c.stderr.String() }
+
+// WithKeyDir gives a test's stafetd a key directory of its own beside its
+// data directory (the data directory's name and ".keys"), unless the
+// test names one: restarts on the same data find the same keys, and no
+// test writes into the home directory.
+func WithKeyDir(vars map[string]string) {
+	if vars["STAFET_KEY_DIR"] == "" {
+		vars["STAFET_KEY_DIR"] = vars["STAFET_DATA_DIR"] + ".keys"
+	}
+}

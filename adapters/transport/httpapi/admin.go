@@ -390,6 +390,7 @@ func (s *Server) rebuild(w http.ResponseWriter, r *http.Request) {
 	}
 	fresh.UseDirectory(s.cfg.Directory)
 	w.Header().Set("Content-Type", "application/x-ndjson")
+	unbounded(w) // a rebuild of a long log takes longer than WriteTimeout
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)

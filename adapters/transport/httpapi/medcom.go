@@ -39,7 +39,8 @@ type medcomOutcome struct {
 // with a problem; a message that was understood is answered with its
 // MedCom Acknowledgement: ok, fatal-error with the reason when it is
 // invalid (it waits in the dead letters), transient-error when the store
-// failed (send it again).
+// failed (send it again), or the volume is nearly full (507); fatal-error
+// with 413 when it is too large to store, which no resend can mend.
 func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if s.cfg.Ingest == nil {
@@ -71,11 +72,11 @@ func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 	if raw.Sender == "" {
 		raw.Sender = m.Sender.EAN
 	}
+	raw.ControlID = m.BundleID + "|" + m.HeaderID
 	if !p.Operator && s.senderOrg(raw.Sender) != p.Org {
-		writeProblem(w, r, forbidden("the message's sender is not this token's organisation"))
+		s.notSender(w, r, raw, p)
 		return
 	}
-	raw.ControlID = m.BundleID + "|" + m.HeaderID
 	out, err := s.cfg.Ingest.Receive(ctx, raw)
 	o, status := medcom.Outcome{Code: "ok"}, http.StatusOK
 	var ie *engine.DeadLetterError
@@ -88,6 +89,14 @@ func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 		// own (a discharge before its admission): delivered all the same.
 		// An operator replays it from the dead letters.
 		s.log.Info("medcom message kept as a dead letter and acknowledged ok", "raw_seq", out.RawSeq, "code", ie.DeadLetter.Code)
+	case errors.Is(err, engine.ErrTooLarge):
+		// Permanent: the same message will never fit. Not "transient",
+		// which would have the sender resend it for ever.
+		s.log.Warn("medcom message too large for the raw store; not stored", "bytes", len(body))
+		o, status = medcom.Outcome{Code: "fatal-error", Reason: "the message is larger than Stafet can store in one piece; it is not recorded: do not send it again unchanged"}, http.StatusRequestEntityTooLarge
+	case errors.Is(err, engine.ErrNoRoom):
+		s.log.Warn("medcom message refused: the data volume is nearly full")
+		o, status = medcom.Outcome{Code: "transient-error", Reason: "Stafet's storage is nearly full; the message is not recorded: send it again later"}, http.StatusInsufficientStorage
 	case err != nil:
 		s.log.Warn("medcom message not stored", "err", err)
 		o, status = medcom.Outcome{Code: "transient-error", Reason: "the message could not be stored; send it again later"}, http.StatusServiceUnavailable
@@ -162,6 +171,34 @@ func wantsXML(accept string) bool {
 		}
 	}
 	return best == "xml" && bestQ > 0
+}
+
+// notSender stores a message whose MessageHeader.sender is not the
+// token's organisation under a sender key of its own (a forgery must not
+// take the control id of the organisation it claims to be, whose real
+// message would then pass for its resend), dead-letters it not-sender
+// and answers 403: the token may not speak for that sender.
+func (s *Server) notSender(w http.ResponseWriter, r *http.Request, raw engine.RawMessage, p Principal) {
+	claimed := raw.Sender
+	if claimed == "" {
+		claimed = "(none)"
+	}
+	raw.Sender = "refused:" + p.Name() + ":" + raw.Sender
+	reason := "the token's organisation " + string(p.Org) + " does not speak for the message's sender " + claimed
+	_, err := s.cfg.Ingest.ReceiveChecked(r.Context(), raw, func(*events.Translation) error {
+		return &events.MessageError{Code: events.CodeNotSender, Field: "MessageHeader.sender", Rejected: true, Reason: reason}
+	})
+	var ie *engine.DeadLetterError
+	if !errors.As(err, &ie) {
+		// Not stored (too large, no room, the store failing): say that,
+		// not the refusal, so the sender knows nothing was kept.
+		writeProblem(w, r, ProblemFor(err))
+		return
+	}
+	s.log.Warn("medcom message refused: its sender is not the token's organisation", "org", string(p.Org), "raw_seq", ie.DeadLetter.RawSeq)
+	prob := forbidden(reason + "; stored as raw message " + strconv.FormatUint(ie.DeadLetter.RawSeq, 10) + " in the dead letters")
+	prob.Code, prob.Field, prob.RawSeq = events.CodeNotSender, "MessageHeader.sender", ie.DeadLetter.RawSeq
+	writeProblem(w, r, prob)
 }
 
 // unreadable stores a body that is not a readable MedCom message, so it

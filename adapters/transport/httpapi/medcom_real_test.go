@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -142,6 +143,48 @@ func TestMedComRealMessages(t *testing.T) {
 		e.do("GET", "/v1/dead-letters/"+res.header.Get("Stafet-Raw-Seq"), adminToken, nil).json(t, &d)
 		if d.Code != "rule:"+events.RuleNotParty {
 			t.Errorf("dead letter: code %q; want rule:%s", d.Code, events.RuleNotParty)
+		}
+	})
+	t.Run("a token may send only as its own organisation", func(t *testing.T) {
+		// A municipality's token posts a hospital's real notification:
+		// refused, but kept (raw, dead letter not-sender) for the
+		// operator to see; a resend is the same refusal, not a second copy.
+		body := readMedCom(t, "hospitalnotification-testscripts/HospitalNotification_Ex_SLHJ_H.json")
+		var first uint64
+		for try := range 2 {
+			res := e.do("POST", "/v1/medcom", e.token(aarhus), body, fhirJSON...)
+			p := res.problem(t)
+			if res.status != http.StatusForbidden || p.Code != events.CodeNotSender || p.RawSeq == 0 || !strings.Contains(p.Detail, "does not speak for") {
+				t.Fatalf("try %d: status %d, %+v; want 403 not-sender with the raw sequence", try+1, res.status, p)
+			}
+			if try == 0 {
+				first = p.RawSeq
+			} else if p.RawSeq != first {
+				t.Errorf("resend stored as %d; want the first copy %d", p.RawSeq, first)
+			}
+		}
+		var d struct {
+			Code  string `json:"code"`
+			Field string `json:"field"`
+		}
+		e.do("GET", "/v1/dead-letters/"+strconv.FormatUint(first, 10), adminToken, nil).json(t, &d)
+		if d.Code != events.CodeNotSender || d.Field != "MessageHeader.sender" {
+			t.Errorf("dead letter: %+v; want not-sender at MessageHeader.sender", d)
+		}
+	})
+	t.Run("a valid message too large to store is fatal-error 413, every time", func(t *testing.T) {
+		// 905 KiB: under the HTTP limit, over what the raw store takes in
+		// one piece. Resending cannot help, so it must not be "transient".
+		body := readMedCom(t, "carecommunication/Bundle-S-A-new-1932711d-49d0-4ad7-b1ee-61de711892d2.json")
+		body = bytes.Replace(body, []byte(`"id" : "0ebb6284-eb20-45eb-8113-6620d2d08608"`), []byte(`"id" : "0ebb6284-eb20-45eb-8113-6620d2d08699"`), 1)
+		i := bytes.LastIndexByte(body, '}')
+		big := append(append(bytes.Clone(body[:i]), bytes.Repeat([]byte(" "), 905<<10-len(body))...), body[i:]...)
+		for try := range 2 {
+			res := e.do("POST", "/v1/medcom", adminToken, big, fhirJSON...)
+			a := ackOf(t, res, "application/fhir+json").Acknowledgement
+			if res.status != http.StatusRequestEntityTooLarge || a.Code != "fatal-error" {
+				t.Errorf("try %d: status %d, %+v; want 413 fatal-error", try+1, res.status, a)
+			}
 		}
 	})
 	t.Run("a VANS receipt is no MedCom message", func(t *testing.T) {

@@ -79,8 +79,8 @@ func TestMedCom(t *testing.T) {
 	})
 	t.Run("only the sender's own token", func(t *testing.T) {
 		res := e.do("POST", "/v1/medcom", e.token(aarhus), stin, fhirJSON...)
-		if res.status != http.StatusForbidden {
-			t.Errorf("status %d; want 403", res.status)
+		if p := res.problem(t); res.status != http.StatusForbidden || p.Code != events.CodeNotSender || p.RawSeq == 0 {
+			t.Errorf("status %d, %+v; want 403 not-sender, stored", res.status, p)
 		}
 	})
 	t.Run("an invalid message is acknowledged fatal-error and kept", func(t *testing.T) {
@@ -107,8 +107,8 @@ func TestMedCom(t *testing.T) {
 			} `json:"items"`
 		}
 		e.do("GET", "/v1/dead-letters", adminToken, nil).json(t, &list)
-		if n := len(list.Items); n != 2 || list.Items[1].RawSeq != p.RawSeq || list.Items[1].Code != "parse" {
-			t.Errorf("dead letters: got %+v; want the SLHJ and this one (parse)", list.Items)
+		if n := len(list.Items); n != 3 || list.Items[0].Code != events.CodeNotSender || list.Items[2].RawSeq != p.RawSeq || list.Items[2].Code != "parse" {
+			t.Errorf("dead letters: got %+v; want the forgery (not-sender), the SLHJ and this one (parse)", list.Items)
 		}
 		var d struct {
 			RawSeq uint64 `json:"raw_seq"`
@@ -156,14 +156,14 @@ func TestMedCom(t *testing.T) {
 		}
 	})
 	t.Run("dead letters page", func(t *testing.T) {
-		res := e.do("GET", "/v1/dead-letters?limit=1", adminToken, nil)
+		res := e.do("GET", "/v1/dead-letters?limit=2", adminToken, nil)
 		var page struct {
 			Items []json.RawMessage `json:"items"`
 			Next  string            `json:"next"`
 		}
 		res.json(t, &page)
-		if len(page.Items) != 1 || page.Next != "" {
-			t.Errorf("got %d items, next %q; want the one dead letter left on one page", len(page.Items), page.Next)
+		if len(page.Items) != 2 || page.Next != "" {
+			t.Errorf("got %d items, next %q; want the two dead letters left (the forgery, the SLHJ) on one page", len(page.Items), page.Next)
 		}
 	})
 }

@@ -58,13 +58,15 @@ const (
 	typeMediaType       = problemBase + "unsupported-media-type"
 	typeMethod          = problemBase + "method-not-allowed"
 	typeBusy            = problemBase + "busy"
+	typeNoRoom          = problemBase + "no-room"
+	typeRateLimited     = problemBase + "rate-limited"
 )
 
 // problemTypes lists every problem type, for the OpenAPI document's test.
 var problemTypes = []string{
 	typeInvalidField, typeRule, typeInvalidMessage, typeUnknownPathway, typeUnknownType, typeFutureSchema,
 	typeConflict, typeNotFound, typeUnavailable, typeMalformed, typeBadParameter, typeTooLarge,
-	typeUnauthenticated, typeForbidden, typeMediaType, typeMethod, typeBusy,
+	typeUnauthenticated, typeForbidden, typeMediaType, typeMethod, typeBusy, typeNoRoom, typeRateLimited,
 }
 
 func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
@@ -137,6 +139,12 @@ func ProblemFor(err error) Problem {
 		return Problem{Type: typeConflict, Title: "Pathway changed concurrently", Status: http.StatusConflict, Detail: "retry the request"}
 	case errors.Is(err, engine.ErrNoDeadLetter):
 		return Problem{Type: typeNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: "no such dead letter"}
+	case errors.Is(err, engine.ErrTooLarge):
+		return Problem{Type: typeTooLarge, Title: "Message too large to store", Status: http.StatusRequestEntityTooLarge,
+			Detail: "the message is larger than the raw store takes in one piece; it is not recorded: do not resend it unchanged"}
+	case errors.Is(err, engine.ErrNoRoom):
+		return Problem{Type: typeNoRoom, Title: "Insufficient storage", Status: http.StatusInsufficientStorage,
+			Detail: "the data volume is nearly full; nothing was recorded; retry once the operator has made room"}
 	case errors.Is(err, errNoProjections), errors.Is(err, errNoIngest), errors.Is(err, errNoReceipts):
 		return Problem{Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable, Detail: "this stafetd does not serve this endpoint (" + err.Error() + ")"}
 	}

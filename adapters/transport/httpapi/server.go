@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
@@ -21,6 +22,7 @@ import (
 	"github.com/stafet/stafet/adapters/translate/medcom"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/connlimit"
 	"github.com/stafet/stafet/projections"
 )
 
@@ -72,6 +74,43 @@ type Config struct {
 	// StreamRecheck is how often a stream checks that its token still
 	// holds. Default 5 s.
 	StreamRecheck time.Duration
+	// Limits bound what one client can hold of the server (HTTPServer,
+	// Listener); the zero value of each means its default.
+	Limits Limits
+}
+
+// Limits bound the HTTP server against slow and idle clients. Streams
+// (server-sent events) and a rebuild's progress are exempt from the read
+// and write timeouts; they hold a connection, within the caps.
+type Limits struct {
+	// ReadTimeout bounds reading a request, body included. Default 1 min
+	// (a 32 MiB MedCom message at 5 Mbit/s takes under a minute).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its headers to the
+	// end of the answer. Default 2 min.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a kept-alive connection with no request for this
+	// long. Default 1 min.
+	IdleTimeout time.Duration
+	// MaxConns bounds the connections held at once. Default 4096.
+	MaxConns int
+	// MaxConnsPerSource bounds the connections held at once from one IP
+	// address, so one client cannot take every slot. Default 256.
+	MaxConnsPerSource int
+}
+
+// DefaultLimits are the HTTP limits a zero Limits field takes.
+var DefaultLimits = Limits{ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: time.Minute,
+	MaxConns: 4096, MaxConnsPerSource: 256}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	l.ReadTimeout = cmp.Or(l.ReadTimeout, d.ReadTimeout)
+	l.WriteTimeout = cmp.Or(l.WriteTimeout, d.WriteTimeout)
+	l.IdleTimeout = cmp.Or(l.IdleTimeout, d.IdleTimeout)
+	l.MaxConns = cmp.Or(l.MaxConns, d.MaxConns)
+	l.MaxConnsPerSource = cmp.Or(l.MaxConnsPerSource, d.MaxConnsPerSource)
+	return l
 }
 
 // DefaultMaxBody is the default limit of a JSON request body.
@@ -88,6 +127,8 @@ func (c Config) Validate() error {
 		return errors.New("httpapi: config needs a Directory")
 	case c.MaxBody < 0 || c.MaxMessage < 0:
 		return errors.New("httpapi: body limits must not be negative")
+	case c.Limits.ReadTimeout < 0 || c.Limits.WriteTimeout < 0 || c.Limits.IdleTimeout < 0 || c.Limits.MaxConns < 0 || c.Limits.MaxConnsPerSource < 0:
+		return errors.New("httpapi: limits must not be negative")
 	}
 	return c.Rules.Validate()
 }
@@ -103,6 +144,8 @@ type Server struct {
 	intake *engine.Intake
 
 	rebuilding atomic.Bool
+	// limited is the bounded listener (Listener), once made.
+	limited atomic.Pointer[connlimit.Listener]
 }
 
 // New returns the API handler.
@@ -119,6 +162,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxBody == 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	if cfg.MaxMessage == 0 {
 		cfg.MaxMessage = medcom.MaxSize
 	}
@@ -205,12 +249,20 @@ func (s *Server) mount(pattern string, a access, h http.HandlerFunc, write func(
 	case anyone:
 		handler = s.authenticate(handler, false, write)
 	case stream:
-		handler = s.authenticate(s.endOnRevoke(handler), true, write)
+		handler = s.authenticate(s.endOnRevoke(lasting(handler)), true, write)
 	case metrics:
 		handler = s.metricsAuth(handler)
 	}
 	s.routes = append(s.routes, pattern)
 	s.mux.Handle(pattern, s.observe(pattern, handler))
+}
+
+// lasting serves a response meant to last, free of the timeouts.
+func lasting(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		unbounded(w)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Routes lists the registered route patterns ("GET /v1/gaps", …).
@@ -414,11 +466,38 @@ func (s *Server) observe(route string, next http.Handler) http.Handler {
 // shutdown begins, when ordinary requests have finished.
 func (s *Server) HTTPServer(tlsCfg *tls.Config) *http.Server {
 	streams, endStreams := context.WithCancel(context.Background())
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg,
+	l := s.cfg.Limits
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: min(10*time.Second, l.ReadTimeout), TLSConfig: tlsCfg,
+		ReadTimeout: l.ReadTimeout, WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout,
 		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext: func(net.Listener) context.Context { return streams }}
 	srv.RegisterOnShutdown(func() { time.AfterFunc(2*time.Second, endStreams) })
 	return srv
+}
+
+// Listener bounds ln's connections, in all and per source address
+// (Limits), for HTTPServer's Serve. Held reports on the last one made.
+func (s *Server) Listener(ln net.Listener) net.Listener {
+	l := connlimit.Wrap(ln, connlimit.Limits{Total: s.cfg.Limits.MaxConns, PerSource: s.cfg.Limits.MaxConnsPerSource}, s.log)
+	s.limited.Store(l)
+	return l
+}
+
+// Held returns the connections held in all and from src's address, for
+// tests and metrics.
+func (s *Server) Held(src net.Addr) (total, fromSource int) {
+	if l := s.limited.Load(); l != nil {
+		return l.Held(src)
+	}
+	return 0, 0
+}
+
+// unbounded lifts the read and write timeouts for a response that is
+// meant to last (a stream, a rebuild's progress).
+func unbounded(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
 }
 
 // set runs fn with the hosted projections under the host's read lock, or

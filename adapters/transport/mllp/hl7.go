@@ -114,7 +114,7 @@ func HL7Handler(in *ingest.Ingest, log *slog.Logger) Handler {
 // CodeNotSender is the dead letter code of a message whose sending
 // facility (MSH-4) or acting organisation is not one the connection
 // speaks for (Peer): it is refused with AR.
-const CodeNotSender = "not-sender"
+const CodeNotSender = events.CodeNotSender
 
 // sendingFacility returns MSH-4 as the message gives it when the peer may
 // not speak for it, and "" when it may (MSH-4.1 or MSH-4.2 names one of

@@ -1,0 +1,210 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stafet/stafet/adapters/transport/httpapi"
+	"github.com/stafet/stafet/events"
+)
+
+// limitedServer serves an API with the given limits on a real socket on
+// 127.0.0.1, through HTTPServer and Listener as stafetd does.
+func limitedServer(t *testing.T, e *env, lim httpapi.Limits) (*httpapi.Server, string) {
+	t.Helper()
+	dir, err := events.NewDirectory(strings.NewReader(organisations))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(httpapi.Config{Store: e.store, Tokens: e.tokens, Directory: dir, Limits: lim})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.HTTPServer(nil)
+	go srv.Serve(api.Listener(ln))
+	t.Cleanup(func() { srv.Close() })
+	return api, ln.Addr().String()
+}
+
+// dialFrom opens a TCP connection to addr from the loopback address src
+// (127.0.0.2 and up stand for other hosts).
+func dialFrom(src, addr string) (net.Conn, error) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	return d.Dial("tcp", addr)
+}
+
+// getFrom sends GET path from src and returns the status and how long
+// the answer took.
+func getFrom(src, addr, path string) (int, time.Duration, error) {
+	start := time.Now()
+	c, err := dialFrom(src, addr)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: stafet\r\nConnection: close\r\n\r\n", path)
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, time.Since(start), err
+	}
+	res.Body.Close()
+	return res.StatusCode, time.Since(start), nil
+}
+
+// closedWithin reports whether the server closes c within d (a read
+// returns EOF or a reset, not our own deadline).
+func closedWithin(c net.Conn, d time.Duration) bool {
+	c.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, c)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		return false
+	}
+	return true
+}
+
+func TestHTTPLimitsUnderAbuse(t *testing.T) {
+	e := newEnv(t)
+	lim := httpapi.Limits{ReadTimeout: 2 * time.Second, WriteTimeout: time.Second, IdleTimeout: time.Second, MaxConns: 100, MaxConnsPerSource: 20}
+	api, addr := limitedServer(t, e, lim)
+
+	t.Run("a flood of slow connections from one source leaves another served within 1 s", func(t *testing.T) {
+		// 300 connections from 127.0.0.2, each with half a request
+		// line: more than the whole server's cap.
+		var flood []net.Conn
+		defer func() {
+			for _, c := range flood {
+				c.Close()
+			}
+		}()
+		for range 300 {
+			c, err := dialFrom("127.0.0.2", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Write([]byte("GET /healthz HT"))
+			flood = append(flood, c)
+		}
+		// Accept has seen the whole flood once a later connection
+		// from the same source is refused too.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := dialFrom("127.0.0.2", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			closed := closedWithin(c, 200*time.Millisecond)
+			c.Close()
+			if closed || time.Now().After(deadline) {
+				break
+			}
+		}
+		if total, from := api.Held(&net.TCPAddr{IP: net.ParseIP("127.0.0.2")}); from > lim.MaxConnsPerSource || total > lim.MaxConns {
+			t.Errorf("held %d in all, %d from the flooding source; want at most %d from it", total, from, lim.MaxConnsPerSource)
+		}
+		status, took, err := getFrom("127.0.0.3", addr, "/healthz")
+		if err != nil || status != http.StatusOK || took > time.Second {
+			t.Errorf("another source: status %d in %v (%v); want 200 within 1 s", status, took, err)
+		}
+	})
+	t.Run("a request that never finishes its headers is cut off", func(t *testing.T) {
+		c, err := dialFrom("127.0.0.4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n"))
+		if !closedWithin(c, 3*lim.ReadTimeout+5*time.Second) {
+			t.Errorf("half a request held for longer than %v", 3*lim.ReadTimeout+5*time.Second)
+		}
+	})
+	t.Run("a body sent a byte at a time is cut off at the read timeout", func(t *testing.T) {
+		c, err := dialFrom("127.0.0.5", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /v1/medcom HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/fhir+json\r\nContent-Length: 100000\r\n\r\n", adminToken)
+		start := time.Now()
+		cut := false
+		for time.Since(start) < 3*lim.ReadTimeout+5*time.Second {
+			if _, err := c.Write([]byte("{")); err != nil {
+				cut = true
+				break
+			}
+			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			if n, err := c.Read(make([]byte, 512)); n > 0 || (err != nil && !isTimeout(err)) {
+				cut = true // answered (an error) or closed
+				break
+			}
+		}
+		if !cut {
+			t.Errorf("a trickled body held the connection for %v", time.Since(start))
+		}
+	})
+	t.Run("an idle kept-alive connection is closed", func(t *testing.T) {
+		c, err := dialFrom("127.0.0.6", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		r := bufio.NewReader(c)
+		res, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		start := time.Now()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := r.ReadByte(); isTimeout(err) {
+			t.Errorf("idle connection still open after %v; want closed after %v", time.Since(start), lim.IdleTimeout)
+		}
+	})
+	t.Run("a stream outlives the timeouts", func(t *testing.T) {
+		var once sync.Once
+		ticks := make(chan struct{})
+		api.HandleStream("GET /v1/test-stream", func(w http.ResponseWriter, r *http.Request) {
+			defer once.Do(func() { close(ticks) })
+			w.Header().Set("Content-Type", "text/event-stream")
+			rc := http.NewResponseController(w)
+			for i := range 6 {
+				fmt.Fprintf(w, "data: %d\n\n", i)
+				rc.Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(lim.WriteTimeout / 2):
+				}
+			}
+		})
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/v1/test-stream", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if got := strings.Count(string(b), "data:"); got != 6 {
+			t.Errorf("stream gave %d of 6 events over 3× the write timeout: %q", got, b)
+		}
+		<-ticks
+	})
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}

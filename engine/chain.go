@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"hash"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+)
+
+// The chain (docs/security.md#verification). Every message stored on the
+// event stream since the chain began carries, beside Stafet-Prev, a
+// Stafet-Chain header:
+//
+//	Stafet-Chain: 1.<link>.<mac>
+//
+//	digest = SHA-256("stafet chain v1" 0 subject 0 prev 0 data)  prev: Stafet-Prev as 8 bytes, big-endian
+//	link   = SHA-256(previous message's link | digest)            32 zero bytes before a pathway's first message
+//	mac    = HMAC-SHA256(chain key, digest | link), first 16 bytes
+//
+// in unpadded base64url. The links chain a pathway's messages: a changed
+// byte anywhere changes the message's digest and so every later link,
+// and anyone can recompute them. The MAC, under a key only stafetd can
+// unwrap (stafet.key.chain), tells stafetd's own messages from ones
+// written by anybody else who reaches NATS: every reader of the log
+// checks it, and a message that fails is quarantined (readStored). Signed
+// checkpoints (checkpoint.go) anchor the links so that an auditor without
+// the chain key can verify a history (verify.go).
+//
+// Messages stored before the chain began (an earlier release) carry no
+// header: they are unchained, which the first checkpoint records, and
+// nothing fails on them. After it began, a message without the header is
+// not stafetd's.
+const HeaderChain = "Stafet-Chain"
+
+// Link is a stored message's place in its pathway's chain: a hash of its
+// content and of the previous message's link.
+type Link [32]byte
+
+// IsZero reports whether l is the zero link: before a pathway's first
+// message, or of an unchained message.
+func (l Link) IsZero() bool { return l == Link{} }
+
+// String is the link in unpadded base64url, as the header holds it.
+func (l Link) String() string { return base64.RawURLEncoding.EncodeToString(l[:]) }
+
+const (
+	chainVersion = "1"
+	macSize      = 16
+)
+
+// chainFields is a parsed Stafet-Chain header.
+type chainFields struct {
+	link Link
+	mac  [macSize]byte
+}
+
+// parseChain reads a Stafet-Chain header; ok is false if it is absent,
+// and err set if it is malformed.
+func parseChain(h nats.Header) (f chainFields, ok bool, err error) {
+	v := headerValue(h, HeaderChain)
+	if v == "" {
+		return f, false, nil
+	}
+	ver, rest, _ := strings.Cut(v, ".")
+	link, mac, found := strings.Cut(rest, ".")
+	if ver != chainVersion || !found {
+		return f, true, errors.New("malformed chain header")
+	}
+	if n, err := base64.RawURLEncoding.Decode(f.link[:], []byte(link)); err != nil || n != len(f.link) || len(link) != 43 {
+		return f, true, errors.New("malformed chain link")
+	}
+	if n, err := base64.RawURLEncoding.Decode(f.mac[:], []byte(mac)); err != nil || n != macSize || len(mac) != 22 {
+		return f, true, errors.New("malformed chain MAC")
+	}
+	return f, true, nil
+}
+
+// headerValue is h.Get(key) for the canonical keys the engine writes,
+// without Get's canonicalisation of the key.
+func headerValue(h nats.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// LinkOf reads a stored message's link from its headers: the zero Link
+// for an unchained message (or a malformed header, which the readers
+// quarantine).
+func LinkOf(h nats.Header) Link {
+	f, _, err := parseChain(h)
+	if err != nil {
+		return Link{}
+	}
+	return f.link
+}
+
+// prevOf reads Stafet-Prev; ok is false if it is absent or malformed.
+func prevOf(h nats.Header) (uint64, bool) {
+	n, err := strconv.ParseUint(headerValue(h, HeaderPrev), 10, 64)
+	return n, err == nil
+}
+
+// chainer computes and checks chain headers. One per goroutine: it
+// reuses its hashes.
+type chainer struct {
+	key []byte // the chain key; nil checks no MACs
+	sha hash.Hash
+	mac hash.Hash
+	buf []byte
+}
+
+func newChainer(key []byte) *chainer {
+	c := &chainer{key: key, sha: sha256.New()}
+	if key != nil {
+		c.mac = hmac.New(sha256.New, key)
+	}
+	return c
+}
+
+var digestPrefix = []byte("stafet chain v1\x00")
+
+// digest hashes a message's subject, link to its predecessor and body.
+func (c *chainer) digest(subject string, prev uint64, data []byte) (d [32]byte) {
+	c.sha.Reset()
+	c.buf = append(c.buf[:0], digestPrefix...)
+	c.buf = append(c.buf, subject...)
+	c.buf = append(c.buf, 0)
+	c.buf = binary.BigEndian.AppendUint64(c.buf, prev)
+	c.buf = append(c.buf, 0)
+	c.sha.Write(c.buf)
+	c.sha.Write(data)
+	c.sha.Sum(d[:0])
+	return d
+}
+
+// link is the link of a message with digest d after a message whose link
+// is after.
+func (c *chainer) link(after Link, d [32]byte) (l Link) {
+	c.sha.Reset()
+	c.sha.Write(after[:])
+	c.sha.Write(d[:])
+	c.sha.Sum(l[:0])
+	return l
+}
+
+func (c *chainer) sum(d [32]byte, l Link) (m [macSize]byte) {
+	c.mac.Reset()
+	c.mac.Write(d[:])
+	c.mac.Write(l[:])
+	var full [32]byte
+	copy(m[:], c.mac.Sum(full[:0]))
+	return m
+}
+
+// seal sets m's Stafet-Prev and Stafet-Chain headers for a message that
+// follows prev, whose link is after, and returns m's link.
+func (c *chainer) seal(m *nats.Msg, prev uint64, after Link) Link {
+	d := c.digest(m.Subject, prev, m.Data)
+	l := c.link(after, d)
+	mac := c.sum(d, l)
+	if m.Header == nil {
+		m.Header = nats.Header{}
+	}
+	m.Header[HeaderPrev] = []string{strconv.FormatUint(prev, 10)}
+	m.Header[HeaderChain] = []string{chainVersion + "." + l.String() + "." + base64.RawURLEncoding.EncodeToString(mac[:])}
+	return l
+}
+
+// ErrUnauthentic is why a reader quarantines a message that this
+// deployment's stafetd did not store (events.QuarantineUnauthentic).
+var ErrUnauthentic = errors.New("engine: not stored by this deployment's stafetd")
+
+// check tells whether stafetd stored the message at seq: it carries a
+// chain header whose MAC matches its content, or it is older than the
+// chain (seq < from) and carries none.
+func (c *chainer) check(seq, from uint64, subject string, h nats.Header, data []byte) error {
+	f, ok, err := parseChain(h)
+	switch {
+	case err != nil:
+		return unauthentic(err.Error())
+	case !ok && seq < from:
+		return nil
+	case !ok:
+		return unauthentic("no chain header on a message stored after the chain began")
+	case c.mac == nil:
+		return nil
+	}
+	prev, okPrev := prevOf(h)
+	if !okPrev {
+		return unauthentic("chain header without Stafet-Prev")
+	}
+	if sum := c.sum(c.digest(subject, prev, data), f.link); !hmac.Equal(sum[:], f.mac[:]) {
+		return unauthentic("the chain MAC does not match the message: changed, or not stored by this deployment")
+	}
+	return nil
+}
+
+func unauthentic(why string) error { return &unauthenticError{why} }
+
+type unauthenticError struct{ why string }
+
+func (e *unauthenticError) Error() string        { return "engine: " + e.why }
+func (e *unauthenticError) Is(target error) bool { return target == ErrUnauthentic }
+
+// chainers lends chainers to occasional readers (Load, the reactors);
+// the replay's decoders keep one each.
+type chainers struct {
+	key  []byte
+	pool sync.Pool
+}
+
+func newChainers(key []byte) *chainers {
+	c := &chainers{key: key}
+	c.pool.New = func() any { return newChainer(key) }
+	return c
+}
+
+func (c *chainers) get() *chainer  { return c.pool.Get().(*chainer) }
+func (c *chainers) put(x *chainer) { c.pool.Put(x) }
+
+// Chain sets the headers that place m after prev in its pathway, as an
+// append does — Stafet-Prev, and Stafet-Chain with the link after after
+// (the previous message's; the zero Link before a pathway's first) and
+// its MAC — and returns m's link. For tools that write what Execute would
+// (the bench's template) and for tests that write as stafetd.
+func (s *Log) Chain(m *nats.Msg, prev uint64, after Link) Link {
+	c := s.chainers.get()
+	defer s.chainers.put(c)
+	return c.seal(m, prev, after)
+}
