@@ -154,6 +154,7 @@ func TestFirstLines(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	vars := map[string]string{
 		"STAFET_DATA_DIR": dir, "STAFET_HTTP_ADDR": "127.0.0.1:0", "STAFET_MLLP_ADDR": "127.0.0.1:0", "STAFET_NATS_ADDR": "none",
+		"STAFET_KEY_DIR": filepath.Join(t.TempDir(), "keys"),
 	}
 	cfg, err := parse(nil, func(k string) string { return vars[k] })
 	if err != nil {
