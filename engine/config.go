@@ -105,6 +105,12 @@ type Config struct {
 	// RawRetention is how long inbound raw messages are kept. Default 0:
 	// for ever (until an operator sets a limit).
 	RawRetention time.Duration
+	// MinFreeBytes: with less free space than this on the data
+	// directory's file system, the embedded server's intake refuses new
+	// messages (ErrNoRoom: HL7 AR, HTTP 507, "resend later") and the
+	// health report is not ready, before the disk is full. Default
+	// DefaultMinFreeBytes (256 MiB).
+	MinFreeBytes uint64
 	// AccessRetention is how long access-log records are kept. Default 0:
 	// for ever (Danish rules ask for at least 5 years; see
 	// docs/operations.md).
@@ -129,6 +135,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StateCache == 0 {
 		c.StateCache = 32768
+	}
+	if c.MinFreeBytes == 0 {
+		c.MinFreeBytes = DefaultMinFreeBytes
 	}
 	if c.ServerName == "" {
 		c.ServerName = "stafet"

@@ -45,8 +45,11 @@ const (
 	ReasonProjectionStopped = "projection-stopped"
 	ReasonDeadLetters       = "dead-letters-rising"
 	ReasonDiskNearlyFull    = "disk-nearly-full"
-	ReasonNATSDisconnected  = "nats-disconnected"
-	ReasonReactorStalled    = "reactor-stalled"
+	// ReasonNoRoom: free space is under Config.MinFreeBytes; intake
+	// refuses every message, and the service is not ready.
+	ReasonNoRoom           = "intake-stopped-no-room"
+	ReasonNATSDisconnected = "nats-disconnected"
+	ReasonReactorStalled   = "reactor-stalled"
 )
 
 // Reason is one thing that keeps a stafetd from being simply live.
@@ -378,6 +381,11 @@ func (m *Monitor) Health() Health {
 	if d := h.Disk; d != nil && (d.FreeRatio < m.opts.DiskLowRatio || d.FreeBytes < m.opts.DiskLowBytes) {
 		h.Reasons = append(h.Reasons, Reason{Code: ReasonDiskNearlyFull,
 			Detail: fmt.Sprintf("%s: %.1f %% free (%d MiB); intake stops when it is full", d.Where, 100*d.FreeRatio, d.FreeBytes>>20)})
+	}
+	if low, free := m.s.NoRoom(); low {
+		h.Reasons = append(h.Reasons, Reason{Code: ReasonNoRoom,
+			Detail: fmt.Sprintf("%d MiB free on the data directory's file system, under the %d MiB intake needs: every inbound message is refused (resend later) until room is made", free>>20, m.s.cfg.MinFreeBytes>>20)})
+		ready = false
 	}
 	h.NATS.Status = m.s.nc.Status().String()
 	h.NATS.Connected = m.s.nc.Status() == nats.CONNECTED

@@ -104,6 +104,8 @@ type Inbox struct {
 	rawOnce, legacyOnce sync.Once
 	rawGCM, legacyGCM   cipher.AEAD
 	rawErr, legacyErr   error
+	// room stops intake before the disk is full (Config.MinFreeBytes).
+	room *room
 }
 
 func (s *Inbox) setup(ctx context.Context) error {
@@ -164,6 +166,9 @@ func (s *Inbox) sendSealed(m RawMessage, key []byte) (*PendingRaw, error) {
 	}
 	if m.ReceivedAt.IsZero() {
 		m.ReceivedAt = time.Now().UTC()
+	}
+	if low, free := s.room.lowOn(time.Now()); low {
+		return nil, fmt.Errorf("%w: %d MiB free, intake stops below %d MiB", ErrNoRoom, free>>20, s.cfg.MinFreeBytes>>20)
 	}
 	name, gcm, err := s.rawSealer(m.Patient, key)
 	if err != nil {

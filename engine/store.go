@@ -127,7 +127,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{conn: c}
 	s.eventLog = &Log{conn: c, codec: events.NewCodec(), cache: newStateCache(cfg.StateCache)}
 	s.vault = &Vault{conn: c, pseudo: ps, ring: ring}
-	s.inbox = &Inbox{conn: c, vault: s.vault}
+	s.inbox = &Inbox{conn: c, vault: s.vault, room: newRoom(cfg)}
 	s.index = &PathwayIndex{conn: c, vault: s.vault}
 	s.eventLog.pathways = s.index
 	s.reactors = &Reactors{log: s.eventLog}

@@ -34,6 +34,19 @@ func sendMLLP(t *testing.T, addr, file string) string {
 // the client settings (nil: plaintext) and returns MSA-1.
 func sendMLLPAs(t *testing.T, addr string, client *tls.Config, file string) string {
 	t.Helper()
+	code, _ := sendMLLPAckAs(t, addr, client, file)
+	return code
+}
+
+// sendMLLPAck sends one file over plaintext MLLP and returns MSA-1 and
+// the whole ACK.
+func sendMLLPAck(t *testing.T, addr, file string) (string, string) {
+	t.Helper()
+	return sendMLLPAckAs(t, addr, nil, file)
+}
+
+func sendMLLPAckAs(t *testing.T, addr string, client *tls.Config, file string) (string, string) {
+	t.Helper()
 	msg, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -72,11 +85,11 @@ func sendHL7As(t *testing.T, addr string, client *tls.Config, msg []byte) string
 	}
 	for _, seg := range strings.Split(string(ack), "\r") {
 		if f := strings.Split(seg, "|"); f[0] == "MSA" && len(f) > 1 {
-			return f[1]
+			return f[1], string(ack)
 		}
 	}
 	t.Fatalf("no MSA in ACK %q", ack)
-	return ""
+	return "", ""
 }
 
 func apiJSON(t *testing.T, method, url, token string, body any, out any) int {

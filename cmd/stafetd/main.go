@@ -19,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -79,7 +81,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 		}
 		fs.StringVar(p, name, def, usage+" (env "+env+")")
 	}
-	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy, checkpointEvery string
+	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy, checkpointEvery, minFree string
 	str(&c.httpAddr, "http-addr", "STAFET_HTTP_ADDR", "127.0.0.1:8080", "HTTP API address (:8080 for every interface); empty = none")
 	str(&c.mllpAddr, "mllp-addr", "STAFET_MLLP_ADDR", "127.0.0.1:2575", "MLLP (HL7 v2) address (:2575 for every interface, with mutual TLS: docs/security.md); empty = none")
 	str(&natsAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded NATS client address; \"none\" = in-process only")
@@ -113,6 +115,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&c.logLevel, "log-level", "STAFET_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&c.timezone, "timezone", "STAFET_TIMEZONE", "Europe/Copenhagen", "zone of HL7 times without an offset")
 	str(&drain, "drain", "STAFET_DRAIN", "20s", "how long to let requests finish on shutdown")
+	str(&minFree, "min-free", "STAFET_MIN_FREE", "256MiB", "free space on the data directory's file system below which intake refuses messages (resend later) and /readyz answers 503")
 	str(&webhookProxy, "webhook-proxy", "STAFET_WEBHOOK_PROXY", "", "HTTP proxy for webhook deliveries; HTTPS_PROXY and the like are never used")
 	str(&c.fhirBase, "fhir-base", "STAFET_FHIR_BASE", "", "the FHIR facade's URL as clients reach it (https://stafet.example.dk/fhir), for links and notifications; default the request's host")
 	fs.BoolVar(&c.webhooksLoopback, "webhooks-allow-loopback", getenv("STAFET_WEBHOOKS_ALLOW_LOOPBACK") == "true", "let webhooks point at loopback addresses over plain http, for single-host trials (env STAFET_WEBHOOKS_ALLOW_LOOPBACK)")
@@ -139,6 +142,10 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	}
 	if _, err := fmt.Sscan(stateCache, &c.engine.StateCache); err != nil {
 		return c, fmt.Errorf("state-cache %q: want a number", stateCache)
+	}
+	var err error
+	if c.engine.MinFreeBytes, err = parseBytes(minFree); err != nil {
+		return c, fmt.Errorf("min-free %q: %w", minFree, err)
 	}
 	d, err := time.ParseDuration(drain)
 	if err != nil {
@@ -194,4 +201,19 @@ func gcDefault() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
 	}
+}
+
+// parseBytes reads a size: a number of bytes, or one with KiB, MiB or GiB.
+func parseBytes(s string) (uint64, error) {
+	num, unit := strings.TrimSpace(s), uint64(1)
+	for suffix, u := range map[string]uint64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if n, ok := strings.CutSuffix(num, suffix); ok {
+			num, unit = strings.TrimSpace(n), u
+		}
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n == 0 {
+		return 0, errors.New("want a size such as 256MiB, 2GiB or a number of bytes")
+	}
+	return n * unit, nil
 }

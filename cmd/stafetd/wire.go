@@ -44,7 +44,7 @@ func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Confi
 	if cfg.mllpTLS && tlsCfg == nil {
 		return nil, fmt.Errorf("-mllp-tls needs -mllp-tls-cert and -mllp-tls-key, or -tls-cert and -tls-key")
 	}
-	mcfg := mllp.Config{Addr: cfg.mllpAddr, Logger: log, OnOversize: mllp.HL7OversizeAck,
+	mcfg := mllp.Config{Addr: cfg.mllpAddr, Logger: log, OnOversize: mllp.HL7OversizeAck, OnBusy: mllp.HL7BusyAck,
 		Senders: mllp.NewSenders(svc.dir), AllowPlaintext: cfg.mllpPlaintext}
 	if cfg.mllpTLS {
 		var err error

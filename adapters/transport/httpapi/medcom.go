@@ -97,9 +97,11 @@ func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, engine.ErrNoRoom):
 		s.log.Warn("medcom message refused: the data volume is nearly full")
 		o, status = medcom.Outcome{Code: "transient-error", Reason: "Stafet's storage is nearly full; the message is not recorded: send it again later"}, http.StatusInsufficientStorage
+		w.Header().Set("Retry-After", RetryAfter)
 	case err != nil:
 		s.log.Warn("medcom message not stored", "err", err)
 		o, status = medcom.Outcome{Code: "transient-error", Reason: "the message could not be stored; send it again later"}, http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", RetryAfter)
 	}
 	if out.RawSeq != 0 {
 		w.Header().Set("Stafet-Raw-Seq", strconv.FormatUint(out.RawSeq, 10))

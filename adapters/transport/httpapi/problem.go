@@ -69,7 +69,15 @@ var problemTypes = []string{
 	typeUnauthenticated, typeForbidden, typeMediaType, typeMethod, typeBusy, typeNoRoom, typeRateLimited,
 }
 
+// RetryAfter is the Retry-After, in seconds, of an answer that asks the
+// client to come back: the volume nearly full (507), the store not
+// answering (503).
+const RetryAfter = "60"
+
 func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
+	if (p.Status == http.StatusInsufficientStorage || p.Status == http.StatusServiceUnavailable) && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", RetryAfter)
+	}
 	if p.Type == "" {
 		p.Type = "about:blank"
 	}

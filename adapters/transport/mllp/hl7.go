@@ -39,7 +39,8 @@ const receiveTimeout = 20 * time.Second
 //	    (ERR-8, MSA-3 before v2.7); the message is a dead letter, to be
 //	    replayed once fixed; resending it unchanged gives the same AE
 //	AR  not parsable (the ERR says where); too large for the raw store;
-//	    or not stored for a passing reason (ERR-3 207, "resend"): HL7's
+//	    or not stored for a passing reason (ERR-3 207, "resend": the store
+//	    failing, or the data volume nearly full): HL7's
 //	    original mode lets the sender resend after an AR, and the resend
 //	    is appended once
 //
@@ -104,6 +105,9 @@ func HL7Handler(in *ingest.Ingest, log *slog.Logger) Handler {
 		case errors.Is(err, engine.ErrTooLarge):
 			log.Warn("hl7: message too large for the raw store; not stored", "msg", m, "remote", remote, "bytes", len(msg))
 			return hl7v2.Ack(m, "AR", tooLarge())
+		case errors.Is(err, engine.ErrNoRoom):
+			log.Warn("hl7: refused, the data volume is nearly full; asking the sender to resend later", "msg", m, "remote", remote)
+			return hl7v2.Ack(m, "AR", noRoom())
 		default:
 			log.Warn("hl7: not stored or not appended; asking the sender to resend", "msg", m, "remote", remote, "err", err)
 			return hl7v2.Ack(m, "AR", transient())
@@ -168,6 +172,10 @@ func unparsable(ctx context.Context, in *ingest.Ingest, log *slog.Logger, msg []
 	if errors.Is(err, engine.ErrTooLarge) {
 		log.Warn("hl7: unparsable message too large for the raw store; not stored", "remote", remote, "bytes", len(msg))
 		return hl7v2.AckForUnparsable(msg, tooLarge().Message)
+	}
+	if errors.Is(err, engine.ErrNoRoom) {
+		log.Warn("hl7: unparsable message refused, the data volume is nearly full", "remote", remote)
+		return hl7v2.AckForUnparsable(msg, noRoom().Message)
 	}
 	if err != nil && !errors.As(err, &ie) {
 		log.Warn("hl7: unparsable message not stored; asking the sender to resend", "remote", remote, "err", err)
@@ -252,6 +260,13 @@ func transient() hl7v2.AckError {
 	return hl7v2.AckError{Code: hl7v2.CodeInternalError, Message: "transient error: the message is not recorded; resend it"}
 }
 
+// noRoom says the receiver's storage is nearly full (engine.ErrNoRoom):
+// nothing is recorded, and a resend later will be, once the operator has
+// made room. AR in original mode lets the sender resend.
+func noRoom() hl7v2.AckError {
+	return hl7v2.AckError{Code: hl7v2.CodeInternalError, Message: "receiver's storage nearly full: the message is not recorded; resend it later"}
+}
+
 // tooLarge says a message exceeds what the raw store takes in one piece
 // (the NATS server's max_payload, 1 MiB by default, holds a sealed body
 // of about 750 KiB): resending it unchanged cannot help.
@@ -265,4 +280,12 @@ func tooLarge() hl7v2.AckError {
 // the limit.
 func HL7OversizeAck(head []byte) []byte {
 	return hl7v2.AckForUnparsable(head, "message larger than the receiver's limit; not stored")
+}
+
+// HL7BusyAck answers a frame refused because the frame memory of all
+// connections (Config.MaxBuffered) is taken, with an AR built from what
+// its head shows of the MSH (for Config.OnBusy). The message is not
+// stored; the sender resends it later, as after any AR.
+func HL7BusyAck(head []byte) []byte {
+	return hl7v2.AckForUnparsable(head, "receiver busy with other large messages; not stored: resend later")
 }

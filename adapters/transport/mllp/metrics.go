@@ -47,5 +47,11 @@ func (s *Server) Register(reg prometheus.Registerer) error {
 	}
 	return reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "stafet_mllp_refused_connections_total", Help: "MLLP connections closed unserved: no known sender, or over a connection limit.",
-	}, func() float64 { return float64(s.Refused.Load()) }))
+	}, func() float64 {
+		n := s.Refused.Load()
+		if s.limited != nil {
+			n += s.RefusedOverLimit()
+		}
+		return float64(n)
+	}))
 }

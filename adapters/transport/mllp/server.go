@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stafet/stafet/internal/connlimit"
 )
 
 // Frame bytes.
@@ -53,11 +55,24 @@ type Config struct {
 	MaxMessage int
 	// MaxConns bounds concurrent connections. Default 1024.
 	MaxConns int
+	// MaxConnsPerSource bounds concurrent connections from one IP
+	// address, so one peer's idle or stalled connections cannot take the
+	// slots the other senders need. Default 64.
+	MaxConnsPerSource int
+	// MaxBuffered bounds the memory all connections together hold for
+	// frames being read, beyond the first 64 KiB of each: a frame that
+	// would take more is refused (OnBusy) and its connection closed, so
+	// many big unterminated frames cannot exhaust memory. Default 64 MiB.
+	MaxBuffered int64
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// OnOversize answers a frame that exceeds MaxMessage (the part read so
 	// far is given); nil sends nothing.
 	OnOversize func(head []byte) []byte
+	// OnBusy answers a frame refused because MaxBuffered is taken (the
+	// head read so far is given): the sender should resend later. nil
+	// sends nothing.
+	OnBusy func(head []byte) []byte
 }
 
 // Server accepts MLLP connections and hands each frame to its Handler.
@@ -73,8 +88,13 @@ type Server struct {
 	// loopback: the listener is bound to a loopback address, where a
 	// connection without a certificate speaks for every organisation.
 	loopback bool
+	// limited bounds the connections (MaxConns, MaxConnsPerSource).
+	limited *connlimit.Listener
+	// buffered is the frame memory taken beyond each connection's free
+	// allowance (MaxBuffered).
+	buffered atomic.Int64
 	// Stats for metrics.
-	Accepted, Frames, Oversize, Timeouts, Refused atomic.Int64
+	Accepted, Frames, Oversize, Busy, Timeouts, Refused atomic.Int64
 }
 
 // New returns a server; Listen starts it.
@@ -90,6 +110,12 @@ func New(cfg Config, h Handler) *Server {
 	}
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = 1024
+	}
+	if cfg.MaxConnsPerSource == 0 {
+		cfg.MaxConnsPerSource = 64
+	}
+	if cfg.MaxBuffered == 0 {
+		cfg.MaxBuffered = 64 << 20
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -108,6 +134,8 @@ func (s *Server) Listen() error {
 		ln.Close()
 		return err
 	}
+	s.limited = connlimit.Wrap(ln, connlimit.Limits{Total: s.cfg.MaxConns, PerSource: s.cfg.MaxConnsPerSource}, s.cfg.Logger)
+	ln = s.limited
 	if s.cfg.TLS != nil {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
@@ -152,6 +180,17 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Active returns the number of open connections.
 func (s *Server) Active() int64 { return s.active.Load() }
 
+// Held returns the connections held in all and from src's address.
+func (s *Server) Held(src net.Addr) (total, fromSource int) { return s.limited.Held(src) }
+
+// Buffered returns the frame memory taken beyond the connections' free
+// allowance (Config.MaxBuffered bounds it).
+func (s *Server) Buffered() int64 { return s.buffered.Load() }
+
+// RefusedOverLimit returns the connections closed for being over
+// MaxConns or MaxConnsPerSource.
+func (s *Server) RefusedOverLimit() int64 { return s.limited.Refused.Load() }
+
 // Serve accepts connections until ctx ends, then stops accepting, lets
 // each connection finish the message it is on, and returns.
 func (s *Server) Serve(ctx context.Context) error {
@@ -179,11 +218,6 @@ func (s *Server) Serve(ctx context.Context) error {
 				continue
 			}
 			return fmt.Errorf("mllp: accept: %w", err)
-		}
-		if s.active.Load() >= int64(s.cfg.MaxConns) {
-			s.cfg.Logger.Warn("mllp: too many connections; refusing", "remote", c.RemoteAddr().String())
-			c.Close()
-			continue
 		}
 		s.track(c, true)
 		s.wg.Add(1)
@@ -230,17 +264,19 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	ctx = withPeer(ctx, peer)
-	r := bufio.NewReaderSize(c, 64<<10)
-	var buf bytes.Buffer
+	r := bufio.NewReaderSize(c, 16<<10)
+	buf := &frameBuf{s: s}
+	defer buf.release()
 	for !s.closing.Load() {
 		c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
-		msg, err := s.readFrame(r, &buf)
+		msg, err := s.readFrame(r, buf)
 		if err != nil {
 			s.connError(c, remote, err, buf.Bytes())
 			return
 		}
 		s.Frames.Add(1)
 		ack := s.handler(context.WithoutCancel(ctx), msg, remote)
+		buf.release() // a big frame's memory goes back before the next one
 		if len(ack) == 0 {
 			continue
 		}
@@ -255,7 +291,10 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 // handshakeTimeout bounds a new connection's TLS handshake.
 const handshakeTimeout = 10 * time.Second
 
-var errOversize = errors.New("mllp: frame larger than the limit")
+var (
+	errOversize = errors.New("mllp: frame larger than the limit")
+	errBusy     = errors.New("mllp: frame memory of all connections taken")
+)
 
 func (s *Server) connError(c net.Conn, remote string, err error, head []byte) {
 	var ne net.Error
@@ -266,6 +305,15 @@ func (s *Server) connError(c net.Conn, remote string, err error, head []byte) {
 		s.cfg.Logger.Warn("mllp: oversize frame; closing", "remote", remote, "limit", s.cfg.MaxMessage)
 		if s.cfg.OnOversize != nil {
 			if ack := s.cfg.OnOversize(head); len(ack) > 0 {
+				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				c.Write(frame(ack))
+			}
+		}
+	case errors.Is(err, errBusy):
+		s.Busy.Add(1)
+		s.cfg.Logger.Warn("mllp: frame memory taken by other connections; refusing the frame and closing", "remote", remote, "max_buffered", s.cfg.MaxBuffered)
+		if s.cfg.OnBusy != nil {
+			if ack := s.cfg.OnBusy(head); len(ack) > 0 {
 				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 				c.Write(frame(ack))
 			}
@@ -281,7 +329,7 @@ func (s *Server) connError(c net.Conn, remote string, err error, head []byte) {
 // readFrame reads up to the next 0x1C 0x0D, skipping anything before the
 // start block (some senders send a stray CR/LF between frames). The frame
 // is returned in buf; the returned slice is valid until the next call.
-func (s *Server) readFrame(r *bufio.Reader, buf *bytes.Buffer) ([]byte, error) {
+func (s *Server) readFrame(r *bufio.Reader, buf *frameBuf) ([]byte, error) {
 	buf.Reset()
 	for {
 		b, err := r.ReadByte()
@@ -297,6 +345,10 @@ func (s *Server) readFrame(r *bufio.Reader, buf *bytes.Buffer) ([]byte, error) {
 		if buf.Len()+len(chunk) > s.cfg.MaxMessage {
 			buf.Write(chunk[:min(len(chunk), 512)])
 			return nil, errOversize
+		}
+		if !buf.reserve(buf.Len() + len(chunk) + 1) {
+			buf.Write(chunk[:min(len(chunk), 512)])
+			return nil, errBusy
 		}
 		buf.Write(chunk)
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -318,6 +370,45 @@ func (s *Server) readFrame(r *bufio.Reader, buf *bytes.Buffer) ([]byte, error) {
 	}
 }
 
+// freeFrame is the frame memory each connection has without taking from
+// MaxBuffered: most HL7 messages are a few KiB.
+const freeFrame = 64 << 10
+
+// frameBuf is a connection's frame buffer. Beyond freeFrame its memory is
+// reserved from the server's MaxBuffered, and given back, with the
+// memory itself, after each frame and when the connection ends.
+type frameBuf struct {
+	bytes.Buffer
+	s    *Server
+	held int64
+}
+
+// reserve makes room for a frame of n bytes, reserving what is beyond
+// freeFrame; false if the server's MaxBuffered does not have it.
+func (b *frameBuf) reserve(n int) bool {
+	if n <= freeFrame || int64(n) <= b.held {
+		return true
+	}
+	// Reserve ahead, doubling, as the buffer itself grows.
+	want := min(max(int64(n), 2*b.held, 2*freeFrame), int64(b.s.cfg.MaxMessage)+1)
+	if b.s.buffered.Add(want-b.held) > b.s.cfg.MaxBuffered {
+		b.s.buffered.Add(b.held - want)
+		return false
+	}
+	b.held = want
+	return true
+}
+
+// release gives a big frame's memory back (a small buffer is kept).
+func (b *frameBuf) release() {
+	if b.held == 0 && b.Cap() <= 2*freeFrame {
+		return
+	}
+	b.s.buffered.Add(-b.held)
+	b.held = 0
+	b.Buffer = bytes.Buffer{}
+}
+
 // frame wraps a message in MLLP framing.
 func frame(msg []byte) []byte {
 	out := make([]byte, 0, len(msg)+3)
@@ -331,9 +422,9 @@ func Frame(msg []byte) []byte { return frame(msg) }
 
 // ReadFrame reads one framed message from r, for clients and tests.
 func ReadFrame(r *bufio.Reader) ([]byte, error) {
-	s := &Server{cfg: Config{MaxMessage: 64 << 20}}
-	var buf bytes.Buffer
-	msg, err := s.readFrame(r, &buf)
+	s := &Server{cfg: Config{MaxMessage: 64 << 20, MaxBuffered: 64 << 20}}
+	buf := &frameBuf{s: s}
+	msg, err := s.readFrame(r, buf)
 	if err != nil {
 		return nil, err
 	}

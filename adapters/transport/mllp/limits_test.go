@@ -1,0 +1,170 @@
+package mllp_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stafet/stafet/adapters/transport/mllp"
+)
+
+// dialFrom connects to s from the loopback address src (127.0.0.2 and up
+// stand for other hosts).
+func dialFrom(t *testing.T, s *mllp.Server, src string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// sendWithin sends one frame from src and wants its echo within d.
+func sendWithin(t *testing.T, s *mllp.Server, src string, d time.Duration) {
+	t.Helper()
+	start := time.Now()
+	c := dialFrom(t, s, src)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write(mllp.Frame([]byte("MSH|from " + src)))
+	got, err := mllp.ReadFrame(bufio.NewReader(c))
+	if took := time.Since(start); err != nil || string(got) != "ACK:MSH|from "+src || took > d {
+		t.Errorf("sender at %s: %q, %v after %v; want its ACK within %v", src, got, err, took, d)
+	}
+}
+
+// rss is the process's resident set, from /proc.
+func rss(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status: ", err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// waitFor polls cond until it holds or 10 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10 s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestIdleConnectionsFromOneSourceDoNotStarveOthers(t *testing.T) {
+	cfg := mllp.Config{MaxConns: 100, MaxConnsPerSource: 10}
+	s := startEcho(t, cfg)
+	var idle []net.Conn
+	t.Cleanup(func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	})
+	// 200 idle connections from 127.0.0.2: twice the whole server's cap.
+	for range 200 {
+		idle = append(idle, dialFrom(t, s, "127.0.0.2"))
+	}
+	from2 := &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}
+	waitFor(t, "the flood accepted or refused", func() bool { return s.RefusedOverLimit() >= 190 })
+	if _, n := s.Held(from2); n > cfg.MaxConnsPerSource {
+		t.Errorf("held %d connections from 127.0.0.2; want at most %d", n, cfg.MaxConnsPerSource)
+	}
+	sendWithin(t, s, "127.0.0.3", time.Second)
+}
+
+func TestUnterminatedBigFramesKeepMemoryBounded(t *testing.T) {
+	const (
+		sources  = 15
+		perSrc   = 10
+		frameLen = 4<<20 - 16
+		budget   = 16 << 20
+	)
+	s := startEcho(t, mllp.Config{MaxMessage: 4 << 20, MaxBuffered: budget, MaxConnsPerSource: perSrc,
+		OnBusy: func([]byte) []byte { return []byte("AR:busy") }})
+	runtime.GC()
+	before := rss(t)
+	big := append([]byte{mllp.StartBlock}, bytes.Repeat([]byte("OBX|"), frameLen/4)...)
+
+	// 150 connections from 15 addresses, each sending a 4 MiB frame that
+	// never ends: 600 MiB if each were held.
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	for i := range sources * perSrc {
+		c := dialFrom(t, s, fmt.Sprintf("127.0.0.%d", 2+i/perSrc))
+		conns = append(conns, c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.SetWriteDeadline(time.Now().Add(20 * time.Second))
+			c.Write(big) // ends when the server closes it, or has read it all
+		}()
+	}
+	var peak, peakBuffered int64
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for sampling := true; sampling; {
+		select {
+		case <-done:
+			sampling = false
+		case <-time.After(20 * time.Millisecond):
+		}
+		mu.Lock()
+		peak = max(peak, rss(t))
+		peakBuffered = max(peakBuffered, s.Buffered())
+		mu.Unlock()
+	}
+	t.Logf("RSS %d MiB before, peak %d MiB; frame memory peak %d MiB of %d; frames refused busy %d",
+		before>>20, peak>>20, peakBuffered>>20, budget>>20, s.Busy.Load())
+	if peakBuffered > budget {
+		t.Errorf("frame memory reached %d bytes; want at most %d", peakBuffered, budget)
+	}
+	if grew := peak - before; grew > 160<<20 {
+		t.Errorf("RSS grew by %d MiB under 600 MiB of unterminated frames; want under 160 MiB", grew>>20)
+	}
+	if s.Busy.Load() == 0 {
+		t.Error("no frame refused for want of memory")
+	}
+	// Another sender is served meanwhile.
+	sendWithin(t, s, "127.0.0.99", time.Second)
+
+	// Once those connections are gone, so is their memory.
+	for _, c := range conns {
+		c.Close()
+	}
+	waitFor(t, "the connections closed", func() bool { return s.Active() == 0 })
+	if b := s.Buffered(); b != 0 {
+		t.Errorf("frame memory %d bytes after every connection closed; want 0", b)
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if ms.HeapInuse > 64<<20 {
+		t.Errorf("heap in use %d MiB after the connections closed; want it released", ms.HeapInuse>>20)
+	}
+	t.Logf("after: heap in use %d MiB, RSS %d MiB", ms.HeapInuse>>20, rss(t)>>20)
+}
