@@ -195,11 +195,12 @@ func (o *Owner) Pathway(id uuid.UUID) (OwnerView, bool) {
 	return OwnerView{}, false
 }
 
-// Find returns the pathways, open or closed, whose id begins or ends with
+// Find returns the open pathways whose id begins or ends with
 // abbrev, hexadecimal digits in any case with dashes anywhere: the
 // beginning people copy, or the end the dashboard shows (a UUIDv7 begins
 // with its time, so pathways opened together share a beginning). Sorted,
 // at most max; nil for an abbreviation of fewer than 4 digits or not hex.
+// A closed pathway has left the projection: it is named by its full id.
 func (o *Owner) Find(abbrev string, max int) []uuid.UUID {
 	want := strings.ToLower(strings.ReplaceAll(abbrev, "-", ""))
 	if len(want) < 4 || len(want) > 32 || strings.Trim(want, "0123456789abcdef") != "" {
@@ -214,9 +215,6 @@ func (o *Owner) Find(abbrev string, max int) []uuid.UUID {
 		}
 	}
 	for id := range o.open {
-		match(id)
-	}
-	for id := range o.closed {
 		match(id)
 	}
 	slices.SortFunc(out, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })

@@ -57,12 +57,14 @@ func sendMLLPAckAs(t *testing.T, addr string, client *tls.Config, file string) (
 // sendHL7 sends one message over a real MLLP connection and returns MSA-1.
 func sendHL7(t *testing.T, addr string, msg []byte) string {
 	t.Helper()
-	return sendHL7As(t, addr, nil, msg)
+	code, _ := sendHL7As(t, addr, nil, msg)
+	return code
 }
 
 // sendHL7As sends one message over MLLP, with mutual TLS as the sender of
-// the client settings (nil: plaintext), and returns MSA-1.
-func sendHL7As(t *testing.T, addr string, client *tls.Config, msg []byte) string {
+// the client settings (nil: plaintext), and returns MSA-1 and the whole
+// ACK.
+func sendHL7As(t *testing.T, addr string, client *tls.Config, msg []byte) (string, string) {
 	t.Helper()
 	var c net.Conn
 	var err error

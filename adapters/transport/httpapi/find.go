@@ -62,12 +62,7 @@ func (s *Server) findPathways(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 		}
-		v := views[id]
-		m := pathwayMatch{ID: id, Cluster: v.Cluster, Status: "open"}
-		if v.Closed {
-			m.Status = "closed"
-		}
-		items = append(items, m)
+		items = append(items, pathwayMatch{ID: id, Cluster: views[id].Cluster, Status: "open"})
 	}
 	writeList(w, r, items, nil)
 }
