@@ -174,3 +174,37 @@ func startStafetd(t *testing.T, line, dir string, env []string) {
 		t.Errorf("stafetd's first line: %q; want where its data and the operator token are", first)
 	}
 }
+
+// TestDocsImagesExist checks that every image the README and docs/ show
+// is in the repository: the dashboard's screenshots are files in
+// docs/screenshots, made by TestDashboard (STAFET_ARTEFACTS keeps them).
+func TestDocsImagesExist(t *testing.T) {
+	pages, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages = append(pages, "../../README.md")
+	image := regexp.MustCompile(`!\[[^\]]*\]\(([^)\s]+)\)`)
+	shown := 0
+	for _, page := range pages {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range image.FindAllStringSubmatch(string(b), -1) {
+			if strings.Contains(m[1], "://") {
+				continue
+			}
+			shown++
+			file := filepath.Join(filepath.Dir(page), m[1])
+			t.Run(filepath.Base(page)+"/"+m[1], func(t *testing.T) {
+				if _, err := os.Stat(file); err != nil {
+					t.Errorf("%s shows %s: %v", page, m[1], err)
+				}
+			})
+		}
+	}
+	if shown < 10 {
+		t.Errorf("%d images shown in the docs; want the dashboard's pages in docs/dashboard.md and two in the README", shown)
+	}
+}
