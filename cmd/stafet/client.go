@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,23 +23,37 @@ import (
 // client talks to a running stafetd's HTTP API.
 type client struct {
 	base  string
+	from  string // the setting that named base
 	token string
 	http  *http.Client
+	// flags names the command's flags by the API's field names, so an
+	// error the API reports about a field names the flag the user typed.
+	flags map[string]string
 }
 
+// newClient finds the server (serverURL) and the token: STAFET_TOKEN,
+// else the operator token stafetd was given (STAFET_ADMIN_TOKEN) or
+// wrote to its key directory (operatorToken).
 func newClient(e env) (*client, error) {
-	base := e.getenv("STAFET_URL")
-	if base == "" {
-		base = "http://127.0.0.1:8080"
-	}
+	base, from := serverURL(e.getenv)
 	tok := e.getenv("STAFET_TOKEN")
+	if tok == "" {
+		tok = e.getenv("STAFET_ADMIN_TOKEN")
+	}
 	if tok == "" {
 		var err error
 		if tok, err = operatorToken(e); err != nil {
 			return nil, err
 		}
 	}
-	return &client{base: strings.TrimRight(base, "/"), token: tok, http: &http.Client{Timeout: 0}}, nil
+	return &client{base: strings.TrimRight(base, "/"), from: from, token: tok, http: &http.Client{Timeout: 0}}, nil
+}
+
+// named gives the API's field names the command's flags ("cluster":
+// "-cluster"); problems about those fields then name the flag.
+func (c *client) named(flags map[string]string) *client {
+	c.flags = flags
+	return c
 }
 
 // operatorToken reads the operator token where stafetd wrote it: the key
@@ -55,7 +70,7 @@ func operatorToken(e env) (string, error) {
 			return strings.TrimSpace(string(b)), nil
 		}
 	}
-	return "", fmt.Errorf("no token: set STAFET_TOKEN (none readable in %s)", strings.Join(tried, ", "))
+	return "", fmt.Errorf("no token: set STAFET_TOKEN to your organisation's token, or run where stafetd's operator token is readable (%s; STAFET_KEY_DIR names stafetd's key directory)", strings.Join(tried, ", "))
 }
 
 // keyDir is stafetd's key directory: STAFET_KEY_DIR, or the operator's
@@ -79,10 +94,17 @@ type problem struct {
 	Field  string `json:"field"`
 	Rule   string `json:"rule"`
 	Code   string `json:"code"`
+	// flag is the command's flag for Field, when it has one.
+	flag string
 }
 
 func (p problem) Error() string {
 	var b strings.Builder
+	if p.flag != "" {
+		// The user's own words: the flag, then what is wrong with it.
+		fmt.Fprintf(&b, "%s: %s", p.flag, p.Detail)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "%d %s", p.Status, p.Title)
 	if p.Field != "" {
 		fmt.Fprintf(&b, ": field %s", p.Field)
@@ -120,7 +142,10 @@ func (c *client) do(ctx context.Context, method, path string, body any) (*http.R
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("stafetd at %s: %w", c.base, err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("cannot reach stafetd at %s (from %s): %w; is it running?", c.base, c.from, unwrapURL(err))
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
@@ -129,9 +154,25 @@ func (c *client) do(ctx context.Context, method, path string, body any) (*http.R
 		if json.Unmarshal(b, &p) != nil || p.Status == 0 {
 			p = problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode), Detail: strings.TrimSpace(string(b))}
 		}
+		if p.Field != "" && p.Status < 500 {
+			p.flag = c.flags[p.Field]
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			p.Detail += "; check STAFET_TOKEN (an organisation's token, or the operator's)"
+		}
 		return nil, p
 	}
 	return resp, nil
+}
+
+// unwrapURL drops the method and URL net/http puts in front of a
+// transport error: the message names the server once, with its setting.
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // rawBody is a request body sent as it is (a corrected message).
