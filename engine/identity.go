@@ -18,6 +18,7 @@ import (
 //	stafet.key.<patient pseudonym>   a patient's key: seals the identity and the raw messages naming the patient
 //	stafet.key.raw                   seals raw messages that name no patient (or could not be read)
 //	stafet.key.chain                 keys the MACs of the log's chain (chain.go)
+//	stafet.key.svc-<name>            a service's own secrets (ServiceKey): the alert service's webhook secrets
 //
 // Every key is stored wrapped under a key-encryption key (keys.go), never
 // in clear. Destroying a key erases its message with JetStream's secure
@@ -71,6 +72,18 @@ func (s *Vault) setup(ctx context.Context) error {
 		return fmt.Errorf("engine: the deployment's keys: %w", err)
 	}
 	return nil
+}
+
+// ServiceKey returns the deployment's data key for a service's own
+// secrets (the alert service seals webhook secrets with "webhooks"),
+// making it at first use. Like every key it is stored wrapped under the
+// KEK and moves with Rewrap; it is not derived from the pseudonym secret,
+// which keys pseudonyms and nothing else. name is lower-case letters.
+func (s *Vault) ServiceKey(ctx context.Context, name string) ([]byte, error) {
+	if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz") != "" {
+		return nil, fmt.Errorf("engine: service key %q: want lower-case letters", name)
+	}
+	return s.key(ctx, "svc-"+name, true)
 }
 
 // Ref returns the patient's pseudonym for a CPR number, or an error if

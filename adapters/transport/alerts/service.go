@@ -232,13 +232,15 @@ type Service struct {
 	hooks  *engine.Bucket
 	// counters number the deliveries of formatted webhooks (format.go).
 	counters *engine.Bucket
-	seal     cipher.AEAD
-	views    Viewer
-	dir      *events.Directory
-	log      *slog.Logger
-	m        *metrics
-	client   *http.Client
-	hist     *histories
+	// seal seals webhook secrets; legacy opens those of earlier releases
+	// (sealers).
+	seal, legacy cipher.AEAD
+	views        Viewer
+	dir          *events.Directory
+	log          *slog.Logger
+	m            *metrics
+	client       *http.Client
+	hist         *histories
 
 	mu   sync.Mutex
 	last map[events.OrgID]position // the last alert this instance stored per addressee
@@ -266,12 +268,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	seal, err := sealer(cfg.Store.Config().Secret)
+	seal, legacy, err := sealers(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{
-		cfg: cfg, store: cfg.Store, seal: seal,
+		cfg: cfg, store: cfg.Store, seal: seal, legacy: legacy,
 		views: cfg.Views, dir: cfg.Directory, log: cfg.Logger, m: m, client: webhookClient(cfg), last: make(map[events.OrgID]position),
 		hist: newHistories(cfg.HistoryCache),
 	}
@@ -295,6 +297,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.counters, err = cfg.Store.Bucket(ctx, CounterBucket, "event numbers of formatted webhooks"); err != nil {
 		return nil, fmt.Errorf("alerts: bucket %s: %w", CounterBucket, err)
 	}
+	if err := s.migrateSecrets(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -309,8 +314,8 @@ const reactorWorkers = 8
 // Every instance may run it: the events are shared out among the
 // instances through one durable consumer, and so are each webhook's
 // deliveries.
-func (s *Service) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+func (s *Service) Run(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	parts := []func(context.Context) error{
 		func(ctx context.Context) error { return s.hist.tail(ctx, s.store.Log()) },
@@ -327,6 +332,11 @@ func (s *Service) Run(ctx context.Context) error {
 	cancel()
 	for range len(parts) - 1 {
 		err = errors.Join(err, <-errc)
+	}
+	if parent.Err() != nil {
+		// Stopping: a part that was setting up when the context ended
+		// says so (context canceled); nothing failed.
+		return nil
 	}
 	return err
 }

@@ -280,19 +280,72 @@ func isLoopbackHost(h string) bool {
 	return err == nil && ip.Unmap().IsLoopback()
 }
 
-// sealer derives the AEAD that seals webhook secrets from the deployment
-// secret: a copy of the bucket alone cannot sign alerts.
-func sealer(deployment []byte) (cipher.AEAD, error) {
-	if len(deployment) == 0 {
-		return nil, errors.New("alerts: the store has no deployment secret")
+// sealers are the AEADs of webhook secrets: the current one, under the
+// alert service's own data key from the Vault (wrapped under the KEK,
+// rotated with it), and the one of earlier releases, derived from the
+// pseudonym secret, which now only reads records not yet moved
+// (migrateSecrets). A copy of the bucket alone cannot sign alerts.
+func sealers(ctx context.Context, store *engine.Store) (current, legacy cipher.AEAD, err error) {
+	key, err := store.Vault().ServiceKey(ctx, webhookKeyName)
+	if err != nil {
+		return nil, nil, fmt.Errorf("alerts: the webhook secrets' key: %w", err)
 	}
-	mac := hmac.New(sha256.New, deployment)
-	mac.Write([]byte("stafet/alerts/webhook-secrets/v1"))
-	block, err := aes.NewCipher(mac.Sum(nil))
+	if current, err = aead(key); err != nil {
+		return nil, nil, err
+	}
+	if secret := store.Config().Secret; len(secret) > 0 {
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte("stafet/alerts/webhook-secrets/v1"))
+		if legacy, err = aead(mac.Sum(nil)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return current, legacy, nil
+}
+
+// webhookKeyName names the alert service's data key (engine.Vault.ServiceKey).
+const webhookKeyName = "webhooks"
+
+func aead(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: sealer: %w", err)
 	}
 	return cipher.NewGCM(block)
+}
+
+// migrateSecrets re-seals, under the current key, every webhook secret an
+// earlier release sealed under the pseudonym secret, so that the
+// pseudonym secret keys nothing but pseudonyms. A record changed or
+// deleted meanwhile is left to the next start.
+func (s *Service) migrateSecrets(ctx context.Context) error {
+	keys, err := s.hooks.Keys(ctx)
+	if err != nil {
+		return fmt.Errorf("alerts: webhook secrets: %w", err)
+	}
+	for _, k := range keys {
+		v, rev, ok, err := s.hooks.Entry(ctx, k)
+		if err != nil || !ok {
+			continue
+		}
+		rec, err := decodeRecord(v)
+		if err != nil || s.openWith(s.seal, rec) == nil {
+			continue
+		}
+		secret, err := s.openSecret(rec)
+		if err != nil {
+			s.log.Warn("webhook secret unreadable; the webhook cannot sign until it is registered again", "webhook", rec.ID)
+			continue
+		}
+		b, err := s.sealRecord(rec.Webhook, string(secret))
+		if err != nil {
+			return err
+		}
+		if err := s.hooks.Update(ctx, k, b, rev); err == nil {
+			s.log.Info("webhook secret moved to the alert service's own key", "webhook", rec.ID)
+		}
+	}
+	return nil
 }
 
 func (s *Service) sealRecord(w Webhook, secret string) ([]byte, error) {
@@ -303,13 +356,28 @@ func (s *Service) sealRecord(w Webhook, secret string) ([]byte, error) {
 }
 
 func (s *Service) openSecret(rec webhookRecord) ([]byte, error) {
-	n := s.seal.NonceSize()
-	if len(rec.Secret) < n {
-		return nil, errors.New("alerts: webhook secret: too short")
+	secret, err := s.open(s.seal, rec)
+	if err != nil && s.legacy != nil {
+		if old, lerr := s.open(s.legacy, rec); lerr == nil {
+			return old, nil
+		}
 	}
-	secret, err := s.seal.Open(nil, rec.Secret[:n], rec.Secret[n:], []byte(rec.ID))
 	if err != nil {
 		return nil, fmt.Errorf("alerts: webhook secret of %s: %w", rec.ID, err)
 	}
 	return secret, nil
+}
+
+// openWith reports whether gcm opens rec's secret.
+func (s *Service) openWith(gcm cipher.AEAD, rec webhookRecord) error {
+	_, err := s.open(gcm, rec)
+	return err
+}
+
+func (s *Service) open(gcm cipher.AEAD, rec webhookRecord) ([]byte, error) {
+	n := gcm.NonceSize()
+	if len(rec.Secret) < n {
+		return nil, errors.New("too short")
+	}
+	return gcm.Open(nil, rec.Secret[:n], rec.Secret[n:], []byte(rec.ID))
 }

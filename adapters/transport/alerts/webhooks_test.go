@@ -3,6 +3,7 @@ package alerts
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -122,5 +123,49 @@ func TestWebhookURLs(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, "http://localhost:9/x", nil)
 	if _, err := s.client.Do(req); err == nil || !strings.Contains(err.Error(), "not allowed") {
 		t.Errorf("dial loopback: got %v; want not allowed", err)
+	}
+}
+
+// TestWebhookSecretsOffThePseudonymSecret: a webhook secret an earlier
+// release sealed under the pseudonym secret is re-sealed at start under
+// the alert service's own key from the Vault (wrapped under the KEK), and
+// still signs with the same secret; new secrets are sealed under that key
+// only, so the pseudonym secret keys nothing but pseudonyms.
+func TestWebhookSecretsOffThePseudonymSecret(t *testing.T) {
+	store := openStore(t, engine.Config{})
+	rc := newReceiver(t)
+	first := startService(t, store, Config{})
+	w, secret, err := first.Register(context.Background(), "kommune:0751", rc.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rec, err := first.record(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.openWith(first.legacy, rec) == nil {
+		t.Fatal("a new secret opens with the pseudonym secret's key; want the service key only")
+	}
+	// As an earlier release stored it: sealed under the pseudonym secret.
+	nonce := make([]byte, first.legacy.NonceSize())
+	rand.Read(nonce)
+	rec.Secret = first.legacy.Seal(nonce, nonce, []byte(secret), []byte(w.ID))
+	b, _ := json.Marshal(rec)
+	if err := first.hooks.Put(ctx, w.ID, b); err != nil {
+		t.Fatal(err)
+	}
+
+	second := startService(t, store, Config{})
+	moved, err := second.record(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.openWith(second.legacy, moved) == nil || second.openWith(second.seal, moved) != nil {
+		t.Error("after a start, the old record still opens with the pseudonym secret's key; want it re-sealed under the service key")
+	}
+	got, err := second.openSecret(moved)
+	if err != nil || string(got) != secret {
+		t.Errorf("secret after the move: %v; want the registered one", err)
 	}
 }
