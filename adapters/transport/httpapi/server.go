@@ -256,6 +256,11 @@ func (s *Server) mount(pattern string, a access, h http.HandlerFunc, write func(
 		// reflects.
 		handler = s.fresh(handler)
 	}
+	if strings.HasPrefix(pattern, "POST /v1/pathways") {
+		// A command is intake too: it stops with the others when the
+		// disk is nearly full.
+		handler = s.needsRoom(handler)
+	}
 	switch a {
 	case operator:
 		handler = s.authenticate(operatorOnly(handler), false, write)
@@ -268,6 +273,18 @@ func (s *Server) mount(pattern string, a access, h http.HandlerFunc, write func(
 	}
 	s.routes = append(s.routes, pattern)
 	s.mux.Handle(pattern, s.observe(pattern, handler))
+}
+
+// needsRoom refuses a command with 507 no-room while the store's intake
+// is stopped for want of disk space (engine.Config.MinFreeBytes).
+func (s *Server) needsRoom(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if low, _ := s.cfg.Store.NoRoom(); low {
+			writeProblem(w, r, ProblemFor(engine.ErrNoRoom))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // lasting serves a response meant to last, free of the timeouts.
