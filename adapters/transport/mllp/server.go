@@ -322,26 +322,28 @@ func (s *Server) connError(c net.Conn, remote string, err error, head []byte) {
 	case errors.Is(err, errOversize):
 		s.Oversize.Add(1)
 		s.cfg.Logger.Warn("mllp: oversize frame; closing", "remote", remote, "limit", s.cfg.MaxMessage)
-		if s.cfg.OnOversize != nil {
-			if ack := s.cfg.OnOversize(head); len(ack) > 0 {
-				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				c.Write(frame(ack))
-			}
-		}
+		answerHead(c, s.cfg.OnOversize, head)
 	case errors.Is(err, errBusy):
 		s.Busy.Add(1)
 		s.cfg.Logger.Warn("mllp: frame memory taken by other connections; refusing the frame and closing", "remote", remote, "max_buffered", s.cfg.MaxBuffered)
-		if s.cfg.OnBusy != nil {
-			if ack := s.cfg.OnBusy(head); len(ack) > 0 {
-				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				c.Write(frame(ack))
-			}
-		}
+		answerHead(c, s.cfg.OnBusy, head)
 	case errors.As(err, &ne) && ne.Timeout():
 		s.Timeouts.Add(1)
 		s.cfg.Logger.Info("mllp: idle or stalled connection closed", "remote", remote)
 	default:
 		s.cfg.Logger.Info("mllp: connection closed", "remote", remote, "err", err)
+	}
+}
+
+// answerHead sends what answer (if set) makes of a refused frame's head,
+// before the connection is closed.
+func answerHead(c net.Conn, answer func(head []byte) []byte, head []byte) {
+	if answer == nil {
+		return
+	}
+	if ack := answer(head); len(ack) > 0 {
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		c.Write(frame(ack))
 	}
 }
 
