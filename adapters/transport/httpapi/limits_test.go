@@ -217,7 +217,7 @@ func isTimeout(err error) bool {
 func TestMedComRateAndGarbageQuota(t *testing.T) {
 	e := newEnv(t)
 	_, garbageAddr := limitedServer(t, e, httpapi.Limits{MessageRate: 1000, GarbageQuota: 16 << 10})
-	_, rateAddr := limitedServer(t, e, httpapi.Limits{MessageRate: 2})
+	_, rateAddr := limitedServer(t, e, httpapi.Limits{MessageRate: 0.2}) // one at once, one more every 5 s
 	post := func(addr, token string, body []byte) (*http.Response, httpapi.Problem) {
 		t.Helper()
 		req, _ := http.NewRequest("POST", "http://"+addr+"/v1/medcom", bytes.NewReader(body))
@@ -232,7 +232,9 @@ func TestMedComRateAndGarbageQuota(t *testing.T) {
 		json.NewDecoder(res.Body).Decode(&p)
 		return res, p
 	}
-	garbage := bytes.Repeat([]byte("x"), 4<<10)
+	// 5 000 bytes: three fill the 16 KiB quota but for 1.3 KiB, which it
+	// takes minutes to make up, however slow the test.
+	garbage := bytes.Repeat([]byte("x"), 5000)
 	t.Run("a token's unreadable bodies are stored up to its quota, then refused 429 unstored", func(t *testing.T) {
 		tok := e.token(aarhus)
 		stored, limited := 0, 0
@@ -248,7 +250,7 @@ func TestMedComRateAndGarbageQuota(t *testing.T) {
 			}
 		}
 		if stored != 3 || limited != 5 {
-			// 16 KiB holds three bodies of a little over 4 KiB.
+			// 16 KiB holds three bodies of 5 000 bytes.
 			t.Errorf("%d stored, %d refused; want 3 stored, 5 refused 429", stored, limited)
 		}
 	})
@@ -262,7 +264,7 @@ func TestMedComRateAndGarbageQuota(t *testing.T) {
 			}
 		}
 		if limited < 5 {
-			t.Errorf("%d of 10 quick messages refused; want most beyond the burst of 4", limited)
+			t.Errorf("%d of 10 quick messages refused; want most beyond the first", limited)
 		}
 		if res, p := post(rateAddr, e.hosp, []byte("fresh token")); res.StatusCode == http.StatusTooManyRequests {
 			t.Errorf("another token refused: %+v", p)

@@ -173,7 +173,9 @@ func TestUnterminatedBigFramesKeepMemoryBounded(t *testing.T) {
 func TestGarbageQuotaPerSource(t *testing.T) {
 	const quota = 64 << 10
 	e := startHL7Opts(t, engine.Config{}, nil, mllp.HL7Options{GarbageQuota: quota})
-	garbage := bytes.Repeat([]byte("not HL7 at all "), 8<<10/15) // 8 KiB
+	// 9 000 bytes: seven fill 64 KiB but for 2.5 KiB, which the quota
+	// (64 KiB an hour) takes minutes to make up, however slow the test.
+	garbage := bytes.Repeat([]byte("not HL7 at all "), 600)
 	send := func(t *testing.T, src string, msg []byte) string {
 		t.Helper()
 		c := dialFrom(t, e.srv, src)
@@ -207,7 +209,7 @@ func TestGarbageQuotaPerSource(t *testing.T) {
 		}
 		want := quota / (len(garbage) + 3) // what fits in 64 KiB
 		if stored := deadLetters(t); stored != want || refused != 20-stored {
-			t.Errorf("%d stored as dead letters, %d refused; want %d stored (64 KiB of 8 KiB each), the rest refused", stored, refused, want)
+			t.Errorf("%d stored as dead letters, %d refused; want %d stored (64 KiB of 9 000 bytes each), the rest refused", stored, refused, want)
 		}
 	})
 	t.Run("another source has a quota of its own", func(t *testing.T) {
@@ -245,7 +247,7 @@ func TestRatePerSender(t *testing.T) {
 		done <- time.Since(start)
 	}()
 	time.Sleep(100 * time.Millisecond)
-	sendWithin(t, s, "127.0.0.3", 200*time.Millisecond) // another sender is not paced by this one
+	sendWithin(t, s, "127.0.0.3", time.Second) // another sender is not paced by this one
 	if took := <-done; took < 400*time.Millisecond {
 		t.Errorf("11 messages at 20 a second took %v; want ≥ 500 ms", took)
 	}
