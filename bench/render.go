@@ -64,7 +64,7 @@ func (r *Result) rows() []row {
 	}
 	if ran(PhaseMemory) {
 		add(PhaseMemory, "bytes per open pathway ("+num(float64(r.OpenPathways))+")", num(r.BytesPerOpenPathway), "", "", "≤ 2 048")
-		add(PhaseMemory, "bytes per closed pathway ("+num(float64(r.ClosedPathways))+")", num(r.BytesPerClosedPathway), "", "", "≤ 512")
+		add(PhaseMemory, "bytes per closed pathway ("+num(float64(r.ClosedPathways))+")", num(r.BytesPerClosedPathway), "", "", "≤ 32")
 	}
 	if ran(PhaseAlert) {
 		add(PhaseAlert, "ms event → alert, p50 ("+num(float64(r.Alerts))+" alerts)", fixed(r.AlertP50Ms, 2), "", "", "")

@@ -117,9 +117,10 @@ type Result struct {
 	RestartAfterImportOpenS float64 `json:"restart_after_import_open_s,omitempty"`
 
 	// memory: heap after replay into a Set, split between open and closed
-	// pathways.
+	// pathways. A closed pathway without a discharge leaves nothing: a
+	// small log's few closed pathways may all be such (zero:"ok").
 	BytesPerOpenPathway   float64 `json:"bytes_per_open_pathway,omitempty"`
-	BytesPerClosedPathway float64 `json:"bytes_per_closed_pathway,omitempty"`
+	BytesPerClosedPathway float64 `json:"bytes_per_closed_pathway" zero:"ok"`
 	OpenPathways          int     `json:"open_pathways,omitempty"`
 	ClosedPathways        int     `json:"closed_pathways,omitempty"`
 

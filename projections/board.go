@@ -25,7 +25,7 @@ type Board struct {
 	rs     *ruleset
 	syms   *symbols
 	open   map[uuid.UUID]*boardPath
-	last   map[uuid.UUID]discharge // every pathway's last discharge, for readmissions
+	closed *closedDischarges // closed pathways' last discharges, for readmissions
 	months map[monthKey]*monthAgg
 }
 
@@ -39,6 +39,8 @@ type boardPath struct {
 	previous      uuid.UUID
 	offers        []offered
 	discharged    stamp // the discharge still waiting for its first service
+	last          discharge
+	hasLast       bool
 }
 
 type offered struct {
@@ -88,7 +90,7 @@ func NewBoard(r Rules) (*Board, error) {
 }
 
 func newBoard(rs *ruleset, syms *symbols) *Board {
-	return &Board{rs: rs, syms: syms, open: make(map[uuid.UUID]*boardPath), last: make(map[uuid.UUID]discharge), months: make(map[monthKey]*monthAgg)}
+	return &Board{rs: rs, syms: syms, open: make(map[uuid.UUID]*boardPath), closed: newClosedDischarges(), months: make(map[monthKey]*monthAgg)}
 }
 
 // Apply folds one event in. A Correction changes nothing here: the host
@@ -125,7 +127,7 @@ func (b *Board) apply(e *events.Envelope, sign int32) error {
 		// the take-back of that admission then undoes.
 		d := discharge{at: at, cluster: p.cluster, muni: p.muni, band: p.band, readmitted: sign < 0}
 		b.count(d.cluster, d.muni, d.band, at, sign, func(m *monthAgg) { m.discharges += sign })
-		b.last[e.Pathway] = d
+		p.last, p.hasLast = d, true
 		p.discharged = at
 	case *events.ServiceStarted:
 		if p.discharged != 0 && at >= p.discharged {
@@ -146,6 +148,9 @@ func (b *Board) apply(e *events.Envelope, sign int32) error {
 	case *events.HandoffWithdrawn:
 		p.offers = slices.DeleteFunc(p.offers, func(o offered) bool { return o.id == v.Offer })
 	case *events.PathwayClosed:
+		if p.hasLast {
+			b.closed.set(e.Pathway, p.last)
+		}
 		delete(b.open, e.Pathway)
 	}
 	return nil
@@ -157,18 +162,40 @@ func (b *Board) apply(e *events.Envelope, sign int32) error {
 // each discharge is readmitted at most once.
 func (b *Board) readmission(pathway uuid.UUID, p *boardPath, at stamp, sign int32) {
 	for _, id := range []uuid.UUID{pathway, p.previous} {
-		d, ok := b.last[id]
-		if !ok || id == uuid.Nil {
+		if id == uuid.Nil {
+			continue
+		}
+		d, ok := b.last(id)
+		if !ok {
 			continue
 		}
 		if d.readmitted == (sign > 0) || at < d.at || time.Duration(at-d.at) > ReadmissionWindow {
 			return
 		}
 		d.readmitted = sign > 0
-		b.last[id] = d
+		b.setLast(id, d)
 		b.count(d.cluster, d.muni, d.band, d.at, sign, func(m *monthAgg) { m.readmitted += sign })
 		return
 	}
+}
+
+// last returns a pathway's last discharge: an open pathway holds its
+// own, a closed one's is packed.
+// Only a Correction follows PathwayClosed, so an open pathway was never
+// closed: it has no packed discharge to look up.
+func (b *Board) last(id uuid.UUID) (discharge, bool) {
+	if p := b.open[id]; p != nil {
+		return p.last, p.hasLast
+	}
+	return b.closed.get(id)
+}
+
+func (b *Board) setLast(id uuid.UUID, d discharge) {
+	if p := b.open[id]; p != nil {
+		p.last, p.hasLast = d, true
+		return
+	}
+	b.closed.set(id, d)
 }
 
 // count updates the month's aggregates of the pathway's scopes, for all
@@ -212,11 +239,11 @@ func (b *Board) Refold(pathway uuid.UUID, before, after []events.Envelope) error
 // pathway's state, so an admission meets only the discharges before it.
 func (b *Board) refold(pathway uuid.UUID, history []events.Envelope, sign int32) {
 	delete(b.open, pathway)
-	delete(b.last, pathway)
+	b.closed.remove(pathway)
 	eachLive(history, func(e *events.Envelope) { b.apply(e, sign) })
 	if sign < 0 {
 		delete(b.open, pathway)
-		delete(b.last, pathway)
+		b.closed.remove(pathway)
 	}
 }
 
@@ -260,17 +287,22 @@ func (b *Board) Snapshot() ([]byte, error) {
 			w.stamp(o.at)
 		}
 	}
-	ids = sortedIDs(b.last)
-	w.uvarint(uint64(len(ids)))
-	for _, id := range ids {
-		d := b.last[id]
+	// Every pathway's last discharge, open and closed, by id.
+	opened := make(map[uuid.UUID]discharge)
+	for id, p := range b.open {
+		if p.hasLast {
+			opened[id] = p.last
+		}
+	}
+	w.uvarint(uint64(len(opened) + b.closed.live))
+	b.closed.each(opened, func(id uuid.UUID, d discharge) {
 		w.uuid(id)
 		w.stamp(d.at)
 		w.sym(d.cluster)
 		w.sym(d.muni)
 		w.byte(d.band)
 		w.bool(d.readmitted)
-	}
+	})
 	keys := slices.SortedFunc(maps.Keys(b.months), func(x, y monthKey) int {
 		return cmp.Or(cmp.Compare(w.src.str(x.scope), w.src.str(y.scope)), cmp.Compare(x.month, y.month), cmp.Compare(x.band, y.band))
 	})
@@ -307,9 +339,19 @@ func (b *Board) restore(data []byte, syms *symbols) error {
 		}
 		n.open[id] = p
 	}
+	var ids []uuid.UUID
+	var ds []discharge
 	for k := r.count(); k > 0 && r.err == nil; k-- {
 		id := r.uuid()
-		n.last[id] = discharge{at: r.stamp(), cluster: r.sym(), muni: r.sym(), band: r.band(), readmitted: r.bool()}
+		d := discharge{at: r.stamp(), cluster: r.sym(), muni: r.sym(), band: r.band(), readmitted: r.bool()}
+		if p := n.open[id]; p != nil {
+			p.last, p.hasLast = d, true
+			continue
+		}
+		ids, ds = append(ids, id), append(ds, d)
+	}
+	if r.err == nil && !n.closed.restored(ids, ds) {
+		r.fail("closed discharges out of order")
 	}
 	for k := r.count(); k > 0 && r.err == nil; k-- {
 		key := monthKey{scope: r.sym(), month: r.int32(), band: r.band()}

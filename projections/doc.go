@@ -8,9 +8,11 @@
 // on the time (is this offer overdue yet?), "now" is an argument of the
 // query.
 //
-//   - Owner: per pathway, who holds each responsibility since when, and the
-//     chain of custody (every offer with its offered, answered and ended
-//     times).
+//   - Owner: per open pathway, who holds each responsibility since when,
+//     and the chain of custody (every offer with its offered, answered and
+//     ended times).
+//   - Board: the monthly figures, and the last discharge of each pathway
+//     for readmissions (packed once the pathway closes).
 //   - Gaps: the gaps of every open pathway (no-owner, offer-overdue,
 //     offer-rejected, discharged-before-accept, document-overdue,
 //     ready-but-waiting), the deadlines still running (Due), and the
@@ -33,7 +35,12 @@
 // Policies turn facts into the handoff offers they imply, with
 // deterministic ids, for the engine to execute. AsOfRecorded and AsOfValid
 // cut a history as Stafet knew it at a time and as it is now known to have
-// been at a time; PathwayView folds one. docs/projections.md explains each
+// been at a time; PathwayView folds one.
+//
+// Memory follows the open pathways: a closed pathway leaves the
+// projections but for its share of the aggregates and its packed last
+// discharge, and its detail is folded from its events on demand (the host
+// reads them from the log). docs/projections.md explains each
 // gap kind with a timeline.
 //
 // Package projections imports only package events of Stafet's.

@@ -433,9 +433,14 @@ func TestClosedPathway(t *testing.T) {
 	if n := set.Gaps.Len(); n != 0 {
 		t.Errorf("Gaps holds %d pathways after the close; want 0", n)
 	}
-	v, ok := set.Owner.Pathway(pw)
-	if !ok || !v.Closed || !v.ClosedAt.Equal(day(11, 0)) || v.Cluster != "aarhus" || len(v.Chain) != 0 {
-		t.Errorf("Owner.Pathway after close: got %+v, %v; want closed at 11:00 in aarhus, no chain", v, ok)
+	if v, ok := set.Owner.Pathway(pw); ok {
+		t.Errorf("Owner.Pathway after close: got %+v; want it not held", v)
+	}
+	if open, closed := set.Owner.Len(); open != 0 || closed != 1 {
+		t.Errorf("Owner.Len after close: got %d open, %d closed; want 0, 1", open, closed)
+	}
+	if v := PathwayOwner(s.hist[pw]); !v.Closed || !v.ClosedAt.Equal(day(11, 0)) || v.Cluster != "aarhus" || len(v.Chain) != 1 {
+		t.Errorf("PathwayOwner of the log after close: got %+v; want closed at 11:00 in aarhus, one offer", v)
 	}
 	f := set.Figures.Cluster("aarhus", day(12, 0))
 	if d := f.Daily[len(f.Daily)-1]; d.GapsOpened != 1 || d.GapsClosed != 1 || d.Admissions != 1 {

@@ -17,17 +17,18 @@ import (
 // who holds each responsibility, since when, and the chain of custody —
 // every offer with its offered, answered and ended times.
 //
-// A closed pathway keeps only its cluster, municipality and opening and
-// closing times; its chain is in the log (PathwayView folds it).
+// A closed pathway leaves it: only the count of closed pathways stays, so
+// its memory follows the open pathways, not the history. A closed
+// pathway's custody is in the log (PathwayOwner and PathwayView fold it).
 type Owner struct {
 	syms   *symbols
 	open   map[uuid.UUID]*custody
-	closed map[uuid.UUID]closedCustody
+	closed int
 }
 
 // NewOwner returns an empty Owner projection.
 func NewOwner() *Owner {
-	return &Owner{syms: newSymbols().cached(), open: make(map[uuid.UUID]*custody), closed: make(map[uuid.UUID]closedCustody)}
+	return &Owner{syms: newSymbols().cached(), open: make(map[uuid.UUID]*custody)}
 }
 
 // Holding is one responsibility and who holds it.
@@ -98,11 +99,6 @@ type handoff struct {
 	offered, deadline, answered, end stamp
 }
 
-type closedCustody struct {
-	cluster, municipality sym
-	opened, closed        stamp
-}
-
 // Offer statuses, as stored.
 const (
 	stPending uint8 = iota
@@ -127,14 +123,10 @@ func (o *Owner) apply(e *events.Envelope) error {
 		// followed by Refold.
 		return nil
 	}
-	// Most events are of open pathways: look there first (the closed
-	// map grows with the log and misses the cache).
+	// Only a Correction may follow PathwayClosed (events.Decide), so an
+	// event of a pathway not held opens it.
 	c := o.open[e.Pathway]
 	if c == nil {
-		if _, ok := o.closed[e.Pathway]; ok {
-			// Only a Correction may follow PathwayClosed (events.Decide).
-			return nil
-		}
 		c = &custody{}
 		o.open[e.Pathway] = c
 	}
@@ -147,15 +139,17 @@ func (o *Owner) apply(e *events.Envelope) error {
 
 func (o *Owner) compact(id uuid.UUID, c *custody) {
 	delete(o.open, id)
-	o.closed[id] = closedCustody{cluster: c.cluster, municipality: c.municipality, opened: c.opened, closed: c.closed}
+	o.closed++
 }
 
 // Refold rebuilds one pathway from its whole history (after), as if the
 // events it annuls never happened; the custody holds nothing of before
 // that after does not give again.
-func (o *Owner) Refold(pathway uuid.UUID, _, after []events.Envelope) error {
+func (o *Owner) Refold(pathway uuid.UUID, before, after []events.Envelope) error {
+	if _, ok := o.open[pathway]; !ok && closes(before) {
+		o.closed--
+	}
 	delete(o.open, pathway)
-	delete(o.closed, pathway)
 	c := foldCustody(o.syms, after)
 	if c == nil {
 		return nil
@@ -166,6 +160,17 @@ func (o *Owner) Refold(pathway uuid.UUID, _, after []events.Envelope) error {
 		o.open[pathway] = c
 	}
 	return nil
+}
+
+// closes reports whether a pathway's history, folded, closed it.
+func closes(history []events.Envelope) bool {
+	closed := false
+	eachLive(history, func(e *events.Envelope) {
+		if _, ok := e.Payload.(*events.PathwayClosed); ok {
+			closed = true
+		}
+	})
+	return closed
 }
 
 func foldCustody(syms *symbols, history []events.Envelope) *custody {
@@ -179,16 +184,11 @@ func foldCustody(syms *symbols, history []events.Envelope) *custody {
 	return c
 }
 
-// Pathway returns the custody of one pathway.
+// Pathway returns the custody of one open pathway. A closed one is not
+// held: PathwayOwner folds it from the log.
 func (o *Owner) Pathway(id uuid.UUID) (OwnerView, bool) {
 	if c, ok := o.open[id]; ok {
 		return c.view(o.syms, id), true
-	}
-	if c, ok := o.closed[id]; ok {
-		return OwnerView{
-			Pathway: id, Cluster: o.syms.str(c.cluster), Municipality: o.syms.orgID(c.municipality),
-			OpenedAt: c.opened.time(), Closed: true, ClosedAt: c.closed.time(),
-		}, true
 	}
 	return OwnerView{}, false
 }
@@ -205,8 +205,9 @@ func (o *Owner) Open() iter.Seq[OwnerView] {
 	}
 }
 
-// Len returns the number of open and closed pathways known.
-func (o *Owner) Len() (open, closed int) { return len(o.open), len(o.closed) }
+// Len returns the number of open pathways held and of closed pathways
+// counted.
+func (o *Owner) Len() (open, closed int) { return len(o.open), o.closed }
 
 func (c *custody) evolve(syms *symbols, e *events.Envelope) {
 	t := stampOf(e.OccurredAt)
@@ -362,16 +363,7 @@ func (o *Owner) Snapshot() ([]byte, error) {
 			w.stamp(h.end)
 		}
 	}
-	ids = sortedIDs(o.closed)
-	w.uvarint(uint64(len(ids)))
-	for _, id := range ids {
-		c := o.closed[id]
-		w.uuid(id)
-		w.sym(c.cluster)
-		w.sym(c.municipality)
-		w.stamp(c.opened)
-		w.stamp(c.closed)
-	}
+	w.uvarint(uint64(o.closed))
 	return w.bytes(ownerMagic), nil
 }
 
@@ -399,16 +391,33 @@ func (o *Owner) Restore(b []byte) error {
 		}
 		open[id] = c
 	}
-	closed := make(map[uuid.UUID]closedCustody)
-	for n := r.count(); n > 0 && r.err == nil; n-- {
-		id := r.uuid()
-		closed[id] = closedCustody{cluster: r.sym(), municipality: r.sym(), opened: r.stamp(), closed: r.stamp()}
-	}
+	closed := r.closedCount()
 	if err := r.done(); err != nil {
 		return fmt.Errorf("projections: owner: restore: %w", err)
 	}
 	o.syms, o.open, o.closed = syms, open, closed
 	return nil
+}
+
+// closedCount reads how many pathways closed. Version 3 listed them,
+// each with its cluster, municipality and times: they are counted.
+func (r *reader) closedCount() int {
+	if r.version == 3 {
+		n := r.count()
+		for k := n; k > 0 && r.err == nil; k-- {
+			r.uuid()
+			r.sym()
+			r.sym()
+			r.stamp()
+			r.stamp()
+		}
+		return n
+	}
+	n := r.uvarint()
+	if n > 1<<40 {
+		r.fail("closed pathways beyond belief")
+	}
+	return int(n)
 }
 
 func sortedIDs[V any](m map[uuid.UUID]V) []uuid.UUID {

@@ -87,7 +87,7 @@ func (s *Set) Snapshot() ([]byte, error) {
 
 // Restore replaces the state of every projection, all or nothing.
 func (s *Set) Restore(b []byte) error {
-	rest, err := header(b, setMagic)
+	rest, _, err := header(b, setMagic)
 	if err != nil {
 		return fmt.Errorf("projections: set: restore: %w", err)
 	}

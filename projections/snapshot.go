@@ -15,8 +15,15 @@ import (
 // aggregates by key), so the same state always gives the same bytes,
 // however the in-memory symbols were numbered.
 
-// Version 2: a Set holds a Board; 3: the Board splits by age band.
-const snapshotVersion = 3
+// Version 2: a Set holds a Board; 3: the Board splits by age band; 4:
+// Owner keeps only the count of closed pathways. Restore upcasts from
+// oldestSnapshot (3 differs from 4 only in Owner's closed pathways, listed
+// then, counted now); an older checkpoint is not read, and the host
+// replays the log instead (snapshots can always be rebuilt from it).
+const (
+	snapshotVersion = 4
+	oldestSnapshot  = 3
+)
 
 // ErrSnapshot matches every error restoring a snapshot.
 var ErrSnapshot = errors.New("projections: bad snapshot")
@@ -81,32 +88,35 @@ func (w *writer) bytes(magic string) []byte {
 	return append(out, w.body...)
 }
 
-// header checks a snapshot's magic and version and returns the rest.
-func header(b []byte, magic string) ([]byte, error) {
+// header checks a snapshot's magic and version and returns the rest and
+// the version.
+func header(b []byte, magic string) ([]byte, byte, error) {
 	if len(b) < len(magic)+1 || string(b[:len(magic)]) != magic {
-		return nil, fmt.Errorf("%w: not a %s snapshot", ErrSnapshot, magic)
+		return nil, 0, fmt.Errorf("%w: not a %s snapshot", ErrSnapshot, magic)
 	}
-	if v := b[len(magic)]; v != snapshotVersion {
-		return nil, fmt.Errorf("%w: %s version %d, this build reads %d", ErrSnapshot, magic, v, snapshotVersion)
+	v := b[len(magic)]
+	if v < oldestSnapshot || v > snapshotVersion {
+		return nil, 0, fmt.Errorf("%w: %s version %d, this build reads %d to %d", ErrSnapshot, magic, v, oldestSnapshot, snapshotVersion)
 	}
-	return b[len(magic)+1:], nil
+	return b[len(magic)+1:], v, nil
 }
 
 type reader struct {
-	b     []byte
-	dst   *symbols
-	table []sym
-	err   error
+	b       []byte
+	version byte // the snapshot's: a part that changed upcasts
+	dst     *symbols
+	table   []sym
+	err     error
 }
 
 // newReader checks the header and reads the string table, interning it
 // into dst.
 func newReader(b []byte, magic string, dst *symbols) (*reader, error) {
-	body, err := header(b, magic)
+	body, v, err := header(b, magic)
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{b: body, dst: dst}
+	r := &reader{b: body, version: v, dst: dst}
 	n := r.count()
 	r.table = make([]sym, 0, n)
 	for range n {

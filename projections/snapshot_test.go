@@ -24,6 +24,7 @@ func TestRestoreRejects(t *testing.T) {
 		{"wrong magic", append([]byte("XXXX"), good[4:]...)},
 		{"another projection's", owner},
 		{"future version", append(append([]byte(setMagic), snapshotVersion+1), good[5:]...)},
+		{"version too old to upcast", append(append([]byte(setMagic), oldestSnapshot-1), good[5:]...)},
 		{"truncated", good[:len(good)-3]},
 		{"trailing bytes", append(bytes.Clone(good), 0)},
 	}
