@@ -36,57 +36,91 @@ func (b *bencher) alertPhase(ctx context.Context) error {
 // alertsOn runs the alert service on s and times the alerts of the paced
 // appends.
 func (b *bencher) alertsOn(ctx context.Context, s *engine.Store) error {
-	svc, err := alerts.New(ctx, alerts.Config{Store: s})
+	connect := func(seed []byte) (*nats.Conn, error) {
+		nkey, err := nkeyOption(seed)
+		if err != nil {
+			return nil, err
+		}
+		return nats.Connect(s.ClientURL(), nkey)
+	}
+	al, err := b.timeAlerts(ctx, []*engine.Store{s}, connect, b.alertWork())
 	if err != nil {
 		return err
 	}
-	sctx, stop := context.WithCancel(ctx)
-	svcDone := make(chan error, 1)
-	go func() { svcDone <- svc.Run(sctx) }()
-	defer func() { stop(); <-svcDone }()
-	if _, err := pendingAlerts(ctx, s, 30*time.Second); err != nil {
-		return err
-	}
+	b.progress("alert: %d alerts from %d events appended at %.0f/s", len(al.lat), al.appended, al.rate())
+	r := b.res
+	r.Alerts = len(al.lat)
+	r.AlertP50Ms, r.AlertP99Ms, r.AlertMaxMs = quantileMs(al.lat, 0.50), quantileMs(al.lat, 0.99), quantileMs(al.lat, 1)
+	r.AlertEventsPS = round(al.rate(), 0)
+	return nil
+}
 
-	// A subscriber's NATS user, as an organisation's alert consumer has.
-	seed, _, err := s.Subscribers().Issue(ctx, "bench", alerts.Exports)
-	if err != nil {
-		return err
+// alertTimes are the alerts' latencies, sorted, and the appends that
+// made them.
+type alertTimes struct {
+	lat      []time.Duration
+	appended int
+	took     time.Duration
+}
+
+func (a alertTimes) rate() float64 { return float64(a.appended) / a.took.Seconds() }
+
+// timeAlerts runs the alert service on every store (instances of one
+// deployment), subscribes to stafet.alert.> as an organisation's NATS user
+// does (connect gets the user's seed), appends cmds at AlertRate events a
+// second through the stores, and times each alert
+// from its event's recording (RecordedAt, taken just before the append)
+// to its arrival.
+func (b *bencher) timeAlerts(ctx context.Context, stores []*engine.Store, connect func(seed []byte) (*nats.Conn, error), cmds []events.Command) (alertTimes, error) {
+	sctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	for _, s := range stores {
+		svc, err := alerts.New(ctx, alerts.Config{Store: s})
+		if err != nil {
+			return alertTimes{}, err
+		}
+		wg.Add(1)
+		// A service that stops early makes no alerts: settle says so.
+		go func() { defer wg.Done(); svc.Run(sctx) }()
 	}
-	kp, err := nkeys.FromSeed(seed)
-	if err != nil {
-		return err
+	if _, err := pendingAlerts(ctx, stores[0], 30*time.Second); err != nil {
+		return alertTimes{}, err
 	}
-	pub, _ := kp.PublicKey()
-	nc, err := nats.Connect(s.ClientURL(), nats.Nkey(pub, kp.Sign))
+	seed, _, err := stores[0].Subscribers().Issue(ctx, "bench", alerts.Exports)
 	if err != nil {
-		return err
+		return alertTimes{}, err
+	}
+	nc, err := connect(seed)
+	if err != nil {
+		return alertTimes{}, fmt.Errorf("the subscriber's connection: %w", err)
 	}
 	defer nc.Close()
-	var mu sync.Mutex
-	var lat []time.Duration
-	var lastAlert time.Time
-	var bad error
-	_, err = nc.Subscribe(alerts.SubjectPrefix+".>", func(m *nats.Msg) {
-		now := time.Now()
-		var a alerts.Alert
-		err := json.Unmarshal(m.Data, &a)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil || a.RecordedAt.IsZero() {
-			bad = fmt.Errorf("alert on %s: %v", m.Subject, err)
-			return
-		}
-		lat = append(lat, now.Sub(a.RecordedAt))
-		lastAlert = now
-	})
-	if err != nil {
-		return err
+	rec := &alertRecorder{}
+	if _, err = nc.Subscribe(alerts.SubjectPrefix+".>", rec.receive); err != nil {
+		return alertTimes{}, err
 	}
 	if err := nc.Flush(); err != nil {
-		return err
+		return alertTimes{}, err
 	}
+	var at alertTimes
+	err = b.profileIf(true, PhaseAlert, func() error {
+		var err error
+		at.appended, at.took, err = b.paced(ctx, stores, cmds, b.o.AlertRate)
+		return err
+	})
+	if err != nil {
+		return alertTimes{}, err
+	}
+	if at.lat, err = rec.settle(ctx, stores[0]); err == nil && len(at.lat) == 0 {
+		err = fmt.Errorf("no alerts from %d events", at.appended)
+	}
+	return at, err
+}
 
+// alertWork is the start of the workload the alert phase appends:
+// AlertRate events a second for AlertFor.
+func (b *bencher) alertWork() []events.Command {
 	want := min(b.events, int(float64(b.o.AlertRate)*b.o.AlertFor.Seconds()))
 	var cmds []events.Command
 	for n := 0; len(cmds) < len(b.work) && n < want; {
@@ -94,61 +128,89 @@ func (b *bencher) alertsOn(ctx context.Context, s *engine.Store) error {
 		cmds = append(cmds, c)
 		n += len(c.Payloads)
 	}
-	var sent time.Duration
-	var appended int
-	err = b.profileIf(true, PhaseAlert, func() error {
-		var err error
-		appended, sent, err = b.paced(ctx, s, cmds, b.o.AlertRate)
-		return err
-	})
-	if err != nil {
-		return err
+	return cmds
+}
+
+// alertRecorder keeps the latency of every alert a subscriber receives.
+type alertRecorder struct {
+	mu   sync.Mutex
+	lat  []time.Duration
+	last time.Time
+	bad  error
+}
+
+func (r *alertRecorder) receive(m *nats.Msg) {
+	now := time.Now()
+	var a alerts.Alert
+	err := json.Unmarshal(m.Data, &a)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil || a.RecordedAt.IsZero() {
+		r.bad = fmt.Errorf("alert on %s: %v", m.Subject, err)
+		return
 	}
-	// Wait for the reactor to handle everything and the alerts to settle.
+	r.lat = append(r.lat, now.Sub(a.RecordedAt))
+	r.last = now
+}
+
+// settle waits for the reactor to handle everything and the alerts to
+// stop arriving, then returns the latencies, sorted.
+func (r *alertRecorder) settle(ctx context.Context, s *engine.Store) ([]time.Duration, error) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		pending, err := pendingAlerts(ctx, s, time.Until(deadline))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		mu.Lock()
-		quiet := time.Since(lastAlert) > 500*time.Millisecond
-		mu.Unlock()
+		r.mu.Lock()
+		quiet := time.Since(r.last) > 500*time.Millisecond
+		r.mu.Unlock()
 		if pending == 0 && quiet {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("alerts still pending 2 minutes after the last append: %d events unhandled", pending)
+			return nil, fmt.Errorf("alerts still pending 2 minutes after the last append: %d events unhandled", pending)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if bad != nil {
-		return bad
-	}
-	if len(lat) == 0 {
-		return fmt.Errorf("no alerts from %d events", appended)
-	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lat := slices.Clone(r.lat)
 	slices.Sort(lat)
-	q := func(p float64) float64 {
-		return round(float64(lat[int(p*float64(len(lat)-1)+0.5)])/float64(time.Millisecond), 2)
+	return lat, r.bad
+}
+
+// quantileMs is the q-quantile of sorted latencies, in milliseconds.
+func quantileMs(sorted []time.Duration, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
 	}
-	b.progress("alert: %d alerts from %d events appended at %.0f/s", len(lat), appended, float64(appended)/sent.Seconds())
-	r := b.res
-	r.Alerts = len(lat)
-	r.AlertP50Ms, r.AlertP99Ms, r.AlertMaxMs = q(0.50), q(0.99), q(1)
-	r.AlertEventsPS = round(float64(appended)/sent.Seconds(), 0)
-	return nil
+	return round(float64(sorted[int(q*float64(len(sorted)-1)+0.5)])/float64(time.Millisecond), 2)
+}
+
+// nkeyOption signs in as the NATS user whose seed is given.
+func nkeyOption(seed []byte) (nats.Option, error) {
+	kp, err := nkeys.FromSeed(seed)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	return nats.Nkey(pub, kp.Sign), nil
 }
 
 // pendingAlerts returns how many events the alert service's reactor has
-// not handled yet, waiting up to wait for its Run to set it up.
+// not handled yet, waiting up to wait for its Run to set it up. A
+// reactor's consumer on a cluster is a Raft group of its own, which may
+// not answer while it elects its leader: errors are tried again until
+// wait has passed.
 func pendingAlerts(ctx context.Context, s *engine.Store, wait time.Duration) (uint64, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		n, err := s.Reactors().Pending(ctx, alerts.Reactor)
-		if !errors.Is(err, engine.ErrNoReactor) || time.Now().After(deadline) {
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
 			return n, err
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -156,9 +218,9 @@ func pendingAlerts(ctx context.Context, s *engine.Store, wait time.Duration) (ui
 }
 
 // paced executes cmds at rate events a second, each pathway's commands in
-// order on one of 64 writers. It returns the events appended and how long
-// the appends took.
-func (b *bencher) paced(ctx context.Context, s *engine.Store, cmds []events.Command, rate int) (int, time.Duration, error) {
+// order on one of 64 writers, the writers spread over the stores. It
+// returns the events appended and how long the appends took.
+func (b *bencher) paced(ctx context.Context, stores []*engine.Store, cmds []events.Command, rate int) (int, time.Duration, error) {
 	const writers = 64
 	queues := make([]chan events.Command, writers)
 	var evs atomic.Int64
@@ -167,6 +229,7 @@ func (b *bencher) paced(ctx context.Context, s *engine.Store, cmds []events.Comm
 	var wg sync.WaitGroup
 	for i := range queues {
 		queues[i] = make(chan events.Command, 256)
+		s := stores[i%len(stores)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

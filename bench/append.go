@@ -150,6 +150,12 @@ func shard(pw uuid.UUID, n int) int {
 // executed (one the pathway rules reject counts as executed) and the
 // messages stored.
 func (b *bencher) execute(ctx context.Context, s *engine.Store, cmds []events.Command, stop time.Time) (evs, done, msgs int, err error) {
+	return b.executeOn(ctx, []*engine.Store{s}, cmds, stop)
+}
+
+// executeOn is execute with the writers spread over stores, instances of
+// one deployment.
+func (b *bencher) executeOn(ctx context.Context, stores []*engine.Store, cmds []events.Command, stop time.Time) (evs, done, msgs int, err error) {
 	shards := make([][]events.Command, b.o.Writers)
 	for _, c := range cmds {
 		i := shard(c.Pathway, len(shards))
@@ -161,7 +167,8 @@ func (b *bencher) execute(ctx context.Context, s *engine.Store, cmds []events.Co
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
-	for _, sh := range shards {
+	for i, sh := range shards {
+		s := stores[i%len(stores)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -26,11 +26,15 @@ const (
 	PhaseMemory  = "memory"
 	PhaseAlert   = "alert"
 	PhaseMLLP    = "mllp"
+	// PhaseCluster runs alerts, append, replay and MLLP on two stafetd
+	// instances over the embedded server (R1) and over docs/deploy's
+	// three nats-server processes (R3).
+	PhaseCluster = "cluster"
 )
 
 // Phases returns every phase, in the order they run.
 func Phases() []string {
-	return []string{PhaseAppend, PhaseReplay, PhaseRestart, PhaseMemory, PhaseAlert, PhaseMLLP}
+	return []string{PhaseAppend, PhaseReplay, PhaseRestart, PhaseMemory, PhaseAlert, PhaseMLLP, PhaseCluster}
 }
 
 // Options configure a run. The zero value means the defaults (Defaults).
@@ -189,6 +193,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	run := map[string]func(context.Context) error{
 		PhaseAppend: b.appendPhase, PhaseReplay: b.replayPhase, PhaseRestart: b.restartPhase,
 		PhaseMemory: b.memoryPhase, PhaseAlert: b.alertPhase, PhaseMLLP: b.mllpPhase,
+		PhaseCluster: b.clusterPhase,
 	}
 	for _, p := range o.Phases {
 		b.progress("%s: start (%s)", p, o.Durability)

@@ -51,6 +51,7 @@ func TestRun(t *testing.T) {
 				t.Fatalf("build.commit %q: the test runs in the repository", res.Build.Commit)
 			}
 			checkPhases(t, res, mode)
+			checkCluster(t, got, res)
 			if res.BytesPerClosedPathway > maxBytesPerClosed {
 				t.Errorf("%v bytes per closed pathway; want at most %d", res.BytesPerClosedPathway, maxBytesPerClosed)
 			}
@@ -59,6 +60,7 @@ func TestRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, want := range []string{res.Build.Commit[:12], res.Machine.LoadAvg, "| append |", "| mllp |", ratio(res.AppendRatio),
+				"| cluster |", res.Cluster.NATSServer, ratio(res.Cluster.AppendRatio),
 				"PostgreSQL " + res.PeerVersion, "Message DB", ratio(res.ReplayRatioVsPGTable)} {
 				if !strings.Contains(md.String(), want) {
 					t.Errorf("markdown lacks %q:\n%s", want, md.String())
@@ -120,6 +122,23 @@ func checkFields(t *testing.T, prefix string, v any, typ reflect.Type, mode stri
 	}
 }
 
+// checkCluster checks the cluster phase's figures: both deployments'
+// present and positive, R3 on nats-server processes, and a ratio that is
+// R3's figure over R1's.
+func checkCluster(t *testing.T, got map[string]any, res *Result) {
+	t.Helper()
+	c, _ := got["cluster"].(map[string]any)
+	checkFields(t, "cluster.", c, reflect.TypeFor[ClusterResult](), "")
+	checkFields(t, "cluster.r1.", c["r1"], reflect.TypeFor[Deployment](), "")
+	checkFields(t, "cluster.r3.", c["r3"], reflect.TypeFor[Deployment](), "")
+	if res.Cluster == nil || !strings.HasPrefix(res.Cluster.NATSServer, "nats-server v2.") {
+		t.Fatalf("cluster: %+v; want the nats-server processes' version", res.Cluster)
+	}
+	if a, b := res.Cluster.AppendEvents, res.Events; a <= 0 || a >= b {
+		t.Errorf("cluster: %d events appended after the alert part; want some of the %d", a, b)
+	}
+}
+
 func checkPhases(t *testing.T, res *Result, mode engine.Durability) {
 	t.Helper()
 	var names []string
@@ -142,6 +161,10 @@ func checkPhases(t *testing.T, res *Result, mode engine.Durability) {
 	want[PhaseAppend] = append(want[PhaseAppend], sidePGTable, sideMessageDB)
 	want[PhaseReplay] = append(want[PhaseReplay], sidePGTable, sideMessageDB)
 	for _, p := range res.Phases {
+		if p.Name == PhaseCluster {
+			checkClusterRounds(t, p, res.Rounds)
+			continue
+		}
 		sides := want[p.Name]
 		if len(p.Rounds) != len(sides)*res.Rounds {
 			t.Errorf("phase %s: %d measures; want %d sides × %d rounds", p.Name, len(p.Rounds), len(sides), res.Rounds)
@@ -157,6 +180,33 @@ func checkPhases(t *testing.T, res *Result, mode engine.Durability) {
 				t.Errorf("phase %s, round %d, %s: %d events in %v s", p.Name, x.Round, x.Side, x.Events, x.Seconds)
 			}
 		}
+	}
+}
+
+// checkClusterRounds checks that every round ran both deployments, R1
+// first in odd rounds and R3 first in even ones, each with an append and
+// a replay.
+func checkClusterRounds(t *testing.T, p PhaseRun, rounds int) {
+	t.Helper()
+	var got []string
+	for _, x := range p.Rounds {
+		got = append(got, fmt.Sprintf("%d %s", x.Round, x.Side))
+		if x.Events <= 0 || x.Seconds <= 0 {
+			t.Errorf("cluster, round %d, %s: %d events in %v s", x.Round, x.Side, x.Events, x.Seconds)
+		}
+	}
+	var want []string
+	for r := range rounds {
+		deps := []string{deployR1, deployR3}
+		if r%2 == 1 {
+			deps = []string{deployR3, deployR1}
+		}
+		for _, d := range deps {
+			want = append(want, fmt.Sprintf("%d %s append", r+1, d), fmt.Sprintf("%d %s replay", r+1, d))
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("cluster measures: got %v; want %v", got, want)
 	}
 }
 

@@ -24,11 +24,24 @@ import (
 // messages go over one connection, in order, each after the one before
 // is acknowledged, as a hospital's interface engine sends them.
 func (b *bencher) mllpPhase(ctx context.Context) error {
+	d, conns, err := b.hl7Frames(b.o.Seed)
+	if err != nil {
+		return err
+	}
+	return b.withStore(ctx, "mllp", b.inMode, func(s *engine.Store) error {
+		return b.sendHL7(ctx, s, d, conns)
+	})
+}
+
+// hl7Frames are the model's HL7 v2 messages (at most MLLPMessages, and a
+// quarter of the events), framed, a patient's on one connection of
+// Conns, in order.
+func (b *bencher) hl7Frames(seed uint64) (*events.Directory, [][][]byte, error) {
 	want := min(b.o.MLLPMessages, max(b.events/4, 1))
 	conns := make([][][]byte, b.o.Conns)
 	d, err := events.NewDirectory(bytes.NewReader(simulator.Organisations()))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	// Only the clusters whose hospitals send HL7 v2: the model renders
 	// every MedCom message it plans, which costs ten times an HL7 one.
@@ -38,9 +51,9 @@ func (b *bencher) mllpPhase(ctx context.Context) error {
 			clusters = append(clusters, c.ID)
 		}
 	}
-	model, err := simulator.NewModel(b.o.Seed, simulator.ModelOptions{Clusters: clusters})
+	model, err := simulator.NewModel(seed, simulator.ModelOptions{Clusters: clusters})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	start := time.Now()
 	for n := 0; n < want; {
@@ -53,45 +66,50 @@ func (b *bencher) mllpPhase(ctx context.Context) error {
 		n++
 	}
 	b.progress("mllp: %d HL7 messages from the model in %s (not measured)", want, time.Since(start).Round(time.Millisecond))
+	return d, conns, nil
+}
 
-	return b.withStore(ctx, "mllp", b.inMode, func(s *engine.Store) error {
-		return b.sendHL7(ctx, s, d, conns)
-	})
+// serveMLLP serves MLLP on a loopback port with the real handler on s,
+// until the returned stop is called.
+func serveMLLP(ctx context.Context, s *engine.Store, d *events.Directory, conns int) (addr string, stop func(), err error) {
+	in := ingest.New(s, d, map[string]ingest.Translator{hl7v2.System: hl7v2.NewTranslator(d, nil).Translate}, nil)
+	srv := mllp.New(mllp.Config{Addr: "127.0.0.1:0", MaxConns: conns + 8, OnOversize: mllp.HL7OversizeAck}, mllp.HL7Handler(in, nil))
+	if err := srv.Listen(); err != nil {
+		return "", nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx) }()
+	return srv.Addr().String(), func() { cancel(); <-served }, nil
 }
 
 // sendHL7 serves MLLP with the real handler on s and sends it each
 // connection's frames.
 func (b *bencher) sendHL7(ctx context.Context, s *engine.Store, d *events.Directory, conns [][][]byte) error {
-	in := ingest.New(s, d, map[string]ingest.Translator{hl7v2.System: hl7v2.NewTranslator(d, nil).Translate}, nil)
-	srv := mllp.New(mllp.Config{Addr: "127.0.0.1:0", MaxConns: len(conns) + 8, OnOversize: mllp.HL7OversizeAck}, mllp.HL7Handler(in, nil))
-	if err := srv.Listen(); err != nil {
+	addr, stop, err := serveMLLP(ctx, s, d, len(conns))
+	if err != nil {
 		return err
 	}
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(sctx) }()
-	defer func() { stop(); <-served }()
-
-	var sent, accepted atomic.Int64
-	var took time.Duration
+	defer stop()
+	var run mllpRun
 	evs0, msgs0 := s.Log().Stats().Events.Load(), sentMsgs(s)
-	err := b.profileIf(true, PhaseMLLP, func() error {
+	err = b.profileIf(true, PhaseMLLP, func() error {
 		var err error
-		took, err = sendMLLP(ctx, srv.Addr().String(), conns, time.Now().Add(b.o.MaxWrite), &sent, &accepted)
+		run, err = sendMLLP(ctx, []string{addr}, conns, time.Now().Add(b.o.MaxWrite))
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	evs := s.Log().Stats().Events.Load() - evs0
-	if n := sent.Load(); n > 0 {
-		b.res.MLLPNATSPerMessage = round(float64(sentMsgs(s)-msgs0)/float64(n), 1)
+	if run.sent > 0 {
+		b.res.MLLPNATSPerMessage = round(float64(sentMsgs(s)-msgs0)/float64(run.sent), 1)
 	}
-	b.progress("mllp: %d messages (%d AA) in %s, %d events appended", sent.Load(), accepted.Load(), took.Round(time.Millisecond), evs)
+	b.progress("mllp: %d messages (%d AA) in %s, %d events appended", run.sent, run.accepted, run.took.Round(time.Millisecond), evs)
 	r := b.res
-	r.MLLPMessages, r.MLLPAccepted, r.MLLPConns = int(sent.Load()), int(accepted.Load()), len(conns)
-	r.MLLPMps = round(float64(sent.Load())/took.Seconds(), 0)
-	r.MLLPEventsPerS = round(float64(evs)/took.Seconds(), 0)
+	r.MLLPMessages, r.MLLPAccepted, r.MLLPConns = run.sent, run.accepted, len(conns)
+	r.MLLPMps = round(run.rate(), 0)
+	r.MLLPEventsPerS = round(float64(evs)/run.took.Seconds(), 0)
 	return nil
 }
 
@@ -99,14 +117,26 @@ func (b *bencher) sendHL7(ctx context.Context, s *engine.Store, d *events.Direct
 // (docs/simulator.md); the others send MedCom.
 var hl7Regions = []string{"Hovedstaden", "Sjælland", "Nordjylland"}
 
+// mllpRun is what sendMLLP did: messages sent and accepted (AA), how
+// long it took, and each message's round trip (sent to acknowledged),
+// sorted.
+type mllpRun struct {
+	sent, accepted int
+	took           time.Duration
+	rtt            []time.Duration
+}
+
+func (m mllpRun) rate() float64 { return float64(m.sent) / m.took.Seconds() }
+
 // sendMLLP sends each connection's frames in order, each after the
-// acknowledgement of the one before, until all are sent or stop.
-func sendMLLP(ctx context.Context, addr string, conns [][][]byte, stop time.Time, sent, accepted *atomic.Int64) (time.Duration, error) {
+// acknowledgement of the one before, until all are sent or stop; the
+// connections go to the addresses in turn (a deployment's instances).
+func sendMLLP(ctx context.Context, addrs []string, conns [][][]byte, stop time.Time) (mllpRun, error) {
 	clients := make([]net.Conn, len(conns))
 	for i := range clients {
-		c, err := net.Dial("tcp", addr)
+		c, err := net.Dial("tcp", addrs[i%len(addrs)])
 		if err != nil {
-			return 0, err
+			return mllpRun{}, err
 		}
 		defer c.Close()
 		clients[i] = c
@@ -114,6 +144,8 @@ func sendMLLP(ctx context.Context, addr string, conns [][][]byte, stop time.Time
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
+	var accepted atomic.Int64
+	rtts := make([][]time.Duration, len(conns))
 	start := time.Now()
 	for i, frames := range conns {
 		wg.Add(1)
@@ -125,7 +157,8 @@ func sendMLLP(ctx context.Context, addr string, conns [][][]byte, stop time.Time
 				if ctx.Err() != nil || time.Now().After(stop) {
 					return
 				}
-				c.SetDeadline(time.Now().Add(time.Minute))
+				sent := time.Now()
+				c.SetDeadline(sent.Add(time.Minute))
 				if _, err := c.Write(f); err != nil {
 					once.Do(func() { firstErr = err })
 					return
@@ -135,7 +168,7 @@ func sendMLLP(ctx context.Context, addr string, conns [][][]byte, stop time.Time
 					once.Do(func() { firstErr = err })
 					return
 				}
-				sent.Add(1)
+				rtts[i] = append(rtts[i], time.Since(sent))
 				if hl7v2.AckCode(ack) == "AA" {
 					accepted.Add(1)
 				}
@@ -143,5 +176,8 @@ func sendMLLP(ctx context.Context, addr string, conns [][][]byte, stop time.Time
 		}()
 	}
 	wg.Wait()
-	return time.Since(start), firstErr
+	run := mllpRun{accepted: int(accepted.Load()), took: time.Since(start), rtt: slices.Concat(rtts...)}
+	run.sent = len(run.rtt)
+	slices.Sort(run.rtt)
+	return run, firstErr
 }

@@ -74,7 +74,24 @@ func (r *Result) rows() []row {
 		add(PhaseMLLP, fmt.Sprintf("HL7 messages/s (%s, %s AA, %d conns)", num(float64(r.MLLPMessages)), num(float64(r.MLLPAccepted)), r.MLLPConns), num(r.MLLPMps), "", "", "≥ 10 000 (bulk)")
 		add(PhaseMLLP, "NATS requests and publishes per message", fixed(r.MLLPNATSPerMessage, 1), "", "", "")
 	}
+	if ran(PhaseCluster) && r.Cluster != nil {
+		out = append(out, r.Cluster.rows()...)
+	}
 	return out
+}
+
+// rows are the cluster phase's figures: R3 in Stafet's column, R1 as
+// the baseline.
+func (c *ClusterResult) rows() []row {
+	const p = PhaseCluster
+	pair := func(a, b float64) string { return fixed(a, 1) + " / " + fixed(b, 1) }
+	return []row{
+		{p, fmt.Sprintf("events/s appended by %d stafetd; R3 (baseline R1)", c.Instances), num(c.R3.AppendEPS), num(c.R1.AppendEPS), ratio(c.AppendRatio), ""},
+		{p, "events/s replayed into all projections; R3 (R1)", num(c.R3.ReplayEPS), num(c.R1.ReplayEPS), ratio(c.ReplayRatio), ""},
+		{p, "ms event → alert, p50 / p99; R3 (R1)", pair(c.R3.AlertP50Ms, c.R3.AlertP99Ms), pair(c.R1.AlertP50Ms, c.R1.AlertP99Ms), "", "p99 < 50 ms"},
+		{p, "HL7 messages/s over MLLP; R3 (R1)", num(c.R3.MLLPMps), num(c.R1.MLLPMps), ratio(c.MLLPRatio), ""},
+		{p, "ms MLLP round trip, p50 / p99; R3 (R1)", pair(c.R3.MLLPP50Ms, c.R3.MLLPP99Ms), pair(c.R1.MLLPP50Ms, c.R1.MLLPP99Ms), "", ""},
+	}
 }
 
 // WriteTable prints the result for people: the run, then one row per
@@ -158,6 +175,10 @@ func (r *Result) caption() []string {
 			sync = "off"
 		}
 		lines = append(lines, fmt.Sprintf("peer: PostgreSQL %s on a Unix socket, fsync and synchronous_commit %s", r.PeerVersion, sync))
+	}
+	if c := r.Cluster; c != nil {
+		lines = append(lines, fmt.Sprintf("cluster: %d stafetd on R1, the embedded server in %s mode, and on R3, docs/deploy's %d nats-server processes (%s; TLS, sync_interval: always), each afresh in each of %d alternated rounds; %s events appended after the alert part",
+			c.Instances, r.Durability, c.Nodes, c.NATSServer, r.Rounds, num(float64(c.AppendEvents))))
 	}
 	return append(lines,
 		fmt.Sprintf("build %s, %s; started %s", commit, r.Build.Go, r.Started.Format("2006-01-02 15:04 UTC")),

@@ -141,6 +141,9 @@ type Result struct {
 	// the store sent its server per HL7 message: the ingest's round
 	// trips.
 	MLLPNATSPerMessage float64 `json:"mllp_nats_msgs_per_message,omitempty"`
+
+	// Cluster is the cluster phase's figures: R1 beside R3.
+	Cluster *ClusterResult `json:"cluster,omitempty"`
 }
 
 // PhaseRun says how one phase ran.

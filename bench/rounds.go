@@ -61,10 +61,7 @@ func (b *bencher) alternate(ctx context.Context, ss []side) (sides, error) {
 				return nil, fmt.Errorf("%s, round %d: %w", sd.name, r+1, err)
 			}
 			got[sd.name] = append(got[sd.name], m)
-			b.phase.Rounds = append(b.phase.Rounds, RoundRun{
-				Round: r + 1, Side: sd.name, Events: m.events, Seconds: round(m.took.Seconds(), 3),
-				CPUSeconds: round(m.cpu.Seconds(), 3), Capped: m.capped, Load: load1(),
-			})
+			b.phase.Rounds = append(b.phase.Rounds, roundRun(r, sd.name, m))
 			stopped := ""
 			if m.capped {
 				stopped = " (stopped by the cap)"
@@ -79,6 +76,12 @@ func (b *bencher) alternate(ctx context.Context, ss []side) (sides, error) {
 		}
 	}
 	return got, nil
+}
+
+// roundRun is a measure as the phase's record keeps it.
+func roundRun(r int, side string, m measure) RoundRun {
+	return RoundRun{Round: r + 1, Side: side, Events: m.events, Seconds: round(m.took.Seconds(), 3),
+		CPUSeconds: round(m.cpu.Seconds(), 3), Capped: m.capped, Load: load1()}
 }
 
 func capped(ms []measure) int {

@@ -82,6 +82,12 @@ func (ca *CA) Client(cn string) (Pair, error) {
 
 // Server issues a server certificate for hosts (names or IP addresses).
 func (ca *CA) Server(hosts ...string) (Pair, error) {
+	return ca.forHosts(hosts, x509.ExtKeyUsageServerAuth)
+}
+
+// forHosts issues a certificate for hosts (names or IP addresses), named
+// after the first, for the uses given.
+func (ca *CA) forHosts(hosts []string, uses ...x509.ExtKeyUsage) (Pair, error) {
 	if len(hosts) == 0 {
 		return Pair{}, errors.New("pki: a server certificate needs a host")
 	}
@@ -89,7 +95,7 @@ func (ca *CA) Server(hosts ...string) (Pair, error) {
 	if err != nil {
 		return Pair{}, err
 	}
-	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	tmpl.ExtKeyUsage = uses
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)

@@ -1,0 +1,66 @@
+package natsdeploy
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestStart starts the shipped cluster and checks what a deployment
+// promises: stafetd's user connects over TLS and gets a three-replica
+// stream, an anonymous client is refused, and Stop ends every node.
+func TestStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nats-server processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	if len(c.URLs) != Nodes {
+		t.Fatalf("URLs %v; want %d", c.URLs, Nodes)
+	}
+	nkey, err := nats.NkeyOptionFromSeed(c.StafetdSeedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(c.URLs[1], nkey, nats.RootCAs(c.CAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "t.1", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if r := st.CachedInfo().Config.Replicas; r != 3 {
+		t.Errorf("replicas %d; want 3", r)
+	}
+	for name, opts := range map[string][]nats.Option{
+		"anonymous over TLS":     {nats.RootCAs(c.CAFile)},
+		"stafetd without its CA": {nkey},
+	} {
+		if bad, err := nats.Connect(c.URLs[0], append(opts, nats.MaxReconnects(0))...); err == nil {
+			bad.Close()
+			t.Errorf("%s: connected; want refused", name)
+		}
+	}
+	c.Stop()
+	for i, n := range c.nodes {
+		select {
+		case <-n.exited:
+		default:
+			t.Errorf("node %d runs after Stop", i+1)
+		}
+	}
+}
