@@ -256,10 +256,10 @@ func (s *Server) mount(pattern string, a access, h http.HandlerFunc, write func(
 		// reflects.
 		handler = s.fresh(handler)
 	}
-	if strings.HasPrefix(pattern, "POST /v1/pathways") {
-		// A command is intake too: it stops with the others when the
-		// disk is nearly full.
-		handler = s.needsRoom(handler)
+	if strings.HasPrefix(pattern, "POST /v1/pathways") || strings.HasPrefix(pattern, "PUT /fhir/Task") {
+		// A command (of either API) is intake too: it stops with the
+		// others when the disk is nearly full.
+		handler = s.needsRoom(handler, write)
 	}
 	switch a {
 	case operator:
@@ -277,10 +277,11 @@ func (s *Server) mount(pattern string, a access, h http.HandlerFunc, write func(
 
 // needsRoom refuses a command with 507 no-room while the store's intake
 // is stopped for want of disk space (engine.Config.MinFreeBytes).
-func (s *Server) needsRoom(h http.Handler) http.Handler {
+func (s *Server) needsRoom(h http.Handler, write func(http.ResponseWriter, *http.Request, Problem)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if low, _ := s.cfg.Store.NoRoom(); low {
-			writeProblem(w, r, ProblemFor(engine.ErrNoRoom))
+			w.Header().Set("Retry-After", RetryAfter)
+			write(w, r, ProblemFor(engine.ErrNoRoom))
 			return
 		}
 		h.ServeHTTP(w, r)
