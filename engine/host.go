@@ -165,6 +165,10 @@ func (h *Host) Run(ctx context.Context) (err error) {
 		return err
 	}
 	err = h.follow(ctx, ordered, target)
+	// From here the host follows the log no more: its reads say so at
+	// once, not after the drain and the last checkpoint, which can take
+	// long on a loaded machine.
+	h.watch.stop(err, ctx.Err() != nil)
 	// Stop the fetcher before draining: it stops only when told to.
 	stopFetch()
 	for range ordered {
@@ -389,6 +393,9 @@ func (h *Host) Rebuild(ctx context.Context, fresh Projection, progress func(Repl
 		st.Events += more.Events
 		st.Done = more.Done
 	}
+	// The serving projection moved on while the replay ran: the report's
+	// total is where the rebuild ended, never short of what it did.
+	st.Total = max(st.Total, st.Done)
 	rep.Stats = st
 	if d, ok := fresh.(Differ); ok {
 		rep.Diff = d.Diff(h.f.p)

@@ -122,6 +122,35 @@ func TestHostFollowsCheckpointsAndRestores(t *testing.T) {
 			t.Errorf("got %+v; want 7 events and the same state", rep)
 		}
 	})
+	t.Run("a rebuild while the log grows", func(t *testing.T) {
+		// The fresh projection's first event appends another and waits
+		// until the serving projection has it: the rebuild catches up
+		// past the end it set out for.
+		grow := &growing{typeCount: newTypeCount(), first: func() {
+			admitted(t, s)
+			last := must(s.Log().LastSeq(ctx))
+			waitApplied(t, h3, last)
+		}}
+		rep, err := h3.Rebuild(ctx, grow, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Stats.Done != h3.Applied() || rep.Stats.Done > rep.Stats.Total || !rep.Same {
+			t.Errorf("got done %d of %d, same %v; want done = total = %d, the same state", rep.Stats.Done, rep.Stats.Total, rep.Same, h3.Applied())
+		}
+	})
+}
+
+// growing is a typeCount that runs first before its first event.
+type growing struct {
+	*typeCount
+	first func()
+	once  sync.Once
+}
+
+func (g *growing) Apply(e events.Envelope) error {
+	g.once.Do(g.first)
+	return g.typeCount.Apply(e)
 }
 
 func must[T any](v T, err error) T {

@@ -57,6 +57,9 @@ type Outcome struct {
 	Pathway     uuid.UUID
 	Result      Result
 	Translation *events.Translation
+	// Resend: the raw message was stored before (same system, sender and
+	// control id).
+	Resend bool
 }
 
 // DeadLetterError is a message that was stored raw but could not go
@@ -86,6 +89,9 @@ func (e *DeadLetterError) Unwrap() error { return e.Err }
 // letter) before the raw message is stored, but for the patient's key,
 // which holds nothing of the message.
 func (in *Intake) Receive(ctx context.Context, m RawMessage, translate Translate) (Outcome, error) {
+	if m.ReceivedAt.IsZero() {
+		m.ReceivedAt = time.Now().UTC()
+	}
 	tr, terr := translate(m)
 	key, err := in.sealFor(ctx, &m, tr, terr)
 	if err != nil {
@@ -95,7 +101,11 @@ func (in *Intake) Receive(ctx context.Context, m RawMessage, translate Translate
 	if err != nil {
 		return Outcome{}, err
 	}
-	return in.process(ctx, m, m.ControlID, raw.Wait, tr, terr, key)
+	out, err := in.process(ctx, m, m.ControlID, raw.Wait, tr, terr, key)
+	if r, ok := receiptOf(m, out, err); ok {
+		in.inbox.note(r)
+	}
+	return out, err
 }
 
 // sealFor sets the patient whose key seals the raw message, and returns
@@ -126,6 +136,7 @@ func (in *Intake) Replay(ctx context.Context, rawSeq uint64, body []byte, transl
 	if err != nil {
 		return Outcome{}, err
 	}
+	original := m
 	controlID := m.ControlID
 	if body != nil {
 		fixed := m
@@ -152,11 +163,22 @@ func (in *Intake) Replay(ctx context.Context, rawSeq uint64, body []byte, transl
 	out, err := in.process(ctx, m, controlID, func(context.Context) (StoredRaw, error) {
 		return StoredRaw{Seq: m.Seq, Duplicate: true}, nil
 	}, tr, terr, key)
+	out.Resend = false
+	if r, ok := receiptOf(m, out, err); ok {
+		r.Replay = body == nil
+		in.inbox.note(r)
+	}
 	if err != nil {
 		return out, err
 	}
 	if body != nil {
-		err = in.inbox.ResolveDeadLetter(ctx, rawSeq)
+		if err = in.inbox.ResolveDeadLetter(ctx, rawSeq); err == nil {
+			// The original is no dead letter any more: its corrected body
+			// went through in its place.
+			orig, _ := receiptOf(original, Outcome{RawSeq: rawSeq, Pathway: out.Pathway, Translation: out.Translation}, nil)
+			orig.Replay, orig.ResolvedBy = true, out.RawSeq
+			in.inbox.note(orig)
+		}
 	}
 	return out, err
 }
@@ -177,7 +199,7 @@ func (in *Intake) process(ctx context.Context, m RawMessage, controlID string, s
 		return Outcome{}, err
 	}
 	m.Seq = st.Seq
-	out := Outcome{RawSeq: m.Seq}
+	out := Outcome{RawSeq: m.Seq, Resend: st.Duplicate}
 	if terr != nil {
 		return out, in.dead(ctx, m, terr)
 	}

@@ -94,9 +94,10 @@ func shortHash(s string) string {
 // machine-readable reason. Get it from Store.Inbox.
 type Inbox struct {
 	*conn
-	raw   jetstream.Stream
-	dead  jetstream.KeyValue
-	vault *Vault
+	raw      jetstream.Stream
+	dead     jetstream.KeyValue
+	receipts jetstream.Stream
+	vault    *Vault
 	// rawGCM seals raw messages that name no patient; legacyGCM opens
 	// those of earlier releases (legacyAEAD). Made once: an AEAD is safe
 	// for concurrent use.
@@ -117,8 +118,10 @@ func (s *Inbox) setup(ctx context.Context) error {
 	if s.raw, err = createOrUpdateStream(ctx, s.js, sc); err != nil {
 		return err
 	}
-	s.dead, err = s.bucket(ctx, DeadLetterKV, "messages that could not be translated, by raw sequence", 5)
-	return err
+	if s.dead, err = s.bucket(ctx, DeadLetterKV, "messages that could not be translated, by raw sequence", 5); err != nil {
+		return err
+	}
+	return s.setupReceipts(ctx)
 }
 
 // Store stores an inbound message before it is translated, sealed under

@@ -2,10 +2,12 @@ package projections
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"iter"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -191,6 +193,35 @@ func (o *Owner) Pathway(id uuid.UUID) (OwnerView, bool) {
 		return c.view(o.syms, id), true
 	}
 	return OwnerView{}, false
+}
+
+// Find returns the open pathways whose id begins or ends with
+// abbrev, hexadecimal digits in any case with dashes anywhere: the
+// beginning people copy, or the end the dashboard shows (a UUIDv7 begins
+// with its time, so pathways opened together share a beginning). Sorted,
+// at most max; nil for an abbreviation of fewer than 4 digits or not hex.
+// A closed pathway has left the projection: it is named by its full id.
+func (o *Owner) Find(abbrev string, max int) []uuid.UUID {
+	want := strings.ToLower(strings.ReplaceAll(abbrev, "-", ""))
+	if len(want) < 4 || len(want) > 32 || strings.Trim(want, "0123456789abcdef") != "" {
+		return nil
+	}
+	var out []uuid.UUID
+	var buf [32]byte
+	match := func(id uuid.UUID) {
+		hex.Encode(buf[:], id[:])
+		if h := string(buf[:]); strings.HasPrefix(h, want) || strings.HasSuffix(h, want) {
+			out = append(out, id)
+		}
+	}
+	for id := range o.open {
+		match(id)
+	}
+	slices.SortFunc(out, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out
 }
 
 // Open yields the custody of every open pathway, in no particular order.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -73,6 +74,34 @@ func (c *mllpConn) roundTrip(msg []byte, timeout time.Duration) ([]byte, error) 
 	return b[:len(b)-1], nil
 }
 
+// transientError is a failure a resend can get past: stafetd did not
+// answer, or answered that it could not record the message (HL7 AR with
+// ERR-3 207, MedCom transient-error, HTTP 5xx or 429). The sender holds
+// the step and sends it again (driver.sendHeld), as a hospital's
+// interface engine does after an outage.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+func transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &transientError{err}
+}
+
+// isTransient reports whether err is worth a resend.
+func isTransient(err error) bool {
+	var te *transientError
+	return errors.As(err, &te)
+}
+
+// statusTransient reports whether an HTTP status asks for a resend.
+func statusTransient(code int) bool {
+	return code >= 500 || code == http.StatusTooManyRequests
+}
+
 // sendHL7 sends an ADT message over the sender's MLLP connection, dialling
 // it first if needed, and checks that the ACK's MSA-1 is AA. A failed
 // connection is dialled again once and the message resent: the same
@@ -93,7 +122,7 @@ func (d *driver) sendHL7(ctx context.Context, conn **mllpConn, s Step) error {
 		*conn = nil
 	}
 	if err != nil {
-		return err
+		return transient(err)
 	}
 	m, err := hl7v2.Parse(ack)
 	if err != nil {
@@ -102,6 +131,9 @@ func (d *driver) sendHL7(ctx context.Context, conn **mllpConn, s Step) error {
 	code := m.Get("MSA-1")
 	if m.Get("MSA-2") != s.ID {
 		return fmt.Errorf("ACK for %q, want MSA-2 %q", m.Get("MSA-2"), s.ID)
+	}
+	if code == "AR" && strings.Contains(m.Get("MSA-3")+" "+m.Get("ERR-8"), "transient error") {
+		return transient(fmt.Errorf("MSA-1 AR: %s", m.Get("MSA-3")))
 	}
 	d.stats.sentOne(s, code, code == "AA")
 	d.watchReceivers(s.Municipality, s.At)
@@ -118,7 +150,10 @@ func (d *driver) sendHL7(ctx context.Context, conn **mllpConn, s Step) error {
 func (d *driver) sendMedCom(ctx context.Context, s Step) error {
 	resp, body, err := d.do(ctx, http.MethodPost, "/v1/medcom", d.cfg.Token, "application/fhir+json", s.Body)
 	if err != nil {
-		return err
+		return transient(err)
+	}
+	if statusTransient(resp.StatusCode) {
+		return transient(fmt.Errorf("HTTP %d", resp.StatusCode))
 	}
 	code := fmt.Sprint(resp.StatusCode)
 	if m, err := medcom.Parse(body); err == nil && m.Acknowledgement != nil {
@@ -172,7 +207,10 @@ func (d *driver) sendAPI(ctx context.Context, s Step) error {
 	path := strings.ReplaceAll(s.Path, "{pathway}", url.PathEscape(id))
 	resp, _, err := d.do(ctx, s.Method, path, tok, "application/json", s.Body, "Idempotency-Key", s.ID)
 	if err != nil {
-		return err
+		return transient(err)
+	}
+	if statusTransient(resp.StatusCode) {
+		return transient(fmt.Errorf("%s %s: HTTP %d", s.Method, s.Path, resp.StatusCode))
 	}
 	ok := resp.StatusCode/100 == 2
 	d.stats.sentOne(s, fmt.Sprint(resp.StatusCode), ok)
@@ -233,7 +271,10 @@ func (d *driver) token(ctx context.Context, org events.OrgID) (string, error) {
 	req, _ := json.Marshal(map[string]string{"org": string(org)})
 	resp, body, err := d.do(ctx, http.MethodPost, "/v1/tokens", d.cfg.Token, "application/json", req)
 	if err != nil {
-		return "", fmt.Errorf("token for %s: %w", org, err)
+		return "", transient(fmt.Errorf("token for %s: %w", org, err))
+	}
+	if statusTransient(resp.StatusCode) {
+		return "", transient(fmt.Errorf("token for %s: HTTP %d", org, resp.StatusCode))
 	}
 	var v struct {
 		Token string `json:"token"`
@@ -264,6 +305,15 @@ type pendingAnswer struct {
 	org            events.OrgID
 	pathway, offer string
 	decision       Decision
+	failed         time.Time // first failed attempt, if any
+}
+
+// firstFail notes and returns when the answer first failed.
+func (a *pendingAnswer) firstFail() time.Time {
+	if a.failed.IsZero() {
+		a.failed = time.Now()
+	}
+	return a.failed
 }
 
 type answerQueue []*pendingAnswer
@@ -305,7 +355,15 @@ func (d *driver) answer(ctx context.Context) {
 		}
 		for due.Len() > 0 && !due[0].at.After(time.Now()) {
 			a := heap.Pop(&due).(*pendingAnswer)
-			if err := d.respond(ctx, a); err != nil && ctx.Err() == nil {
+			err := d.respond(ctx, a)
+			switch {
+			case err == nil || ctx.Err() != nil:
+			case isTransient(err) && time.Since(a.firstFail()) < d.cfg.ResendFor:
+				// stafetd is away: answer again in a moment.
+				d.stats.retry()
+				a.at = time.Now().Add(time.Second)
+				heap.Push(&due, a)
+			default:
 				d.stats.fail(fmt.Sprintf("answer %s: %v", a.offer, err))
 			}
 		}
@@ -315,16 +373,25 @@ func (d *driver) answer(ctx context.Context) {
 func (d *driver) readWorklist(ctx context.Context, org events.OrgID, decided map[string]bool, due *answerQueue) {
 	tok, err := d.token(ctx, org)
 	if err != nil {
-		if ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+		case isTransient(err):
+			d.stats.retry()
+		default:
 			d.stats.fail(err.Error())
 		}
 		return
 	}
 	resp, body, err := d.do(ctx, http.MethodGet, "/v1/worklist", tok, "", nil)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		if ctx.Err() == nil {
-			d.stats.fail(fmt.Sprintf("worklist of %s: %v", org, httpErr(resp, err)))
-		}
+	switch {
+	case ctx.Err() != nil:
+		return
+	case err != nil || statusTransient(resp.StatusCode):
+		// stafetd is away; the next poll reads the worklist again.
+		d.stats.retry()
+		return
+	case resp.StatusCode != http.StatusOK:
+		d.stats.fail(fmt.Sprintf("worklist of %s: %v", org, httpErr(resp, err)))
 		return
 	}
 	var wl worklist
@@ -365,7 +432,10 @@ func (d *driver) respond(ctx context.Context, a *pendingAnswer) error {
 	path := "/v1/pathways/" + url.PathEscape(a.pathway) + "/offers/" + url.PathEscape(a.offer) + "/" + verb
 	resp, _, err := d.do(ctx, http.MethodPost, path, tok, "application/json", body)
 	if err != nil {
-		return err
+		return transient(err)
+	}
+	if statusTransient(resp.StatusCode) {
+		return transient(fmt.Errorf("%s: HTTP %d", verb, resp.StatusCode))
 	}
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("%s: HTTP %d", verb, resp.StatusCode)

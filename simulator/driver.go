@@ -56,6 +56,12 @@ type Config struct {
 	PollInterval time.Duration
 	// Timeout bounds each request and the wait for each ACK. Default 10 s.
 	Timeout time.Duration
+	// ResendFor is how long a message stafetd did not take (no answer,
+	// or an answer that it could not record it) is sent again before the
+	// driver gives up on it; meanwhile its sender's later messages wait,
+	// in order, as behind a hospital's interface engine. Default 2
+	// minutes.
+	ResendFor time.Duration
 	// Start is the wire time of the first message; zero is now. Start on
 	// the evening of 31 December 2026 to run across the reform
 	// (docs/reform-2027.md): the pathways before midnight open in the
@@ -88,6 +94,8 @@ func (c Config) Validate() error {
 		return errors.New("simulator: count and duration must not be negative")
 	case c.Concurrency < 0 || c.Concurrency > 1024:
 		return errors.New("simulator: concurrency must be 1 to 1024")
+	case c.ResendFor < 0:
+		return errors.New("simulator: resend time must not be negative")
 	}
 	return nil
 }
@@ -108,6 +116,9 @@ func (c *Config) defaults() {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Second
+	}
+	if c.ResendFor == 0 {
+		c.ResendFor = 2 * time.Minute
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: c.Timeout}
@@ -144,12 +155,20 @@ type Stats struct {
 	Answers map[Answer]int
 	// Skipped counts steps not sent, by reason: "pathway-unknown" for API
 	// steps whose pathway Stafet has not told the driver, "stopped" for
-	// steps still queued when the run ended.
+	// steps still queued when the run ended, "unsent" for steps being
+	// resent when it ended.
 	Skipped map[string]int
 	// Errors counts failures (connection, timeout, a negative ACK, an HTTP
 	// error); FirstErrors keeps the first few messages.
 	Errors      int
 	FirstErrors []string
+	// Resent counts messages that went through on a resend, after stafetd
+	// had not taken them (down, or unable to record them); Retries the
+	// attempts that failed so (sends, answers and worklist reads);
+	// Outage is the longest time a message waited for stafetd.
+	Resent  int
+	Retries int
+	Outage  time.Duration
 }
 
 // Run drives a running stafetd through its real interfaces with the
@@ -323,19 +342,51 @@ func (d *driver) sender(ctx context.Context, steps <-chan Step) {
 			d.stats.skip("stopped")
 			continue
 		}
-		var err error
-		switch s.Channel {
-		case HL7:
-			err = d.sendHL7(ctx, &conn, s)
-		case MedCom:
-			err = d.sendMedCom(ctx, s)
-		case API:
-			err = d.sendAPI(ctx, s)
-		}
+		err := d.sendHeld(ctx, s, func() error {
+			switch s.Channel {
+			case HL7:
+				return d.sendHL7(ctx, &conn, s)
+			case MedCom:
+				return d.sendMedCom(ctx, s)
+			}
+			return d.sendAPI(ctx, s)
+		})
 		if err != nil && ctx.Err() == nil {
 			d.stats.fail(fmt.Sprintf("%s %s: %v", s.Channel, s.Kind, err))
 			d.cfg.Logger.Debug("simulator: step failed", "channel", s.Channel, "kind", s.Kind, "err", err)
 		}
+	}
+}
+
+// sendHeld sends a step until stafetd takes it: a failure a resend can
+// get past (isTransient) is tried again, backing off from a quarter
+// second to five, for up to ResendFor. The step holds its sender
+// meanwhile, so a pathway's messages stay in order.
+func (d *driver) sendHeld(ctx context.Context, s Step, send func() error) error {
+	var first time.Time
+	wait := 250 * time.Millisecond
+	for {
+		err := send()
+		if !isTransient(err) || ctx.Err() != nil {
+			if err == nil && !first.IsZero() {
+				d.stats.resent(time.Since(first))
+			}
+			return err
+		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		if time.Since(first) >= d.cfg.ResendFor {
+			return fmt.Errorf("not taken after resending for %s: %w", d.cfg.ResendFor, err)
+		}
+		d.stats.retry()
+		select {
+		case <-ctx.Done():
+			d.stats.skip("unsent")
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
 }
 
@@ -444,6 +495,19 @@ func (s *stats) fail(msg string) {
 	if len(s.st.FirstErrors) < 10 {
 		s.st.FirstErrors = append(s.st.FirstErrors, msg)
 	}
+}
+
+func (s *stats) retry() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.Retries++
+}
+
+func (s *stats) resent(waited time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.Resent++
+	s.st.Outage = max(s.st.Outage, waited)
 }
 
 func (s *stats) skip(reason string) {

@@ -316,12 +316,15 @@ func TestRunCountsErrors(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	api, srv := startAPI(t)
-	st, err := Run(context.Background(), Config{MLLPAddr: addr, BaseURL: srv.URL, Token: api.admin, Rate: 1000, TimeScale: 60, Count: 50, Timeout: time.Second, NoAnswers: true})
+	st, err := Run(context.Background(), Config{MLLPAddr: addr, BaseURL: srv.URL, Token: api.admin, Rate: 1000, TimeScale: 60, Count: 50, Timeout: time.Second, NoAnswers: true, ResendFor: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if st.Errors == 0 || len(st.FirstErrors) == 0 {
-		t.Errorf("no errors counted with no MLLP listener: %+v", st)
+	if st.Errors == 0 || len(st.FirstErrors) == 0 || !strings.Contains(st.FirstErrors[0], "not taken after resending for 300ms") {
+		t.Errorf("no errors counted with no MLLP listener, or not after resending: %+v", st)
+	}
+	if st.Retries == 0 || st.Resent != 0 {
+		t.Errorf("retries %d, resent %d; want failed resends and none through", st.Retries, st.Resent)
 	}
 }
 
@@ -331,6 +334,7 @@ func TestConfigValidate(t *testing.T) {
 		"negative time scale":  {TimeScale: -1},
 		"negative count":       {Count: -1},
 		"too many connections": {Concurrency: 5000},
+		"negative resend time": {ResendFor: -time.Second},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Run(context.Background(), c); err == nil {

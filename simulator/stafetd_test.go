@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,64 +27,12 @@ import (
 // stafetd that does not build, does not answer HL7 over MLLP, or has no
 // MedCom translator.
 func TestRunAgainstStafetd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and starts stafetd")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "stafetd")
-	build := exec.Command("go", "build", "-o", bin, "github.com/stafet/stafet/cmd/stafetd")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Skipf("stafetd does not build yet, so the simulator cannot drive it: %v\n%s", err, out)
-	}
-	const scale = 60
-	rules, err := Rules(scale)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range map[string][]byte{"organisations.json": Organisations(), "rules.json": rules} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	httpAddr, mllpAddr := freeAddr(t), freeAddr(t)
-	// The simulator sends HL7 as production senders do: over mutual TLS,
-	// with a client certificate the organisations file maps to its
-	// hospitals.
-	certs := filepath.Join(dir, "certs")
-	clientTLS := issueCerts(t, certs)
-	const token = "simulator-test-operator-token"
-	cmd := exec.Command(bin, "-data-dir", filepath.Join(dir, "data"), "-http-addr", httpAddr, "-mllp-addr", mllpAddr,
-		"-mllp-tls", "-mllp-tls-cert", filepath.Join(certs, "server.crt"), "-mllp-tls-key", filepath.Join(certs, "server.key"),
-		"-mllp-client-ca", filepath.Join(certs, "ca.crt"),
-		"-nats-addr", "none", "-admin-token", token, "-durability", "bulk",
-		"-organisations", filepath.Join(dir, "organisations.json"), "-rules", filepath.Join(dir, "rules.json"))
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	running := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "stafetd running") {
-				close(running)
-				break
-			}
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case <-running:
-	case <-time.After(30 * time.Second):
-		t.Fatal("stafetd did not start within 30 s")
-	}
+	d := startStafetd(t)
+	httpAddr, mllpAddr, token, clientTLS := d.httpAddr, d.mllpAddr, d.token, d.clientTLS
+	const scale = stafetdScale
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if reason := probe(ctx, mllpAddr, clientTLS, "http://"+httpAddr, token); reason != "" {
-		t.Skipf("stafetd is not ready for the simulator yet: %s", reason)
-	}
 	st, err := Run(ctx, Config{
 		MLLPAddr: mllpAddr, MLLPTLS: clientTLS, BaseURL: "http://" + httpAddr, Token: token,
 		Seed: 1, TimeScale: scale, Rate: 40, Duration: 15 * time.Second, PollInterval: 500 * time.Millisecond,
@@ -114,6 +63,185 @@ func TestRunAgainstStafetd(t *testing.T) {
 	}
 	if len(gaps.Items) == 0 {
 		t.Error("no gaps after 15 simulated hours")
+	}
+}
+
+// stafetdScale is the time scale the test stafetd's rules are compressed
+// by.
+const stafetdScale = 60
+
+// stafetd is a stafetd process started for a test.
+type stafetd struct {
+	t                  *testing.T
+	bin, dir           string
+	httpAddr, mllpAddr string
+	token              string
+	certs              string      // the CA, server and client certificates
+	clientTLS          *tls.Config // the simulator's mutual TLS
+	cmd                *exec.Cmd
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+	buildOut  []byte
+)
+
+// stafetdBinary builds stafetd once for the package's tests, or skips
+// saying why it cannot.
+func stafetdBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and starts stafetd")
+	}
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "stafet-simulator-test"); buildErr != nil {
+			return
+		}
+		build := exec.Command("go", "build", "-o", filepath.Join(buildDir, "stafetd"), "github.com/stafet/stafet/cmd/stafetd")
+		buildOut, buildErr = build.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Skipf("stafetd does not build yet, so the simulator cannot drive it: %v\n%s", buildErr, buildOut)
+	}
+	return filepath.Join(buildDir, "stafetd")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// startStafetd starts the real stafetd with the simulator's organisations
+// and compressed rules on free loopback ports, and stops it when the test
+// ends. It skips where the service is not ready for the simulator.
+func startStafetd(t *testing.T) *stafetd {
+	t.Helper()
+	d := &stafetd{t: t, bin: stafetdBinary(t), dir: t.TempDir(), httpAddr: freeAddr(t), mllpAddr: freeAddr(t), token: "simulator-test-operator-token"}
+	rules, err := Rules(stafetdScale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"organisations.json": Organisations(), "rules.json": rules} {
+		if err := os.WriteFile(filepath.Join(d.dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The simulator sends HL7 as production senders do: over mutual TLS,
+	// with a client certificate the organisations file maps to its
+	// hospitals.
+	d.certs = filepath.Join(d.dir, "certs")
+	d.clientTLS = issueCerts(t, d.certs)
+	d.start()
+	t.Cleanup(d.stop)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if reason := probe(ctx, d.mllpAddr, d.clientTLS, "http://"+d.httpAddr, d.token); reason != "" {
+		t.Skipf("stafetd is not ready for the simulator yet: %s", reason)
+	}
+	return d
+}
+
+// start runs stafetd on the test's data and ports and waits until it says
+// it is running.
+func (d *stafetd) start() {
+	t := d.t
+	t.Helper()
+	d.cmd = exec.Command(d.bin, "-data-dir", filepath.Join(d.dir, "data"), "-http-addr", d.httpAddr, "-mllp-addr", d.mllpAddr,
+		"-mllp-tls", "-mllp-tls-cert", filepath.Join(d.certs, "server.crt"), "-mllp-tls-key", filepath.Join(d.certs, "server.key"),
+		"-mllp-client-ca", filepath.Join(d.certs, "ca.crt"),
+		"-nats-addr", "none", "-admin-token", d.token, "-durability", "bulk", "-drain", "2s",
+		"-organisations", filepath.Join(d.dir, "organisations.json"), "-rules", filepath.Join(d.dir, "rules.json"))
+	stderr, _ := d.cmd.StderrPipe()
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The log until stafetd says it runs (or ends); the rest is drained.
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+			if strings.Contains(sc.Text(), "stafetd running") {
+				break
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	var log []string
+	timeout := time.After(2 * time.Minute)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("stafetd ended before it ran:\n%s", strings.Join(log, "\n"))
+			}
+			log = append(log, l)
+			if strings.Contains(l, "stafetd running") {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("stafetd did not start within 2 minutes:\n%s", strings.Join(log, "\n"))
+		}
+	}
+}
+
+// stop stops stafetd as an operator does (SIGINT) and waits for it.
+func (d *stafetd) stop() {
+	if d.cmd == nil {
+		return
+	}
+	d.cmd.Process.Signal(os.Interrupt)
+	d.cmd.Wait()
+	d.cmd = nil
+}
+
+// TestResendAfterOutage stops stafetd while the simulator drives it and
+// starts it again on the same data and ports: the messages it did not
+// take meanwhile are resent, in order, and every one is answered AA.
+func TestResendAfterOutage(t *testing.T) {
+	d := startStafetd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	type result struct {
+		st  Stats
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := Run(ctx, Config{
+			MLLPAddr: d.mllpAddr, MLLPTLS: d.clientTLS, BaseURL: "http://" + d.httpAddr, Token: d.token,
+			Seed: 3, TimeScale: stafetdScale, Rate: 30, Duration: 12 * time.Second, PollInterval: 500 * time.Millisecond,
+			Timeout: 3 * time.Second,
+		})
+		done <- result{st, err}
+	}()
+	time.Sleep(3 * time.Second)
+	d.stop()
+	down := time.Now()
+	time.Sleep(2 * time.Second)
+	d.start()
+	t.Logf("stafetd was away for %s", time.Since(down).Round(100*time.Millisecond))
+	res := <-done
+	st := res.st
+	if res.err != nil {
+		t.Fatalf("Run: %v", res.err)
+	}
+	t.Logf("stats: sent %v, acks %v, resent %d (longest wait %s, %d attempts failed), skipped %v, errors %d %v",
+		st.Sent, st.Acks, st.Resent, st.Outage, st.Retries, st.Skipped, st.Errors, st.FirstErrors)
+	if st.Resent == 0 || st.Outage < time.Second {
+		t.Errorf("resent %d, longest wait %s; want messages resent after waiting out the outage", st.Resent, st.Outage)
+	}
+	if st.Errors != 0 {
+		t.Errorf("%d errors: %v", st.Errors, st.FirstErrors)
+	}
+	if st.Acks["AA"] != st.Sent[HL7] || st.Sent[HL7] == 0 {
+		t.Errorf("%d AA for %d HL7 messages", st.Acks["AA"], st.Sent[HL7])
 	}
 }
 

@@ -63,6 +63,11 @@ func (in *Ingest) Replay(ctx context.Context, rawSeq uint64, body []byte) (engin
 	return in.intake.Replay(ctx, rawSeq, body, in.translate)
 }
 
+// Translate reads a stored message with its channel's translator, as the
+// intake would now (the message browser shows it beside the message,
+// after a mapping fix too); it writes nothing.
+func (in *Ingest) Translate(m engine.RawMessage) (*events.Translation, error) { return in.translate(m) }
+
 // translate reads a message with its channel's translator; a channel
 // without one is refused, and the message dead-lettered.
 func (in *Ingest) translate(m engine.RawMessage) (*events.Translation, error) {

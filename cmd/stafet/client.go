@@ -19,28 +19,39 @@ import (
 // client talks to a running stafetd's HTTP API.
 type client struct {
 	base  string
+	from  string // the setting that named base
 	token string
 	http  *http.Client
+	// flags names the command's flags by the API's field names, so an
+	// error the API reports about a field names the flag the user typed.
+	flags map[string]string
 }
 
+// newClient finds the server (serverURL) and the token: STAFET_TOKEN,
+// else the operator token stafetd was given (STAFET_ADMIN_TOKEN) or
+// generated in its data directory.
 func newClient(e env) (*client, error) {
-	base := e.getenv("STAFET_URL")
-	if base == "" {
-		base = "http://127.0.0.1:8080"
-	}
+	base, from := serverURL(e.getenv)
 	tok := e.getenv("STAFET_TOKEN")
 	if tok == "" {
-		dir := e.getenv("STAFET_DATA_DIR")
-		if dir == "" {
-			dir = "data"
-		}
-		b, err := os.ReadFile(dir + "/admin-token")
+		tok = e.getenv("STAFET_ADMIN_TOKEN")
+	}
+	if tok == "" {
+		file := tokenFile(e.getenv)
+		b, err := os.ReadFile(file)
 		if err != nil {
-			return nil, errors.New("no token: set STAFET_TOKEN (or run where ./data/admin-token is readable)")
+			return nil, fmt.Errorf("no token: set STAFET_TOKEN to your organisation's token, or run where stafetd's operator token is readable (%s; STAFET_DATA_DIR names stafetd's data directory)", file)
 		}
 		tok = strings.TrimSpace(string(b))
 	}
-	return &client{base: strings.TrimRight(base, "/"), token: tok, http: &http.Client{Timeout: 0}}, nil
+	return &client{base: strings.TrimRight(base, "/"), from: from, token: tok, http: &http.Client{Timeout: 0}}, nil
+}
+
+// named gives the API's field names the command's flags ("cluster":
+// "-cluster"); problems about those fields then name the flag.
+func (c *client) named(flags map[string]string) *client {
+	c.flags = flags
+	return c
 }
 
 // problem is the API's RFC 9457 error body.
@@ -51,10 +62,17 @@ type problem struct {
 	Field  string `json:"field"`
 	Rule   string `json:"rule"`
 	Code   string `json:"code"`
+	// flag is the command's flag for Field, when it has one.
+	flag string
 }
 
 func (p problem) Error() string {
 	var b strings.Builder
+	if p.flag != "" {
+		// The user's own words: the flag, then what is wrong with it.
+		fmt.Fprintf(&b, "%s: %s", p.flag, p.Detail)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "%d %s", p.Status, p.Title)
 	if p.Field != "" {
 		fmt.Fprintf(&b, ": field %s", p.Field)
@@ -92,7 +110,10 @@ func (c *client) do(ctx context.Context, method, path string, body any) (*http.R
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("stafetd at %s: %w", c.base, err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("cannot reach stafetd at %s (from %s): %w; is it running?", c.base, c.from, unwrapURL(err))
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
@@ -101,9 +122,25 @@ func (c *client) do(ctx context.Context, method, path string, body any) (*http.R
 		if json.Unmarshal(b, &p) != nil || p.Status == 0 {
 			p = problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode), Detail: strings.TrimSpace(string(b))}
 		}
+		if p.Field != "" && p.Status < 500 {
+			p.flag = c.flags[p.Field]
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			p.Detail += "; check STAFET_TOKEN (an organisation's token, or the operator's)"
+		}
 		return nil, p
 	}
 	return resp, nil
+}
+
+// unwrapURL drops the method and URL net/http puts in front of a
+// transport error: the message names the server once, with its setting.
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // rawBody is a request body sent as it is (a corrected message).

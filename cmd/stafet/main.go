@@ -5,20 +5,25 @@
 //
 //	stafet pathway show ID
 //	stafet gaps [-cluster C] [-municipality M] [-org O] [-kind K] [-status open|closed|all]
-//	stafet worklist [-org O]
+//	stafet worklist [-org O] [-identity]
+//	stafet offer accept|reject PATHWAY OFFER [-reason R] | release PATHWAY -what W
 //	stafet token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN | nats-conf
 //	stafet nkey new FILE
 //	stafet certs ca | server HOST... | client NAME [-dir DIR]
 //	stafet dead-letters list|show SEQ|replay SEQ [-body FILE]
+//	stafet messages [-dead] [-sender S] [-code C] … | show SEQ | reprocess | channels
 //	stafet quarantine list [-all]|show SEQ|resolve SEQ -take-in|-annul REASON
 //	stafet rebuild
 //	stafet translate -from hl7v2|medcom FILE...
 //	stafet simulate [-rate N] [-duration D] [-seed S] [-time-scale X]
 //	stafet bench [-events N] [-phase P]... [-durability safe|bulk] [-rounds R] [-json | -markdown] [-update FILE]
 //
-// The server is STAFET_URL (default http://127.0.0.1:8080) and the token
-// STAFET_TOKEN (default: the operator token in ./data/admin-token). Tables
-// for people by default; -json for scripts.
+// The server is STAFET_URL, else what stafetd's own STAFET_HTTP_ADDR gives
+// (default http://127.0.0.1:8080), and the token STAFET_TOKEN (default:
+// the operator token, STAFET_ADMIN_TOKEN or the data directory's
+// admin-token). Ids may be abbreviated to a unique beginning or end;
+// flags take names as well as ids. Tables for people, with names and
+// local time, by default; -json for scripts.
 package main
 
 import (
@@ -55,13 +60,15 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"pathway", "pathway show ID [-as-of T] [-as-of-kind recorded|valid]", cmdPathway},
+		{"pathway", "pathway show ID [-as-of T] [-as-of-kind recorded|valid] [-identity]", cmdPathway},
 		{"gaps", "gaps [-cluster C] [-municipality M] [-org O] [-kind K] [-status open|closed|all] [-as-of T]", cmdGaps},
-		{"worklist", "worklist [-org O]", cmdWorklist},
+		{"worklist", "worklist [-org O] [-identity]", cmdWorklist},
+		{"offer", "offer accept|reject PATHWAY OFFER [-reason R] | release PATHWAY -what W: answer from the worklist", cmdOffer},
 		{"token", "token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN | nats-conf", cmdToken},
 		{"certs", "certs ca | server HOST... | client NAME [-dir DIR]: a local CA for MLLP with mutual TLS", cmdCerts},
 		{"nkey", "nkey new FILE: make a NATS user key (seed in FILE, mode 0600) and print its public key", cmdNkey},
 		{"dead-letters", "dead-letters list | show SEQ | replay SEQ [-body FILE]", cmdDeadLetters},
+		{"messages", "messages [-dead] [-channel C] [-sender S] [-code C] [-from T] … | show SEQ | reprocess [SEQ…|flags] | channels: the message browser", cmdMessages},
 		{"quarantine", "quarantine list [-all] | show SEQ | resolve SEQ -take-in | -annul REASON", cmdQuarantine},
 		{"rebuild", "rebuild: rebuild the projections beside the serving ones, with progress", cmdRebuild},
 		{"translate", "translate -from hl7v2|medcom FILE...: print the events each message yields", cmdTranslate},
@@ -75,7 +82,9 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  stafet %s\n", c.usage)
 	}
-	fmt.Fprintln(w, "\nServer: STAFET_URL (default http://127.0.0.1:8080); token: STAFET_TOKEN (default ./data/admin-token).")
+	fmt.Fprintln(w, "\nServer: STAFET_URL, else from STAFET_HTTP_ADDR as stafetd has it (default http://127.0.0.1:8080).")
+	fmt.Fprintln(w, "Token: STAFET_TOKEN, else the operator's (STAFET_ADMIN_TOKEN, or $STAFET_DATA_DIR/admin-token, default ./data/admin-token).")
+	fmt.Fprintln(w, "Every command takes -json for scripts; stafet COMMAND -h lists its flags.")
 }
 
 // exitError carries a specific exit status.

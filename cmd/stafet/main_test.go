@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stafet/stafet/adapters/ingest"
+	"github.com/stafet/stafet/adapters/translate/hl7v2"
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
@@ -78,15 +81,15 @@ func TestTranslate(t *testing.T) {
 	}
 }
 
-// TestReadCommands runs the read commands against the real API on a real
-// store with hosted projections.
 // cliServer is a running API over a real store with hosted projections:
 // the server the CLI's commands talk to.
 type cliServer struct {
-	store *engine.Store
-	host  *engine.Host
-	url   string
-	admin string
+	store    *engine.Store
+	host     *engine.Host
+	in       *ingest.Ingest
+	receipts *engine.ReceiptIndex
+	url      string
+	admin    string
 }
 
 func newCLIServer(t *testing.T) *cliServer {
@@ -108,9 +111,13 @@ func newCLIServer(t *testing.T) *cliServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: store, Tokens: tokens, Directory: dir, Projections: host, Rules: projections.DefaultRules()}))
+	in := ingest.New(store, dir, map[string]ingest.Translator{hl7v2.System: hl7v2.NewTranslator(dir, nil).Translate}, nil)
+	receipts := store.Inbox().NewReceiptIndex()
+	go receipts.Run(ctx)
+	<-receipts.Ready()
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: store, Tokens: tokens, Directory: dir, Projections: host, Ingest: in, Receipts: receipts, Rules: projections.DefaultRules()}))
 	t.Cleanup(srv.Close)
-	return &cliServer{store: store, host: host, url: srv.URL, admin: admin}
+	return &cliServer{store: store, host: host, in: in, receipts: receipts, url: srv.URL, admin: admin}
 }
 
 func (c *cliServer) waitApplied(t *testing.T) {
@@ -123,10 +130,12 @@ func (c *cliServer) waitApplied(t *testing.T) {
 	}
 }
 
+// TestReadCommands runs the read commands against the real API on a real
+// store with hosted projections.
 func TestReadCommands(t *testing.T) {
 	ctx := context.Background()
 	c := newCLIServer(t)
-	store, admin := c.store, c.admin
+	store, admin, in, receipts := c.store, c.admin, c.in, c.receipts
 	hospital, aarhus := events.SOR("6620000000001"), events.Kommune("0751")
 	ref, _ := store.Vault().Ref("0102030405")
 	pw := events.NewID()
@@ -143,27 +152,120 @@ func TestReadCommands(t *testing.T) {
 		}
 	}
 	c.waitApplied(t)
-	vars := map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": admin}
-	code, out, errOut := runCLI(t, vars, "gaps")
-	if code != 0 || !strings.Contains(out, "offer-overdue") {
-		t.Errorf("gaps: exit %d, %q %q; want the overdue offer", code, out, errOut)
+	// A message from a hospital the directory does not know: a dead letter.
+	bad, err := os.ReadFile("../../adapters/translate/hl7v2/testdata/adt/err_unknown_organisation.hl7")
+	if err != nil {
+		t.Fatal(err)
 	}
-	code, out, _ = runCLI(t, vars, "pathway", "show", pw.String())
-	if code != 0 || !strings.Contains(out, "HandoffOffered") || !strings.Contains(out, "home-care") {
-		t.Errorf("pathway show: exit %d, %q", code, out)
+	if _, err := in.Receive(ctx, engine.RawMessage{System: hl7v2.System, Sender: "EPJ^XYZ", ControlID: "XYZ1", Body: bad}); err == nil {
+		t.Fatal("the message from an unknown hospital went through; want a dead letter")
 	}
-	code, out, _ = runCLI(t, vars, "token", "issue", "-org", "kommune:0751")
+	dead, _ := store.Inbox().DeadLetters(ctx)
+	if len(dead) != 1 {
+		t.Fatalf("%d dead letters; want 1", len(dead))
+	}
+	seq := strconv.FormatUint(dead[0].RawSeq, 10)
+	for deadline := time.Now().Add(10 * time.Second); receipts.Len() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the message index has not taken in the dead letter's receipt")
+		}
+	}
+
+	admin2 := map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": admin}
+	code, out, _ := runCLI(t, admin2, "token", "issue", "-org", "Aarhus")
 	tok := strings.TrimSpace(out)
 	if code != 0 || !strings.HasPrefix(tok, "stf_") {
 		t.Fatalf("token issue: exit %d, %q", code, out)
 	}
-	code, out, _ = runCLI(t, map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": tok}, "worklist")
-	if code != 0 || !strings.Contains(out, "home-care") || !strings.Contains(out, "OVERDUE") {
-		t.Errorf("worklist: exit %d, %q; want the overdue home-care offer", code, out)
+	org := map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": tok}
+	byAddr := map[string]string{"STAFET_HTTP_ADDR": strings.TrimPrefix(c.url, "http://"), "STAFET_ADMIN_TOKEN": admin}
+	down := map[string]string{"STAFET_HTTP_ADDR": "127.0.0.1:1", "STAFET_TOKEN": admin}
+	id := pw.String()
+	tests := []struct {
+		name     string
+		vars     map[string]string
+		args     []string
+		code     int
+		out, err []string // each must appear
+		not      []string // none may appear in the output
+	}{
+		{"gaps: names, full ids, local time", admin2, []string{"gaps"}, 0,
+			[]string{"offer-overdue", id, "Aarhus", t0.Add(5 * time.Hour).Local().Format("2006-01-02 15:04")}, []string{"1 gaps"}, []string{"kommune:0751", "…"}},
+		{"the server from STAFET_HTTP_ADDR, as stafetd has it", byAddr, []string{"gaps"}, 0, []string{id}, nil, nil},
+		{"a cluster in any case", admin2, []string{"gaps", "-cluster", "Aarhus"}, 0, []string{id}, nil, nil},
+		{"a municipality by name", admin2, []string{"gaps", "-municipality", "aarhus"}, 0, []string{id}, nil, nil},
+		{"an unknown cluster names the flag and the valid ones", admin2, []string{"gaps", "-cluster", "nowhere"}, 1, nil, []string{`-cluster "nowhere": no such cluster; want one of:`, "aarhus,", "syd-hovedstaden"}, nil},
+		{"an unknown kind names the flag and the valid ones", admin2, []string{"gaps", "-kind", "bogus"}, 1, nil, []string{`-kind: unknown gap kind "bogus"; want one of: no-owner, offer-overdue`}, nil},
+		{"a bad status", admin2, []string{"gaps", "-status", "maybe"}, 1, nil, []string{"-status: want open, closed or all"}, nil},
+		{"a pathway by the end of its id", admin2, []string{"pathway", "show", id[len(id)-8:]}, 0, []string{"HandoffOffered", "home-care", id}, nil, nil},
+		{"a pathway by the beginning of its id", admin2, []string{"pathway", "show", id[:13]}, 0, []string{"HandoffOffered"}, nil, nil},
+		{"a pathway that is not there", admin2, []string{"pathway", "show", "ffffeeee"}, 1, nil, []string{"no pathway you may see"}, nil},
+		{"the worklist of the organisation", org, []string{"worklist"}, 0, []string{"home-care", "OVERDUE", id, "o1"}, nil, nil},
+		{"dead letters list their raw sequence", admin2, []string{"dead-letters", "list"}, 0, []string{"\n" + seq + " ", "unknown-organisation"}, nil, nil},
+		{"a dead letter shown", admin2, []string{"dead-letters", "show", seq}, 0, []string{"unknown-organisation", "MSH|"}, []string{"access log"}, nil},
+		{"a dead letter by a bad sequence", admin2, []string{"dead-letters", "show", "first"}, 1, nil, []string{"SEQ \"first\""}, nil},
+		{"-json for scripts", admin2, []string{"dead-letters", "list", "-json"}, 0, []string{`"raw_seq": ` + seq}, nil, nil},
+		{"the message browser finds the dead letter", admin2, []string{"messages", "-dead", "-sender", "xyz"}, 0, []string{seq + "  ", "EPJ^XYZ", "AE dead", "unknown-organisation"}, []string{"1 messages, 1 of them dead letters now"}, nil},
+		{"by a code no message has", admin2, []string{"messages", "-code", "parse"}, 0, nil, []string{"0 messages"}, nil},
+		{"one message beside its translation", admin2, []string{"messages", "show", seq}, 0, []string{"dead letter: unknown-organisation", "MSH|", "Translation now:", "fails: unknown-organisation"}, []string{"access log"}, nil},
+		{"the channels' counters", admin2, []string{"messages", "channels"}, 0, []string{"hl7v2", "EPJ^XYZ"}, nil, nil},
+		{"reprocessing what has not been fixed", admin2, []string{"messages", "reprocess", seq}, 0, []string{"fails again: unknown-organisation", "Reprocessed 1: 0 went through"}, nil, nil},
+		{"a bad answer names the flag", admin2, []string{"messages", "-answer", "OK"}, 1, nil, []string{"-answer: want AA, AE or AR"}, nil},
+		{"a server that is not there", down, []string{"gaps"}, 1, nil, []string{"cannot reach stafetd at http://127.0.0.1:1 (from STAFET_HTTP_ADDR)", "is it running"}, nil},
+		{"a bad token", map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": "wrong"}, []string{"gaps"}, 1, nil, []string{"401", "STAFET_TOKEN"}, nil},
+		{"an offer accepted", org, []string{"offer", "accept", id[len(id)-8:], "o1"}, 0, []string{"Accepted: recorded on pathway " + id}, nil, nil},
+		{"a rejection needs its reason", org, []string{"offer", "reject", id, "o1"}, 1, nil, []string{"-reason: missing"}, nil},
 	}
-	code, _, errOut = runCLI(t, map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": "wrong"}, "gaps")
-	if code != 1 || !strings.Contains(errOut, "401") {
-		t.Errorf("bad token: exit %d, %q; want a 401 problem", code, errOut)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tt.vars, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d; want %d\nout: %s\nerr: %s", code, tt.code, out, errOut)
+			}
+			for _, w := range tt.out {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.err {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(out, w) {
+					t.Errorf("output holds %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestServerURL(t *testing.T) {
+	tests := []struct {
+		name      string
+		env       map[string]string
+		url, from string
+		mllp      string
+	}{
+		{"stafetd's defaults", nil, "http://127.0.0.1:8080", "the default", "127.0.0.1:2575"},
+		{"stafetd's settings", map[string]string{"STAFET_HTTP_ADDR": ":9080", "STAFET_MLLP_ADDR": ":3575"}, "http://127.0.0.1:9080", "STAFET_HTTP_ADDR", "127.0.0.1:3575"},
+		{"every interface", map[string]string{"STAFET_HTTP_ADDR": "0.0.0.0:9080", "STAFET_MLLP_ADDR": "[::]:3575"}, "http://127.0.0.1:9080", "STAFET_HTTP_ADDR", "[::1]:3575"},
+		{"one address", map[string]string{"STAFET_HTTP_ADDR": "10.0.0.5:9080"}, "http://10.0.0.5:9080", "STAFET_HTTP_ADDR", "127.0.0.1:2575"},
+		{"HTTPS", map[string]string{"STAFET_HTTP_ADDR": ":8443", "STAFET_TLS_CERT": "c.pem"}, "https://127.0.0.1:8443", "STAFET_HTTP_ADDR", "127.0.0.1:2575"},
+		{"STAFET_URL first", map[string]string{"STAFET_URL": "https://stafet.example", "STAFET_HTTP_ADDR": ":9080"}, "https://stafet.example", "STAFET_URL", "127.0.0.1:2575"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) string { return tt.env[k] }
+			url, from := serverURL(getenv)
+			if url != tt.url || !strings.HasPrefix(from, tt.from) {
+				t.Errorf("serverURL: got %s from %s; want %s from %s", url, from, tt.url, tt.from)
+			}
+			if got := mllpAddr(getenv); got != tt.mllp {
+				t.Errorf("mllpAddr: got %s; want %s", got, tt.mllp)
+			}
+		})
 	}
 }
 

@@ -7,201 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/stafet/stafet/adapters/transport/httpapi"
-	"github.com/stafet/stafet/events"
 )
-
-// orgs joins organisation ids for a table cell.
-func orgs(ids []events.OrgID) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = string(id)
-	}
-	return strings.Join(s, ",")
-}
 
 func newFlags(name string, e env) (*flag.FlagSet, *bool) {
 	fs := flag.NewFlagSet("stafet "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	return fs, fs.Bool("json", false, "print JSON instead of a table")
-}
-
-func cmdGaps(ctx context.Context, e env) error {
-	fs, asJSON := newFlags("gaps", e)
-	q := url.Values{}
-	for _, f := range []string{"cluster", "municipality", "org", "status", "as_of"} {
-		fs.Func(strings.ReplaceAll(f, "_", "-"), "filter by "+f, func(v string) error { q.Set(f, v); return nil })
-	}
-	fs.Func("kind", "gap kind (repeatable)", func(v string) error { q.Add("kind", v); return nil })
-	if err := fs.Parse(e.args); err != nil {
-		return err
-	}
-	c, err := newClient(e)
-	if err != nil {
-		return err
-	}
-	items, err := c.pages(ctx, "/v1/gaps?"+q.Encode())
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(e.stdout, items)
-	}
-	now := time.Now()
-	var rows [][]string
-	for _, raw := range items {
-		var g httpapi.GapView
-		json.Unmarshal(raw, &g)
-		age := ago(now.Sub(g.OpenedAt))
-		if !g.Open {
-			age = "closed " + when(g.ClosedAt)
-		}
-		rows = append(rows, []string{string(g.Kind), string(g.Severity), g.Cluster, orgs(g.Closers), when(g.OpenedAt), age, short(g.Pathway.String())})
-	}
-	table(e.stdout, []string{"KIND", "SEVERITY", "CLUSTER", "CAN CLOSE", "OPENED", "AGE", "PATHWAY"}, rows)
-	fmt.Fprintf(e.stderr, "%d gaps\n", len(rows))
-	return nil
-}
-
-func cmdWorklist(ctx context.Context, e env) error {
-	fs, asJSON := newFlags("worklist", e)
-	org := fs.String("org", "", "organisation (operator only; default: the token's own)")
-	if err := fs.Parse(e.args); err != nil {
-		return err
-	}
-	c, err := newClient(e)
-	if err != nil {
-		return err
-	}
-	path := "/v1/worklist"
-	if *org != "" {
-		path = "/v1/orgs/" + url.PathEscape(*org) + "/worklist"
-	}
-	var wl httpapi.WorklistView
-	if err := c.getJSON(ctx, "GET", path, nil, &wl); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(e.stdout, wl)
-	}
-	fmt.Fprintf(e.stdout, "Worklist of %s\n\nOffers waiting for an answer:\n", wl.Org)
-	var rows [][]string
-	for _, o := range wl.Offers {
-		late := ""
-		if o.Overdue {
-			late = "OVERDUE"
-		}
-		rows = append(rows, []string{string(o.What), string(o.From), when(o.Offered), when(o.Deadline), late, short(o.Pathway.String()), o.Offer})
-	}
-	table(e.stdout, []string{"WHAT", "FROM", "OFFERED", "DEADLINE", "", "PATHWAY", "OFFER"}, rows)
-	fmt.Fprintln(e.stdout, "\nGaps you can close:")
-	rows = nil
-	for _, g := range wl.Gaps {
-		rows = append(rows, []string{string(g.Kind), string(g.Severity), when(g.OpenedAt), ago(time.Since(g.OpenedAt)), short(g.Pathway.String())})
-	}
-	table(e.stdout, []string{"KIND", "SEVERITY", "OPENED", "AGE", "PATHWAY"}, rows)
-	return nil
-}
-
-func cmdPathway(ctx context.Context, e env) error {
-	if len(e.args) == 0 || e.args[0] != "show" {
-		return fmt.Errorf("usage: stafet pathway show ID")
-	}
-	fs, asJSON := newFlags("pathway show", e)
-	asOf := fs.String("as-of", "", "the pathway as of this time (RFC 3339)")
-	asOfKind := fs.String("as-of-kind", "recorded", "recorded (as Stafet knew it then) or valid (as now known to have been)")
-	args := e.args[1:]
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("usage: stafet pathway show ID")
-	}
-	id := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	c, err := newClient(e)
-	if err != nil {
-		return err
-	}
-	q := url.Values{}
-	if *asOf != "" {
-		q.Set("as_of", *asOf)
-		q.Set("as_of_kind", *asOfKind)
-	}
-	var raw json.RawMessage
-	if err := c.getJSON(ctx, "GET", "/v1/pathways/"+url.PathEscape(id)+"?"+q.Encode(), nil, &raw); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(e.stdout, raw)
-	}
-	return printPathway(e, raw)
-}
-
-func printPathway(e env, raw json.RawMessage) error {
-	var p struct {
-		ID      string `json:"id"`
-		Cluster string `json:"cluster"`
-		Status  string `json:"status"`
-		Owner   struct {
-			Holders []struct{ What, Org string } `json:"holders"`
-			Chain   []struct {
-				Offer, What, From, To, Status string
-				Offered, Deadline, Answered   time.Time
-			} `json:"chain"`
-		} `json:"owner"`
-		OpenGaps []httpapi.GapView `json:"open_gaps"`
-		Timeline []struct {
-			Seq        uint64    `json:"seq"`
-			Type       string    `json:"type"`
-			OccurredAt time.Time `json:"occurred_at"`
-			Actor      *struct {
-				Org string `json:"org"`
-			} `json:"actor"`
-			Annulled bool `json:"annulled"`
-		} `json:"timeline"`
-	}
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "Pathway %s  cluster %s  %s\n\nResponsible now:\n", p.ID, p.Cluster, p.Status)
-	var rows [][]string
-	for _, h := range p.Owner.Holders {
-		rows = append(rows, []string{h.What, h.Org})
-	}
-	table(e.stdout, []string{"WHAT", "HOLDER"}, rows)
-	fmt.Fprintln(e.stdout, "\nChain of custody:")
-	rows = nil
-	for _, h := range p.Owner.Chain {
-		rows = append(rows, []string{h.What, h.From, h.To, h.Status, when(h.Offered), when(h.Deadline), when(h.Answered)})
-	}
-	table(e.stdout, []string{"WHAT", "FROM", "TO", "STATUS", "OFFERED", "DEADLINE", "ANSWERED"}, rows)
-	fmt.Fprintln(e.stdout, "\nOpen gaps:")
-	rows = nil
-	for _, g := range p.OpenGaps {
-		rows = append(rows, []string{string(g.Kind), string(g.Severity), orgs(g.Closers), when(g.OpenedAt), ago(time.Since(g.OpenedAt))})
-	}
-	table(e.stdout, []string{"KIND", "SEVERITY", "CAN CLOSE", "OPENED", "AGE"}, rows)
-	fmt.Fprintln(e.stdout, "\nTimeline:")
-	rows = nil
-	for _, ev := range p.Timeline {
-		actor := ""
-		if ev.Actor != nil {
-			actor = ev.Actor.Org
-		}
-		note := ""
-		if ev.Annulled {
-			note = "annulled"
-		}
-		rows = append(rows, []string{strconv.FormatUint(ev.Seq, 10), when(ev.OccurredAt), ev.Type, actor, note})
-	}
-	table(e.stdout, []string{"SEQ", "OCCURRED", "TYPE", "ACTOR", ""}, rows)
-	return nil
 }
 
 const tokenUsage = "usage: stafet token issue -org ORG [-label L] [-nats FILE] | revoke TOKEN | nats-conf"
@@ -239,14 +53,14 @@ func tokenNATSConf(ctx context.Context, e env) error {
 
 func tokenIssue(ctx context.Context, e env) error {
 	fs, asJSON := newFlags("token issue", e)
-	org := fs.String("org", "", "organisation id, e.g. kommune:0751 or sor:6620000000001")
+	org := fs.String("org", "", "organisation, by id (kommune:0751, sor:6620000000001) or name")
 	label := fs.String("label", "", "a note on whom the token is for")
 	natsFile := fs.String("nats", "", "also issue a NATS user for the organisation's alerts, and write its NKey seed to this new file (mode 0600), for nats --nkey FILE")
 	if err := fs.Parse(e.args[1:]); err != nil {
 		return err
 	}
 	if *org == "" {
-		return fmt.Errorf("-org is required")
+		return fmt.Errorf("-org: missing; want the organisation the token is for, e.g. kommune:0751 or Aarhus")
 	}
 	if *natsFile != "" {
 		// Refuse before anything is issued: a seed must not be lost, nor
@@ -257,6 +71,10 @@ func tokenIssue(ctx context.Context, e env) error {
 	}
 	c, err := newClient(e)
 	if err != nil {
+		return err
+	}
+	c.named(map[string]string{"org": "-org", "label": "-label"})
+	if *org, err = newNames(c).orgFlag(ctx, "-org", *org, ""); err != nil {
 		return err
 	}
 	var out struct {
@@ -317,73 +135,6 @@ func tokenRevoke(ctx context.Context, e env) error {
 	}
 	fmt.Fprintln(e.stderr, "Revoked, with its NATS user if it had one; their open connections are closed.")
 	return nil
-}
-
-func cmdDeadLetters(ctx context.Context, e env) error {
-	if len(e.args) == 0 {
-		return fmt.Errorf("usage: stafet dead-letters list | show SEQ | replay SEQ [-body FILE]")
-	}
-	c, err := newClient(e)
-	if err != nil {
-		return err
-	}
-	sub, rest := e.args[0], e.args[1:]
-	fs, asJSON := newFlags("dead-letters "+sub, e)
-	body := fs.String("body", "", "replay with this corrected message body")
-	seq := ""
-	if sub != "list" {
-		if len(rest) == 0 {
-			return fmt.Errorf("usage: stafet dead-letters %s SEQ", sub)
-		}
-		seq, rest = rest[0], rest[1:]
-	}
-	if err := fs.Parse(rest); err != nil {
-		return err
-	}
-	switch sub {
-	case "list":
-		items, err := c.pages(ctx, "/v1/dead-letters")
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return printJSON(e.stdout, items)
-		}
-		var rows [][]string
-		for _, raw := range items {
-			var d struct {
-				RawSeq                      uint64
-				System, Code, Field, Reason string
-				At                          time.Time
-				Retries                     int
-			}
-			json.Unmarshal(raw, &d)
-			rows = append(rows, []string{strconv.FormatUint(d.RawSeq, 10), d.System, d.Code, d.Field, when(d.At), strconv.Itoa(d.Retries), d.Reason})
-		}
-		table(e.stdout, []string{"RAW SEQ", "CHANNEL", "CODE", "FIELD", "AT", "RETRIES", "REASON"}, rows)
-		return nil
-	case "show":
-		var raw json.RawMessage
-		if err := c.getJSON(ctx, "GET", "/v1/dead-letters/"+seq, nil, &raw); err != nil {
-			return err
-		}
-		return printJSON(e.stdout, raw)
-	case "replay":
-		var req any
-		if *body != "" {
-			b, err := os.ReadFile(*body)
-			if err != nil {
-				return err
-			}
-			req = rawBody(b)
-		}
-		var raw json.RawMessage
-		if err := c.getJSON(ctx, "POST", "/v1/dead-letters/"+seq+"/replay", req, &raw); err != nil {
-			return err
-		}
-		return printJSON(e.stdout, raw)
-	}
-	return fmt.Errorf("unknown dead-letters command %q", sub)
 }
 
 func cmdRebuild(ctx context.Context, e env) error {

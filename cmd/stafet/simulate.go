@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -19,10 +21,11 @@ func cmdSimulate(ctx context.Context, e env) error {
 	fs, asJSON := newFlags("simulate", e)
 	var cfg simulator.Config
 	var clusters, writeConfig, certs string
-	fs.StringVar(&cfg.MLLPAddr, "mllp", orDefault(e.getenv("STAFET_MLLP"), "127.0.0.1:2575"), "stafetd's MLLP address")
-	fs.StringVar(&cfg.BaseURL, "url", orDefault(e.getenv("STAFET_URL"), "http://127.0.0.1:8080"), "stafetd's HTTP API")
-	fs.StringVar(&cfg.Token, "token", e.getenv("STAFET_TOKEN"), "operator token (default: ./data/admin-token)")
-	fs.Uint64Var(&cfg.Seed, "seed", 1, "the workload's seed")
+	base, _ := serverURL(e.getenv)
+	fs.StringVar(&cfg.MLLPAddr, "mllp", mllpAddr(e.getenv), "stafetd's MLLP address (default from STAFET_MLLP_ADDR, as stafetd has it)")
+	fs.StringVar(&cfg.BaseURL, "url", base, "stafetd's HTTP API (default STAFET_URL, else from STAFET_HTTP_ADDR)")
+	fs.StringVar(&cfg.Token, "token", e.getenv("STAFET_TOKEN"), "operator token (default: STAFET_ADMIN_TOKEN, or the data dir's admin-token)")
+	seed := fs.Uint64("seed", 0, "the workload's seed: the same seed draws the same patients (default: a fresh population each run)")
 	fs.Float64Var(&cfg.TimeScale, "time-scale", 0, "simulated minutes per real second (0 = real time); start stafetd with the matching rules (-write-config)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "messages a second (0 = the national rate at the time scale)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0 = until interrupted)")
@@ -32,6 +35,7 @@ func cmdSimulate(ctx context.Context, e env) error {
 	fs.BoolVar(&cfg.NoAnswers, "no-answers", false, "do not answer offers from the worklists")
 	fs.DurationVar(&cfg.PollInterval, "poll", 2*time.Second, "how often worklists are read")
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per request and per ACK")
+	fs.DurationVar(&cfg.ResendFor, "resend-for", 2*time.Minute, "how long a message stafetd did not take (down, or unable to record it) is resent before it counts as an error")
 	fs.StringVar(&cfg.RunID, "run-id", "", "distinguishes this run's message ids (default: the start time)")
 	fs.Func("start", "wire time of the first message, RFC 3339 (default now; e.g. 2026-12-31T22:00:00+01:00 runs across the 2027 reform)", func(v string) error {
 		t, err := time.Parse(time.RFC3339, v)
@@ -50,7 +54,14 @@ func cmdSimulate(ctx context.Context, e env) error {
 		return writeSimConfig(e, writeConfig, cfg.TimeScale)
 	}
 	if clusters != "" {
-		cfg.Clusters = strings.Split(clusters, ",")
+		cfg.Clusters = strings.Split(strings.ToLower(clusters), ",")
+	}
+	fresh := *seed == 0
+	cfg.Seed = *seed
+	if fresh {
+		// A fresh population: a patient of an earlier run (who may have
+		// died in it) is not drawn again.
+		cfg.Seed = uint64(time.Now().UnixNano())
 	}
 	if certs != "" {
 		var err error
@@ -65,9 +76,10 @@ func cmdSimulate(ctx context.Context, e env) error {
 		}
 		cfg.Token = c.token
 	}
+	fmt.Fprintf(e.stderr, "Driving stafetd at %s (MLLP %s), seed %d; Ctrl-C stops.\n", cfg.BaseURL, cfg.MLLPAddr, cfg.Seed)
 	cfg.Progress = func(p simulator.Progress) {
 		fmt.Fprintf(e.stderr, "\r%s  simulated %s  sent %d  acked %d  answers %d  errors %d  %.0f msg/s   ",
-			p.Elapsed.Round(time.Second), p.Sim.Format("2006-01-02 15:04"), p.Sent, p.Acked, p.Answers, p.Errors, p.Rate)
+			p.Elapsed.Round(time.Second), p.Sim.Local().Format("2006-01-02 15:04"), p.Sent, p.Acked, p.Answers, p.Errors, p.Rate)
 	}
 	st, err := simulator.Run(ctx, cfg)
 	fmt.Fprintln(e.stderr)
@@ -75,13 +87,66 @@ func cmdSimulate(ctx context.Context, e env) error {
 		return err
 	}
 	if *asJSON {
-		return printJSON(e.stdout, st)
+		return printJSON(e.stdout, struct {
+			Seed uint64 `json:"seed"`
+			simulator.Stats
+		}{cfg.Seed, st})
 	}
-	fmt.Fprintf(e.stdout, "sent %v\nacks %v\nanswers %v\nskipped %v\nerrors %d\n", st.Sent, st.Acks, st.Answers, st.Skipped, st.Errors)
-	for _, m := range st.FirstErrors {
-		fmt.Fprintln(e.stdout, "  ", m)
-	}
+	summary(e.stdout, cfg.Seed, fresh, st)
 	return nil
+}
+
+// summary tells what a simulation did, for people.
+func summary(w io.Writer, seed uint64, fresh bool, st simulator.Stats) {
+	sent := 0
+	for _, n := range st.Sent {
+		sent += n
+	}
+	fmt.Fprintf(w, "Ran %s: %d pathways, %d messages sent.\n", st.Elapsed.Round(100*time.Millisecond), st.Pathways, sent)
+	fmt.Fprintf(w, "  by channel    %s\n", counts(map[string]string{"hl7v2": "HL7 v2 over MLLP", "medcom": "MedCom over HTTP", "api": "JSON API"}, st.Sent))
+	fmt.Fprintf(w, "  answered      %s\n", counts(map[string]string{"ok": "MedCom ok", "fatal-error": "MedCom fatal-error", "200": "HTTP 200", "201": "HTTP 201"}, st.Acks))
+	fmt.Fprintf(w, "  offers        %s\n", counts(map[string]string{"on-time": "accepted on time", "late": "accepted late", "reject": "rejected", "never": "left unanswered"}, st.Answers))
+	if st.Resent > 0 || st.Retries > 0 {
+		fmt.Fprintf(w, "  outage        %d messages resent after stafetd did not take them (longest wait %s; %d attempts failed)\n", st.Resent, st.Outage.Round(100*time.Millisecond), st.Retries)
+	}
+	if len(st.Skipped) > 0 {
+		fmt.Fprintf(w, "  not sent      %s\n", counts(map[string]string{"pathway-unknown": "API steps whose pathway was not yet known", "stopped": "queued when the run ended", "unsent": "being resent when the run ended"}, st.Skipped))
+	}
+	fmt.Fprintf(w, "  errors        %d\n", st.Errors)
+	for _, m := range st.FirstErrors {
+		fmt.Fprintln(w, "                ", m)
+	}
+	if fresh {
+		fmt.Fprintf(w, "Seed %d: a fresh population. -seed %d draws the same patients again (against the same stafetd they meet their own pathways).\n", seed, seed)
+	} else {
+		fmt.Fprintf(w, "Seed %d, as asked.\n", seed)
+	}
+}
+
+// counts renders a map of counts in a stable order, named for people.
+func counts[K ~string](labels map[string]string, m map[K]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, string(k))
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[K(keys[i])] != m[K(keys[j])] {
+			return m[K(keys[i])] > m[K(keys[j])]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		label := labels[k]
+		if label == "" {
+			label = k
+		}
+		parts[i] = fmt.Sprintf("%s %d", label, m[K(k)])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func writeSimConfig(e env, dir string, timeScale float64) error {
@@ -102,13 +167,6 @@ func writeSimConfig(e env, dir string, timeScale float64) error {
 	}
 	fmt.Fprintf(e.stdout, "wrote %s and %s; start stafetd with\n  STAFET_ORGANISATIONS=%s STAFET_RULES=%s go run ./cmd/stafetd\n", orgs, rulesFile, orgs, rulesFile)
 	return nil
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // simulatorTLS reads the simulator's client certificate and the CA that

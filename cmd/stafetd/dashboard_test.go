@@ -138,7 +138,7 @@ func TestDashboard(t *testing.T) {
 		// The row can come with a refresh an earlier alert started, before
 		// the alert about this gap is gathered: give the news its moment.
 		news := fmt.Sprintf(`(u => u !== %q && (u.includes('nyt hul') || u.includes('nye huller')))(document.getElementById('updates').textContent)`, before)
-		if !tab.poll(news, 5*time.Second) {
+		if !tab.poll(news, 30*time.Second) {
 			t.Errorf("live region: got %q; want news of the new gap", tab.text("#updates"))
 		}
 		tab.screenshot("live-gap")
@@ -150,6 +150,7 @@ func TestDashboard(t *testing.T) {
 		all := tab.int(`+document.getElementById('gap-count').dataset.count`)
 		tab.do(
 			chromedp.SetValue(chromedp.CSS("#f-cluster"), "aarhus"),
+			chromedp.Click(chromedp.CSS("#f-kinds > summary")),
 			chromedp.Click(chromedp.CSS(`#f-kind-discharged-before-accept`)),
 			chromedp.Click(chromedp.CSS("#f-apply")),
 		)
@@ -241,6 +242,9 @@ func TestDashboard(t *testing.T) {
 		if other.has("svg.timeline") {
 			t.Error("a timeline is drawn for a forbidden pathway")
 		}
+		if page := other.text("main"); strings.Contains(page, patientName) || strings.Contains(page, "120547-1234") {
+			t.Error("Samsø, not party to the pathway, sees the patient's name or CPR number")
+		}
 		other.screenshot("forbidden")
 
 		// Its overview: its own cluster, and tiles without figures for the
@@ -258,22 +262,182 @@ func TestDashboard(t *testing.T) {
 		other.screenshot("overview-other-municipality")
 	})
 
-	t.Run("worklist and figures render", func(t *testing.T) {
-		aarhus := api.token(admin, "kommune:0751")
-		w := b.tab(t, "aarhus")
-		w.signIn(front, aarhus)
+	aarhus := api.token(admin, "kommune:0751")
+	w := b.tab(t, "aarhus")
+	w.signIn(front, aarhus)
+
+	t.Run("a party sees the patient's name, others do not", func(t *testing.T) {
+		w := w.with(t)
+		w.open(front, "#/pathway/"+pw)
+		w.waitFor(`document.getElementById('patient-identity')`)
+		if who := w.text("#patient-identity"); !strings.Contains(who, patientName) || !strings.Contains(who, "120547-1234") {
+			t.Errorf("Aarhus Kommune, a party, sees %q; want the name and the CPR number", who)
+		}
+		w.audit()
+		w.screenshot("pathway-party")
+		// The operator's dashboard shows pseudonyms (the API would show the
+		// name; running the service needs none).
+		o := tab.with(t)
+		o.open(front, "#/pathway/"+pw)
+		if page := o.text("main"); strings.Contains(page, patientName) || strings.Contains(page, "1205471234") || strings.Contains(page, "120547-1234") {
+			t.Error("the operator's pathway page shows the patient's name or CPR number")
+		}
+		if o.has("#patient-identity") || !strings.Contains(o.text("#patient-pseudonym"), "operatørens dashboard viser ikke navne") {
+			t.Errorf("the operator's page does not say why the patient is a pseudonym: %.300s", o.text("main"))
+		}
+		// Every identity read is in the parties' access log.
+		var log struct {
+			Items []struct {
+				Reader  string `json:"reader"`
+				What    string `json:"what"`
+				Allowed bool   `json:"allowed"`
+			} `json:"items"`
+		}
+		api.get("/v1/access-log?limit=500&pathway="+pw, aarhus, &log)
+		seen := false
+		for _, r := range log.Items {
+			if r.Reader == "kommune:0751" && r.What == "pathway+identity" && r.Allowed {
+				seen = true
+			}
+			if r.Reader == "operator" && strings.Contains(r.What, "identity") {
+				t.Errorf("the operator read the identity: %+v", r)
+			}
+		}
+		if !seen {
+			t.Errorf("the access log lacks Aarhus Kommune's identity read: %+v", log.Items)
+		}
+	})
+
+	t.Run("a coordinator accepts an offer from the worklist and sees the gap close live", func(t *testing.T) {
+		w := w.with(t)
+		// The operator watches the gap list meanwhile, without a reload.
+		o := tab.with(t)
+		o.open(front, "#/gaps?cluster=aarhus")
+		gapRow := fmt.Sprintf(`tr[data-pathway=%q][data-kind="discharged-before-accept"]`, pw)
+		o.waitFor(fmt.Sprintf(`document.querySelector(%q)`, gapRow))
+		o.eval(`window.stafetTestMark = 'still here'`)
+
 		w.open(front, "#/worklist")
+		offer := fmt.Sprintf(`#worklist-offers tr[data-pathway=%q][data-offer="home-care-1"]`, pw)
+		w.waitFor(fmt.Sprintf(`document.querySelector(%q)`, offer))
 		if !w.has(fmt.Sprintf(`#worklist-gaps tr[data-pathway=%q]`, pw)) {
 			t.Error("Aarhus Kommune's worklist lacks the gap it can close")
 		}
+		if row := w.text(offer); !strings.Contains(row, patientName) {
+			t.Errorf("the offer's row: %q; want the patient's name", row)
+		}
+		if w.has(`#worklist-offers th code`) {
+			t.Error("the worklist shows technical offer ids")
+		}
 		w.audit()
 		w.screenshot("worklist")
+		w.waitFor(fmt.Sprintf(`(() => { const b = document.querySelector(%q); if (b) b.click(); return !!b; })()`, offer+` button[data-action="accept"]`))
+		w.waitFor(`document.querySelector('#worklist-status.message-ok')`)
+		w.waitFor(fmt.Sprintf(`!document.querySelector(%q)`, offer))
+		w.waitFor(fmt.Sprintf(`!document.querySelector('#worklist-gaps tr[data-pathway=%q][data-kind="discharged-before-accept"]')`, pw))
+		// Live: the operator's list loses the gap by itself.
+		o.waitFor(fmt.Sprintf(`!document.querySelector(%q)`, gapRow))
+		if mark := o.eval(`window.stafetTestMark || ''`); mark != "still here" {
+			t.Error("the operator's gap list was reloaded; want the gap to close live")
+		}
+		var p struct {
+			Owner struct {
+				Chain []struct {
+					Offer, Status string
+				} `json:"chain"`
+			} `json:"owner"`
+		}
+		api.get("/v1/pathways/"+pw, admin, &p)
+		for _, c := range p.Owner.Chain {
+			if c.Offer == "home-care-1" && c.Status != "accepted" {
+				t.Errorf("the offer after the click: %s; want accepted", c.Status)
+			}
+		}
+	})
+
+	t.Run("figures render", func(t *testing.T) {
+		w := w.with(t)
 		w.open(front, "#/figures?cluster=aarhus")
 		if !w.has("#o2a-table") || !w.has("#ready-table") {
 			t.Errorf("figures: want the offer-to-acceptance and the bed-day tables; page: %.500s", w.text("main"))
 		}
 		w.audit()
 		w.screenshot("figures")
+	})
+
+	t.Run("the trend chart for a date range", func(t *testing.T) {
+		o := tab.with(t)
+		to := time.Now()
+		from := to.AddDate(0, 0, -13)
+		o.open(front, "#/trends?from="+from.Format(time.DateOnly)+"&to="+to.Format(time.DateOnly)+"&cluster=aarhus")
+		o.waitFor(`document.querySelector('#gap-trend') || document.querySelector('#trend-gaps .message-error')`)
+		for _, series := range []string{"opened", "closed"} {
+			if n := o.int(fmt.Sprintf(`document.querySelector('#gap-trend polyline[data-series=%q]').getAttribute('points').trim().split(/\s+/).length`, series)); n != 14 {
+				t.Errorf("gaps %s: %d points; want one for each of the 14 days", series, n)
+			}
+		}
+		var f struct {
+			Daily []struct {
+				GapsOpened int `json:"gaps_opened"`
+			} `json:"daily"`
+		}
+		api.get("/v1/clusters/aarhus/figures?at="+to.Format(time.DateOnly)+"&from="+from.Format(time.DateOnly)+"&to="+to.Format(time.DateOnly), admin, &f)
+		opened := 0
+		for _, d := range f.Daily {
+			opened += d.GapsOpened
+		}
+		if got := o.eval(`document.getElementById('trend-sums').dataset.opened`); got != strconv.Itoa(opened) || opened == 0 {
+			t.Errorf("gaps opened over the range: page %s, API %d; want the same, and some", got, opened)
+		}
+		if n := o.count("#board-trends polyline.trend"); n != 5 {
+			t.Errorf("%d board trend lines; want 5", n)
+		}
+		o.audit()
+		o.screenshot("trends")
+	})
+
+	t.Run("the message browser finds a dead letter, and it is fixed and reprocessed", func(t *testing.T) {
+		o := tab.with(t)
+		body, facility := deadHL7(t)
+		if code := sendHL7(t, svc.mllpAddr.String(), body); code != "AE" {
+			t.Fatalf("the message from an unknown hospital was answered %s; want AE", code)
+		}
+		o.open(front, "#/messages?status=dead&code=unknown-organisation")
+		o.waitFor(`document.querySelector('#messages-table tbody tr[data-dead="true"]')`)
+		seq := o.eval(`document.querySelector('#messages-table tbody tr[data-dead="true"]').dataset.seq`)
+		if !o.has(`#channels-table tbody tr[data-channel="hl7v2"]`) {
+			t.Error("no counters for the HL7 channel")
+		}
+		o.waitFor(fmt.Sprintf(`(() => { const b = document.querySelector('button[data-show=%q]'); if (b) b.click(); return !!b; })()`, seq))
+		o.waitFor(`document.querySelector('#raw-body') && document.querySelector('#translation')`)
+		if tr := o.text("#translation"); !strings.Contains(tr, "unknown-organisation") {
+			t.Errorf("the translation beside the message: %q; want the reason it fails", tr)
+		}
+		o.audit()
+		o.screenshot("messages")
+		o.screenshotOf("message", "#message-detail")
+		// The operator corrects the hospital's SOR code and reprocesses.
+		o.eval(fmt.Sprintf(`(() => { const a = document.getElementById('raw-body'); a.value = a.value.replaceAll(%q, %q); return 'ok'; })()`, unknownSOR, facility))
+		o.do(chromedp.Click(chromedp.CSS("#reprocess-fixed")))
+		o.waitFor(`document.querySelector('#message-status.message-ok')`)
+		code, _ := get(t, base+"/v1/dead-letters/"+seq, admin)
+		if code != http.StatusNotFound {
+			t.Errorf("dead letter %s after the fix: status %d; want 404 (resolved)", seq, code)
+		}
+		o.waitFor(fmt.Sprintf(`!document.querySelector('#messages-table tbody tr[data-seq=%q][data-dead="true"]')`, seq))
+		var access struct {
+			Items []struct {
+				What string `json:"what"`
+			} `json:"items"`
+		}
+		api.get("/v1/access-log?limit=500&reader=operator", admin, &access)
+		if !slices.ContainsFunc(access.Items, func(r struct {
+			What string `json:"what"`
+		}) bool {
+			return r.What == "message/"+seq
+		}) {
+			t.Errorf("the access log lacks the read of message %s", seq)
+		}
 	})
 
 	t.Run("either structure by the month picked", func(t *testing.T) {
@@ -325,7 +489,11 @@ func TestDashboard(t *testing.T) {
 		// The next read says it is stale: the view re-fetches on the
 		// health check, or here at once.
 		s.open(front, "#/")
-		s.waitFor(`!document.getElementById('health-banner').hidden && document.getElementById('live').dataset.status === 'stale'`)
+		if !s.poll(`!document.getElementById('health-banner').hidden && document.getElementById('live').dataset.status === 'stale'`, time.Minute) {
+			t.Fatalf("a minute after the projections stopped: banner hidden %s %q, live %s %q, health %s",
+				s.eval(`document.getElementById('health-banner').hidden`), s.text("#health-text"),
+				s.eval(`document.getElementById('live').dataset.status`), s.text("#live-text"), svc.host.Status().State)
+		}
 		if got := s.text("#health-text"); !strings.Contains(got, "Forældede data") || !strings.Contains(got, "er stoppet") {
 			t.Errorf("banner %q; want it to say the data is stale and the views stopped", got)
 		}
@@ -465,13 +633,16 @@ func (c *apiClient) hospitalOf(cluster, token string) string {
 	return ""
 }
 
+// patientName is the name of the patients the test opens pathways for.
+const patientName = "Karen Testesen"
+
 // openPathway opens a pathway admitted at hospital, with home care offered
 // to municipality and not answered.
 func (c *apiClient) openPathway(admin, hospital, municipality, cpr string) string {
 	c.t.Helper()
 	var opened struct{ Pathway string }
 	c.post("/v1/pathways", admin, map[string]any{
-		"patient": map[string]string{"cpr": cpr}, "municipality": municipality, "actor": hospital,
+		"patient": map[string]string{"cpr": cpr, "name": patientName}, "municipality": municipality, "actor": hospital,
 	}, &opened)
 	now := time.Now().UTC()
 	c.post("/v1/pathways/"+opened.Pathway+"/events", admin, map[string]any{
@@ -705,7 +876,7 @@ func (tb *tab) with(t *testing.T) *tab { c := *tb; c.t = t; return &c }
 
 func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 70*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		tb.t.Fatalf("%s: %v", tb.name, err)
@@ -715,9 +886,9 @@ func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 // waitFor waits until a JavaScript expression is truthy.
 func (tb *tab) waitFor(expr string) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 70*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(15*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		tb.screenshot("failed-wait")
 		tb.t.Fatalf("%s: waiting for %s: %v\npage: %.2000s", tb.name, expr, err, tb.eval(`document.querySelector('main')?.innerText || ''`))
 	}
@@ -738,7 +909,7 @@ func (tb *tab) poll(expr string, d time.Duration) bool {
 
 func evalAs[T any](tb *tab, expr string) T {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 70*time.Second)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -858,6 +1029,13 @@ func (tb *tab) screenshot(name string) {
 	tb.save(name, chromedp.CaptureScreenshot())
 }
 
+// screenshotOf saves the viewport scrolled to an element.
+func (tb *tab) screenshotOf(name, sel string) {
+	tb.t.Helper()
+	tb.eval(fmt.Sprintf(`document.querySelector(%q).scrollIntoView()`, sel))
+	tb.save(name, chromedp.CaptureScreenshot())
+}
+
 // fullScreenshot saves the whole page.
 func (tb *tab) fullScreenshot(name string) {
 	tb.t.Helper()
@@ -866,7 +1044,7 @@ func (tb *tab) fullScreenshot(name string) {
 
 func (tb *tab) save(name string, shot chromedp.Action[[]byte]) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 70*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, shot)
 	if err != nil {

@@ -51,7 +51,23 @@ func sendMLLPAckAs(t *testing.T, addr string, client *tls.Config, file string) (
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sendHL7As(t, addr, client, msg)
+}
+
+// sendHL7 sends one message over a real MLLP connection and returns MSA-1.
+func sendHL7(t *testing.T, addr string, msg []byte) string {
+	t.Helper()
+	code, _ := sendHL7As(t, addr, nil, msg)
+	return code
+}
+
+// sendHL7As sends one message over MLLP, with mutual TLS as the sender of
+// the client settings (nil: plaintext), and returns MSA-1 and the whole
+// ACK.
+func sendHL7As(t *testing.T, addr string, client *tls.Config, msg []byte) (string, string) {
+	t.Helper()
 	var c net.Conn
+	var err error
 	if client != nil {
 		c, err = tls.Dial("tcp", addr, client)
 	} else {

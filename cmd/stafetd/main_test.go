@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,6 +145,66 @@ func TestParseRejectsBadSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFirstLines checks what a first start tells the operator before
+// anything else: where the data is and where the operator token is, then
+// the token itself, once, and where the dashboard is.
+func TestFirstLines(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	vars := map[string]string{
+		"STAFET_DATA_DIR": dir, "STAFET_HTTP_ADDR": "127.0.0.1:0", "STAFET_MLLP_ADDR": "127.0.0.1:0", "STAFET_NATS_ADDR": "none",
+		"STAFET_KEY_DIR": filepath.Join(t.TempDir(), "keys"),
+	}
+	cfg, err := parse(nil, func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan *service, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, &out, started) }()
+	var svc *service
+	select {
+	case svc = <-started:
+	case err := <-done:
+		t.Fatalf("stafetd stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("stafetd did not start in 30s")
+	}
+	cancel()
+	<-done
+	lines := strings.Split(out.String(), "\n")
+	tokenFile := filepath.Join(dir, "admin-token")
+	if !strings.Contains(lines[0], "stafetd starting") || !strings.Contains(lines[0], "data_dir="+dir) || !strings.Contains(lines[0], "operator_token="+tokenFile) {
+		t.Errorf("first line: %q; want where the data and the operator token are", lines[0])
+	}
+	text := out.String()
+	if !strings.Contains(text, "Operator token (shown once; also in "+tokenFile+")") || strings.Count(text, svc.admin) != 1 {
+		t.Errorf("want the generated token shown once, with its file:\n%s", text)
+	}
+	if want := "url=http://" + svc.httpAddr.String() + "/"; !strings.Contains(text, want) {
+		t.Errorf("want the dashboard's address (%s):\n%s", want, text)
+	}
+}
+
+// syncBuffer is a bytes.Buffer the service's goroutines may write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // alertStream follows stafetd's alert stream (GET /v1/alerts/stream) with

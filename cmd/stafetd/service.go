@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -35,8 +36,10 @@ type service struct {
 	rules  projections.Rules
 	dir    *events.Directory
 	ingest *ingest.Ingest
-	tokens *httpapi.Tokens
-	alerts *alerts.Service
+	// receipts is the message browser's index of inbound messages.
+	receipts *engine.ReceiptIndex
+	tokens   *httpapi.Tokens
+	alerts   *alerts.Service
 	// notifier writes FHIR subscription notifications; the facade binds
 	// it when the API is built.
 	notifier *fhir.Notifier
@@ -59,6 +62,9 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		return err
 	}
 	cfg.engine.Logger = log
+	// First, where things are: a first start spends a while creating its
+	// streams, and the operator needs the token to do anything.
+	log.Info("stafetd starting", "data_dir", absPath(cfg.engine.DataDir), "operator_token", tokenSource(cfg))
 	svc := &service{registry: prometheus.NewRegistry()}
 	if svc.dir, err = directory(cfg.orgsFile); err != nil {
 		return err
@@ -88,6 +94,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	}
 	policies = policies.WithDirectory(svc.dir)
 	svc.ingest = ingest.New(svc.store, svc.dir, translators(svc.dir, cfg, log), log)
+	svc.receipts = svc.store.Inbox().NewReceiptIndex()
 	views, err := projections.NewGaps(rules)
 	if err != nil {
 		return err
@@ -99,6 +106,9 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	}
 	svc.monitor = svc.store.NewMonitor([]*engine.Host{svc.host}, engine.MonitorOptions{Reactors: []string{alerts.Reactor, policiesReactor}})
 	if err := httpapi.RegisterMetrics(svc.registry, svc.store.Log(), svc.host); err != nil {
+		return err
+	}
+	if err := httpapi.RegisterInboxMetrics(svc.registry, svc.receipts); err != nil {
 		return err
 	}
 
@@ -136,6 +146,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	})
 	goRun("health", svc.monitor.Run)
 	goRun("alerts", svc.alerts.Run)
+	goRun("receipts", svc.receipts.Run)
 	goRun("checkpoints", svc.store.Log().RunCheckpoints)
 	goRun("policies", func(ctx context.Context) error {
 		return svc.store.Reactors().RunPolicy(ctx, policiesReactor, policies)
@@ -152,6 +163,9 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	log.Info("stafetd running", "data_dir", svc.store.DataDir(), "nats", svc.store.ClientURL(),
 		"http", addrString(svc.httpAddr), "mllp", addrString(svc.mllpAddr),
 		"durability", string(svc.store.Config().Durability), "rules", rulesID)
+	if svc.httpAddr != nil {
+		log.Info("dashboard: sign in with the operator token", "url", dashboardURL(svc.httpAddr, cfg.tlsCert != ""), "operator_token", tokenSource(cfg))
+	}
 	if started != nil {
 		started <- svc
 	}
@@ -167,6 +181,37 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	wg.Wait()
 	log.Info("stopped", "projections_at", svc.host.Applied())
 	return runErr
+}
+
+// tokenSource says where the operator token is, never the token.
+func tokenSource(cfg config) string {
+	if cfg.adminToken != "" {
+		return "STAFET_ADMIN_TOKEN (-admin-token)"
+	}
+	return absPath(filepath.Join(cfg.engine.DataDir, "admin-token"))
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// dashboardURL is where a browser on this machine finds the dashboard.
+func dashboardURL(a net.Addr, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return scheme + "://" + a.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }
 
 func addrString(a net.Addr) string {

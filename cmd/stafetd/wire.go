@@ -98,7 +98,7 @@ func mutualTLS(server *tls.Config, clientCA string) (*tls.Config, error) {
 
 func (svc *service) api(log *slog.Logger, cfg config) (*httpapi.Server, error) {
 	api := httpapi.New(httpapi.Config{
-		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest, Alerts: svc.alerts,
+		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest, Receipts: svc.receipts, Alerts: svc.alerts,
 		Projections: svc.host, Rules: svc.rules,
 		Health: svc.monitor.Health, Registry: svc.registry, Logger: log,
 		NATSSubjects: func(org events.OrgID) []string { return []string{alerts.OrgFilter(org)} },

@@ -92,7 +92,10 @@ func OperatorToken(dataDir, given string, announce io.Writer) (string, error) {
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("httpapi: operator token: %w", err)
 	}
-	fmt.Fprintf(announce, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n", path, tok)
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	fmt.Fprintf(announce, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n  The command line reads it from there; the dashboard asks for it.\n\n", path, tok)
 	return tok, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,7 @@ func TestGapList(t *testing.T) {
 		{"closed", adminToken, "status=closed", []uuid.UUID{p4}},
 		{"all", adminToken, "status=all", []uuid.UUID{p1, p4, p3, p2}},
 		{"one cluster", adminToken, "cluster=aarhus", []uuid.UUID{p1, p2}},
+		{"a cluster in any case", adminToken, "cluster=Aarhus", []uuid.UUID{p1, p2}},
 		{"another cluster", adminToken, "cluster=horsens", []uuid.UUID{p3}},
 		{"one municipality", adminToken, "municipality=0727", []uuid.UUID{p3}},
 		{"one municipality by id", adminToken, "municipality=kommune:0751&status=closed", []uuid.UUID{p4}},
@@ -81,15 +83,20 @@ func TestGapList(t *testing.T) {
 		{"kind=bogus", "kind"},
 		{"status=maybe", "status"},
 		{"municipality=751", "municipality"},
-		{"cluster=Aarhus", "cluster"},
+		{"cluster=nowhere", "cluster"},
+		{"cluster=aarhus!", "cluster"},
 		{"org=nobody", "org"},
 		{"as_of=now", "as_of"},
 	}
 	for _, c := range bad {
 		t.Run(c.query, func(t *testing.T) {
 			res := e.do("GET", "/v1/gaps?"+c.query, adminToken, nil)
-			if p := res.problem(t); res.status != http.StatusBadRequest || p.Field != c.field || p.Type != problems+"bad-parameter" {
+			p := res.problem(t)
+			if res.status != http.StatusBadRequest || p.Field != c.field || p.Type != problems+"bad-parameter" {
 				t.Errorf("got %d %s field %q; want 400 bad-parameter on %s", res.status, p.Type, p.Field, c.field)
+			}
+			if c.field == "kind" && !strings.Contains(p.Detail, "offer-overdue, offer-rejected") {
+				t.Errorf("detail %q; want the valid kinds listed", p.Detail)
 			}
 		})
 	}
@@ -139,9 +146,11 @@ func TestFigures(t *testing.T) {
 	e, _, _, _, _ := gapWorld(t)
 	kommune := e.token(aarhus)
 	type cluster struct {
-		ID        string         `json:"id"`
-		OpenGaps  map[string]int `json:"open_gaps"`
-		OpenTotal int            `json:"open_total"`
+		ID                 string         `json:"id"`
+		OpenGaps           map[string]int `json:"open_gaps"`
+		OpenTotal          int            `json:"open_total"`
+		OpenByAge          [5]int         `json:"open_by_age"`
+		OpenByMunicipality map[string]int `json:"open_by_municipality"`
 	}
 	var all struct{ Items []cluster }
 	e.do("GET", "/v1/clusters", adminToken, nil).json(t, &all)
@@ -152,6 +161,17 @@ func TestFigures(t *testing.T) {
 		want := map[string]int{"aarhus": 2, "horsens": 1}[c.ID]
 		if c.OpenGaps["offer-overdue"] != want || c.OpenTotal != want {
 			t.Errorf("cluster %s: got %+v; want %d offer-overdue", c.ID, c, want)
+		}
+		// One snapshot: the same gaps by kind, by age and by municipality.
+		byAge, byMuni := 0, 0
+		for _, n := range c.OpenByAge {
+			byAge += n
+		}
+		for _, n := range c.OpenByMunicipality {
+			byMuni += n
+		}
+		if byAge != c.OpenTotal || byMuni != c.OpenTotal {
+			t.Errorf("cluster %s: %d open gaps, %d by age, %d by municipality; want the same", c.ID, c.OpenTotal, byAge, byMuni)
 		}
 	}
 	for _, c := range []struct {
@@ -235,6 +255,51 @@ func TestFigures(t *testing.T) {
 			t.Errorf("GET %s: got %+v, %d days; want %d offer-overdue, 30 days", c.path, got, len(f.Daily), c.overdue)
 		}
 	}
+	t.Run("daily counts over a range", func(t *testing.T) {
+		for _, c := range []struct {
+			query      string
+			status     int
+			days       int
+			first, bad string
+		}{
+			{"from=2026-10-01&to=2026-11-30", 200, 61, "2026-10-01", ""},
+			{"from=2026-11-02&to=2026-11-02", 200, 1, "2026-11-02", ""},
+			{"from=2026-11-02", 400, 0, "", "to"},
+			{"from=2026-11-02&to=2026-11-01", 400, 0, "", "to"},
+			{"from=2020-01-01&to=2026-11-01", 400, 0, "", "from"},
+			{"from=yesterday&to=2026-11-01", 400, 0, "", "from"},
+		} {
+			t.Run(c.query, func(t *testing.T) {
+				res := e.do("GET", "/v1/clusters/aarhus/figures?at=2026-11-30&"+c.query, kommune, nil)
+				if res.status != c.status {
+					t.Fatalf("status %d; want %d: %s", res.status, c.status, res.body)
+				}
+				if c.status != 200 {
+					if p := res.problem(t); p.Field != c.bad {
+						t.Errorf("problem on %q; want %q", p.Field, c.bad)
+					}
+					return
+				}
+				var f struct {
+					Daily []struct {
+						Day        string `json:"day"`
+						GapsOpened int    `json:"gaps_opened"`
+					} `json:"daily"`
+				}
+				res.json(t, &f)
+				opened := 0
+				for _, d := range f.Daily {
+					opened += d.GapsOpened
+				}
+				if len(f.Daily) != c.days || f.Daily[0].Day != c.first {
+					t.Errorf("got %d days from %s; want %d from %s", len(f.Daily), f.Daily[0].Day, c.days, c.first)
+				}
+				if c.days > 1 && opened == 0 {
+					t.Error("no gap opened over the range of the gaps")
+				}
+			})
+		}
+	})
 }
 
 func TestOrganisations(t *testing.T) {

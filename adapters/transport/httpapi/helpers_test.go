@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +56,11 @@ type env struct {
 
 	mu  sync.Mutex
 	now time.Time
+	// fixed is a mapping fix: the tests' MedCom translator takes every
+	// HospitalNotification as an admission, not STIN only.
+	fixed atomic.Bool
+	// receipts is the message browser's index.
+	receipts *engine.ReceiptIndex
 }
 
 func newEnv(t *testing.T) *env {
@@ -117,13 +123,22 @@ func newEnvWith(t *testing.T, realMedCom bool) *env {
 		}
 	}()
 	e := &env{t: t, store: store, host: host, tokens: tokens, now: t0}
-	translate := admissions
+	translate := func(b []byte) (*events.Translation, error) { return admissions(b, e.fixed.Load()) }
 	if realMedCom {
 		translate = medcom.NewTranslator(dir).Translate
 	}
 	in := ingest.New(store, dir, map[string]ingest.Translator{"medcom": translate}, nil)
+	e.receipts = store.Inbox().NewReceiptIndex()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := e.receipts.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("receipts: %v", err)
+		}
+	}()
+	<-e.receipts.Ready()
 	e.api = httpapi.New(httpapi.Config{
-		Store: store, Tokens: tokens, Directory: dir, Ingest: in, Projections: host,
+		Store: store, Tokens: tokens, Directory: dir, Ingest: in, Projections: host, Receipts: e.receipts,
 		Now: e.clock, MaxBody: 64 << 10, Alerts: as,
 	})
 	e.srv = httptest.NewServer(e.api)
@@ -281,15 +296,16 @@ func (e *env) admitted(cpr string, muni events.OrgID, at time.Time) uuid.UUID {
 }
 
 // admissions is a small MedCom translator for the tests: a STIN
-// HospitalNotification is an inpatient admission at the sender. The
-// MedCom adapter's own translator has its golden tests.
-func admissions(body []byte) (*events.Translation, error) {
+// HospitalNotification is an inpatient admission at the sender; after a
+// mapping fix, any HospitalNotification is. The MedCom adapter's own
+// translator has its golden tests.
+func admissions(body []byte, fixed bool) (*events.Translation, error) {
 	m, err := medcom.Parse(body)
 	if err != nil {
 		return nil, &events.MessageError{Code: "parse", Reason: err.Error(), Rejected: true}
 	}
 	code, err := m.NotificationCode()
-	if err != nil || code != "STIN" {
+	if err != nil || code != "STIN" && !fixed {
 		return nil, &events.MessageError{Code: "unknown-event", Field: "MessageHeader.eventCoding", Reason: "only STIN is translated here"}
 	}
 	hosp := events.SOR(m.Sender.SOR)

@@ -66,3 +66,42 @@ func (c *gapCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
 }
+
+// RegisterInboxMetrics registers the inbound channels' counters, read
+// from the message browser's index at scrape time: answers by channel
+// and code, and each channel's last message. Every instance's index holds
+// every receipt, so every instance reports the same totals (aggregate
+// with max). Senders are not labels: an MLLP sender names itself, and a
+// label per sender could grow without bound; they are in GET /v1/channels.
+func RegisterInboxMetrics(r prometheus.Registerer, x *engine.ReceiptIndex) error {
+	return r.Register(&inboxCollector{x: x,
+		answers: prometheus.NewDesc("stafet_inbound_messages_total", "Inbound messages answered, by channel and answer (AA, AE, AR), from the receipts; the same on every instance.", []string{"channel", "answer"}, nil),
+		last:    prometheus.NewDesc("stafet_inbound_last_message_timestamp_seconds", "When each channel's last inbound message came, in Unix seconds.", []string{"channel"}, nil),
+	})
+}
+
+type inboxCollector struct {
+	x             *engine.ReceiptIndex
+	answers, last *prometheus.Desc
+}
+
+func (c *inboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.answers; ch <- c.last }
+
+func (c *inboxCollector) Collect(ch chan<- prometheus.Metric) {
+	answers := map[[2]string]int{}
+	last := map[string]time.Time{}
+	for _, s := range c.x.Senders("") {
+		for a, n := range s.Answers {
+			answers[[2]string{s.System, a}] += n
+		}
+		if s.LastSeen.After(last[s.System]) {
+			last[s.System] = s.LastSeen
+		}
+	}
+	for k, n := range answers {
+		ch <- prometheus.MustNewConstMetric(c.answers, prometheus.CounterValue, float64(n), k[0], k[1])
+	}
+	for channel, t := range last {
+		ch <- prometheus.MustNewConstMetric(c.last, prometheus.GaugeValue, float64(t.UnixNano())/1e9, channel)
+	}
+}

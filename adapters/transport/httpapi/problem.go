@@ -153,7 +153,7 @@ func ProblemFor(err error) Problem {
 	case errors.Is(err, engine.ErrNoRoom):
 		return Problem{Type: typeNoRoom, Title: "Insufficient storage", Status: http.StatusInsufficientStorage,
 			Detail: "the data volume is nearly full; nothing was recorded; retry once the operator has made room"}
-	case errors.Is(err, errNoProjections), errors.Is(err, errNoIngest):
+	case errors.Is(err, errNoProjections), errors.Is(err, errNoIngest), errors.Is(err, errNoReceipts):
 		return Problem{Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable, Detail: "this stafetd does not serve this endpoint (" + err.Error() + ")"}
 	}
 	return Problem{Type: typeUnavailable, Title: "Service unavailable", Status: http.StatusServiceUnavailable, Detail: "the event store did not answer; nothing was recorded, retry later"}

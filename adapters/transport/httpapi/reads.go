@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,7 +28,7 @@ type pathwayResponse struct {
 	Status       string            `json:"status"`
 	Parties      []events.OrgID    `json:"parties"`
 	AsOf         *asOfView         `json:"as_of,omitempty"`
-	Identity     *identityView     `json:"identity,omitempty"`
+	Identity     *IdentityView     `json:"identity,omitempty"`
 	Owner        ownerView         `json:"owner"`
 	OpenGaps     []GapView         `json:"open_gaps"`
 	ClosedGaps   []GapView         `json:"closed_gaps"`
@@ -41,8 +42,9 @@ type asOfView struct {
 	Seq  uint64    `json:"seq,omitempty"`
 }
 
-// identityView is the patient's identity, decrypted for one reader.
-type identityView struct {
+// IdentityView is a patient's identity, decrypted for one reader who may
+// see it (Server.MaySeePatient).
+type IdentityView struct {
 	CPR  string `json:"cpr,omitempty"`
 	Name string `json:"name,omitempty"`
 	// Shredded: the patient's key was deleted; the identity is gone for
@@ -152,12 +154,10 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, ProblemFor(err))
 		return
 	}
-	wantIdentity := false
-	if v := r.URL.Query().Get("identity"); v != "" {
-		if wantIdentity, err = strconv.ParseBool(v); err != nil {
-			writeProblem(w, r, badParam("identity", "want true or false"))
-			return
-		}
+	wantIdentity, err := queryBool(r.URL.Query(), "identity")
+	if err != nil {
+		writeProblem(w, r, ProblemFor(err))
+		return
 	}
 	as, err := ParseAsOf(r.URL.Query())
 	if err != nil {
@@ -213,7 +213,7 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if wantIdentity {
-		if resp.Identity, err = s.identity(r, history); err != nil {
+		if resp.Identity, err = s.identity(ctx, history); err != nil {
 			writeProblem(w, r, ProblemFor(err))
 			return
 		}
@@ -221,23 +221,24 @@ func (s *Server) readPathway(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// identity decrypts the identity sealed in the pathway's opening.
-func (s *Server) identity(r *http.Request, history []events.Envelope) (*identityView, error) {
+// identity decrypts the identity sealed in the pathway's opening. The
+// caller has asked MaySeePatient and recorded the read.
+func (s *Server) identity(ctx context.Context, history []events.Envelope) (*IdentityView, error) {
 	for i := range history {
 		o, ok := history[i].Payload.(*events.PathwayOpened)
 		if !ok || o.Identity == nil {
 			continue
 		}
-		id, err := s.cfg.Store.Vault().Open(r.Context(), o.Patient, o.Identity)
+		id, err := s.cfg.Store.Vault().Open(ctx, o.Patient, o.Identity)
 		if errors.Is(err, events.ErrShredded) {
-			return &identityView{Shredded: true}, nil
+			return &IdentityView{Shredded: true}, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		return &identityView{CPR: id.CPR, Name: id.Name}, nil
+		return &IdentityView{CPR: id.CPR, Name: id.Name}, nil
 	}
-	return &identityView{}, nil
+	return &IdentityView{}, nil
 }
 
 // gapCursor names the last gap of a page, in the list's order.
@@ -268,6 +269,9 @@ func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, status, err := gapFilter(q)
+	if err == nil && f.Cluster != "" {
+		err = s.knownCluster(f.Cluster)
+	}
 	if err != nil {
 		writeProblem(w, r, ProblemFor(err))
 		return
@@ -319,9 +323,10 @@ func gapFilter(q map[string][]string) (projections.GapFilter, func(projections.G
 		}
 		return ""
 	}
-	f := projections.GapFilter{Cluster: get("cluster"), Status: projections.AllGaps}
+	// Cluster ids are lower case; people type Aarhus.
+	f := projections.GapFilter{Cluster: strings.ToLower(get("cluster")), Status: projections.AllGaps}
 	if f.Cluster != "" && events.ValidateClusterID(f.Cluster) != nil {
-		return f, nil, badParam("cluster", "want a cluster id such as aarhus")
+		return f, nil, badParam("cluster", "want a cluster id such as aarhus or raad-aarhus (GET /v1/clusters lists them)")
 	}
 	if v := get("municipality"); v != "" {
 		m, err := municipality(v)
@@ -338,8 +343,8 @@ func gapFilter(q map[string][]string) (projections.GapFilter, func(projections.G
 	}
 	for _, k := range q["kind"] {
 		for k := range strings.SplitSeq(k, ",") {
-			if !slices.Contains(projections.Kinds(), projections.GapKind(k)) && projections.GapKind(k) != projections.Integrity {
-				return f, nil, badParam("kind", "unknown gap kind "+strconv.Quote(k))
+			if !slices.Contains(gapKinds(), projections.GapKind(k)) {
+				return f, nil, badParam("kind", "unknown gap kind "+strconv.Quote(k)+"; want one of: "+kindList())
 			}
 			f.Kinds = append(f.Kinds, projections.GapKind(k))
 		}
@@ -356,6 +361,30 @@ func gapFilter(q map[string][]string) (projections.GapFilter, func(projections.G
 		return f, nil, badParam("status", "want open, closed or all")
 	}
 	return f, keep, nil
+}
+
+// gapKinds lists the kinds a gap list filters on: the rules' kinds and
+// the quarantine's integrity gaps.
+func gapKinds() []projections.GapKind {
+	return append(projections.Kinds(), projections.Integrity)
+}
+
+// kindList names the gap kinds, for an error that lists them.
+func kindList() string {
+	var names []string
+	for _, k := range gapKinds() {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ", ")
+}
+
+// knownCluster refuses a cluster the directory does not know: a typo
+// would otherwise list no gaps and look like good news.
+func (s *Server) knownCluster(id string) error {
+	if _, ok := s.cfg.Directory.Cluster(id); ok || id == engine.Unassigned {
+		return nil
+	}
+	return badParam("cluster", "no cluster "+strconv.Quote(id)+"; GET /v1/clusters?at= lists the bodies of a date (sundhedsklynger such as aarhus up to 2026, sundhedsråd such as raad-aarhus from 2027)")
 }
 
 // municipality reads a municipality as kommune:NNNN or NNNN.
@@ -433,13 +462,86 @@ func (s *Server) orgWorklist(w http.ResponseWriter, r *http.Request) {
 	s.worklist(w, r, org)
 }
 
+// worklist answers an organisation's worklist; with ?identity=true each
+// offer and gap names its patient as far as MaySeePatient allows it, every
+// such read in the access log.
 func (s *Server) worklist(w http.ResponseWriter, r *http.Request, org events.OrgID) {
+	p := principalFrom(r.Context())
+	wantIdentity, err := queryBool(r.URL.Query(), "identity")
+	if err != nil {
+		writeProblem(w, r, ProblemFor(err))
+		return
+	}
 	var wl projections.Worklist
 	if err := s.set(func(set *projections.Set) { wl = set.Worklists.Worklist(org, s.cfg.Now()) }); err != nil {
 		writeProblem(w, r, ProblemFor(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, viewWorklist(wl))
+	v := viewWorklist(wl)
+	if wantIdentity {
+		if err := s.identifyWorklist(r.Context(), p, &v); err != nil {
+			writeProblem(w, r, ProblemFor(err))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// identifyWorklist fills in the patients of a worklist's offers and gaps.
+func (s *Server) identifyWorklist(ctx context.Context, p Principal, v *WorklistView) error {
+	found := map[uuid.UUID]*IdentityView{}
+	patient := func(id uuid.UUID) (*IdentityView, error) {
+		if who, ok := found[id]; ok {
+			return who, nil
+		}
+		who, err := s.identify(ctx, p, id, "worklist+identity")
+		found[id] = who
+		return who, err
+	}
+	var err error
+	for i := range v.Offers {
+		if v.Offers[i].Patient, err = patient(v.Offers[i].Pathway); err != nil {
+			return err
+		}
+	}
+	for i := range v.Gaps {
+		if v.Gaps[i].Patient, err = patient(v.Gaps[i].Pathway); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// identify decrypts the patient of one pathway for p if MaySeePatient allows
+// it (nil if not), having recorded the read, allowed or not, in the
+// pathway's parties' access logs.
+func (s *Server) identify(ctx context.Context, p Principal, id uuid.UUID, what string) (*IdentityView, error) {
+	history, err := s.cfg.Store.Log().Load(ctx, id)
+	if err != nil || len(history) == 0 {
+		return nil, err
+	}
+	ps := events.Parties(history)
+	allowed := s.MaySeePatient(p, history)
+	if err := s.record(ctx, p, id, ps, what, allowed); err != nil {
+		return nil, err
+	}
+	if !allowed {
+		return nil, nil
+	}
+	return s.identity(ctx, history)
+}
+
+// queryBool reads a boolean parameter; absent is false.
+func queryBool(q url.Values, name string) (bool, error) {
+	v := q.Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badParam(name, "want true or false")
+	}
+	return b, nil
 }
 
 // clusters returns the bodies in force at at whose figures p may see:
@@ -481,6 +583,11 @@ type clusterView struct {
 	Municipalities []events.OrgID              `json:"municipalities"`
 	OpenGaps       map[projections.GapKind]int `json:"open_gaps"`
 	OpenTotal      int                         `json:"open_total"`
+	// OpenByAge and OpenByMunicipality count the same open gaps, read
+	// in the same moment, by age (as the figures' by_age) and by the
+	// pathway's municipality: a page built from this one answer adds up.
+	OpenByAge          projections.Ages     `json:"open_by_age"`
+	OpenByMunicipality map[events.OrgID]int `json:"open_by_municipality"`
 	// Subjects are the event subjects a subscriber for this body takes to
 	// get exactly its pathways: its own, the whole predecessors' and, for a
 	// predecessor that split, the open pathways of its municipalities
@@ -501,13 +608,23 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 	}
 	ids := s.clusters(principalFrom(r.Context()), at)
 	counts := make(map[string]map[projections.GapKind]int)
+	ages := make(map[string]projections.Ages)
+	munis := make(map[string]map[events.OrgID]int)
 	subjects := make(map[string][]string)
+	now := s.cfg.Now()
 	err = s.set(func(set *projections.Set) {
-		for _, g := range set.Gaps.List(projections.GapFilter{At: at}, s.cfg.Now()) {
+		for _, g := range set.Gaps.List(projections.GapFilter{At: at}, now) {
 			if counts[g.Body] == nil {
 				counts[g.Body] = make(map[projections.GapKind]int)
+				munis[g.Body] = make(map[events.OrgID]int)
 			}
 			counts[g.Body][g.Kind]++
+			a := ages[g.Body]
+			a[projections.AgeBucket(now.Sub(g.OpenedAt))]++
+			ages[g.Body] = a
+			if g.Municipality != "" {
+				munis[g.Body][g.Municipality]++
+			}
 		}
 		for _, id := range ids {
 			subjects[id] = s.subjects(set.Gaps, id)
@@ -519,7 +636,11 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 	}
 	items := make([]clusterView, 0, len(ids))
 	for _, id := range ids {
-		v := clusterView{ID: id, Name: id, Municipalities: []events.OrgID{}, OpenGaps: map[projections.GapKind]int{}}
+		v := clusterView{ID: id, Name: id, Municipalities: []events.OrgID{}, OpenGaps: map[projections.GapKind]int{},
+			OpenByAge: ages[id], OpenByMunicipality: map[events.OrgID]int{}}
+		for m, n := range munis[id] {
+			v.OpenByMunicipality[m] = n
+		}
 		if c, ok := s.cfg.Directory.Cluster(id); ok {
 			v.Name, v.Kind, v.Region, v.AcuteHospital, v.Status, v.Source = c.Name, c.Kind, c.Region, c.AcuteHospital, c.Status, c.Source
 			v.ValidFrom = c.ValidFrom.Format(time.DateOnly)
@@ -532,8 +653,11 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
 			continue // no unassigned pathways: nothing to show
 		}
 		for _, k := range projections.Kinds() {
-			v.OpenGaps[k] = counts[id][k]
-			v.OpenTotal += counts[id][k]
+			v.OpenGaps[k] = 0
+		}
+		for k, n := range counts[id] {
+			v.OpenGaps[k] = n
+			v.OpenTotal += n
 		}
 		items = append(items, v)
 	}
@@ -630,9 +754,15 @@ func (s *Server) municipalityFigures(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) figures(w http.ResponseWriter, r *http.Request, at time.Time, get func(projections.Figures, time.Time) projections.ClusterFigures) {
-	n, err := strconv.Atoi(cmp.Or(r.URL.Query().Get("months"), "12"))
+	q := r.URL.Query()
+	n, err := strconv.Atoi(cmp.Or(q.Get("months"), "12"))
 	if err != nil || n < 1 || n > 120 {
 		writeProblem(w, r, badParam("months", "want a number of months from 1 to 120"))
+		return
+	}
+	from, to, err := dayRange(q)
+	if err != nil {
+		writeProblem(w, r, ProblemFor(err))
 		return
 	}
 	last, _ := projections.ParseMonth(events.Day(at).Format("2006-01"))
@@ -647,6 +777,9 @@ func (s *Server) figures(w http.ResponseWriter, r *http.Request, at time.Time, g
 	err = s.set(func(set *projections.Set) {
 		f = get(set.Figures, until)
 		months = set.Figures.Months(f.Scope, last-int32(n)+1, last, until)
+		if !from.IsZero() {
+			f.Daily = set.Figures.Days(f.Scope, from, to, until)
+		}
 	})
 	if err != nil {
 		writeProblem(w, r, ProblemFor(err))
@@ -655,6 +788,32 @@ func (s *Server) figures(w http.ResponseWriter, r *http.Request, at time.Time, g
 	v := viewFigures(f)
 	v.Months = viewMonths(months)
 	writeJSON(w, http.StatusOK, v)
+}
+
+// dayRange reads ?from= and ?to= (dates, YYYY-MM-DD, in Danish time):
+// the days a figures answer's daily counts cover, instead of the last
+// 30. Both or neither; at most projections.MaxDays.
+func dayRange(q url.Values) (from, to time.Time, err error) {
+	if q.Get("from") == "" && q.Get("to") == "" {
+		return from, to, nil
+	}
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		d, perr := time.Parse(time.DateOnly, q.Get(p.name))
+		if perr != nil {
+			return from, to, badParam(p.name, "want a date, YYYY-MM-DD (from and to go together)")
+		}
+		*p.t = events.DayStart(d).Add(12 * time.Hour)
+	}
+	switch days := int(to.Sub(from).Hours()/24+0.5) + 1; {
+	case to.Before(from):
+		return from, to, badParam("to", "want a date on or after from")
+	case days > projections.MaxDays:
+		return from, to, badParam("from", fmt.Sprintf("want a range of at most %d days", projections.MaxDays))
+	}
+	return from, to, nil
 }
 
 var orgKinds = []events.Kind{events.KindHospital, events.KindMunicipality, events.KindGP, events.KindRegion}

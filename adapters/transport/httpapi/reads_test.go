@@ -133,7 +133,7 @@ func TestReadPathway(t *testing.T) {
 		if err := e.store.Vault().Shred(t.Context(), p.Patient); err != nil {
 			t.Fatal(err)
 		}
-		p = e.read(path+"?identity=true", adminToken)
+		p = e.read(path+"?identity=true", kommune)
 		if p.Identity == nil || !p.Identity.Shredded || p.Identity.CPR != "" {
 			t.Errorf("identity: got %+v; want shredded", p.Identity)
 		}

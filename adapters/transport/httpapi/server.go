@@ -36,6 +36,9 @@ type Config struct {
 	// Ingest runs MedCom messages and dead-letter replays; without it
 	// those endpoints answer 503.
 	Ingest *ingest.Ingest
+	// Receipts is the message browser's index (engine.ReceiptIndex,
+	// running); without it the message endpoints answer 503.
+	Receipts *engine.ReceiptIndex
 	// Projections hosts the *projections.Set that gap lists, worklists,
 	// figures and pathway views answer from; without it those endpoints
 	// answer 503.
@@ -317,6 +320,7 @@ func (s *Server) register() {
 	s.handle("POST /v1/pathways/{id}/close", anyone, command[closeBody](s))
 	s.handle("POST /v1/medcom", anyone, s.receiveMedCom)
 
+	s.handle("GET /v1/pathways", anyone, s.findPathways)
 	s.handle("GET /v1/pathways/{id}", anyone, s.readPathway)
 	s.handle("GET /v1/gaps", anyone, s.listGaps)
 	s.handle("GET /v1/worklist", anyone, s.ownWorklist)
@@ -327,6 +331,10 @@ func (s *Server) register() {
 	s.handle("GET /v1/organisations", anyone, s.listOrganisations)
 	s.handle("GET /v1/access-log", anyone, s.listAccess)
 
+	s.handle("GET /v1/messages", anyone, s.listMessages)
+	s.handle("GET /v1/messages/{seq}", anyone, s.showMessage)
+	s.handle("POST /v1/messages/reprocess", operator, s.reprocessMessages)
+	s.handle("GET /v1/channels", anyone, s.listChannels)
 	s.handle("GET /v1/dead-letters", operator, s.listDeadLetters)
 	s.handle("GET /v1/dead-letters/{seq}", operator, s.showDeadLetter)
 	s.handle("POST /v1/dead-letters/{seq}/replay", operator, s.replayDeadLetter)

@@ -86,6 +86,9 @@ type GapView struct {
 	ClosedBy     uuid.UUID            `json:"closed_by,omitzero"`
 	ClosedByType events.Type          `json:"closed_by_type,omitempty"`
 	Days         int                  `json:"days,omitempty"`
+	// Patient is who the pathway is about, where the reader asked and may
+	// see it (a worklist's ?identity=true).
+	Patient *IdentityView `json:"patient,omitempty"`
 }
 
 func viewGap(g projections.Gap) GapView {
@@ -189,6 +192,8 @@ type OfferView struct {
 	Deadline time.Time             `json:"deadline,omitzero"`
 	Overdue  bool                  `json:"overdue"`
 	Paused   bool                  `json:"paused"`
+	// Patient: as GapView's.
+	Patient *IdentityView `json:"patient,omitempty"`
 }
 
 func viewWorklist(wl projections.Worklist) WorklistView {

@@ -66,6 +66,30 @@ export async function get(path, { signal, quiet401 } = {}) {
   return body;
 }
 
+// post sends a command (a JSON body; with raw, a message as it is) to
+// the API and returns its answer. A failure throws an APIError with the
+// problem document, whose detail names the field or rule.
+export async function post(path, body, { signal, raw } = {}) {
+  const resp = await fetch(path, {
+    method: 'POST',
+    headers: {
+      'Authorization': 'Bearer ' + token(), 'Accept': 'application/json',
+      'Content-Type': raw ? 'application/octet-stream' : 'application/json',
+    },
+    body: raw ? body : JSON.stringify(body ?? {}),
+    signal,
+    cache: 'no-store',
+  });
+  let answer = null;
+  const type = resp.headers.get('Content-Type') || '';
+  if (type.includes('json')) answer = await resp.json();
+  if (!resp.ok) {
+    if (resp.status === 401) onUnauthorised();
+    throw new APIError(resp.status, answer);
+  }
+  return answer;
+}
+
 // all follows a list's "next" links and returns every item, up to max.
 export async function all(path, { signal, max = 5000 } = {}) {
   const items = [];

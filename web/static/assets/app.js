@@ -12,9 +12,11 @@ import * as gaps from './gaps.js';
 import * as pathway from './pathway.js';
 import * as worklist from './worklist.js';
 import * as figures from './figures.js';
+import * as trends from './trends.js';
+import * as messages from './messages.js';
 
-const views = { '': overview, gaps, pathway, worklist, figures };
-const navOf = { '': 'overview', gaps: 'gaps', pathway: 'gaps', worklist: 'worklist', figures: 'figures' };
+const views = { '': overview, gaps, pathway, worklist, figures, trends, messages };
+const navOf = { '': 'overview', gaps: 'gaps', pathway: 'gaps', worklist: 'worklist', figures: 'figures', trends: 'trends', messages: 'messages' };
 
 const main = document.getElementById('main');
 const state = { me: null, dir: null, view: null, abort: null, live: null, stream: 'connecting', fresh: null, health: null };

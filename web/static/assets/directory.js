@@ -21,6 +21,7 @@ export class Directory {
     this.municipalities = [];    // sorted by name
     this.clusters = [];          // the clusters the caller may see (GET /v1/clusters)
     this.loaded = new Set();     // kinds fully loaded
+    this.loading = new Map();    // kind → its load under way
   }
 
   // load reads the municipalities, the hospitals and the visible clusters.
@@ -45,15 +46,26 @@ export class Directory {
   // their names (general practices are many, so only when needed).
   async ensure(id, signal) {
     if (this.orgs.has(id)) return;
-    const kind = orgKinds[String(id).split(':')[0]];
+    await this.ensureKind(orgKinds[String(id).split(':')[0]], signal);
+  }
+
+  // ensureKind loads every organisation of a kind, once; callers that
+  // ask meanwhile wait for the same load.
+  async ensureKind(kind, signal) {
     if (!kind || this.loaded.has(kind)) return;
-    this.loaded.add(kind);
-    try {
-      for (const o of await all(`/v1/organisations?kind=${kind}&limit=500`, { signal, max: 10000 })) this.orgs.set(o.id, o);
-    } catch (e) {
-      this.loaded.delete(kind);
-      if (!(e instanceof APIError)) throw e;
+    if (!this.loading.has(kind)) {
+      this.loading.set(kind, (async () => {
+        try {
+          for (const o of await all(`/v1/organisations?kind=${kind}&limit=500`, { signal, max: 10000 })) this.orgs.set(o.id, o);
+          this.loaded.add(kind);
+        } catch (e) {
+          if (!(e instanceof APIError)) throw e;
+        } finally {
+          this.loading.delete(kind);
+        }
+      })());
     }
+    await this.loading.get(kind);
   }
 
   name(id) {

@@ -69,7 +69,7 @@ function lastDay(month) {
 
 // trend draws one line per board figure over the months, a row each,
 // its latest value at the right.
-function trend(months) {
+export function trend(months) {
   const W = 700, left = 210, right = 90, rowH = 40, top = 6;
   const H = top + BOARD.length * rowH + 4;
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart trends', id: 'board-trends', role: 'img', 'aria-labelledby': 'trend-title', width: '100%' },

@@ -1,15 +1,18 @@
 // The gap list: GET /v1/gaps with the API's filters (cluster,
-// municipality, organisation, kind, status), then age and sorting here.
-// The filters live in the URL, so a filtered list can be shared.
+// municipality, organisation, kind, status), then age and sorting here:
+// most severe and newest first unless asked otherwise. The filters live
+// in the URL, so a filtered list can be shared, and take one line, so the
+// list has the screen.
 
 import { all } from './api.js';
 import { h, replace, table, scroller } from './dom.js';
 import { t } from './i18n.js';
 import { KINDS, AGES, ageBucket } from './directory.js';
-import { kindLabel, section, gapHead, gapRow, overdue, errorMessage } from './ui.js';
+import { kindLabel, section, gapHead, gapRow, overdue, errorMessage, namesFor, SEVERITIES } from './ui.js';
 
 const MAX = 2000;
 const SORTS = {
+  severity: (a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) || SORTS.newest(a, b),
   oldest: (a, b) => a.opened_at.localeCompare(b.opened_at) || a.id.localeCompare(b.id),
   newest: (a, b) => b.opened_at.localeCompare(a.opened_at) || a.id.localeCompare(b.id),
   deadline: (a, b) => (a.deadline || '9').localeCompare(b.deadline || '9') || SORTS.oldest(a, b),
@@ -17,12 +20,12 @@ const SORTS = {
   kind: (a, b) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind) || SORTS.oldest(a, b),
   cluster: (a, b) => a.cluster.localeCompare(b.cluster) || SORTS.oldest(a, b),
 };
-// The column each sort orders by, for aria-sort.
-const SORT_COLUMN = { oldest: [0, 'ascending'], newest: [0, 'descending'], deadline: [5, 'ascending'], late: [6, 'descending'], kind: [1, 'ascending'], cluster: [2, 'ascending'] };
+// The column each sort orders by, for aria-sort (columns as gapHead).
+const SORT_COLUMN = { severity: [0, 'descending'], oldest: [2, 'ascending'], newest: [2, 'descending'], deadline: [3, 'descending'], late: [3, 'descending'], kind: [1, 'ascending'], cluster: [6, 'ascending'] };
 
 function sorter(sort, now) {
   if (sort === 'late') return (a, b) => overdue(b, now) - overdue(a, now) || SORTS.oldest(a, b);
-  return SORTS[sort] || SORTS.oldest;
+  return SORTS[sort] || SORTS.severity;
 }
 
 function filters(query) {
@@ -34,7 +37,7 @@ function filters(query) {
     kinds,
     age: query.get('age') || '',
     status: ['open', 'closed', 'all'].includes(query.get('status')) ? query.get('status') : 'open',
-    sort: query.get('sort') in SORTS ? query.get('sort') : 'oldest',
+    sort: query.get('sort') in SORTS ? query.get('sort') : 'severity',
   };
 }
 
@@ -57,28 +60,34 @@ function select(id, label, value, options) {
 
 function form(f, dir, onSubmit) {
   const any = ['', t('gaps.any')];
-  const el = h('form', { class: 'filters', id: 'gap-filters', 'aria-labelledby': 'filters-title' },
-    h('h2', { id: 'filters-title' }, t('gaps.filters')),
-    h('div', { class: 'filter-grid' },
-      select('f-cluster', t('gaps.cluster'), f.cluster, [any, ...dir.clusters.map(c => [c.id, c.name])]),
-      select('f-municipality', t('gaps.municipality'), f.municipality,
-        [any, ...dir.municipalities.map(m => [m.id.split(':')[1], m.name])]),
-      h('div', { class: 'field' },
-        h('label', { for: 'f-org' }, t('gaps.org')),
-        h('p', { id: 'f-org-hint', class: 'hint' }, t('gaps.org.hint')),
-        h('input', { id: 'f-org', name: 'org', type: 'text', value: f.org, list: 'f-org-list', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'f-org-hint', pattern: '[a-z]+:[0-9]+' }),
-        h('datalist', { id: 'f-org-list' }, [...dir.orgs.values()].map(o => h('option', { value: o.id }, o.name)))),
-      select('f-age', t('gaps.age'), f.age, [any, ...AGES.map((_, i) => [String(i), t('age.' + i)])]),
-      select('f-status', t('gaps.status'), f.status, ['open', 'closed', 'all'].map(s => [s, t('gaps.status.' + s)])),
-      select('f-sort', t('gaps.sort'), f.sort, Object.keys(SORTS).map(s => [s, t('gaps.sort.' + s)]))),
+  const kinds = h('details', { class: 'dropdown', id: 'f-kinds' },
+    h('summary', {}, f.kinds.length ? t('gaps.kinds.some', { n: f.kinds.length }) : t('gaps.kinds.all')),
     h('fieldset', { class: 'kinds' },
       h('legend', {}, t('gaps.kind')),
       KINDS.map(k => h('div', { class: 'check' },
         h('input', { type: 'checkbox', id: 'f-kind-' + k, name: 'kind', value: k, checked: f.kinds.includes(k) }),
-        h('label', { for: 'f-kind-' + k }, kindLabel(k))))),
-    h('div', { class: 'actions' },
-      h('button', { type: 'submit', class: 'button', id: 'f-apply' }, t('gaps.apply')),
-      h('a', { href: '#/gaps', class: 'button button-quiet' }, t('gaps.reset'))));
+        h('label', { for: 'f-kind-' + k }, kindLabel(k))))));
+  const more = h('details', { class: 'more-filters', open: Boolean(f.org) },
+    h('summary', {}, t('gaps.more')),
+    h('div', { class: 'field' },
+      h('label', { for: 'f-org' }, t('gaps.org')),
+      h('p', { id: 'f-org-hint', class: 'hint' }, t('gaps.org.hint')),
+      h('input', { id: 'f-org', name: 'org', type: 'text', value: f.org, list: 'f-org-list', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'f-org-hint', pattern: '[a-z]+:[0-9A-Za-z]+' }),
+      h('datalist', { id: 'f-org-list' }, [...dir.orgs.values()].map(o => h('option', { value: o.id }, o.name)))));
+  const el = h('form', { class: 'filters compact', id: 'gap-filters', 'aria-labelledby': 'filters-title' },
+    h('h2', { id: 'filters-title', class: 'visually-hidden' }, t('gaps.filters')),
+    h('div', { class: 'filter-row' },
+      select('f-cluster', t('gaps.cluster'), f.cluster, [any, ...dir.clusters.map(c => [c.id, c.name])]),
+      select('f-municipality', t('gaps.municipality'), f.municipality,
+        [any, ...dir.municipalities.map(m => [m.id.split(':')[1], m.name])]),
+      h('div', { class: 'field' }, h('span', { class: 'label', id: 'f-kinds-label' }, t('gaps.kind')), kinds),
+      select('f-age', t('gaps.age'), f.age, [any, ...AGES.map((_, i) => [String(i), t('age.' + i)])]),
+      select('f-status', t('gaps.status'), f.status, ['open', 'closed', 'all'].map(s => [s, t('gaps.status.' + s)])),
+      select('f-sort', t('gaps.sort'), f.sort, Object.keys(SORTS).map(s => [s, t('gaps.sort.' + s)])),
+      h('div', { class: 'actions' },
+        h('button', { type: 'submit', class: 'button', id: 'f-apply' }, t('gaps.apply')),
+        h('a', { href: '#/gaps', class: 'button button-quiet' }, t('gaps.reset')))),
+    more);
   el.addEventListener('submit', ev => {
     ev.preventDefault();
     const data = new FormData(el);
@@ -86,7 +95,7 @@ function form(f, dir, onSubmit) {
     for (const k of ['cluster', 'municipality', 'org', 'age']) if (data.get(k)) q.set(k, String(data.get(k)).trim());
     if (data.getAll('kind').length) q.set('kind', data.getAll('kind').join(','));
     if (data.get('status') !== 'open') q.set('status', data.get('status'));
-    if (data.get('sort') !== 'oldest') q.set('sort', data.get('sort'));
+    if (data.get('sort') !== 'severity') q.set('sort', data.get('sort'));
     onSubmit('#/gaps' + (q.toString() ? '?' + q : ''));
   });
   return el;
@@ -103,6 +112,7 @@ export async function render(ctx) {
     const now = new Date();
     let list = got.filter(g => f.age === '' || ageBucket(g.opened_at, now) === Number(f.age));
     list.sort(sorter(f.sort, now));
+    await namesFor(dir, list, signal);
     return { list, capped: got.capped, now };
   }
 

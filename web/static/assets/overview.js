@@ -1,13 +1,13 @@
-// The overview: the clusters' open gaps by kind (GET /v1/clusters) and by
-// age (each cluster's figures), and the municipalities as tiles coloured
-// by open gaps per 10 000 inhabitants (each municipality's figures and
-// its population from the directory).
+// The overview: the clusters' open gaps by kind and by age, and the
+// municipalities as tiles coloured by open gaps per 10 000 inhabitants
+// (their population from the directory). All of it comes from one answer
+// (GET /v1/clusters: open_gaps, open_by_age, open_by_municipality, read
+// in one moment), so the totals add up however busy the service is.
 
-import { get, each, APIError } from './api.js';
+import { get, fresh } from './api.js';
 import { h, hidden, replace, scroller } from './dom.js';
 import { t, decimal, dateTime } from './i18n.js';
 import { KINDS, AGES } from './directory.js';
-import { fresh } from './api.js';
 import { kindLabel, section } from './ui.js';
 
 // BINS are the colour classes' lower bounds, in open gaps per 10 000
@@ -34,43 +34,40 @@ async function load(ctx) {
   const { dir, signal } = ctx;
   const clusters = (await get('/v1/clusters', { signal })).items || [];
   dir.setClusters(clusters);
-  const figures = await each(clusters, 6, c => get(`/v1/clusters/${encodeURIComponent(c.id)}/figures`, { signal }));
-  // An organisation sees the figures of its clusters' municipalities only.
+  // An organisation sees its clusters' municipalities only.
   const visible = new Set(clusters.flatMap(c => c.municipalities));
-  const munis = dir.municipalities.filter(m => visible.has(m.id));
-  const muniFigures = await each(munis, 6, m => get(`/v1/municipalities/${m.id.split(':')[1]}/figures`, { signal }));
-  const byMuni = new Map();
-  munis.forEach((m, i) => {
-    const f = muniFigures[i];
-    if (f instanceof Error) {
-      if (f instanceof APIError && f.status === 403) return;
-      throw f;
+  const byMuni = new Map([...visible].map(m => [m, 0]));
+  for (const c of clusters) {
+    for (const [m, n] of Object.entries(c.open_by_municipality || {})) {
+      if (byMuni.has(m)) byMuni.set(m, byMuni.get(m) + n);
     }
-    byMuni.set(m.id, f);
-  });
-  for (const f of figures) if (f instanceof Error && !(f instanceof APIError && f.status === 403)) throw f;
+  }
+  // The kinds of the columns: every kind the answer counts, the known
+  // ones first, so a row's total is the sum of its columns.
+  const kinds = [...KINDS];
+  for (const c of clusters) for (const k of Object.keys(c.open_gaps)) if (!kinds.includes(k)) kinds.push(k);
   // As of the last moment the projections held the whole log, which the
   // answers say; the fetch time would claim freshness they may not have.
-  return { clusters, figures, byMuni, at: fresh()?.asOf || new Date() };
+  return { clusters, byMuni, kinds, at: fresh()?.asOf || new Date() };
 }
 
 function clusterTable(data, dir) {
+  const kinds = data.kinds;
   const head = [
     h('th', { scope: 'col', rowspan: 2 }, t('overview.cluster')),
-    h('th', { scope: 'colgroup', colspan: KINDS.length + 1 }, t('overview.bykind')),
+    h('th', { scope: 'colgroup', colspan: kinds.length + 1 }, t('overview.bykind')),
     h('th', { scope: 'colgroup', colspan: AGES.length }, t('overview.byage')),
   ];
   // The age headers are short to see and whole to hear.
-  const sub = [...KINDS.map(k => kindLabel(k)), t('overview.total'),
+  const sub = [...kinds.map(k => kindLabel(k)), t('overview.total'),
     ...AGES.map((_, i) => h('span', { class: 'age' }, h('span', { 'aria-hidden': 'true' }, t('age.short.' + i)), hidden(t('age.' + i))))];
-  const rows = data.clusters.map((c, i) => {
-    const f = data.figures[i];
-    const ages = AGES.map((_, a) => f instanceof Error ? null : KINDS.reduce((n, k) => n + (f.open_gaps[k]?.by_age[a] || 0), 0));
+  const rows = data.clusters.map(c => {
+    const ages = c.open_by_age || AGES.map(() => 0);
     return h('tr', { dataset: { cluster: c.id } },
       h('th', { scope: 'row' }, h('a', { href: '#/gaps?cluster=' + encodeURIComponent(c.id) }, c.name)),
-      KINDS.map(k => h('td', { class: ['num', c.open_gaps[k] ? 'nonzero' : ''], dataset: { kind: k } }, String(c.open_gaps[k] ?? 0))),
+      kinds.map(k => h('td', { class: ['num', c.open_gaps[k] ? 'nonzero' : ''], dataset: { kind: k } }, String(c.open_gaps[k] ?? 0))),
       h('td', { class: 'num total', dataset: { kind: 'total' } }, String(c.open_total)),
-      ages.map((n, a) => h('td', { class: ['num', n ? 'nonzero' : ''], dataset: { age: String(a) } }, n === null ? t('dash') : String(n))));
+      ages.map((n, a) => h('td', { class: ['num', n ? 'nonzero' : ''], dataset: { age: String(a) } }, String(n))));
   });
   const tbl = h('table', { class: 'data clusters', id: 'clusters-table' },
     h('caption', {}, t('overview.clusters.caption')),
@@ -96,15 +93,14 @@ function municipalityGrid(data, dir) {
   return h('div', { class: 'municipalities' }, groups);
 }
 
-function tile(m, f) {
+function tile(m, open) {
   const code = m.id.split(':')[1];
-  if (!f) {
+  if (open === undefined) {
     return h('li', { class: 'tile tile-none', dataset: { municipality: m.id } },
       h('span', { class: 'tile-name' }, m.name),
       h('span', { class: 'tile-count' }, t('dash')),
       hidden(t('noaccess')));
   }
-  const open = KINDS.reduce((n, k) => n + (f.open_gaps[k]?.total || 0), 0);
   const rate = m.population ? open / m.population * 10000 : 0;
   const b = bin(rate);
   return h('li', { class: `tile bin-${b}`, dataset: { municipality: m.id, open: String(open) } },

@@ -1,12 +1,16 @@
-// One pathway (GET /v1/pathways/{id}): what is late, the swimlanes of
-// hospital, municipality and GP with offers, answers, documents and the
-// gap intervals in red, the chain of custody and every event.
+// One pathway (GET /v1/pathways/{id}): who the patient is (for an
+// organisation in the patient's care, ?identity=true, the read in the
+// access log), what is
+// late, the swimlanes of hospital, municipality and GP with offers,
+// answers, documents and the gap intervals in red, the chain of custody
+// with the answers the signed-in organisation can give, and every event.
 
 import { get, APIError } from './api.js';
 import { h, s, replace, table, scroller } from './dom.js';
 import { t, duration, shortDateTime, day, dateTime, time as clock } from './i18n.js';
 import { lane } from './directory.js';
-import { kindLabel, whatLabel, statusLabel, timeEl, section, gapHead, gapRow, overdue, errorMessage, shortID } from './ui.js';
+import { kindLabel, whatLabel, statusLabel, timeEl, section, gapHead, gapRow, overdue, errorMessage, shortID, patientText, formatCPR, actionStatus } from './ui.js';
+import { offerActions, releaseAction } from './actions.js';
 
 const LANES = ['hospital', 'municipality', 'gp', 'stafet'];
 
@@ -98,6 +102,7 @@ function timeline(pw, dir, now) {
   // Gap intervals: a faint column across the lanes, and a red bar in the
   // lane of whoever must act.
   const rowEnds = new Map(); // lane → the right end of each gap row
+  const spans = []; // the open gaps' times, shaded once below
   for (const g of gaps.slice().sort((a, b) => a.opened_at.localeCompare(b.opened_at))) {
     const x1 = at(g.opened_at);
     const x2 = g.closed_at ? at(g.closed_at) : x(+now);
@@ -109,11 +114,23 @@ function timeline(pw, dir, now) {
     ends[row] = Math.max(ends[row] || 0, x1 + w);
     const state = g.open ? 'gap-open' : 'gap-closed';
     const tip = `${kindLabel(g.kind)}: ${shortDateTime(new Date(g.opened_at))} – ${g.closed_at ? shortDateTime(new Date(g.closed_at)) : t('pathway.now')} (${duration((g.closed_at ? new Date(g.closed_at) : now) - new Date(g.opened_at))})`;
+    if (g.open) spans.push([x1, x1 + w]);
     svg.append(
-      s('rect', { class: `gap-span ${state}`, x: x1, y: top, width: w, height: lanes.length * laneH }),
       s('rect', { class: `gap ${state}`, 'data-gap': g.id, 'data-kind': g.kind, x: x1, y: y(l) + GAP_Y + row * (GAP_H + 2), width: w, height: GAP_H, rx: 2 },
         s('title', {}, tip)));
   }
+
+  // Time with an open gap shades every lane, once however many gaps are
+  // open then: nobody has acted yet. Drawn under the lanes' marks.
+  spans.sort((a, b) => a[0] - b[0]);
+  const merged = [];
+  for (const sp of spans) {
+    const last = merged[merged.length - 1];
+    if (last && sp[0] <= last[1]) last[1] = Math.max(last[1], sp[1]);
+    else merged.push([...sp]);
+  }
+  const firstMark = svg.querySelector('rect.gap');
+  for (const [a, b] of merged) svg.insertBefore(s('rect', { class: 'gap-span', x: a, y: top, width: b - a, height: lanes.length * laneH }), firstMark);
 
   // Responsibility held: from the acceptance until it ended (or now).
   for (const c of chain) {
@@ -194,16 +211,25 @@ function marker(cat, cx, cy, tip) {
   }
 }
 
+// legend explains every mark the timeline draws, drawn as it draws them.
 function legend() {
-  const item = (cls, shape, label) => h('li', {},
-    s('svg', { viewBox: '0 0 20 20', width: 20, height: 20, 'aria-hidden': 'true', focusable: 'false' }, shape(cls)), label);
-  return h('ul', { class: 'timeline-legend' },
-    item('event event-stay', c => s('circle', { class: c, cx: 10, cy: 10, r: 6 }), t('pathway.legend.stay')),
-    item('offer offer-pending', c => s('rect', { class: c, x: 1, y: 5, width: 18, height: 10, rx: 2 }), t('pathway.legend.offer')),
-    item('event event-answer', c => s('path', { class: c, d: 'M10 3L17 16L3 16Z' }), t('pathway.legend.answer')),
-    item('event event-document', c => s('rect', { class: c, x: 5, y: 5, width: 10, height: 10 }), t('pathway.legend.document')),
-    item('event event-deadline', c => s('path', { class: c, d: 'M5 5L15 15M15 5L5 15' }), t('pathway.legend.deadline')),
-    item('gap gap-open', c => s('rect', { class: c, x: 1, y: 4, width: 18, height: 12, rx: 2 }), t('pathway.legend.gap')));
+  const item = (key, shape) => h('li', { dataset: { legend: key } },
+    s('svg', { viewBox: '0 0 24 20', width: 24, height: 20, 'aria-hidden': 'true', focusable: 'false' }, shape), t('pathway.legend.' + key));
+  return h('ul', { class: 'timeline-legend', id: 'timeline-legend' },
+    item('stay', s('circle', { class: 'event event-stay', cx: 12, cy: 10, r: 6 })),
+    item('offer', s('rect', { class: 'offer offer-pending', x: 2, y: 5, width: 20, height: 10, rx: 2 })),
+    item('accepted', s('rect', { class: 'offer offer-accepted', x: 2, y: 5, width: 20, height: 10, rx: 2 })),
+    item('rejected', s('rect', { class: 'offer offer-rejected', x: 2, y: 5, width: 20, height: 10, rx: 2 })),
+    item('withdrawn', s('rect', { class: 'offer offer-withdrawn', x: 2, y: 5, width: 20, height: 10, rx: 2 })),
+    item('deadline-mark', s('line', { class: 'deadline-mark', x1: 12, x2: 12, y1: 1, y2: 19 })),
+    item('answer', s('path', { class: 'event event-answer', d: 'M12 3L19 16L5 16Z' })),
+    item('document', s('rect', { class: 'event event-document', x: 7, y: 5, width: 10, height: 10 })),
+    item('deadline', s('path', { class: 'event event-deadline', d: 'M7 5L17 15M17 5L7 15' })),
+    item('hold', s('rect', { class: 'hold', x: 2, y: 7, width: 20, height: 6 })),
+    item('gap', s('rect', { class: 'gap gap-open', x: 2, y: 4, width: 20, height: 12, rx: 2 })),
+    item('gap-closed', s('rect', { class: 'gap gap-closed', x: 2, y: 4, width: 20, height: 12, rx: 2 })),
+    item('gap-span', s('rect', { class: 'gap-span legend-span', x: 0, y: 0, width: 24, height: 20 })),
+    item('now', s('line', { class: 'now-line', x1: 12, x2: 12, y1: 1, y2: 19 })));
 }
 
 // lateness lists what is late, and by how much, and the deadlines still
@@ -244,30 +270,47 @@ function details(e, dir) {
   return parts.join(' · ');
 }
 
-function draw(pw, dir, now) {
+// patient shows who the pathway is about: the name and CPR number for an
+// organisation in the patient's care (the read is in the access log), else
+// the pseudonym and why.
+function patient(pw, me, nocare) {
+  if (!pw.identity) {
+    const why = me.operator ? 'pathway.patient.operator' : nocare ? 'pathway.patient.nocare' : 'pathway.patient.none';
+    return [h('code', {}, pw.patient), h('span', { class: 'hint', id: 'patient-pseudonym' }, ' ', t(why))];
+  }
+  if (pw.identity.shredded) return h('span', { id: 'patient-identity' }, t('patient.shredded'));
+  return [h('strong', { id: 'patient-identity', class: 'identity' }, pw.identity.name || t('dash'), pw.identity.cpr ? ', ' + formatCPR(pw.identity.cpr) : ''),
+    h('span', { class: 'hint' }, ' ', t('pathway.patient.logged'))];
+}
+
+function draw(pw, dir, now, { me, status, reload, nocare }) {
   const chain = pw.owner.chain;
   const holders = pw.owner.holders;
+  const mine = o => !me.operator && o === me.org && pw.status !== 'closed';
   return [
     section('summary-title', t('pathway.summary'),
       h('dl', { class: 'facts' },
+        h('dt', {}, t('pathway.patient')), h('dd', {}, patient(pw, me, nocare)),
         h('dt', {}, t('pathway.cluster')), h('dd', {}, dir.clusterName(pw.cluster)),
-        h('dt', {}, t('pathway.municipality')), h('dd', {}, pw.municipality ? dir.label(pw.municipality) : t('dash')),
+        h('dt', {}, t('pathway.municipality')), h('dd', {}, pw.municipality ? dir.name(pw.municipality) : t('dash')),
+        h('dt', {}, t('pathway.gp')), h('dd', {}, pw.gp ? dir.name(pw.gp) : t('dash')),
         h('dt', {}, t('pathway.status')), h('dd', {}, t('pathway.status.' + (pw.status === 'closed' ? 'closed' : 'open'))),
-        h('dt', {}, t('pathway.patient')), h('dd', {}, h('code', {}, pw.patient)),
         h('dt', {}, t('pathway.holders')), h('dd', {}, holders.length
-          ? h('ul', { class: 'plain' }, holders.map(x => h('li', {}, `${whatLabel(x.what)}: ${dir.name(x.org)} (`, timeEl(x.since), ')')))
+          ? h('ul', { class: 'plain' }, holders.map(x => h('li', {}, `${whatLabel(x.what)}: ${dir.name(x.org)} (`, timeEl(x.since), ')',
+            mine(x.org) && x.what !== 'hospital-stay' ? [' ', releaseAction({ pathway: pw.id, what: x.what, status, done: reload })] : null)))
           : h('strong', { class: 'warn' }, t('pathway.noholder'))))),
     section('late-title', t('pathway.late'), lateness(pw, dir, now)),
     section('timeline-title', t('pathway.timeline'),
       h('div', { class: 'timeline-wrap' }, timeline(pw, dir, now)), legend()),
     section('chain-title', t('pathway.chain'), chain.length
       ? scroller(t('pathway.chain'), table({
-        head: [t('pathway.offer'), t('pathway.what'), t('pathway.from'), t('pathway.to'), t('pathway.offerstatus'), t('pathway.offered'), t('gaps.deadline'), t('pathway.answered')],
-        rows: chain.map(c => h('tr', {},
-          h('th', { scope: 'row' }, h('code', {}, c.offer)), h('td', {}, whatLabel(c.what)),
+        head: [t('pathway.what'), t('pathway.from'), t('pathway.to'), t('pathway.offerstatus'), t('pathway.offered'), t('gaps.deadline'), t('pathway.answered'), t('action.title')],
+        rows: chain.map(c => h('tr', { dataset: { offer: c.offer, status: c.status } },
+          h('th', { scope: 'row', title: c.offer }, whatLabel(c.what)),
           h('td', {}, dir.name(c.from)), h('td', {}, dir.name(c.to)), h('td', {}, statusLabel(c.status)),
-          h('td', {}, timeEl(c.offered)), h('td', {}, timeEl(c.deadline)), h('td', {}, timeEl(c.answered)))),
-        attrs: { class: 'data' },
+          h('td', {}, timeEl(c.offered)), h('td', {}, timeEl(c.deadline)), h('td', {}, timeEl(c.answered)),
+          h('td', {}, c.status === 'pending' && mine(c.to) ? offerActions({ pathway: pw.id, offer: c.offer, what: c.what, status, done: reload }) : t('dash')))),
+        attrs: { class: 'data', id: 'chain-table' },
       }))
       : h('p', {}, t('none'))),
     section('open-gaps-title', t('pathway.opengaps'), gapTable(pw.open_gaps, dir, now, 'open-gaps')),
@@ -290,38 +333,58 @@ function gapTable(gaps, dir, now, id) {
 }
 
 export async function render(ctx) {
-  const { main, dir, rest, signal } = ctx;
+  const { main, dir, rest, signal, me } = ctx;
   const id = rest[0] || '';
   const heading = h('h1', { tabindex: '-1' }, t('pathway.title', { id: shortID(id) }));
   const body = h('div', { id: 'pathway' });
-  let pw;
+  const status = actionStatus('pathway-status');
+  // An organisation in the patient's care sees who the patient is
+  // (MaySeePatient decides, on the server); one whose care has ended reads
+  // by pseudonym. The operator's dashboard shows pseudonyms: running the
+  // service needs no names.
+  let path = '/v1/pathways/' + encodeURIComponent(id) + (me.operator ? '' : '?identity=true');
+  let pw, nocare = false;
   try {
-    pw = await get('/v1/pathways/' + encodeURIComponent(id), { signal });
+    pw = await get(path, { signal }).catch(async e => {
+      if (me.operator || !(e instanceof APIError) || e.status !== 403) throw e;
+      // Refused for the identity alone? The pathway by pseudonym says so.
+      path = '/v1/pathways/' + encodeURIComponent(id);
+      const plain = await get(path, { signal });
+      nocare = true;
+      return plain;
+    });
   } catch (e) {
     if (!(e instanceof APIError) || (e.status !== 403 && e.status !== 404)) throw e;
     replace(main, heading, h('p', { class: 'message message-error', role: 'alert', id: 'pathway-error', dataset: { status: String(e.status) } },
       t(e.status === 403 ? 'pathway.forbidden' : 'pathway.notfound')));
     return null;
   }
-  const orgs = new Set([...pw.parties, ...pw.owner.chain.flatMap(c => [c.from, c.to])]);
-  await Promise.all([...orgs].map(o => dir.ensure(o, signal)));
-  replace(body, draw(pw, dir, new Date()));
-  replace(main, heading, h('p', { class: 'subtle' }, h('code', {}, id)), body);
+  async function names() {
+    const orgs = new Set([...pw.parties, ...pw.owner.chain.flatMap(c => [c.from, c.to]), ...[...pw.open_gaps, ...pw.closed_gaps].flatMap(g => g.closers)]);
+    if (pw.gp) orgs.add(pw.gp);
+    await Promise.all([...orgs].map(o => dir.ensure(o, signal)));
+  }
+  await names();
+  // After an answer the pathway is read again at once.
+  const reload = async () => {
+    try {
+      pw = await get(path, { signal });
+      await names();
+      if (!signal.aborted) ctx.refocus(() => replace(body, draw(pw, dir, new Date(), opts)));
+    } catch (e) {
+      if (!signal.aborted) replace(body, errorMessage(e));
+    }
+  };
+  const opts = { me, status, reload, nocare };
+  replace(body, draw(pw, dir, new Date(), opts));
+  replace(main, heading, h('p', { class: 'subtle' }, h('code', {}, id)), status, body);
   return {
     // Every read of a pathway is written to the access log, so it is read
     // again only when an alert is about it; a pathway read comes from the
     // log itself, so the follow-up for the projections is not needed.
     async update(alerts, { follow } = {}) {
       if (follow || !alerts.some(a => a.pathway === id)) return;
-      try {
-        pw = await get('/v1/pathways/' + encodeURIComponent(id), { signal });
-      } catch (e) {
-        if (signal.aborted) return;
-        ctx.refocus(() => replace(body, errorMessage(e)));
-        return;
-      }
-      if (signal.aborted) return;
-      ctx.refocus(() => replace(body, draw(pw, dir, new Date())));
+      await reload();
     },
   };
 }

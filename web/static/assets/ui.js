@@ -50,23 +50,74 @@ export function overdue(g, now) {
   return until - from;
 }
 
-// gapRow is one gap in a table; columns as gapHead.
-export function gapHead() {
-  return [t('gaps.opened'), t('gaps.kind'), t('gaps.cluster'), t('gaps.municipality'), t('gaps.closers'),
-    t('gaps.deadline'), numTh(t('gaps.late')), t('gaps.severity'), t('gaps.pathway')];
+// SEVERITIES are the gap severities, most severe first.
+export const SEVERITIES = ['critical', 'warning', 'info'];
+
+// severityBadge shows a severity in colour and in words, and with a
+// shape of its own, so it does not rest on colour alone.
+export function severityBadge(sv) {
+  const mark = { critical: '▲', warning: '◆', info: '●' }[sv] || '●';
+  return h('span', { class: `sev sev-${sv}` }, h('span', { class: 'sev-mark', 'aria-hidden': 'true' }, mark), severityLabel(sv));
 }
 
-export function gapRow(g, dir, now, { fresh } = {}) {
+// patientText names a patient the API identified for this reader.
+export function patientText(p) {
+  if (!p) return t('dash');
+  if (p.shredded) return t('patient.shredded');
+  return [p.name, p.cpr && formatCPR(p.cpr)].filter(Boolean).join(', ');
+}
+
+// formatCPR shows a CPR number as people write it, DDMMYY-SSSS.
+export function formatCPR(cpr) {
+  return /^\d{10}$/.test(cpr) ? cpr.slice(0, 6) + '-' + cpr.slice(6) : cpr;
+}
+
+// gapRow is one gap in a table; columns as gapHead.
+export function gapHead({ patient } = {}) {
+  return [t('gaps.severity'), t('gaps.kind'), t('gaps.opened'), numTh(t('gaps.late')),
+    patient ? t('gaps.patient') : null, t('gaps.municipality'), t('gaps.closers'), t('gaps.cluster'), t('gaps.pathway')].filter(Boolean);
+}
+
+export function gapRow(g, dir, now, { fresh, patient } = {}) {
   const late = overdue(g, now);
-  return h('tr', { dataset: { gap: g.id, pathway: g.pathway, kind: g.kind }, class: [fresh && 'is-new', !g.open && 'is-closed'] },
+  return h('tr', { dataset: { gap: g.id, pathway: g.pathway, kind: g.kind, severity: g.severity }, class: [fresh && 'is-new', !g.open && 'is-closed', `row-${g.severity}`] },
+    h('td', {}, severityBadge(g.severity)),
+    h('td', {}, h('span', { class: `kind kind-${g.kind}` }, kindLabel(g.kind))),
     h('td', {}, timeEl(g.opened_at), fresh ? h('span', { class: 'badge badge-new' }, t('gaps.new')) : null,
       !g.open ? h('span', { class: 'badge' }, t('gaps.closed')) : null),
-    h('td', {}, h('span', { class: `kind kind-${g.kind}` }, kindLabel(g.kind))),
-    h('td', {}, dir.clusterName(g.cluster)),
+    h('td', { class: 'num' }, late > 0 ? duration(late) : t('dash')),
+    patient ? h('td', { class: 'patient' }, patientText(g.patient)) : null,
     h('td', {}, g.municipality ? dir.name(g.municipality) : t('dash')),
     h('td', {}, g.closers.length ? g.closers.map((c, i) => [i ? ', ' : '', dir.name(c)]) : t('dash')),
-    h('td', {}, timeEl(g.deadline)),
-    h('td', { class: 'num' }, late > 0 ? duration(late) : t('dash')),
-    h('td', {}, h('span', { class: `severity severity-${g.severity}` }, severityLabel(g.severity))),
+    h('td', {}, dir.clusterName(g.cluster)),
     h('td', {}, pathwayLink(g.pathway)));
+}
+
+// namesFor loads the directory entries the gaps name (general practices
+// are loaded only when a gap names one), so rows show names, not ids.
+export async function namesFor(dir, gaps, signal) {
+  const ids = new Set();
+  for (const g of gaps) {
+    for (const c of g.closers) ids.add(c);
+    if (g.municipality) ids.add(g.municipality);
+  }
+  await Promise.all([...ids].map(id => dir.ensure(id, signal)));
+}
+
+// actionStatus is where an action says how it went.
+export function actionStatus(id) {
+  return h('p', { id, class: 'action-status', role: 'status', 'aria-live': 'polite' });
+}
+
+// showDone and showFailed report an action in its status element.
+export function showDone(el, text) {
+  el.className = 'action-status message message-ok';
+  el.textContent = text;
+}
+
+export function showFailed(el, e) {
+  el.className = 'action-status message message-error';
+  el.textContent = e instanceof APIError && e.status === 409
+    ? t('action.refused', { msg: e.message })
+    : t('action.failed', { msg: e.message });
 }

@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stafet/stafet/events"
+)
+
+// Receipts. A raw message's body is sealed, so searching the raw store
+// would mean opening every message. Instead the intake writes, for every
+// message it answers, a receipt beside it in STAFET_RECEIPTS: what the
+// message browser searches by and what the channel counters count — the
+// channel, the sender as the message names it, its control id, when it
+// came, the answer it got, the dead letter's code, the sending
+// organisation, the pathway and a hash of the episode of care. No body,
+// no CPR number, no name: a search decrypts nothing, and only showing a
+// message does (Inbox.Message, which the API records in the access log).
+//
+//	stafet.receipt.<system>.<sender hash>
+const (
+	ReceiptStream   = "STAFET_RECEIPTS"
+	ReceiptSubjects = "stafet.receipt.>"
+)
+
+// Answers a receipt records: HL7's acknowledgement codes, which MedCom's
+// ok, fatal-error and transient-error map onto.
+const (
+	AnswerAccepted = "AA" // appended, or a resend of one that was, or nothing to append
+	AnswerError    = "AE" // understood but invalid: a dead letter
+	AnswerRejected = "AR" // not readable, or not recorded for a passing reason (code "transient")
+)
+
+// Receipt is what became of one inbound message, as the message browser
+// searches it.
+type Receipt struct {
+	RawSeq     uint64    `json:"raw_seq"`
+	System     string    `json:"system"`
+	Sender     string    `json:"sender"`
+	ControlID  string    `json:"control_id"`
+	ReceivedAt time.Time `json:"received_at"`
+	// At is when the message was answered.
+	At     time.Time `json:"at"`
+	Answer string    `json:"answer"`
+	// Code and Field are the dead letter's, for AE and AR.
+	Code  string `json:"code,omitempty"`
+	Field string `json:"field,omitempty"`
+	// Org is the sending organisation as the translation read it.
+	Org     events.OrgID `json:"org,omitempty"`
+	Pathway uuid.UUID    `json:"pathway,omitzero"`
+	// Episode is a hash of the episode of care (EpisodeHash), so a
+	// search by episode finds the message without the episode in clear.
+	Episode string `json:"episode,omitempty"`
+	// Resend: the message was stored before (same system, sender and
+	// control id). Replay: a dead letter run again; Replaces: a corrected
+	// body, the raw message it corrects; ResolvedBy: the corrected body
+	// that went through in this message's place.
+	Resend     bool   `json:"resend,omitempty"`
+	Replay     bool   `json:"replay,omitempty"`
+	Replaces   uint64 `json:"replaces,omitempty"`
+	ResolvedBy uint64 `json:"resolved_by,omitempty"`
+	// Backfilled: made from the raw message and its dead letter after the
+	// fact (a store from before receipts, or one lost in a crash): the
+	// answer is what the dead letters say, not what was sent.
+	Backfilled bool `json:"backfilled,omitempty"`
+}
+
+// Dead reports whether the receipt leaves its message a dead letter.
+func (r *Receipt) Dead() bool { return r.Answer != AnswerAccepted && r.Code != transientCode }
+
+const transientCode = "transient"
+
+// EpisodeHash is how receipts name an episode of care: a search hashes
+// the episode it is given the same way.
+func EpisodeHash(episode string) string {
+	if episode == "" {
+		return ""
+	}
+	return shortHash(episode)
+}
+
+func receiptSubject(system, sender string) string {
+	return "stafet.receipt." + system + "." + shortHash(sender)
+}
+
+func (s *Inbox) setupReceipts(ctx context.Context) error {
+	var err error
+	s.receipts, err = createOrUpdateStream(ctx, s.js, jetstream.StreamConfig{
+		Name: ReceiptStream, Description: "what became of each inbound message: the message browser's index (no bodies, no patient data)",
+		Subjects: []string{ReceiptSubjects}, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
+		Duplicates: s.cfg.DuplicateWindow, MaxAge: s.cfg.RawRetention, Discard: jetstream.DiscardOld,
+	})
+	return err
+}
+
+// note writes the receipt of a message the intake has answered. It does
+// not wait: a receipt is written after the answer's own commit and is
+// made durable by the next one; one lost in a crash is made again from
+// the raw message (ReceiptIndex.Run reconciles). A failure is logged,
+// never the message's.
+func (s *Inbox) note(r Receipt) {
+	b, err := json.Marshal(r)
+	if err == nil {
+		msg := nats.NewMsg(receiptSubject(r.System, r.Sender))
+		msg.Data = b
+		if r.Backfilled {
+			// Instances that reconcile at once write it once.
+			msg.Header.Set(jetstream.MsgIDHeader, "backfill-"+strconv.FormatUint(r.RawSeq, 10))
+		}
+		_, err = s.js.PublishMsgAsync(msg)
+	}
+	if err != nil {
+		s.log.Warn("receipt not written; the message browser makes it again from the raw message at the next start", "raw_seq", r.RawSeq, "err", err)
+	}
+}
+
+// receiptOf says what became of a message the intake processed.
+func receiptOf(m RawMessage, out Outcome, err error) (Receipt, bool) {
+	if out.RawSeq == 0 {
+		return Receipt{}, false // not stored: nothing to find it by
+	}
+	r := Receipt{
+		RawSeq: out.RawSeq, System: m.System, Sender: m.Sender, ControlID: m.ControlID, ReceivedAt: m.ReceivedAt,
+		At: time.Now().UTC(), Answer: AnswerAccepted, Pathway: out.Pathway, Resend: out.Resend, Replaces: m.Replaces,
+	}
+	if tr := out.Translation; tr != nil {
+		r.Org = cmpOr(tr.Source.Org, tr.Actor.Org, tr.Hospital)
+		r.Episode = EpisodeHash(tr.Episode)
+	}
+	var de *DeadLetterError
+	switch {
+	case err == nil:
+	case errors.As(err, &de):
+		r.Answer, r.Code, r.Field = AnswerError, de.DeadLetter.Code, de.DeadLetter.Field
+		var me *events.MessageError
+		if errors.As(de.Err, &me) && me.Rejected {
+			r.Answer = AnswerRejected
+		}
+	default:
+		// Stored, but not appended for a passing reason: the sender is
+		// asked to resend.
+		r.Answer, r.Code = AnswerRejected, transientCode
+	}
+	return r, true
+}
+
+func cmpOr[T comparable](vs ...T) T {
+	var zero T
+	for _, v := range vs {
+		if v != zero {
+			return v
+		}
+	}
+	return zero
+}
+
+// backfill makes the receipt of a stored message from the message and
+// its dead letter, for a message that has none.
+func (s *Inbox) backfill(ctx context.Context, seq uint64) (Receipt, error) {
+	m, err := s.Message(ctx, seq)
+	if err != nil {
+		return Receipt{}, err
+	}
+	r := Receipt{
+		RawSeq: seq, System: m.System, Sender: m.Sender, ControlID: m.ControlID, ReceivedAt: m.ReceivedAt,
+		At: m.ReceivedAt, Answer: AnswerAccepted, Replaces: m.Replaces, Backfilled: true,
+	}
+	d, err := s.DeadLetter(ctx, seq)
+	switch {
+	case err == nil:
+		r.Answer, r.Code, r.Field, r.At = AnswerError, d.Code, d.Field, d.At
+	case !errors.Is(err, ErrNoDeadLetter):
+		return r, err
+	}
+	return r, nil
+}
+
+// rawLastSeq is the raw store's last sequence.
+func (s *Inbox) rawLastSeq(ctx context.Context) (uint64, error) {
+	info, err := s.raw.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("engine: raw store: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
