@@ -28,7 +28,8 @@ func limitedServer(t *testing.T, e *env, lim httpapi.Limits) (*httpapi.Server, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := ingest.New(e.store, dir, map[string]ingest.Translator{"medcom": admissions}, nil)
+	translate := func(b []byte) (*events.Translation, error) { return admissions(b, false) }
+	in := ingest.New(e.store, dir, map[string]ingest.Translator{"medcom": translate}, nil)
 	api := httpapi.New(httpapi.Config{Store: e.store, Tokens: e.tokens, Directory: dir, Ingest: in, Limits: lim})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
