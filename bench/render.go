@@ -53,12 +53,15 @@ func (r *Result) rows() []row {
 			add(PhaseReplay, "events/s; Message DB get_category_messages", num(r.ReplayEPS), num(r.MessageDBReplayEPS), ratio(r.ReplayRatioVsMessageDB), "")
 		}
 		add(PhaseReplay, "CPU µs per event", fixed(r.ReplayCPUPerEvent, 1), fixed(r.RawReadCPUPerEvent, 1), "", "")
+		add(PhaseReplay, "peak heap, MiB", fixed(r.ReplayPeakHeapMiB, 1), "", "", "")
 	}
 	if ran(PhaseRestart) {
 		add(PhaseRestart, "s to ready: checkpoint, then "+num(float64(r.RestartTailEvents))+" events", secs(r.RestartReadyS), "", "", "≤ 5 s at 10 M events")
 		add(PhaseRestart, "s of it in engine.Open", secs(r.RestartOpenS), "", "", "")
 		add(PhaseRestart, "checkpoint size, bytes", num(float64(r.CheckpointBytes)), "", "", "")
+		add(PhaseRestart, "peak heap with the checkpoint, MiB", fixed(r.RestartPeakHeapMiB, 1), "", "", "")
 		add(PhaseRestart, "s to ready: full replay, no checkpoint", secs(r.RestartFullReplayS), "", "", "")
+		add(PhaseRestart, "peak heap by full replay, MiB", fixed(r.RestartFullReplayPeakHeapMiB, 1), "", "", "")
 		add(PhaseRestart, "s to ready: checkpoint, after an import (index behind)", secs(r.RestartAfterImportS), "", "", "")
 		add(PhaseRestart, "s of it in engine.Open, re-indexing", secs(r.RestartAfterImportOpenS), "", "", "")
 	}

@@ -35,13 +35,16 @@ func (b *bencher) replaySides(ctx context.Context, s *engine.Store, t *template)
 				return measure{}, err
 			}
 			var m measure
-			err = b.profileIf(round == 0, PhaseReplay, func() error {
-				m, err = timed(func() (int, bool, error) {
-					st, err := s.Log().Replay(ctx, engine.ReplayOptions{}, set)
-					return int(st.Events), false, err
+			peak, err := peakHeap(func() error {
+				return b.profileIf(round == 0, PhaseReplay, func() (err error) {
+					m, err = timed(func() (int, bool, error) {
+						st, err := s.Log().Replay(ctx, engine.ReplayOptions{}, set)
+						return int(st.Events), false, err
+					})
+					return err
 				})
-				return err
 			})
+			b.res.ReplayPeakHeapMiB = max(b.res.ReplayPeakHeapMiB, mib(peak))
 			if err == nil && m.events != t.events {
 				err = fmt.Errorf("replayed %d events; want %d", m.events, t.events)
 			}

@@ -67,6 +67,7 @@ func (b *bencher) restartPhase(ctx context.Context) error {
 	r.RestartReadyS, r.RestartOpenS = round(warm.ready.Seconds(), 3), round(warm.opened.Seconds(), 3)
 	r.RestartTailEvents, r.CheckpointBytes = t.tailEvents, warm.status.CheckpointBytes
 	r.RestartFullReplayS = round(full.ready.Seconds(), 3)
+	r.RestartPeakHeapMiB, r.RestartFullReplayPeakHeapMiB = mib(warm.peak), mib(full.peak)
 	r.RestartAfterImportS = round(imported.ready.Seconds(), 3)
 	r.RestartAfterImportOpenS = round(imported.opened.Seconds(), 3)
 	return nil
@@ -100,6 +101,8 @@ type restarted struct {
 	// ready is the time from before engine.Open to the host's Ready;
 	// opened the part of it Open took.
 	ready, opened time.Duration
+	// peak is the most heap seen meanwhile (peakHeap).
+	peak uint64
 	// status is the host's when ready.
 	status engine.HostStatus
 	// window is the store's duplicate window.
@@ -108,7 +111,15 @@ type restarted struct {
 
 // restart opens the store in cfg's directory and runs a host named name
 // until it is ready.
-func (b *bencher) restart(ctx context.Context, cfg engine.Config, name string, t *template) (restarted, error) {
+func (b *bencher) restart(ctx context.Context, cfg engine.Config, name string, t *template) (r restarted, err error) {
+	r.peak, err = peakHeap(func() error {
+		r, err = b.restartOnce(ctx, cfg, name, t)
+		return err
+	})
+	return r, err
+}
+
+func (b *bencher) restartOnce(ctx context.Context, cfg engine.Config, name string, t *template) (restarted, error) {
 	start := time.Now()
 	s, err := engine.Open(ctx, cfg)
 	if err != nil {

@@ -107,6 +107,14 @@ type Result struct {
 	RestartTailEvents int     `json:"restart_tail_events,omitempty"`
 	// CheckpointBytes is the size of the projections' checkpoint.
 	CheckpointBytes int `json:"checkpoint_bytes,omitempty"`
+	// RestartPeakHeapMiB and RestartFullReplayPeakHeapMiB are the most
+	// heap (objects live and not yet swept, the embedded server's
+	// included) seen during the restart with the checkpoint and the one
+	// without; ReplayPeakHeapMiB the most during the replay phase's
+	// Stafet side.
+	RestartPeakHeapMiB           float64 `json:"restart_peak_heap_mib,omitempty"`
+	RestartFullReplayPeakHeapMiB float64 `json:"restart_full_replay_peak_heap_mib,omitempty"`
+	ReplayPeakHeapMiB            float64 `json:"replay_peak_heap_mib,omitempty"`
 	// RestartFullReplayS: no checkpoint to restore.
 	RestartFullReplayS float64 `json:"restart_full_replay_s,omitempty"`
 	// RestartAfterImportS: with the checkpoint, on a log an import left
