@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,6 +167,58 @@ func must[T any](v T, err error) T {
 func peer(t *testing.T, a *engine.Store) *engine.Store {
 	t.Helper()
 	return openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
+}
+
+// TestReactWorkers: with several workers, different pathways' events are
+// handled at once, each pathway's in log order, every event once.
+func TestReactWorkers(t *testing.T) {
+	a := openStore(t, engine.Config{})
+	for range 30 {
+		admitted(t, a)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	last := map[uuid.UUID]uint64{}
+	seen := map[uint64]int{}
+	var outOfOrder []string
+	var running, most atomic.Int32
+	done := make(chan error, 1)
+	go func() {
+		done <- a.Reactors().React(ctx, "test-workers", func(_ context.Context, e events.Envelope) error {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(2 * time.Millisecond) // a write's round trip on a cluster
+			mu.Lock()
+			defer mu.Unlock()
+			if e.Seq <= last[e.Pathway] {
+				outOfOrder = append(outOfOrder, fmt.Sprintf("%s: %d after %d", e.Pathway, e.Seq, last[e.Pathway]))
+			}
+			last[e.Pathway] = e.Seq
+			seen[e.Seq]++
+			return nil
+		}, engine.ReactOptions{Workers: 4})
+	}()
+	waitPending(t, a, "test-workers", 0)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 90 {
+		t.Errorf("handled %d events; want 90", len(seen))
+	}
+	for seq, n := range seen {
+		if n != 1 {
+			t.Errorf("event %d handled %d times; want once", seq, n)
+		}
+	}
+	if len(outOfOrder) > 0 {
+		t.Errorf("a pathway's events out of log order: %v", outOfOrder)
+	}
+	if most.Load() < 2 {
+		t.Errorf("at most %d events handled at once; want the workers to overlap", most.Load())
+	}
 }
 
 func TestReactSharesWorkAcrossInstances(t *testing.T) {

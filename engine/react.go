@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,6 +23,13 @@ type ReactOptions struct {
 	// MaxDeliver bounds redeliveries of an event whose handler keeps
 	// failing; default 10. After that the event is skipped and logged.
 	MaxDeliver int
+	// Workers is how many events this process handles at once; default
+	// 1. A pathway's events always go to the same worker, in log order,
+	// so a handler sees each pathway's events one after the other; only
+	// different pathways' events overlap. On a cluster, where each write
+	// a handler makes waits for a Raft round, one worker bounds the
+	// reactor at the inverse of that round trip.
+	Workers int
 }
 
 // Reactors run durable reactions to the log's events (React) and record
@@ -50,10 +59,10 @@ func (r *Reactors) React(ctx context.Context, name string, handle func(context.C
 		}
 		return err
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		s.handle(ctx, name, m, handle)
-	}, jetstream.PullMaxMessages(256))
+	w := newWorkers(max(opts.Workers, 1), func(m jetstream.Msg) { s.handle(ctx, name, m, handle) })
+	cc, err := cons.Consume(w.dispatch, jetstream.PullMaxMessages(256))
 	if err != nil {
+		w.stop()
 		return fmt.Errorf("engine: reactor %s: %w", name, err)
 	}
 	<-ctx.Done()
@@ -62,7 +71,55 @@ func (r *Reactors) React(ctx context.Context, name string, handle func(context.C
 	case <-cc.Closed():
 	case <-time.After(10 * time.Second):
 	}
+	// Events still queued are not acknowledged: JetStream redelivers them
+	// to whichever instance runs next.
+	w.stop()
 	return nil
+}
+
+// workers hand a reactor's messages to n goroutines, each pathway's (its
+// subject's) to the same one, in the order they arrive.
+type workers struct {
+	queues []chan jetstream.Msg
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func newWorkers(n int, handle func(jetstream.Msg)) *workers {
+	w := &workers{queues: make([]chan jetstream.Msg, n), done: make(chan struct{})}
+	for i := range w.queues {
+		w.queues[i] = make(chan jetstream.Msg, 64)
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			for {
+				select {
+				case m := <-w.queues[i]:
+					handle(m)
+				case <-w.done:
+					return
+				}
+			}
+		}()
+	}
+	return w
+}
+
+// dispatch queues m for its pathway's worker; it waits while that
+// worker's queue is full, which holds back the consumer's delivery.
+func (w *workers) dispatch(m jetstream.Msg) {
+	h := fnv.New32a()
+	h.Write([]byte(m.Subject()))
+	select {
+	case w.queues[h.Sum32()%uint32(len(w.queues))] <- m:
+	case <-w.done:
+	}
+}
+
+// stop ends the workers once the message each is handling is done.
+func (w *workers) stop() {
+	close(w.done)
+	w.wg.Wait()
 }
 
 // Pending returns how many of the log's messages (a command's events
@@ -184,8 +241,12 @@ func (r *Reactors) RunPolicy(ctx context.Context, name string, p Policy) error {
 			}
 		}
 		return nil
-	}, ReactOptions{})
+	}, ReactOptions{Workers: policyWorkers})
 }
+
+// policyWorkers is how many events RunPolicy decides at once in one
+// process, a pathway's one after the other (ReactOptions.Workers).
+const policyWorkers = 4
 
 // RunDeadlines appends the DeadlineElapsed (events.Deadline.Elapsed) of
 // every deadline the scheduler lists whose time has come, checking every

@@ -151,7 +151,7 @@ func startStafetd(t *testing.T) *stafetd {
 func (d *stafetd) start() {
 	t := d.t
 	t.Helper()
-	d.cmd = exec.Command(d.bin, "-data-dir", filepath.Join(d.dir, "data"), "-http-addr", d.httpAddr, "-mllp-addr", d.mllpAddr,
+	d.cmd = exec.Command(d.bin, "-data-dir", filepath.Join(d.dir, "data"), "-key-dir", filepath.Join(d.dir, "keys"), "-http-addr", d.httpAddr, "-mllp-addr", d.mllpAddr,
 		"-mllp-tls", "-mllp-tls-cert", filepath.Join(d.certs, "server.crt"), "-mllp-tls-key", filepath.Join(d.certs, "server.key"),
 		"-mllp-client-ca", filepath.Join(d.certs, "ca.crt"),
 		"-nats-addr", "none", "-admin-token", d.token, "-durability", "bulk", "-drain", "2s",

@@ -152,9 +152,10 @@ func TestParseRejectsBadSettings(t *testing.T) {
 // the token itself, once, and where the dashboard is.
 func TestFirstLines(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
+	keys := filepath.Join(t.TempDir(), "keys")
 	vars := map[string]string{
 		"STAFET_DATA_DIR": dir, "STAFET_HTTP_ADDR": "127.0.0.1:0", "STAFET_MLLP_ADDR": "127.0.0.1:0", "STAFET_NATS_ADDR": "none",
-		"STAFET_KEY_DIR": filepath.Join(t.TempDir(), "keys"),
+		"STAFET_KEY_DIR": keys,
 	}
 	cfg, err := parse(nil, func(k string) string { return vars[k] })
 	if err != nil {
@@ -177,8 +178,8 @@ func TestFirstLines(t *testing.T) {
 	<-done
 	lines := strings.Split(out.String(), "\n")
 	tokenFile := filepath.Join(dir, "admin-token")
-	if !strings.Contains(lines[0], "stafetd starting") || !strings.Contains(lines[0], "data_dir="+dir) || !strings.Contains(lines[0], "operator_token="+tokenFile) {
-		t.Errorf("first line: %q; want where the data and the operator token are", lines[0])
+	if !strings.Contains(lines[0], "stafetd starting") || !strings.Contains(lines[0], "data_dir="+dir) || !strings.Contains(lines[0], "operator_token="+tokenFile) || !strings.Contains(lines[0], "key_dir="+keys) {
+		t.Errorf("first line: %q; want where the data, the operator token and the keys are", lines[0])
 	}
 	text := out.String()
 	if !strings.Contains(text, "Operator token (shown once; also in "+tokenFile+")") || strings.Count(text, svc.admin) != 1 {

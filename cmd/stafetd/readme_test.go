@@ -39,7 +39,10 @@ func TestREADMEWalkthrough(t *testing.T) {
 	}
 	httpAddr, mllpAddr, natsAddr := port(), port(), port()
 	env := append(os.Environ(), "STAFET_HTTP_ADDR="+httpAddr, "STAFET_MLLP_ADDR="+mllpAddr, "STAFET_NATS_ADDR="+natsAddr,
-		"STAFET_URL=", "STAFET_TOKEN=", "STAFET_ADMIN_TOKEN=", "STAFET_DATA_DIR=")
+		"STAFET_URL=", "STAFET_TOKEN=", "STAFET_ADMIN_TOKEN=", "STAFET_DATA_DIR=", "STAFET_KEY_DIR=",
+		// The newcomer's configuration directory, where the keys go: the
+		// test's own, not the home directory of the machine running it.
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -170,8 +173,8 @@ func startStafetd(t *testing.T, line, dir string, env []string) {
 			t.Fatalf("stafetd did not start within 2 minutes:\n%s", strings.Join(log, "\n"))
 		}
 	}
-	if first := log[0]; !strings.Contains(first, "data_dir=") || !strings.Contains(first, "operator_token=") {
-		t.Errorf("stafetd's first line: %q; want where its data and the operator token are", first)
+	if first := log[0]; !strings.Contains(first, "data_dir=") || !strings.Contains(first, "operator_token=") || !strings.Contains(first, "key_dir="+dir) {
+		t.Errorf("stafetd's first line: %q; want where its data, the operator token and its keys (in the test's directory) are", first)
 	}
 }
 

@@ -63,8 +63,9 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 	}
 	cfg.engine.Logger = log
 	// First, where things are: a first start spends a while creating its
-	// streams, and the operator needs the token to do anything.
-	log.Info("stafetd starting", "data_dir", absPath(cfg.engine.DataDir), "operator_token", tokenSource(cfg))
+	// streams, the operator needs the token to do anything, and the keys
+	// live apart from the data (back both up).
+	log.Info("stafetd starting", "data_dir", absPath(cfg.engine.DataDir), "operator_token", tokenSource(cfg), "key_dir", cfg.engine.KeyDir)
 	svc := &service{registry: prometheus.NewRegistry()}
 	if svc.dir, err = directory(cfg.orgsFile); err != nil {
 		return err

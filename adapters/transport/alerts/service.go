@@ -298,6 +298,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// reactorWorkers is how many events an instance turns into alerts at
+// once (engine.ReactOptions.Workers: a pathway's events stay in order).
+// On a cluster each stored alert waits for a Raft round; one at a time,
+// a burst of a thousand events a second queued for seconds (the bench's
+// cluster phase).
+const reactorWorkers = 8
+
 // Run makes alerts from new events and delivers webhooks until ctx ends.
 // Every instance may run it: the events are shared out among the
 // instances through one durable consumer, and so are each webhook's
@@ -308,7 +315,7 @@ func (s *Service) Run(ctx context.Context) error {
 	parts := []func(context.Context) error{
 		func(ctx context.Context) error { return s.hist.tail(ctx, s.store.Log()) },
 		func(ctx context.Context) error {
-			return s.store.Reactors().React(ctx, Reactor, s.handle, engine.ReactOptions{FromNow: true})
+			return s.store.Reactors().React(ctx, Reactor, s.handle, engine.ReactOptions{FromNow: true, Workers: reactorWorkers})
 		},
 		s.runWebhooks,
 	}
