@@ -64,6 +64,37 @@ func TestRunAgainstStafetd(t *testing.T) {
 	if len(gaps.Items) == 0 {
 		t.Error("no gaps after 15 simulated hours")
 	}
+
+	// A copy of the data directory alone names nobody: no patient's
+	// family name, no HL7 patient segment, no CPR number system of a
+	// MedCom message is in any of its files (the raw messages are
+	// sealed, the events carry pseudonyms; the keys are elsewhere).
+	d.stop()
+	copied := filepath.Join(t.TempDir(), "copy")
+	if err := os.CopyFS(copied, os.DirFS(filepath.Join(d.dir, "data"))); err != nil {
+		t.Fatal(err)
+	}
+	needles := append([]string{"PID|", systemCPR}, family...)
+	files := 0
+	filepath.WalkDir(copied, func(path string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		files++
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range needles {
+			if strings.Contains(string(b), n) {
+				t.Errorf("%s holds %q", path, n)
+			}
+		}
+		return nil
+	})
+	if files == 0 {
+		t.Error("the copy holds no file")
+	}
 }
 
 // stafetdScale is the time scale the test stafetd's rules are compressed
@@ -151,6 +182,8 @@ func startStafetd(t *testing.T) *stafetd {
 func (d *stafetd) start() {
 	t := d.t
 	t.Helper()
+	// The keys live outside the data directory, as in production (and
+	// not in the home directory of whoever runs the tests).
 	d.cmd = exec.Command(d.bin, "-data-dir", filepath.Join(d.dir, "data"), "-key-dir", filepath.Join(d.dir, "keys"), "-http-addr", d.httpAddr, "-mllp-addr", d.mllpAddr,
 		"-mllp-tls", "-mllp-tls-cert", filepath.Join(d.certs, "server.crt"), "-mllp-tls-key", filepath.Join(d.certs, "server.key"),
 		"-mllp-client-ca", filepath.Join(d.certs, "ca.crt"),

@@ -11,9 +11,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stafet/stafet/adapters/transport/httpapi"
+	"github.com/stafet/stafet/internal/confdir"
 )
 
 // client talks to a running stafetd's HTTP API.
@@ -29,7 +33,7 @@ type client struct {
 
 // newClient finds the server (serverURL) and the token: STAFET_TOKEN,
 // else the operator token stafetd was given (STAFET_ADMIN_TOKEN) or
-// generated in its data directory.
+// wrote to its key directory (operatorToken).
 func newClient(e env) (*client, error) {
 	base, from := serverURL(e.getenv)
 	tok := e.getenv("STAFET_TOKEN")
@@ -37,12 +41,10 @@ func newClient(e env) (*client, error) {
 		tok = e.getenv("STAFET_ADMIN_TOKEN")
 	}
 	if tok == "" {
-		file := tokenFile(e.getenv)
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("no token: set STAFET_TOKEN to your organisation's token, or run where stafetd's operator token is readable (%s; STAFET_DATA_DIR names stafetd's data directory)", file)
+		var err error
+		if tok, err = operatorToken(e); err != nil {
+			return nil, err
 		}
-		tok = strings.TrimSpace(string(b))
 	}
 	return &client{base: strings.TrimRight(base, "/"), from: from, token: tok, http: &http.Client{Timeout: 0}}, nil
 }
@@ -52,6 +54,36 @@ func newClient(e env) (*client, error) {
 func (c *client) named(flags map[string]string) *client {
 	c.flags = flags
 	return c
+}
+
+// operatorToken reads the operator token where stafetd wrote it: the key
+// directory (STAFET_KEY_DIR, default ~/.config/stafet/keys), or the data
+// directory of an earlier release.
+func operatorToken(e env) (string, error) {
+	var tried []string
+	if dir, err := keyDir(e); err == nil {
+		tried = append(tried, httpapi.OperatorTokenFile(dir))
+	}
+	tried = append(tried, filepath.Join(envOr(e, "STAFET_DATA_DIR", "data"), "admin-token"))
+	for _, path := range tried {
+		if b, err := os.ReadFile(path); err == nil {
+			return strings.TrimSpace(string(b)), nil
+		}
+	}
+	return "", fmt.Errorf("no token: set STAFET_TOKEN to your organisation's token, or run where stafetd's operator token is readable (%s; STAFET_KEY_DIR names stafetd's key directory)", strings.Join(tried, ", "))
+}
+
+// keyDir is stafetd's key directory: STAFET_KEY_DIR, or the operator's
+// configuration directory's keys.
+func keyDir(e env) (string, error) {
+	if dir := e.getenv("STAFET_KEY_DIR"); dir != "" {
+		return dir, nil
+	}
+	d, err := confdir.Dir(e.getenv)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "keys"), nil
 }
 
 // problem is the API's RFC 9457 error body.

@@ -13,6 +13,9 @@
 //	stafet dead-letters list|show SEQ|replay SEQ [-body FILE]
 //	stafet messages [-dead] [-sender S] [-code C] … | show SEQ | reprocess | channels
 //	stafet quarantine list [-all]|show SEQ|resolve SEQ -take-in|-annul REASON
+//	stafet patient erase -reason REASON CPR|-
+//	stafet kek add FILE | rewrap
+//	stafet verify [-pathway ID] [-nats-url URL -nats-creds FILE] [-trusted-keys FILE]
 //	stafet rebuild
 //	stafet translate -from hl7v2|medcom FILE...
 //	stafet simulate [-rate N] [-duration D] [-seed S] [-time-scale X]
@@ -20,10 +23,11 @@
 //
 // The server is STAFET_URL, else what stafetd's own STAFET_HTTP_ADDR gives
 // (default http://127.0.0.1:8080), and the token STAFET_TOKEN (default:
-// the operator token, STAFET_ADMIN_TOKEN or the data directory's
-// admin-token). Ids may be abbreviated to a unique beginning or end;
-// flags take names as well as ids. Tables for people, with names and
-// local time, by default; -json for scripts.
+// the operator token, STAFET_ADMIN_TOKEN or the admin-token stafetd wrote
+// to its key directory, STAFET_KEY_DIR or ~/.config/stafet/keys). Ids may
+// be abbreviated to a unique beginning or end; flags take names as well as
+// ids. Tables for people, with names and local time, by default; -json for
+// scripts.
 package main
 
 import (
@@ -48,6 +52,7 @@ func main() {
 // env is what a command gets: its arguments, output streams and settings.
 type env struct {
 	args   []string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
@@ -70,6 +75,9 @@ func commands() []command {
 		{"dead-letters", "dead-letters list | show SEQ | replay SEQ [-body FILE]", cmdDeadLetters},
 		{"messages", "messages [-dead] [-channel C] [-sender S] [-code C] [-from T] … | show SEQ | reprocess [SEQ…|flags] | channels: the message browser", cmdMessages},
 		{"quarantine", "quarantine list [-all] | show SEQ | resolve SEQ -take-in | -annul REASON", cmdQuarantine},
+		{"patient", "patient erase -reason REASON CPR|-: erase a patient (keys destroyed, raw messages and dead letters erased)", cmdPatient},
+		{"kek", "kek add FILE | rewrap: rotate the key-encryption key", cmdKEK},
+		{"verify", "verify [-pathway ID] [-nats-url URL] [-nats-nkey FILE|-nats-creds FILE] [-trusted-keys FILE]: check the log against its signed checkpoints", cmdVerify},
 		{"rebuild", "rebuild: rebuild the projections beside the serving ones, with progress", cmdRebuild},
 		{"translate", "translate -from hl7v2|medcom FILE...: print the events each message yields", cmdTranslate},
 		{"simulate", "simulate: drive a running stafetd with a realistic national workload", cmdSimulate},
@@ -83,7 +91,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  stafet %s\n", c.usage)
 	}
 	fmt.Fprintln(w, "\nServer: STAFET_URL, else from STAFET_HTTP_ADDR as stafetd has it (default http://127.0.0.1:8080).")
-	fmt.Fprintln(w, "Token: STAFET_TOKEN, else the operator's (STAFET_ADMIN_TOKEN, or $STAFET_DATA_DIR/admin-token, default ./data/admin-token).")
+	fmt.Fprintln(w, "Token: STAFET_TOKEN, else the operator's (STAFET_ADMIN_TOKEN, or admin-token in STAFET_KEY_DIR, default ~/.config/stafet/keys).")
 	fmt.Fprintln(w, "Every command takes -json for scripts; stafet COMMAND -h lists its flags.")
 }
 
@@ -104,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(ctx, env{args: args[1:], stdout: stdout, stderr: stderr, getenv: os.Getenv})
+		err := c.run(ctx, env{args: args[1:], stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv})
 		var ee *exitError
 		switch {
 		case err == nil:

@@ -94,9 +94,15 @@ type cliServer struct {
 
 func newCLIServer(t *testing.T) *cliServer {
 	t.Helper()
+	return newCLIServerWith(t, engine.Config{DataDir: t.TempDir()})
+}
+
+// newCLIServerWith is newCLIServer on a store of the given settings.
+func newCLIServerWith(t *testing.T, cfg engine.Config) *cliServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	store, err := engine.Open(ctx, engine.Config{DataDir: t.TempDir()})
+	store, err := engine.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

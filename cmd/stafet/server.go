@@ -2,7 +2,6 @@ package main
 
 import (
 	"net"
-	"path/filepath"
 )
 
 // Where stafetd is. The CLI reads the same settings as the server, so a
@@ -52,13 +51,4 @@ func dialAddr(listen, defPort string) string {
 		host = "::1"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// tokenFile is where stafetd keeps the operator token it generated.
-func tokenFile(getenv func(string) string) string {
-	dir := getenv("STAFET_DATA_DIR")
-	if dir == "" {
-		dir = "data"
-	}
-	return filepath.Join(dir, "admin-token")
 }

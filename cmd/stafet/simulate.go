@@ -24,7 +24,7 @@ func cmdSimulate(ctx context.Context, e env) error {
 	base, _ := serverURL(e.getenv)
 	fs.StringVar(&cfg.MLLPAddr, "mllp", mllpAddr(e.getenv), "stafetd's MLLP address (default from STAFET_MLLP_ADDR, as stafetd has it)")
 	fs.StringVar(&cfg.BaseURL, "url", base, "stafetd's HTTP API (default STAFET_URL, else from STAFET_HTTP_ADDR)")
-	fs.StringVar(&cfg.Token, "token", e.getenv("STAFET_TOKEN"), "operator token (default: STAFET_ADMIN_TOKEN, or the data dir's admin-token)")
+	fs.StringVar(&cfg.Token, "token", e.getenv("STAFET_TOKEN"), "operator token (default: STAFET_ADMIN_TOKEN, or admin-token in STAFET_KEY_DIR)")
 	seed := fs.Uint64("seed", 0, "the workload's seed: the same seed draws the same patients (default: a fresh population each run)")
 	fs.Float64Var(&cfg.TimeScale, "time-scale", 0, "simulated minutes per real second (0 = real time); start stafetd with the matching rules (-write-config)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "messages a second (0 = the national rate at the time scale)")

@@ -103,7 +103,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&c.mllpCert, "mllp-tls-cert", "STAFET_MLLP_TLS_CERT", "", "MLLP's own server certificate, if not -tls-cert's (HTTPS may end at a load balancer)")
 	str(&c.mllpKey, "mllp-tls-key", "STAFET_MLLP_TLS_KEY", "", "key for -mllp-tls-cert")
 	str(&c.mllpClientCA, "mllp-client-ca", "STAFET_MLLP_CLIENT_CA", "", "CA certificate(s) of MLLP senders' client certificates: with -mllp-tls every sender must present one (mapped to organisations by mllp_clients in the organisations file)")
-	str(&c.adminToken, "admin-token", "STAFET_ADMIN_TOKEN", "", "operator token; if unset, generated at first start and kept in the data dir")
+	str(&c.adminToken, "admin-token", "STAFET_ADMIN_TOKEN", "", "operator token; if unset, generated at first start: its hash kept in the data dir, the token in the key dir (admin-token)")
 	str(&c.metricsToken, "metrics-token", "STAFET_METRICS_TOKEN", "", "a token that may read /metrics only, for Prometheus; the operator token always may")
 	str(&c.keys.dir, "key-dir", "STAFET_KEY_DIR", "", "directory of the keys stafetd makes at first start (pseudonym secret, KEK, signing key); outside the data dir; default $XDG_CONFIG_HOME/stafet/keys or ~/.config/stafet/keys")
 	str(&c.keys.secret, "secret-file", "STAFET_SECRET_FILE", "", "pseudonym secret file (≥ 32 bytes); default: the key dir keeps one")

@@ -177,7 +177,7 @@ func TestFirstLines(t *testing.T) {
 	cancel()
 	<-done
 	lines := strings.Split(out.String(), "\n")
-	tokenFile := filepath.Join(dir, "admin-token")
+	tokenFile := filepath.Join(keys, "admin-token")
 	if !strings.Contains(lines[0], "stafetd starting") || !strings.Contains(lines[0], "data_dir="+dir) || !strings.Contains(lines[0], "operator_token="+tokenFile) || !strings.Contains(lines[0], "key_dir="+keys) {
 		t.Errorf("first line: %q; want where the data, the operator token and the keys are", lines[0])
 	}

@@ -83,7 +83,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		return err
 	}
 	defer svc.store.Close()
-	if err := svc.setupAuth(ctx, cfg, stderr); err != nil {
+	if err := svc.setupAuth(ctx, cfg, log, stderr); err != nil {
 		return err
 	}
 	// The checkpoint name carries the rules' hash: a change of rules starts
@@ -189,7 +189,7 @@ func tokenSource(cfg config) string {
 	if cfg.adminToken != "" {
 		return "STAFET_ADMIN_TOKEN (-admin-token)"
 	}
-	return absPath(filepath.Join(cfg.engine.DataDir, "admin-token"))
+	return absPath(httpapi.OperatorTokenFile(cfg.engine.KeyDir))
 }
 
 func absPath(p string) string {
@@ -255,13 +255,26 @@ func loadRules(file string) (projections.Rules, string, error) {
 
 // setupAuth takes the operator token (httpapi.OperatorToken) and opens
 // the organisation tokens.
-func (svc *service) setupAuth(ctx context.Context, cfg config, stderr io.Writer) error {
-	tok, err := httpapi.OperatorToken(cfg.engine.DataDir, cfg.adminToken, stderr)
+func (svc *service) setupAuth(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) error {
+	op, err := httpapi.OperatorToken(cfg.engine.DataDir, cfg.engine.KeyDir, cfg.adminToken)
 	if err != nil {
 		return err
 	}
-	svc.admin = tok
-	svc.tokens, err = httpapi.NewTokens(ctx, svc.store, tok)
+	// The token itself is shown once, and only to a person reading text
+	// logs: JSON logs go to log stores, which must not hold it.
+	switch {
+	case op.Made && cfg.logFormat != "json":
+		fmt.Fprintf(stderr, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n  The command line reads it from there; the dashboard asks for it.\n\n", op.File, op.Token)
+	case op.Made:
+		log.Warn("operator token made; not logged", "file", op.File)
+	case op.Moved:
+		log.Warn("operator token moved out of the data directory; the data directory keeps its hash", "file", op.File)
+	}
+	if cfg.adminToken != "" && len(cfg.adminToken) < 16 {
+		return errors.New("the operator token must be at least 16 characters")
+	}
+	svc.admin = op.Token
+	svc.tokens, err = httpapi.NewTokensHashed(ctx, svc.store, op.Hash)
 	return err
 }
 

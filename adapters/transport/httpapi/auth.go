@@ -10,10 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -55,9 +52,9 @@ type tokenRecord struct {
 }
 
 // Tokens checks bearer tokens: the operator's, and organisation tokens
-// issued by the operator.
+// issued by the operator. It holds hashes only.
 type Tokens struct {
-	admin []byte
+	admin [sha256.Size]byte
 	kv    *engine.Bucket
 }
 
@@ -66,37 +63,17 @@ func NewTokens(ctx context.Context, store *engine.Store, adminToken string) (*To
 	if len(adminToken) < 16 {
 		return nil, errors.New("httpapi: the operator token must be at least 16 characters")
 	}
+	return NewTokensHashed(ctx, store, sha256.Sum256([]byte(adminToken)))
+}
+
+// NewTokensHashed is NewTokens with the operator token's SHA-256 only
+// (OperatorToken): a stafetd that restarts does not need the token itself.
+func NewTokensHashed(ctx context.Context, store *engine.Store, adminHash [sha256.Size]byte) (*Tokens, error) {
 	kv, err := store.Bucket(ctx, TokenBucket, "organisation API tokens (hashed)")
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: token bucket: %w", err)
 	}
-	return &Tokens{admin: []byte(adminToken), kv: kv}, nil
-}
-
-// OperatorToken returns the operator's token: given, if set; else the one
-// kept in dataDir/admin-token; else a new one, which it keeps there (mode
-// 0600) and prints once to announce.
-func OperatorToken(dataDir, given string, announce io.Writer) (string, error) {
-	if given != "" {
-		return given, nil
-	}
-	path := filepath.Join(dataDir, "admin-token")
-	b, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		return strings.TrimSpace(string(b)), nil
-	case !errors.Is(err, os.ErrNotExist):
-		return "", fmt.Errorf("httpapi: operator token: %w", err)
-	}
-	tok := NewToken()
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("httpapi: operator token: %w", err)
-	}
-	if abs, err := filepath.Abs(path); err == nil {
-		path = abs
-	}
-	fmt.Fprintf(announce, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n  The command line reads it from there; the dashboard asks for it.\n\n", path, tok)
-	return tok, nil
+	return &Tokens{admin: adminHash, kv: kv}, nil
 }
 
 // NewToken returns a fresh random token.
@@ -138,7 +115,7 @@ func (t *Tokens) Check(ctx context.Context, tok string) (Principal, error) {
 	if tok == "" {
 		return Principal{}, errUnauthenticated
 	}
-	if subtle.ConstantTimeCompare([]byte(tok), t.admin) == 1 {
+	if sum := sha256.Sum256([]byte(tok)); subtle.ConstantTimeCompare(sum[:], t.admin[:]) == 1 {
 		return Principal{Operator: true}, nil
 	}
 	v, ok, err := t.kv.Get(ctx, tokenKey(tok))

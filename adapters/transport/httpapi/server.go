@@ -345,6 +345,8 @@ func (s *Server) register() {
 	s.handle("DELETE /v1/tokens", operator, s.revokeToken)
 	s.handle("GET /v1/nats-users", operator, s.listNATSUsers)
 	s.handle("GET /v1/nats-users/conf", operator, s.natsUsersConf)
+	s.handle("POST /v1/patients/erase", operator, s.erasePatient)
+	s.handle("POST /v1/admin/rewrap-keys", operator, s.rewrapKeys)
 	s.handle("POST /v1/admin/rebuild", operator, s.rebuild)
 	s.handle("GET /v1/admin/projections", operator, s.showProjections)
 }
