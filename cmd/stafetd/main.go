@@ -70,6 +70,8 @@ type config struct {
 	logLevel         string
 	timezone         string
 	drain            time.Duration
+	// Connections held at once from one IP address (0: the default).
+	httpPerSource, mllpPerSource int
 }
 
 func parse(args []string, getenv func(string) string) (config, error) {
@@ -81,7 +83,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 		}
 		fs.StringVar(p, name, def, usage+" (env "+env+")")
 	}
-	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy, checkpointEvery, minFree string
+	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy, checkpointEvery, minFree, httpPerSource, mllpPerSource string
 	str(&c.httpAddr, "http-addr", "STAFET_HTTP_ADDR", "127.0.0.1:8080", "HTTP API address (:8080 for every interface); empty = none")
 	str(&c.mllpAddr, "mllp-addr", "STAFET_MLLP_ADDR", "127.0.0.1:2575", "MLLP (HL7 v2) address (:2575 for every interface, with mutual TLS: docs/security.md); empty = none")
 	str(&natsAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded NATS client address; \"none\" = in-process only")
@@ -115,6 +117,8 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	str(&c.logLevel, "log-level", "STAFET_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&c.timezone, "timezone", "STAFET_TIMEZONE", "Europe/Copenhagen", "zone of HL7 times without an offset")
 	str(&drain, "drain", "STAFET_DRAIN", "20s", "how long to let requests finish on shutdown")
+	str(&httpPerSource, "http-conns-per-source", "STAFET_HTTP_CONNS_PER_SOURCE", "256", "HTTP connections held at once from one IP address (more are closed at once)")
+	str(&mllpPerSource, "mllp-conns-per-source", "STAFET_MLLP_CONNS_PER_SOURCE", "64", "MLLP connections held at once from one IP address (more are closed at once)")
 	str(&minFree, "min-free", "STAFET_MIN_FREE", "256MiB", "free space on the data directory's file system below which intake refuses messages (resend later) and /readyz answers 503")
 	str(&webhookProxy, "webhook-proxy", "STAFET_WEBHOOK_PROXY", "", "HTTP proxy for webhook deliveries; HTTPS_PROXY and the like are never used")
 	str(&c.fhirBase, "fhir-base", "STAFET_FHIR_BASE", "", "the FHIR facade's URL as clients reach it (https://stafet.example.dk/fhir), for links and notifications; default the request's host")
@@ -142,6 +146,16 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	}
 	if _, err := fmt.Sscan(stateCache, &c.engine.StateCache); err != nil {
 		return c, fmt.Errorf("state-cache %q: want a number", stateCache)
+	}
+	for _, n := range []struct {
+		name, v string
+		to      *int
+	}{{"http-conns-per-source", httpPerSource, &c.httpPerSource}, {"mllp-conns-per-source", mllpPerSource, &c.mllpPerSource}} {
+		if v, err := strconv.Atoi(n.v); err != nil || v < 1 {
+			return c, fmt.Errorf("%s %q: want a number ≥ 1", n.name, n.v)
+		} else {
+			*n.to = v
+		}
 	}
 	var err error
 	if c.engine.MinFreeBytes, err = parseBytes(minFree); err != nil {

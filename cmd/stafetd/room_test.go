@@ -110,6 +110,34 @@ func TestSmallVolumeRefusesCleanly(t *testing.T) {
 		}
 	})
 
+	t.Run("an API command is answered 507 no-room with Retry-After", func(t *testing.T) {
+		req, _ := http.NewRequest("POST", base+"/v1/pathways", strings.NewReader(`{"actor": "sor:6620000000001", "patient": {"cpr": "0102030405"}}`))
+		req.Header.Set("Authorization", "Bearer "+svc.admin)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var p struct{ Type string }
+		json.NewDecoder(res.Body).Decode(&p)
+		if res.StatusCode != http.StatusInsufficientStorage || !strings.HasSuffix(p.Type, "/no-room") || res.Header.Get("Retry-After") == "" {
+			t.Errorf("status %d, %s, Retry-After %q; want 507 no-room with Retry-After", res.StatusCode, p.Type, res.Header.Get("Retry-After"))
+		}
+	})
+	t.Run("a FHIR Task update is answered 507 with Retry-After", func(t *testing.T) {
+		req, _ := http.NewRequest("PUT", base+"/fhir/Task/any", strings.NewReader(`{"resourceType": "Task"}`))
+		req.Header.Set("Authorization", "Bearer "+svc.admin)
+		req.Header.Set("Content-Type", "application/fhir+json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusInsufficientStorage || res.Header.Get("Retry-After") == "" {
+			t.Errorf("status %d, Retry-After %q; want 507 with Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
+		}
+	})
 	if !tmpfs {
 		return
 	}

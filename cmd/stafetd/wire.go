@@ -44,7 +44,7 @@ func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Confi
 	if cfg.mllpTLS && tlsCfg == nil {
 		return nil, fmt.Errorf("-mllp-tls needs -mllp-tls-cert and -mllp-tls-key, or -tls-cert and -tls-key")
 	}
-	mcfg := mllp.Config{Addr: cfg.mllpAddr, Logger: log, OnOversize: mllp.HL7OversizeAck, OnBusy: mllp.HL7BusyAck,
+	mcfg := mllp.Config{Addr: cfg.mllpAddr, Logger: log, OnOversize: mllp.HL7OversizeAck, OnBusy: mllp.HL7BusyAck, MaxConnsPerSource: cfg.mllpPerSource,
 		Senders: mllp.NewSenders(svc.dir), AllowPlaintext: cfg.mllpPlaintext}
 	if cfg.mllpTLS {
 		var err error
@@ -102,7 +102,7 @@ func (svc *service) api(log *slog.Logger, cfg config) (*httpapi.Server, error) {
 		Projections: svc.host, Rules: svc.rules,
 		Health: svc.monitor.Health, Registry: svc.registry, Logger: log,
 		NATSSubjects: func(org events.OrgID) []string { return []string{alerts.OrgFilter(org)} },
-		MetricsToken: cfg.metricsToken,
+		MetricsToken: cfg.metricsToken, Limits: httpapi.Limits{MaxConnsPerSource: cfg.httpPerSource},
 	})
 	mountAlerts(api, svc.alerts)
 	facade, err := fhir.New(fhir.Config{

@@ -104,7 +104,10 @@ func (l *Listener) warn(src, which string) {
 		"per_source", l.lim.PerSource, "total", l.lim.Total, "refused_so_far", l.Refused.Load())
 }
 
-// source is the IP address of a peer, without its port.
+// Source is the IP address of a peer, without its port: the key of the
+// per-source limits.
+func Source(a net.Addr) string { return source(a) }
+
 func source(a net.Addr) string {
 	if ta, ok := a.(*net.TCPAddr); ok {
 		return ta.IP.String()

@@ -2,16 +2,20 @@ package httpapi_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/events"
 )
@@ -24,7 +28,9 @@ func limitedServer(t *testing.T, e *env, lim httpapi.Limits) (*httpapi.Server, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(httpapi.Config{Store: e.store, Tokens: e.tokens, Directory: dir, Limits: lim})
+	translate := func(b []byte) (*events.Translation, error) { return admissions(b, false) }
+	in := ingest.New(e.store, dir, map[string]ingest.Translator{"medcom": translate}, nil)
+	api := httpapi.New(httpapi.Config{Store: e.store, Tokens: e.tokens, Directory: dir, Ingest: in, Limits: lim})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -207,4 +213,62 @@ func TestHTTPLimitsUnderAbuse(t *testing.T) {
 func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
+}
+
+func TestMedComRateAndGarbageQuota(t *testing.T) {
+	e := newEnv(t)
+	_, garbageAddr := limitedServer(t, e, httpapi.Limits{MessageRate: 1000, GarbageQuota: 16 << 10})
+	_, rateAddr := limitedServer(t, e, httpapi.Limits{MessageRate: 0.2}) // one at once, one more every 5 s
+	post := func(addr, token string, body []byte) (*http.Response, httpapi.Problem) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+addr+"/v1/medcom", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/fhir+json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var p httpapi.Problem
+		json.NewDecoder(res.Body).Decode(&p)
+		return res, p
+	}
+	// 5 000 bytes: three fill the 16 KiB quota but for 1.3 KiB, which it
+	// takes minutes to make up, however slow the test.
+	garbage := bytes.Repeat([]byte("x"), 5000)
+	t.Run("a token's unreadable bodies are stored up to its quota, then refused 429 unstored", func(t *testing.T) {
+		tok := e.token(aarhus)
+		stored, limited := 0, 0
+		for i := range 8 {
+			res, p := post(garbageAddr, tok, append([]byte(strconv.Itoa(i)), garbage...))
+			switch {
+			case res.StatusCode == http.StatusUnprocessableEntity && p.RawSeq != 0:
+				stored++
+			case res.StatusCode == http.StatusTooManyRequests && p.Type == "https://stafet.dk/problems/rate-limited" && res.Header.Get("Retry-After") != "" && strings.Contains(p.Detail, "no MedCom message"):
+				limited++
+			default:
+				t.Fatalf("body %d: %d %+v", i, res.StatusCode, p)
+			}
+		}
+		if stored != 3 || limited != 5 {
+			// 16 KiB holds three bodies of 5 000 bytes.
+			t.Errorf("%d stored, %d refused; want 3 stored, 5 refused 429", stored, limited)
+		}
+	})
+	t.Run("a token over its message rate is answered 429, another token is not", func(t *testing.T) {
+		tok := e.token(herlev)
+		limited := 0
+		for i := range 10 {
+			res, p := post(rateAddr, tok, append([]byte(strconv.Itoa(i)), '!'))
+			if res.StatusCode == http.StatusTooManyRequests && strings.Contains(p.Detail, "a second") {
+				limited++
+			}
+		}
+		if limited < 5 {
+			t.Errorf("%d of 10 quick messages refused; want most beyond the first", limited)
+		}
+		if res, p := post(rateAddr, e.hosp, []byte("fresh token")); res.StatusCode == http.StatusTooManyRequests {
+			t.Errorf("another token refused: %+v", p)
+		}
+	})
 }

@@ -4,10 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -53,12 +55,16 @@ func (s *Server) receiveMedCom(w http.ResponseWriter, r *http.Request) {
 			Detail: "want application/fhir+json or application/fhir+xml"})
 		return
 	}
+	p := principalFrom(ctx)
+	if ok, wait := s.messages.Allow(p.Name(), 1); !ok {
+		s.rateLimited(w, r, wait, "more MedCom messages a second than this token may send")
+		return
+	}
 	body, err := readBody(w, r, s.cfg.MaxMessage)
 	if err != nil {
 		writeProblem(w, r, ProblemFor(err))
 		return
 	}
-	p := principalFrom(ctx)
 	raw := engine.RawMessage{System: "medcom", ContentType: ct, Body: body}
 	// A message that breaks a MedCom profile is still answered in MedCom's
 	// way (fatal-error, naming the element, which the translator finds
@@ -206,6 +212,10 @@ func (s *Server) notSender(w http.ResponseWriter, r *http.Request, raw engine.Ra
 // unreadable stores a body that is not a readable MedCom message, so it
 // can be inspected and replayed, and answers with a problem.
 func (s *Server) unreadable(w http.ResponseWriter, r *http.Request, raw engine.RawMessage, p Principal, perr error) {
+	if ok, wait := s.garbage.Allow(p.Name(), max(len(raw.Body), 4<<10)); !ok {
+		s.rateLimited(w, r, wait, "more bodies that are no MedCom message than this token may have stored in an hour ("+perr.Error()+")")
+		return
+	}
 	sum := sha256.Sum256(raw.Body)
 	raw.Sender = p.Name()
 	raw.ControlID = "unparsed:" + hex.EncodeToString(sum[:16])
@@ -222,6 +232,14 @@ func (s *Server) unreadable(w http.ResponseWriter, r *http.Request, raw engine.R
 	}
 	prob.Detail += "; the body is stored as raw message " + strconv.FormatUint(prob.RawSeq, 10) + " in the dead letters"
 	writeProblem(w, r, prob)
+}
+
+// rateLimited answers 429 with Retry-After: nothing was stored.
+func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request, wait time.Duration, why string) {
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeProblem(w, r, Problem{Type: typeRateLimited, Title: "Too many requests", Status: http.StatusTooManyRequests,
+		Detail: why + "; nothing was stored: send it again after " + strconv.Itoa(secs) + " s"})
 }
 
 // senderOrg resolves a MedCom sender's SOR or EAN number.

@@ -23,6 +23,7 @@ import (
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 	"github.com/stafet/stafet/internal/connlimit"
+	"github.com/stafet/stafet/internal/ratelimit"
 	"github.com/stafet/stafet/projections"
 )
 
@@ -97,11 +98,19 @@ type Limits struct {
 	// MaxConnsPerSource bounds the connections held at once from one IP
 	// address, so one client cannot take every slot. Default 256.
 	MaxConnsPerSource int
+	// MessageRate is how many MedCom messages a second one token may
+	// send (twice as many at once); beyond it the answer is 429
+	// rate-limited with Retry-After, and nothing is stored. Default 100.
+	MessageRate float64
+	// GarbageQuota is how many bytes of bodies that are no MedCom message
+	// one token may have stored in an hour (each counts at least 4 KiB);
+	// beyond it they are answered 429 unstored. Default 16 MiB.
+	GarbageQuota int
 }
 
 // DefaultLimits are the HTTP limits a zero Limits field takes.
 var DefaultLimits = Limits{ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: time.Minute,
-	MaxConns: 4096, MaxConnsPerSource: 256}
+	MaxConns: 4096, MaxConnsPerSource: 256, MessageRate: 100, GarbageQuota: 16 << 20}
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
@@ -110,6 +119,8 @@ func (l Limits) withDefaults() Limits {
 	l.IdleTimeout = cmp.Or(l.IdleTimeout, d.IdleTimeout)
 	l.MaxConns = cmp.Or(l.MaxConns, d.MaxConns)
 	l.MaxConnsPerSource = cmp.Or(l.MaxConnsPerSource, d.MaxConnsPerSource)
+	l.MessageRate = cmp.Or(l.MessageRate, d.MessageRate)
+	l.GarbageQuota = cmp.Or(l.GarbageQuota, d.GarbageQuota)
 	return l
 }
 
@@ -144,6 +155,9 @@ type Server struct {
 	intake *engine.Intake
 
 	rebuilding atomic.Bool
+	// messages paces each token's MedCom messages; garbage is each
+	// token's quota of unreadable bodies (Limits).
+	messages, garbage *ratelimit.Keyed
 	// limited is the bounded listener (Listener), once made.
 	limited atomic.Pointer[connlimit.Listener]
 }
@@ -163,6 +177,8 @@ func New(cfg Config) *Server {
 		cfg.MaxBody = DefaultMaxBody
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
+	messages := ratelimit.New(cfg.Limits.MessageRate, max(1, int(2*cfg.Limits.MessageRate)))
+	garbage := ratelimit.New(float64(cfg.Limits.GarbageQuota)/3600, cfg.Limits.GarbageQuota)
 	if cfg.MaxMessage == 0 {
 		cfg.MaxMessage = medcom.MaxSize
 	}
@@ -177,7 +193,7 @@ func New(cfg Config) *Server {
 			cfg.Health = cfg.Store.NewMonitor([]*engine.Host{h}, engine.MonitorOptions{}).Health
 		}
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, messages: messages, garbage: garbage}
 	if cfg.Store != nil {
 		s.intake = cfg.Store.NewIntake(cfg.Directory, cfg.Logger)
 	}
@@ -243,6 +259,11 @@ func (s *Server) mount(pattern string, a access, h http.HandlerFunc, write func(
 		// reflects.
 		handler = s.fresh(handler)
 	}
+	if strings.HasPrefix(pattern, "POST /v1/pathways") || strings.HasPrefix(pattern, "PUT /fhir/Task") {
+		// A command (of either API) is intake too: it stops with the
+		// others when the disk is nearly full.
+		handler = s.needsRoom(handler, write)
+	}
 	switch a {
 	case operator:
 		handler = s.authenticate(operatorOnly(handler), false, write)
@@ -255,6 +276,19 @@ func (s *Server) mount(pattern string, a access, h http.HandlerFunc, write func(
 	}
 	s.routes = append(s.routes, pattern)
 	s.mux.Handle(pattern, s.observe(pattern, handler))
+}
+
+// needsRoom refuses a command with 507 no-room while the store's intake
+// is stopped for want of disk space (engine.Config.MinFreeBytes).
+func (s *Server) needsRoom(h http.Handler, write func(http.ResponseWriter, *http.Request, Problem)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if low, _ := s.cfg.Store.NoRoom(); low {
+			w.Header().Set("Retry-After", RetryAfter)
+			write(w, r, ProblemFor(engine.ErrNoRoom))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // lasting serves a response meant to last, free of the timeouts.

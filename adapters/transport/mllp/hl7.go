@@ -16,6 +16,7 @@ import (
 	"github.com/stafet/stafet/adapters/translate/hl7v2"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/ratelimit"
 )
 
 // ContentTypeHL7 is the content type of HL7 v2 messages in the raw store.
@@ -52,14 +53,33 @@ const receiveTimeout = 20 * time.Second
 // answered AA and nothing is stored. A nil log discards. The HL7
 // channel's translator must be registered in in under hl7v2.System.
 func HL7Handler(in *ingest.Ingest, log *slog.Logger) Handler {
+	return HL7HandlerWith(in, log, HL7Options{})
+}
+
+// HL7Options tune HL7HandlerWith. The zero value means the defaults.
+type HL7Options struct {
+	// GarbageQuota is how many bytes of unparsable messages one source
+	// address may have stored in an hour (each message counts at least
+	// 4 KiB); beyond it such a message is answered AR and not stored, so
+	// a broken or hostile sender cannot fill the disk with garbage.
+	// Default 16 MiB.
+	GarbageQuota int
+}
+
+// HL7HandlerWith is HL7Handler with options.
+func HL7HandlerWith(in *ingest.Ingest, log *slog.Logger, opt HL7Options) Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	g := newGarbage(opt.GarbageQuota, log)
 	return files(func(ctx context.Context, msg []byte, remote string) []byte {
 		ctx, cancel := context.WithTimeout(ctx, receiveTimeout)
 		defer cancel()
 		m, perr := hl7v2.Parse(msg)
 		if perr != nil {
+			if ack := g.over(msg, remote); ack != nil {
+				return ack
+			}
 			return unparsable(ctx, in, log, msg, remote, perr)
 		}
 		raw := engine.RawMessage{
@@ -183,6 +203,45 @@ func unparsable(ctx context.Context, in *ingest.Ingest, log *slog.Logger, msg []
 	}
 	log.Info("hl7: unparsable message stored as a dead letter", "remote", remote, "raw_seq", out.RawSeq, "err", perr)
 	return hl7v2.AckForUnparsable(msg, "")
+}
+
+// garbage is the quota of unparsable messages per source address.
+type garbage struct {
+	quota *ratelimit.Keyed
+	// told limits the warnings to one a minute per source.
+	told *ratelimit.Keyed
+	log  *slog.Logger
+}
+
+// DefaultGarbageQuota is HL7Options.GarbageQuota's default.
+const DefaultGarbageQuota = 16 << 20
+
+// garbageMin is the least an unparsable message counts, so a flood of
+// tiny ones is bounded in number too.
+const garbageMin = 4 << 10
+
+func newGarbage(quota int, log *slog.Logger) *garbage {
+	if quota == 0 {
+		quota = DefaultGarbageQuota
+	}
+	return &garbage{quota: ratelimit.New(float64(quota)/3600, quota), told: ratelimit.New(1.0/60, 1), log: log}
+}
+
+// over answers an unparsable message from a source over its quota with
+// an AR, unstored; nil when it is within the quota.
+func (g *garbage) over(msg []byte, remote string) []byte {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ok, wait := g.quota.Allow(host, max(len(msg), garbageMin))
+	if ok {
+		return nil
+	}
+	if told, _ := g.told.Allow(host, 1); told {
+		g.log.Warn("hl7: unparsable messages from this source over the quota; refused unstored", "source", host, "retry_in", wait.Round(time.Second))
+	}
+	return hl7v2.AckForUnparsable(msg, "too many unparsable messages from this sender: not stored; fix the sender ("+wait.Round(time.Second).String()+" until more are taken)")
 }
 
 // salvageSender reads MSH-3^MSH-4 from the first line of a message that

@@ -46,6 +46,12 @@ func startHL7(t testing.TB, cfg engine.Config) *hl7Env {
 // startHL7With starts the listener with the settings set gives.
 func startHL7With(t testing.TB, cfg engine.Config, set func(*mllp.Config, *events.Directory)) *hl7Env {
 	t.Helper()
+	return startHL7Opts(t, cfg, set, mllp.HL7Options{})
+}
+
+// startHL7Opts is startHL7With with the handler's options.
+func startHL7Opts(t testing.TB, cfg engine.Config, set func(*mllp.Config, *events.Directory), opt mllp.HL7Options) *hl7Env {
+	t.Helper()
 	cfg.DataDir = t.TempDir()
 	store, err := engine.Open(context.Background(), cfg)
 	if err != nil {
@@ -66,7 +72,7 @@ func startHL7With(t testing.TB, cfg engine.Config, set func(*mllp.Config, *event
 	if set != nil {
 		set(&mcfg, dir)
 	}
-	srv := mllp.New(mcfg, mllp.HL7Handler(in, nil))
+	srv := mllp.New(mcfg, mllp.HL7HandlerWith(in, nil, opt))
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}

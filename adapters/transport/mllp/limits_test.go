@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stafet/stafet/adapters/transport/mllp"
+	"github.com/stafet/stafet/engine"
 )
 
 // dialFrom connects to s from the loopback address src (127.0.0.2 and up
@@ -167,4 +168,87 @@ func TestUnterminatedBigFramesKeepMemoryBounded(t *testing.T) {
 		t.Errorf("heap in use %d MiB after the connections closed; want it released", ms.HeapInuse>>20)
 	}
 	t.Logf("after: heap in use %d MiB, RSS %d MiB", ms.HeapInuse>>20, rss(t)>>20)
+}
+
+func TestGarbageQuotaPerSource(t *testing.T) {
+	const quota = 64 << 10
+	e := startHL7Opts(t, engine.Config{}, nil, mllp.HL7Options{GarbageQuota: quota})
+	// 9 000 bytes: seven fill 64 KiB but for 2.5 KiB, which the quota
+	// (64 KiB an hour) takes minutes to make up, however slow the test.
+	garbage := bytes.Repeat([]byte("not HL7 at all "), 600)
+	send := func(t *testing.T, src string, msg []byte) string {
+		t.Helper()
+		c := dialFrom(t, e.srv, src)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c.Write(mllp.Frame(msg))
+		ack, err := mllp.ReadFrame(bufio.NewReader(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(ack)
+	}
+	deadLetters := func(t *testing.T) int {
+		t.Helper()
+		all, err := e.store.Inbox().DeadLetters(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(all)
+	}
+
+	t.Run("a source's garbage is stored up to its quota, then refused unstored", func(t *testing.T) {
+		refused := 0
+		for i := range 20 {
+			msg := append(fmt.Appendf(nil, "%02d ", i), garbage...) // each one different
+			if ack := send(t, "127.0.0.2", msg); strings.Contains(ack, "too many unparsable") {
+				refused++
+			} else if !strings.Contains(ack, "|AR|") {
+				t.Fatalf("message %d: %q; want AR", i, ack)
+			}
+		}
+		want := quota / (len(garbage) + 3) // what fits in 64 KiB
+		if stored := deadLetters(t); stored != want || refused != 20-stored {
+			t.Errorf("%d stored as dead letters, %d refused; want %d stored (64 KiB of 9 000 bytes each), the rest refused", stored, refused, want)
+		}
+	})
+	t.Run("another source has a quota of its own", func(t *testing.T) {
+		before := deadLetters(t)
+		if ack := send(t, "127.0.0.3", append([]byte("other "), garbage...)); strings.Contains(ack, "too many") {
+			t.Errorf("127.0.0.3 refused for 127.0.0.2's garbage: %q", ack)
+		}
+		if deadLetters(t) != before+1 {
+			t.Error("127.0.0.3's unparsable message not stored")
+		}
+	})
+	t.Run("a valid message from the source over its quota is taken", func(t *testing.T) {
+		ack := send(t, "127.0.0.2", []byte(adt("A01", "Q1", cpr(901), "Q1", nil)))
+		if !strings.Contains(ack, "MSA|AA|Q1") {
+			t.Errorf("%q; want AA: the quota is for garbage only", ack)
+		}
+	})
+}
+
+func TestRatePerSender(t *testing.T) {
+	s := startEcho(t, mllp.Config{Rate: 20, Burst: 1})
+	c := dialFrom(t, s, "127.0.0.2")
+	defer c.Close()
+	r := bufio.NewReader(c)
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	start := time.Now()
+	done := make(chan time.Duration)
+	go func() {
+		for i := range 11 {
+			c.Write(mllp.Frame(fmt.Appendf(nil, "MSH|%d", i)))
+			if _, err := mllp.ReadFrame(r); err != nil {
+				t.Error(err)
+			}
+		}
+		done <- time.Since(start)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	sendWithin(t, s, "127.0.0.3", time.Second) // another sender is not paced by this one
+	if took := <-done; took < 400*time.Millisecond {
+		t.Errorf("11 messages at 20 a second took %v; want ≥ 500 ms", took)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stafet/stafet/internal/connlimit"
+	"github.com/stafet/stafet/internal/ratelimit"
 )
 
 // Frame bytes.
@@ -69,6 +70,12 @@ type Config struct {
 	// OnOversize answers a frame that exceeds MaxMessage (the part read so
 	// far is given); nil sends nothing.
 	OnOversize func(head []byte) []byte
+	// Rate is how many messages a second one sender (a certificate or
+	// plaintext peer, from one address) may send, Burst how many at once;
+	// a faster sender's next ACK is delayed, nothing is refused. Defaults
+	// 1000 and 2000: far above a hospital's peak, a bound on a loop.
+	Rate  float64
+	Burst int
 	// OnBusy answers a frame refused because MaxBuffered is taken (the
 	// head read so far is given): the sender should resend later. nil
 	// sends nothing.
@@ -90,6 +97,8 @@ type Server struct {
 	loopback bool
 	// limited bounds the connections (MaxConns, MaxConnsPerSource).
 	limited *connlimit.Listener
+	// rate paces each sender (Rate, Burst).
+	rate *ratelimit.Keyed
 	// buffered is the frame memory taken beyond each connection's free
 	// allowance (MaxBuffered).
 	buffered atomic.Int64
@@ -117,10 +126,16 @@ func New(cfg Config, h Handler) *Server {
 	if cfg.MaxBuffered == 0 {
 		cfg.MaxBuffered = 64 << 20
 	}
+	if cfg.Rate == 0 {
+		cfg.Rate = 1000
+	}
+	if cfg.Burst == 0 {
+		cfg.Burst = 2 * int(cfg.Rate)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, handler: h, conns: make(map[net.Conn]struct{})}
+	return &Server{cfg: cfg, handler: h, conns: make(map[net.Conn]struct{}), rate: ratelimit.New(cfg.Rate, cfg.Burst)}
 }
 
 // Listen binds the address.
@@ -264,6 +279,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	ctx = withPeer(ctx, peer)
+	sender := peer.Name + "@" + connlimit.Source(c.RemoteAddr())
 	r := bufio.NewReaderSize(c, 16<<10)
 	buf := &frameBuf{s: s}
 	defer buf.release()
@@ -275,6 +291,9 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 			return
 		}
 		s.Frames.Add(1)
+		if s.rate.Wait(ctx, sender) != nil {
+			return // shutting down
+		}
 		ack := s.handler(context.WithoutCancel(ctx), msg, remote)
 		buf.release() // a big frame's memory goes back before the next one
 		if len(ack) == 0 {
@@ -303,26 +322,28 @@ func (s *Server) connError(c net.Conn, remote string, err error, head []byte) {
 	case errors.Is(err, errOversize):
 		s.Oversize.Add(1)
 		s.cfg.Logger.Warn("mllp: oversize frame; closing", "remote", remote, "limit", s.cfg.MaxMessage)
-		if s.cfg.OnOversize != nil {
-			if ack := s.cfg.OnOversize(head); len(ack) > 0 {
-				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				c.Write(frame(ack))
-			}
-		}
+		answerHead(c, s.cfg.OnOversize, head)
 	case errors.Is(err, errBusy):
 		s.Busy.Add(1)
 		s.cfg.Logger.Warn("mllp: frame memory taken by other connections; refusing the frame and closing", "remote", remote, "max_buffered", s.cfg.MaxBuffered)
-		if s.cfg.OnBusy != nil {
-			if ack := s.cfg.OnBusy(head); len(ack) > 0 {
-				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				c.Write(frame(ack))
-			}
-		}
+		answerHead(c, s.cfg.OnBusy, head)
 	case errors.As(err, &ne) && ne.Timeout():
 		s.Timeouts.Add(1)
 		s.cfg.Logger.Info("mllp: idle or stalled connection closed", "remote", remote)
 	default:
 		s.cfg.Logger.Info("mllp: connection closed", "remote", remote, "err", err)
+	}
+}
+
+// answerHead sends what answer (if set) makes of a refused frame's head,
+// before the connection is closed.
+func answerHead(c net.Conn, answer func(head []byte) []byte, head []byte) {
+	if answer == nil {
+		return
+	}
+	if ack := answer(head); len(ack) > 0 {
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		c.Write(frame(ack))
 	}
 }
 
