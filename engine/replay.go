@@ -120,9 +120,11 @@ func (s *Log) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, err
 
 // fetchInto is fetch taking batches to fill from free when it has them.
 func (s *Log) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBatch) (<-chan *rawBatch, error) {
+	// No subject filter: the stream holds EventSubjects only (setup), and
+	// a filter, even that one, makes the server match every message's
+	// subject against it as it reads (fileStore.firstMatching).
 	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
-		FilterSubjects: []string{EventSubjects},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: replay: %w", err)
