@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -152,6 +153,9 @@ func StandIn(e *events.Envelope) (*events.Quarantined, bool) {
 type book struct {
 	mu   sync.Mutex
 	recs map[uint64]*Quarantine
+	// n is len(recs), read without the lock: has is asked for every
+	// event folded, and the book is nearly always empty.
+	n atomic.Int64
 }
 
 func newBook() *book { return &book{recs: make(map[uint64]*Quarantine)} }
@@ -168,6 +172,7 @@ func (b *book) add(e *events.Envelope, q *events.Quarantined) bool {
 		Seq: q.Seq, Subject: q.Subject, Cluster: cluster, Pathway: e.Pathway, Reason: q.Reason,
 		Detail: q.Detail, Hash: q.Hash, At: e.RecordedAt,
 	}
+	b.n.Store(int64(len(b.recs)))
 	return true
 }
 
@@ -183,6 +188,9 @@ func (b *book) get(seq uint64) (Quarantine, bool) {
 }
 
 func (b *book) has(seq uint64) bool {
+	if b.n.Load() == 0 {
+		return false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	_, ok := b.recs[seq]
@@ -271,6 +279,7 @@ func (b *book) unmarshal(data []byte) error {
 	for i := range qs {
 		b.recs[qs[i].Seq] = &qs[i]
 	}
+	b.n.Store(int64(len(b.recs)))
 	return nil
 }
 
