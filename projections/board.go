@@ -109,6 +109,13 @@ func (b *Board) apply(e *events.Envelope, sign int32) error {
 		p = &boardPath{}
 		b.open[e.Pathway] = p
 	}
+	b.fold(p, e, sign)
+	return nil
+}
+
+// fold folds e, an event with state of its own, into p, its pathway's
+// state held in b.open; false if that closed the pathway, which left.
+func (b *Board) fold(p *boardPath, e *events.Envelope, sign int32) bool {
 	at := stampOf(e.OccurredAt)
 	switch v := e.Payload.(type) {
 	case *events.PathwayOpened:
@@ -152,8 +159,9 @@ func (b *Board) apply(e *events.Envelope, sign int32) error {
 			b.closed.set(e.Pathway, p.last)
 		}
 		delete(b.open, e.Pathway)
+		return false
 	}
-	return nil
+	return true
 }
 
 // readmission counts an admission within ReadmissionWindow of the last

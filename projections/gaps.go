@@ -213,12 +213,18 @@ func (g *Gaps) apply(e *events.Envelope) error {
 		t = &track{}
 		g.paths[e.Pathway] = t
 	}
+	g.fold(t, e)
+	return nil
+}
+
+// fold folds e, an event with state of its own, into t, its pathway's
+// track held in g.paths; a pathway it closed leaves.
+func (g *Gaps) fold(t *track, e *events.Envelope) {
 	x := env{rs: g.rs, syms: g.syms, st: g.st, sign: 1, pathway: e.Pathway}
 	t.evolve(&x, e)
 	if t.has(fClosed) {
 		delete(g.paths, e.Pathway)
 	}
-	return nil
 }
 
 // Refold folds one pathway again after an event that changed its past

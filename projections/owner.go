@@ -132,11 +132,19 @@ func (o *Owner) apply(e *events.Envelope) error {
 		c = &custody{}
 		o.open[e.Pathway] = c
 	}
+	o.fold(c, e)
+	return nil
+}
+
+// fold folds e, an event with custody of its own, into c, its pathway's
+// custody held in o.open; false if that closed the pathway, which left.
+func (o *Owner) fold(c *custody, e *events.Envelope) bool {
 	c.evolve(o.syms, e)
 	if c.closed != 0 {
 		o.compact(e.Pathway, c)
+		return false
 	}
-	return nil
+	return true
 }
 
 func (o *Owner) compact(id uuid.UUID, c *custody) {

@@ -37,14 +37,53 @@ func NewSet(r Rules) (*Set, error) {
 func (s *Set) UseDirectory(d *events.Directory) { s.Gaps.UseDirectory(d) }
 
 // Apply folds one event into every projection.
+//
+// An open pathway's track in Gaps points at its state in Owner and Board
+// (linked after its first event), so an event costs one map lookup, not
+// three: the lookups were a tenth of applying. Fold through the Set, not
+// through its members, which would not keep the links.
 func (s *Set) Apply(e events.Envelope) error {
-	if err := s.Owner.apply(&e); err != nil {
+	switch e.Payload.(type) {
+	case nil, *events.Correction, *events.QuarantineResolved, *events.Quarantined:
+		return s.applyEach(&e)
+	}
+	t := s.Gaps.paths[e.Pathway]
+	if t == nil || t.custody == nil || t.board == nil {
+		if err := s.applyEach(&e); err != nil {
+			return err
+		}
+		s.link(e.Pathway)
+		return nil
+	}
+	if !s.Owner.fold(t.custody, &e) {
+		t.custody = nil
+	}
+	if !s.Board.fold(t.board, &e, 1) {
+		t.board = nil
+	}
+	s.Gaps.fold(t, &e)
+	return nil
+}
+
+// applyEach folds one event into each projection, each finding the
+// pathway in its own map.
+func (s *Set) applyEach(e *events.Envelope) error {
+	if err := s.Owner.apply(e); err != nil {
 		return err
 	}
-	if err := s.Board.apply(&e, 1); err != nil {
+	if err := s.Board.apply(e, 1); err != nil {
 		return err
 	}
-	return s.Gaps.apply(&e)
+	return s.Gaps.apply(e)
+}
+
+// link points an open pathway's track at its state in Owner and Board.
+// A track made by Refold or Restore starts unlinked, so links never
+// outlive the state they point at.
+func (s *Set) link(pathway uuid.UUID) {
+	if t := s.Gaps.paths[pathway]; t != nil {
+		t.custody, t.board = s.Owner.open[pathway], s.Board.open[pathway]
+	}
 }
 
 // Refold rebuilds one pathway in every projection after an event that

@@ -25,6 +25,11 @@ type track struct {
 	holders                             []hold
 	watches                             []watch
 	gaps                                []gapRec
+	// In a Set, the pathway's custody in Owner and state in Board, so
+	// that Set.Apply finds all three with one map lookup; nil until the
+	// Set links them, and once either leaves its map (Set.link).
+	custody *custody
+	board   *boardPath
 }
 
 // track flags.
