@@ -216,11 +216,11 @@ func TestDischargeOverMLLPOpensAGap(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the token's NATS seed: %v", err)
 	}
-	if anon, err := nats.Connect(svc.store.ClientURL()); err == nil {
+	if anon, err := nats.Connect(svc.store.NATS().ClientURL()); err == nil {
 		anon.Close()
 		t.Fatal("an anonymous NATS client connected to stafetd")
 	}
-	nc, err := nats.Connect(svc.store.ClientURL(), nkey)
+	nc, err := nats.Connect(svc.store.NATS().ClientURL(), nkey)
 	if err != nil {
 		t.Fatal(err)
 	}

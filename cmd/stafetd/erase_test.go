@@ -152,7 +152,7 @@ func rawNaming(t *testing.T, s *engine.Store, forms [][]byte) []uint64 {
 
 func rawLast(t *testing.T, s *engine.Store) uint64 {
 	t.Helper()
-	st, err := natstest.JetStream(t, s.Conn()).Stream(context.Background(), engine.RawStream)
+	st, err := natstest.JetStream(t, s.NATS().Conn()).Stream(context.Background(), engine.RawStream)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,7 +161,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		wg.Wait()
 		return err
 	}
-	log.Info("stafetd running", "data_dir", svc.store.DataDir(), "nats", svc.store.ClientURL(),
+	log.Info("stafetd running", "data_dir", svc.store.NATS().DataDir(), "nats", svc.store.NATS().ClientURL(),
 		"http", addrString(svc.httpAddr), "mllp", addrString(svc.mllpAddr),
 		"durability", string(svc.store.Config().Durability), "rules", rulesID)
 	if svc.httpAddr != nil {

@@ -282,7 +282,7 @@ func (s *Server) mount(pattern string, a access, h http.HandlerFunc, write func(
 // is stopped for want of disk space (engine.Config.MinFreeBytes).
 func (s *Server) needsRoom(h http.Handler, write func(http.ResponseWriter, *http.Request, Problem)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if low, _ := s.cfg.Store.NoRoom(); low {
+		if low, _ := s.cfg.Store.Inbox().NoRoom(); low {
 			w.Header().Set("Retry-After", RetryAfter)
 			write(w, r, ProblemFor(engine.ErrNoRoom))
 			return
