@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -25,6 +21,8 @@ import (
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/pki"
+	"github.com/stafet/stafet/internal/settings"
 	"github.com/stafet/stafet/projections"
 )
 
@@ -56,21 +54,21 @@ type service struct {
 // run starts everything, reports the running service on started (if not
 // nil), and serves until ctx ends; then it stops accepting, drains,
 // checkpoints and closes the store.
-func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *service) error {
-	log, err := newLogger(cfg.logFormat, cfg.logLevel, stderr)
+func run(ctx context.Context, cfg settings.Settings, stderr io.Writer, started chan<- *service) error {
+	log, err := cfg.NewLogger(stderr)
 	if err != nil {
 		return err
 	}
-	cfg.engine.Logger = log
+	cfg.Engine.Logger = log
 	// First, where things are: a first start spends a while creating its
 	// streams, the operator needs the token to do anything, and the keys
 	// live apart from the data (back both up).
-	log.Info("stafetd starting", "data_dir", absPath(cfg.engine.DataDir), "operator_token", tokenSource(cfg), "key_dir", cfg.engine.KeyDir)
+	log.Info("stafetd starting", "data_dir", absPath(cfg.Engine.DataDir), "operator_token", tokenSource(cfg), "key_dir", cfg.Engine.KeyDir)
 	svc := &service{registry: prometheus.NewRegistry()}
-	if svc.dir, err = directory(cfg.orgsFile); err != nil {
+	if svc.dir, err = events.LoadDirectory(cfg.OrgsFile); err != nil {
 		return err
 	}
-	rules, rulesID, err := loadRules(cfg.rulesFile)
+	rules, rulesID, err := cfg.LoadRules()
 	if err != nil {
 		return err
 	}
@@ -79,7 +77,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		return err
 	}
 	svc.set.UseDirectory(svc.dir)
-	if svc.store, err = engine.Open(ctx, cfg.engine); err != nil {
+	if svc.store, err = engine.Open(ctx, cfg.Engine); err != nil {
 		return err
 	}
 	defer svc.store.Close()
@@ -101,7 +99,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		return err
 	}
 	svc.notifier = &fhir.Notifier{}
-	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Directory: svc.dir, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.webhooksLoopback, WebhookProxy: cfg.webhookProxy,
+	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Directory: svc.dir, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.WebhooksLoopback, WebhookProxy: cfg.WebhookProxy,
 		Formats: map[string]alerts.Formatter{fhir.Format: svc.notifier}}); err != nil {
 		return err
 	}
@@ -165,7 +163,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		"http", addrString(svc.httpAddr), "mllp", addrString(svc.mllpAddr),
 		"durability", string(svc.store.Config().Durability), "rules", rulesID)
 	if svc.httpAddr != nil {
-		log.Info("dashboard: sign in with the operator token", "url", dashboardURL(svc.httpAddr, cfg.tlsCert != ""), "operator_token", tokenSource(cfg))
+		log.Info("dashboard: sign in with the operator token", "url", dashboardURL(svc.httpAddr, cfg.TLSCert != ""), "operator_token", tokenSource(cfg))
 	}
 	if started != nil {
 		started <- svc
@@ -177,7 +175,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		log.Error("stopping after a failure", "err", runErr)
 	}
 	log.Info("stopping: no new connections; draining")
-	stopServers(cfg.drain)
+	stopServers(cfg.Drain)
 	cancel()
 	wg.Wait()
 	log.Info("stopped", "projections_at", svc.host.Applied())
@@ -185,11 +183,11 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 }
 
 // tokenSource says where the operator token is, never the token.
-func tokenSource(cfg config) string {
-	if cfg.adminToken != "" {
+func tokenSource(cfg settings.Settings) string {
+	if cfg.AdminToken != "" {
 		return "STAFET_ADMIN_TOKEN (-admin-token)"
 	}
-	return absPath(httpapi.OperatorTokenFile(cfg.engine.KeyDir))
+	return absPath(httpapi.OperatorTokenFile(cfg.Engine.KeyDir))
 }
 
 func absPath(p string) string {
@@ -222,55 +220,24 @@ func addrString(a net.Addr) string {
 	return a.String()
 }
 
-func directory(file string) (*events.Directory, error) {
-	if file == "" {
-		return events.NewDirectory(nil)
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("organisations file: %w", err)
-	}
-	defer f.Close()
-	return events.NewDirectory(f)
-}
-
-// loadRules returns the rules and a short hash of their file, so a change
-// of rules is a new projection version.
-func loadRules(file string) (projections.Rules, string, error) {
-	raw := projections.DefaultRulesJSON()
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return projections.Rules{}, "", fmt.Errorf("rules file: %w", err)
-		}
-		raw = b
-	}
-	rules, err := projections.LoadRules(bytes.NewReader(raw))
-	if err != nil {
-		return projections.Rules{}, "", fmt.Errorf("rules file %s: %w", file, err)
-	}
-	sum := sha256.Sum256(raw)
-	return rules, hex.EncodeToString(sum[:6]), nil
-}
-
 // setupAuth takes the operator token (httpapi.OperatorToken) and opens
 // the organisation tokens.
-func (svc *service) setupAuth(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) error {
-	op, err := httpapi.OperatorToken(cfg.engine.DataDir, cfg.engine.KeyDir, cfg.adminToken)
+func (svc *service) setupAuth(ctx context.Context, cfg settings.Settings, log *slog.Logger, stderr io.Writer) error {
+	op, err := httpapi.OperatorToken(cfg.Engine.DataDir, cfg.Engine.KeyDir, cfg.AdminToken)
 	if err != nil {
 		return err
 	}
 	// The token itself is shown once, and only to a person reading text
 	// logs: JSON logs go to log stores, which must not hold it.
 	switch {
-	case op.Made && cfg.logFormat != "json":
+	case op.Made && cfg.LogFormat != "json":
 		fmt.Fprintf(stderr, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n  The command line reads it from there; the dashboard asks for it.\n\n", op.File, op.Token)
 	case op.Made:
 		log.Warn("operator token made; not logged", "file", op.File)
 	case op.Moved:
 		log.Warn("operator token moved out of the data directory; the data directory keeps its hash", "file", op.File)
 	}
-	if cfg.adminToken != "" && len(cfg.adminToken) < 16 {
+	if cfg.AdminToken != "" && len(cfg.AdminToken) < 16 {
 		return errors.New("the operator token must be at least 16 characters")
 	}
 	svc.admin = op.Token
@@ -283,29 +250,28 @@ const policiesReactor = "stafet-policies"
 
 // serve starts the HTTP and MLLP servers and returns the function that
 // stops them gracefully.
-func (svc *service) serve(ctx context.Context, cfg config, log *slog.Logger, goRun func(string, func(context.Context) error)) (func(time.Duration), error) {
+func (svc *service) serve(ctx context.Context, cfg settings.Settings, log *slog.Logger, goRun func(string, func(context.Context) error)) (func(time.Duration), error) {
 	var tlsCfg *tls.Config
-	if cfg.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
-		if err != nil {
+	if cfg.TLSCert != "" {
+		var err error
+		if tlsCfg, err = pki.ServerTLS(cfg.TLSCert, cfg.TLSKey); err != nil {
 			return nil, fmt.Errorf("tls: %w", err)
 		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	var stops []func(time.Duration)
-	if cfg.mllpAddr != "" {
+	if cfg.MLLPAddr != "" {
 		stop, err := svc.serveMLLP(ctx, cfg, tlsCfg, log, goRun)
 		if err != nil {
 			return nil, err
 		}
 		stops = append(stops, stop)
 	}
-	if cfg.httpAddr != "" {
+	if cfg.HTTPAddr != "" {
 		api, err := svc.api(log, cfg)
 		if err != nil {
 			return nil, err
 		}
-		ln, err := net.Listen("tcp", cfg.httpAddr)
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return nil, fmt.Errorf("http: %w", err)
 		}
