@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -21,9 +18,9 @@ import (
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
-	"github.com/stafet/stafet/internal/pki"
 	"github.com/stafet/stafet/internal/settings"
 	"github.com/stafet/stafet/projections"
+	"github.com/stafet/stafet/web"
 )
 
 // service is a running stafetd, for tests that start it in-process.
@@ -60,10 +57,7 @@ func run(ctx context.Context, cfg settings.Settings, stderr io.Writer, started c
 		return err
 	}
 	cfg.Engine.Logger = log
-	// First, where things are: a first start spends a while creating its
-	// streams, the operator needs the token to do anything, and the keys
-	// live apart from the data (back both up).
-	log.Info("stafetd starting", "data_dir", absPath(cfg.Engine.DataDir), "operator_token", tokenSource(cfg), "key_dir", cfg.Engine.KeyDir)
+	log.Info("stafetd starting", cfg.Where()...)
 	svc := &service{registry: prometheus.NewRegistry()}
 	if svc.dir, err = events.LoadDirectory(cfg.OrgsFile); err != nil {
 		return err
@@ -163,7 +157,7 @@ func run(ctx context.Context, cfg settings.Settings, stderr io.Writer, started c
 		"http", addrString(svc.httpAddr), "mllp", addrString(svc.mllpAddr),
 		"durability", string(svc.store.Config().Durability), "rules", rulesID)
 	if svc.httpAddr != nil {
-		log.Info("dashboard: sign in with the operator token", "url", dashboardURL(svc.httpAddr, cfg.TLSCert != ""), "operator_token", tokenSource(cfg))
+		log.Info("dashboard: sign in with the operator token", "url", web.URL(svc.httpAddr, cfg.TLSCert != ""), "operator_token", cfg.TokenSource())
 	}
 	if started != nil {
 		started <- svc
@@ -182,37 +176,6 @@ func run(ctx context.Context, cfg settings.Settings, stderr io.Writer, started c
 	return runErr
 }
 
-// tokenSource says where the operator token is, never the token.
-func tokenSource(cfg settings.Settings) string {
-	if cfg.AdminToken != "" {
-		return "STAFET_ADMIN_TOKEN (-admin-token)"
-	}
-	return absPath(httpapi.OperatorTokenFile(cfg.Engine.KeyDir))
-}
-
-func absPath(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
-}
-
-// dashboardURL is where a browser on this machine finds the dashboard.
-func dashboardURL(a net.Addr, tls bool) string {
-	scheme := "http"
-	if tls {
-		scheme = "https"
-	}
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return scheme + "://" + a.String() + "/"
-	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return scheme + "://" + net.JoinHostPort(host, port) + "/"
-}
-
 func addrString(a net.Addr) string {
 	if a == nil {
 		return ""
@@ -227,16 +190,7 @@ func (svc *service) setupAuth(ctx context.Context, cfg settings.Settings, log *s
 	if err != nil {
 		return err
 	}
-	// The token itself is shown once, and only to a person reading text
-	// logs: JSON logs go to log stores, which must not hold it.
-	switch {
-	case op.Made && cfg.LogFormat != "json":
-		fmt.Fprintf(stderr, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n  The command line reads it from there; the dashboard asks for it.\n\n", op.File, op.Token)
-	case op.Made:
-		log.Warn("operator token made; not logged", "file", op.File)
-	case op.Moved:
-		log.Warn("operator token moved out of the data directory; the data directory keeps its hash", "file", op.File)
-	}
+	op.Tell(stderr, log, cfg.LogFormat != "json")
 	if cfg.AdminToken != "" && len(cfg.AdminToken) < 16 {
 		return errors.New("the operator token must be at least 16 characters")
 	}
@@ -251,16 +205,13 @@ const policiesReactor = "stafet-policies"
 // serve starts the HTTP and MLLP servers and returns the function that
 // stops them gracefully.
 func (svc *service) serve(ctx context.Context, cfg settings.Settings, log *slog.Logger, goRun func(string, func(context.Context) error)) (func(time.Duration), error) {
-	var tlsCfg *tls.Config
-	if cfg.TLSCert != "" {
-		var err error
-		if tlsCfg, err = pki.ServerTLS(cfg.TLSCert, cfg.TLSKey); err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
-		}
+	tlsCfg, mllpTLS, err := cfg.TLS()
+	if err != nil {
+		return nil, err
 	}
 	var stops []func(time.Duration)
 	if cfg.MLLPAddr != "" {
-		stop, err := svc.serveMLLP(ctx, cfg, tlsCfg, log, goRun)
+		stop, err := svc.serveMLLP(ctx, cfg, mllpTLS, log, goRun)
 		if err != nil {
 			return nil, err
 		}
@@ -276,22 +227,10 @@ func (svc *service) serve(ctx context.Context, cfg settings.Settings, log *slog.
 			return nil, fmt.Errorf("http: %w", err)
 		}
 		svc.httpAddr = ln.Addr()
-		ln = api.Listener(ln)
 		srv := api.HTTPServer(tlsCfg)
 		// A server that stops serving stops the service (run), rather
 		// than leave it running without its API.
-		goRun("http", func(context.Context) error {
-			var err error
-			if tlsCfg != nil {
-				err = srv.ServeTLS(ln, "", "")
-			} else {
-				err = srv.Serve(ln)
-			}
-			if errors.Is(err, http.ErrServerClosed) {
-				return nil
-			}
-			return err
-		})
+		goRun("http", func(context.Context) error { return api.Serve(srv, ln) })
 		stops = append(stops, func(d time.Duration) {
 			sctx, cancel := context.WithTimeout(context.Background(), d)
 			defer cancel()

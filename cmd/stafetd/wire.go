@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -16,8 +15,8 @@ import (
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/adapters/transport/mllp"
 	"github.com/stafet/stafet/events"
-	"github.com/stafet/stafet/internal/pki"
 	"github.com/stafet/stafet/internal/settings"
+	"github.com/stafet/stafet/web"
 )
 
 // translators are the message formats stafetd understands, by channel.
@@ -34,23 +33,8 @@ func translators(dir *events.Directory, cfg settings.Settings, log *slog.Logger)
 }
 
 func (svc *service) serveMLLP(ctx context.Context, cfg settings.Settings, tlsCfg *tls.Config, log *slog.Logger, goRun func(string, func(context.Context) error)) (func(time.Duration), error) {
-	if cfg.MLLPCert != "" {
-		var err error
-		if tlsCfg, err = pki.ServerTLS(cfg.MLLPCert, cfg.MLLPKey); err != nil {
-			return nil, fmt.Errorf("mllp tls: %w", err)
-		}
-	}
-	if cfg.MLLPTLS && tlsCfg == nil {
-		return nil, fmt.Errorf("-mllp-tls needs -mllp-tls-cert and -mllp-tls-key, or -tls-cert and -tls-key")
-	}
 	mcfg := mllp.Config{Addr: cfg.MLLPAddr, Logger: log, OnOversize: mllp.HL7OversizeAck, OnBusy: mllp.HL7BusyAck, MaxConnsPerSource: cfg.MLLPPerSource,
-		Senders: mllp.NewSenders(svc.dir), AllowPlaintext: cfg.MLLPPlaintext}
-	if cfg.MLLPTLS {
-		var err error
-		if mcfg.TLS, err = pki.MutualTLS(tlsCfg, cfg.MLLPClientCA); err != nil {
-			return nil, err
-		}
-	}
+		Senders: mllp.NewSenders(svc.dir), AllowPlaintext: cfg.MLLPPlaintext, TLS: tlsCfg}
 	handler, err := mllp.CountAcks(svc.registry, mllp.HL7Handler(svc.ingest, log))
 	if err != nil {
 		return nil, err
@@ -83,8 +67,9 @@ func (svc *service) api(log *slog.Logger, cfg settings.Settings) (*httpapi.Serve
 		Health: svc.monitor.Health, Registry: svc.registry, Logger: log,
 		NATSSubjects: func(org events.OrgID) []string { return []string{alerts.OrgFilter(org)} },
 		MetricsToken: cfg.MetricsToken, Limits: httpapi.Limits{MaxConnsPerSource: cfg.HTTPPerSource},
+		Dashboard: web.Handler(),
 	})
-	mountAlerts(api, svc.alerts)
+	svc.alerts.Mount(api, alertCaller)
 	facade, err := fhir.New(fhir.Config{
 		API: api, Store: svc.store, Directory: svc.dir, Projections: svc.host, Alerts: svc.alerts,
 		Notifier: svc.notifier, Base: cfg.FHIRBase, Logger: log,
@@ -93,23 +78,12 @@ func (svc *service) api(log *slog.Logger, cfg settings.Settings) (*httpapi.Serve
 		return nil, err
 	}
 	facade.Mount()
-	svc.mountWeb(api)
 	return api, nil
 }
 
-// mountAlerts serves the alert endpoints behind the API's authentication;
-// the SSE stream takes its token from the query too and ends when the
-// token is revoked.
-func mountAlerts(api *httpapi.Server, as *alerts.Service) {
-	caller := func(r *http.Request) alerts.Caller {
-		p := httpapi.PrincipalOf(r)
-		return alerts.Caller{Operator: p.Operator, Org: p.Org}
-	}
-	for _, rt := range as.Routes(caller) {
-		if rt.Stream {
-			api.HandleStream(rt.Pattern, rt.Handler)
-			continue
-		}
-		api.Handle(rt.Pattern, true, rt.Handler)
-	}
+// alertCaller is who calls an alert endpoint, as the API's
+// authentication found it.
+func alertCaller(r *http.Request) alerts.Caller {
+	p := httpapi.PrincipalOf(r)
+	return alerts.Caller{Operator: p.Operator, Org: p.Org}
 }

@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 
+	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/projections"
 )
 
@@ -59,4 +61,26 @@ func (c Settings) LoadRules() (projections.Rules, string, error) {
 	}
 	sum := sha256.Sum256(raw)
 	return rules, hex.EncodeToString(sum[:6]), nil
+}
+
+// Where says where things are, for the first line stafetd logs: a first
+// start spends a while creating its streams, the operator needs the token
+// to do anything, and the keys live apart from the data (back both up).
+func (c Settings) Where() []any {
+	return []any{"data_dir", absPath(c.Engine.DataDir), "operator_token", c.TokenSource(), "key_dir", c.Engine.KeyDir}
+}
+
+// TokenSource says where the operator token is, never the token.
+func (c Settings) TokenSource() string {
+	if c.AdminToken != "" {
+		return "STAFET_ADMIN_TOKEN (-admin-token)"
+	}
+	return absPath(httpapi.OperatorTokenFile(c.Engine.KeyDir))
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
