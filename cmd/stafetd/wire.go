@@ -33,9 +33,9 @@ func translators(dir *events.Directory, cfg settings.Settings, log *slog.Logger)
 }
 
 func (svc *service) serveMLLP(ctx context.Context, cfg settings.Settings, tlsCfg *tls.Config, log *slog.Logger, goRun func(string, func(context.Context) error)) (func(time.Duration), error) {
-	mcfg := mllp.Config{Addr: cfg.MLLPAddr, Logger: log, OnOversize: mllp.HL7OversizeAck, OnBusy: mllp.HL7BusyAck, MaxConnsPerSource: cfg.MLLPPerSource,
-		Senders: mllp.NewSenders(svc.dir), AllowPlaintext: cfg.MLLPPlaintext, TLS: tlsCfg}
-	handler, err := mllp.CountAcks(svc.registry, mllp.HL7Handler(svc.ingest, log))
+	mcfg := mllp.Config{Addr: cfg.MLLPAddr, Logger: log, OnOversize: mllp.HL7OversizeAck, OnBusy: mllp.HL7BusyAck, MaxConnsPerSource: cfg.MLLP.MaxConnsPerSource,
+		Senders: mllp.NewSenders(svc.dir), AllowPlaintext: cfg.MLLPPlaintext, TLS: tlsCfg, IdleTimeout: cfg.MLLP.IdleTimeout, MaxMessage: cfg.MLLP.MaxMessage}
+	handler, err := mllp.CountAcks(svc.registry, mllp.HL7HandlerWith(svc.ingest, log, mllp.HL7Options{GarbageQuota: cfg.MLLP.GarbageQuota}))
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (svc *service) api(log *slog.Logger, cfg settings.Settings) (*httpapi.Serve
 		Projections: svc.host, Rules: svc.rules,
 		Health: svc.monitor.Health, Registry: svc.registry, Logger: log,
 		NATSSubjects: func(org events.OrgID) []string { return []string{alerts.OrgFilter(org)} },
-		MetricsToken: cfg.MetricsToken, Limits: httpapi.Limits{MaxConnsPerSource: cfg.HTTPPerSource},
+		MetricsToken: cfg.MetricsToken, Limits: cfg.HTTP,
 		Dashboard: web.Handler(),
 	})
 	svc.alerts.Mount(api, alertCaller)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stafet/stafet/adapters/transport/alerts"
+	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/engine"
 )
 
@@ -36,8 +37,9 @@ type Settings struct {
 	LogLevel         string
 	Timezone         string
 	Drain            time.Duration
-	// Connections held at once from one IP address.
-	HTTPPerSource, MLLPPerSource int
+	// HTTP and MLLP are the listeners' limits (limits.go).
+	HTTP httpapi.Limits
+	MLLP MLLPLimits
 }
 
 // Parse reads the settings from the command line args over the
@@ -54,7 +56,7 @@ func Parse(args []string, getenv func(string) string) (Settings, error) {
 		}
 		fs.StringVar(p, name, def, usage+" (env "+env+")")
 	}
-	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy, checkpointEvery, minFree, httpPerSource, mllpPerSource string
+	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy, checkpointEvery, minFree string
 	str(&c.HTTPAddr, "http-addr", "STAFET_HTTP_ADDR", "127.0.0.1:8080", "HTTP API address (:8080 for every interface); empty = none")
 	str(&c.MLLPAddr, "mllp-addr", "STAFET_MLLP_ADDR", "127.0.0.1:2575", "MLLP (HL7 v2) address (:2575 for every interface, with mutual TLS: docs/security.md); empty = none")
 	str(&natsAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded NATS client address; \"none\" = in-process only")
@@ -88,8 +90,6 @@ func Parse(args []string, getenv func(string) string) (Settings, error) {
 	str(&c.LogLevel, "log-level", "STAFET_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&c.Timezone, "timezone", "STAFET_TIMEZONE", "Europe/Copenhagen", "zone of HL7 times without an offset")
 	str(&drain, "drain", "STAFET_DRAIN", "20s", "how long to let requests finish on shutdown")
-	str(&httpPerSource, "http-conns-per-source", "STAFET_HTTP_CONNS_PER_SOURCE", "256", "HTTP connections held at once from one IP address (more are closed at once)")
-	str(&mllpPerSource, "mllp-conns-per-source", "STAFET_MLLP_CONNS_PER_SOURCE", "64", "MLLP connections held at once from one IP address (more are closed at once)")
 	str(&minFree, "min-free", "STAFET_MIN_FREE", "256MiB", "free space on the data directory's file system below which intake refuses messages (resend later) and /readyz answers 503")
 	str(&webhookProxy, "webhook-proxy", "STAFET_WEBHOOK_PROXY", "", "HTTP proxy for webhook deliveries; HTTPS_PROXY and the like are never used")
 	str(&c.FHIRBase, "fhir-base", "STAFET_FHIR_BASE", "", "the FHIR facade's URL as clients reach it (https://stafet.example.dk/fhir), for links and notifications; default the request's host")
@@ -97,6 +97,8 @@ func Parse(args []string, getenv func(string) string) (Settings, error) {
 	fs.BoolVar(&c.Engine.AllowPlaintextNATS, "nats-allow-plaintext", getenv("STAFET_NATS_ALLOW_PLAINTEXT") == "true", "let the embedded NATS client port listen off loopback without TLS (env STAFET_NATS_ALLOW_PLAINTEXT)")
 	fs.BoolVar(&c.MLLPTLS, "mllp-tls", getenv("STAFET_MLLP_TLS") == "true", "serve MLLP over TLS with -tls-cert (env STAFET_MLLP_TLS)")
 	fs.BoolVar(&c.MLLPPlaintext, "mllp-allow-plaintext", getenv("STAFET_MLLP_ALLOW_PLAINTEXT") == "true", "let MLLP listen off loopback without TLS, taking plaintext only from the addresses the organisations file names (mllp_clients addr:) (env STAFET_MLLP_ALLOW_PLAINTEXT)")
+	lims := limits(&c.HTTP, &c.MLLP)
+	define(fs, lims, getenv)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -118,15 +120,8 @@ func Parse(args []string, getenv func(string) string) (Settings, error) {
 	if _, err := fmt.Sscan(stateCache, &c.Engine.StateCache); err != nil {
 		return c, fmt.Errorf("state-cache %q: want a number", stateCache)
 	}
-	for _, n := range []struct {
-		name, v string
-		to      *int
-	}{{"http-conns-per-source", httpPerSource, &c.HTTPPerSource}, {"mllp-conns-per-source", mllpPerSource, &c.MLLPPerSource}} {
-		if v, err := strconv.Atoi(n.v); err != nil || v < 1 {
-			return c, fmt.Errorf("%s %q: want a number ≥ 1", n.name, n.v)
-		} else {
-			*n.to = v
-		}
+	if err := check(lims, &c.HTTP); err != nil {
+		return c, err
 	}
 	var err error
 	if c.Engine.MinFreeBytes, err = parseBytes(minFree); err != nil {
