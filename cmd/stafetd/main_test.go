@@ -2,13 +2,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -137,7 +135,7 @@ func TestFirstLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out faulttest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *service, 1)
 	done := make(chan error, 1)
@@ -164,24 +162,6 @@ func TestFirstLines(t *testing.T) {
 	if want := "url=http://" + svc.httpAddr.String() + "/"; !strings.Contains(text, want) {
 		t.Errorf("want the dashboard's address (%s):\n%s", want, text)
 	}
-}
-
-// syncBuffer is a bytes.Buffer the service's goroutines may write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // alertStream follows stafetd's alert stream (GET /v1/alerts/stream) with
