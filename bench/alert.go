@@ -41,7 +41,7 @@ func (b *bencher) alertsOn(ctx context.Context, s *engine.Store) error {
 		if err != nil {
 			return nil, err
 		}
-		return nats.Connect(s.ClientURL(), nkey)
+		return nats.Connect(s.NATS().ClientURL(), nkey)
 	}
 	al, err := b.timeAlerts(ctx, []*engine.Store{s}, connect, b.alertWork())
 	if err != nil {

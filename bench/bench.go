@@ -173,7 +173,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	o.Phases = slices.Clone(o.Phases)
 	slices.SortFunc(o.Phases, func(a, b string) int { return slices.Index(Phases(), a) - slices.Index(Phases(), b) })
 	o.Phases = slices.Compact(o.Phases)
-	// As stafetd runs (its gcDefault): the bench measures the product.
+	// As stafetd runs (internal/settings.GC): the bench measures the product.
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(200))
 	}

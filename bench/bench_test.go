@@ -315,7 +315,7 @@ func TestFillerStoresWhatExecuteStores(t *testing.T) {
 func storedMsgs(t *testing.T, s *engine.Store) []*jetstream.RawStreamMsg {
 	t.Helper()
 	ctx := context.Background()
-	st, err := natstest.JetStream(t, s.Conn()).Stream(ctx, engine.EventStream)
+	st, err := natstest.JetStream(t, s.NATS().Conn()).Stream(ctx, engine.EventStream)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -210,8 +210,8 @@ func (b *bencher) startR1(ctx context.Context, dir string) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
-	second := engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir,
-		NkeyFile: engine.StafetdKeyFile(a.DataDir()), Durability: b.o.Durability, DuplicateWindow: duplicateWindow}
+	second := engine.Config{URL: a.NATS().ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir,
+		NkeyFile: engine.StafetdKeyFile(a.NATS().DataDir()), Durability: b.o.Durability, DuplicateWindow: duplicateWindow}
 	c, err := engine.Open(ctx, second)
 	if err != nil {
 		a.Close()
@@ -224,7 +224,7 @@ func (b *bencher) startR1(ctx context.Context, dir string) (*running, error) {
 			if err != nil {
 				return nil, err
 			}
-			return nats.Connect(a.ClientURL(), nkey)
+			return nats.Connect(a.NATS().ClientURL(), nkey)
 		},
 		stop: func() { c.Close(); a.Close() },
 	}, nil

@@ -17,7 +17,7 @@ import (
 // The raw JetStream baselines. This file is the only part of the bench
 // that reaches past the engine's handles: it is a bare JetStream client,
 // and it talks to the store's server through the store's own connection
-// (Store.Conn), as stafetd's NATS user. The embedded server has no
+// (Store.NATS().Conn), as stafetd's NATS user. The embedded server has no
 // anonymous access, and the bench opens none.
 
 // fillWindow is how many messages the template's filler has in flight,
@@ -51,7 +51,7 @@ func (p publisher) publish(ctx context.Context, msgs []stored, stop time.Time) (
 	if window == 0 {
 		window = fillWindow
 	}
-	js, err := jetstream.New(p.s.Conn(), jetstream.WithPublishAsyncMaxPending(window))
+	js, err := jetstream.New(p.s.NATS().Conn(), jetstream.WithPublishAsyncMaxPending(window))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -181,7 +181,7 @@ func (c *covered) commit(ctx context.Context, fail context.CancelCauseFunc, log 
 // ordered consumer (no acks, pulls of 10 000: the fastest read JetStream
 // offers, shared/NATS.md), calling fn from one goroutine.
 func readAll(ctx context.Context, s *engine.Store, last uint64, fn func(jetstream.Msg)) error {
-	js, err := jetstream.New(s.Conn())
+	js, err := jetstream.New(s.NATS().Conn())
 	if err != nil {
 		return err
 	}
@@ -233,4 +233,4 @@ func readLog(ctx context.Context, s *engine.Store) ([][]byte, error) {
 // sentMsgs returns how many messages (publishes and requests) the store's
 // connection has sent to its server: the round trips of everything the
 // store did.
-func sentMsgs(s *engine.Store) uint64 { return s.Conn().Stats().OutMsgs }
+func sentMsgs(s *engine.Store) uint64 { return s.NATS().Conn().Stats().OutMsgs }

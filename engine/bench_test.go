@@ -118,7 +118,7 @@ func BenchmarkAppend(b *testing.B) {
 					bodies[i], _ = s.Log().Codec().Encode(&e)
 					subjects[i] = "stafet.ev.raw." + uuid.NewString() + ".x"
 				}
-				raw += rawPublish(b, natstest.JetStream(b, s.Conn()), subjects, bodies)
+				raw += rawPublish(b, natstest.JetStream(b, s.NATS().Conn()), subjects, bodies)
 				eng += engineExecute(b, s, cmds, 256)
 			}
 			report(b, "append", float64(n*b.N), raw, eng)
@@ -149,7 +149,7 @@ func BenchmarkReplay(b *testing.B) {
 func fill(b *testing.B, s *engine.Store, n int) {
 	b.Helper()
 	ref := patient(b, "0102030405")
-	js := natstest.JetStream(b, s.Conn())
+	js := natstest.JetStream(b, s.NATS().Conn())
 	var pw uuid.UUID
 	for i := range n {
 		if i%10 == 0 {
@@ -173,7 +173,7 @@ func fill(b *testing.B, s *engine.Store, n int) {
 func rawRead(b *testing.B, s *engine.Store, n int) time.Duration {
 	ctx := context.Background()
 	start := time.Now()
-	st, err := natstest.JetStream(b, s.Conn()).Stream(ctx, engine.EventStream)
+	st, err := natstest.JetStream(b, s.NATS().Conn()).Stream(ctx, engine.EventStream)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -300,8 +300,8 @@ func (s *Log) signAndStore(ctx context.Context, c Checkpoint, prev *Checkpoint) 
 	return c, nil
 }
 
-// LastCheckpoint returns the newest checkpoint, its signature checked.
-func (s *Log) LastCheckpoint(ctx context.Context) (Checkpoint, error) {
+// lastCheckpoint returns the newest checkpoint, its signature checked.
+func (s *Log) lastCheckpoint(ctx context.Context) (Checkpoint, error) {
 	m, err := s.checkpoints.GetLastMsgForSubject(ctx, checkpointSubject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return Checkpoint{}, errNoCheckpoint
@@ -318,7 +318,7 @@ func (s *Log) LastCheckpoint(ctx context.Context) (Checkpoint, error) {
 // that fail are listed in the checkpoint (Unauthentic), not left out:
 // the checkpoint anchors the log as it is.
 func (s *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
-	prev, err := s.LastCheckpoint(ctx)
+	prev, err := s.lastCheckpoint(ctx)
 	if err != nil {
 		return prev, err
 	}
@@ -355,7 +355,7 @@ func (s *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	stored, err := s.signAndStore(ctx, next, &prev)
 	if isWrongLastSeq(err) {
 		// Another instance signed meanwhile: its checkpoint stands.
-		return s.LastCheckpoint(ctx)
+		return s.lastCheckpoint(ctx)
 	}
 	return stored, err
 }

@@ -12,7 +12,8 @@
 //     pseudonymise, resolve the pathway (readmissions included), append,
 //     link, commit — or dead-letters it.
 //   - Inbox (Store.Inbox): inbound messages stored raw and sealed before
-//     anything else, and the dead letters.
+//     anything else, the dead letters, and whether intake is stopped for
+//     want of disk space (NoRoom).
 //   - PathwayIndex (Store.Index): a patient's open pathway, and the
 //     pathway an episode of care or a document belongs to.
 //   - Vault (Store.Vault): CPR pseudonyms, sealed identities under
@@ -28,6 +29,9 @@
 //     stream and a key-value bucket of an adapter's own beside the log
 //     (the alerts and webhooks, the access log and tokens), so no adapter
 //     needs a JetStream context.
+//   - NATS (Store.NATS): the connection and the embedded server — where
+//     it listens and keeps its files — for wiring, the benchmark's raw
+//     side, and tests that look behind the handles.
 //
 // The contracts a projection meets (Projection and its optional
 // abilities, Scheduler among them) are in projection.go, Policy in

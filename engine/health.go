@@ -263,7 +263,7 @@ func (m *Monitor) reactor(ctx context.Context, name string) ReactorHealth {
 // the embedded server, else JetStream's account storage limit if it has
 // one.
 func (m *Monitor) diskRoom(ctx context.Context) *DiskHealth {
-	if dir := m.s.DataDir(); dir != "" {
+	if dir := m.s.NATS().DataDir(); dir != "" {
 		free, total, ok := diskSpace(dir)
 		if ok && total > 0 {
 			return &DiskHealth{FreeBytes: free, TotalBytes: total, FreeRatio: float64(free) / float64(total), Where: "data directory"}
@@ -382,7 +382,7 @@ func (m *Monitor) Health() Health {
 		h.Reasons = append(h.Reasons, Reason{Code: ReasonDiskNearlyFull,
 			Detail: fmt.Sprintf("%s: %.1f %% free (%d MiB); intake stops when it is full", d.Where, 100*d.FreeRatio, d.FreeBytes>>20)})
 	}
-	if low, free := m.s.NoRoom(); low {
+	if low, free := m.s.inbox.NoRoom(); low {
 		h.Reasons = append(h.Reasons, Reason{Code: ReasonNoRoom,
 			Detail: fmt.Sprintf("%d MiB free on the data directory's file system, under the %d MiB intake needs: every inbound message is refused (resend later) until room is made", free>>20, m.s.cfg.MinFreeBytes>>20)})
 		ready = false

@@ -166,7 +166,7 @@ func must[T any](v T, err error) T {
 // server, with a's keys and stafetd's NATS user.
 func peer(t *testing.T, a *engine.Store) *engine.Store {
 	t.Helper()
-	return openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
+	return openStore(t, engine.Config{URL: a.NATS().ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir, NkeyFile: engine.StafetdKeyFile(a.NATS().DataDir())})
 }
 
 // TestReactWorkers: with several workers, different pathways' events are

@@ -44,7 +44,7 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	})
 	b.Run("scan-by-subject", func(b *testing.B) {
-		st, err := natstest.JetStream(b, s.Conn()).Stream(ctx, engine.EventStream)
+		st, err := natstest.JetStream(b, s.NATS().Conn()).Stream(ctx, engine.EventStream)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -56,7 +56,7 @@ func connectWith(t *testing.T, url, seedFile string, opts ...nats.Option) *nats.
 // alerts get through.
 func TestNATSAccounts(t *testing.T) {
 	s := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0", Exports: []string{alertExports}})
-	url := s.ClientURL()
+	url := s.NATS().ClientURL()
 	ctx := context.Background()
 
 	if nc, err := nats.Connect(url, nats.MaxReconnects(0)); err == nil {
@@ -87,9 +87,9 @@ func TestNATSAccounts(t *testing.T) {
 	}
 
 	// stafetd publishes an alert for the organisation and one for another.
-	s.Conn().Publish("stafet.alert.aarhus.kommune-0727.gap-opened", []byte(`{"other":true}`))
-	s.Conn().Publish("stafet.alert.aarhus.kommune-0751.gap-opened", []byte(`{"own":true}`))
-	s.Conn().Flush()
+	s.NATS().Conn().Publish("stafet.alert.aarhus.kommune-0727.gap-opened", []byte(`{"other":true}`))
+	s.NATS().Conn().Publish("stafet.alert.aarhus.kommune-0751.gap-opened", []byte(`{"own":true}`))
+	s.NATS().Conn().Flush()
 	m, err := own.NextMsg(5 * time.Second)
 	if err != nil || string(m.Data) != `{"own":true}` {
 		t.Fatalf("own alert: got %v, %v; want it", m, err)
@@ -99,14 +99,14 @@ func TestNATSAccounts(t *testing.T) {
 	}
 
 	// The store still works after the reloads that issuing made.
-	if _, err := natstest.JetStream(t, s.Conn()).Stream(ctx, engine.EventStream); err != nil {
+	if _, err := natstest.JetStream(t, s.NATS().Conn()).Stream(ctx, engine.EventStream); err != nil {
 		t.Errorf("stafetd's JetStream after the subscriber was issued: %v", err)
 	}
 }
 
 func streamMsgs(t *testing.T, s *engine.Store) uint64 {
 	t.Helper()
-	st, err := natstest.JetStream(t, s.Conn()).Stream(context.Background(), engine.EventStream)
+	st, err := natstest.JetStream(t, s.NATS().Conn()).Stream(context.Background(), engine.EventStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestSubscriberRevoked(t *testing.T) {
 	s := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0", Exports: []string{alertExports}})
 	seedFile, key := issueSubscriber(t, s, "stafet.alert.*.kommune-0751.>")
 	closed := make(chan struct{})
-	nc := connectWith(t, s.ClientURL(), seedFile, nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	nc := connectWith(t, s.NATS().ClientURL(), seedFile, nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
 	if _, err := nc.SubscribeSync("stafet.alert.*.kommune-0751.>"); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestSubscriberRevoked(t *testing.T) {
 		t.Fatal("the revoked subscriber's connection is still open after 5 s")
 	}
 	o, _ := nats.NkeyOptionFromSeed(seedFile)
-	if nc, err := nats.Connect(s.ClientURL(), o, nats.MaxReconnects(0)); err == nil {
+	if nc, err := nats.Connect(s.NATS().ClientURL(), o, nats.MaxReconnects(0)); err == nil {
 		nc.Close()
 		t.Fatal("a revoked subscriber connected again")
 	}
@@ -159,7 +159,7 @@ func TestSubscribersSurviveRestart(t *testing.T) {
 	seedFile, _ := issueSubscriber(t, s, "stafet.alert.*.kommune-0751.>")
 	s.Close()
 	s2 := openStore(t, cfg)
-	connectWith(t, s2.ClientURL(), seedFile)
+	connectWith(t, s2.NATS().ClientURL(), seedFile)
 }
 
 func TestSubscriberValidation(t *testing.T) {
@@ -177,7 +177,7 @@ func TestNATSListenRefusesPlaintextOffLoopback(t *testing.T) {
 		t.Fatalf("listen on 0.0.0.0 without TLS: got %v; want a refusal naming TLS", err)
 	}
 	s := openStore(t, engine.Config{ListenAddr: "0.0.0.0:0", AllowPlaintextNATS: true})
-	if s.ClientURL() == "" {
+	if s.NATS().ClientURL() == "" {
 		t.Error("allowed explicitly: no client URL")
 	}
 }
@@ -187,14 +187,14 @@ func TestNATSListenRefusesPlaintextOffLoopback(t *testing.T) {
 // instance.
 func TestStafetdKey(t *testing.T) {
 	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
-	st, err := os.Stat(engine.StafetdKeyFile(a.DataDir()))
+	st, err := os.Stat(engine.StafetdKeyFile(a.NATS().DataDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode %v; want 0600", st.Mode().Perm())
 	}
-	if _, err := engine.Open(context.Background(), engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir}); err == nil {
+	if _, err := engine.Open(context.Background(), engine.Config{URL: a.NATS().ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir}); err == nil {
 		t.Error("a second instance without stafetd's key connected")
 	}
 }
@@ -229,7 +229,7 @@ func TestLegacyGlobalAccountMigrated(t *testing.T) {
 	ns.WaitForShutdown()
 
 	s := openStore(t, engine.Config{DataDir: dir})
-	st, err := natstest.JetStream(t, s.Conn()).Stream(ctx, "LEGACY")
+	st, err := natstest.JetStream(t, s.NATS().Conn()).Stream(ctx, "LEGACY")
 	if err != nil {
 		t.Fatalf("legacy stream after the move to accounts: %v", err)
 	}

@@ -60,7 +60,7 @@ func publishRaw(t *testing.T, s *engine.Store, subject string, data []byte, prev
 	m.Data = data
 	var after engine.Link
 	if prev > 0 {
-		st, err := natstest.JetStream(t, s.Conn()).Stream(context.Background(), engine.EventStream)
+		st, err := natstest.JetStream(t, s.NATS().Conn()).Stream(context.Background(), engine.EventStream)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +71,7 @@ func publishRaw(t *testing.T, s *engine.Store, subject string, data []byte, prev
 		after = engine.LinkOf(pm.Header)
 	}
 	s.Log().Chain(m, prev, after)
-	ack, err := natstest.JetStream(t, s.Conn()).PublishMsg(context.Background(), m)
+	ack, err := natstest.JetStream(t, s.NATS().Conn()).PublishMsg(context.Background(), m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func TestRawStore(t *testing.T) {
 		t.Errorf("read back: got %q, %v", got.Body, err)
 	}
 	// The body is sealed at rest: the CPR number is not in the stored bytes.
-	st, _ := natstest.JetStream(t, s.Conn()).Stream(ctx, engine.RawStream)
+	st, _ := natstest.JetStream(t, s.NATS().Conn()).Stream(ctx, engine.RawStream)
 	sm, err := st.GetMsg(ctx, first.Seq)
 	if err != nil {
 		t.Fatal(err)

@@ -58,4 +58,4 @@ func (r *room) lowOn(now time.Time) (bool, uint64) {
 
 // NoRoom reports whether intake is stopped for want of disk space
 // (Config.MinFreeBytes), and the free bytes last seen.
-func (s *Store) NoRoom() (bool, uint64) { return s.inbox.room.lowOn(time.Now()) }
+func (s *Inbox) NoRoom() (bool, uint64) { return s.room.lowOn(time.Now()) }

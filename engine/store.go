@@ -153,7 +153,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	c.log.Info("event store ready", "stream", EventStream, "embedded", s.ns != nil,
-		"data_dir", s.DataDir(), "durability", string(cfg.Durability), "fsync", s.fsyncMode(), "replicas", cfg.Replicas)
+		"data_dir", s.NATS().DataDir(), "durability", string(cfg.Durability), "fsync", s.fsyncMode(), "replicas", cfg.Replicas)
 	return s, nil
 }
 
@@ -239,32 +239,39 @@ func (s *conn) bucket(ctx context.Context, name, desc string, history uint8) (je
 	return kv, nil
 }
 
-// Conn returns the NATS connection. Stafet's own packages go through the
-// handles; this is for the benchmark's raw JetStream side and for tests
-// that look behind them.
-func (s *Store) Conn() *nats.Conn { return s.nc }
+// NATS returns the NATS side of the store: the connection and the
+// embedded server. Stafet's own packages go through the other handles;
+// this is for wiring (where the server listens), the benchmark's raw
+// JetStream side, and tests that look behind the handles.
+func (s *Store) NATS() NATS { return NATS{s} }
 
-// Config returns the configuration with defaults filled in.
-func (s *Store) Config() Config { return s.cfg }
+// NATS is the store's connection and embedded server (Store.NATS).
+type NATS struct{ s *Store }
+
+// Conn returns the NATS connection.
+func (n NATS) Conn() *nats.Conn { return n.s.nc }
 
 // DataDir returns the absolute path of the embedded server's data, or ""
 // when connected to an external cluster.
-func (s *Store) DataDir() string {
-	if s.ns == nil {
+func (n NATS) DataDir() string {
+	if n.s.ns == nil {
 		return ""
 	}
-	dir, _ := filepath.Abs(s.cfg.DataDir)
+	dir, _ := filepath.Abs(n.s.cfg.DataDir)
 	return dir
 }
 
 // ClientURL returns the embedded server's client URL, or "" when it has no
 // client port.
-func (s *Store) ClientURL() string {
-	if s.ns == nil || s.cfg.ListenAddr == "" {
+func (n NATS) ClientURL() string {
+	if n.s.ns == nil || n.s.cfg.ListenAddr == "" {
 		return ""
 	}
-	return s.ns.ClientURL()
+	return n.s.ns.ClientURL()
 }
+
+// Config returns the configuration with defaults filled in.
+func (s *Store) Config() Config { return s.cfg }
 
 // Close drains the connection and stops the embedded server. Everything
 // acknowledged is already on disk, so Close loses nothing.

@@ -27,7 +27,7 @@ import (
 // the NKey in its data directory: what a local root user can do.
 func stafetdJS(t *testing.T, s *engine.Store) jetstream.JetStream {
 	t.Helper()
-	nc := connectWith(t, s.ClientURL(), engine.StafetdKeyFile(s.DataDir()))
+	nc := connectWith(t, s.NATS().ClientURL(), engine.StafetdKeyFile(s.NATS().DataDir()))
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestPseudonymSecretFingerprint(t *testing.T) {
 				t.Fatal(err)
 			}
 			if legacy {
-				if err := natstest.JetStream(t, s.Conn()).DeleteStream(ctx, engine.CheckpointStream); err != nil {
+				if err := natstest.JetStream(t, s.NATS().Conn()).DeleteStream(ctx, engine.CheckpointStream); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -265,7 +265,7 @@ func filesHolding(t *testing.T, needles [][]byte, dirs ...string) []string {
 
 func storedKey(t *testing.T, s *engine.Store, name string) []byte {
 	t.Helper()
-	st := must(natstest.JetStream(t, s.Conn()).Stream(context.Background(), engine.KeyStream))
+	st := must(natstest.JetStream(t, s.NATS().Conn()).Stream(context.Background(), engine.KeyStream))
 	m, err := st.GetLastMsgForSubject(context.Background(), "stafet.key."+name)
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +327,7 @@ func TestLegacyKeyBucketMoved(t *testing.T) {
 	s := must(engine.Open(ctx, engine.Config{DataDir: dir}))
 	ref := must(s.Vault().Ref("0102030405"))
 	key := must(events.NewPatientKey())
-	kv := must(natstest.JetStream(t, s.Conn()).CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "stafet_patient_keys", Storage: jetstream.FileStorage}))
+	kv := must(natstest.JetStream(t, s.NATS().Conn()).CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "stafet_patient_keys", Storage: jetstream.FileStorage}))
 	if _, err := kv.Put(ctx, string(ref), key); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func TestLegacyKeyBucketMoved(t *testing.T) {
 	if got, err := s.Vault().Open(ctx, ref, sealed); err != nil || got != id {
 		t.Errorf("got %v, %v; want the identity sealed under the moved key", got.CPR == id.CPR, err)
 	}
-	if _, err := natstest.JetStream(t, s.Conn()).KeyValue(ctx, "stafet_patient_keys"); !errors.Is(err, jetstream.ErrBucketNotFound) {
+	if _, err := natstest.JetStream(t, s.NATS().Conn()).KeyValue(ctx, "stafet_patient_keys"); !errors.Is(err, jetstream.ErrBucketNotFound) {
 		t.Errorf("legacy bucket: got %v; want it deleted", err)
 	}
 	s.Close()
@@ -403,7 +403,7 @@ func TestErase(t *testing.T) {
 	if len(after) != len(before) {
 		t.Errorf("history: got %d events; want the %d before", len(after), len(before))
 	}
-	dir := s.DataDir()
+	dir := s.NATS().DataDir()
 	s.Close()
 	if files := filesHolding(t, [][]byte{wrapped}, dir); len(files) > 0 {
 		t.Errorf("the erased key's bytes are still in %v", files)

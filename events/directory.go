@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,6 +137,20 @@ type Directory struct {
 	regions   []Region
 	munRegion map[OrgID][]span          // a municipality's region in valid time
 	receivers map[Responsibility][]span // which sector receives each kind of handoff
+}
+
+// LoadDirectory is NewDirectory with the operator's organisations file
+// named by path; an empty path means the reference data alone.
+func LoadDirectory(file string) (*Directory, error) {
+	if file == "" {
+		return NewDirectory(nil)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("organisations file: %w", err)
+	}
+	defer f.Close()
+	return NewDirectory(f)
 }
 
 // NewDirectory loads the embedded reference data and then, if overrides is

@@ -278,7 +278,7 @@ func TestServerURL(t *testing.T) {
 func TestQuarantineAndRebuildCommands(t *testing.T) {
 	c := newCLIServer(t)
 	vars := map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": c.admin}
-	ack, err := natstest.JetStream(t, c.store.Conn()).Publish(context.Background(), "stafet.ev.aarhus.garbage", []byte("not an event"))
+	ack, err := natstest.JetStream(t, c.store.NATS().Conn()).Publish(context.Background(), "stafet.ev.aarhus.garbage", []byte("not an event"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func TestTokenWithNATSUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed := make(chan struct{})
-	nc, err := nats.Connect(store.ClientURL(), opt, nats.MaxReconnects(0), nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	nc, err := nats.Connect(store.NATS().ClientURL(), opt, nats.MaxReconnects(0), nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
 	if err != nil {
 		t.Fatalf("connect with the issued seed: %v", err)
 	}
@@ -70,7 +70,7 @@ func TestTokenWithNATSUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc.Flush()
-	store.Conn().Publish("stafet.alert.aarhus.kommune-0751.gap-opened", []byte("{}"))
+	store.NATS().Conn().Publish("stafet.alert.aarhus.kommune-0751.gap-opened", []byte("{}"))
 	if _, err := sub.NextMsg(5 * time.Second); err != nil {
 		t.Fatalf("own alert: %v", err)
 	}

@@ -31,7 +31,7 @@ func cmdTranslate(ctx context.Context, e env) error {
 	if fs.NArg() == 0 {
 		return fmt.Errorf("usage: stafet translate -from hl7v2|medcom FILE...")
 	}
-	dir, err := loadDirectory(*orgs)
+	dir, err := events.LoadDirectory(*orgs)
 	if err != nil {
 		return err
 	}
@@ -188,16 +188,4 @@ func translationLines(file string, tr *events.Translation) []map[string]any {
 		add(map[string]any{"type": nil, "note": "the message means nothing for a pathway; stafetd stores it raw and acknowledges it"})
 	}
 	return out
-}
-
-func loadDirectory(file string) (*events.Directory, error) {
-	if file == "" {
-		return events.NewDirectory(nil)
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return events.NewDirectory(f)
 }

@@ -44,13 +44,13 @@ func TestVerifyAndEraseCommands(t *testing.T) {
 	if _, err := c.store.Log().Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	vars := map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": c.admin, "STAFET_NATS_URL": c.store.ClientURL(), "STAFET_DATA_DIR": data, "STAFET_KEY_DIR": keys}
+	vars := map[string]string{"STAFET_URL": c.url, "STAFET_TOKEN": c.admin, "STAFET_NATS_URL": c.store.NATS().ClientURL(), "STAFET_DATA_DIR": data, "STAFET_KEY_DIR": keys}
 	if code, out, errOut := runCLI(t, vars, "verify"); code != 0 || !strings.Contains(out, "Everything matches") {
 		t.Fatalf("verify a clean log: exit %d, %q %q", code, out, errOut)
 	}
 
 	// A changed byte, the headers of the message it copies.
-	nc, err := nats.Connect(c.store.ClientURL(), nkeyOption(t, engine.StafetdKeyFile(data)))
+	nc, err := nats.Connect(c.store.NATS().ClientURL(), nkeyOption(t, engine.StafetdKeyFile(data)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/projections"
 	"github.com/stafet/stafet/simulator"
+	"github.com/stafet/stafet/web"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -603,7 +604,7 @@ func checkServesPage(t *testing.T, base string) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || resp.Header.Get("Content-Security-Policy") == "" {
-		t.Fatalf("GET /: %d %s, CSP %q; want the dashboard (is svc.mountWeb called in wire.go?)", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Security-Policy"))
+		t.Fatalf("GET /: %d %s, CSP %q; want the dashboard (is Config.Dashboard set in wire.go?)", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Security-Policy"))
 	}
 }
 
@@ -628,7 +629,7 @@ func dashboardFront(t *testing.T, svc *service, base string) string {
 	t.Logf("stafetd answers GET /v1/alerts/stream with %d: serving the API with adapters/transport/alerts mounted for the browser", resp.StatusCode)
 	api := httpapi.New(httpapi.Config{
 		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest,
-		Projections: svc.host, Rules: svc.rules,
+		Projections: svc.host, Rules: svc.rules, Dashboard: web.Handler(),
 	})
 	views, err := projections.NewGaps(svc.rules)
 	if err != nil {
@@ -641,8 +642,7 @@ func dashboardFront(t *testing.T, svc *service, base string) string {
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- as.Run(runCtx) }()
-	mountAlerts(api, as)
-	svc.mountWeb(api)
+	as.Mount(api, alertCaller)
 	srv := httptest.NewServer(api)
 	// Registered after startService's cleanup, so it runs before it: the
 	// server and the alerts stop before the store closes.

@@ -12,12 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/stafet/stafet/internal/faulttest"
 	"github.com/stafet/stafet/internal/natsdeploy"
 	"github.com/stafet/stafet/internal/natsprobe"
 )
@@ -226,15 +226,15 @@ func checkRogueRouteRefused(t *testing.T, cl *natsdeploy.Cluster) {
 	}
 }
 
-func startProcess(t *testing.T, bin string, args []string, env map[string]string) (*exec.Cmd, *bytes.Buffer) {
+func startProcess(t *testing.T, bin string, args []string, env map[string]string) (*exec.Cmd, *faulttest.Buffer) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = os.Environ()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: &log}, &lockedWriter{w: &log}
+	var log faulttest.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -246,17 +246,6 @@ func startProcess(t *testing.T, bin string, args []string, env map[string]string
 		}
 	})
 	return cmd, &log
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func freePort(t *testing.T) int {

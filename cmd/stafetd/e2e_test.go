@@ -22,6 +22,7 @@ import (
 	"github.com/stafet/stafet/adapters/transport/mllp"
 	"github.com/stafet/stafet/events"
 	"github.com/stafet/stafet/internal/pki"
+	"github.com/stafet/stafet/internal/settings"
 )
 
 // sendMLLP sends one file over a real MLLP connection and returns MSA-1.
@@ -174,7 +175,7 @@ func TestMLLPSendersAuthenticated(t *testing.T) {
 	}
 	t.Run("off loopback without mutual TLS stafetd does not start", func(t *testing.T) {
 		keys := t.TempDir()
-		cfg, err := parse(nil, func(k string) string {
+		cfg, err := settings.Parse(nil, func(k string) string {
 			return map[string]string{"STAFET_DATA_DIR": t.TempDir(), "STAFET_HTTP_ADDR": "", "STAFET_MLLP_ADDR": ":0", "STAFET_NATS_ADDR": "none",
 				"STAFET_KEY_DIR": keys}[k]
 		})
@@ -216,11 +217,11 @@ func TestDischargeOverMLLPOpensAGap(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the token's NATS seed: %v", err)
 	}
-	if anon, err := nats.Connect(svc.store.ClientURL()); err == nil {
+	if anon, err := nats.Connect(svc.store.NATS().ClientURL()); err == nil {
 		anon.Close()
 		t.Fatal("an anonymous NATS client connected to stafetd")
 	}
-	nc, err := nats.Connect(svc.store.ClientURL(), nkey)
+	nc, err := nats.Connect(svc.store.NATS().ClientURL(), nkey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/internal/faulttest"
 	"github.com/stafet/stafet/internal/natstest"
+	"github.com/stafet/stafet/internal/settings"
 )
 
 // TestEraseLeavesNoTrace (issue 13): after stafetd took a patient's
@@ -152,7 +153,7 @@ func rawNaming(t *testing.T, s *engine.Store, forms [][]byte) []uint64 {
 
 func rawLast(t *testing.T, s *engine.Store) uint64 {
 	t.Helper()
-	st, err := natstest.JetStream(t, s.Conn()).Stream(context.Background(), engine.RawStream)
+	st, err := natstest.JetStream(t, s.NATS().Conn()).Stream(context.Background(), engine.RawStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestOperatorTokenNotInJSONLogs(t *testing.T) {
 			keys := dir + ".keys"
 			vars := map[string]string{"STAFET_DATA_DIR": dir, "STAFET_KEY_DIR": keys, "STAFET_HTTP_ADDR": "127.0.0.1:0", "STAFET_MLLP_ADDR": "",
 				"STAFET_NATS_ADDR": "none", "STAFET_LOG_FORMAT": format}
-			cfg, err := parse(nil, func(k string) string { return vars[k] })
+			cfg, err := settings.Parse(nil, func(k string) string { return vars[k] })
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,7 +17,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -37,6 +36,7 @@ import (
 	"github.com/stafet/stafet/events"
 	"github.com/stafet/stafet/internal/faulttest"
 	"github.com/stafet/stafet/internal/natstest"
+	"github.com/stafet/stafet/internal/settings"
 )
 
 func TestMain(m *testing.M) {
@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 func runAsStafetd() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	cfg, err := faultParse(os.Getenv)
+	cfg, err := settings.Parse(nil, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stafetd:", err)
 		return 2
@@ -70,11 +70,6 @@ func runAsStafetd() int {
 		return 1
 	}
 	return 0
-}
-
-// faultParse is parse for the fault tests, with the settings in env.
-func faultParse(getenv func(string) string) (config, error) {
-	return parse(nil, getenv)
 }
 
 // startInstance is startService for the fault tests: stafetd in-process,
@@ -120,7 +115,7 @@ func startOnce(t *testing.T, env map[string]string) (svc *service, stop func()) 
 		vars[k] = v
 	}
 	faulttest.WithKeyDir(vars)
-	cfg, err := faultParse(func(k string) string { return vars[k] })
+	cfg, err := settings.Parse(nil, func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -824,40 +819,3 @@ func TestFaultDeadlineWhileDown(t *testing.T) {
 }
 
 // --- found while writing these tests ---
-
-// TestParseClusterWithSecretFile: stafetd on an external NATS needs the
-// deployment secret, given as a file (docs/operations.md, "Running on a
-// cluster"). parse validates the engine configuration — which on a
-// cluster requires the secret — before run has read the file, so this
-// configuration is refused at start ("an external cluster needs the
-// deployment secret") however it is given. The fault tests go round it
-// with faultParse.
-func TestParseClusterWithSecretFile(t *testing.T) {
-	env := map[string]string{
-		"STAFET_NATS_URL": "nats://127.0.0.1:4222", "STAFET_REPLICAS": "3", "STAFET_SECRET_FILE": faulttest.Secret(t),
-		"STAFET_KEY_DIR": t.TempDir(),
-	}
-	if _, err := parse(nil, func(k string) string { return env[k] }); err != nil {
-		t.Errorf("stafetd -nats-url … -replicas 3 -secret-file FILE: got %v; want it accepted (parse checks the secret before run reads STAFET_SECRET_FILE)", err)
-	}
-}
-
-// TestSecretFileOfRandomBytes: docs/operations.md tells the operator to
-// make the secret file with `head -c 32 /dev/urandom > secret`, but
-// loadSecret trims white space from the file, so one such file in about
-// 21 (first or last byte is one of \t \n \v \f \r or space) loses bytes:
-// stafetd then refuses to start, the secret being under 32 bytes.
-func TestSecretFileOfRandomBytes(t *testing.T) {
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	secret[0], secret[31] = '\n', ' ' // what /dev/urandom gives now and then
-	path := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(path, secret, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config{keys: keyFiles{secret: path}}
-	err := loadSecret(&cfg)
-	if err != nil || !bytes.Equal(cfg.engine.Secret, secret) {
-		t.Errorf("a secret file of 32 random bytes starting with \\n and ending with a space: got %d bytes, %v; want the 32 bytes as written", len(cfg.engine.Secret), err)
-	}
-}

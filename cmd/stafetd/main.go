@@ -5,7 +5,7 @@
 // With no flags it keeps its data in ./data and listens on loopback only:
 // HTTP on 127.0.0.1:8080, MLLP on 127.0.0.1:2575 and the NATS client port
 // on 127.0.0.1:4222. Every flag has an environment variable; run
-// stafetd -h for the list.
+// stafetd -h for the list (package internal/settings).
 package main
 
 import (
@@ -13,26 +13,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"syscall"
-	"time"
 
-	"github.com/stafet/stafet/adapters/transport/alerts"
-	"github.com/stafet/stafet/engine"
+	"github.com/stafet/stafet/internal/settings"
 )
 
 func main() {
-	gcDefault()
+	settings.GC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	cfg, err := parse(os.Args[1:], os.Getenv)
+	cfg, err := settings.Parse(os.Args[1:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
@@ -44,190 +36,4 @@ func main() {
 		fmt.Fprintln(os.Stderr, "stafetd:", err)
 		os.Exit(1)
 	}
-}
-
-// config is everything stafetd can be told.
-type config struct {
-	engine           engine.Config
-	httpAddr         string
-	mllpAddr         string
-	tlsCert          string
-	tlsKey           string
-	mllpTLS          bool
-	mllpClientCA     string
-	mllpCert         string
-	mllpKey          string
-	mllpPlaintext    bool
-	webhooksLoopback bool
-	webhookProxy     *url.URL
-	fhirBase         string
-	adminToken       string
-	metricsToken     string
-	keys             keyFiles
-	rulesFile        string
-	orgsFile         string
-	logFormat        string
-	logLevel         string
-	timezone         string
-	drain            time.Duration
-	// Connections held at once from one IP address (0: the default).
-	httpPerSource, mllpPerSource int
-}
-
-func parse(args []string, getenv func(string) string) (config, error) {
-	var c config
-	fs := flag.NewFlagSet("stafetd", flag.ContinueOnError)
-	str := func(p *string, name, env, def, usage string) {
-		if v := getenv(env); v != "" {
-			def = v
-		}
-		fs.StringVar(p, name, def, usage+" (env "+env+")")
-	}
-	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy, checkpointEvery, minFree, httpPerSource, mllpPerSource string
-	str(&c.httpAddr, "http-addr", "STAFET_HTTP_ADDR", "127.0.0.1:8080", "HTTP API address (:8080 for every interface); empty = none")
-	str(&c.mllpAddr, "mllp-addr", "STAFET_MLLP_ADDR", "127.0.0.1:2575", "MLLP (HL7 v2) address (:2575 for every interface, with mutual TLS: docs/security.md); empty = none")
-	str(&natsAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded NATS client address; \"none\" = in-process only")
-	str(&c.engine.DataDir, "data-dir", "STAFET_DATA_DIR", "data", "directory of the embedded JetStream files and the operator token's hash")
-	str(&c.engine.URL, "nats-url", "STAFET_NATS_URL", "", "external NATS cluster URL instead of the embedded server")
-	str(&c.engine.Credentials, "nats-creds", "STAFET_NATS_CREDS", "", "NATS credentials file for -nats-url")
-	str(&c.engine.NkeyFile, "nats-nkey", "STAFET_NATS_NKEY", "", "NATS NKey seed file for -nats-url (stafetd's user in the STAFET account, docs/deploy)")
-	str(&c.engine.CAFile, "nats-ca", "STAFET_NATS_CA", "", "CA certificate for NATS TLS")
-	str(&c.engine.CertFile, "nats-cert", "STAFET_NATS_CERT", "", "certificate for NATS TLS")
-	str(&c.engine.KeyFile, "nats-key", "STAFET_NATS_KEY", "", "key for -nats-cert")
-	str(&durability, "durability", "STAFET_DURABILITY", "safe", "safe (fsync before every ack) or bulk (fsync on the server's interval)")
-	str(&fsync, "fsync", "STAFET_FSYNC", "group", "safe mode on the embedded server: group (one fsync for all writers waiting) or each (the server fsyncs every message)")
-	str(&replicas, "replicas", "STAFET_REPLICAS", "1", "replication of streams and buckets on a cluster (3 for production)")
-	str(&stateCache, "state-cache", "STAFET_STATE_CACHE", "32768", "pathways whose write-side state is kept in memory (above the open pathways)")
-	str(&c.tlsCert, "tls-cert", "STAFET_TLS_CERT", "", "certificate for HTTPS (and MLLP with -mllp-tls)")
-	str(&c.tlsKey, "tls-key", "STAFET_TLS_KEY", "", "key for -tls-cert")
-	str(&c.mllpCert, "mllp-tls-cert", "STAFET_MLLP_TLS_CERT", "", "MLLP's own server certificate, if not -tls-cert's (HTTPS may end at a load balancer)")
-	str(&c.mllpKey, "mllp-tls-key", "STAFET_MLLP_TLS_KEY", "", "key for -mllp-tls-cert")
-	str(&c.mllpClientCA, "mllp-client-ca", "STAFET_MLLP_CLIENT_CA", "", "CA certificate(s) of MLLP senders' client certificates: with -mllp-tls every sender must present one (mapped to organisations by mllp_clients in the organisations file)")
-	str(&c.adminToken, "admin-token", "STAFET_ADMIN_TOKEN", "", "operator token; if unset, generated at first start: its hash kept in the data dir, the token in the key dir (admin-token)")
-	str(&c.metricsToken, "metrics-token", "STAFET_METRICS_TOKEN", "", "a token that may read /metrics only, for Prometheus; the operator token always may")
-	str(&c.keys.dir, "key-dir", "STAFET_KEY_DIR", "", "directory of the keys stafetd makes at first start (pseudonym secret, KEK, signing key); outside the data dir; default $XDG_CONFIG_HOME/stafet/keys or ~/.config/stafet/keys")
-	str(&c.keys.secret, "secret-file", "STAFET_SECRET_FILE", "", "pseudonym secret file (≥ 32 bytes); default: the key dir keeps one")
-	str(&c.keys.kek, "kek-file", "STAFET_KEK_FILE", "", "key-encryption keys, one base64 key a line, the current first; default: the key dir keeps them")
-	str(&c.keys.signing, "signing-key-file", "STAFET_SIGNING_KEY_FILE", "", "Ed25519 seed (base64) that signs the log's checkpoints; default: the key dir keeps it")
-	str(&c.keys.trusted, "trusted-keys", "STAFET_TRUSTED_KEYS", "", "file of earlier signing keys' public halves, after a rotation")
-	str(&checkpointEvery, "checkpoint-every", "STAFET_CHECKPOINT_EVERY", "5m", "how often the log is signed (a checkpoint)")
-	str(&c.rulesFile, "rules", "STAFET_RULES", "", "deadline rules file (JSON); default: the built-in rules")
-	str(&c.orgsFile, "organisations", "STAFET_ORGANISATIONS", "", "organisations file (JSON) adding hospitals, departments, practices")
-	str(&c.logFormat, "log-format", "STAFET_LOG_FORMAT", "text", "text or json")
-	str(&c.logLevel, "log-level", "STAFET_LOG_LEVEL", "info", "debug, info, warn or error")
-	str(&c.timezone, "timezone", "STAFET_TIMEZONE", "Europe/Copenhagen", "zone of HL7 times without an offset")
-	str(&drain, "drain", "STAFET_DRAIN", "20s", "how long to let requests finish on shutdown")
-	str(&httpPerSource, "http-conns-per-source", "STAFET_HTTP_CONNS_PER_SOURCE", "256", "HTTP connections held at once from one IP address (more are closed at once)")
-	str(&mllpPerSource, "mllp-conns-per-source", "STAFET_MLLP_CONNS_PER_SOURCE", "64", "MLLP connections held at once from one IP address (more are closed at once)")
-	str(&minFree, "min-free", "STAFET_MIN_FREE", "256MiB", "free space on the data directory's file system below which intake refuses messages (resend later) and /readyz answers 503")
-	str(&webhookProxy, "webhook-proxy", "STAFET_WEBHOOK_PROXY", "", "HTTP proxy for webhook deliveries; HTTPS_PROXY and the like are never used")
-	str(&c.fhirBase, "fhir-base", "STAFET_FHIR_BASE", "", "the FHIR facade's URL as clients reach it (https://stafet.example.dk/fhir), for links and notifications; default the request's host")
-	fs.BoolVar(&c.webhooksLoopback, "webhooks-allow-loopback", getenv("STAFET_WEBHOOKS_ALLOW_LOOPBACK") == "true", "let webhooks point at loopback addresses over plain http, for single-host trials (env STAFET_WEBHOOKS_ALLOW_LOOPBACK)")
-	fs.BoolVar(&c.engine.AllowPlaintextNATS, "nats-allow-plaintext", getenv("STAFET_NATS_ALLOW_PLAINTEXT") == "true", "let the embedded NATS client port listen off loopback without TLS (env STAFET_NATS_ALLOW_PLAINTEXT)")
-	fs.BoolVar(&c.mllpTLS, "mllp-tls", getenv("STAFET_MLLP_TLS") == "true", "serve MLLP over TLS with -tls-cert (env STAFET_MLLP_TLS)")
-	fs.BoolVar(&c.mllpPlaintext, "mllp-allow-plaintext", getenv("STAFET_MLLP_ALLOW_PLAINTEXT") == "true", "let MLLP listen off loopback without TLS, taking plaintext only from the addresses the organisations file names (mllp_clients addr:) (env STAFET_MLLP_ALLOW_PLAINTEXT)")
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if natsAddr != "none" {
-		c.engine.ListenAddr = natsAddr
-	}
-	c.engine.Durability = engine.Durability(durability)
-	c.engine.Exports = alerts.Exports
-	if _, err := fmt.Sscan(replicas, &c.engine.Replicas); err != nil {
-		return c, fmt.Errorf("replicas %q: want a number", replicas)
-	}
-	switch fsync {
-	case "group":
-	case "each":
-		c.engine.FsyncEach = true
-	default:
-		return c, fmt.Errorf("fsync %q: want group or each", fsync)
-	}
-	if _, err := fmt.Sscan(stateCache, &c.engine.StateCache); err != nil {
-		return c, fmt.Errorf("state-cache %q: want a number", stateCache)
-	}
-	for _, n := range []struct {
-		name, v string
-		to      *int
-	}{{"http-conns-per-source", httpPerSource, &c.httpPerSource}, {"mllp-conns-per-source", mllpPerSource, &c.mllpPerSource}} {
-		if v, err := strconv.Atoi(n.v); err != nil || v < 1 {
-			return c, fmt.Errorf("%s %q: want a number ≥ 1", n.name, n.v)
-		} else {
-			*n.to = v
-		}
-	}
-	var err error
-	if c.engine.MinFreeBytes, err = parseBytes(minFree); err != nil {
-		return c, fmt.Errorf("min-free %q: %w", minFree, err)
-	}
-	d, err := time.ParseDuration(drain)
-	if err != nil {
-		return c, fmt.Errorf("drain %q: %w", drain, err)
-	}
-	c.drain = d
-	if c.engine.CheckpointEvery, err = time.ParseDuration(checkpointEvery); err != nil || c.engine.CheckpointEvery <= 0 {
-		return c, fmt.Errorf("checkpoint-every %q: want a positive duration such as 5m", checkpointEvery)
-	}
-	if webhookProxy != "" {
-		if c.webhookProxy, err = url.Parse(webhookProxy); err != nil || c.webhookProxy.Host == "" {
-			return c, fmt.Errorf("webhook-proxy %q: want a URL such as http://proxy.example:3128", webhookProxy)
-		}
-	}
-	if (c.tlsCert == "") != (c.tlsKey == "") {
-		return c, errors.New("-tls-cert and -tls-key go together")
-	}
-	if (c.mllpCert == "") != (c.mllpKey == "") {
-		return c, errors.New("-mllp-tls-cert and -mllp-tls-key go together")
-	}
-	if c.mllpClientCA != "" && !c.mllpTLS {
-		return c, errors.New("-mllp-client-ca needs -mllp-tls")
-	}
-	// The keys are part of the engine's settings: read them before they
-	// are checked (a cluster needs the secret).
-	if err := loadKeys(&c, getenv); err != nil {
-		return c, err
-	}
-	return c, c.engine.Validate()
-}
-
-func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level %q: %w", level, err)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("log format %q: want text or json", format)
-}
-
-// gcDefault lets the heap grow to three times what is live between
-// collections (GOGC=200) unless GOGC is set: replaying and appending
-// allocate short-lived envelopes fast, and the default (100) spent 10–15 %
-// more CPU per event on collection in stafet bench, for a heap of a few
-// hundred MB at most (docs/performance.md).
-func gcDefault() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
-	}
-}
-
-// parseBytes reads a size: a number of bytes, or one with KiB, MiB or GiB.
-func parseBytes(s string) (uint64, error) {
-	num, unit := strings.TrimSpace(s), uint64(1)
-	for suffix, u := range map[string]uint64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
-		if n, ok := strings.CutSuffix(num, suffix); ok {
-			num, unit = strings.TrimSpace(n), u
-		}
-	}
-	n, err := strconv.ParseUint(num, 10, 64)
-	if err != nil || n == 0 {
-		return 0, errors.New("want a size such as 256MiB, 2GiB or a number of bytes")
-	}
-	return n * unit, nil
 }

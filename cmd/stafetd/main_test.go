@@ -2,18 +2,16 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stafet/stafet/internal/faulttest"
+	"github.com/stafet/stafet/internal/settings"
 )
 
 // startService runs stafetd in-process on loopback ports with its data in
@@ -28,7 +26,7 @@ func startService(t *testing.T, dir string, env map[string]string) (*service, fu
 		vars[k] = v
 	}
 	faulttest.WithKeyDir(vars)
-	cfg, err := parse(nil, func(k string) string { return vars[k] })
+	cfg, err := settings.Parse(nil, func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,30 +121,6 @@ func TestServiceStartsServesAndStops(t *testing.T) {
 	waitReady(t, "http://"+svc2.httpAddr.String())
 }
 
-func TestParseRejectsBadSettings(t *testing.T) {
-	tests := []struct {
-		name string
-		env  map[string]string
-		want string
-	}{
-		{"durability", map[string]string{"STAFET_DURABILITY": "sometimes", "STAFET_KEY_DIR": "/tmp/keys"}, "durability"},
-		{"drain", map[string]string{"STAFET_DRAIN": "soon"}, "drain"},
-		{"tls pair", map[string]string{"STAFET_TLS_CERT": "c.pem"}, "tls"},
-		{"cluster without secret", map[string]string{"STAFET_NATS_URL": "nats://127.0.0.1:4222", "STAFET_KEY_DIR": "/tmp/keys"}, "secret"},
-		{"no key directory", map[string]string{}, "STAFET_KEY_DIR"},
-		{"keys in the data directory", map[string]string{"STAFET_DATA_DIR": "/tmp/d", "STAFET_KEY_DIR": "/tmp/d/keys"}, "inside the data directory"},
-		{"checkpoint interval", map[string]string{"STAFET_KEY_DIR": "/tmp/keys", "STAFET_CHECKPOINT_EVERY": "0s"}, "checkpoint-every"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := parse(nil, func(k string) string { return tt.env[k] })
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got %v; want an error about %s", err, tt.want)
-			}
-		})
-	}
-}
-
 // TestFirstLines checks what a first start tells the operator before
 // anything else: where the data is and where the operator token is, then
 // the token itself, once, and where the dashboard is.
@@ -157,11 +131,11 @@ func TestFirstLines(t *testing.T) {
 		"STAFET_DATA_DIR": dir, "STAFET_HTTP_ADDR": "127.0.0.1:0", "STAFET_MLLP_ADDR": "127.0.0.1:0", "STAFET_NATS_ADDR": "none",
 		"STAFET_KEY_DIR": keys,
 	}
-	cfg, err := parse(nil, func(k string) string { return vars[k] })
+	cfg, err := settings.Parse(nil, func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out faulttest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *service, 1)
 	done := make(chan error, 1)
@@ -190,24 +164,6 @@ func TestFirstLines(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer the service's goroutines may write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // alertStream follows stafetd's alert stream (GET /v1/alerts/stream) with
 // the token, giving the data line of each event, until the test ends.
 func alertStream(t *testing.T, base, token string) <-chan string {
@@ -233,22 +189,4 @@ func alertStream(t *testing.T, base, token string) <-chan string {
 		}
 	}()
 	return lines
-}
-
-// TestDefaultsAreLoopback: with no settings stafetd listens on loopback
-// only; opening a port to the network is the operator's explicit choice.
-func TestDefaultsAreLoopback(t *testing.T) {
-	// Only the key directory is named: a test writes no keys into the
-	// home directory.
-	keys := t.TempDir()
-	cfg, err := parse(nil, func(k string) string { return map[string]string{"STAFET_KEY_DIR": keys}[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, addr := range map[string]string{"http": cfg.httpAddr, "mllp": cfg.mllpAddr, "nats": cfg.engine.ListenAddr} {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil || !net.ParseIP(host).IsLoopback() {
-			t.Errorf("%s: default address %q; want a loopback address", name, addr)
-		}
-	}
 }

@@ -1,19 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -25,7 +18,9 @@ import (
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/settings"
 	"github.com/stafet/stafet/projections"
+	"github.com/stafet/stafet/web"
 )
 
 // service is a running stafetd, for tests that start it in-process.
@@ -56,21 +51,18 @@ type service struct {
 // run starts everything, reports the running service on started (if not
 // nil), and serves until ctx ends; then it stops accepting, drains,
 // checkpoints and closes the store.
-func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *service) error {
-	log, err := newLogger(cfg.logFormat, cfg.logLevel, stderr)
+func run(ctx context.Context, cfg settings.Settings, stderr io.Writer, started chan<- *service) error {
+	log, err := cfg.NewLogger(stderr)
 	if err != nil {
 		return err
 	}
-	cfg.engine.Logger = log
-	// First, where things are: a first start spends a while creating its
-	// streams, the operator needs the token to do anything, and the keys
-	// live apart from the data (back both up).
-	log.Info("stafetd starting", "data_dir", absPath(cfg.engine.DataDir), "operator_token", tokenSource(cfg), "key_dir", cfg.engine.KeyDir)
+	cfg.Engine.Logger = log
+	log.Info("stafetd starting", cfg.Where()...)
 	svc := &service{registry: prometheus.NewRegistry()}
-	if svc.dir, err = directory(cfg.orgsFile); err != nil {
+	if svc.dir, err = events.LoadDirectory(cfg.OrgsFile); err != nil {
 		return err
 	}
-	rules, rulesID, err := loadRules(cfg.rulesFile)
+	rules, rulesID, err := cfg.LoadRules()
 	if err != nil {
 		return err
 	}
@@ -79,7 +71,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		return err
 	}
 	svc.set.UseDirectory(svc.dir)
-	if svc.store, err = engine.Open(ctx, cfg.engine); err != nil {
+	if svc.store, err = engine.Open(ctx, cfg.Engine); err != nil {
 		return err
 	}
 	defer svc.store.Close()
@@ -101,7 +93,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		return err
 	}
 	svc.notifier = &fhir.Notifier{}
-	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Directory: svc.dir, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.webhooksLoopback, WebhookProxy: cfg.webhookProxy,
+	if svc.alerts, err = alerts.New(ctx, alerts.Config{Store: svc.store, Views: views, Directory: svc.dir, Logger: log, Registerer: svc.registry, AllowLoopback: cfg.WebhooksLoopback, WebhookProxy: cfg.WebhookProxy,
 		Formats: map[string]alerts.Formatter{fhir.Format: svc.notifier}}); err != nil {
 		return err
 	}
@@ -161,11 +153,11 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		wg.Wait()
 		return err
 	}
-	log.Info("stafetd running", "data_dir", svc.store.DataDir(), "nats", svc.store.ClientURL(),
+	log.Info("stafetd running", "data_dir", svc.store.NATS().DataDir(), "nats", svc.store.NATS().ClientURL(),
 		"http", addrString(svc.httpAddr), "mllp", addrString(svc.mllpAddr),
 		"durability", string(svc.store.Config().Durability), "rules", rulesID)
 	if svc.httpAddr != nil {
-		log.Info("dashboard: sign in with the operator token", "url", dashboardURL(svc.httpAddr, cfg.tlsCert != ""), "operator_token", tokenSource(cfg))
+		log.Info("dashboard: sign in with the operator token", "url", web.URL(svc.httpAddr, cfg.TLSCert != ""), "operator_token", cfg.TokenSource())
 	}
 	if started != nil {
 		started <- svc
@@ -177,42 +169,11 @@ func run(ctx context.Context, cfg config, stderr io.Writer, started chan<- *serv
 		log.Error("stopping after a failure", "err", runErr)
 	}
 	log.Info("stopping: no new connections; draining")
-	stopServers(cfg.drain)
+	stopServers(cfg.Drain)
 	cancel()
 	wg.Wait()
 	log.Info("stopped", "projections_at", svc.host.Applied())
 	return runErr
-}
-
-// tokenSource says where the operator token is, never the token.
-func tokenSource(cfg config) string {
-	if cfg.adminToken != "" {
-		return "STAFET_ADMIN_TOKEN (-admin-token)"
-	}
-	return absPath(httpapi.OperatorTokenFile(cfg.engine.KeyDir))
-}
-
-func absPath(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
-}
-
-// dashboardURL is where a browser on this machine finds the dashboard.
-func dashboardURL(a net.Addr, tls bool) string {
-	scheme := "http"
-	if tls {
-		scheme = "https"
-	}
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return scheme + "://" + a.String() + "/"
-	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }
 
 func addrString(a net.Addr) string {
@@ -222,55 +183,15 @@ func addrString(a net.Addr) string {
 	return a.String()
 }
 
-func directory(file string) (*events.Directory, error) {
-	if file == "" {
-		return events.NewDirectory(nil)
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("organisations file: %w", err)
-	}
-	defer f.Close()
-	return events.NewDirectory(f)
-}
-
-// loadRules returns the rules and a short hash of their file, so a change
-// of rules is a new projection version.
-func loadRules(file string) (projections.Rules, string, error) {
-	raw := projections.DefaultRulesJSON()
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return projections.Rules{}, "", fmt.Errorf("rules file: %w", err)
-		}
-		raw = b
-	}
-	rules, err := projections.LoadRules(bytes.NewReader(raw))
-	if err != nil {
-		return projections.Rules{}, "", fmt.Errorf("rules file %s: %w", file, err)
-	}
-	sum := sha256.Sum256(raw)
-	return rules, hex.EncodeToString(sum[:6]), nil
-}
-
 // setupAuth takes the operator token (httpapi.OperatorToken) and opens
 // the organisation tokens.
-func (svc *service) setupAuth(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) error {
-	op, err := httpapi.OperatorToken(cfg.engine.DataDir, cfg.engine.KeyDir, cfg.adminToken)
+func (svc *service) setupAuth(ctx context.Context, cfg settings.Settings, log *slog.Logger, stderr io.Writer) error {
+	op, err := httpapi.OperatorToken(cfg.Engine.DataDir, cfg.Engine.KeyDir, cfg.AdminToken)
 	if err != nil {
 		return err
 	}
-	// The token itself is shown once, and only to a person reading text
-	// logs: JSON logs go to log stores, which must not hold it.
-	switch {
-	case op.Made && cfg.logFormat != "json":
-		fmt.Fprintf(stderr, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n  The command line reads it from there; the dashboard asks for it.\n\n", op.File, op.Token)
-	case op.Made:
-		log.Warn("operator token made; not logged", "file", op.File)
-	case op.Moved:
-		log.Warn("operator token moved out of the data directory; the data directory keeps its hash", "file", op.File)
-	}
-	if cfg.adminToken != "" && len(cfg.adminToken) < 16 {
+	op.Tell(stderr, log, cfg.LogFormat != "json")
+	if cfg.AdminToken != "" && len(cfg.AdminToken) < 16 {
 		return errors.New("the operator token must be at least 16 characters")
 	}
 	svc.admin = op.Token
@@ -283,49 +204,33 @@ const policiesReactor = "stafet-policies"
 
 // serve starts the HTTP and MLLP servers and returns the function that
 // stops them gracefully.
-func (svc *service) serve(ctx context.Context, cfg config, log *slog.Logger, goRun func(string, func(context.Context) error)) (func(time.Duration), error) {
-	var tlsCfg *tls.Config
-	if cfg.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
-		if err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
-		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+func (svc *service) serve(ctx context.Context, cfg settings.Settings, log *slog.Logger, goRun func(string, func(context.Context) error)) (func(time.Duration), error) {
+	tlsCfg, mllpTLS, err := cfg.TLS()
+	if err != nil {
+		return nil, err
 	}
 	var stops []func(time.Duration)
-	if cfg.mllpAddr != "" {
-		stop, err := svc.serveMLLP(ctx, cfg, tlsCfg, log, goRun)
+	if cfg.MLLPAddr != "" {
+		stop, err := svc.serveMLLP(ctx, cfg, mllpTLS, log, goRun)
 		if err != nil {
 			return nil, err
 		}
 		stops = append(stops, stop)
 	}
-	if cfg.httpAddr != "" {
+	if cfg.HTTPAddr != "" {
 		api, err := svc.api(log, cfg)
 		if err != nil {
 			return nil, err
 		}
-		ln, err := net.Listen("tcp", cfg.httpAddr)
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return nil, fmt.Errorf("http: %w", err)
 		}
 		svc.httpAddr = ln.Addr()
-		ln = api.Listener(ln)
 		srv := api.HTTPServer(tlsCfg)
 		// A server that stops serving stops the service (run), rather
 		// than leave it running without its API.
-		goRun("http", func(context.Context) error {
-			var err error
-			if tlsCfg != nil {
-				err = srv.ServeTLS(ln, "", "")
-			} else {
-				err = srv.Serve(ln)
-			}
-			if errors.Is(err, http.ErrServerClosed) {
-				return nil
-			}
-			return err
-		})
+		goRun("http", func(context.Context) error { return api.Serve(srv, ln) })
 		stops = append(stops, func(d time.Duration) {
 			sctx, cancel := context.WithTimeout(context.Background(), d)
 			defer cancel()

@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/stafet/stafet/adapters/ingest"
@@ -18,13 +15,15 @@ import (
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/adapters/transport/mllp"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/settings"
+	"github.com/stafet/stafet/web"
 )
 
 // translators are the message formats stafetd understands, by channel.
-func translators(dir *events.Directory, cfg config, log *slog.Logger) map[string]ingest.Translator {
-	loc, err := time.LoadLocation(cfg.timezone)
+func translators(dir *events.Directory, cfg settings.Settings, log *slog.Logger) map[string]ingest.Translator {
+	loc, err := time.LoadLocation(cfg.Timezone)
 	if err != nil {
-		log.Warn("unknown time zone; HL7 times without an offset are read as Europe/Copenhagen", "timezone", cfg.timezone)
+		log.Warn("unknown time zone; HL7 times without an offset are read as Europe/Copenhagen", "timezone", cfg.Timezone)
 		loc = nil
 	}
 	return map[string]ingest.Translator{
@@ -33,26 +32,10 @@ func translators(dir *events.Directory, cfg config, log *slog.Logger) map[string
 	}
 }
 
-func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Config, log *slog.Logger, goRun func(string, func(context.Context) error)) (func(time.Duration), error) {
-	if cfg.mllpCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.mllpCert, cfg.mllpKey)
-		if err != nil {
-			return nil, fmt.Errorf("mllp tls: %w", err)
-		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	if cfg.mllpTLS && tlsCfg == nil {
-		return nil, fmt.Errorf("-mllp-tls needs -mllp-tls-cert and -mllp-tls-key, or -tls-cert and -tls-key")
-	}
-	mcfg := mllp.Config{Addr: cfg.mllpAddr, Logger: log, OnOversize: mllp.HL7OversizeAck, OnBusy: mllp.HL7BusyAck, MaxConnsPerSource: cfg.mllpPerSource,
-		Senders: mllp.NewSenders(svc.dir), AllowPlaintext: cfg.mllpPlaintext}
-	if cfg.mllpTLS {
-		var err error
-		if mcfg.TLS, err = mutualTLS(tlsCfg, cfg.mllpClientCA); err != nil {
-			return nil, err
-		}
-	}
-	handler, err := mllp.CountAcks(svc.registry, mllp.HL7Handler(svc.ingest, log))
+func (svc *service) serveMLLP(ctx context.Context, cfg settings.Settings, tlsCfg *tls.Config, log *slog.Logger, goRun func(string, func(context.Context) error)) (func(time.Duration), error) {
+	mcfg := mllp.Config{Addr: cfg.MLLPAddr, Logger: log, OnOversize: mllp.HL7OversizeAck, OnBusy: mllp.HL7BusyAck, MaxConnsPerSource: cfg.MLLP.MaxConnsPerSource,
+		Senders: mllp.NewSenders(svc.dir), AllowPlaintext: cfg.MLLPPlaintext, TLS: tlsCfg, IdleTimeout: cfg.MLLP.IdleTimeout, MaxMessage: cfg.MLLP.MaxMessage}
+	handler, err := mllp.CountAcks(svc.registry, mllp.HL7HandlerWith(svc.ingest, log, mllp.HL7Options{GarbageQuota: cfg.MLLP.GarbageQuota}))
 	if err != nil {
 		return nil, err
 	}
@@ -77,59 +60,30 @@ func (svc *service) serveMLLP(ctx context.Context, cfg config, tlsCfg *tls.Confi
 	}, nil
 }
 
-// mutualTLS is the MLLP listener's TLS: the server's certificate, and
-// with a client CA, every sender must present a certificate it signed.
-func mutualTLS(server *tls.Config, clientCA string) (*tls.Config, error) {
-	t := server.Clone()
-	if clientCA == "" {
-		return t, nil
-	}
-	b, err := os.ReadFile(clientCA)
-	if err != nil {
-		return nil, fmt.Errorf("mllp client CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("mllp client CA %s: no PEM certificate in it", clientCA)
-	}
-	t.ClientCAs, t.ClientAuth = pool, tls.RequireAndVerifyClientCert
-	return t, nil
-}
-
-func (svc *service) api(log *slog.Logger, cfg config) (*httpapi.Server, error) {
+func (svc *service) api(log *slog.Logger, cfg settings.Settings) (*httpapi.Server, error) {
 	api := httpapi.New(httpapi.Config{
 		Store: svc.store, Tokens: svc.tokens, Directory: svc.dir, Ingest: svc.ingest, Receipts: svc.receipts, Alerts: svc.alerts,
 		Projections: svc.host, Rules: svc.rules,
 		Health: svc.monitor.Health, Registry: svc.registry, Logger: log,
 		NATSSubjects: func(org events.OrgID) []string { return []string{alerts.OrgFilter(org)} },
-		MetricsToken: cfg.metricsToken, Limits: httpapi.Limits{MaxConnsPerSource: cfg.httpPerSource},
+		MetricsToken: cfg.MetricsToken, Limits: cfg.HTTP,
+		Dashboard: web.Handler(),
 	})
-	mountAlerts(api, svc.alerts)
+	svc.alerts.Mount(api, alertCaller)
 	facade, err := fhir.New(fhir.Config{
 		API: api, Store: svc.store, Directory: svc.dir, Projections: svc.host, Alerts: svc.alerts,
-		Notifier: svc.notifier, Base: cfg.fhirBase, Logger: log,
+		Notifier: svc.notifier, Base: cfg.FHIRBase, Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	facade.Mount()
-	svc.mountWeb(api)
 	return api, nil
 }
 
-// mountAlerts serves the alert endpoints behind the API's authentication;
-// the SSE stream takes its token from the query too and ends when the
-// token is revoked.
-func mountAlerts(api *httpapi.Server, as *alerts.Service) {
-	caller := func(r *http.Request) alerts.Caller {
-		p := httpapi.PrincipalOf(r)
-		return alerts.Caller{Operator: p.Operator, Org: p.Org}
-	}
-	for _, rt := range as.Routes(caller) {
-		if rt.Stream {
-			api.HandleStream(rt.Pattern, rt.Handler)
-			continue
-		}
-		api.Handle(rt.Pattern, true, rt.Handler)
-	}
+// alertCaller is who calls an alert endpoint, as the API's
+// authentication found it.
+func alertCaller(r *http.Request) alerts.Caller {
+	p := httpapi.PrincipalOf(r)
+	return alerts.Caller{Operator: p.Operator, Org: p.Org}
 }

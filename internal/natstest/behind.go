@@ -8,7 +8,7 @@ import (
 )
 
 // JetStream is a JetStream context on nc (a store's own connection,
-// engine.Store.Conn), for tests that look behind the engine's handles or
+// engine.Store.NATS().Conn), for tests that look behind the engine's handles or
 // write what no handle writes: a forged or undecodable message, a raw
 // baseline to compare against.
 func JetStream(tb testing.TB, nc *nats.Conn) jetstream.JetStream {

@@ -3,4 +3,5 @@
 // the client certificates HL7 senders present, so a trial, a test or the
 // simulator runs with mutual TLS as production does. Production uses the
 // region's own CA; this one is for trials and tests (docs/operations.md).
+// ServerTLS and MutualTLS read any CA's files into a listener's TLS.
 package pki

@@ -182,7 +182,7 @@ func TestRedeliveredEvent(t *testing.T) {
 // every alert is made once, and each addressee's counter has no holes.
 func TestTwoInstances(t *testing.T) {
 	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
-	b := openStore(t, engine.Config{URL: a.ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir, NkeyFile: engine.StafetdKeyFile(a.DataDir())})
+	b := openStore(t, engine.Config{URL: a.NATS().ClientURL(), Secret: a.Config().Secret, KeyDir: a.Config().KeyDir, NkeyFile: engine.StafetdKeyFile(a.NATS().DataDir())})
 	startService(t, a, Config{})
 	sb := startService(t, b, Config{})
 	sub := subscribe(t, a, SubjectPrefix+".>")

@@ -109,7 +109,7 @@ func benchLatency(b *testing.B, durability engine.Durability, rate int, dur time
 	case <-time.After(30 * time.Second):
 		mu.Lock()
 		last, _ := store.Log().LastSeq(ctx)
-		st, _ := natstest.JetStream(b, store.Conn()).Stream(ctx, engine.EventStream)
+		st, _ := natstest.JetStream(b, store.NATS().Conn()).Stream(ctx, engine.EventStream)
 		c, _ := st.Consumer(ctx, Reactor)
 		ci, _ := c.Info(ctx)
 		b.Fatalf("got %d of %d alerts; log at %d, tail at %d; reactor %+v", len(lat), n, last, svc.hist.pos, ci)

@@ -23,5 +23,7 @@
 // engine.Journal and engine.Buckets: the engine keeps them, the service
 // says what goes in. Alerts carry no personal data: organisations by their public register
 // codes, pathways and gaps by random or derived ids. docs/alerts.md
-// documents subjects, payload, SSE and webhooks.
+// documents subjects, payload, SSE and webhooks. The HTTP endpoints
+// (Routes) are mounted on the API server, behind its authentication, by
+// Service.Mount.
 package alerts

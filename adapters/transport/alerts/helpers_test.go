@@ -75,7 +75,7 @@ func startService(t testing.TB, store *engine.Store, cfg Config) *Service {
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		st, err := natstest.JetStream(t, store.Conn()).Stream(ctx, engine.EventStream)
+		st, err := natstest.JetStream(t, store.NATS().Conn()).Stream(ctx, engine.EventStream)
 		if err == nil {
 			if _, err = st.Consumer(ctx, Reactor); err == nil {
 				return s
@@ -359,7 +359,7 @@ func (rc *receiver) count() int {
 // that look behind the service.
 func rawStream(t testing.TB, s *Service) jetstream.Stream {
 	t.Helper()
-	st, err := natstest.JetStream(t, s.store.Conn()).Stream(context.Background(), Stream)
+	st, err := natstest.JetStream(t, s.store.NATS().Conn()).Stream(context.Background(), Stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +392,7 @@ func connectSubscriber(t testing.TB, store *engine.Store, subject string) *nats.
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(store.ClientURL(), opt)
+	nc, err := nats.Connect(store.NATS().ClientURL(), opt)
 	if err != nil {
 		t.Fatalf("connect as subscriber: %v", err)
 	}

@@ -28,6 +28,28 @@ type Route struct {
 	Stream bool
 }
 
+// Router is where Mount serves the endpoints: the API server, which
+// authenticates its callers (httpapi.Server).
+type Router interface {
+	// Handle serves h, behind the bearer-token authentication if auth.
+	Handle(pattern string, auth bool, h http.HandlerFunc)
+	// HandleStream serves a long-lived stream behind the authentication:
+	// EventSource may pass its token as ?access_token=, and the stream
+	// ends when the token is revoked.
+	HandleStream(pattern string, h http.HandlerFunc)
+}
+
+// Mount serves the endpoints (Routes) on r, behind its authentication.
+func (s *Service) Mount(r Router, caller func(*http.Request) Caller) {
+	for _, rt := range s.Routes(caller) {
+		if rt.Stream {
+			r.HandleStream(rt.Pattern, rt.Handler)
+			continue
+		}
+		r.Handle(rt.Pattern, true, rt.Handler)
+	}
+}
+
 // Routes returns the alert endpoints:
 //
 //	GET    /v1/alerts/stream   server-sent events (ServeSSE); the operator may add ?org=

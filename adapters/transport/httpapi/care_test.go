@@ -175,7 +175,7 @@ func TestCareRelationshipsOverTheAPI(t *testing.T) {
 // returns it.
 func (e *env) lastAlert(org events.OrgID, kind alerts.Kind) alerts.Alert {
 	e.t.Helper()
-	st, err := natstest.JetStream(e.t, e.store.Conn()).Stream(e.t.Context(), alerts.Stream)
+	st, err := natstest.JetStream(e.t, e.store.NATS().Conn()).Stream(e.t.Context(), alerts.Stream)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -15,7 +15,10 @@
 // The tokens and the access log are an engine.Bucket and an
 // engine.Journal; POST /v1/pathways opens through the engine's intake
 // (engine.Intake.Open), as the inbound channels do. RegisterMetrics,
-// OperatorToken and Server.HTTPServer are what stafetd wires.
+// OperatorToken (and Operator.Tell at first start), Server.HTTPServer
+// and Server.Serve are what stafetd wires; Config.Dashboard serves the
+// dashboard (package web) beside the API, and other packages' endpoints
+// mount with Server.Handle and HandleStream (alerts.Service.Mount).
 //
 // Errors are application/problem+json (RFC 9457) and name the field and
 // the reason. docs/api.md documents the API; the OpenAPI 3.1 document is

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,4 +98,18 @@ func knownOperator(hashText []byte, clearPath string) (Operator, error) {
 		}
 	}
 	return op, nil
+}
+
+// Tell tells the operator what became of the token at start: one made now
+// is shown once on w, and only if show (text logs, read by a person: JSON
+// logs go to log stores, which must not hold it); else only where it is.
+func (op Operator) Tell(w io.Writer, log *slog.Logger, show bool) {
+	switch {
+	case op.Made && show:
+		fmt.Fprintf(w, "\n  Operator token (shown once; also in %s):\n\n    %s\n\n  The command line reads it from there; the dashboard asks for it.\n\n", op.File, op.Token)
+	case op.Made:
+		log.Warn("operator token made; not logged", "file", op.File)
+	case op.Moved:
+		log.Warn("operator token moved out of the data directory; the data directory keeps its hash", "file", op.File)
+	}
 }

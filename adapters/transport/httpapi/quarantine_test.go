@@ -24,7 +24,7 @@ func (e *env) forge(subject string, data []byte, prev uint64) uint64 {
 	if prev > 0 {
 		m.Header.Set(engine.HeaderPrev, strconv.FormatUint(prev, 10))
 	}
-	ack, err := natstest.JetStream(e.t, e.store.Conn()).PublishMsg(context.Background(), m)
+	ack, err := natstest.JetStream(e.t, e.store.NATS().Conn()).PublishMsg(context.Background(), m)
 	if err != nil {
 		e.t.Fatal(err)
 	}

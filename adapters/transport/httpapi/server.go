@@ -69,6 +69,12 @@ type Config struct {
 	// subscribe to (its alerts), for tokens issued with "nats": true; nil
 	// refuses such requests.
 	NATSSubjects func(events.OrgID) []string
+	// Dashboard, if set, is served beside the API without a token: the
+	// page at "/" and its files under "/assets/" (package web). They hold
+	// no data; the page asks the API for everything with the token its
+	// user pastes. The patterns cannot collide with the API's: "/{$}" is
+	// the root alone, and nothing of the API lives under /assets/.
+	Dashboard http.Handler
 	// MetricsToken, when set, lets a scraper read /metrics with it; the
 	// operator token always can. Nobody else can.
 	MetricsToken string
@@ -204,6 +210,10 @@ func New(cfg Config) *Server {
 	}, []string{"route", "code"})
 	cfg.Registry.MustRegister(s.latency, newHealthCollector(s))
 	s.register()
+	if h := cfg.Dashboard; h != nil {
+		s.Handle("GET /{$}", false, h.ServeHTTP)
+		s.Handle("GET /assets/", false, h.ServeHTTP)
+	}
 	return s
 }
 
@@ -282,7 +292,7 @@ func (s *Server) mount(pattern string, a access, h http.HandlerFunc, write func(
 // is stopped for want of disk space (engine.Config.MinFreeBytes).
 func (s *Server) needsRoom(h http.Handler, write func(http.ResponseWriter, *http.Request, Problem)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if low, _ := s.cfg.Store.NoRoom(); low {
+		if low, _ := s.cfg.Store.Inbox().NoRoom(); low {
 			w.Header().Set("Retry-After", RetryAfter)
 			write(w, r, ProblemFor(engine.ErrNoRoom))
 			return
@@ -509,6 +519,23 @@ func (s *Server) HTTPServer(tlsCfg *tls.Config) *http.Server {
 		BaseContext: func(net.Listener) context.Context { return streams }}
 	srv.RegisterOnShutdown(func() { time.AfterFunc(2*time.Second, endStreams) })
 	return srv
+}
+
+// Serve serves srv (HTTPServer) on ln, bounded by Listener, over TLS if
+// srv has a TLSConfig. It returns nil once srv is shut down; any other
+// return is the server failing.
+func (s *Server) Serve(srv *http.Server, ln net.Listener) error {
+	ln = s.Listener(ln)
+	var err error
+	if srv.TLSConfig != nil {
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
 }
 
 // Listener bounds ln's connections, in all and per source address

@@ -106,25 +106,34 @@ type Server struct {
 	Accepted, Frames, Oversize, Busy, Timeouts, Refused atomic.Int64
 }
 
+// The defaults of Config's limits.
+const (
+	DefaultIdleTimeout       = 5 * time.Minute
+	DefaultMaxMessage        = 4 << 20
+	DefaultMaxConns          = 1024
+	DefaultMaxConnsPerSource = 64
+	DefaultMaxBuffered       = 64 << 20
+)
+
 // New returns a server; Listen starts it.
 func New(cfg Config, h Handler) *Server {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:2575"
 	}
 	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = 5 * time.Minute
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	if cfg.MaxMessage == 0 {
-		cfg.MaxMessage = 4 << 20
+		cfg.MaxMessage = DefaultMaxMessage
 	}
 	if cfg.MaxConns == 0 {
-		cfg.MaxConns = 1024
+		cfg.MaxConns = DefaultMaxConns
 	}
 	if cfg.MaxConnsPerSource == 0 {
-		cfg.MaxConnsPerSource = 64
+		cfg.MaxConnsPerSource = DefaultMaxConnsPerSource
 	}
 	if cfg.MaxBuffered == 0 {
-		cfg.MaxBuffered = 64 << 20
+		cfg.MaxBuffered = DefaultMaxBuffered
 	}
 	if cfg.Rate == 0 {
 		cfg.Rate = 1000

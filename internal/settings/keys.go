@@ -1,4 +1,4 @@
-package main
+package settings
 
 import (
 	"bytes"
@@ -20,12 +20,11 @@ type keyFiles struct {
 	dir, secret, kek, signing, trusted string
 }
 
-// loadKeys puts the key material into cfg.engine: the files named, and
-// the key directory for the rest. A key directory inside the data
-// directory refuses to start: a copy of the data directory would then
-// re-identify every patient.
-func loadKeys(cfg *config, getenv func(string) string) error {
-	k := cfg.keys
+// loadKeys puts the key material into eng: the files named, and the key
+// directory for the rest. A key directory inside the data directory
+// refuses to start: a copy of the data directory would then re-identify
+// every patient.
+func loadKeys(eng *engine.Config, k keyFiles, getenv func(string) string) error {
 	if k.dir == "" {
 		d, err := confdir.Dir(getenv)
 		if err != nil {
@@ -37,25 +36,25 @@ func loadKeys(cfg *config, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("key directory: %w", err)
 	}
-	if cfg.engine.URL == "" && inside(dir, cfg.engine.DataDir) {
+	if eng.URL == "" && inside(dir, eng.DataDir) {
 		return fmt.Errorf("the key directory %s is inside the data directory: a copy of the data directory would re-identify every patient; choose one outside it (STAFET_KEY_DIR)", dir)
 	}
-	cfg.engine.KeyDir = dir
-	if err := loadSecret(cfg); err != nil {
+	eng.KeyDir = dir
+	if err := loadSecret(eng, k.secret); err != nil {
 		return err
 	}
 	if k.kek != "" {
 		if _, err := os.Stat(k.kek); err != nil {
 			return fmt.Errorf("KEK file: %w", err)
 		}
-		cfg.engine.KEK = engine.KEKFile(k.kek)
+		eng.KEK = engine.KEKFile(k.kek)
 	}
 	if k.signing != "" {
 		b, err := os.ReadFile(k.signing)
 		if err != nil {
 			return fmt.Errorf("signing key: %w", err)
 		}
-		if cfg.engine.SigningKey, err = engine.ParseSigningKey(b); err != nil {
+		if eng.SigningKey, err = engine.ParseSigningKey(b); err != nil {
 			return err
 		}
 	}
@@ -64,7 +63,7 @@ func loadKeys(cfg *config, getenv func(string) string) error {
 		if err != nil {
 			return fmt.Errorf("trusted keys: %w", err)
 		}
-		if cfg.engine.TrustedKeys, err = engine.ParsePublicKeys(b); err != nil {
+		if eng.TrustedKeys, err = engine.ParsePublicKeys(b); err != nil {
 			return err
 		}
 	}
@@ -81,20 +80,20 @@ func inside(path, dir string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
-// loadSecret reads the pseudonym secret from a file if one is named.
-func loadSecret(cfg *config) error {
-	if cfg.keys.secret == "" {
+// loadSecret reads the pseudonym secret from file, if one is named.
+func loadSecret(eng *engine.Config, file string) error {
+	if file == "" {
 		return nil
 	}
-	b, err := os.ReadFile(cfg.keys.secret)
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("secret file: %w", err)
 	}
 	// Only a trailing line end is trimmed: a secret of random bytes may
 	// begin or end with bytes that look like white space.
 	b = bytes.TrimSuffix(b, []byte("\n"))
-	cfg.engine.Secret = bytes.TrimSuffix(b, []byte("\r"))
-	if len(cfg.engine.Secret) == 0 {
+	eng.Secret = bytes.TrimSuffix(b, []byte("\r"))
+	if len(eng.Secret) == 0 {
 		return errors.New("secret file: empty")
 	}
 	return nil
