@@ -343,7 +343,7 @@ func (h *Host) restore(ctx context.Context) error {
 	h.cpMu.Lock()
 	h.lastCheckpointSeq, h.checkpointBytes = seq, int(info.Size)
 	h.cpMu.Unlock()
-	h.s.log.Info("checkpoint restored", "projection", h.name, "seq", seq, "bytes", len(data), "quarantined", len(bk.recs))
+	h.s.log.Info("checkpoint restored", "projection", h.name, "seq", seq, "bytes", len(data), "quarantined", bk.n.Load())
 	return nil
 }
 
