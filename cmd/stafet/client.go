@@ -269,3 +269,17 @@ func when(t time.Time) string {
 	}
 	return t.Local().Format("2006-01-02 15:04")
 }
+
+// decodeItems decodes a listing's items. An item the CLI cannot read is
+// an error naming it, not a row of zeros.
+func decodeItems[T any](items []json.RawMessage) ([]T, error) {
+	out := make([]T, 0, len(items))
+	for i, raw := range items {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("item %d of the listing is not what this CLI reads (a newer stafetd?): %w", i+1, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -63,10 +63,12 @@ func cmdDeadLetters(ctx context.Context, e env) error {
 		if *asJSON {
 			return printJSON(e.stdout, items)
 		}
+		ds, err := decodeItems[deadLetterJSON](items)
+		if err != nil {
+			return err
+		}
 		var rows [][]string
-		for _, raw := range items {
-			var d deadLetterJSON
-			json.Unmarshal(raw, &d)
+		for _, d := range ds {
 			rows = append(rows, []string{strconv.FormatUint(d.RawSeq, 10), d.System, d.Code, orDash(d.Field), when(d.At), strconv.Itoa(d.Retries), d.Reason})
 		}
 		table(e.stdout, []string{"RAW SEQ", "CHANNEL", "CODE", "FIELD", "AT", "RETRIES", "REASON"}, rows)

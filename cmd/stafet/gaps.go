@@ -118,11 +118,9 @@ func cmdGaps(ctx context.Context, e env) error {
 	if *asJSON {
 		return printJSON(e.stdout, items)
 	}
-	gs := make([]httpapi.GapView, 0, len(items))
-	for _, raw := range items {
-		var g httpapi.GapView
-		json.Unmarshal(raw, &g)
-		gs = append(gs, g)
+	gs, err := decodeItems[httpapi.GapView](items)
+	if err != nil {
+		return err
 	}
 	sortGaps(gs)
 	table(e.stdout, gapHead, gapRows(ctx, n, gs, time.Now()))

@@ -103,11 +103,13 @@ func messagesSearch(ctx context.Context, e env, sub string, args []string) error
 	if *asJSON {
 		return printJSON(e.stdout, items)
 	}
+	rs, err := decodeItems[receiptJSON](items)
+	if err != nil {
+		return err
+	}
 	var rows [][]string
 	deadNow := 0
-	for _, raw := range items {
-		var r receiptJSON
-		json.Unmarshal(raw, &r)
+	for _, r := range rs {
 		answer := r.Answer
 		if r.Dead {
 			answer += " dead"
@@ -241,22 +243,27 @@ func messageChannels(ctx context.Context, e env, args []string) error {
 	if *asJSON {
 		return printJSON(e.stdout, items)
 	}
+	ss, err := decodeItems[channelJSON](items)
+	if err != nil {
+		return err
+	}
 	n := newNames(c)
 	var rows [][]string
-	for _, raw := range items {
-		var s struct {
-			Channel  string         `json:"channel"`
-			Sender   string         `json:"sender"`
-			Org      string         `json:"org"`
-			Received int            `json:"received"`
-			Answers  map[string]int `json:"answers"`
-			Dead     int            `json:"dead_letters"`
-			LastSeen time.Time      `json:"last_seen"`
-		}
-		json.Unmarshal(raw, &s)
+	for _, s := range ss {
 		rows = append(rows, []string{s.Channel, s.Sender, n.org(ctx, s.Org), strconv.Itoa(s.Received),
 			strconv.Itoa(s.Answers["AA"]), strconv.Itoa(s.Answers["AE"]), strconv.Itoa(s.Answers["AR"]), strconv.Itoa(s.Dead), when(s.LastSeen)})
 	}
 	table(e.stdout, []string{"CHANNEL", "SENDER", "ORGANISATION", "RECEIVED", "AA", "AE", "AR", "DEAD NOW", "LAST SEEN"}, rows)
 	return nil
+}
+
+// channelJSON is one row of GET /v1/channels.
+type channelJSON struct {
+	Channel  string         `json:"channel"`
+	Sender   string         `json:"sender"`
+	Org      string         `json:"org"`
+	Received int            `json:"received"`
+	Answers  map[string]int `json:"answers"`
+	Dead     int            `json:"dead_letters"`
+	LastSeen time.Time      `json:"last_seen"`
 }

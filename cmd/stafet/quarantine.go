@@ -50,10 +50,12 @@ func cmdQuarantine(ctx context.Context, e env) error {
 		if *asJSON {
 			return printJSON(e.stdout, items)
 		}
+		qs, err := decodeItems[quarantined](items)
+		if err != nil {
+			return err
+		}
 		var rows [][]string
-		for _, raw := range items {
-			var q quarantined
-			json.Unmarshal(raw, &q)
+		for _, q := range qs {
 			rows = append(rows, []string{strconv.FormatUint(q.Seq, 10), q.Reason, q.pathway(), when(q.At), q.state(), q.Detail})
 		}
 		table(e.stdout, []string{"SEQ", "REASON", "PATHWAY", "STORED", "STATE", "DETAIL"}, rows)
