@@ -329,7 +329,11 @@ func (h *Host) restore(ctx context.Context) error {
 	}
 	bk, data, err := readCheckpoint(data)
 	if err == nil {
+		// Readers (the scheduler's Due, the API) may already be asking:
+		// the restore replaces the state under them.
+		h.mu.Lock()
 		err = snap.Restore(data)
+		h.mu.Unlock()
 	}
 	if err != nil {
 		// A checkpoint this build cannot read is not worth stopping for:
