@@ -1,12 +1,10 @@
 package simulator
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stafet/stafet/internal/faulttest"
 	"github.com/stafet/stafet/internal/pki"
 )
 
@@ -193,35 +192,7 @@ func (d *stafetd) start() {
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The log until stafetd says it runs (or ends); the rest is drained.
-	lines := make(chan string, 100)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-			if strings.Contains(sc.Text(), "stafetd running") {
-				break
-			}
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	var log []string
-	timeout := time.After(2 * time.Minute)
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("stafetd ended before it ran:\n%s", strings.Join(log, "\n"))
-			}
-			log = append(log, l)
-			if strings.Contains(l, "stafetd running") {
-				return
-			}
-		case <-timeout:
-			t.Fatalf("stafetd did not start within 2 minutes:\n%s", strings.Join(log, "\n"))
-		}
-	}
+	faulttest.AwaitRunning(t, stderr)
 }
 
 // stop stops stafetd as an operator does (SIGINT) and waits for it.

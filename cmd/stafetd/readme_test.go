@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stafet/stafet/internal/faulttest"
 )
 
 // TestREADMEWalkthrough runs every command of the README's walk-through
@@ -146,33 +146,7 @@ func startStafetd(t *testing.T, line, dir string, env []string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); c.Wait() })
-	// The log until stafetd says it runs; the rest is drained.
-	lines := make(chan string, 100)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-			if strings.Contains(sc.Text(), "stafetd running") {
-				break
-			}
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	var log []string
-	timeout := time.After(2 * time.Minute)
-	for running := false; !running; {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("stafetd ended before it ran:\n%s", strings.Join(log, "\n"))
-			}
-			log = append(log, l)
-			running = strings.Contains(l, "stafetd running")
-		case <-timeout:
-			t.Fatalf("stafetd did not start within 2 minutes:\n%s", strings.Join(log, "\n"))
-		}
-	}
+	log := faulttest.AwaitRunning(t, stderr)
 	if first := log[0]; !strings.Contains(first, "data_dir=") || !strings.Contains(first, "operator_token=") || !strings.Contains(first, "key_dir="+dir) {
 		t.Errorf("stafetd's first line: %q; want where its data, the operator token and its keys (in the test's directory) are", first)
 	}
