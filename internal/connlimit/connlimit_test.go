@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stafet/stafet/internal/connlimit"
+	"github.com/stafet/stafet/internal/faulttest"
 )
 
 // serve accepts on l and keeps what it accepts, until the test ends.
@@ -23,25 +24,6 @@ func serve(t *testing.T, l *connlimit.Listener) <-chan net.Conn {
 	}()
 	t.Cleanup(func() { l.Close() })
 	return got
-}
-
-func dialFrom(t *testing.T, src, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// closedByServer reports whether the server closed c (within 2 s).
-func closedByServer(c net.Conn) bool {
-	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	_, err := c.Read(make([]byte, 1))
-	ne, ok := err.(net.Error)
-	return err != nil && !(ok && ne.Timeout())
 }
 
 func TestLimits(t *testing.T) {
@@ -67,7 +49,7 @@ func TestLimits(t *testing.T) {
 			l := connlimit.Wrap(ln, tt.lim, nil)
 			accepted := serve(t, l)
 			for i, src := range tt.sources {
-				c := dialFrom(t, src, ln.Addr().String())
+				c := faulttest.DialFrom(t, src, ln.Addr().String())
 				if !tt.wantClosed[i] {
 					select {
 					case <-accepted:
@@ -76,7 +58,7 @@ func TestLimits(t *testing.T) {
 					}
 					continue
 				}
-				if !closedByServer(c) {
+				if !faulttest.ClosedByServer(c, 2*time.Second) {
 					t.Errorf("connection %d from %s held; want it closed", i+1, src)
 				}
 			}
@@ -89,14 +71,14 @@ func TestLimits(t *testing.T) {
 		}
 		l := connlimit.Wrap(ln, connlimit.Limits{PerSource: 1}, nil)
 		accepted := serve(t, l)
-		dialFrom(t, "127.0.0.2", ln.Addr().String())
+		faulttest.DialFrom(t, "127.0.0.2", ln.Addr().String())
 		first := <-accepted
 		first.Close()
 		first.Close() // twice: the slot is given back once
 		if total, from := l.Held(first.RemoteAddr()); total != 0 || from != 0 {
 			t.Errorf("held %d, %d from the source after Close; want 0", total, from)
 		}
-		dialFrom(t, "127.0.0.2", ln.Addr().String())
+		faulttest.DialFrom(t, "127.0.0.2", ln.Addr().String())
 		select {
 		case <-accepted:
 		case <-time.After(5 * time.Second):

@@ -18,6 +18,7 @@ import (
 	"github.com/stafet/stafet/adapters/ingest"
 	"github.com/stafet/stafet/adapters/transport/httpapi"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/faulttest"
 )
 
 // limitedServer serves an API with the given limits on a real socket on
@@ -41,18 +42,11 @@ func limitedServer(t *testing.T, e *env, lim httpapi.Limits) (*httpapi.Server, s
 	return api, ln.Addr().String()
 }
 
-// dialFrom opens a TCP connection to addr from the loopback address src
-// (127.0.0.2 and up stand for other hosts).
-func dialFrom(src, addr string) (net.Conn, error) {
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
-	return d.Dial("tcp", addr)
-}
-
 // getFrom sends GET path from src and returns the status and how long
 // the answer took.
 func getFrom(src, addr, path string) (int, time.Duration, error) {
 	start := time.Now()
-	c, err := dialFrom(src, addr)
+	c, err := faulttest.SourceDialer(src).Dial("tcp", addr)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -93,7 +87,7 @@ func TestHTTPLimitsUnderAbuse(t *testing.T) {
 			}
 		}()
 		for range 300 {
-			c, err := dialFrom("127.0.0.2", addr)
+			c, err := faulttest.SourceDialer("127.0.0.2").Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,7 +98,7 @@ func TestHTTPLimitsUnderAbuse(t *testing.T) {
 		// from the same source is refused too.
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			c, err := dialFrom("127.0.0.2", addr)
+			c, err := faulttest.SourceDialer("127.0.0.2").Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +117,7 @@ func TestHTTPLimitsUnderAbuse(t *testing.T) {
 		}
 	})
 	t.Run("a request that never finishes its headers is cut off", func(t *testing.T) {
-		c, err := dialFrom("127.0.0.4", addr)
+		c, err := faulttest.SourceDialer("127.0.0.4").Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +128,7 @@ func TestHTTPLimitsUnderAbuse(t *testing.T) {
 		}
 	})
 	t.Run("a body sent a byte at a time is cut off at the read timeout", func(t *testing.T) {
-		c, err := dialFrom("127.0.0.5", addr)
+		c, err := faulttest.SourceDialer("127.0.0.5").Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +152,7 @@ func TestHTTPLimitsUnderAbuse(t *testing.T) {
 		}
 	})
 	t.Run("an idle kept-alive connection is closed", func(t *testing.T) {
-		c, err := dialFrom("127.0.0.6", addr)
+		c, err := faulttest.SourceDialer("127.0.0.6").Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,25 +16,14 @@ import (
 
 	"github.com/stafet/stafet/adapters/transport/mllp"
 	"github.com/stafet/stafet/engine"
+	"github.com/stafet/stafet/internal/faulttest"
 )
-
-// dialFrom connects to s from the loopback address src (127.0.0.2 and up
-// stand for other hosts).
-func dialFrom(t *testing.T, s *mllp.Server, src string) net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // sendWithin sends one frame from src and wants its echo within d.
 func sendWithin(t *testing.T, s *mllp.Server, src string, d time.Duration) {
 	t.Helper()
 	start := time.Now()
-	c := dialFrom(t, s, src)
+	c := faulttest.DialFrom(t, src, s.Addr().String())
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	c.Write(mllp.Frame([]byte("MSH|from " + src)))
@@ -84,7 +73,7 @@ func TestIdleConnectionsFromOneSourceDoNotStarveOthers(t *testing.T) {
 	})
 	// 200 idle connections from 127.0.0.2: twice the whole server's cap.
 	for range 200 {
-		idle = append(idle, dialFrom(t, s, "127.0.0.2"))
+		idle = append(idle, faulttest.DialFrom(t, "127.0.0.2", s.Addr().String()))
 	}
 	from2 := &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}
 	waitFor(t, "the flood accepted or refused", func() bool { return s.RefusedOverLimit() >= 190 })
@@ -115,7 +104,7 @@ func TestUnterminatedBigFramesKeepMemoryBounded(t *testing.T) {
 		conns []net.Conn
 	)
 	for i := range sources * perSrc {
-		c := dialFrom(t, s, fmt.Sprintf("127.0.0.%d", 2+i/perSrc))
+		c := faulttest.DialFrom(t, fmt.Sprintf("127.0.0.%d", 2+i/perSrc), s.Addr().String())
 		conns = append(conns, c)
 		wg.Add(1)
 		go func() {
@@ -178,7 +167,7 @@ func TestGarbageQuotaPerSource(t *testing.T) {
 	garbage := bytes.Repeat([]byte("not HL7 at all "), 600)
 	send := func(t *testing.T, src string, msg []byte) string {
 		t.Helper()
-		c := dialFrom(t, e.srv, src)
+		c := faulttest.DialFrom(t, src, e.srv.Addr().String())
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(30 * time.Second))
 		c.Write(mllp.Frame(msg))
@@ -231,7 +220,7 @@ func TestGarbageQuotaPerSource(t *testing.T) {
 
 func TestRatePerSender(t *testing.T) {
 	s := startEcho(t, mllp.Config{Rate: 20, Burst: 1})
-	c := dialFrom(t, s, "127.0.0.2")
+	c := faulttest.DialFrom(t, "127.0.0.2", s.Addr().String())
 	defer c.Close()
 	r := bufio.NewReader(c)
 	c.SetDeadline(time.Now().Add(20 * time.Second))

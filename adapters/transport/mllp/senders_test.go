@@ -10,12 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stafet/stafet/adapters/translate/hl7v2"
 	"github.com/stafet/stafet/adapters/transport/mllp"
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
+	"github.com/stafet/stafet/internal/faulttest"
 	"github.com/stafet/stafet/internal/pki"
 )
 
@@ -275,8 +275,7 @@ func TestPlaintextFromUnlistedAddressIsClosed(t *testing.T) {
 	})
 	port := e.srv.Addr().(*net.TCPAddr).Port
 	send := func(src string) (*hl7v2.Message, error) {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
-		c, err := d.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		c, err := faulttest.SourceDialer(src).Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
 			t.Fatal(err)
 		}
