@@ -140,8 +140,9 @@ func (m mllpRun) rate() float64 { return float64(m.sent) / m.took.Seconds() }
 // connections go to the addresses in turn (a deployment's instances).
 func sendMLLP(ctx context.Context, addrs []string, conns [][][]byte, stop time.Time) (mllpRun, error) {
 	clients := make([]net.Conn, len(conns))
+	d := net.Dialer{Timeout: 10 * time.Second}
 	for i := range clients {
-		c, err := net.Dial("tcp", addrs[i%len(addrs)])
+		c, err := d.DialContext(ctx, "tcp", addrs[i%len(addrs)])
 		if err != nil {
 			return mllpRun{}, err
 		}
