@@ -18,9 +18,9 @@ import (
 // an inbox, each message handed on as the connection delivered it.
 // jetstream's ordered consumer, which the host keeps for following the
 // log's live end, wraps every message on the way (parses its metadata,
-// resets a heartbeat timer, builds a jetstream.Msg); without that the
-// bench's replay took 24 % less CPU an event and ran 30 % faster
-// (docs/performance.md). The reader keeps the ordered consumer's promise
+// resets a heartbeat timer, builds a jetstream.Msg), which the replay
+// pays for in CPU (docs/performance.md, "The replay's own reader"). The
+// reader keeps the ordered consumer's promise
 // its own way: every message once and in log order, or an error. When
 // the server ends its consumer (deleted, a leader change), a delivery is
 // missing, or the server falls silent past three heartbeats, it starts a
