@@ -86,8 +86,30 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if err := c.write(); err != nil {
 		return nil, fmt.Errorf("natsdeploy: %w", err)
 	}
+	for attempt := 1; ; attempt++ {
+		err := c.startNodes(ctx, o)
+		if err == nil {
+			return c, nil
+		}
+		c.Stop()
+		// A free port can be taken between freePort and the node's
+		// bind (another test's server, an outgoing connection): start
+		// again on other ports.
+		if attempt == 3 || !c.portTaken() {
+			return nil, err
+		}
+		for i := range c.nodes {
+			os.RemoveAll(c.store(i))
+		}
+	}
+}
+
+// startNodes starts every node on free ports and waits until the cluster
+// is ready.
+func (c *Cluster) startNodes(ctx context.Context, o Options) error {
+	c.nodes, c.URLs = nil, nil
 	for range Nodes {
-		c.nodes = append(c.nodes, &node{client: freePort(), route: freePort(), monitor: freePort()})
+		c.nodes = append(c.nodes, &node{client: pickPort(), route: pickPort(), monitor: pickPort()})
 	}
 	for i, n := range c.nodes {
 		c.URLs = append(c.URLs, fmt.Sprintf("tls://127.0.0.1:%d", n.client))
@@ -95,16 +117,24 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	for i := range c.nodes {
 		if err := c.start(i, o.Bin); err != nil {
-			c.Stop()
-			return nil, err
+			return err
 		}
 	}
-	if err := c.waitReady(ctx, o.Ready); err != nil {
-		c.Stop()
-		return nil, err
-	}
-	return c, nil
+	return c.waitReady(ctx, o.Ready)
 }
+
+// portTaken reports whether a node could not listen on a port it was given.
+func (c *Cluster) portTaken() bool {
+	for _, n := range c.nodes {
+		if n.out != nil && strings.Contains(n.out.String(), "address already in use") {
+			return true
+		}
+	}
+	return false
+}
+
+// store is node i's JetStream directory.
+func (c *Cluster) store(i int) string { return filepath.Join(c.dir, fmt.Sprintf("n%d", i+1)) }
 
 // write puts the shipped files, the certificates and the keys in the
 // cluster's directory, and sets Env to what n1.env … n3.env share.
@@ -162,7 +192,7 @@ func (c *Cluster) start(i int, bin string) error {
 		fmt.Sprintf("NATS_LISTEN=127.0.0.1:%d", n.client),
 		fmt.Sprintf("NATS_MONITOR=127.0.0.1:%d", n.monitor),
 		fmt.Sprintf("NATS_CLUSTER_LISTEN=127.0.0.1:%d", n.route),
-		"NATS_STORE="+filepath.Join(c.dir, fmt.Sprintf("n%d", i+1)),
+		"NATS_STORE="+c.store(i),
 	)
 	n.cmd = exec.Command(bin, "-c", filepath.Join(c.dir, "nats.conf"))
 	n.cmd.Env = env
@@ -332,6 +362,9 @@ func randomPassword() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// pickPort is freePort; a test gives a port that is taken.
+var pickPort = freePort
 
 // freePort returns a loopback port nobody listens on just now.
 func freePort() int {

@@ -2,6 +2,9 @@ package natsdeploy
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,4 +66,52 @@ func TestStart(t *testing.T) {
 			t.Errorf("node %d runs after Stop", i+1)
 		}
 	}
+}
+
+// TestStartOnATakenPort: a port taken between its pick and the node's
+// bind (another test's server) makes Start begin again on other ports,
+// not fail.
+func TestStartOnATakenPort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts nats-server processes")
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := taken.Addr().(*net.TCPAddr).Port
+	first := true
+	defer func(f func() int) { pickPort = f }(pickPort)
+	pickPort = func() int {
+		if first {
+			first = false
+			return port
+		}
+		return freePort()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	if first {
+		t.Fatal("the taken port was never picked: the test proves nothing")
+	}
+	for _, u := range c.URLs {
+		if strings.HasSuffix(u, fmt.Sprintf(":%d", port)) {
+			t.Errorf("a node's URL %s is on the taken port", u)
+		}
+	}
+	nkey, err := nats.NkeyOptionFromSeed(c.StafetdSeedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(c.URLs[0], nkey, nats.RootCAs(c.CAFile))
+	if err != nil {
+		t.Fatalf("the cluster started again does not serve: %v", err)
+	}
+	nc.Close()
 }
