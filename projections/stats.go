@@ -13,7 +13,9 @@ import (
 // comes with a sign, so Refold can take a pathway's contribution back
 // exactly.
 type stats struct {
-	daily map[dayKey][nDaily]int32
+	// daily holds its counters by pointer: a fold updates one in place
+	// with a single lookup.
+	daily map[dayKey]*[nDaily]int32
 	hist  map[sym]*histogram
 	bed   map[sym]int64 // bed-days of closed ready-for-discharge gaps
 }
@@ -34,18 +36,28 @@ const (
 )
 
 func newStats() *stats {
-	return &stats{daily: make(map[dayKey][nDaily]int32), hist: make(map[sym]*histogram), bed: make(map[sym]int64)}
+	return &stats{daily: make(map[dayKey]*[nDaily]int32), hist: make(map[sym]*histogram), bed: make(map[sym]int64)}
 }
 
 func (s *stats) addDay(scope sym, day int32, field int, delta int32) {
 	k := dayKey{scope, day}
 	v := s.daily[k]
-	v[field] += delta
-	if v == ([nDaily]int32{}) {
-		delete(s.daily, k)
-		return
+	if v == nil {
+		v = new([nDaily]int32)
+		s.daily[k] = v
 	}
-	s.daily[k] = v
+	v[field] += delta
+	if *v == ([nDaily]int32{}) {
+		delete(s.daily, k)
+	}
+}
+
+// day returns the daily counters of a scope on a day.
+func (s *stats) day(scope sym, day int32) [nDaily]int32 {
+	if v := s.daily[dayKey{scope, day}]; v != nil {
+		return *v
+	}
+	return [nDaily]int32{}
 }
 
 func (x *env) scopes(t *track) [2]sym { return [2]sym{t.cluster, t.municipality} }
@@ -198,7 +210,7 @@ func readStats(r *reader) *stats {
 	s := newStats()
 	for n := r.count(); n > 0 && r.err == nil; n-- {
 		k := dayKey{scope: r.sym(), day: r.int32()}
-		var v [nDaily]int32
+		v := new([nDaily]int32)
 		for i := range v {
 			v[i] = r.int32()
 		}
