@@ -18,6 +18,7 @@ type stats struct {
 	daily map[dayKey]*[nDaily]int32
 	hist  map[sym]*histogram
 	bed   map[sym]int64 // bed-days of closed ready-for-discharge gaps
+	cal   calendar      // for the folds, which alone write stats
 }
 
 type dayKey struct {
@@ -68,7 +69,7 @@ func (x *env) count(t *track, at stamp, field int, delta int32) {
 	if x.st == nil || at == 0 {
 		return
 	}
-	day := x.rs.day(at.time())
+	day := x.st.cal.dayOf(x.rs, at)
 	for _, sc := range x.scopes(t) {
 		if sc != 0 {
 			x.st.addDay(sc, day, field, x.sign*delta)
@@ -81,7 +82,7 @@ func (x *env) count(t *track, at stamp, field int, delta int32) {
 // counted for the pathway (it was ready, went on leave and was ready
 // again the same day) is counted once.
 func (x *env) readyDays(t *track, from, to stamp) {
-	first, last := max(x.rs.day(from.time()), t.readyDay+1), x.rs.day(to.time().Add(-time.Nanosecond))
+	first, last := max(x.day(from), t.readyDay+1), x.dayBefore(to)
 	if last < first {
 		return
 	}
@@ -101,6 +102,23 @@ func (x *env) readyDays(t *track, from, to stamp) {
 			delete(x.st.bed, sc)
 		}
 	}
+}
+
+// day is ruleset.day of s.time(), through the stats' calendar if there
+// are stats.
+func (x *env) day(s stamp) int32 {
+	if x.st == nil {
+		return x.rs.day(s.time())
+	}
+	return x.st.cal.dayOf(x.rs, s)
+}
+
+// dayBefore is ruleset.day of s.time().Add(-time.Nanosecond).
+func (x *env) dayBefore(s stamp) int32 {
+	if x.st == nil {
+		return x.rs.day(s.time().Add(-time.Nanosecond))
+	}
+	return x.st.cal.dayBefore(x.rs, s)
 }
 
 func (x *env) latency(t *track, d stamp) {
