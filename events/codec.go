@@ -355,16 +355,25 @@ func (d *Decoder) canonical(b []byte, e *Envelope) bool {
 	return d.envelope(&s, e) && s.i == len(b)
 }
 
+// The keys of an envelope and of its source and actor, as Encode writes
+// them.
+var (
+	envelopeKeys = []string{`"id":`, `"pathway":`, `"type":`, `"schema":`, `"occurred_at":`, `"recorded_at":`,
+		`"source":`, `"actor":`, `"correlation":`, `"causation":`, `"data":`}
+	sourceKeys = []string{`"system":`, `"org":`, `"message_id":`}
+	actorKeys  = []string{`"org":`, `"role":`}
+)
+
 func (d *Decoder) envelope(s *scanner, e *Envelope) bool {
 	var schema int
 	var typed, versioned, occurred, recorded bool
-	ok := s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "id":
+	ok := s.object(envelopeKeys, func(k int) uint32 {
+		switch k {
+		case 0: // id
 			return s.uuid(&e.ID, 1<<0)
-		case "pathway":
+		case 1: // pathway
 			return s.uuid(&e.Pathway, 1<<1)
-		case "type":
+		case 2: // type
 			v, ok := s.str()
 			t, known := d.c.names[string(v)]
 			if !ok || !known {
@@ -372,42 +381,42 @@ func (d *Decoder) envelope(s *scanner, e *Envelope) bool {
 			}
 			e.Type, typed = t, true
 			return 1 << 2
-		case "schema":
+		case 3: // schema
 			versioned = s.small(&schema)
 			return bit(versioned, 1<<3)
-		case "occurred_at":
+		case 4: // occurred_at
 			occurred = true
 			return s.time(&e.OccurredAt, 1<<4)
-		case "recorded_at":
+		case 5: // recorded_at
 			recorded = true
 			return s.time(&e.RecordedAt, 1<<5)
-		case "source":
-			return s.object(func(k []byte) uint32 {
-				switch string(k) {
-				case "system":
+		case 6: // source
+			return s.object(sourceKeys, func(k int) uint32 {
+				switch k {
+				case 0: // system
 					return s.sym(&e.Source.System, 1)
-				case "org":
+				case 1: // org
 					return s.sym((*string)(&e.Source.Org), 2)
-				case "message_id":
+				case 2: // message_id
 					return s.text(&e.Source.MessageID, 4)
 				}
 				return 0
 			}, 1<<6)
-		case "actor":
-			return s.object(func(k []byte) uint32 {
-				switch string(k) {
-				case "org":
+		case 7: // actor
+			return s.object(actorKeys, func(k int) uint32 {
+				switch k {
+				case 0: // org
 					return s.sym((*string)(&e.Actor.Org), 1)
-				case "role":
+				case 1: // role
 					return s.sym(&e.Actor.Role, 2)
 				}
 				return 0
 			}, 1<<7)
-		case "correlation":
+		case 8: // correlation
 			return s.text(&e.Correlation, 1<<8)
-		case "causation":
+		case 9: // causation
 			return s.text(&e.Causation, 1<<9)
-		case "data":
+		case 10: // data
 			// The payload's type and version come first, and no
 			// upcasting may be due.
 			if !typed || !versioned || schema != d.c.current[e.Type] {
@@ -452,27 +461,30 @@ func (s *scanner) byte(c byte) bool {
 	return false
 }
 
-// object reads an object whose members field reads: field decodes the
-// value of a key it knows and returns the key's bit, or 0. object returns
-// bit, or 0 for an unknown or repeated key.
-func (s *scanner) object(field func(k []byte) uint32, bit uint32) uint32 {
+// object reads an object whose members field reads. keys are the keys
+// it knows, as Encode writes them (`"key":`) and in its order; field
+// decodes the value of keys[key] and returns that key's bit, or 0.
+// object returns bit, or 0 for an unknown or repeated key.
+func (s *scanner) object(keys []string, field func(key int) uint32, bit uint32) uint32 {
 	if !s.byte('{') {
 		return 0
 	}
 	if s.byte('}') {
 		return bit
 	}
-	var keys uint32
+	var seen uint32
+	next := 0
 	for {
-		k, ok := s.str()
-		if !ok || !s.byte(':') {
+		k := s.key(keys, next)
+		if k < 0 {
 			return 0
 		}
 		b := field(k)
-		if b == 0 || keys&b != 0 {
+		if b == 0 || seen&b != 0 {
 			return 0
 		}
-		keys |= b
+		seen |= b
+		next = k + 1
 		if s.byte('}') {
 			return bit
 		}
@@ -480,6 +492,33 @@ func (s *scanner) object(field func(k []byte) uint32, bit uint32) uint32 {
 			return 0
 		}
 	}
+}
+
+// key reads a member's key and its colon, and returns the key's index in
+// keys, or -1 for a key not in keys. Keys come in the order of keys, so
+// the one after the last is tried first: a stored key is found by one
+// comparison with a constant, or a few when members were left out, where
+// reading it as a string and looking it up took a scan and a search.
+func (s *scanner) key(keys []string, next int) int {
+	rest := s.b[s.i:]
+	for k := next; k < len(keys); k++ {
+		if has(rest, keys[k]) {
+			s.i += len(keys[k])
+			return k
+		}
+	}
+	for k := range next {
+		if has(rest, keys[k]) {
+			s.i += len(keys[k])
+			return k
+		}
+	}
+	return -1
+}
+
+// has reports whether b begins with p.
+func has(b []byte, p string) bool {
+	return len(b) >= len(p) && string(b[:len(p)]) == p
 }
 
 // str reads a string without escapes, control characters or invalid

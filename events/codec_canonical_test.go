@@ -312,3 +312,85 @@ func TestUTCTime(t *testing.T) {
 		}
 	}
 }
+
+// TestCanonicalKeysInAnyOrder checks that the canonical reader, which
+// looks for each key where Encode writes it, still reads members in
+// another order (the payload's after its type and schema) as the general
+// decoder does, and refuses a repeated key.
+func TestCanonicalKeysInAnyOrder(t *testing.T) {
+	c := NewCodec()
+	files, _ := filepath.Glob("testdata/examples/*.json")
+	if len(files) == 0 {
+		t.Fatal("no examples in testdata/examples")
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reordered := reverseMembers(t, b, 0)
+		d := Decoder{c: c}
+		got, ok := d.canonicalCommit(nil, reordered)
+		want, err := c.decodeCommit(reordered)
+		if err != nil || !ok || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: canonical %v, decoder %v; disagree on %s", file, ok, err, reordered)
+		}
+		if bytes.HasPrefix(reordered, []byte(`{"id":`)) {
+			t.Fatalf("%s: members not reordered: %s", file, reordered)
+		}
+		repeated := bytes.Replace(reordered, []byte(`,"data":`), []byte(`,"data":{},"data":`), 1)
+		if _, ok := d.canonicalCommit(nil, repeated); ok {
+			t.Errorf("%s: canonical accepted a repeated key: %s", file, repeated)
+		}
+	}
+}
+
+// reverseMembers writes a JSON value compactly with each object's members
+// in reverse order, except that an envelope's data comes last.
+func reverseMembers(t *testing.T, b []byte, depth int) []byte {
+	t.Helper()
+	var obj []struct {
+		k string
+		v json.RawMessage
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, b); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		obj = append(obj, struct {
+			k string
+			v json.RawMessage
+		}{k.(string), v})
+	}
+	out := []byte("{")
+	var data []byte
+	for i := len(obj) - 1; i >= 0; i-- {
+		m := obj[i]
+		v := reverseMembers(t, m.v, depth+1)
+		if depth == 0 && m.k == "data" {
+			data = v
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(append(strconv.AppendQuote(out, m.k), ':'), v...)
+	}
+	if data != nil {
+		out = append(append(out, `,"data":`...), data...)
+	}
+	return append(out, '}')
+}
