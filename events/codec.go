@@ -186,11 +186,19 @@ func (c *Codec) decodePayload(t Type, schema int, data json.RawMessage, unmarsha
 // in UTC: "0000-01-01T00:00:00+01:00" parses, but its UTC year is -1,
 // which JSON cannot hold.
 func storable(field string, t time.Time) error {
-	if y := t.UTC().Year(); y < 0 || y > 9999 {
+	// Compared with the bounds: Year would work out the whole date, for
+	// each time of each event a replay reads.
+	if t.Before(firstStorable) || !t.Before(afterStorable) {
 		return &ValidationError{Field: field, Reason: "year outside 0-9999 in UTC"}
 	}
 	return nil
 }
+
+// The first instant of year 0 in UTC and the first after year 9999.
+var (
+	firstStorable = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	afterStorable = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 // EncodeCommit encodes the events one command yields as one stored
 // message, so they are stored together or not at all: a single envelope,
@@ -604,13 +612,54 @@ func (s *scanner) sym(dst *string, bit uint32) uint32 {
 	return bit
 }
 
+// uuid reads a uuid as UnmarshalText does; the canonical form, 36
+// characters, without the search of the other forms it accepts.
 func (s *scanner) uuid(dst *uuid.UUID, bit uint32) uint32 {
 	v, ok := s.str()
-	if !ok || dst.UnmarshalText(v) != nil {
+	if !ok {
+		return 0
+	}
+	if len(v) == 36 && hexUUID(dst, v) {
+		return bit
+	}
+	if dst.UnmarshalText(v) != nil {
 		return 0
 	}
 	return bit
 }
+
+// hexUUID reads xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, in either case, as
+// uuid.ParseBytes does.
+func hexUUID(dst *uuid.UUID, b []byte) bool {
+	if len(b) != 36 || b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
+		return false
+	}
+	var u uuid.UUID
+	for i, x := range [16]byte{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34} {
+		hi, lo := hexValue[b[x]], hexValue[b[x+1]]
+		if hi|lo > 0xf {
+			return false
+		}
+		u[i] = hi<<4 | lo
+	}
+	*dst = u
+	return true
+}
+
+// hexValue holds the value of each hexadecimal digit, and 0xff for any
+// other byte.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c], t[c-'a'+'A'] = byte(c-'a'+10), byte(c-'a'+10)
+	}
+	return t
+}()
 
 // time reads a time as both JSON decoders do, through UnmarshalJSON,
 // or, for a time in UTC as Encode writes envelope times, as UnmarshalJSON
@@ -632,18 +681,21 @@ func (s *scanner) time(dst *time.Time, bit uint32) uint32 {
 }
 
 // utcTime parses "2006-01-02T15:04:05Z", with 1 to 9 digits of a second
-// after a point or none, with the ranges time.Time.UnmarshalJSON checks.
+// after a point or none, with the ranges time.Time.UnmarshalJSON checks,
+// into what that returns: time.Date of the fields in UTC, which is
+// time.Unix of the same instant in UTC (counted here from the date, as
+// time.Date does, without its normalising of out-of-range fields).
 func utcTime(b []byte) (time.Time, bool) {
 	const n = len("2006-01-02T15:04:05")
 	if len(b) < n+1 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, false
 	}
-	year, ok1 := decimal(b[0:4])
-	month, ok2 := decimal(b[5:7])
-	day, ok3 := decimal(b[8:10])
-	hour, ok4 := decimal(b[11:13])
-	minute, ok5 := decimal(b[14:16])
-	sec, ok6 := decimal(b[17:19])
+	year, ok1 := digits4(b[0:4])
+	month, ok2 := digits2(b[5:7])
+	day, ok3 := digits2(b[8:10])
+	hour, ok4 := digits2(b[11:13])
+	minute, ok5 := digits2(b[14:16])
+	sec, ok6 := digits2(b[17:19])
 	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 ||
 		month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
@@ -662,7 +714,36 @@ func utcTime(b []byte) (time.Time, bool) {
 		}
 		nsec = f
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
+	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// digits2 and digits4 parse two and four decimal digits.
+func digits2(b []byte) (int, bool) {
+	d0, d1 := b[0]-'0', b[1]-'0'
+	return int(d0)*10 + int(d1), d0 <= 9 && d1 <= 9
+}
+
+func digits4(b []byte) (int, bool) {
+	hi, ok1 := digits2(b[0:2])
+	lo, ok2 := digits2(b[2:4])
+	return hi*100 + lo, ok1 && ok2
+}
+
+// daysSinceEpoch returns the days from 1970-01-01 to a valid date of the
+// proleptic Gregorian calendar with a year of 0 to 9999 (H. Hinnant,
+// "chrono-Compatible Low-Level Date Algorithms", days_from_civil).
+func daysSinceEpoch(year, month, day int) int64 {
+	y := int64(year)
+	if month <= 2 {
+		y-- // years run from March, so a leap day ends one
+	}
+	era := (y+400)/400 - 1 // floor(y / 400) for y ≥ -400
+	yoe := y - era*400
+	mp := int64(month+9) % 12 // March is 0
+	doy := (153*mp+2)/5 + int64(day) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 // decimal parses a run of decimal digits.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // canonicalSeeds returns stored messages for the canonical reader's tests:
@@ -309,6 +311,51 @@ func TestUTCTime(t *testing.T) {
 			if err := want.UnmarshalJSON([]byte(`"` + s + `"`)); err != nil || !reflect.DeepEqual(got, want) {
 				t.Errorf("utcTime(%q): got %v; want it refused or %v (%v)", s, got, want, err)
 			}
+		}
+	}
+}
+
+// TestHexUUID checks the canonical reader's uuids against
+// uuid.ParseBytes: every byte in every position of a valid id, and cases.
+func TestHexUUID(t *testing.T) {
+	base := []byte("0123abcd-ABCD-ef01-89Ab-cDeF01234567")
+	check := func(b []byte) {
+		t.Helper()
+		var got uuid.UUID
+		ok := hexUUID(&got, b)
+		want, err := uuid.ParseBytes(b)
+		if ok != (err == nil) || ok && got != want {
+			t.Fatalf("hexUUID(%q): got %v, %v; uuid.ParseBytes: %v, %v", b, got, ok, want, err)
+		}
+	}
+	check(base)
+	for i := range base {
+		for c := range 256 {
+			b := bytes.Clone(base)
+			b[i] = byte(c)
+			check(b)
+		}
+	}
+	for _, s := range []string{"", "0123abcd-abcd-ef01-89ab-cdef0123456", "0123abcd0abcd-ef01-89ab-cdef01234567"} {
+		var u uuid.UUID
+		if hexUUID(&u, []byte(s)) {
+			t.Errorf("hexUUID(%q) accepted", s)
+		}
+	}
+}
+
+// TestStorable checks storable's bounds against the year in UTC.
+func TestStorable(t *testing.T) {
+	east := time.FixedZone("east", 3600)
+	for _, at := range []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, east),
+		time.Date(-1, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(10000, 1, 1, 0, 30, 0, 0, east),
+		time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC), {},
+	} {
+		y := at.UTC().Year()
+		if got, want := storable("t", at) == nil, y >= 0 && y <= 9999; got != want {
+			t.Errorf("storable(%v): got %v, want %v", at, got, want)
 		}
 	}
 }
