@@ -629,37 +629,52 @@ func (s *scanner) uuid(dst *uuid.UUID, bit uint32) uint32 {
 }
 
 // hexUUID reads xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, in either case, as
-// uuid.ParseBytes does.
+// uuid.ParseBytes does; eight digits at a time (hex8).
 func hexUUID(dst *uuid.UUID, b []byte) bool {
-	if len(b) != 36 || b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
+	if len(b) != 36 {
 		return false
 	}
-	var u uuid.UUID
-	for i, x := range [16]byte{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34} {
-		hi, lo := hexValue[b[x]], hexValue[b[x+1]]
-		if hi|lo > 0xf {
-			return false
-		}
-		u[i] = hi<<4 | lo
+	a := (*[36]byte)(b)
+	if a[8] != '-' || a[13] != '-' || a[18] != '-' || a[23] != '-' {
+		return false
 	}
-	*dst = u
+	le := binary.LittleEndian
+	w0, ok0 := hex8(le.Uint64(a[0:8]))
+	w1, ok1 := hex8(uint64(le.Uint32(a[9:13])) | uint64(le.Uint32(a[14:18]))<<32)
+	w2, ok2 := hex8(uint64(le.Uint32(a[19:23])) | uint64(le.Uint32(a[24:28]))<<32)
+	w3, ok3 := hex8(le.Uint64(a[28:36]))
+	if !ok0 || !ok1 || !ok2 || !ok3 {
+		return false
+	}
+	le.PutUint32(dst[0:4], w0)
+	le.PutUint32(dst[4:8], w1)
+	le.PutUint32(dst[8:12], w2)
+	le.PutUint32(dst[12:16], w3)
 	return true
 }
 
-// hexValue holds the value of each hexadecimal digit, and 0xff for any
-// other byte.
-var hexValue = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xff
+// hex8 decodes eight hexadecimal digits, either case, loaded little-endian
+// (the first in the lowest byte), into four bytes stored little-endian;
+// false if any byte is not a digit.
+func hex8(x uint64) (uint32, bool) {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	// in sets a byte's high bit if the byte, below 0x80, is in [lo, hi].
+	in := func(x uint64, lo, hi uint64) uint64 {
+		return (x + (0x80-lo)*ones) &^ (x + (0x7f-hi)*ones) & high
 	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = byte(c - '0')
+	digit := in(x, '0', '9')
+	letter := in(x|0x20*ones, 'a', 'f') // 'A'-'F' and 'a'-'f'
+	if x&high != 0 || digit|letter != high {
+		return 0, false
 	}
-	for c := 'a'; c <= 'f'; c++ {
-		t[c], t[c-'a'+'A'] = byte(c-'a'+10), byte(c-'a'+10)
-	}
-	return t
-}()
+	// A digit's value is its low four bits, a letter's those plus nine;
+	// letters alone have 0x40 set.
+	v := x&(0x0f*ones) + (x&(0x40*ones))>>6*9
+	// Pairs of digits into bytes, then the bytes together.
+	v = (v<<4 | v>>8) & 0x00ff00ff00ff00ff
+	v = (v | v>>8) & 0x0000ffff0000ffff
+	return uint32(v | v>>16), true
+}
 
 // time reads a time as both JSON decoders do, through UnmarshalJSON,
 // or, for a time in UTC as Encode writes envelope times, as UnmarshalJSON
