@@ -157,6 +157,8 @@ type bencher struct {
 	pathways []uuid.UUID
 	events   int
 	template *template
+	// unchained is the template as a release before the chain wrote it.
+	unchained *template
 	// pg is the PostgreSQL peer's server, started by the first phase
 	// that needs it and stopped when the run ends.
 	pg    *pgServer

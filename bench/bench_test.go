@@ -153,7 +153,7 @@ func checkPhases(t *testing.T, res *Result, mode engine.Durability) {
 	}
 	want := map[string][]string{
 		PhaseAppend: {sideStafet, sideRaw, sideRawChecked},
-		PhaseReplay: {sideReplay, sideRawRead},
+		PhaseReplay: {sideReplay, sideRawRead, sideReplayUnchained, sideRawReadUnchained},
 	}
 	if mode == engine.Safe {
 		want[PhaseAppend] = append(want[PhaseAppend], sideStafetFsyncEach, sideRawSyncAlways)

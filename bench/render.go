@@ -53,6 +53,10 @@ func (r *Result) rows() []row {
 			add(PhaseReplay, "events/s; Message DB get_category_messages", num(r.ReplayEPS), num(r.MessageDBReplayEPS), ratio(r.ReplayRatioVsMessageDB), "")
 		}
 		add(PhaseReplay, "CPU µs per event", fixed(r.ReplayCPUPerEvent, 1), fixed(r.RawReadCPUPerEvent, 1), "", "")
+		if r.UnchainedReplayRatio > 0 {
+			add(PhaseReplay, "events/s, the log without the chain; raw ordered read of it", num(r.UnchainedReplayEPS), num(r.UnchainedRawReadEPS), ratio(r.UnchainedReplayRatio), "")
+			add(PhaseReplay, "replay ratio with the chain / without it", ratio(r.ChainReplayRatio), "", "", "≥ 0.9")
+		}
 		add(PhaseReplay, "peak heap, MiB", fixed(r.ReplayPeakHeapMiB, 1), "", "", "")
 	}
 	if ran(PhaseRestart) {

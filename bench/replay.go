@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -17,17 +18,38 @@ const (
 	sideReplay = "stafet"
 	// Raw: an ordered consumer that reads the whole log and only counts.
 	sideRawRead = "raw-read"
+	// The same two on the same workload as a release before the chain
+	// stored it (buildUnchainedTemplate), on a second server: what the
+	// chain costs a replay.
+	sideReplayUnchained  = "stafet-unchained"
+	sideRawReadUnchained = "raw-read-unchained"
 )
+
+// chainCostMaxEvents is the largest workload whose replay phase also
+// reads the log without the chain: a second template doubles the
+// phase's time and disk, and the cost is a ratio a smaller log tells.
+const chainCostMaxEvents = 2_000_000
 
 // replayPhase reads the whole log both ways, alternating over rounds.
 func (b *bencher) replayPhase(ctx context.Context) error {
+	var unchained *template
+	if b.events <= chainCostMaxEvents {
+		// First: the template releases the workload once written.
+		var err error
+		if unchained, err = b.buildUnchainedTemplate(ctx); err != nil {
+			return err
+		}
+	} else {
+		b.note("the chain's cost is measured up to %d events; this run's log is read with the chain only", chainCostMaxEvents)
+	}
 	return b.withTemplate(ctx, "replay", func(s *engine.Store, t *template) error {
-		return b.replaySides(ctx, s, t)
+		return b.replaySides(ctx, s, t, unchained)
 	})
 }
 
-// replaySides alternates the replay and the raw read on s.
-func (b *bencher) replaySides(ctx context.Context, s *engine.Store, t *template) error {
+// replaySides alternates the replay and the raw read on s, and on a copy
+// of unchained if it is set.
+func (b *bencher) replaySides(ctx context.Context, s *engine.Store, t *template, unchained *template) error {
 	ss := []side{
 		{name: sideReplay, run: func(ctx context.Context, round int) (measure, error) {
 			set, err := projections.NewSet(projections.DefaultRules())
@@ -58,6 +80,19 @@ func (b *bencher) replaySides(ctx context.Context, s *engine.Store, t *template)
 			})
 		}},
 	}
+	if unchained != nil {
+		dir, err := b.copyOf("replay-unchained", unchained)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		u, err := engine.Open(ctx, b.inMode(dir))
+		if err != nil {
+			return err
+		}
+		defer u.Close()
+		ss = append(ss, unchainedSides(ctx, u, unchained)...)
+	}
 	peerSides, closePeer, err := b.peerReplaySides(ctx, s, t)
 	if err != nil {
 		return err
@@ -76,5 +111,39 @@ func (b *bencher) replaySides(ctx context.Context, s *engine.Store, t *template)
 	r.ReplayEPS, r.RawReadEPS = got.rate(sideReplay), got.rate(sideRawRead)
 	r.ReplayRatio = got.ratio(sideReplay, sideRawRead)
 	r.ReplayCPUPerEvent, r.RawReadCPUPerEvent = got.cpuPerEvent(sideReplay), got.cpuPerEvent(sideRawRead)
+	if unchained != nil {
+		r.UnchainedReplayEPS, r.UnchainedRawReadEPS = got.rate(sideReplayUnchained), got.rate(sideRawReadUnchained)
+		r.UnchainedReplayRatio = got.ratio(sideReplayUnchained, sideRawReadUnchained)
+		r.UnchainedReplayCPUPerEvent = got.cpuPerEvent(sideReplayUnchained)
+		if r.UnchainedReplayRatio > 0 {
+			r.ChainReplayRatio = round(r.ReplayRatio/r.UnchainedReplayRatio, 3)
+		}
+	}
 	return nil
+}
+
+// unchainedSides are the replay and the raw read of u, which holds a
+// copy of the template without the chain.
+func unchainedSides(ctx context.Context, u *engine.Store, t *template) []side {
+	return []side{
+		{name: sideReplayUnchained, run: func(ctx context.Context, _ int) (measure, error) {
+			set, err := projections.NewSet(projections.DefaultRules())
+			if err != nil {
+				return measure{}, err
+			}
+			m, err := timed(func() (int, bool, error) {
+				st, err := u.Log().Replay(ctx, engine.ReplayOptions{}, set)
+				return int(st.Events), false, err
+			})
+			if err == nil && m.events != t.events {
+				err = fmt.Errorf("replayed %d events; want %d", m.events, t.events)
+			}
+			return m, err
+		}},
+		{name: sideRawReadUnchained, run: func(ctx context.Context, _ int) (measure, error) {
+			return timed(func() (int, bool, error) {
+				return t.events, false, readAll(ctx, u, t.lastSeq, func(jetstream.Msg) {})
+			})
+		}},
+	}
 }

@@ -90,6 +90,16 @@ type Result struct {
 	ReplayRatio        float64 `json:"replay_ratio,omitempty"`
 	ReplayCPUPerEvent  float64 `json:"replay_cpu_us_per_event,omitempty"`
 	RawReadCPUPerEvent float64 `json:"raw_read_cpu_us_per_event,omitempty"`
+	// The same, on the workload as a release before the chain stored it
+	// (no Stafet-Chain header, nothing to check), in the same rounds;
+	// ChainReplayRatio is ReplayRatio over UnchainedReplayRatio: what is
+	// left of the replay ratio with the chain (issue 13: ≥ 0.9). Up to
+	// 2 000 000 events.
+	UnchainedReplayEPS         float64 `json:"unchained_replay_eps,omitempty"`
+	UnchainedRawReadEPS        float64 `json:"unchained_raw_read_eps,omitempty"`
+	UnchainedReplayRatio       float64 `json:"unchained_replay_ratio,omitempty"`
+	UnchainedReplayCPUPerEvent float64 `json:"unchained_replay_cpu_us_per_event,omitempty"`
+	ChainReplayRatio           float64 `json:"chain_replay_ratio,omitempty"`
 	// The peer's replays: the same log read from its stores (SELECT …
 	// ORDER BY position; get_category_messages in batches of 10 000)
 	// through the same decoder into the same projections; the ratios are

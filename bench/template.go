@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
@@ -133,8 +134,10 @@ type filler struct {
 	s *engine.Store
 	*encoder
 	// links are the pathways' last links: the filler chains each
-	// message as Execute does (engine.Log.Chain).
-	links map[uuid.UUID]engine.Link
+	// message as Execute does (engine.Log.Chain), unless unchained, when
+	// it writes as a release before the chain did (Stafet-Prev alone).
+	links     map[uuid.UUID]engine.Link
+	unchained bool
 }
 
 func newFiller(s *engine.Store) *filler {
@@ -160,9 +163,11 @@ func (f *filler) fill(ctx context.Context, cmds []events.Command) error {
 			return err
 		}
 		if ok {
-			msg := &nats.Msg{Subject: m.subject, Data: m.data}
-			f.links[m.pathway] = f.s.Log().Chain(msg, m.prev, f.links[m.pathway])
-			m.header = msg.Header
+			if !f.unchained {
+				msg := &nats.Msg{Subject: m.subject, Data: m.data}
+				f.links[m.pathway] = f.s.Log().Chain(msg, m.prev, f.links[m.pathway])
+				m.header = msg.Header
+			}
 			msgs = append(msgs, m)
 		}
 		if len(msgs) == batch {
@@ -322,11 +327,17 @@ func (b *bencher) copyTemplate(ctx context.Context, name string) (string, *templ
 	if err != nil {
 		return "", nil, err
 	}
+	dst, err := b.copyOf(name, t)
+	return dst, t, err
+}
+
+// copyOf returns a fresh server directory holding a copy of t's log.
+func (b *bencher) copyOf(name string, t *template) (string, error) {
 	start := time.Now()
 	defer func() { b.progress("%s: template copied in %s", name, time.Since(start).Round(time.Millisecond)) }()
 	dst, err := b.dir(name)
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
 	err = filepath.WalkDir(t.dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -339,7 +350,53 @@ func (b *bencher) copyTemplate(ctx context.Context, name string) (string, *templ
 		}
 		return copyFile(path, to)
 	})
-	return dst, t, err
+	return dst, err
+}
+
+// buildUnchainedTemplate writes, once per run, the template's workload as
+// a release before the chain stored it: the same messages without a
+// Stafet-Chain header, on a server without checkpoints, so that the
+// first engine.Open of a copy begins the chain after them (as it does
+// for a log an earlier release wrote) and its readers check no chain on
+// them. The replay phase reads it beside the template: what the chain
+// costs a replay, in one build and one run.
+func (b *bencher) buildUnchainedTemplate(ctx context.Context) (*template, error) {
+	if b.unchained != nil {
+		return b.unchained, nil
+	}
+	if b.work == nil {
+		return nil, errors.New("template without the chain: the workload was released when the template was written")
+	}
+	dir, err := b.dir("template-unchained")
+	if err != nil {
+		return nil, err
+	}
+	s, err := b.open(ctx, dir, engine.Bulk)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	js, err := jetstream.New(s.NATS().Conn())
+	if err == nil {
+		// A release before the chain had no checkpoints either.
+		err = js.DeleteStream(ctx, engine.CheckpointStream)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("template without the chain: %w", err)
+	}
+	start := time.Now()
+	f := newFiller(s)
+	f.unchained = true
+	if err := f.fill(ctx, b.work); err != nil {
+		return nil, err
+	}
+	if last, err := s.Log().LastSeq(ctx); err != nil || last != f.seq {
+		return nil, fmt.Errorf("template without the chain: log ends at %d, %v; want %d", last, err, f.seq)
+	}
+	t := &template{dir: dir, events: f.events, pathways: f.pathways(), headSeq: f.seq, lastSeq: f.seq, took: time.Since(start)}
+	b.progress("template without the chain: %d events in %d messages written in %s (not measured)", f.events, f.seq, t.took.Round(time.Millisecond))
+	b.unchained = t
+	return t, nil
 }
 
 func copyFile(from, to string) error {

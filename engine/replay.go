@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -62,8 +63,8 @@ type rawBatch struct {
 	done    chan struct{}
 }
 
-// Replay reads the log from opts.From to opts.To with one ordered
-// consumer and applies every event to every projection in log order.
+// Replay reads the log from opts.From to opts.To with one reader
+// (pull.go) and applies every event to every projection in log order.
 // Fetching, decoding (on all cores) and applying overlap. A message that
 // cannot be taken in is quarantined, in each projection as a host would.
 func (s *Log) Replay(ctx context.Context, opts ReplayOptions, ps ...Projection) (ReplayStats, error) {
@@ -112,7 +113,7 @@ func (s *Log) replay(ctx context.Context, opts ReplayOptions, fs ...*folder) (Re
 	return st, err
 }
 
-// fetch starts the ordered consumer and the decoders; it returns the
+// fetch starts the reader (read) and the decoders; it returns the
 // batches in log order, each to be waited on (done) before use.
 func (s *Log) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, error) {
 	return s.fetchInto(ctx, from, to, nil)
@@ -120,15 +121,6 @@ func (s *Log) fetch(ctx context.Context, from, to uint64) (<-chan *rawBatch, err
 
 // fetchInto is fetch taking batches to fill from free when it has them.
 func (s *Log) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBatch) (<-chan *rawBatch, error) {
-	// No subject filter: the stream holds EventSubjects only (setup), and
-	// a filter, even that one, makes the server match every message's
-	// subject against it as it reads (fileStore.firstMatching).
-	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("engine: replay: %w", err)
-	}
 	work := make(chan *rawBatch, replayQueue)
 	ordered := make(chan *rawBatch, replayQueue)
 	var wg sync.WaitGroup
@@ -158,28 +150,15 @@ func (s *Log) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBa
 	// mu keeps the callback from sending on work after it is closed.
 	var mu sync.Mutex
 	stopped := false
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
-			return
-		}
-		seq, pending, ok := ackPosition(m.Reply())
-		if !ok {
-			md, err := m.Metadata()
-			if err != nil {
-				return
-			}
-			seq, pending = md.Sequence.Stream, md.NumPending
-		}
+	handle := func(seq, pending uint64, data []byte, subject, reply string, h nats.Header) {
 		if seq > to {
 			return
 		}
-		cur.data = append(cur.data, m.Data())
+		cur.data = append(cur.data, data)
 		cur.seqs = append(cur.seqs, seq)
-		cur.subjects = append(cur.subjects, m.Subject())
-		cur.replies = append(cur.replies, m.Reply())
-		cur.headers = append(cur.headers, m.Headers())
+		cur.subjects = append(cur.subjects, subject)
+		cur.replies = append(cur.replies, reply)
+		cur.headers = append(cur.headers, h)
 		cur.pending = pending
 		// Hand the batch on when it is full, at the end, or when the
 		// stream has nothing more for now (live tailing).
@@ -191,18 +170,39 @@ func (s *Log) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBa
 		if !send(b) || seq >= to {
 			once.Do(func() { close(finished) })
 		}
-	}, jetstream.PullMaxMessages(replayPull))
+	}
+	stop, errc, err := s.read(ctx, from, to, func(seq, pending uint64, data []byte, subject, reply string, h nats.Header) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			handle(seq, pending, data, subject, reply, h)
+		}
+	})
 	if err != nil {
-		return nil, fmt.Errorf("engine: replay: %w", err)
+		close(work)
+		wg.Wait()
+		return nil, err
 	}
 	go func() {
+		var rerr error
 		select {
 		case <-finished:
 		case <-ctx.Done():
+		case rerr = <-errc:
 		}
-		cc.Stop()
+		stop()
 		mu.Lock()
 		stopped = true
+		if rerr != nil {
+			// After the batches sent: the applier stops at it.
+			b := newRawBatch(nil)
+			b.err = rerr
+			close(b.done)
+			select {
+			case ordered <- b:
+			case <-ctx.Done():
+			}
+		}
 		close(work)
 		mu.Unlock()
 		wg.Wait()
@@ -211,18 +211,63 @@ func (s *Log) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBa
 	return ordered, nil
 }
 
+// read starts reading the log from sequence from on, handing each
+// message to handle in log order from one goroutine: with the replay's
+// own reader (pull.go) for a range that ends, with jetstream's ordered
+// consumer, which rides out reconnects and server restarts, for following
+// the log's live end (to is math.MaxUint64). errc, if not nil, receives
+// an error when the reader cannot go on.
+func (s *Log) read(ctx context.Context, from, to uint64, handle func(seq, pending uint64, data []byte, subject, reply string, h nats.Header)) (stop func(), errc <-chan error, err error) {
+	if to != math.MaxUint64 {
+		return s.readRange(ctx, from, func(m *nats.Msg, seq, pending uint64) {
+			handle(seq, pending, m.Data, m.Subject, m.Reply, m.Header)
+		})
+	}
+	// No subject filter: the stream holds EventSubjects only (setup), and
+	// a filter, even that one, makes the server match every message's
+	// subject against it as it reads (fileStore.firstMatching).
+	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("engine: replay: %w", err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		seq, pending, ok := ackPosition(m.Reply())
+		if !ok {
+			md, err := m.Metadata()
+			if err != nil {
+				return
+			}
+			seq, pending = md.Sequence.Stream, md.NumPending
+		}
+		handle(seq, pending, m.Data(), m.Subject(), m.Reply(), m.Headers())
+	}, jetstream.PullMaxMessages(replayPull))
+	if err != nil {
+		return nil, nil, fmt.Errorf("engine: replay: %w", err)
+	}
+	return cc.Stop, nil, nil
+}
+
 // ackPosition reads a message's stream sequence and the messages pending
 // after it from its JetStream reply subject, as Msg.Metadata does but
-// without allocating (Metadata was 1.6 % of replay CPU):
+// without allocating (Metadata was 1.6 % of replay CPU). It reports false
+// for a form ackFields does not know; the caller asks Metadata then.
+func ackPosition(reply string) (seq, pending uint64, ok bool) {
+	seq, _, pending, ok = ackFields(reply)
+	return seq, pending, ok
+}
+
+// ackFields reads a message's stream sequence, its delivery sequence (the
+// consumer's) and the messages pending after it from its JetStream reply
+// subject:
 //
 //	$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
 //	$JS.ACK.<domain>.<account hash>.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>[.<token>...]
-//
-// It reports false for any other form; the caller asks Metadata then.
-func ackPosition(reply string) (seq, pending uint64, ok bool) {
+func ackFields(reply string) (seq, dseq, pending uint64, ok bool) {
 	rest, ok := strings.CutPrefix(reply, "$JS.ACK.")
 	if !ok {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	// Counted with "$JS" and "ACK": 9 tokens in the old form, 11 or more
 	// in the new one.
@@ -233,18 +278,19 @@ func ackPosition(reply string) (seq, pending uint64, ok bool) {
 	case n >= 11:
 		at = 5
 	default:
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	var tokens [9]string
 	for i := range at + 4 {
 		tokens[i], rest, _ = strings.Cut(rest, ".")
 	}
 	seq, err1 := strconv.ParseUint(tokens[at], 10, 64)
-	pending, err2 := strconv.ParseUint(tokens[at+3], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, 0, false
+	dseq, err2 := strconv.ParseUint(tokens[at+1], 10, 64)
+	pending, err3 := strconv.ParseUint(tokens[at+3], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, 0, 0, false
 	}
-	return seq, pending, true
+	return seq, dseq, pending, true
 }
 
 func newRawBatch(free <-chan *rawBatch) *rawBatch {

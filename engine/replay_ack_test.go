@@ -31,6 +31,10 @@ func TestAckPosition(t *testing.T) {
 			if seq != tt.seq || pending != tt.pending || ok != tt.ok {
 				t.Errorf("got %d, %d, %v; want %d, %d, %v", seq, pending, ok, tt.seq, tt.pending, tt.ok)
 			}
+			// Every reply above that parses delivered its message 40th.
+			if _, dseq, _, ok := ackFields(tt.reply); ok && dseq != 40 {
+				t.Errorf("delivery sequence %d; want 40", dseq)
+			}
 		})
 	}
 }
