@@ -189,7 +189,10 @@ func readAll(ctx context.Context, s *engine.Store, last uint64, fn func(jetstrea
 	if err != nil {
 		return err
 	}
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{engine.EventSubjects}})
+	// No subject filter, as the replay reads: the stream holds the event
+	// subjects only, and a filter makes the server match every message's
+	// subject as it reads.
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		return err
 	}

@@ -91,7 +91,7 @@ func (b *bencher) replaySides(ctx context.Context, s *engine.Store, t *template,
 			return err
 		}
 		defer u.Close()
-		ss = append(ss, unchainedSides(ctx, u, unchained)...)
+		ss = append(ss, b.unchainedSides(u, unchained)...)
 	}
 	peerSides, closePeer, err := b.peerReplaySides(ctx, s, t)
 	if err != nil {
@@ -124,16 +124,20 @@ func (b *bencher) replaySides(ctx context.Context, s *engine.Store, t *template,
 
 // unchainedSides are the replay and the raw read of u, which holds a
 // copy of the template without the chain.
-func unchainedSides(ctx context.Context, u *engine.Store, t *template) []side {
+func (b *bencher) unchainedSides(u *engine.Store, t *template) []side {
 	return []side{
-		{name: sideReplayUnchained, run: func(ctx context.Context, _ int) (measure, error) {
+		{name: sideReplayUnchained, run: func(ctx context.Context, round int) (measure, error) {
 			set, err := projections.NewSet(projections.DefaultRules())
 			if err != nil {
 				return measure{}, err
 			}
-			m, err := timed(func() (int, bool, error) {
-				st, err := u.Log().Replay(ctx, engine.ReplayOptions{}, set)
-				return int(st.Events), false, err
+			var m measure
+			err = b.profileIf(round == 0, PhaseReplay+"-unchained", func() (err error) {
+				m, err = timed(func() (int, bool, error) {
+					st, err := u.Log().Replay(ctx, engine.ReplayOptions{}, set)
+					return int(st.Events), false, err
+				})
+				return err
 			})
 			if err == nil && m.events != t.events {
 				err = fmt.Errorf("replayed %d events; want %d", m.events, t.events)

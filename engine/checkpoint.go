@@ -337,7 +337,7 @@ func (s *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	next := Checkpoint{To: to}
 	c := newChainer(s.chainers.key)
 	err = s.scanLog(ctx, prev.To+1, to, func(seq uint64, subject string, h nats.Header, data []byte) error {
-		if c.check(seq, s.chainFrom, subject, h, data) != nil {
+		if c.check(seq, s.chainFrom, subject, stampOf(h), data) != nil {
 			if next.UnauthenticCount++; len(next.Unauthentic) < maxUnauthentic {
 				next.Unauthentic = append(next.Unauthentic, seq)
 			}

@@ -138,7 +138,7 @@ func (s *Log) scan(ctx context.Context, pathway uuid.UUID, upTo uint64) ([]event
 func (s *Log) decodeStored(m *jetstream.RawStreamMsg) []events.Envelope {
 	c := s.chainers.get()
 	defer s.chainers.put(c)
-	return s.reader(c).readStored(s.decodeOne, nil, m.Sequence, m.Subject, m.Header, m.Data, func() time.Time { return m.Time })
+	return s.reader(c).readStored(s.decodeOne, nil, m.Sequence, m.Subject, stampOf(m.Header), m.Data, func() time.Time { return m.Time })
 }
 
 // reader is how this log's readers check what they read, with c.
@@ -163,7 +163,7 @@ func (s *Log) Follow(ctx context.Context, from uint64, fn func(evs []events.Enve
 		if err != nil {
 			return
 		}
-		fn(r.readStored(s.decodeOne, nil, md.Sequence.Stream, m.Subject(), m.Headers(), m.Data(), func() time.Time { return md.Timestamp }))
+		fn(r.readStored(s.decodeOne, nil, md.Sequence.Stream, m.Subject(), stampOf(m.Headers()), m.Data(), func() time.Time { return md.Timestamp }))
 	}, jetstream.PullMaxMessages(1024), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		s.log.Warn("following the log", "err", err)
 	}))

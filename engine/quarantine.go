@@ -110,7 +110,7 @@ func (s *Log) decodeOne(dst []events.Envelope, data []byte) ([]events.Envelope, 
 // stand-in if it does not decode, an event fails validation, or it is not
 // stafetd's (its chain does not check, chain.go). at is asked for only
 // for a stand-in (the message's stored time).
-func (r storedReader) readStored(decode decodeFunc, dst []events.Envelope, seq uint64, subject string, h nats.Header, data []byte, at func() time.Time) []events.Envelope {
+func (r storedReader) readStored(decode decodeFunc, dst []events.Envelope, seq uint64, subject string, st stamp, data []byte, at func() time.Time) []events.Envelope {
 	n := len(dst)
 	out, err := decode(dst, data)
 	if err == nil {
@@ -124,7 +124,7 @@ func (r storedReader) readStored(decode decodeFunc, dst []events.Envelope, seq u
 	var q *events.Quarantined
 	if err != nil {
 		q = events.Quarantine(seq, subject, data, err)
-	} else if err = r.chain.check(seq, r.from, subject, h, data); err != nil {
+	} else if err = r.chain.check(seq, r.from, subject, st, data); err != nil {
 		q = events.Quarantine(seq, subject, data, err)
 		q.Reason = events.QuarantineUnauthentic
 	} else {

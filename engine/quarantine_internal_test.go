@@ -226,7 +226,7 @@ func BenchmarkReadStored(b *testing.B) {
 		b.Run(tt.name, func(b *testing.B) {
 			var dst []events.Envelope
 			for i := 0; i < b.N; i++ {
-				dst = tt.r.readStored(dec.DecodeCommit, dst[:0], uint64(i+1), subject, tt.headers[i%len(msgs)], msgs[i%len(msgs)], never)
+				dst = tt.r.readStored(dec.DecodeCommit, dst[:0], uint64(i+1), subject, stampOf(tt.headers[i%len(msgs)]), msgs[i%len(msgs)], never)
 			}
 		})
 	}
@@ -234,7 +234,7 @@ func BenchmarkReadStored(b *testing.B) {
 	b.Run("check", func(b *testing.B) {
 		c := newChainer(sealer.key)
 		for i := 0; i < b.N; i++ {
-			if err := c.check(uint64(i+1), 1, subject, headers[i%len(msgs)], msgs[i%len(msgs)]); err != nil {
+			if err := c.check(uint64(i+1), 1, subject, stampOf(headers[i%len(msgs)]), msgs[i%len(msgs)]); err != nil {
 				b.Fatal(err)
 			}
 		}

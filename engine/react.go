@@ -184,7 +184,7 @@ func (s *Log) handle(ctx context.Context, name string, m jetstream.Msg, handle f
 		return
 	}
 	c := s.chainers.get()
-	evs := s.reader(c).readStored(s.decodeOne, nil, md.Sequence.Stream, m.Subject(), m.Headers(), m.Data(), func() time.Time { return md.Timestamp })
+	evs := s.reader(c).readStored(s.decodeOne, nil, md.Sequence.Stream, m.Subject(), stampOf(m.Headers()), m.Data(), func() time.Time { return md.Timestamp })
 	s.chainers.put(c)
 	for _, e := range evs {
 		if _, ok := StandIn(&e); ok {

@@ -51,10 +51,10 @@ type rawBatch struct {
 	data [][]byte
 	seqs []uint64
 	// subjects and replies of the messages: a stand-in needs its
-	// message's subject and stored time (in the reply); headers hold
-	// their chain (chain.go).
+	// message's subject and stored time (in the reply); stamps are
+	// their chain headers (chain.go), parsed as they arrived.
 	subjects, replies []string
-	headers           []nats.Header
+	stamps            []stamp
 	// pending is how many messages the stream held after the batch's last
 	// when it was delivered: 0 means the batch reached the log's end.
 	pending uint64
@@ -158,7 +158,7 @@ func (s *Log) fetchInto(ctx context.Context, from, to uint64, free <-chan *rawBa
 		cur.seqs = append(cur.seqs, seq)
 		cur.subjects = append(cur.subjects, subject)
 		cur.replies = append(cur.replies, reply)
-		cur.headers = append(cur.headers, h)
+		cur.stamps = append(cur.stamps, stampOf(h))
 		cur.pending = pending
 		// Hand the batch on when it is full, at the end, or when the
 		// stream has nothing more for now (live tailing).
@@ -297,13 +297,13 @@ func newRawBatch(free <-chan *rawBatch) *rawBatch {
 	select {
 	case b := <-free:
 		b.data, b.seqs, b.evs, b.err, b.done = b.data[:0], b.seqs[:0], b.evs[:0], nil, make(chan struct{})
-		b.subjects, b.replies, b.headers, b.pending = b.subjects[:0], b.replies[:0], b.headers[:0], 0
+		b.subjects, b.replies, b.stamps, b.pending = b.subjects[:0], b.replies[:0], b.stamps[:0], 0
 		return b
 	default:
 	}
 	return &rawBatch{
 		data: make([][]byte, 0, decodeBatch), seqs: make([]uint64, 0, decodeBatch),
-		subjects: make([]string, 0, decodeBatch), replies: make([]string, 0, decodeBatch), headers: make([]nats.Header, 0, decodeBatch),
+		subjects: make([]string, 0, decodeBatch), replies: make([]string, 0, decodeBatch), stamps: make([]stamp, 0, decodeBatch),
 		done: make(chan struct{}),
 	}
 }
@@ -319,14 +319,14 @@ func decodeRaw(dec *events.Decoder, r storedReader, b *rawBatch) {
 		b.evs = make([]events.Envelope, 0, n)
 	}
 	for i, d := range b.data {
-		b.evs = r.readStored(dec.DecodeCommit, b.evs, b.seqs[i], b.subjects[i], b.headers[i], d, func() time.Time { return ackTime(b.replies[i]) })
+		b.evs = r.readStored(dec.DecodeCommit, b.evs, b.seqs[i], b.subjects[i], b.stamps[i], d, func() time.Time { return ackTime(b.replies[i]) })
 	}
 	// The messages' bodies are garbage now; the slices may be reused.
 	clear(b.data)
 	b.data = b.data[:0]
 	clear(b.subjects)
 	clear(b.replies)
-	clear(b.headers)
+	clear(b.stamps)
 }
 
 // ackTime reads a message's stored time from its JetStream reply subject
