@@ -95,6 +95,8 @@ const (
 	Inpatient     AdmissionClass = "inpatient"
 )
 
+var admissionClasses = set(AcuteAmbulant, Inpatient)
+
 // Destination is where a patient goes on discharge.
 type Destination string
 
@@ -341,6 +343,8 @@ const (
 	Annul QuarantineDecision = "annul"
 )
 
+var quarantineDecisions = set(TakeIn, Annul)
+
 // QuarantineResolved records the operator's decision about the stored
 // message at Seq, whose bytes have Hash. It is stored on the quarantined
 // message's own subject; readers apply it in log order, so every replay
@@ -391,7 +395,7 @@ func (p *PathwayOpened) Validate() error {
 func (p *PatientAdmitted) Validate() error {
 	return firstErr(
 		org("hospital", p.Hospital),
-		oneOf("class", p.Class, set(AcuteAmbulant, Inpatient)),
+		oneOf("class", p.Class, admissionClasses),
 		orgOpt("notified", p.Notified),
 		text("department", p.Department, false),
 		text("episode", p.Episode, false),
@@ -506,7 +510,7 @@ func (p *QuarantineResolved) Validate() error {
 	case !strings.HasPrefix(p.Hash, "sha256:"):
 		return &ValidationError{Field: "hash", Reason: "want sha256: and the hex digest"}
 	}
-	if err := oneOf("decision", p.Decision, set(TakeIn, Annul)); err != nil {
+	if err := oneOf("decision", p.Decision, quarantineDecisions); err != nil {
 		return err
 	}
 	return text("reason", p.Reason, p.Decision == Annul)

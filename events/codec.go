@@ -186,11 +186,19 @@ func (c *Codec) decodePayload(t Type, schema int, data json.RawMessage, unmarsha
 // in UTC: "0000-01-01T00:00:00+01:00" parses, but its UTC year is -1,
 // which JSON cannot hold.
 func storable(field string, t time.Time) error {
-	if y := t.UTC().Year(); y < 0 || y > 9999 {
+	// Compared with the bounds: Year would work out the whole date, for
+	// each time of each event a replay reads.
+	if t.Before(firstStorable) || !t.Before(afterStorable) {
 		return &ValidationError{Field: field, Reason: "year outside 0-9999 in UTC"}
 	}
 	return nil
 }
+
+// The first instant of year 0 in UTC and the first after year 9999.
+var (
+	firstStorable = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	afterStorable = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 // EncodeCommit encodes the events one command yields as one stored
 // message, so they are stored together or not at all: a single envelope,
@@ -355,16 +363,25 @@ func (d *Decoder) canonical(b []byte, e *Envelope) bool {
 	return d.envelope(&s, e) && s.i == len(b)
 }
 
+// The keys of an envelope and of its source and actor, as Encode writes
+// them.
+var (
+	envelopeKeys = []string{`"id":`, `"pathway":`, `"type":`, `"schema":`, `"occurred_at":`, `"recorded_at":`,
+		`"source":`, `"actor":`, `"correlation":`, `"causation":`, `"data":`}
+	sourceKeys = []string{`"system":`, `"org":`, `"message_id":`}
+	actorKeys  = []string{`"org":`, `"role":`}
+)
+
 func (d *Decoder) envelope(s *scanner, e *Envelope) bool {
 	var schema int
 	var typed, versioned, occurred, recorded bool
-	ok := s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "id":
+	ok := s.object(envelopeKeys, func(k int) uint32 {
+		switch k {
+		case 0: // id
 			return s.uuid(&e.ID, 1<<0)
-		case "pathway":
+		case 1: // pathway
 			return s.uuid(&e.Pathway, 1<<1)
-		case "type":
+		case 2: // type
 			v, ok := s.str()
 			t, known := d.c.names[string(v)]
 			if !ok || !known {
@@ -372,42 +389,42 @@ func (d *Decoder) envelope(s *scanner, e *Envelope) bool {
 			}
 			e.Type, typed = t, true
 			return 1 << 2
-		case "schema":
+		case 3: // schema
 			versioned = s.small(&schema)
 			return bit(versioned, 1<<3)
-		case "occurred_at":
+		case 4: // occurred_at
 			occurred = true
 			return s.time(&e.OccurredAt, 1<<4)
-		case "recorded_at":
+		case 5: // recorded_at
 			recorded = true
 			return s.time(&e.RecordedAt, 1<<5)
-		case "source":
-			return s.object(func(k []byte) uint32 {
-				switch string(k) {
-				case "system":
+		case 6: // source
+			return s.object(sourceKeys, func(k int) uint32 {
+				switch k {
+				case 0: // system
 					return s.sym(&e.Source.System, 1)
-				case "org":
+				case 1: // org
 					return s.sym((*string)(&e.Source.Org), 2)
-				case "message_id":
+				case 2: // message_id
 					return s.text(&e.Source.MessageID, 4)
 				}
 				return 0
 			}, 1<<6)
-		case "actor":
-			return s.object(func(k []byte) uint32 {
-				switch string(k) {
-				case "org":
+		case 7: // actor
+			return s.object(actorKeys, func(k int) uint32 {
+				switch k {
+				case 0: // org
 					return s.sym((*string)(&e.Actor.Org), 1)
-				case "role":
+				case 1: // role
 					return s.sym(&e.Actor.Role, 2)
 				}
 				return 0
 			}, 1<<7)
-		case "correlation":
+		case 8: // correlation
 			return s.text(&e.Correlation, 1<<8)
-		case "causation":
+		case 9: // causation
 			return s.text(&e.Causation, 1<<9)
-		case "data":
+		case 10: // data
 			// The payload's type and version come first, and no
 			// upcasting may be due.
 			if !typed || !versioned || schema != d.c.current[e.Type] {
@@ -452,27 +469,30 @@ func (s *scanner) byte(c byte) bool {
 	return false
 }
 
-// object reads an object whose members field reads: field decodes the
-// value of a key it knows and returns the key's bit, or 0. object returns
-// bit, or 0 for an unknown or repeated key.
-func (s *scanner) object(field func(k []byte) uint32, bit uint32) uint32 {
+// object reads an object whose members field reads. keys are the keys
+// it knows, as Encode writes them (`"key":`) and in its order; field
+// decodes the value of keys[key] and returns that key's bit, or 0.
+// object returns bit, or 0 for an unknown or repeated key.
+func (s *scanner) object(keys []string, field func(key int) uint32, bit uint32) uint32 {
 	if !s.byte('{') {
 		return 0
 	}
 	if s.byte('}') {
 		return bit
 	}
-	var keys uint32
+	var seen uint32
+	next := 0
 	for {
-		k, ok := s.str()
-		if !ok || !s.byte(':') {
+		k := s.key(keys, next)
+		if k < 0 {
 			return 0
 		}
 		b := field(k)
-		if b == 0 || keys&b != 0 {
+		if b == 0 || seen&b != 0 {
 			return 0
 		}
-		keys |= b
+		seen |= b
+		next = k + 1
 		if s.byte('}') {
 			return bit
 		}
@@ -480,6 +500,33 @@ func (s *scanner) object(field func(k []byte) uint32, bit uint32) uint32 {
 			return 0
 		}
 	}
+}
+
+// key reads a member's key and its colon, and returns the key's index in
+// keys, or -1 for a key not in keys. Keys come in the order of keys, so
+// the one after the last is tried first: a stored key is found by one
+// comparison with a constant, or a few when members were left out, where
+// reading it as a string and looking it up took a scan and a search.
+func (s *scanner) key(keys []string, next int) int {
+	rest := s.b[s.i:]
+	for k := next; k < len(keys); k++ {
+		if has(rest, keys[k]) {
+			s.i += len(keys[k])
+			return k
+		}
+	}
+	for k := range next {
+		if has(rest, keys[k]) {
+			s.i += len(keys[k])
+			return k
+		}
+	}
+	return -1
+}
+
+// has reports whether b begins with p.
+func has(b []byte, p string) bool {
+	return len(b) >= len(p) && string(b[:len(p)]) == p
 }
 
 // str reads a string without escapes, control characters or invalid
@@ -565,12 +612,68 @@ func (s *scanner) sym(dst *string, bit uint32) uint32 {
 	return bit
 }
 
+// uuid reads a uuid as UnmarshalText does; the canonical form, 36
+// characters, without the search of the other forms it accepts.
 func (s *scanner) uuid(dst *uuid.UUID, bit uint32) uint32 {
 	v, ok := s.str()
-	if !ok || dst.UnmarshalText(v) != nil {
+	if !ok {
+		return 0
+	}
+	if len(v) == 36 && hexUUID(dst, v) {
+		return bit
+	}
+	if dst.UnmarshalText(v) != nil {
 		return 0
 	}
 	return bit
+}
+
+// hexUUID reads xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, in either case, as
+// uuid.ParseBytes does; eight digits at a time (hex8).
+func hexUUID(dst *uuid.UUID, b []byte) bool {
+	if len(b) != 36 {
+		return false
+	}
+	a := (*[36]byte)(b)
+	if a[8] != '-' || a[13] != '-' || a[18] != '-' || a[23] != '-' {
+		return false
+	}
+	le := binary.LittleEndian
+	w0, ok0 := hex8(le.Uint64(a[0:8]))
+	w1, ok1 := hex8(uint64(le.Uint32(a[9:13])) | uint64(le.Uint32(a[14:18]))<<32)
+	w2, ok2 := hex8(uint64(le.Uint32(a[19:23])) | uint64(le.Uint32(a[24:28]))<<32)
+	w3, ok3 := hex8(le.Uint64(a[28:36]))
+	if !ok0 || !ok1 || !ok2 || !ok3 {
+		return false
+	}
+	le.PutUint32(dst[0:4], w0)
+	le.PutUint32(dst[4:8], w1)
+	le.PutUint32(dst[8:12], w2)
+	le.PutUint32(dst[12:16], w3)
+	return true
+}
+
+// hex8 decodes eight hexadecimal digits, either case, loaded little-endian
+// (the first in the lowest byte), into four bytes stored little-endian;
+// false if any byte is not a digit.
+func hex8(x uint64) (uint32, bool) {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	// in sets a byte's high bit if the byte, below 0x80, is in [lo, hi].
+	in := func(x uint64, lo, hi uint64) uint64 {
+		return (x + (0x80-lo)*ones) &^ (x + (0x7f-hi)*ones) & high
+	}
+	digit := in(x, '0', '9')
+	letter := in(x|0x20*ones, 'a', 'f') // 'A'-'F' and 'a'-'f'
+	if x&high != 0 || digit|letter != high {
+		return 0, false
+	}
+	// A digit's value is its low four bits, a letter's those plus nine;
+	// letters alone have 0x40 set.
+	v := x&(0x0f*ones) + (x&(0x40*ones))>>6*9
+	// Pairs of digits into bytes, then the bytes together.
+	v = (v<<4 | v>>8) & 0x00ff00ff00ff00ff
+	v = (v | v>>8) & 0x0000ffff0000ffff
+	return uint32(v | v>>16), true
 }
 
 // time reads a time as both JSON decoders do, through UnmarshalJSON,
@@ -593,18 +696,21 @@ func (s *scanner) time(dst *time.Time, bit uint32) uint32 {
 }
 
 // utcTime parses "2006-01-02T15:04:05Z", with 1 to 9 digits of a second
-// after a point or none, with the ranges time.Time.UnmarshalJSON checks.
+// after a point or none, with the ranges time.Time.UnmarshalJSON checks,
+// into what that returns: time.Date of the fields in UTC, which is
+// time.Unix of the same instant in UTC (counted here from the date, as
+// time.Date does, without its normalising of out-of-range fields).
 func utcTime(b []byte) (time.Time, bool) {
 	const n = len("2006-01-02T15:04:05")
 	if len(b) < n+1 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, false
 	}
-	year, ok1 := decimal(b[0:4])
-	month, ok2 := decimal(b[5:7])
-	day, ok3 := decimal(b[8:10])
-	hour, ok4 := decimal(b[11:13])
-	minute, ok5 := decimal(b[14:16])
-	sec, ok6 := decimal(b[17:19])
+	year, ok1 := digits4(b[0:4])
+	month, ok2 := digits2(b[5:7])
+	day, ok3 := digits2(b[8:10])
+	hour, ok4 := digits2(b[11:13])
+	minute, ok5 := digits2(b[14:16])
+	sec, ok6 := digits2(b[17:19])
 	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 ||
 		month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
@@ -623,7 +729,36 @@ func utcTime(b []byte) (time.Time, bool) {
 		}
 		nsec = f
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
+	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// digits2 and digits4 parse two and four decimal digits.
+func digits2(b []byte) (int, bool) {
+	d0, d1 := b[0]-'0', b[1]-'0'
+	return int(d0)*10 + int(d1), d0 <= 9 && d1 <= 9
+}
+
+func digits4(b []byte) (int, bool) {
+	hi, ok1 := digits2(b[0:2])
+	lo, ok2 := digits2(b[2:4])
+	return hi*100 + lo, ok1 && ok2
+}
+
+// daysSinceEpoch returns the days from 1970-01-01 to a valid date of the
+// proleptic Gregorian calendar with a year of 0 to 9999 (H. Hinnant,
+// "chrono-Compatible Low-Level Date Algorithms", days_from_civil).
+func daysSinceEpoch(year, month, day int) int64 {
+	y := int64(year)
+	if month <= 2 {
+		y-- // years run from March, so a leap day ends one
+	}
+	era := (y+400)/400 - 1 // floor(y / 400) for y ≥ -400
+	yoe := y - era*400
+	mp := int64(month+9) % 12 // March is 0
+	doy := (153*mp+2)/5 + int64(day) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 // decimal parses a run of decimal digits.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // canonicalSeeds returns stored messages for the canonical reader's tests:
@@ -311,4 +313,131 @@ func TestUTCTime(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestHexUUID checks the canonical reader's uuids against
+// uuid.ParseBytes: every byte in every position of a valid id, and cases.
+func TestHexUUID(t *testing.T) {
+	base := []byte("0123abcd-ABCD-ef01-89Ab-cDeF01234567")
+	check := func(b []byte) {
+		t.Helper()
+		var got uuid.UUID
+		ok := hexUUID(&got, b)
+		want, err := uuid.ParseBytes(b)
+		if ok != (err == nil) || ok && got != want {
+			t.Fatalf("hexUUID(%q): got %v, %v; uuid.ParseBytes: %v, %v", b, got, ok, want, err)
+		}
+	}
+	check(base)
+	for i := range base {
+		for c := range 256 {
+			b := bytes.Clone(base)
+			b[i] = byte(c)
+			check(b)
+		}
+	}
+	for _, s := range []string{"", "0123abcd-abcd-ef01-89ab-cdef0123456", "0123abcd0abcd-ef01-89ab-cdef01234567"} {
+		var u uuid.UUID
+		if hexUUID(&u, []byte(s)) {
+			t.Errorf("hexUUID(%q) accepted", s)
+		}
+	}
+}
+
+// TestStorable checks storable's bounds against the year in UTC.
+func TestStorable(t *testing.T) {
+	east := time.FixedZone("east", 3600)
+	for _, at := range []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, east),
+		time.Date(-1, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(10000, 1, 1, 0, 30, 0, 0, east),
+		time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC), {},
+	} {
+		y := at.UTC().Year()
+		if got, want := storable("t", at) == nil, y >= 0 && y <= 9999; got != want {
+			t.Errorf("storable(%v): got %v, want %v", at, got, want)
+		}
+	}
+}
+
+// TestCanonicalKeysInAnyOrder checks that the canonical reader, which
+// looks for each key where Encode writes it, still reads members in
+// another order (the payload's after its type and schema) as the general
+// decoder does, and refuses a repeated key.
+func TestCanonicalKeysInAnyOrder(t *testing.T) {
+	c := NewCodec()
+	files, _ := filepath.Glob("testdata/examples/*.json")
+	if len(files) == 0 {
+		t.Fatal("no examples in testdata/examples")
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reordered := reverseMembers(t, b, 0)
+		d := Decoder{c: c}
+		got, ok := d.canonicalCommit(nil, reordered)
+		want, err := c.decodeCommit(reordered)
+		if err != nil || !ok || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: canonical %v, decoder %v; disagree on %s", file, ok, err, reordered)
+		}
+		if bytes.HasPrefix(reordered, []byte(`{"id":`)) {
+			t.Fatalf("%s: members not reordered: %s", file, reordered)
+		}
+		repeated := bytes.Replace(reordered, []byte(`,"data":`), []byte(`,"data":{},"data":`), 1)
+		if _, ok := d.canonicalCommit(nil, repeated); ok {
+			t.Errorf("%s: canonical accepted a repeated key: %s", file, repeated)
+		}
+	}
+}
+
+// reverseMembers writes a JSON value compactly with each object's members
+// in reverse order, except that an envelope's data comes last.
+func reverseMembers(t *testing.T, b []byte, depth int) []byte {
+	t.Helper()
+	var obj []struct {
+		k string
+		v json.RawMessage
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, b); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		obj = append(obj, struct {
+			k string
+			v json.RawMessage
+		}{k.(string), v})
+	}
+	out := []byte("{")
+	var data []byte
+	for i := len(obj) - 1; i >= 0; i-- {
+		m := obj[i]
+		v := reverseMembers(t, m.v, depth+1)
+		if depth == 0 && m.k == "data" {
+			data = v
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(append(strconv.AppendQuote(out, m.k), ':'), v...)
+	}
+	if data != nil {
+		out = append(append(out, `,"data":`...), data...)
+	}
+	return append(out, '}')
 }

@@ -613,361 +613,411 @@ func (s *scanner) payload(p Payload) bool {
 	return false
 }
 
+var keysPathwayOpened = []string{`"patient":`, `"identity":`, `"cluster":`, `"municipality":`, `"gp":`, `"episode":`, `"previous":`, `"age_band":`}
+
 func (s *scanner) readPathwayOpened(p *PathwayOpened, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "patient":
+	return s.object(keysPathwayOpened, func(key int) uint32 {
+		switch key {
+		case 0: // patient
 			return s.text((*string)(&p.Patient), 1<<0)
-		case "identity":
+		case 1: // identity
 			p.Identity = new(SealedIdentity)
 			return s.readSealedIdentity(p.Identity, 1<<1)
-		case "cluster":
+		case 2: // cluster
 			return s.sym(&p.Cluster, 1<<2)
-		case "municipality":
+		case 3: // municipality
 			return s.sym((*string)(&p.Municipality), 1<<3)
-		case "gp":
+		case 4: // gp
 			return s.sym((*string)(&p.GP), 1<<4)
-		case "episode":
+		case 5: // episode
 			return s.text(&p.Episode, 1<<5)
-		case "previous":
+		case 6: // previous
 			return s.uuid(&p.Previous, 1<<6)
-		case "age_band":
+		case 7: // age_band
 			return s.sym((*string)(&p.AgeBand), 1<<7)
 		}
 		return 0
 	}, bit)
 }
 
+var keysPatientAdmitted = []string{`"hospital":`, `"department":`, `"class":`, `"episode":`, `"notified":`, `"report_requested":`}
+
 func (s *scanner) readPatientAdmitted(p *PatientAdmitted, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "hospital":
+	return s.object(keysPatientAdmitted, func(key int) uint32 {
+		switch key {
+		case 0: // hospital
 			return s.sym((*string)(&p.Hospital), 1<<0)
-		case "department":
+		case 1: // department
 			return s.sym(&p.Department, 1<<1)
-		case "class":
+		case 2: // class
 			return s.sym((*string)(&p.Class), 1<<2)
-		case "episode":
+		case 3: // episode
 			return s.text(&p.Episode, 1<<3)
-		case "notified":
+		case 4: // notified
 			return s.sym((*string)(&p.Notified), 1<<4)
-		case "report_requested":
+		case 5: // report_requested
 			return s.bool(&p.ReportRequested, 1<<5)
 		}
 		return 0
 	}, bit)
 }
 
+var keysPatientTransferred = []string{`"from":`, `"to":`, `"department":`}
+
 func (s *scanner) readPatientTransferred(p *PatientTransferred, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "from":
+	return s.object(keysPatientTransferred, func(key int) uint32 {
+		switch key {
+		case 0: // from
 			return s.sym((*string)(&p.From), 1<<0)
-		case "to":
+		case 1: // to
 			return s.sym((*string)(&p.To), 1<<1)
-		case "department":
+		case 2: // department
 			return s.sym(&p.Department, 1<<2)
 		}
 		return 0
 	}, bit)
 }
 
+var keysLeaveStarted = []string{`"hospital":`, `"until":`}
+
 func (s *scanner) readLeaveStarted(p *LeaveStarted, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "hospital":
+	return s.object(keysLeaveStarted, func(key int) uint32 {
+		switch key {
+		case 0: // hospital
 			return s.sym((*string)(&p.Hospital), 1<<0)
-		case "until":
+		case 1: // until
 			return s.time(&p.Until, 1<<1)
 		}
 		return 0
 	}, bit)
 }
 
+var keysLeaveEnded = []string{`"hospital":`}
+
 func (s *scanner) readLeaveEnded(p *LeaveEnded, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "hospital":
+	return s.object(keysLeaveEnded, func(key int) uint32 {
+		switch key {
+		case 0: // hospital
 			return s.sym((*string)(&p.Hospital), 1<<0)
 		}
 		return 0
 	}, bit)
 }
 
+var keysDischargeExpected = []string{`"hospital":`, `"expected":`}
+
 func (s *scanner) readDischargeExpected(p *DischargeExpected, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "hospital":
+	return s.object(keysDischargeExpected, func(key int) uint32 {
+		switch key {
+		case 0: // hospital
 			return s.sym((*string)(&p.Hospital), 1<<0)
-		case "expected":
+		case 1: // expected
 			return s.time(&p.Expected, 1<<1)
 		}
 		return 0
 	}, bit)
 }
 
+var keysReadyForDischarge = []string{`"hospital":`, `"municipality":`}
+
 func (s *scanner) readReadyForDischarge(p *ReadyForDischarge, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "hospital":
+	return s.object(keysReadyForDischarge, func(key int) uint32 {
+		switch key {
+		case 0: // hospital
 			return s.sym((*string)(&p.Hospital), 1<<0)
-		case "municipality":
+		case 1: // municipality
 			return s.sym((*string)(&p.Municipality), 1<<1)
 		}
 		return 0
 	}, bit)
 }
 
+var keysPatientDischarged = []string{`"hospital":`, `"destination":`, `"to":`}
+
 func (s *scanner) readPatientDischarged(p *PatientDischarged, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "hospital":
+	return s.object(keysPatientDischarged, func(key int) uint32 {
+		switch key {
+		case 0: // hospital
 			return s.sym((*string)(&p.Hospital), 1<<0)
-		case "destination":
+		case 1: // destination
 			return s.sym((*string)(&p.Destination), 1<<1)
-		case "to":
+		case 2: // to
 			return s.sym((*string)(&p.To), 1<<2)
 		}
 		return 0
 	}, bit)
 }
 
+var keysPatientDied = []string{`"place":`}
+
 func (s *scanner) readPatientDied(p *PatientDied, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "place":
+	return s.object(keysPatientDied, func(key int) uint32 {
+		switch key {
+		case 0: // place
 			return s.sym((*string)(&p.Place), 1<<0)
 		}
 		return 0
 	}, bit)
 }
 
+var keysHandoffOffered = []string{`"offer":`, `"from":`, `"to":`, `"what":`, `"deadline":`, `"policy":`}
+
 func (s *scanner) readHandoffOffered(p *HandoffOffered, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "offer":
+	return s.object(keysHandoffOffered, func(key int) uint32 {
+		switch key {
+		case 0: // offer
 			return s.text(&p.Offer, 1<<0)
-		case "from":
+		case 1: // from
 			return s.sym((*string)(&p.From), 1<<1)
-		case "to":
+		case 2: // to
 			return s.sym((*string)(&p.To), 1<<2)
-		case "what":
+		case 3: // what
 			return s.sym((*string)(&p.What), 1<<3)
-		case "deadline":
+		case 4: // deadline
 			return s.time(&p.Deadline, 1<<4)
-		case "policy":
+		case 5: // policy
 			return s.sym(&p.Policy, 1<<5)
 		}
 		return 0
 	}, bit)
 }
 
+var keysHandoffAccepted = []string{`"offer":`, `"by":`}
+
 func (s *scanner) readHandoffAccepted(p *HandoffAccepted, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "offer":
+	return s.object(keysHandoffAccepted, func(key int) uint32 {
+		switch key {
+		case 0: // offer
 			return s.text(&p.Offer, 1<<0)
-		case "by":
+		case 1: // by
 			return s.sym((*string)(&p.By), 1<<1)
 		}
 		return 0
 	}, bit)
 }
+
+var keysHandoffRejected = []string{`"offer":`, `"by":`, `"reason":`}
 
 func (s *scanner) readHandoffRejected(p *HandoffRejected, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "offer":
+	return s.object(keysHandoffRejected, func(key int) uint32 {
+		switch key {
+		case 0: // offer
 			return s.text(&p.Offer, 1<<0)
-		case "by":
+		case 1: // by
 			return s.sym((*string)(&p.By), 1<<1)
-		case "reason":
+		case 2: // reason
 			return s.sym(&p.Reason, 1<<2)
 		}
 		return 0
 	}, bit)
 }
+
+var keysHandoffWithdrawn = []string{`"offer":`, `"by":`, `"reason":`}
 
 func (s *scanner) readHandoffWithdrawn(p *HandoffWithdrawn, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "offer":
+	return s.object(keysHandoffWithdrawn, func(key int) uint32 {
+		switch key {
+		case 0: // offer
 			return s.text(&p.Offer, 1<<0)
-		case "by":
+		case 1: // by
 			return s.sym((*string)(&p.By), 1<<1)
-		case "reason":
+		case 2: // reason
 			return s.sym(&p.Reason, 1<<2)
 		}
 		return 0
 	}, bit)
 }
 
+var keysResponsibilityReleased = []string{`"by":`, `"what":`}
+
 func (s *scanner) readResponsibilityReleased(p *ResponsibilityReleased, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "by":
+	return s.object(keysResponsibilityReleased, func(key int) uint32 {
+		switch key {
+		case 0: // by
 			return s.sym((*string)(&p.By), 1<<0)
-		case "what":
+		case 1: // what
 			return s.sym((*string)(&p.What), 1<<1)
 		}
 		return 0
 	}, bit)
 }
 
+var keysDocumentRequested = []string{`"document":`, `"kind":`, `"from":`, `"to":`, `"deadline":`}
+
 func (s *scanner) readDocumentRequested(p *DocumentRequested, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "document":
+	return s.object(keysDocumentRequested, func(key int) uint32 {
+		switch key {
+		case 0: // document
 			return s.text(&p.Document, 1<<0)
-		case "kind":
+		case 1: // kind
 			return s.sym((*string)(&p.Kind), 1<<1)
-		case "from":
+		case 2: // from
 			return s.sym((*string)(&p.From), 1<<2)
-		case "to":
+		case 3: // to
 			return s.sym((*string)(&p.To), 1<<3)
-		case "deadline":
+		case 4: // deadline
 			return s.time(&p.Deadline, 1<<4)
 		}
 		return 0
 	}, bit)
 }
 
+var keysDocumentSent = []string{`"document":`, `"kind":`, `"from":`, `"to":`, `"deadline":`, `"in_reply_to":`}
+
 func (s *scanner) readDocumentSent(p *DocumentSent, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "document":
+	return s.object(keysDocumentSent, func(key int) uint32 {
+		switch key {
+		case 0: // document
 			return s.text(&p.Document, 1<<0)
-		case "kind":
+		case 1: // kind
 			return s.sym((*string)(&p.Kind), 1<<1)
-		case "from":
+		case 2: // from
 			return s.sym((*string)(&p.From), 1<<2)
-		case "to":
+		case 3: // to
 			return s.sym((*string)(&p.To), 1<<3)
-		case "deadline":
+		case 4: // deadline
 			return s.time(&p.Deadline, 1<<4)
-		case "in_reply_to":
+		case 5: // in_reply_to
 			return s.text(&p.InReplyTo, 1<<5)
 		}
 		return 0
 	}, bit)
 }
 
+var keysDocumentAcknowledged = []string{`"document":`, `"by":`, `"ok":`, `"reason":`}
+
 func (s *scanner) readDocumentAcknowledged(p *DocumentAcknowledged, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "document":
+	return s.object(keysDocumentAcknowledged, func(key int) uint32 {
+		switch key {
+		case 0: // document
 			return s.text(&p.Document, 1<<0)
-		case "by":
+		case 1: // by
 			return s.sym((*string)(&p.By), 1<<1)
-		case "ok":
+		case 2: // ok
 			return s.bool(&p.OK, 1<<2)
-		case "reason":
+		case 3: // reason
 			return s.sym(&p.Reason, 1<<3)
 		}
 		return 0
 	}, bit)
 }
 
+var keysServiceStarted = []string{`"by":`, `"what":`}
+
 func (s *scanner) readServiceStarted(p *ServiceStarted, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "by":
+	return s.object(keysServiceStarted, func(key int) uint32 {
+		switch key {
+		case 0: // by
 			return s.sym((*string)(&p.By), 1<<0)
-		case "what":
+		case 1: // what
 			return s.sym((*string)(&p.What), 1<<1)
 		}
 		return 0
 	}, bit)
 }
 
+var keysDeadlineElapsed = []string{`"ref":`, `"rule":`, `"deadline":`}
+
 func (s *scanner) readDeadlineElapsed(p *DeadlineElapsed, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "ref":
+	return s.object(keysDeadlineElapsed, func(key int) uint32 {
+		switch key {
+		case 0: // ref
 			return s.text(&p.Ref, 1<<0)
-		case "rule":
+		case 1: // rule
 			return s.sym(&p.Rule, 1<<1)
-		case "deadline":
+		case 2: // deadline
 			return s.time(&p.Deadline, 1<<2)
 		}
 		return 0
 	}, bit)
 }
 
+var keysPathwayClosed = []string{`"reason":`}
+
 func (s *scanner) readPathwayClosed(p *PathwayClosed, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "reason":
+	return s.object(keysPathwayClosed, func(key int) uint32 {
+		switch key {
+		case 0: // reason
 			return s.sym(&p.Reason, 1<<0)
 		}
 		return 0
 	}, bit)
 }
 
+var keysPatientIdentityMerged = []string{`"survivor":`, `"merged":`, `"merged_pathway":`}
+
 func (s *scanner) readPatientIdentityMerged(p *PatientIdentityMerged, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "survivor":
+	return s.object(keysPatientIdentityMerged, func(key int) uint32 {
+		switch key {
+		case 0: // survivor
 			return s.text((*string)(&p.Survivor), 1<<0)
-		case "merged":
+		case 1: // merged
 			return s.text((*string)(&p.Merged), 1<<1)
-		case "merged_pathway":
+		case 2: // merged_pathway
 			return s.uuid(&p.MergedPathway, 1<<2)
 		}
 		return 0
 	}, bit)
 }
 
+var keysCorrection = []string{`"annuls":`, `"reason":`}
+
 func (s *scanner) readCorrection(p *Correction, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "annuls":
+	return s.object(keysCorrection, func(key int) uint32 {
+		switch key {
+		case 0: // annuls
 			return s.uuid(&p.Annuls, 1<<0)
-		case "reason":
+		case 1: // reason
 			return s.sym(&p.Reason, 1<<1)
 		}
 		return 0
 	}, bit)
 }
 
+var keysQuarantineResolved = []string{`"seq":`, `"hash":`, `"decision":`, `"reason":`}
+
 func (s *scanner) readQuarantineResolved(p *QuarantineResolved, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "seq":
+	return s.object(keysQuarantineResolved, func(key int) uint32 {
+		switch key {
+		case 0: // seq
 			return s.uint(&p.Seq, 1<<0)
-		case "hash":
+		case 1: // hash
 			return s.text(&p.Hash, 1<<1)
-		case "decision":
+		case 2: // decision
 			return s.sym((*string)(&p.Decision), 1<<2)
-		case "reason":
+		case 3: // reason
 			return s.text(&p.Reason, 1<<3)
 		}
 		return 0
 	}, bit)
 }
 
+var keysPatientIdentityLinked = []string{`"patient":`, `"other":`, `"joined":`, `"reason":`}
+
 func (s *scanner) readPatientIdentityLinked(p *PatientIdentityLinked, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "patient":
+	return s.object(keysPatientIdentityLinked, func(key int) uint32 {
+		switch key {
+		case 0: // patient
 			return s.text((*string)(&p.Patient), 1<<0)
-		case "other":
+		case 1: // other
 			return s.text((*string)(&p.Other), 1<<1)
-		case "joined":
+		case 2: // joined
 			return s.uuid(&p.Joined, 1<<2)
-		case "reason":
+		case 3: // reason
 			return s.sym(&p.Reason, 1<<3)
 		}
 		return 0
 	}, bit)
 }
 
+var keysSealedIdentity = []string{`"nonce":`, `"ciphertext":`}
+
 func (s *scanner) readSealedIdentity(p *SealedIdentity, bit uint32) uint32 {
-	return s.object(func(k []byte) uint32 {
-		switch string(k) {
-		case "nonce":
+	return s.object(keysSealedIdentity, func(key int) uint32 {
+		switch key {
+		case 0: // nonce
 			return s.base64(&p.Nonce, 1<<0)
-		case "ciphertext":
+		case 1: // ciphertext
 			return s.base64(&p.Ciphertext, 1<<1)
 		}
 		return 0

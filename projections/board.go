@@ -27,6 +27,7 @@ type Board struct {
 	open   map[uuid.UUID]*boardPath
 	closed *closedDischarges // closed pathways' last discharges, for readmissions
 	months map[monthKey]*monthAgg
+	cal    calendar // for the folds
 }
 
 // ReadmissionWindow is how soon after a discharge an admission counts as
@@ -209,7 +210,7 @@ func (b *Board) setLast(id uuid.UUID, d discharge) {
 // count updates the month's aggregates of the pathway's scopes, for all
 // patients and for its age band.
 func (b *Board) count(cluster, muni sym, band uint8, at stamp, sign int32, f func(*monthAgg)) {
-	month := b.rs.month(at.time())
+	month := b.month(at)
 	bands := []uint8{0}
 	if band != 0 {
 		bands = append(bands, band)
@@ -256,6 +257,15 @@ func (b *Board) refold(pathway uuid.UUID, history []events.Envelope, sign int32)
 }
 
 // month returns the months since January 1970 of t in the rules' zone.
+// month is rs.month of at.time(), through the fold's calendar.
+func (b *Board) month(at stamp) int32 {
+	if at == 0 {
+		return b.rs.month(at.time())
+	}
+	y, m, _ := time.Unix(int64(b.cal.day(b.rs, int64(at)))*86400, 0).UTC().Date()
+	return int32((y-1970)*12 + int(m) - 1)
+}
+
 func (rs *ruleset) month(t time.Time) int32 {
 	y, m, _ := t.In(rs.loc).Date()
 	return int32((y-1970)*12 + int(m) - 1)

@@ -30,7 +30,7 @@ func (f Figures) Days(scope string, from, to, now time.Time) []DayCount {
 	scopes, _ := f.monthScopes(scope)
 	for _, s := range scopes {
 		for d := first; d <= last; d++ {
-			c := g.st.daily[dayKey{s, d}]
+			c := g.st.day(s, d)
 			o := &out[d-first]
 			o.Admissions += int(c[dAdmissions])
 			o.Discharges += int(c[dDischarges])

@@ -168,7 +168,7 @@ func (f Figures) scope(name string, now time.Time, scopes []sym, member func(*tr
 	for _, s := range scopes {
 		out.ReadyBedDays += g.st.bed[s]
 		for i := range out.Daily {
-			c := g.st.daily[dayKey{s, first + int32(i)}]
+			c := g.st.day(s, first+int32(i))
 			d := &out.Daily[i]
 			d.Admissions += int(c[dAdmissions])
 			d.Discharges += int(c[dDischarges])
@@ -243,7 +243,7 @@ func (f Figures) Months(scope string, first, last int32, now time.Time) []MonthF
 		for _, s := range scopes {
 			from, to := monthDays(month)
 			for d := from; d < to; d++ {
-				c := g.st.daily[dayKey{s, d}]
+				c := g.st.day(s, d)
 				m.Admissions += int(c[dAdmissions])
 				m.Discharges += int(c[dDischarges])
 				m.GapsOpened += int(c[dGapsOpened])

@@ -1,8 +1,8 @@
 package projections
 
 import (
-	"hash/maphash"
 	"time"
+	"unsafe"
 
 	"github.com/stafet/stafet/events"
 )
@@ -18,12 +18,15 @@ type sym uint32
 type symbols struct {
 	names []string
 	index map[string]sym
-	// cache holds the last string seen in each slot of its hash, in
-	// front of index for the projections that fold the whole log: a
-	// string the events.Decoder shares compares by its pointer. nil: no
-	// cache (a single pathway's view).
+	// cache holds the last string seen in each slot, in front of index
+	// for the projections that fold the whole log. The slot is chosen by
+	// the address of the string's bytes, not a hash of them: the
+	// events.Decoder hands out the same string for a repeated value, so
+	// its address finds it and compares equal by pointer, without reading
+	// it. A string at another address costs a miss, never a wrong answer:
+	// the slot holds the string itself. nil: no cache (a single
+	// pathway's view).
 	cache []symSlot
-	seed  maphash.Seed
 }
 
 type symSlot struct {
@@ -31,7 +34,10 @@ type symSlot struct {
 	id   sym
 }
 
-const symCacheSlots = 1 << 12
+const (
+	symCacheBits  = 12
+	symCacheSlots = 1 << symCacheBits
+)
 
 func newSymbols() *symbols {
 	return &symbols{names: []string{""}, index: map[string]sym{"": 0}}
@@ -39,7 +45,7 @@ func newSymbols() *symbols {
 
 // cached adds the cache to s.
 func (s *symbols) cached() *symbols {
-	s.cache, s.seed = make([]symSlot, symCacheSlots), maphash.MakeSeed()
+	s.cache = make([]symSlot, symCacheSlots)
 	return s
 }
 
@@ -47,11 +53,17 @@ func (s *symbols) of(v string) sym {
 	if s.cache == nil {
 		return s.intern(v)
 	}
-	slot := &s.cache[maphash.String(s.seed, v)&(symCacheSlots-1)]
+	slot := &s.cache[slotOf(v)]
 	if slot.name != v {
 		*slot = symSlot{v, s.intern(v)}
 	}
 	return slot.id
+}
+
+// slotOf picks v's cache slot by the address of its bytes (Fibonacci
+// hashing: the top bits of the address times 2⁶⁴/φ).
+func slotOf(v string) uint64 {
+	return uint64(uintptr(unsafe.Pointer(unsafe.StringData(v)))) * 0x9e3779b97f4a7c15 >> (64 - symCacheBits)
 }
 
 func (s *symbols) intern(v string) sym {

@@ -13,9 +13,12 @@ import (
 // comes with a sign, so Refold can take a pathway's contribution back
 // exactly.
 type stats struct {
-	daily map[dayKey][nDaily]int32
+	// daily holds its counters by pointer: a fold updates one in place
+	// with a single lookup.
+	daily map[dayKey]*[nDaily]int32
 	hist  map[sym]*histogram
 	bed   map[sym]int64 // bed-days of closed ready-for-discharge gaps
+	cal   calendar      // for the folds, which alone write stats
 }
 
 type dayKey struct {
@@ -34,18 +37,28 @@ const (
 )
 
 func newStats() *stats {
-	return &stats{daily: make(map[dayKey][nDaily]int32), hist: make(map[sym]*histogram), bed: make(map[sym]int64)}
+	return &stats{daily: make(map[dayKey]*[nDaily]int32), hist: make(map[sym]*histogram), bed: make(map[sym]int64)}
 }
 
 func (s *stats) addDay(scope sym, day int32, field int, delta int32) {
 	k := dayKey{scope, day}
 	v := s.daily[k]
-	v[field] += delta
-	if v == ([nDaily]int32{}) {
-		delete(s.daily, k)
-		return
+	if v == nil {
+		v = new([nDaily]int32)
+		s.daily[k] = v
 	}
-	s.daily[k] = v
+	v[field] += delta
+	if *v == ([nDaily]int32{}) {
+		delete(s.daily, k)
+	}
+}
+
+// day returns the daily counters of a scope on a day.
+func (s *stats) day(scope sym, day int32) [nDaily]int32 {
+	if v := s.daily[dayKey{scope, day}]; v != nil {
+		return *v
+	}
+	return [nDaily]int32{}
 }
 
 func (x *env) scopes(t *track) [2]sym { return [2]sym{t.cluster, t.municipality} }
@@ -56,7 +69,7 @@ func (x *env) count(t *track, at stamp, field int, delta int32) {
 	if x.st == nil || at == 0 {
 		return
 	}
-	day := x.rs.day(at.time())
+	day := x.st.cal.dayOf(x.rs, at)
 	for _, sc := range x.scopes(t) {
 		if sc != 0 {
 			x.st.addDay(sc, day, field, x.sign*delta)
@@ -69,7 +82,7 @@ func (x *env) count(t *track, at stamp, field int, delta int32) {
 // counted for the pathway (it was ready, went on leave and was ready
 // again the same day) is counted once.
 func (x *env) readyDays(t *track, from, to stamp) {
-	first, last := max(x.rs.day(from.time()), t.readyDay+1), x.rs.day(to.time().Add(-time.Nanosecond))
+	first, last := max(x.day(from), t.readyDay+1), x.dayBefore(to)
 	if last < first {
 		return
 	}
@@ -89,6 +102,23 @@ func (x *env) readyDays(t *track, from, to stamp) {
 			delete(x.st.bed, sc)
 		}
 	}
+}
+
+// day is ruleset.day of s.time(), through the stats' calendar if there
+// are stats.
+func (x *env) day(s stamp) int32 {
+	if x.st == nil {
+		return x.rs.day(s.time())
+	}
+	return x.st.cal.dayOf(x.rs, s)
+}
+
+// dayBefore is ruleset.day of s.time().Add(-time.Nanosecond).
+func (x *env) dayBefore(s stamp) int32 {
+	if x.st == nil {
+		return x.rs.day(s.time().Add(-time.Nanosecond))
+	}
+	return x.st.cal.dayBefore(x.rs, s)
 }
 
 func (x *env) latency(t *track, d stamp) {
@@ -198,7 +228,7 @@ func readStats(r *reader) *stats {
 	s := newStats()
 	for n := r.count(); n > 0 && r.err == nil; n-- {
 		k := dayKey{scope: r.sym(), day: r.int32()}
-		var v [nDaily]int32
+		v := new([nDaily]int32)
 		for i := range v {
 			v[i] = r.int32()
 		}

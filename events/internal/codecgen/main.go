@@ -445,18 +445,31 @@ func (p *pkg) value(w func(string, ...any), f field) {
 }
 
 // reader writes read<Name>, which reads a *Name's members in canonical
-// form and returns bit, or 0 (scanner.object).
+// form and returns bit, or 0 (scanner.object), and the keys it knows, in
+// the order Encode writes them.
 func (p *pkg) reader(w func(string, ...any), name string) {
 	fs := p.fields[name]
+	w("var keys%s = []string{", name)
+	for i, f := range fs {
+		if i > 0 {
+			w(", ")
+		}
+		if k := strconv.Quote(f.key) + ":"; strconv.CanBackquote(k) {
+			w("`%s`", k)
+		} else {
+			w("%q", k)
+		}
+	}
+	w("}\n\n")
 	w("func (s *scanner) read%s(p *%s, bit uint32) uint32 {\n", name, name)
-	w("return s.object(func(k []byte) uint32 {\nswitch string(k) {\n")
+	w("return s.object(keys%s, func(key int) uint32 {\nswitch key {\n", name)
 	for i, f := range fs {
 		dst := "&p." + f.name
 		if f.named {
 			dst = "(*string)(" + dst + ")"
 		}
 		mask := fmt.Sprintf("1<<%d", i)
-		w("case %q:\n", f.key)
+		w("case %d: // %s\n", i, f.key)
 		switch f.kind {
 		case kString:
 			if f.repeats {
