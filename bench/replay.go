@@ -50,36 +50,7 @@ func (b *bencher) replayPhase(ctx context.Context) error {
 // replaySides alternates the replay and the raw read on s, and on a copy
 // of unchained if it is set.
 func (b *bencher) replaySides(ctx context.Context, s *engine.Store, t *template, unchained *template) error {
-	ss := []side{
-		{name: sideReplay, run: func(ctx context.Context, round int) (measure, error) {
-			set, err := projections.NewSet(projections.DefaultRules())
-			if err != nil {
-				return measure{}, err
-			}
-			var m measure
-			peak, err := peakHeap(func() error {
-				return b.profileIf(round == 0, PhaseReplay, func() (err error) {
-					m, err = timed(func() (int, bool, error) {
-						st, err := s.Log().Replay(ctx, engine.ReplayOptions{}, set)
-						return int(st.Events), false, err
-					})
-					return err
-				})
-			})
-			b.res.ReplayPeakHeapMiB = max(b.res.ReplayPeakHeapMiB, mib(peak))
-			if err == nil && m.events != t.events {
-				err = fmt.Errorf("replayed %d events; want %d", m.events, t.events)
-			}
-			return m, err
-		}},
-		{name: sideRawRead, run: func(ctx context.Context, _ int) (measure, error) {
-			return timed(func() (int, bool, error) {
-				// Counted in events, as the replay is: a message holds
-				// one command's events, which only decoding tells.
-				return t.events, false, readAll(ctx, s, t.lastSeq, func(jetstream.Msg) {})
-			})
-		}},
-	}
+	ss := b.readSides(s, t, sideReplay, sideRawRead, PhaseReplay)
 	if unchained != nil {
 		dir, err := b.copyOf("replay-unchained", unchained)
 		if err != nil {
@@ -91,7 +62,7 @@ func (b *bencher) replaySides(ctx context.Context, s *engine.Store, t *template,
 			return err
 		}
 		defer u.Close()
-		ss = append(ss, b.unchainedSides(u, unchained)...)
+		ss = append(ss, b.readSides(u, unchained, sideReplayUnchained, sideRawReadUnchained, PhaseReplay+"-unchained")...)
 	}
 	peerSides, closePeer, err := b.peerReplaySides(ctx, s, t)
 	if err != nil {
@@ -122,31 +93,37 @@ func (b *bencher) replaySides(ctx context.Context, s *engine.Store, t *template,
 	return nil
 }
 
-// unchainedSides are the replay and the raw read of u, which holds a
-// copy of the template without the chain.
-func (b *bencher) unchainedSides(u *engine.Store, t *template) []side {
+// readSides are a replay of s's whole log into a fresh Set of every
+// production projection and a raw read of it, named replay and raw; the
+// replay's first round is profiled as profile (Options.CPUProfile).
+func (b *bencher) readSides(s *engine.Store, t *template, replay, raw, profile string) []side {
 	return []side{
-		{name: sideReplayUnchained, run: func(ctx context.Context, round int) (measure, error) {
+		{name: replay, run: func(ctx context.Context, round int) (measure, error) {
 			set, err := projections.NewSet(projections.DefaultRules())
 			if err != nil {
 				return measure{}, err
 			}
 			var m measure
-			err = b.profileIf(round == 0, PhaseReplay+"-unchained", func() (err error) {
-				m, err = timed(func() (int, bool, error) {
-					st, err := u.Log().Replay(ctx, engine.ReplayOptions{}, set)
-					return int(st.Events), false, err
+			peak, err := peakHeap(func() error {
+				return b.profileIf(round == 0, profile, func() (err error) {
+					m, err = timed(func() (int, bool, error) {
+						st, err := s.Log().Replay(ctx, engine.ReplayOptions{}, set)
+						return int(st.Events), false, err
+					})
+					return err
 				})
-				return err
 			})
+			b.res.ReplayPeakHeapMiB = max(b.res.ReplayPeakHeapMiB, mib(peak))
 			if err == nil && m.events != t.events {
 				err = fmt.Errorf("replayed %d events; want %d", m.events, t.events)
 			}
 			return m, err
 		}},
-		{name: sideRawReadUnchained, run: func(ctx context.Context, _ int) (measure, error) {
+		{name: raw, run: func(ctx context.Context, _ int) (measure, error) {
 			return timed(func() (int, bool, error) {
-				return t.events, false, readAll(ctx, u, t.lastSeq, func(jetstream.Msg) {})
+				// Counted in events, as the replay is: a message holds
+				// one command's events, which only decoding tells.
+				return t.events, false, readAll(ctx, s, t.lastSeq, func(jetstream.Msg) {})
 			})
 		}},
 	}

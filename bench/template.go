@@ -210,16 +210,23 @@ type template struct {
 // checkpointHost names the host whose checkpoint the template holds.
 const checkpointHost = "bench"
 
+// openFresh opens a server in bulk mode in a new directory named after
+// name, for a template to be written to.
+func (b *bencher) openFresh(ctx context.Context, name string) (string, *engine.Store, error) {
+	dir, err := b.dir(name)
+	if err != nil {
+		return "", nil, err
+	}
+	s, err := b.open(ctx, dir, engine.Bulk)
+	return dir, s, err
+}
+
 // buildTemplate writes the template log once per run.
 func (b *bencher) buildTemplate(ctx context.Context) (*template, error) {
 	if b.template != nil {
 		return b.template, nil
 	}
-	dir, err := b.dir("template")
-	if err != nil {
-		return nil, err
-	}
-	s, err := b.open(ctx, dir, engine.Bulk)
+	dir, s, err := b.openFresh(ctx, "template")
 	if err != nil {
 		return nil, err
 	}
@@ -367,11 +374,7 @@ func (b *bencher) buildUnchainedTemplate(ctx context.Context) (*template, error)
 	if b.work == nil {
 		return nil, errors.New("template without the chain: the workload was released when the template was written")
 	}
-	dir, err := b.dir("template-unchained")
-	if err != nil {
-		return nil, err
-	}
-	s, err := b.open(ctx, dir, engine.Bulk)
+	dir, s, err := b.openFresh(ctx, "template-unchained")
 	if err != nil {
 		return nil, err
 	}
