@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
 	"github.com/stafet/stafet/docs/deploy"
@@ -218,7 +220,7 @@ func (c *Cluster) waitReady(ctx context.Context, d time.Duration) error {
 		case i < len(c.nodes) && c.healthy(ctx, i):
 			i++
 			continue
-		case i == len(c.nodes) && c.metaWhole(ctx):
+		case i == len(c.nodes) && c.metaWhole(ctx) && c.placeable(ctx):
 			return nil
 		}
 		for j, n := range c.nodes {
@@ -265,6 +267,34 @@ func (c *Cluster) metaWhole(ctx context.Context) bool {
 		return whole
 	}
 	return false
+}
+
+// placeable reports whether a stream of three replicas can be placed:
+// the meta leader may see every peer current before it has the peers'
+// JetStream reports, and refuses placement until then ("no suitable
+// peers for placement, peer offline", seen in the bench's test under
+// load). It creates and deletes a small stream as stafetd's user.
+func (c *Cluster) placeable(ctx context.Context) bool {
+	nkey, err := nats.NkeyOptionFromSeed(c.StafetdSeedFile)
+	if err != nil {
+		return false
+	}
+	nc, err := nats.Connect(strings.Join(c.URLs, ","), nkey, nats.RootCAs(c.CAFile), nats.Timeout(2*time.Second))
+	if err != nil {
+		return false
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	const probe = "NATSDEPLOY_READY"
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: probe, Subjects: []string{"natsdeploy.ready"}, Replicas: Nodes, Storage: jetstream.MemoryStorage}); err != nil {
+		return false
+	}
+	return js.DeleteStream(ctx, probe) == nil
 }
 
 // nodeName is node i's server name (NATS_NAME).
