@@ -46,6 +46,10 @@ type Stats struct {
 	// Joins counts organisations that joined a pathway they were not
 	// party to by starting their own care (events.StartsCare).
 	Joins atomic.Uint64
+	// ReaderRestarts counts the consumers a replay's reader replaced
+	// because the server ended one, skipped a delivery or fell silent
+	// (pull.go): each is recovered from, but many mean a sick cluster.
+	ReaderRestarts atomic.Uint64
 }
 
 // Stats returns the log's counters.

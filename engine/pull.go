@@ -233,6 +233,7 @@ func (r *rangeReader) again(ctx context.Context, why string) error {
 	if n > pullRestarts {
 		return fmt.Errorf("engine: replay: %d new consumers in a row read nothing from sequence %d: %s", pullRestarts, next, why)
 	}
+	r.s.stats.ReaderRestarts.Add(1)
 	r.s.log.Warn("replay: a new consumer takes over the read", "from", next, "why", why)
 	r.close()
 	return r.start(ctx)

@@ -77,6 +77,9 @@ func TestReplayOutlivesItsConsumer(t *testing.T) {
 			t.Fatalf("message %d has sequence %d; want every message once, in order", i+1, seq)
 		}
 	}
+	if s.Log().Stats().ReaderRestarts.Load() == 0 {
+		t.Error("no restart counted (stafet_replay_reader_restarts_total)")
+	}
 	if !strings.Contains(logs.String(), "a new consumer takes over the read") {
 		t.Errorf("no new consumer took over; logs:\n%s", logs.String())
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stafet/stafet/engine"
 )
 
 const messagesUsage = "usage: stafet messages [list] [-dead] [-channel C] [-sender S] [-control-id ID] [-from T] [-to T] [-code C] [-answer AA|AE|AR] [-episode E] [-pathway P] | show SEQ | reprocess [SEQ...|the list's flags] | channels"
@@ -243,27 +245,16 @@ func messageChannels(ctx context.Context, e env, args []string) error {
 	if *asJSON {
 		return printJSON(e.stdout, items)
 	}
-	ss, err := decodeItems[channelJSON](items)
+	ss, err := decodeItems[engine.SenderCounts](items)
 	if err != nil {
 		return err
 	}
 	n := newNames(c)
 	var rows [][]string
 	for _, s := range ss {
-		rows = append(rows, []string{s.Channel, s.Sender, n.org(ctx, s.Org), strconv.Itoa(s.Received),
+		rows = append(rows, []string{s.System, s.Sender, n.org(ctx, string(s.Org)), strconv.Itoa(s.Received),
 			strconv.Itoa(s.Answers["AA"]), strconv.Itoa(s.Answers["AE"]), strconv.Itoa(s.Answers["AR"]), strconv.Itoa(s.Dead), when(s.LastSeen)})
 	}
 	table(e.stdout, []string{"CHANNEL", "SENDER", "ORGANISATION", "RECEIVED", "AA", "AE", "AR", "DEAD NOW", "LAST SEEN"}, rows)
 	return nil
-}
-
-// channelJSON is one row of GET /v1/channels.
-type channelJSON struct {
-	Channel  string         `json:"channel"`
-	Sender   string         `json:"sender"`
-	Org      string         `json:"org"`
-	Received int            `json:"received"`
-	Answers  map[string]int `json:"answers"`
-	Dead     int            `json:"dead_letters"`
-	LastSeen time.Time      `json:"last_seen"`
 }

@@ -28,6 +28,7 @@ func RegisterMetrics(r prometheus.Registerer, log *engine.Log, host *engine.Host
 		counter("stafet_append_conflicts_total", "Appends that met a concurrent change and were decided again.", st.Conflicts.Load),
 		counter("stafet_duplicates_total", "Resent messages recognised and not appended again.", st.Duplicates.Load),
 		counter("stafet_commands_rejected_total", "Commands rejected by the pathway rules or validation.", st.Rejected.Load),
+		counter("stafet_replay_reader_restarts_total", "Consumers a replay's reader replaced after the server ended one, skipped a delivery or fell silent.", st.ReaderRestarts.Load),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stafet_projection_applied_seq", Help: "Log sequence the projections reflect."},
 			func() float64 { return float64(host.Applied()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stafet_projection_lag_events", Help: "Events in the log not yet applied to the projections."},
