@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -18,10 +20,17 @@ import (
 // event stream since the chain began carries, beside Stafet-Prev, a
 // Stafet-Chain header:
 //
-//	Stafet-Chain: 1.<link>.<mac>
+//	Stafet-Chain: <version>.<link>.<mac>
 //
 //	digest = SHA-256("stafet chain v1" 0 subject 0 prev 0 data)  prev: Stafet-Prev as 8 bytes, big-endian
 //	link   = SHA-256(previous message's link | digest)            32 zero bytes before a pathway's first message
+//
+//	version 2 (stafetd writes it):
+//	mac    = AES-256-GMAC(gmac key, nonce = the link's first 12 bytes,
+//	                      "stafet chain v2" 0 subject 0 prev 0 link data)
+//	gmac key = HMAC-SHA256(chain key, "stafet chain v2 gmac key")
+//
+//	version 1 (until 2026-12; read for ever):
 //	mac    = HMAC-SHA256(chain key, digest | link), first 16 bytes
 //
 // in unpadded base64url. The links chain a pathway's messages: a changed
@@ -32,6 +41,19 @@ import (
 // checks it, and a message that fails is quarantined (readStored). Signed
 // checkpoints (checkpoint.go) anchor the links so that an auditor without
 // the chain key can verify a history (verify.go).
+//
+// Version 2 changed only the MAC, for the replay's sake: a reader checks
+// the MAC of every message, and version 1's needs the digest (a SHA-256
+// over the message) and an HMAC besides, 6 times the CPU of one GMAC
+// over the message with AES-NI (BenchmarkChainMAC). GMAC needs a nonce
+// never used twice for different input under one key: the link is a
+// hash of the message's content and place, so two messages share a
+// nonce only if their links collide in 96 bits, as likely as two random
+// nonces colliding (about 10^-13 after 150 million messages, a decade of
+// national history; NIST SP 800-38D allows 2^32 messages under a key
+// with random nonces), and a message stored twice gets the same MAC
+// twice, which tells nothing. Readers need no extra header field and
+// stafetd no random numbers per append.
 //
 // Messages stored before the chain began (an earlier release) carry no
 // header: they are unchained, which the first checkpoint records, and
@@ -51,14 +73,16 @@ func (l Link) IsZero() bool { return l == Link{} }
 func (l Link) String() string { return base64.RawURLEncoding.EncodeToString(l[:]) }
 
 const (
-	chainVersion = "1"
+	chainVersion = "2" // what seal writes; parseChain reads "1" too
 	macSize      = 16
+	nonceSize    = 12
 )
 
 // chainFields is a parsed Stafet-Chain header.
 type chainFields struct {
-	link Link
-	mac  [macSize]byte
+	version byte // 1 or 2
+	link    Link
+	mac     [macSize]byte
 }
 
 // parseChain reads a Stafet-Chain header; ok is false if it is absent,
@@ -70,8 +94,15 @@ func parseChain(h nats.Header) (f chainFields, ok bool, err error) {
 	}
 	ver, rest, _ := strings.Cut(v, ".")
 	link, mac, found := strings.Cut(rest, ".")
-	if ver != chainVersion || !found {
+	switch {
+	case !found:
 		return f, true, errors.New("malformed chain header")
+	case ver == "2":
+		f.version = 2
+	case ver == "1":
+		f.version = 1
+	default:
+		return f, true, errors.New("malformed chain header: unknown version")
 	}
 	if !decode64(f.link[:], link) {
 		return f, true, errors.New("malformed chain link")
@@ -125,22 +156,47 @@ func prevOf(h nats.Header) (uint64, bool) {
 // reuses its hashes, and sums into out, which lives with it, so that no
 // sum escapes to the heap through the hash.Hash interface.
 type chainer struct {
-	key []byte // the chain key; nil checks no MACs
-	sha hash.Hash
-	mac hash.Hash
-	buf []byte
-	out [32]byte
+	key  []byte // the chain key; nil checks no MACs
+	sha  hash.Hash
+	mac  hash.Hash   // version 1's HMAC
+	gmac cipher.AEAD // version 2's GMAC
+	buf  []byte
+	out  [32]byte
+	// nonce and tag live here for the same reason as out.
+	nonce [nonceSize]byte
+	tag   []byte
 }
 
 func newChainer(key []byte) *chainer {
-	c := &chainer{key: key, sha: sha256.New()}
+	c := &chainer{key: key, sha: sha256.New(), tag: make([]byte, 0, macSize)}
 	if key != nil {
 		c.mac = hmac.New(sha256.New, key)
+		c.gmac = newGMAC(key)
 	}
 	return c
 }
 
-var digestPrefix = []byte("stafet chain v1\x00")
+// newGMAC returns AES-256-GCM under the GMAC key derived from the chain
+// key: a key of its own, so that the chain key is used by one algorithm
+// only.
+func newGMAC(chainKey []byte) cipher.AEAD {
+	h := hmac.New(sha256.New, chainKey)
+	h.Write([]byte("stafet chain v2 gmac key"))
+	block, err := aes.NewCipher(h.Sum(nil))
+	if err != nil {
+		panic(err) // a 32-byte key: cannot happen
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err) // the standard nonce and tag sizes: cannot happen
+	}
+	return gcm
+}
+
+var (
+	digestPrefix = []byte("stafet chain v1\x00")
+	gmacPrefix   = []byte("stafet chain v2\x00")
+)
 
 // digest hashes a message's subject, link to its predecessor and body.
 func (c *chainer) digest(subject string, prev uint64, data []byte) (d [32]byte) {
@@ -176,6 +232,37 @@ func (c *chainer) sum(d [32]byte, l Link) (m [macSize]byte) {
 	return m
 }
 
+// gmacOf is version 2's MAC of a message with link l.
+func (c *chainer) gmacOf(subject string, prev uint64, l Link, data []byte) (m [macSize]byte) {
+	c.buf = append(c.buf[:0], gmacPrefix...)
+	c.buf = append(c.buf, subject...)
+	c.buf = append(c.buf, 0)
+	c.buf = binary.BigEndian.AppendUint64(c.buf, prev)
+	c.buf = append(c.buf, 0)
+	c.buf = append(c.buf, l[:]...)
+	c.buf = append(c.buf, data...)
+	copy(c.nonce[:], l[:nonceSize])
+	c.tag = c.gmac.Seal(c.tag[:0], c.nonce[:], nil, c.buf)
+	copy(m[:], c.tag)
+	return m
+}
+
+// macMatches reports whether f's MAC is the chain key's for the message.
+// d is the message's digest if the caller has it (version 1 needs it).
+func (c *chainer) macMatches(f chainFields, subject string, prev uint64, data []byte, d *[32]byte) bool {
+	var want [macSize]byte
+	if f.version == 1 {
+		if d == nil {
+			x := c.digest(subject, prev, data)
+			d = &x
+		}
+		want = c.sum(*d, f.link)
+	} else {
+		want = c.gmacOf(subject, prev, f.link, data)
+	}
+	return hmac.Equal(want[:], f.mac[:])
+}
+
 // pair is a followed by b in c.buf: arrays sliced straight into a
 // hash.Hash would escape, an allocation each.
 func (c *chainer) pair(a, b [32]byte) []byte {
@@ -188,7 +275,7 @@ func (c *chainer) pair(a, b [32]byte) []byte {
 func (c *chainer) seal(m *nats.Msg, prev uint64, after Link) Link {
 	d := c.digest(m.Subject, prev, m.Data)
 	l := c.link(after, d)
-	mac := c.sum(d, l)
+	mac := c.gmacOf(m.Subject, prev, l, m.Data)
 	if m.Header == nil {
 		m.Header = nats.Header{}
 	}
@@ -239,7 +326,7 @@ func (c *chainer) check(seq, from uint64, subject string, st stamp, data []byte)
 	case !st.hasPrev:
 		return unauthentic("chain header without Stafet-Prev")
 	}
-	if sum := c.sum(c.digest(subject, st.prev, data), st.f.link); !hmac.Equal(sum[:], st.f.mac[:]) {
+	if !c.macMatches(st.f, subject, st.prev, data, nil) {
 		return unauthentic("the chain MAC does not match the message: changed, or not stored by this deployment")
 	}
 	return nil

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/hmac"
 	"errors"
 	"fmt"
 
@@ -212,7 +211,7 @@ func (v *verifier) message(seq uint64, subject string, h nats.Header, data []byt
 		return f.link, mm("its content does not match its link: a byte of it was changed")
 	}
 	if v.chain.mac != nil {
-		if sum := v.chain.sum(d, f.link); !hmac.Equal(sum[:], f.mac[:]) {
+		if !v.chain.macMatches(f, subject, prev, data, &d) {
 			return f.link, mm("its chain MAC does not match: not stored by this deployment's stafetd")
 		}
 	}
