@@ -409,3 +409,40 @@ func TestErase(t *testing.T) {
 		t.Errorf("the erased key's bytes are still in %v", files)
 	}
 }
+
+// TestKeyReadsAcrossInstances: two instances of one deployment read each
+// other's patient keys (on one replica by Direct Get, the stream's only
+// copy), and an erasure by one is seen by the other's next message at
+// once: it is sealed under a new key, readable, while what the erased
+// key sealed is not.
+func TestKeyReadsAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	a := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
+	b := peer(t, a)
+	dir := must(events.NewDirectory(nil))
+	inA, inB := lineIntake{a.NewIntake(dir, nil)}, lineIntake{b.NewIntake(dir, nil)}
+	st := must(natstest.JetStream(t, a.NATS().Conn()).Stream(ctx, engine.KeyStream))
+	if !st.CachedInfo().Config.AllowDirect {
+		t.Errorf("key stream of one replica: AllowDirect false; want true")
+	}
+	const cpr = "0102030405"
+	must(inA.Receive(ctx, msg("k1", cpr+"|E1|admit")))
+	before := must(inB.Receive(ctx, msg("k2", cpr+"|E1|noop")))
+	if _, err := a.Inbox().Message(ctx, before.RawSeq); err != nil {
+		t.Fatalf("raw sealed by b, read by a: %v", err)
+	}
+	if _, err := a.Erase(ctx, must(a.Vault().Ref(cpr)), events.Identity{}); err != nil {
+		t.Fatal(err)
+	}
+	after := must(inB.Receive(ctx, msg("k3", cpr+"|E1|noop")))
+	for _, s := range []*engine.Store{a, b} {
+		// The patient's new key does not open it (an authentication
+		// failure, not ErrShredded: the patient has a key again).
+		if _, err := s.Inbox().Message(ctx, before.RawSeq); err == nil {
+			t.Errorf("raw before the erasure: readable; want it unreadable")
+		}
+		if m, err := s.Inbox().Message(ctx, after.RawSeq); err != nil || !bytes.Contains(m.Body, []byte(cpr)) {
+			t.Errorf("raw after the erasure: got %v; want it readable, sealed under a new key", err)
+		}
+	}
+}
