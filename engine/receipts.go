@@ -105,7 +105,12 @@ func (s *Inbox) setupReceipts(ctx context.Context) error {
 // not wait: a receipt is written after the answer's own commit and is
 // made durable by the next one; one lost in a crash is made again from
 // the raw message (ReceiptIndex.Run reconciles). A failure is logged,
-// never the message's.
+// never the message's. It is published without a reply subject, so the
+// server sends no acknowledgement: nothing waited for one, and making and
+// parsing a JSON acknowledgement for every inbound message cost the
+// server and the client CPU for nothing (nor was its error read). A
+// receipt the server could not store is made again by that same
+// reconciliation.
 func (s *Inbox) note(r Receipt) {
 	b, err := json.Marshal(r)
 	if err == nil {
@@ -115,7 +120,7 @@ func (s *Inbox) note(r Receipt) {
 			// Instances that reconcile at once write it once.
 			msg.Header.Set(jetstream.MsgIDHeader, "backfill-"+strconv.FormatUint(r.RawSeq, 10))
 		}
-		_, err = s.js.PublishMsgAsync(msg)
+		err = s.nc.PublishMsg(msg)
 	}
 	if err != nil {
 		s.log.Warn("receipt not written; the message browser makes it again from the raw message at the next start", "raw_seq", r.RawSeq, "err", err)

@@ -166,3 +166,34 @@ func TestReceipts(t *testing.T) {
 		}
 	})
 }
+
+// TestReceiptUnacknowledged: a receipt costs one publish and no answer
+// from the server. A message that means nothing for a pathway, for a
+// patient the store knows, is three publishes (the key's read, the raw
+// message, the receipt) and two answers (the key, the raw message's
+// acknowledgement); and its receipt is stored all the same.
+func TestReceiptUnacknowledged(t *testing.T) {
+	s, in := setup(t)
+	ctx := context.Background()
+	x := runIndex(t, s)
+	must(in.Receive(ctx, msg("u0", "0102030405|E1|admit")))
+	waitFor(t, x, "the first receipt", func() bool { return x.Len() == 1 })
+	nc := s.NATS().Conn()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	before := nc.Stats()
+	for i := range n {
+		must(in.Receive(ctx, msg(fmt.Sprintf("u%d", i+1), "0102030405|E1|noop")))
+	}
+	waitFor(t, x, "every receipt", func() bool { return x.Len() == n+1 })
+	after := nc.Stats()
+	// The receipt index's own subscription delivers the receipts: not
+	// the intake's answers.
+	answers := (after.InMsgs - before.InMsgs - n) / n
+	pubs := (after.OutMsgs - before.OutMsgs) / n
+	if pubs != 3 || answers != 2 {
+		t.Errorf("per message: got %d publishes and %d answers; want 3 and 2", pubs, answers)
+	}
+}
