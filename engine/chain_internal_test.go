@@ -185,16 +185,7 @@ func flip64(c byte) byte {
 // message is still found.
 func TestChainVersionOneStaysReadable(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.Log()
-	ref, err := st.Vault().Ref("0102030405")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ref := openLog(t)
 	pw := events.NewID()
 	at := time.Now().UTC().Truncate(time.Millisecond)
 	opened := events.Envelope{ID: events.NewID(), Pathway: pw, Type: events.TypePathwayOpened, Schema: 1, OccurredAt: at, RecordedAt: at,
@@ -202,6 +193,7 @@ func TestChainVersionOneStaysReadable(t *testing.T) {
 	publishV1 := func(e events.Envelope, prev uint64, after Link, change func([]byte)) uint64 {
 		t.Helper()
 		m := nats.NewMsg(Subject("aarhus", pw))
+		var err error
 		if m.Data, err = s.codec.Encode(&e); err != nil {
 			t.Fatal(err)
 		}

@@ -49,16 +49,7 @@ func (f folded) Restore(b []byte) error {
 // as a replay by the new build does straight away.
 func TestQuarantineTakeInAfterUpgrade(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.Log()
-	ref, err := st.Vault().Ref("0102030405")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ref := openLog(t)
 	pw := events.NewID()
 	res, err := s.Execute(ctx, events.Command{Pathway: pw, Actor: events.Actor{Org: "kommune:0751"}, OccurredAt: time.Now(),
 		Payloads: []events.Payload{&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: "kommune:0751"}}})
@@ -144,6 +135,22 @@ func TestQuarantineTakeInAfterUpgrade(t *testing.T) {
 	if res.LastSeq != 1 {
 		t.Errorf("opening at seq %d; want 1", res.LastSeq)
 	}
+}
+
+// openLog opens a store of its own for the test and returns its log and
+// a patient's reference.
+func openLog(t *testing.T) (*Log, events.PatientRef) {
+	t.Helper()
+	st, err := Open(context.Background(), Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ref, err := st.Vault().Ref("0102030405")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Log(), ref
 }
 
 func waitFor(t *testing.T, cond func() bool) {
