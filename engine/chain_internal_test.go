@@ -80,7 +80,7 @@ func setChain(m *nats.Msg, prev uint64, version string, l Link, mac []byte) {
 
 // sealed returns a message sealed after prev with key, and a fresh
 // checker for the same key.
-func sealed(t *testing.T, seal sealer, key []byte, prev uint64) (*nats.Msg, *chainer) {
+func sealed(t testing.TB, seal sealer, key []byte, prev uint64) (*nats.Msg, *chainer) {
 	t.Helper()
 	m := &nats.Msg{Subject: "stafet.ev.aarhus.01957f2a-6c00-7000-8000-000000000001",
 		Data: []byte(`{"id":"0195","type":"HandoffOffered","payload":{"offer":"o1"}}`)}
@@ -267,4 +267,38 @@ func typesOf(evs []events.Envelope) []events.Type {
 		ts = append(ts, e.Type)
 	}
 	return ts
+}
+
+// The chain's reader takes any header a writer to NATS can put on a
+// message without failing, and passes a message only with the headers,
+// predecessor and body stafetd sealed.
+func FuzzChainCheck(f *testing.F) {
+	key := bytes.Repeat([]byte{7}, 32)
+	for _, seal := range []sealer{sealV2, sealV1} {
+		m, _ := sealed(f, seal, key, 41)
+		f.Add(m.Header[HeaderChain][0], m.Header[HeaderPrev][0], m.Data)
+	}
+	f.Add("2..", "", []byte("{}"))
+	f.Add("1.AAAA.BBBB", "-1", []byte(nil))
+	f.Add("2."+strings.Repeat("A", 43)+"."+strings.Repeat("A", 22), "18446744073709551616", []byte("x"))
+	v2, _ := sealed(f, sealV2, key, 41)
+	v1, _ := sealed(f, sealV1, key, 41)
+	c := newChainer(key)
+	f.Fuzz(func(t *testing.T, chain, prev string, data []byte) {
+		h := nats.Header{HeaderChain: {chain}, HeaderPrev: {prev}}
+		st := stampOf(h)
+		if err := c.check(50, 1, v2.Subject, st, data); err != nil {
+			if !errors.Is(err, ErrUnauthentic) {
+				t.Fatalf("check: %v; want nil or ErrUnauthentic", err)
+			}
+			return
+		}
+		for _, m := range []*nats.Msg{v2, v1} {
+			want := stampOf(m.Header)
+			if st.f == want.f && st.prev == want.prev && bytes.Equal(data, m.Data) {
+				return
+			}
+		}
+		t.Fatalf("check passed chain %q, prev %q, body %q: not what stafetd sealed", chain, prev, data)
+	})
 }
