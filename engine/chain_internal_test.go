@@ -28,7 +28,7 @@ type sealer func(key []byte, m *nats.Msg, prev uint64, after Link) Link
 
 // sealV2 is what stafetd writes.
 func sealV2(key []byte, m *nats.Msg, prev uint64, after Link) Link {
-	return newChainer(key).seal(m, prev, after)
+	return newChainer(key).seal(m, prev, after, 2)
 }
 
 // sealV1 is what stafetd wrote until 2026-12, computed here from the
@@ -91,19 +91,55 @@ func sealed(t testing.TB, seal sealer, key []byte, prev uint64) (*nats.Msg, *cha
 	return m, newChainer(key)
 }
 
-// stafetd seals in the format chain.go describes: the link of version 1,
-// the GMAC of version 2.
+// stafetd seals in the format chain.go describes: version 2 with the
+// link of version 1 and a GMAC, and version 1 when told to.
 func TestChainFormat(t *testing.T) {
 	key := bytes.Repeat([]byte{7}, 32)
 	m, _ := sealed(t, sealV2, key, 41)
 	want := &nats.Msg{Subject: m.Subject, Data: m.Data}
 	l := sealV1(key, want, 41, Link{})
+	v1 := want.Header[HeaderChain][0]
 	setChain(want, 41, "2", l, formulaGMAC(t, key, m.Subject, 41, l, m.Data))
 	if got, want := m.Header[HeaderChain][0], want.Header[HeaderChain][0]; got != want {
 		t.Errorf("Stafet-Chain: got %s; want %s", got, want)
 	}
 	if got := m.Header[HeaderPrev][0]; got != "41" {
 		t.Errorf("Stafet-Prev: got %s; want 41", got)
+	}
+	m = &nats.Msg{Subject: m.Subject, Data: m.Data}
+	newChainer(key).seal(m, 41, Link{}, 1)
+	if got := m.Header[HeaderChain][0]; got != v1 {
+		t.Errorf("version 1: Stafet-Chain %s; want %s", got, v1)
+	}
+}
+
+// A store told to write chain version 1 (a rolling upgrade from a release
+// that reads nothing else) does, and reads and verifies what it wrote.
+func TestChainVersionSetting(t *testing.T) {
+	ctx := context.Background()
+	if err := (Config{ChainVersion: 3}).Validate(); err == nil {
+		t.Error("chain version 3: no error")
+	}
+	s, ref := openLog(t, Config{ChainVersion: 1})
+	pw := events.NewID()
+	for _, p := range []events.Payload{
+		&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: "kommune:0751"},
+		&events.PatientAdmitted{Hospital: "sor:6620000000001", Class: events.Inpatient},
+	} {
+		res, err := s.Execute(ctx, events.Command{Pathway: pw, Actor: events.Actor{Org: "sor:6620000000001"}, OccurredAt: time.Now(), Payloads: []events.Payload{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.lastChain(t, res.LastSeq); !strings.HasPrefix(got, "1.") {
+			t.Errorf("seq %d: Stafet-Chain %s; want version 1", res.LastSeq, got)
+		}
+	}
+	history, err := s.Load(ctx, pw)
+	if err != nil || len(history) != 2 {
+		t.Fatalf("load: got %d events, %v; want 2", len(history), err)
+	}
+	if rep, err := s.Verify(ctx, VerifyOptions{}); err != nil || rep.Mismatch != nil || rep.Checked != 2 {
+		t.Errorf("verify: got %+v, %v; want 2 checked, no mismatch", rep, err)
 	}
 }
 
@@ -185,7 +221,7 @@ func flip64(c byte) byte {
 // message is still found.
 func TestChainVersionOneStaysReadable(t *testing.T) {
 	ctx := context.Background()
-	s, ref := openLog(t)
+	s, ref := openLog(t, Config{})
 	pw := events.NewID()
 	at := time.Now().UTC().Truncate(time.Millisecond)
 	opened := events.Envelope{ID: events.NewID(), Pathway: pw, Type: events.TypePathwayOpened, Schema: 1, OccurredAt: at, RecordedAt: at,

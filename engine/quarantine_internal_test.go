@@ -49,7 +49,7 @@ func (f folded) Restore(b []byte) error {
 // as a replay by the new build does straight away.
 func TestQuarantineTakeInAfterUpgrade(t *testing.T) {
 	ctx := context.Background()
-	s, ref := openLog(t)
+	s, ref := openLog(t, Config{})
 	pw := events.NewID()
 	res, err := s.Execute(ctx, events.Command{Pathway: pw, Actor: events.Actor{Org: "kommune:0751"}, OccurredAt: time.Now(),
 		Payloads: []events.Payload{&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: "kommune:0751"}}})
@@ -137,11 +137,12 @@ func TestQuarantineTakeInAfterUpgrade(t *testing.T) {
 	}
 }
 
-// openLog opens a store of its own for the test and returns its log and
-// a patient's reference.
-func openLog(t *testing.T) (*Log, events.PatientRef) {
+// openLog opens a store of its own with cfg (in a directory of the
+// test's) and returns its log and a patient's reference.
+func openLog(t *testing.T, cfg Config) (*Log, events.PatientRef) {
 	t.Helper()
-	st, err := Open(context.Background(), Config{DataDir: t.TempDir()})
+	cfg.DataDir = t.TempDir()
+	st, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +220,7 @@ func BenchmarkReadStored(b *testing.B) {
 	var after Link
 	for i, d := range msgs {
 		m := &nats.Msg{Subject: subject, Data: d}
-		after = sealer.seal(m, uint64(i), after)
+		after = sealer.seal(m, uint64(i), after, 2)
 		headers[i] = m.Header
 	}
 	for _, tt := range []struct {
