@@ -73,7 +73,7 @@ func (l Link) IsZero() bool { return l == Link{} }
 func (l Link) String() string { return base64.RawURLEncoding.EncodeToString(l[:]) }
 
 const (
-	chainVersion = "2" // what seal writes; parseChain reads "1" too
+	chainVersion = "2" // what appends write unless Config.ChainVersion says 1
 	macSize      = 16
 	nonceSize    = 12
 )
@@ -270,17 +270,23 @@ func (c *chainer) pair(a, b [32]byte) []byte {
 	return c.buf
 }
 
-// seal sets m's Stafet-Prev and Stafet-Chain headers for a message that
-// follows prev, whose link is after, and returns m's link.
-func (c *chainer) seal(m *nats.Msg, prev uint64, after Link) Link {
+// seal sets m's Stafet-Prev and Stafet-Chain headers, in chain version
+// version (1 or 2), for a message that follows prev, whose link is after,
+// and returns m's link.
+func (c *chainer) seal(m *nats.Msg, prev uint64, after Link, version byte) Link {
 	d := c.digest(m.Subject, prev, m.Data)
 	l := c.link(after, d)
-	mac := c.gmacOf(m.Subject, prev, l, m.Data)
+	var mac [macSize]byte
+	if version == 1 {
+		mac = c.sum(d, l)
+	} else {
+		version, mac = 2, c.gmacOf(m.Subject, prev, l, m.Data)
+	}
 	if m.Header == nil {
 		m.Header = nats.Header{}
 	}
 	m.Header[HeaderPrev] = []string{strconv.FormatUint(prev, 10)}
-	m.Header[HeaderChain] = []string{chainVersion + "." + l.String() + "." + base64.RawURLEncoding.EncodeToString(mac[:])}
+	m.Header[HeaderChain] = []string{string('0'+version) + "." + l.String() + "." + base64.RawURLEncoding.EncodeToString(mac[:])}
 	return l
 }
 
@@ -339,15 +345,21 @@ type unauthenticError struct{ why string }
 func (e *unauthenticError) Error() string        { return "engine: " + e.why }
 func (e *unauthenticError) Is(target error) bool { return target == ErrUnauthentic }
 
-// chainers lends chainers to occasional readers (Load, the reactors);
-// the replay's decoders keep one each.
+// chainers lends chainers to occasional readers (Load, the reactors) and
+// to appends, which seal in version; the replay's decoders keep one each.
 type chainers struct {
-	key  []byte
-	pool sync.Pool
+	key     []byte
+	version byte
+	pool    sync.Pool
 }
 
-func newChainers(key []byte) *chainers {
-	c := &chainers{key: key}
+// newChainers returns chainers with key that seal in version (1 or 2;
+// 0 means 2).
+func newChainers(key []byte, version int) *chainers {
+	c := &chainers{key: key, version: 2}
+	if version == 1 {
+		c.version = 1
+	}
 	c.pool.New = func() any { return newChainer(key) }
 	return c
 }
@@ -363,5 +375,5 @@ func (c *chainers) put(x *chainer) { c.pool.Put(x) }
 func (s *Log) Chain(m *nats.Msg, prev uint64, after Link) Link {
 	c := s.chainers.get()
 	defer s.chainers.put(c)
-	return c.seal(m, prev, after)
+	return c.seal(m, prev, after, s.chainers.version)
 }

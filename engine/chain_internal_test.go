@@ -28,7 +28,7 @@ type sealer func(key []byte, m *nats.Msg, prev uint64, after Link) Link
 
 // sealV2 is what stafetd writes.
 func sealV2(key []byte, m *nats.Msg, prev uint64, after Link) Link {
-	return newChainer(key).seal(m, prev, after)
+	return newChainer(key).seal(m, prev, after, 2)
 }
 
 // sealV1 is what stafetd wrote until 2026-12, computed here from the
@@ -80,7 +80,7 @@ func setChain(m *nats.Msg, prev uint64, version string, l Link, mac []byte) {
 
 // sealed returns a message sealed after prev with key, and a fresh
 // checker for the same key.
-func sealed(t *testing.T, seal sealer, key []byte, prev uint64) (*nats.Msg, *chainer) {
+func sealed(t testing.TB, seal sealer, key []byte, prev uint64) (*nats.Msg, *chainer) {
 	t.Helper()
 	m := &nats.Msg{Subject: "stafet.ev.aarhus.01957f2a-6c00-7000-8000-000000000001",
 		Data: []byte(`{"id":"0195","type":"HandoffOffered","payload":{"offer":"o1"}}`)}
@@ -91,19 +91,55 @@ func sealed(t *testing.T, seal sealer, key []byte, prev uint64) (*nats.Msg, *cha
 	return m, newChainer(key)
 }
 
-// stafetd seals in the format chain.go describes: the link of version 1,
-// the GMAC of version 2.
+// stafetd seals in the format chain.go describes: version 2 with the
+// link of version 1 and a GMAC, and version 1 when told to.
 func TestChainFormat(t *testing.T) {
 	key := bytes.Repeat([]byte{7}, 32)
 	m, _ := sealed(t, sealV2, key, 41)
 	want := &nats.Msg{Subject: m.Subject, Data: m.Data}
 	l := sealV1(key, want, 41, Link{})
+	v1 := want.Header[HeaderChain][0]
 	setChain(want, 41, "2", l, formulaGMAC(t, key, m.Subject, 41, l, m.Data))
 	if got, want := m.Header[HeaderChain][0], want.Header[HeaderChain][0]; got != want {
 		t.Errorf("Stafet-Chain: got %s; want %s", got, want)
 	}
 	if got := m.Header[HeaderPrev][0]; got != "41" {
 		t.Errorf("Stafet-Prev: got %s; want 41", got)
+	}
+	m = &nats.Msg{Subject: m.Subject, Data: m.Data}
+	newChainer(key).seal(m, 41, Link{}, 1)
+	if got := m.Header[HeaderChain][0]; got != v1 {
+		t.Errorf("version 1: Stafet-Chain %s; want %s", got, v1)
+	}
+}
+
+// A store told to write chain version 1 (a rolling upgrade from a release
+// that reads nothing else) does, and reads and verifies what it wrote.
+func TestChainVersionSetting(t *testing.T) {
+	ctx := context.Background()
+	if err := (Config{ChainVersion: 3}).Validate(); err == nil {
+		t.Error("chain version 3: no error")
+	}
+	s, ref := openLog(t, Config{ChainVersion: 1})
+	pw := events.NewID()
+	for _, p := range []events.Payload{
+		&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: "kommune:0751"},
+		&events.PatientAdmitted{Hospital: "sor:6620000000001", Class: events.Inpatient},
+	} {
+		res, err := s.Execute(ctx, events.Command{Pathway: pw, Actor: events.Actor{Org: "sor:6620000000001"}, OccurredAt: time.Now(), Payloads: []events.Payload{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.lastChain(t, res.LastSeq); !strings.HasPrefix(got, "1.") {
+			t.Errorf("seq %d: Stafet-Chain %s; want version 1", res.LastSeq, got)
+		}
+	}
+	history, err := s.Load(ctx, pw)
+	if err != nil || len(history) != 2 {
+		t.Fatalf("load: got %d events, %v; want 2", len(history), err)
+	}
+	if rep, err := s.Verify(ctx, VerifyOptions{}); err != nil || rep.Mismatch != nil || rep.Checked != 2 {
+		t.Errorf("verify: got %+v, %v; want 2 checked, no mismatch", rep, err)
 	}
 }
 
@@ -185,16 +221,7 @@ func flip64(c byte) byte {
 // message is still found.
 func TestChainVersionOneStaysReadable(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.Log()
-	ref, err := st.Vault().Ref("0102030405")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ref := openLog(t, Config{})
 	pw := events.NewID()
 	at := time.Now().UTC().Truncate(time.Millisecond)
 	opened := events.Envelope{ID: events.NewID(), Pathway: pw, Type: events.TypePathwayOpened, Schema: 1, OccurredAt: at, RecordedAt: at,
@@ -202,6 +229,7 @@ func TestChainVersionOneStaysReadable(t *testing.T) {
 	publishV1 := func(e events.Envelope, prev uint64, after Link, change func([]byte)) uint64 {
 		t.Helper()
 		m := nats.NewMsg(Subject("aarhus", pw))
+		var err error
 		if m.Data, err = s.codec.Encode(&e); err != nil {
 			t.Fatal(err)
 		}
@@ -275,4 +303,38 @@ func typesOf(evs []events.Envelope) []events.Type {
 		ts = append(ts, e.Type)
 	}
 	return ts
+}
+
+// The chain's reader takes any header a writer to NATS can put on a
+// message without failing, and passes a message only with the headers,
+// predecessor and body stafetd sealed.
+func FuzzChainCheck(f *testing.F) {
+	key := bytes.Repeat([]byte{7}, 32)
+	for _, seal := range []sealer{sealV2, sealV1} {
+		m, _ := sealed(f, seal, key, 41)
+		f.Add(m.Header[HeaderChain][0], m.Header[HeaderPrev][0], m.Data)
+	}
+	f.Add("2..", "", []byte("{}"))
+	f.Add("1.AAAA.BBBB", "-1", []byte(nil))
+	f.Add("2."+strings.Repeat("A", 43)+"."+strings.Repeat("A", 22), "18446744073709551616", []byte("x"))
+	v2, _ := sealed(f, sealV2, key, 41)
+	v1, _ := sealed(f, sealV1, key, 41)
+	c := newChainer(key)
+	f.Fuzz(func(t *testing.T, chain, prev string, data []byte) {
+		h := nats.Header{HeaderChain: {chain}, HeaderPrev: {prev}}
+		st := stampOf(h)
+		if err := c.check(50, 1, v2.Subject, st, data); err != nil {
+			if !errors.Is(err, ErrUnauthentic) {
+				t.Fatalf("check: %v; want nil or ErrUnauthentic", err)
+			}
+			return
+		}
+		for _, m := range []*nats.Msg{v2, v1} {
+			want := stampOf(m.Header)
+			if st.f == want.f && st.prev == want.prev && bytes.Equal(data, m.Data) {
+				return
+			}
+		}
+		t.Fatalf("check passed chain %q, prev %q, body %q: not what stafetd sealed", chain, prev, data)
+	})
 }

@@ -111,7 +111,7 @@ func (s *Log) setupChain(ctx context.Context, vault *Vault) error {
 	if err != nil {
 		return err
 	}
-	s.chainers = newChainers(vault.chainKey)
+	s.chainers = newChainers(vault.chainKey, s.cfg.ChainVersion)
 	g, err := s.genesis(ctx)
 	if errors.Is(err, errNoCheckpoint) {
 		g, err = s.writeGenesis(ctx, vault)

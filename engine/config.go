@@ -86,6 +86,12 @@ type Config struct {
 	// CheckpointEvery is how often RunCheckpoints signs the log. Default
 	// 5 minutes.
 	CheckpointEvery time.Duration
+	// ChainVersion is the Stafet-Chain version appends write (chain.go):
+	// 2, the default, or 1 while an instance of a release that reads only
+	// version 1 still serves the same log (a rolling upgrade; such a
+	// release quarantines version 2 messages as unauthentic). Both are
+	// read, always.
+	ChainVersion int
 	// StateCache is how many pathways' write-side state Execute keeps in
 	// memory (trimmed of history, a few kB each), so that a command needs
 	// no load from the log. Size it above the open pathways of the
@@ -179,6 +185,8 @@ func (c Config) Validate() error {
 		return errors.New("engine: the signing key must be an Ed25519 private key")
 	case c.CheckpointEvery < 0:
 		return errors.New("engine: checkpoint interval must not be negative")
+	case c.ChainVersion < 0 || c.ChainVersion > 2:
+		return errors.New("engine: chain version must be 1 or 2")
 	case c.StateCache < 0:
 		return errors.New("engine: state cache must not be negative")
 	case c.DuplicateWindow < time.Second:

@@ -49,16 +49,7 @@ func (f folded) Restore(b []byte) error {
 // as a replay by the new build does straight away.
 func TestQuarantineTakeInAfterUpgrade(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.Log()
-	ref, err := st.Vault().Ref("0102030405")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ref := openLog(t, Config{})
 	pw := events.NewID()
 	res, err := s.Execute(ctx, events.Command{Pathway: pw, Actor: events.Actor{Org: "kommune:0751"}, OccurredAt: time.Now(),
 		Payloads: []events.Payload{&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: "kommune:0751"}}})
@@ -146,6 +137,23 @@ func TestQuarantineTakeInAfterUpgrade(t *testing.T) {
 	}
 }
 
+// openLog opens a store of its own with cfg (in a directory of the
+// test's) and returns its log and a patient's reference.
+func openLog(t *testing.T, cfg Config) (*Log, events.PatientRef) {
+	t.Helper()
+	cfg.DataDir = t.TempDir()
+	st, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ref, err := st.Vault().Ref("0102030405")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Log(), ref
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
@@ -212,7 +220,7 @@ func BenchmarkReadStored(b *testing.B) {
 	var after Link
 	for i, d := range msgs {
 		m := &nats.Msg{Subject: subject, Data: d}
-		after = sealer.seal(m, uint64(i), after)
+		after = sealer.seal(m, uint64(i), after, 2)
 		headers[i] = m.Header
 	}
 	for _, tt := range []struct {

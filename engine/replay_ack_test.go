@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,4 +78,46 @@ func TestAckPositionAgreesWithMetadata(t *testing.T) {
 			t.Errorf("message %d: got stored time %v from %q; want %v as Metadata reads it", i, at, m.Reply(), md.Timestamp)
 		}
 	}
+}
+
+// ackFields reads what the documented token layout says, for any reply
+// subject a server (or anyone publishing into the replay's inbox) sends.
+func FuzzAckFields(f *testing.F) {
+	f.Add("$JS.ACK.STAFET_EVENTS.c1.1.42.40.1700000000000000000.7")
+	f.Add("$JS.ACK._.acchash.STAFET_EVENTS.c1.1.42.40.1700000000000000000.7.tok")
+	f.Add("$JS.ACK.S.c1.1.4x.40.17.7")
+	f.Add("$JS.ACK........")
+	f.Add("_INBOX.abc")
+	f.Fuzz(func(t *testing.T, reply string) {
+		seq, dseq, pending, ok := ackFields(reply)
+		wseq, wdseq, wpending, wok := ackFieldsBySplit(reply)
+		if seq != wseq || dseq != wdseq || pending != wpending || ok != wok {
+			t.Fatalf("%q: got %d, %d, %d, %v; want %d, %d, %d, %v", reply, seq, dseq, pending, ok, wseq, wdseq, wpending, wok)
+		}
+		_ = ackTime(reply)
+	})
+}
+
+// ackFieldsBySplit is ackFields written the plain way.
+func ackFieldsBySplit(reply string) (seq, dseq, pending uint64, ok bool) {
+	tokens := strings.Split(reply, ".")
+	if len(tokens) < 2 || tokens[0] != "$JS" || tokens[1] != "ACK" {
+		return 0, 0, 0, false
+	}
+	var at int
+	switch n := len(tokens); {
+	case n == 9:
+		at = 5
+	case n >= 11:
+		at = 7
+	default:
+		return 0, 0, 0, false
+	}
+	seq, err1 := strconv.ParseUint(tokens[at], 10, 64)
+	dseq, err2 := strconv.ParseUint(tokens[at+1], 10, 64)
+	pending, err3 := strconv.ParseUint(tokens[at+3], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, 0, 0, false
+	}
+	return seq, dseq, pending, true
 }

@@ -56,7 +56,7 @@ func Parse(args []string, getenv func(string) string) (Settings, error) {
 		}
 		fs.StringVar(p, name, def, usage+" (env "+env+")")
 	}
-	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy, checkpointEvery, minFree string
+	var durability, drain, natsAddr, replicas, stateCache, fsync, webhookProxy, checkpointEvery, minFree, chainVersion string
 	str(&c.HTTPAddr, "http-addr", "STAFET_HTTP_ADDR", "127.0.0.1:8080", "HTTP API address (:8080 for every interface); empty = none")
 	str(&c.MLLPAddr, "mllp-addr", "STAFET_MLLP_ADDR", "127.0.0.1:2575", "MLLP (HL7 v2) address (:2575 for every interface, with mutual TLS: docs/security.md); empty = none")
 	str(&natsAddr, "nats-addr", "STAFET_NATS_ADDR", "127.0.0.1:4222", "embedded NATS client address; \"none\" = in-process only")
@@ -84,6 +84,7 @@ func Parse(args []string, getenv func(string) string) (Settings, error) {
 	str(&keys.signing, "signing-key-file", "STAFET_SIGNING_KEY_FILE", "", "Ed25519 seed (base64) that signs the log's checkpoints; default: the key dir keeps it")
 	str(&keys.trusted, "trusted-keys", "STAFET_TRUSTED_KEYS", "", "file of earlier signing keys' public halves, after a rotation")
 	str(&checkpointEvery, "checkpoint-every", "STAFET_CHECKPOINT_EVERY", "5m", "how often the log is signed (a checkpoint)")
+	str(&chainVersion, "chain-version", "STAFET_CHAIN_VERSION", "2", "the Stafet-Chain version appends write: 2, or 1 while an instance of a release before 2026-12-08 still serves the log (docs/operations.md#upgrades)")
 	str(&c.RulesFile, "rules", "STAFET_RULES", "", "deadline rules file (JSON); default: the built-in rules")
 	str(&c.OrgsFile, "organisations", "STAFET_ORGANISATIONS", "", "organisations file (JSON) adding hospitals, departments, practices")
 	str(&c.LogFormat, "log-format", "STAFET_LOG_FORMAT", "text", "text or json")
@@ -134,6 +135,14 @@ func Parse(args []string, getenv func(string) string) (Settings, error) {
 	c.Drain = d
 	if c.Engine.CheckpointEvery, err = time.ParseDuration(checkpointEvery); err != nil || c.Engine.CheckpointEvery <= 0 {
 		return c, fmt.Errorf("checkpoint-every %q: want a positive duration such as 5m", checkpointEvery)
+	}
+	switch chainVersion {
+	case "1":
+		c.Engine.ChainVersion = 1
+	case "2":
+		c.Engine.ChainVersion = 2
+	default:
+		return c, fmt.Errorf("chain-version %q (STAFET_CHAIN_VERSION): want 1 or 2", chainVersion)
 	}
 	if webhookProxy != "" {
 		if c.WebhookProxy, err = url.Parse(webhookProxy); err != nil || c.WebhookProxy.Host == "" {

@@ -26,6 +26,7 @@ func TestParseRejectsBadSettings(t *testing.T) {
 		{"no key directory", map[string]string{}, "STAFET_KEY_DIR"},
 		{"keys in the data directory", map[string]string{"STAFET_DATA_DIR": "/tmp/d", "STAFET_KEY_DIR": "/tmp/d/keys"}, "inside the data directory"},
 		{"checkpoint interval", map[string]string{"STAFET_KEY_DIR": "/tmp/keys", "STAFET_CHECKPOINT_EVERY": "0s"}, "checkpoint-every"},
+		{"chain version", map[string]string{"STAFET_KEY_DIR": "/tmp/keys", "STAFET_CHAIN_VERSION": "3"}, "STAFET_CHAIN_VERSION"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
