@@ -54,20 +54,25 @@ func formulaDigest(subject string, prev uint64, data []byte) [32]byte {
 // formulaGMAC is version 2's MAC, from its description.
 func formulaGMAC(t *testing.T, key []byte, subject string, prev uint64, l Link, data []byte) []byte {
 	t.Helper()
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte("stafet chain v2 gmac key"))
-	block, err := aes.NewCipher(h.Sum(nil))
+	derived := func(label string) cipher.Block {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(label))
+		block, err := aes.NewCipher(h.Sum(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return block
+	}
+	gcm, err := cipher.NewGCM(derived("stafet chain v2 gmac key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nonce := make([]byte, 16)
+	derived("stafet chain v2 nonce key").Encrypt(nonce, l[:16])
 	aad := []byte("stafet chain v2\x00" + subject + "\x00")
 	aad = binary.BigEndian.AppendUint64(aad, prev)
 	aad = append(append(append(aad, 0), l[:]...), data...)
-	return gcm.Seal(nil, l[:12], nil, aad)
+	return gcm.Seal(nil, nonce[:12], nil, aad)
 }
 
 func setChain(m *nats.Msg, prev uint64, version string, l Link, mac []byte) {
