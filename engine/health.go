@@ -50,6 +50,10 @@ const (
 	ReasonNoRoom           = "intake-stopped-no-room"
 	ReasonNATSDisconnected = "nats-disconnected"
 	ReasonReactorStalled   = "reactor-stalled"
+	// ReasonIndexPending: idempotency index writes the server refused
+	// are being retried; until they are stored, a resend of their
+	// messages after the duplicate window could be appended twice.
+	ReasonIndexPending = "index-writes-pending"
 )
 
 // Reason is one thing that keeps a stafetd from being simply live.
@@ -386,6 +390,10 @@ func (m *Monitor) Health() Health {
 		h.Reasons = append(h.Reasons, Reason{Code: ReasonNoRoom,
 			Detail: fmt.Sprintf("%d MiB free on the data directory's file system, under the %d MiB intake needs: every inbound message is refused (resend later) until room is made", free>>20, m.s.cfg.MinFreeBytes>>20)})
 		ready = false
+	}
+	if n := m.s.eventLog.IndexWritesPending(); n > 0 {
+		h.Reasons = append(h.Reasons, Reason{Code: ReasonIndexPending,
+			Detail: fmt.Sprintf("%d idempotency index writes refused by NATS and being retried: until they are stored, a resend of those messages after the %s duplicate window could be appended twice (stafet_index_write_failures_total; the log says why)", n, m.s.cfg.DuplicateWindow)})
 	}
 	h.NATS.Status = m.s.nc.Status().String()
 	h.NATS.Connected = m.s.nc.Status() == nats.CONNECTED

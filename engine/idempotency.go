@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/events"
@@ -47,6 +49,53 @@ func (s *Log) indexKey(key string, firstSeq uint64) {
 		s.log.Warn("idempotency index write failed; the duplicate window still covers it", "err", err)
 	}
 }
+
+// asyncPublishFailed hears of every asynchronous publish the server
+// refused or did not acknowledge in time. Appends and raw writes wait for
+// their own acknowledgements and handle their errors; an index write is
+// sent without waiting, so its failure would otherwise go unseen — and a
+// resend of its message after the duplicate window would be appended a
+// second time. It is retried until it is stored, and said meanwhile.
+func (s *Log) asyncPublishFailed(_ jetstream.JetStream, m *nats.Msg, err error) {
+	if !strings.HasPrefix(m.Subject, "$KV."+IdemBucket+".") {
+		return
+	}
+	s.stats.IndexWriteFailures.Add(1)
+	s.indexPending.Add(1)
+	// Not on the caller's goroutine: it is nats.go's acknowledgement
+	// handler.
+	go s.retryIndex(m.Subject, m.Data, err)
+}
+
+// retryIndex writes an index entry until it is stored or the store
+// closes, backing off to every 30 s.
+func (s *Log) retryIndex(subject string, data []byte, err error) {
+	defer s.indexPending.Add(-1)
+	// The subject holds a hash of the source key, the data a sequence:
+	// neither identifies anyone.
+	s.log.Error("idempotency index write failed; retrying until it is stored (a resend after the duplicate window could otherwise be appended twice)", "err", err, "seq", string(data))
+	wait := time.Second
+	for {
+		select {
+		case <-s.closing:
+			s.log.Error("idempotency index write not stored before the store closed; the next start re-indexes the last two duplicate windows of log time", "seq", string(data))
+			return
+		case <-time.After(wait):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err = s.js.Publish(ctx, subject, data)
+		cancel()
+		if err == nil {
+			s.log.Info("idempotency index write stored on retry", "seq", string(data))
+			return
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// IndexWritesPending is how many idempotency index writes the server
+// refused and are being retried (asyncPublishFailed).
+func (s *Log) IndexWritesPending() int64 { return s.indexPending.Load() }
 
 // lookupDuplicate reports whether a source key was appended before.
 func (s *Log) lookupDuplicate(ctx context.Context, sourceKey string) (Result, bool, error) {
@@ -167,6 +216,12 @@ func (s *Log) markIndexedOnStop(ctx context.Context) {
 	select {
 	case <-s.js.PublishAsyncComplete():
 	case <-time.After(5 * time.Second):
+		return
+	}
+	// Complete means acknowledged or failed: a failed write is retried,
+	// and while one is, the index is not whole.
+	if s.indexPending.Load() != 0 {
+		s.log.Warn("idempotency index writes still being retried at stop; the next start re-indexes the last two duplicate windows of log time")
 		return
 	}
 	if seq > s.indexedThrough(ctx) {

@@ -31,6 +31,11 @@ type Log struct {
 	// appending counts appends between their publish and their index
 	// write (markIndexedOnStop).
 	appending atomic.Int64
+	// indexPending counts index writes the server refused or never
+	// acknowledged, being retried (indexWriteFailed).
+	indexPending atomic.Int64
+	// closing ends the retries when the store closes.
+	closing chan struct{}
 	// chainers seal and check the chain (chain.go), from chainFrom on;
 	// checkpoints is STAFET_CHECKPOINTS (checkpoint.go). Set at open.
 	chainers    *chainers
@@ -46,6 +51,9 @@ type Stats struct {
 	// Joins counts organisations that joined a pathway they were not
 	// party to by starting their own care (events.StartsCare).
 	Joins atomic.Uint64
+	// IndexWriteFailures counts idempotency index writes the server
+	// refused or never acknowledged; each is retried until it is stored.
+	IndexWriteFailures atomic.Uint64
 	// ReaderRestarts counts the consumers a replay's reader replaced
 	// because the server ended one, skipped a delivery or fell silent
 	// (pull.go): each is recovered from, but many mean a sick cluster.

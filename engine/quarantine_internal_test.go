@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/events"
 )
@@ -260,5 +261,47 @@ func BenchmarkReadStored(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// An idempotency index write NATS refuses is counted, said, retried until
+// it is stored, and keeps the stop from claiming a whole index.
+func TestIndexWriteFailureIsRetried(t *testing.T) {
+	ctx := context.Background()
+	s, ref := openLog(t, Config{})
+	st, err := s.js.Stream(ctx, "KV_"+IdemBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	taking := st.CachedInfo().Config
+	update := func(cfg jetstream.StreamConfig) {
+		t.Helper()
+		if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refusing := taking
+	refusing.Subjects = []string{"$KV." + IdemBucket + ".none"}
+	update(refusing) // no stream answers an index write
+	src := events.Source{System: "hl7v2", Org: "sor:6620000000001", MessageID: "M1"}
+	res, err := s.Execute(ctx, events.Command{Pathway: events.NewID(), Actor: events.Actor{Org: "sor:6620000000001"}, Source: src, OccurredAt: time.Now(),
+		Payloads: []events.Payload{&events.PathwayOpened{Patient: ref, Cluster: "aarhus", Municipality: "kommune:0751"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return s.IndexWritesPending() == 1 })
+	if n := s.stats.IndexWriteFailures.Load(); n < 1 {
+		t.Errorf("failures counted: %d; want at least 1", n)
+	}
+	s.markIndexedOnStop(ctx)
+	if got := s.indexedThrough(ctx); got >= res.LastSeq {
+		t.Errorf("watermark %d with a write pending; want below seq %d", got, res.LastSeq)
+	}
+
+	update(taking) // NATS takes writes again
+	waitFor(t, func() bool { return s.IndexWritesPending() == 0 })
+	dup, found, err := s.lookupDuplicate(ctx, src.Key())
+	if err != nil || !found || dup.FirstSeq != res.FirstSeq {
+		t.Errorf("index after the retry: got %+v, %v, %v; want seq %d", dup, found, err, res.FirstSeq)
 	}
 }

@@ -125,7 +125,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	c := &conn{cfg: cfg, log: cfg.Logger}
 	s := &Store{conn: c}
-	s.eventLog = &Log{conn: c, codec: events.NewCodec(), cache: newStateCache(cfg.StateCache)}
+	s.eventLog = &Log{conn: c, codec: events.NewCodec(), cache: newStateCache(cfg.StateCache), closing: make(chan struct{})}
 	s.vault = &Vault{conn: c, pseudo: ps, ring: ring}
 	s.inbox = &Inbox{conn: c, vault: s.vault, room: newRoom(cfg)}
 	s.index = &PathwayIndex{conn: c, vault: s.vault}
@@ -158,7 +158,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 func (s *Store) setup(ctx context.Context) error {
-	js, err := jetstream.New(s.nc, jetstream.WithPublishAsyncMaxPending(4096))
+	js, err := jetstream.New(s.nc, jetstream.WithPublishAsyncMaxPending(4096),
+		jetstream.WithPublishAsyncErrHandler(s.eventLog.asyncPublishFailed))
 	if err != nil {
 		return fmt.Errorf("engine: jetstream: %w", err)
 	}
@@ -280,6 +281,7 @@ func (s *Store) Close() error {
 		if s.nc != nil && s.js != nil && s.eventLog.idem != nil {
 			s.eventLog.markIndexedOnStop(context.Background())
 		}
+		close(s.eventLog.closing)
 		if s.nc != nil {
 			if err := s.nc.Drain(); err != nil {
 				s.nc.Close()
