@@ -264,16 +264,35 @@ func BenchmarkReadStored(b *testing.B) {
 	}
 }
 
-// An idempotency index write NATS refuses is counted, said, retried until
-// it is stored, and keeps the stop from claiming a whole index.
+// An idempotency index write NATS refuses is counted, said in the health
+// report, retried until it is stored, and keeps the stop from claiming a
+// whole index.
 func TestIndexWriteFailureIsRetried(t *testing.T) {
 	ctx := context.Background()
-	s, ref := openLog(t, Config{})
-	st, err := s.js.Stream(ctx, "KV_"+IdemBucket)
+	store, err := Open(ctx, Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	taking := st.CachedInfo().Config
+	t.Cleanup(func() { store.Close() })
+	s := store.Log()
+	ref, err := store.Vault().Ref("0102030405")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := store.NewMonitor(nil, MonitorOptions{})
+	pendingSaid := func() bool {
+		for _, r := range m.Health().Reasons {
+			if r.Code == ReasonIndexPending {
+				return true
+			}
+		}
+		return false
+	}
+	kv, err := s.js.Stream(ctx, "KV_"+IdemBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	taking := kv.CachedInfo().Config
 	update := func(cfg jetstream.StreamConfig) {
 		t.Helper()
 		if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
@@ -290,6 +309,9 @@ func TestIndexWriteFailureIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return s.IndexWritesPending() == 1 })
+	if !pendingSaid() {
+		t.Errorf("health reasons %+v; want %s", m.Health().Reasons, ReasonIndexPending)
+	}
 	if n := s.stats.IndexWriteFailures.Load(); n < 1 {
 		t.Errorf("failures counted: %d; want at least 1", n)
 	}
@@ -300,6 +322,9 @@ func TestIndexWriteFailureIsRetried(t *testing.T) {
 
 	update(taking) // NATS takes writes again
 	waitFor(t, func() bool { return s.IndexWritesPending() == 0 })
+	if pendingSaid() {
+		t.Errorf("health still says %s after the retry stored it", ReasonIndexPending)
+	}
 	dup, found, err := s.lookupDuplicate(ctx, src.Key())
 	if err != nil || !found || dup.FirstSeq != res.FirstSeq {
 		t.Errorf("index after the retry: got %+v, %v, %v; want seq %d", dup, found, err, res.FirstSeq)
