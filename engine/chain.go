@@ -77,9 +77,8 @@ func (l Link) IsZero() bool { return l == Link{} }
 func (l Link) String() string { return base64.RawURLEncoding.EncodeToString(l[:]) }
 
 const (
-	chainVersion = "2" // what appends write unless Config.ChainVersion says 1
-	macSize      = 16
-	nonceSize    = 12
+	macSize   = 16
+	nonceSize = 12
 )
 
 // chainFields is a parsed Stafet-Chain header.

@@ -197,7 +197,7 @@ func checkFindsEveryChange(t *testing.T, seal sealer) {
 			unauthentic("version "+v, m.Subject, withHeader(HeaderChain, v+chain[1:]), m.Data)
 		}
 	}
-	for i := len(chainVersion) + 1; i < len(chain); i++ {
+	for i := strings.IndexByte(chain, '.') + 1; i < len(chain); i++ {
 		if chain[i] == '.' {
 			continue
 		}

@@ -56,6 +56,13 @@ const (
 	ReasonIndexPending = "index-writes-pending"
 )
 
+// HealthReasons are every Reason.Code a health report can give, for
+// whatever shows them (the dashboard has a text for each).
+func HealthReasons() []string {
+	return []string{ReasonQuarantined, ReasonProjectionStalled, ReasonProjectionStale, ReasonProjectionStopped,
+		ReasonDeadLetters, ReasonDiskNearlyFull, ReasonNoRoom, ReasonNATSDisconnected, ReasonReactorStalled, ReasonIndexPending}
+}
+
 // Reason is one thing that keeps a stafetd from being simply live.
 type Reason struct {
 	Code   string `json:"code"`

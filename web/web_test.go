@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/stafet/stafet/engine"
 )
 
 func TestHandler(t *testing.T) {
@@ -109,6 +111,20 @@ func TestFilesHold(t *testing.T) {
 		}
 		if m := forbidden.FindString(body); m != "" {
 			t.Errorf("%s uses %s", name, m)
+		}
+	}
+}
+
+// The dashboard's banner says every reason a health report can give, in
+// both languages, rather than the bare code.
+func TestEveryHealthReasonHasText(t *testing.T) {
+	b, err := static.ReadFile("static/assets/i18n.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range engine.HealthReasons() {
+		if n := strings.Count(string(b), "'reason."+code+"':"); n != 2 {
+			t.Errorf("reason %s: %d texts in i18n.js; want 2 (da, en)", code, n)
 		}
 	}
 }

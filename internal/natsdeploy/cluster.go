@@ -215,13 +215,16 @@ func (c *Cluster) start(i int, bin string) error {
 func (c *Cluster) waitReady(ctx context.Context, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
+	var unplaced error // why the last placement probe failed
 	for i := 0; ; {
 		switch {
 		case i < len(c.nodes) && c.healthy(ctx, i):
 			i++
 			continue
-		case i == len(c.nodes) && c.metaWhole(ctx) && c.placeable(ctx):
-			return nil
+		case i == len(c.nodes) && c.metaWhole(ctx):
+			if unplaced = c.placeable(ctx); unplaced == nil {
+				return nil
+			}
 		}
 		for j, n := range c.nodes {
 			select {
@@ -232,6 +235,9 @@ func (c *Cluster) waitReady(ctx context.Context, d time.Duration) error {
 		}
 		select {
 		case <-ctx.Done():
+			if unplaced != nil {
+				return fmt.Errorf("natsdeploy: the cluster is not ready within %s: a stream of %d replicas cannot be placed: %w", d, Nodes, unplaced)
+			}
 			last := c.nodes[min(i, len(c.nodes)-1)]
 			return fmt.Errorf("natsdeploy: the cluster is not ready within %s (%d of %d nodes healthy): %s", d, i, len(c.nodes), last.out.tail())
 		case <-time.After(50 * time.Millisecond):
@@ -269,32 +275,33 @@ func (c *Cluster) metaWhole(ctx context.Context) bool {
 	return false
 }
 
-// placeable reports whether a stream of three replicas can be placed:
-// the meta leader may see every peer current before it has the peers'
-// JetStream reports, and refuses placement until then ("no suitable
-// peers for placement, peer offline", seen in the bench's test under
-// load). It creates and deletes a small stream as stafetd's user.
-func (c *Cluster) placeable(ctx context.Context) bool {
+// placeable tells whether a stream of three replicas can be placed (nil)
+// or why not: the meta leader may see every peer current before it has
+// the peers' JetStream reports, and refuses placement until then ("no
+// suitable peers for placement, peer offline", seen in the bench's test
+// under load). It creates and deletes a small stream as stafetd's user,
+// over TLS, within a few seconds.
+func (c *Cluster) placeable(ctx context.Context) error {
 	nkey, err := nats.NkeyOptionFromSeed(c.StafetdSeedFile)
 	if err != nil {
-		return false
+		return err
 	}
 	nc, err := nats.Connect(strings.Join(c.URLs, ","), nkey, nats.RootCAs(c.CAFile), nats.Timeout(2*time.Second))
 	if err != nil {
-		return false
+		return err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return false
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	const probe = "NATSDEPLOY_READY"
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: probe, Subjects: []string{"natsdeploy.ready"}, Replicas: Nodes, Storage: jetstream.MemoryStorage}); err != nil {
-		return false
+		return err
 	}
-	return js.DeleteStream(ctx, probe) == nil
+	return js.DeleteStream(ctx, probe)
 }
 
 // nodeName is node i's server name (NATS_NAME).

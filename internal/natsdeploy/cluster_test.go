@@ -19,13 +19,7 @@ func TestStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nats-server processes")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := Start(ctx, Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
+	ctx, c := start(t)
 	if len(c.URLs) != Nodes {
 		t.Fatalf("URLs %v; want %d", c.URLs, Nodes)
 	}
@@ -90,13 +84,7 @@ func TestStartOnATakenPort(t *testing.T) {
 		}
 		return freePort()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := Start(ctx, Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
+	_, c := start(t)
 	if first {
 		t.Fatal("the taken port was never picked: the test proves nothing")
 	}
@@ -114,4 +102,18 @@ func TestStartOnATakenPort(t *testing.T) {
 		t.Fatalf("the cluster started again does not serve: %v", err)
 	}
 	nc.Close()
+}
+
+// start starts the shipped cluster for the test, stopped when it ends,
+// and returns a context for its requests.
+func start(t *testing.T) (context.Context, *Cluster) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	c, err := Start(ctx, Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop() })
+	return ctx, c
 }

@@ -55,6 +55,8 @@ const da = {
   'reason.disk-nearly-full': 'disken er næsten fuld',
   'reason.nats-disconnected': 'forbindelsen til NATS er afbrudt',
   'reason.reactor-stalled': 'advarsler og afledte tilbud sendes ikke',
+  'reason.intake-stopped-no-room': 'disken er fuld: indgående beskeder afvises, afsenderne bedes sende igen',
+  'reason.index-writes-pending': 'dublet-indekset mangler skrivninger, der prøves igen; en genudsendt besked kan blive registreret to gange',
   'kind.integrity': 'Ulæselig hændelse',
 
   'loading': 'Henter …',
@@ -431,6 +433,8 @@ const en = {
   'reason.disk-nearly-full': 'the disk is nearly full',
   'reason.nats-disconnected': 'the connection to NATS is down',
   'reason.reactor-stalled': 'alerts and implied offers are not going out',
+  'reason.intake-stopped-no-room': 'the disk is full: inbound messages are refused and their senders asked to resend',
+  'reason.index-writes-pending': 'duplicate-index writes are being retried; a resent message could be recorded twice',
   'kind.integrity': 'Unreadable event',
 
   'loading': 'Loading …',
