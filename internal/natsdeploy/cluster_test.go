@@ -37,7 +37,9 @@ func TestStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.Publish(ctx, "t.1", []byte("x")); err != nil {
+	// A new stream of three replicas answers once it has elected its
+	// leader: CI saw "no response from stream" straight after creating it.
+	if _, err := js.Publish(ctx, "t.1", []byte("x"), jetstream.WithRetryAttempts(50), jetstream.WithRetryWait(100*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	if r := st.CachedInfo().Config.Replicas; r != 3 {
