@@ -179,7 +179,7 @@ func (s *Vault) key(ctx context.Context, name string, create bool) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.publish(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0)); err != nil {
+	if _, err := s.publish(ctx, msg, expectSubjectSeq(0)); err != nil {
 		if !isWrongLastSeq(err) {
 			return nil, fmt.Errorf("engine: key: %w", err)
 		}
@@ -284,7 +284,7 @@ func (s *Vault) rewrapOne(ctx context.Context, subject string, seq uint64, data 
 	if err != nil {
 		return err
 	}
-	_, err = s.publishStored(ctx, msg, jetstream.WithExpectLastSequencePerSubject(seq))
+	_, err = s.publishStored(ctx, msg, expectSubjectSeq(seq))
 	switch {
 	case err == nil:
 		rep.Rewrapped++
@@ -342,7 +342,7 @@ func (s *Vault) migrateBucket(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if _, err := s.publishStored(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0)); err != nil && !isWrongLastSeq(err) {
+			if _, err := s.publishStored(ctx, msg, expectSubjectSeq(0)); err != nil && !isWrongLastSeq(err) {
 				return fmt.Errorf("engine: legacy key bucket: %w", err)
 			}
 			n++

@@ -97,7 +97,7 @@ func (s *PathwayIndex) Reserve(ctx context.Context, patient events.PatientRef) (
 		return nil, err
 	}
 	proposed := events.NewID()
-	reserve, err := s.send(kvMsg(PathwayIndexKV, patientKey(patient), proposed[:]), jetstream.WithExpectLastSequencePerSubject(0))
+	reserve, err := s.send(kvMsg(PathwayIndexKV, patientKey(patient), proposed[:]), expectSubjectSeq(0))
 	if err != nil {
 		return nil, fmt.Errorf("engine: pathway index: %w", err)
 	}

@@ -74,6 +74,9 @@ type conn struct {
 	ns  *server.Server
 	nc  *nats.Conn
 	js  jetstream.JetStream
+	// pub sends the writes whose acknowledgements are waited for, or
+	// watched (publisher.go).
+	pub *publisher
 	// commit groups fsyncs in safe mode on the embedded server; nil when
 	// the server fsyncs itself or durability is bulk.
 	commit    *committer
@@ -158,12 +161,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 func (s *Store) setup(ctx context.Context) error {
-	js, err := jetstream.New(s.nc, jetstream.WithPublishAsyncMaxPending(4096),
-		jetstream.WithPublishAsyncErrHandler(s.eventLog.asyncPublishFailed))
+	js, err := jetstream.New(s.nc)
 	if err != nil {
 		return fmt.Errorf("engine: jetstream: %w", err)
 	}
 	s.js = js
+	if s.pub, err = newPublisher(s.nc, s.eventLog.asyncPublishFailed); err != nil {
+		return err
+	}
 	if err := s.eventLog.setup(ctx); err != nil {
 		return err
 	}
