@@ -99,16 +99,16 @@ func (s *Log) IndexWritesPending() int64 { return s.indexPending.Load() }
 
 // lookupDuplicate reports whether a source key was appended before.
 func (s *Log) lookupDuplicate(ctx context.Context, sourceKey string) (Result, bool, error) {
-	e, err := s.idem.Get(ctx, idemKey(sourceKey))
+	v, err := s.pub.kvValue(ctx, IdemBucket, idemKey(sourceKey))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Result{}, false, nil
 	}
 	if err != nil {
 		return Result{}, false, fmt.Errorf("engine: idempotency index: %w", err)
 	}
-	seq, err := strconv.ParseUint(string(e.Value()), 10, 64)
+	seq, err := strconv.ParseUint(string(v), 10, 64)
 	if err != nil {
-		return Result{}, false, fmt.Errorf("engine: idempotency index: bad value %q", e.Value())
+		return Result{}, false, fmt.Errorf("engine: idempotency index: bad value %q", v)
 	}
 	return Result{FirstSeq: seq, LastSeq: seq, Duplicate: true}, true, nil
 }

@@ -161,10 +161,10 @@ func (s *Vault) patientKey(ctx context.Context, patient events.PatientRef, creat
 // key returns the data key of a name, creating it if asked and missing;
 // a patient's missing key is events.ErrShredded.
 func (s *Vault) key(ctx context.Context, name string, create bool) ([]byte, error) {
-	m, err := s.keys.GetLastMsgForSubject(ctx, keySubject(name))
+	wrapped, err := s.wrappedKey(ctx, name)
 	switch {
 	case err == nil:
-		k, _, err := s.ring.unwrap(ctx, name, m.Data)
+		k, _, err := s.ring.unwrap(ctx, name, wrapped)
 		return k, err
 	case errors.Is(err, jetstream.ErrMsgNotFound) && !create:
 		return nil, events.ErrShredded
@@ -195,6 +195,25 @@ func (s *Vault) key(ctx context.Context, name string, create bool) ([]byte, erro
 		return nil, errors.New("engine: key written by another instance but not readable after 5 s")
 	}
 	return key, nil
+}
+
+// wrappedKey reads a key as stored: by Direct Get where the key stream
+// allows it (setup), else by the leader's answer to the JSON API.
+func (s *Vault) wrappedKey(ctx context.Context, name string) ([]byte, error) {
+	var m *nats.Msg
+	var err error
+	if s.keys.CachedInfo().Config.AllowDirect {
+		m, err = s.pub.lastMsg(ctx, KeyStream, keySubject(name))
+	} else {
+		var rm *jetstream.RawStreamMsg
+		if rm, err = s.keys.GetLastMsgForSubject(ctx, keySubject(name)); err == nil {
+			return rm.Data, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.Data, nil
 }
 
 // keyMsg is the message that stores a key, wrapped.

@@ -341,14 +341,14 @@ func (s *PathwayIndex) indexGetSoon(ctx context.Context, key string) (uuid.UUID,
 }
 
 func (s *PathwayIndex) indexGet(ctx context.Context, key string) (uuid.UUID, bool, error) {
-	e, err := s.kv.Get(ctx, key)
+	v, err := s.pub.kvValue(ctx, PathwayIndexKV, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return uuid.Nil, false, nil
 	}
 	if err != nil {
 		return uuid.Nil, false, fmt.Errorf("engine: pathway index: %w", err)
 	}
-	id, err := uuid.FromBytes(e.Value())
+	id, err := uuid.FromBytes(v)
 	if err != nil {
 		return uuid.Nil, false, fmt.Errorf("engine: pathway index %s: %w", key, err)
 	}

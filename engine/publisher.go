@@ -48,6 +48,10 @@ type pubWait struct {
 	err  error
 	// forgotten: nobody waits; a failure goes to publisher.failed.
 	forgotten bool
+	// raw: the answer is a message (a Direct Get's), kept as it is in
+	// reply rather than read as an acknowledgement.
+	raw   bool
+	reply *nats.Msg
 }
 
 // maxInFlight is how many messages may await their acknowledgement at
@@ -82,8 +86,10 @@ func newPublisher(nc *nats.Conn, failed func(*nats.Msg, error)) (*publisher, err
 }
 
 // send publishes m and returns its wait; the acknowledgement comes later.
-func (p *publisher) send(m *nats.Msg) (*pubWait, error) {
-	w, err := p.register(m)
+func (p *publisher) send(m *nats.Msg) (*pubWait, error) { return p.sendAs(m, false) }
+
+func (p *publisher) sendAs(m *nats.Msg, raw bool) (*pubWait, error) {
+	w, err := p.register(m, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -103,19 +109,21 @@ func (p *publisher) forget(m *nats.Msg) error {
 		return err
 	}
 	p.mu.Lock()
-	if w.answer() {
-		p.mu.Unlock()
-		if w.err != nil {
-			p.failed(m, w.err)
-		}
+	waiting := p.waiting[w.id] == w
+	w.forgotten = waiting
+	p.mu.Unlock()
+	if waiting {
 		return nil
 	}
-	w.forgotten = true
-	p.mu.Unlock()
+	// Answered already, or being answered.
+	<-w.done
+	if w.err != nil {
+		p.failed(m, w.err)
+	}
 	return nil
 }
 
-func (p *publisher) register(m *nats.Msg) (*pubWait, error) {
+func (p *publisher) register(m *nats.Msg, raw bool) (*pubWait, error) {
 	select {
 	case p.room <- struct{}{}:
 	default:
@@ -129,31 +137,38 @@ func (p *publisher) register(m *nats.Msg) (*pubWait, error) {
 	}
 	p.mu.Lock()
 	p.next++
-	w := &pubWait{p: p, id: p.next, msg: m, done: make(chan struct{})}
+	w := &pubWait{p: p, id: p.next, msg: m, done: make(chan struct{}), raw: raw}
 	p.waiting[w.id] = w
 	p.mu.Unlock()
 	return w, nil
 }
 
-// answered takes an acknowledgement off the reply subscription.
+// answered takes an answer off the reply subscription.
 func (p *publisher) answered(m *nats.Msg) {
 	id, err := strconv.ParseUint(m.Subject[len(p.prefix):], 10, 64)
 	if err != nil {
 		return
 	}
-	ack, aerr := readAck(m)
 	p.mu.Lock()
 	w := p.take(id)
+	var forgotten bool
+	if w != nil {
+		forgotten = w.forgotten
+	}
+	p.mu.Unlock()
 	if w == nil {
-		p.mu.Unlock()
 		return
 	}
-	w.ack, w.err = ack, aerr
+	// Read outside the lock every sender needs; the sender reads the
+	// answer only once done is closed.
+	if w.raw {
+		w.reply = m
+	} else {
+		w.ack, w.err = readAck(m)
+	}
 	close(w.done)
-	forgotten := w.forgotten
-	p.mu.Unlock()
-	if forgotten && aerr != nil {
-		p.failed(w.msg, aerr)
+	if forgotten && w.err != nil {
+		p.failed(w.msg, w.err)
 	}
 }
 
@@ -256,10 +271,12 @@ func (w *pubWait) result(ctx context.Context) (*jetstream.PubAck, error) {
 			if w.giveUp() {
 				return nil, ctx.Err()
 			}
+			<-w.done
 		case <-t.C:
 			if w.giveUp() {
 				return nil, nats.ErrTimeout
 			}
+			<-w.done
 		}
 	}
 	return w.ack, w.err
@@ -432,4 +449,50 @@ func expectSeq(seq uint64) pubOpt {
 // stream's duplicate window, acknowledging it as a duplicate.
 func withMsgID(id string) pubOpt {
 	return func(h nats.Header) { h.Set(jetstream.MsgIDHeader, id) }
+}
+
+// lastMsg reads the last message on subject in a stream that allows
+// Direct Get, by a request on the publisher's reply subscription: no
+// JSON on either side, and no request machinery of its own.
+// jetstream.ErrMsgNotFound if there is none.
+func (p *publisher) lastMsg(ctx context.Context, stream, subject string) (*nats.Msg, error) {
+	w, err := p.sendAs(&nats.Msg{Subject: "$JS.API.DIRECT.GET." + stream + "." + subject}, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.result(ctx); err != nil {
+		return nil, err
+	}
+	m := w.reply
+	if len(m.Data) == 0 {
+		switch m.Header.Get("Status") {
+		case "":
+		case "404":
+			return nil, jetstream.ErrMsgNotFound
+		case "503":
+			return nil, nats.ErrNoResponders
+		default:
+			return nil, fmt.Errorf("engine: direct get on %s: status %s %s", stream, m.Header.Get("Status"), m.Header.Get("Description"))
+		}
+	}
+	return m, nil
+}
+
+// kvOperationHeader marks a bucket's delete and purge markers.
+const kvOperationHeader = "KV-Operation"
+
+// kvValue reads a key's value from a bucket, as KeyValue.Get does:
+// jetstream.ErrKeyNotFound if it has none or was deleted.
+func (p *publisher) kvValue(ctx context.Context, bucket, key string) ([]byte, error) {
+	m, err := p.lastMsg(ctx, "KV_"+bucket, "$KV."+bucket+"."+key)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, jetstream.ErrKeyNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.Header.Get(kvOperationHeader) != "" || m.Header.Get(jetstream.MarkerReasonHeader) != "" {
+		return nil, jetstream.ErrKeyNotFound
+	}
+	return m.Data, nil
 }

@@ -210,3 +210,45 @@ func FuzzParseAck(f *testing.F) {
 		}
 	})
 }
+
+// TestPublisherReadsKV reads bucket values by the publisher's Direct Get
+// as KeyValue.Get reads them: a value, its update, a key never written
+// and a deleted one, and a stream without Direct Get refused.
+func TestPublisherReadsKV(t *testing.T) {
+	ctx := context.Background()
+	store, err := Open(ctx, Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	c := store.conn
+	kv, err := c.bucket(ctx, "PUBTEST", "test", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(key string) (string, error) {
+		v, err := c.pub.kvValue(ctx, "PUBTEST", key)
+		return string(v), err
+	}
+	if _, err := kv.Put(ctx, "a", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "a", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := get("a"); v != "2" || err != nil {
+		t.Errorf("a = %q, %v; want 2", v, err)
+	}
+	if _, err := get("never"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("never written: %v; want %v", err, jetstream.ErrKeyNotFound)
+	}
+	if err := kv.Delete(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get("a"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("deleted: %v; want %v", err, jetstream.ErrKeyNotFound)
+	}
+	if _, err := c.pub.lastMsg(ctx, EventStream, "pathway.x"); err == nil {
+		t.Error("Direct Get on the event stream, which does not allow it, answered")
+	}
+}
