@@ -99,7 +99,7 @@ func (s *Log) IndexWritesPending() int64 { return s.indexPending.Load() }
 
 // lookupDuplicate reports whether a source key was appended before.
 func (s *Log) lookupDuplicate(ctx context.Context, sourceKey string) (Result, bool, error) {
-	v, err := s.pub.kvValue(ctx, IdemBucket, idemKey(sourceKey))
+	v, _, err := s.pub.kvValue(ctx, IdemBucket, idemKey(sourceKey))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Result{}, false, nil
 	}

@@ -238,14 +238,13 @@ type patientEntry struct {
 }
 
 func (s *PathwayIndex) patientEntry(ctx context.Context, patient events.PatientRef) (patientEntry, error) {
-	e, err := s.kv.Get(ctx, patientKey(patient))
+	v, rev, err := s.pub.kvValue(ctx, PathwayIndexKV, patientKey(patient))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return patientEntry{}, nil
 	}
 	if err != nil {
 		return patientEntry{}, fmt.Errorf("engine: pathway index: %w", err)
 	}
-	v := e.Value()
 	closed := len(v) == 17 && v[16] == closedMark
 	if closed {
 		v = v[:16]
@@ -254,7 +253,7 @@ func (s *PathwayIndex) patientEntry(ctx context.Context, patient events.PatientR
 	if err != nil {
 		return patientEntry{}, fmt.Errorf("engine: pathway index %s: %w", patientKey(patient), err)
 	}
-	return patientEntry{pathway: id, closed: closed, found: true, revision: e.Revision()}, nil
+	return patientEntry{pathway: id, closed: closed, found: true, revision: rev}, nil
 }
 
 // SetPatient points a patient at a pathway (after a merge, the merged
@@ -341,7 +340,7 @@ func (s *PathwayIndex) indexGetSoon(ctx context.Context, key string) (uuid.UUID,
 }
 
 func (s *PathwayIndex) indexGet(ctx context.Context, key string) (uuid.UUID, bool, error) {
-	v, err := s.pub.kvValue(ctx, PathwayIndexKV, key)
+	v, _, err := s.pub.kvValue(ctx, PathwayIndexKV, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return uuid.Nil, false, nil
 	}

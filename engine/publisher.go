@@ -481,18 +481,23 @@ func (p *publisher) lastMsg(ctx context.Context, stream, subject string) (*nats.
 // kvOperationHeader marks a bucket's delete and purge markers.
 const kvOperationHeader = "KV-Operation"
 
-// kvValue reads a key's value from a bucket, as KeyValue.Get does:
-// jetstream.ErrKeyNotFound if it has none or was deleted.
-func (p *publisher) kvValue(ctx context.Context, bucket, key string) ([]byte, error) {
+// kvValue reads a key's value and revision from a bucket, as
+// KeyValue.Get does: jetstream.ErrKeyNotFound if it has none or was
+// deleted.
+func (p *publisher) kvValue(ctx context.Context, bucket, key string) ([]byte, uint64, error) {
 	m, err := p.lastMsg(ctx, "KV_"+bucket, "$KV."+bucket+"."+key)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, jetstream.ErrKeyNotFound
+		return nil, 0, jetstream.ErrKeyNotFound
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if m.Header.Get(kvOperationHeader) != "" || m.Header.Get(jetstream.MarkerReasonHeader) != "" {
-		return nil, jetstream.ErrKeyNotFound
+		return nil, 0, jetstream.ErrKeyNotFound
 	}
-	return m.Data, nil
+	rev, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("engine: direct get on %s: no sequence in the answer", bucket)
+	}
+	return m.Data, rev, nil
 }

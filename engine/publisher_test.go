@@ -226,18 +226,21 @@ func TestPublisherReadsKV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var rev uint64
 	get := func(key string) (string, error) {
-		v, err := c.pub.kvValue(ctx, "PUBTEST", key)
+		v, r, err := c.pub.kvValue(ctx, "PUBTEST", key)
+		rev = r
 		return string(v), err
 	}
 	if _, err := kv.Put(ctx, "a", []byte("1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kv.Put(ctx, "a", []byte("2")); err != nil {
+	want, err := kv.Put(ctx, "a", []byte("2"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := get("a"); v != "2" || err != nil {
-		t.Errorf("a = %q, %v; want 2", v, err)
+	if v, err := get("a"); v != "2" || rev != want || err != nil {
+		t.Errorf("a = %q, revision %d, %v; want 2, revision %d", v, rev, err, want)
 	}
 	if _, err := get("never"); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("never written: %v; want %v", err, jetstream.ErrKeyNotFound)
