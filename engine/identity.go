@@ -151,16 +151,36 @@ func (s *Vault) destroy(ctx context.Context, name string) error {
 	return s.Commit(ctx)
 }
 
+// patientKey returns the patient's key, made if asked and missing.
 func (s *Vault) patientKey(ctx context.Context, patient events.PatientRef, create bool) ([]byte, error) {
 	if err := patient.Validate(); err != nil {
 		return nil, err
 	}
-	return s.key(ctx, string(patient), create)
+	return s.keyOf(ctx, string(patient), create, true)
 }
 
-// key returns the data key of a name, creating it if asked and missing;
-// a patient's missing key is events.ErrShredded.
+// sealingKey returns the key that seals a raw message naming the patient,
+// made if missing. A key it makes is stored but not waited onto the
+// disk: the raw message is stored after it, and the Commit that comes
+// before the message is acknowledged syncs the key with it (a group
+// commit syncs everything the server stored before it). One fsync for a
+// new patient's message, not two in a row.
+func (s *Vault) sealingKey(ctx context.Context, patient events.PatientRef) ([]byte, error) {
+	if err := patient.Validate(); err != nil {
+		return nil, err
+	}
+	return s.keyOf(ctx, string(patient), true, false)
+}
+
+// key returns the data key of a name, creating it if asked and missing
+// and returning once it is on disk; a patient's missing key is
+// events.ErrShredded.
 func (s *Vault) key(ctx context.Context, name string, create bool) ([]byte, error) {
+	return s.keyOf(ctx, name, create, true)
+}
+
+// keyOf is key; a key it makes is on disk when it returns if durable.
+func (s *Vault) keyOf(ctx context.Context, name string, create, durable bool) ([]byte, error) {
 	wrapped, err := s.wrappedKey(ctx, name)
 	switch {
 	case err == nil:
@@ -179,7 +199,11 @@ func (s *Vault) key(ctx context.Context, name string, create bool) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.publish(ctx, msg, expectSubjectSeq(0)); err != nil {
+	publish := s.publishStored
+	if durable {
+		publish = s.publish
+	}
+	if _, err := publish(ctx, msg, expectSubjectSeq(0)); err != nil {
 		if !isWrongLastSeq(err) {
 			return nil, fmt.Errorf("engine: key: %w", err)
 		}

@@ -151,7 +151,7 @@ func (s *Inbox) Send(ctx context.Context, m RawMessage) (*PendingRaw, error) {
 	var key []byte
 	if m.Patient != "" {
 		var err error
-		if key, err = s.vault.patientKey(ctx, m.Patient, true); err != nil {
+		if key, err = s.vault.sealingKey(ctx, m.Patient); err != nil {
 			return nil, err
 		}
 	}

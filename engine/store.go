@@ -79,8 +79,9 @@ type conn struct {
 	pub *publisher
 	// commit groups fsyncs in safe mode on the embedded server; nil when
 	// the server fsyncs itself or durability is bulk.
-	commit    *committer
-	closeSync func() error
+	commit      *committer
+	closeSync   func() error
+	commitWaits atomic.Uint64
 	// durableSeq is an event log sequence known to be on disk with all
 	// before it (commitThrough); storedSeq the highest the server has
 	// acknowledged to this store.
