@@ -11,18 +11,25 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// openConn opens a store on the embedded server for the test and
+// returns its connection handle.
+func openConn(t *testing.T) *conn {
+	t.Helper()
+	store, err := Open(context.Background(), Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store.conn
+}
+
 // TestPublisherAnswers sends through the publisher to a real server and
 // checks each kind of answer reaches its sender as nats.go's publisher
 // gave it: where the message went, a duplicate, an expectation the server
 // refused (with its error code), and no stream at all.
 func TestPublisherAnswers(t *testing.T) {
 	ctx := context.Background()
-	store, err := Open(ctx, Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	c := store.conn
+	c := openConn(t)
 	if _, err := c.js.CreateStream(ctx, jetstream.StreamConfig{Name: "PUBTEST", Subjects: []string{"pubtest.>"}, Duplicates: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
@@ -65,12 +72,7 @@ func TestPublisherAnswers(t *testing.T) {
 // stalled after it answers again.
 func TestPublisherGivesRoomBack(t *testing.T) {
 	ctx := context.Background()
-	store, err := Open(ctx, Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	c := store.conn
+	c := openConn(t)
 	// A subscriber that never answers stands for a stalled server.
 	sub, err := c.nc.SubscribeSync("silent.>")
 	if err != nil {
@@ -119,12 +121,7 @@ func TestPublisherGivesRoomBack(t *testing.T) {
 // publisher.failed of those nobody waits for.
 func TestPublisherFailsWaitsWhenClosed(t *testing.T) {
 	ctx := context.Background()
-	store, err := Open(ctx, Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	c := store.conn
+	c := openConn(t)
 	nc, err := connect(c.cfg, c.ns, c.userKey)
 	if err != nil {
 		t.Fatal(err)
@@ -216,12 +213,7 @@ func FuzzParseAck(f *testing.F) {
 // and a deleted one, and a stream without Direct Get refused.
 func TestPublisherReadsKV(t *testing.T) {
 	ctx := context.Background()
-	store, err := Open(ctx, Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	c := store.conn
+	c := openConn(t)
 	kv, err := c.bucket(ctx, "PUBTEST", "test", 1)
 	if err != nil {
 		t.Fatal(err)
