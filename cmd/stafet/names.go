@@ -94,7 +94,13 @@ func (n *names) loadClusters(ctx context.Context) error {
 		return nil
 	}
 	n.clusters = []clusterEntry{}
-	for _, at := range []string{time.Now().Format(time.DateOnly), "2026-12-31"} {
+	// Today in Copenhagen, where the 2027 reform takes effect: the
+	// host's date is a day behind it for an hour each night (UTC).
+	today := time.Now().UTC().Format(time.DateOnly)
+	if cph, err := time.LoadLocation("Europe/Copenhagen"); err == nil {
+		today = time.Now().In(cph).Format(time.DateOnly)
+	}
+	for _, at := range []string{today, "2026-12-31"} {
 		items, err := n.c.pages(ctx, "/v1/clusters?at="+at)
 		if err != nil {
 			return err
