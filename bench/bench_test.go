@@ -52,6 +52,11 @@ func TestRun(t *testing.T) {
 			}
 			checkPhases(t, res, mode)
 			checkCluster(t, got, res)
+			// One fsync covers all a message writes: a second wait is a
+			// second fsync's latency on every message.
+			if mode == engine.Safe && res.MLLPCommitsPerMessage > 1 {
+				t.Errorf("mllp: %v waits for a group commit per message; want 1", res.MLLPCommitsPerMessage)
+			}
 			if res.BytesPerClosedPathway > maxBytesPerClosed {
 				t.Errorf("%v bytes per closed pathway; want at most %d", res.BytesPerClosedPathway, maxBytesPerClosed)
 			}

@@ -99,7 +99,7 @@ func (b *bencher) sendHL7(ctx context.Context, s *engine.Store, d *events.Direct
 	}
 	defer stop()
 	var run mllpRun
-	evs0, msgs0 := s.Log().Stats().Events.Load(), sentMsgs(s)
+	evs0, msgs0, commits0 := s.Log().Stats().Events.Load(), sentMsgs(s), s.CommitWaits()
 	err = b.profileIf(true, PhaseMLLP, func() error {
 		var err error
 		run, err = sendMLLP(ctx, []string{addr}, conns, time.Now().Add(b.o.MaxWrite))
@@ -111,6 +111,7 @@ func (b *bencher) sendHL7(ctx context.Context, s *engine.Store, d *events.Direct
 	evs := s.Log().Stats().Events.Load() - evs0
 	if run.sent > 0 {
 		b.res.MLLPNATSPerMessage = round(float64(sentMsgs(s)-msgs0)/float64(run.sent), 1)
+		b.res.MLLPCommitsPerMessage = round(float64(s.CommitWaits()-commits0)/float64(run.sent), 2)
 	}
 	b.progress("mllp: %d messages (%d AA) in %s, %d events appended", run.sent, run.accepted, run.took.Round(time.Millisecond), evs)
 	r := b.res

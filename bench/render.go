@@ -80,6 +80,9 @@ func (r *Result) rows() []row {
 	if ran(PhaseMLLP) {
 		add(PhaseMLLP, fmt.Sprintf("HL7 messages/s (%s, %s AA, %d conns)", num(float64(r.MLLPMessages)), num(float64(r.MLLPAccepted)), r.MLLPConns), num(r.MLLPMps), "", "", "≥ 10 000 (bulk)")
 		add(PhaseMLLP, "NATS requests and publishes per message", fixed(r.MLLPNATSPerMessage, 1), "", "", "")
+		if r.MLLPCommitsPerMessage > 0 {
+			add(PhaseMLLP, "waits for a group commit per message", fixed(r.MLLPCommitsPerMessage, 2), "", "", "1")
+		}
 	}
 	if ran(PhaseCluster) && r.Cluster != nil {
 		out = append(out, r.Cluster.rows()...)

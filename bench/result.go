@@ -159,6 +159,10 @@ type Result struct {
 	// the store sent its server per HL7 message: the ingest's round
 	// trips.
 	MLLPNATSPerMessage float64 `json:"mllp_nats_msgs_per_message,omitempty"`
+	// MLLPCommitsPerMessage is how many times the ingest waited for a
+	// group commit per HL7 message (safe mode; each wait is an fsync's
+	// latency, and one covers everything a message wrote).
+	MLLPCommitsPerMessage float64 `json:"mllp_commit_waits_per_message,omitempty" mode:"safe"`
 
 	// Cluster is the cluster phase's figures: R1 beside R3.
 	Cluster *ClusterResult `json:"cluster,omitempty"`

@@ -288,9 +288,9 @@ func (s *Log) append(ctx context.Context, cluster string, expectedLast uint64, a
 	// A pathway's first message is checked against its id in every
 	// cluster, so no id opens twice; later ones against its own literal
 	// subject, the server's cheapest check.
-	expect := jetstream.WithExpectLastSequencePerSubject(expectedLast)
+	expect := expectSubjectSeq(expectedLast)
 	if expectedLast == 0 {
-		expect = jetstream.WithExpectLastSequenceForSubject(0, filter)
+		expect = expectFilterSeq(0, filter)
 	}
 	s.appending.Add(1)
 	defer s.appending.Add(-1)
@@ -383,16 +383,16 @@ func (s *Log) checkRetried(ctx context.Context, filter string, evs []events.Enve
 	return res, nil
 }
 
-// publish sends one message with the async publisher and waits for its
-// ack: the async path shares one reply subscription and one timer wheel
-// across all writers, which costs less per append than a request each.
+// publish sends one message with the publisher and waits for its ack:
+// the publisher shares one reply subscription across all writers, which
+// costs less per append than a request each.
 //
 // Each attempt waits at most attemptTimeout: a request lost while a
 // cluster elects a new stream leader is sent again rather than waited on
 // for the caller's whole deadline. Sending the same message again is safe:
 // its expected sequence lets it land once, and Append recognises its own
 // earlier landing (checkRetried).
-func (s *conn) publish(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+func (s *conn) publish(ctx context.Context, m *nats.Msg, opts ...pubOpt) (*jetstream.PubAck, error) {
 	ack, err := s.publishStored(ctx, m, opts...)
 	if err != nil {
 		return nil, err
@@ -402,26 +402,25 @@ func (s *conn) publish(ctx context.Context, m *nats.Msg, opts ...jetstream.Publi
 
 // publishStored is publish without waiting for the commit: it returns
 // once the server has stored the message.
-func (s *conn) publishStored(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-	opts = append(opts, jetstream.WithStallWait(30*time.Second))
+func (s *conn) publishStored(ctx context.Context, m *nats.Msg, opts ...pubOpt) (*jetstream.PubAck, error) {
+	setOpts(m, opts)
 	for {
-		f, err := s.js.PublishMsgAsync(m, opts...)
+		w, err := s.pub.send(m)
 		if err != nil {
 			return nil, err
 		}
-		select {
-		case ack := <-f.Ok():
+		ack, err := w.result(ctx)
+		if err == nil {
 			if ack.Stream == EventStream {
 				s.noteStored(ack.Sequence)
 			}
 			return ack, nil
-		case err := <-f.Err():
-			if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
-				return nil, err
-			}
-		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
 			return nil, ctx.Err()
-		case <-time.After(attemptTimeout):
+		}
+		if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrTimeout) {
+			return nil, err
 		}
 		s.log.Debug("append attempt unanswered; sending again")
 		select {
@@ -429,8 +428,6 @@ func (s *conn) publishStored(ctx context.Context, m *nats.Msg, opts ...jetstream
 			return nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
-		// A fresh message: the async publisher keys futures by message.
-		m = &nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}
 	}
 }
 

@@ -292,7 +292,7 @@ func (s *Log) signAndStore(ctx context.Context, c Checkpoint, prev *Checkpoint) 
 	m := nats.NewMsg(checkpointSubject)
 	m.Data = data
 	m.Header.Set(HeaderSignature, base64.StdEncoding.EncodeToString(c.sig))
-	ack, err := s.publish(ctx, m, jetstream.WithExpectLastSequence(expect))
+	ack, err := s.publish(ctx, m, expectSeq(expect))
 	if err != nil {
 		return c, err
 	}

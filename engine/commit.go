@@ -18,8 +18,14 @@ func (s *conn) Commit(ctx context.Context) error {
 	if s.commit == nil {
 		return nil
 	}
+	s.commitWaits.Add(1)
 	return s.commit.wait(ctx)
 }
+
+// CommitWaits is how many times a write waited for a group commit: each
+// wait is an fsync's latency, so a path that waits twice for one message
+// acknowledged is twice as slow as it needs to be in safe mode.
+func (s *Store) CommitWaits() uint64 { return s.commitWaits.Load() }
 
 // fsyncMode says how writes reach the disk, for the start-up log.
 func (s *conn) fsyncMode() string {

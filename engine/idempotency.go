@@ -45,7 +45,7 @@ func (s *Log) index(ctx context.Context, sourceKey string, firstSeq uint64) {
 }
 
 func (s *Log) indexKey(key string, firstSeq uint64) {
-	_, err := s.js.PublishAsync("$KV."+IdemBucket+"."+key, []byte(strconv.FormatUint(firstSeq, 10)), jetstream.WithStallWait(30*time.Second))
+	err := s.pub.forget(&nats.Msg{Subject: "$KV." + IdemBucket + "." + key, Data: []byte(strconv.FormatUint(firstSeq, 10))})
 	if err != nil {
 		s.log.Warn("idempotency index write failed; the duplicate window still covers it", "err", err)
 	}
@@ -57,14 +57,14 @@ func (s *Log) indexKey(key string, firstSeq uint64) {
 // sent without waiting, so its failure would otherwise go unseen — and a
 // resend of its message after the duplicate window would be appended a
 // second time. It is retried until it is stored, and said meanwhile.
-func (s *Log) asyncPublishFailed(_ jetstream.JetStream, m *nats.Msg, err error) {
+func (s *Log) asyncPublishFailed(m *nats.Msg, err error) {
 	if !strings.HasPrefix(m.Subject, "$KV."+IdemBucket+".") {
 		return
 	}
 	s.stats.IndexWriteFailures.Add(1)
 	s.indexPending.Add(1)
-	// Not on the caller's goroutine: it is nats.go's acknowledgement
-	// handler.
+	// Not on the caller's goroutine: it is the publisher's
+	// acknowledgement handler.
 	go s.retryIndex(m.Subject, m.Data, err)
 }
 
@@ -100,16 +100,16 @@ func (s *Log) IndexWritesPending() int64 { return s.indexPending.Load() }
 
 // lookupDuplicate reports whether a source key was appended before.
 func (s *Log) lookupDuplicate(ctx context.Context, sourceKey string) (Result, bool, error) {
-	e, err := s.idem.Get(ctx, idemKey(sourceKey))
+	v, _, err := s.pub.kvValue(ctx, IdemBucket, idemKey(sourceKey))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Result{}, false, nil
 	}
 	if err != nil {
 		return Result{}, false, fmt.Errorf("engine: idempotency index: %w", err)
 	}
-	seq, err := strconv.ParseUint(string(e.Value()), 10, 64)
+	seq, err := strconv.ParseUint(string(v), 10, 64)
 	if err != nil {
-		return Result{}, false, fmt.Errorf("engine: idempotency index: bad value %q", e.Value())
+		return Result{}, false, fmt.Errorf("engine: idempotency index: bad value %q", v)
 	}
 	return Result{FirstSeq: seq, LastSeq: seq, Duplicate: true}, true, nil
 }
@@ -166,7 +166,7 @@ func (s *Log) reconcileIndex(ctx context.Context) error {
 		}
 	}
 	select {
-	case <-s.js.PublishAsyncComplete():
+	case <-s.pub.complete():
 	case <-time.After(30 * time.Second):
 		return errors.New("engine: reconcile index: index writes did not complete in 30s")
 	}
@@ -234,7 +234,7 @@ func (s *Log) markIndexedOnStop(ctx context.Context) {
 		return
 	}
 	select {
-	case <-s.js.PublishAsyncComplete():
+	case <-s.pub.complete():
 	case <-time.After(5 * time.Second):
 		return
 	}

@@ -151,20 +151,40 @@ func (s *Vault) destroy(ctx context.Context, name string) error {
 	return s.Commit(ctx)
 }
 
+// patientKey returns the patient's key, made if asked and missing.
 func (s *Vault) patientKey(ctx context.Context, patient events.PatientRef, create bool) ([]byte, error) {
 	if err := patient.Validate(); err != nil {
 		return nil, err
 	}
-	return s.key(ctx, string(patient), create)
+	return s.keyOf(ctx, string(patient), create, true)
 }
 
-// key returns the data key of a name, creating it if asked and missing;
-// a patient's missing key is events.ErrShredded.
+// sealingKey returns the key that seals a raw message naming the patient,
+// made if missing. A key it makes is stored but not waited onto the
+// disk: the raw message is stored after it, and the Commit that comes
+// before the message is acknowledged syncs the key with it (a group
+// commit syncs everything the server stored before it). One fsync for a
+// new patient's message, not two in a row.
+func (s *Vault) sealingKey(ctx context.Context, patient events.PatientRef) ([]byte, error) {
+	if err := patient.Validate(); err != nil {
+		return nil, err
+	}
+	return s.keyOf(ctx, string(patient), true, false)
+}
+
+// key returns the data key of a name, creating it if asked and missing
+// and returning once it is on disk; a patient's missing key is
+// events.ErrShredded.
 func (s *Vault) key(ctx context.Context, name string, create bool) ([]byte, error) {
-	m, err := s.keys.GetLastMsgForSubject(ctx, keySubject(name))
+	return s.keyOf(ctx, name, create, true)
+}
+
+// keyOf is key; a key it makes is on disk when it returns if durable.
+func (s *Vault) keyOf(ctx context.Context, name string, create, durable bool) ([]byte, error) {
+	wrapped, err := s.wrappedKey(ctx, name)
 	switch {
 	case err == nil:
-		k, _, err := s.ring.unwrap(ctx, name, m.Data)
+		k, _, err := s.ring.unwrap(ctx, name, wrapped)
 		return k, err
 	case errors.Is(err, jetstream.ErrMsgNotFound) && !create:
 		return nil, events.ErrShredded
@@ -179,7 +199,11 @@ func (s *Vault) key(ctx context.Context, name string, create bool) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.publish(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0)); err != nil {
+	publish := s.publishStored
+	if durable {
+		publish = s.publish
+	}
+	if _, err := publish(ctx, msg, expectSubjectSeq(0)); err != nil {
 		if !isWrongLastSeq(err) {
 			return nil, fmt.Errorf("engine: key: %w", err)
 		}
@@ -195,6 +219,25 @@ func (s *Vault) key(ctx context.Context, name string, create bool) ([]byte, erro
 		return nil, errors.New("engine: key written by another instance but not readable after 5 s")
 	}
 	return key, nil
+}
+
+// wrappedKey reads a key as stored: by Direct Get where the key stream
+// allows it (setup), else by the leader's answer to the JSON API.
+func (s *Vault) wrappedKey(ctx context.Context, name string) ([]byte, error) {
+	var m *nats.Msg
+	var err error
+	if s.keys.CachedInfo().Config.AllowDirect {
+		m, err = s.pub.lastMsg(ctx, KeyStream, keySubject(name))
+	} else {
+		var rm *jetstream.RawStreamMsg
+		if rm, err = s.keys.GetLastMsgForSubject(ctx, keySubject(name)); err == nil {
+			return rm.Data, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.Data, nil
 }
 
 // keyMsg is the message that stores a key, wrapped.
@@ -284,7 +327,7 @@ func (s *Vault) rewrapOne(ctx context.Context, subject string, seq uint64, data 
 	if err != nil {
 		return err
 	}
-	_, err = s.publishStored(ctx, msg, jetstream.WithExpectLastSequencePerSubject(seq))
+	_, err = s.publishStored(ctx, msg, expectSubjectSeq(seq))
 	switch {
 	case err == nil:
 		rep.Rewrapped++
@@ -342,7 +385,7 @@ func (s *Vault) migrateBucket(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if _, err := s.publishStored(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0)); err != nil && !isWrongLastSeq(err) {
+			if _, err := s.publishStored(ctx, msg, expectSubjectSeq(0)); err != nil && !isWrongLastSeq(err) {
 				return fmt.Errorf("engine: legacy key bucket: %w", err)
 			}
 			n++

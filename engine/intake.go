@@ -121,7 +121,7 @@ func (in *Intake) sealFor(ctx context.Context, m *RawMessage, tr *events.Transla
 		return nil, nil
 	}
 	m.Patient = ref
-	return in.vault.patientKey(ctx, ref, true)
+	return in.vault.sealingKey(ctx, ref)
 }
 
 // Replay runs a dead letter's message through again, after a mapping fix,

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -326,4 +327,23 @@ func TestReadmission(t *testing.T) {
 			t.Errorf("got pathway %s; want the reopened one %s", again.Pathway, first.Pathway)
 		}
 	})
+}
+
+// TestNewPatientCommitsOnce: in safe mode a new patient's first message
+// waits for one group commit, as a known patient's does. The patient's
+// key, made to seal the raw message, is synced by the commit before the
+// message is acknowledged; waiting for a sync of its own first doubled
+// the fsync latency of every new patient's message.
+func TestNewPatientCommitsOnce(t *testing.T) {
+	s, in := setup(t)
+	ctx := context.Background()
+	for i, body := range []string{"0102030405|stay-1|admit", "0102030405|stay-1|discharge"} {
+		before := s.CommitWaits()
+		if _, err := in.Receive(ctx, msg(fmt.Sprintf("c%d", i), body)); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.CommitWaits() - before; got != 1 {
+			t.Errorf("message %d (%s) waited for %d commits; want 1", i, body, got)
+		}
+	}
 }

@@ -98,9 +98,9 @@ func (r Record) msg() *nats.Msg {
 func (j *Journal) AppendAll(ctx context.Context, rs ...Record) error {
 	sent := make([]*sending, 0, len(rs))
 	for _, r := range rs {
-		var opts []jetstream.PublishOpt
+		var opts []pubOpt
 		if r.MsgID != "" {
-			opts = append(opts, jetstream.WithMsgID(r.MsgID))
+			opts = append(opts, withMsgID(r.MsgID))
 		}
 		w, err := j.send(r.msg(), opts...)
 		if err != nil {

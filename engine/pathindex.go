@@ -97,7 +97,7 @@ func (s *PathwayIndex) Reserve(ctx context.Context, patient events.PatientRef) (
 		return nil, err
 	}
 	proposed := events.NewID()
-	reserve, err := s.send(kvMsg(PathwayIndexKV, patientKey(patient), proposed[:]), jetstream.WithExpectLastSequencePerSubject(0))
+	reserve, err := s.send(kvMsg(PathwayIndexKV, patientKey(patient), proposed[:]), expectSubjectSeq(0))
 	if err != nil {
 		return nil, fmt.Errorf("engine: pathway index: %w", err)
 	}
@@ -238,14 +238,13 @@ type patientEntry struct {
 }
 
 func (s *PathwayIndex) patientEntry(ctx context.Context, patient events.PatientRef) (patientEntry, error) {
-	e, err := s.kv.Get(ctx, patientKey(patient))
+	v, rev, err := s.pub.kvValue(ctx, PathwayIndexKV, patientKey(patient))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return patientEntry{}, nil
 	}
 	if err != nil {
 		return patientEntry{}, fmt.Errorf("engine: pathway index: %w", err)
 	}
-	v := e.Value()
 	closed := len(v) == 17 && v[16] == closedMark
 	if closed {
 		v = v[:16]
@@ -254,7 +253,7 @@ func (s *PathwayIndex) patientEntry(ctx context.Context, patient events.PatientR
 	if err != nil {
 		return patientEntry{}, fmt.Errorf("engine: pathway index %s: %w", patientKey(patient), err)
 	}
-	return patientEntry{pathway: id, closed: closed, found: true, revision: e.Revision()}, nil
+	return patientEntry{pathway: id, closed: closed, found: true, revision: rev}, nil
 }
 
 // SetPatient points a patient at a pathway (after a merge, the merged
@@ -341,14 +340,14 @@ func (s *PathwayIndex) indexGetSoon(ctx context.Context, key string) (uuid.UUID,
 }
 
 func (s *PathwayIndex) indexGet(ctx context.Context, key string) (uuid.UUID, bool, error) {
-	e, err := s.kv.Get(ctx, key)
+	v, _, err := s.pub.kvValue(ctx, PathwayIndexKV, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return uuid.Nil, false, nil
 	}
 	if err != nil {
 		return uuid.Nil, false, fmt.Errorf("engine: pathway index: %w", err)
 	}
-	id, err := uuid.FromBytes(e.Value())
+	id, err := uuid.FromBytes(v)
 	if err != nil {
 		return uuid.Nil, false, fmt.Errorf("engine: pathway index %s: %w", key, err)
 	}

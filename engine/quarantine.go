@@ -14,7 +14,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stafet/stafet/events"
 )
@@ -529,7 +528,7 @@ func (s *Log) ResolveQuarantine(ctx context.Context, q Quarantine, decision even
 		m := nats.NewMsg(q.Subject)
 		m.Data = data
 		s.Chain(m, prev, after)
-		ack, err := s.publish(ctx, m, jetstream.WithExpectLastSequenceForSubject(prev, filter))
+		ack, err := s.publish(ctx, m, expectFilterSeq(prev, filter))
 		if isWrongLastSeq(err) {
 			continue
 		}

@@ -151,7 +151,7 @@ func (s *Inbox) Send(ctx context.Context, m RawMessage) (*PendingRaw, error) {
 	var key []byte
 	if m.Patient != "" {
 		var err error
-		if key, err = s.vault.patientKey(ctx, m.Patient, true); err != nil {
+		if key, err = s.vault.sealingKey(ctx, m.Patient); err != nil {
 			return nil, err
 		}
 	}
@@ -177,7 +177,7 @@ func (s *Inbox) sendSealed(m RawMessage, key []byte) (*PendingRaw, error) {
 	msg := nats.NewMsg(rawSubject(&m))
 	msg.Header[HeaderKey] = []string{name}
 	msg.Data = sealRaw(gcm, m, rawAAD(name))
-	w, err := s.send(msg, jetstream.WithExpectLastSequencePerSubject(0))
+	w, err := s.send(msg, expectSubjectSeq(0))
 	if errors.Is(err, nats.ErrMaxPayload) {
 		return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
@@ -227,37 +227,23 @@ func (p *PendingRaw) Wait(ctx context.Context) (StoredRaw, error) {
 // the caller waits for later, overlapping the round trip with its own
 // work.
 type sending struct {
-	s    *conn
-	msg  *nats.Msg
-	opts []jetstream.PublishOpt
-	f    jetstream.PubAckFuture
-	// The answer once taken from f's channels, which give it once.
-	answered bool
-	ack      *jetstream.PubAck
-	err      error
+	s   *conn
+	msg *nats.Msg
+	w   *pubWait
 }
 
-func (s *conn) send(m *nats.Msg, opts ...jetstream.PublishOpt) (*sending, error) {
-	f, err := s.js.PublishMsgAsync(m, append(opts, jetstream.WithStallWait(30*time.Second))...)
+// send publishes m with the expectations opts set in its header.
+func (s *conn) send(m *nats.Msg, opts ...pubOpt) (*sending, error) {
+	setOpts(m, opts)
+	w, err := s.pub.send(m)
 	if err != nil {
 		return nil, err
 	}
-	return &sending{s: s, msg: m, opts: opts, f: f}, nil
+	return &sending{s: s, msg: m, w: w}, nil
 }
 
 // poll reports whether the server has answered, without waiting.
-func (w *sending) poll() bool {
-	if !w.answered {
-		select {
-		case w.ack = <-w.f.Ok():
-			w.answered = true
-		case w.err = <-w.f.Err():
-			w.answered = true
-		default:
-		}
-	}
-	return w.answered
-}
+func (w *sending) poll() bool { return w.w.answer() }
 
 // wait returns the message's acknowledgement: the server has stored it
 // (on disk once Commit returns). A first attempt that goes
@@ -266,30 +252,18 @@ func (w *sending) poll() bool {
 // however often they are sent (an expected sequence, or a KV put of the
 // same value).
 func (w *sending) wait(ctx context.Context) (*jetstream.PubAck, error) {
-	// Usually answered already: the caller did its own work while the
-	// message was on its way; no timer needed.
-	if !w.poll() {
-		select {
-		case w.ack = <-w.f.Ok():
-		case w.err = <-w.f.Err():
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(attemptTimeout):
-			w.err = nats.ErrTimeout
-		}
-		w.answered = true
+	ack, err := w.w.result(ctx)
+	if err == nil {
+		return ack, nil
 	}
-	if w.err == nil {
-		return w.ack, nil
+	if ctx.Err() != nil {
+		return nil, err
 	}
-	if !errors.Is(w.err, nats.ErrNoResponders) && !errors.Is(w.err, jetstream.ErrNoStreamResponse) && !errors.Is(w.err, nats.ErrTimeout) {
-		return nil, w.err
+	if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrTimeout) {
+		return nil, err
 	}
-	// A fresh message: the async publisher keys futures by message.
-	m := &nats.Msg{Subject: w.msg.Subject, Header: w.msg.Header, Data: w.msg.Data}
-	ack, err := w.s.publish(ctx, m, w.opts...)
-	w.ack, w.err = ack, err
-	return ack, err
+	// Its header already holds the expectations.
+	return w.s.publish(ctx, w.msg)
 }
 
 // ErrNoRaw is returned for a raw sequence that holds no message: never

@@ -74,10 +74,14 @@ type conn struct {
 	ns  *server.Server
 	nc  *nats.Conn
 	js  jetstream.JetStream
+	// pub sends the writes whose acknowledgements are waited for, or
+	// watched (publisher.go).
+	pub *publisher
 	// commit groups fsyncs in safe mode on the embedded server; nil when
 	// the server fsyncs itself or durability is bulk.
-	commit    *committer
-	closeSync func() error
+	commit      *committer
+	closeSync   func() error
+	commitWaits atomic.Uint64
 	// durableSeq is an event log sequence known to be on disk with all
 	// before it (commitThrough); storedSeq the highest the server has
 	// acknowledged to this store.
@@ -158,31 +162,53 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 func (s *Store) setup(ctx context.Context) error {
-	js, err := jetstream.New(s.nc, jetstream.WithPublishAsyncMaxPending(4096),
-		jetstream.WithPublishAsyncErrHandler(s.eventLog.asyncPublishFailed))
+	js, err := jetstream.New(s.nc)
 	if err != nil {
 		return fmt.Errorf("engine: jetstream: %w", err)
 	}
 	s.js = js
-	if err := s.eventLog.setup(ctx); err != nil {
+	if s.pub, err = newPublisher(s.nc, s.eventLog.asyncPublishFailed); err != nil {
 		return err
 	}
-	if err := s.inbox.setup(ctx); err != nil {
+	// The streams and buckets are independent of each other: created or
+	// checked at once, each a round trip to the server, rather than one
+	// after another (a restart's engine.Open waited for them in turn).
+	err = together(
+		func() error { return s.eventLog.setup(ctx) },
+		func() error { return s.inbox.setup(ctx) },
+		func() error { return s.setupAccess(ctx) },
+		func() (err error) {
+			s.index.kv, err = s.bucket(ctx, PathwayIndexKV, "patient pseudonym and episode → pathway", 1)
+			return err
+		},
+		func() error { return s.vault.setup(ctx) },
+	)
+	if err != nil {
 		return err
 	}
-	if err := s.setupAccess(ctx); err != nil {
-		return err
-	}
-	if s.index.kv, err = s.bucket(ctx, PathwayIndexKV, "patient pseudonym and episode → pathway", 1); err != nil {
-		return err
-	}
-	if err := s.vault.setup(ctx); err != nil {
-		return err
-	}
+	// The chain needs the vault's chain key and the event stream; the
+	// subscribers reload the embedded server's users, which is best done
+	// with no stream being made.
 	if err := s.eventLog.setupChain(ctx, s.vault); err != nil {
 		return err
 	}
 	return s.setupSubscribers(ctx)
+}
+
+// together runs fns at once and, once all have returned, returns their
+// errors joined.
+func together(fns ...func() error) error {
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // setup creates or checks the event stream and the idempotency index.
