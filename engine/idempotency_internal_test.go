@@ -78,7 +78,7 @@ func forgetIndex(t *testing.T, s *Log) {
 	t.Helper()
 	ctx := context.Background()
 	select {
-	case <-s.js.PublishAsyncComplete():
+	case <-s.pub.complete():
 	case <-time.After(10 * time.Second):
 		t.Fatal("index writes not acknowledged in 10s")
 	}
