@@ -145,6 +145,8 @@ func (s *Log) reconcileIndex(ctx context.Context) error {
 	}
 	n := 0
 	seen := make(map[string]bool)
+	c := s.chainers.get()
+	defer s.chainers.put(c)
 	for seq := uint64(0); seq < info.State.LastSeq; {
 		batch, err := cons.FetchNoWait(1000)
 		if err != nil {
@@ -155,11 +157,21 @@ func (s *Log) reconcileIndex(ctx context.Context) error {
 			got++
 			md, _ := m.Metadata()
 			seq = md.Sequence.Stream
-			if k := s.openingKey(m.Data()); k != "" && !seen[k] {
-				seen[k] = true
-				s.indexKey(idemKey(k), seq)
-				n++
+			k := s.openingKey(m.Data())
+			if k == "" || seen[k] {
+				continue
 			}
+			// An opening stafetd did not store (forged on the event
+			// subjects) must not enter the index: a genuine message with
+			// its source key would be dropped as its duplicate. Every
+			// reader quarantines it; here it is only left out.
+			if err := c.check(seq, s.chainFrom, m.Subject(), stampOf(m.Headers()), m.Data()); err != nil {
+				s.log.Warn("reconcile index: an opening that fails the chain check is not indexed", "seq", seq, "err", err)
+				continue
+			}
+			seen[k] = true
+			s.indexKey(idemKey(k), seq)
+			n++
 		}
 		if batch.Error() != nil || got == 0 {
 			break
