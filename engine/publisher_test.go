@@ -134,6 +134,11 @@ func TestPublisherFailsWaitsWhenClosed(t *testing.T) {
 	if _, err := c.nc.SubscribeSync("silent.>"); err != nil {
 		t.Fatal(err)
 	}
+	// The subscriber is on another connection: the server must have its
+	// interest before the publishes, or it answers them "no responders".
+	if err := c.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	w, err := p.send(&nats.Msg{Subject: "silent.a", Data: []byte("x")})
 	if err != nil {
 		t.Fatal(err)
