@@ -45,9 +45,11 @@ func (s *Log) index(ctx context.Context, sourceKey string, firstSeq uint64) {
 }
 
 func (s *Log) indexKey(key string, firstSeq uint64) {
-	err := s.pub.forget(&nats.Msg{Subject: "$KV." + IdemBucket + "." + key, Data: []byte(strconv.FormatUint(firstSeq, 10))})
-	if err != nil {
-		s.log.Warn("idempotency index write failed; the duplicate window still covers it", "err", err)
+	m := &nats.Msg{Subject: "$KV." + IdemBucket + "." + key, Data: []byte(strconv.FormatUint(firstSeq, 10))}
+	if err := s.pub.forget(m); err != nil {
+		// Not even sent (the publisher stalled, the connection closed):
+		// counted and retried like a write the server refused.
+		s.asyncPublishFailed(m, err)
 	}
 }
 
