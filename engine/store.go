@@ -255,15 +255,28 @@ func createOrUpdateStream(ctx context.Context, js jetstream.JetStream, sc jetstr
 	return nil, fmt.Errorf("engine: stream %s: %w", sc.Name, lastErr)
 }
 
+// bucket creates or checks a key-value bucket, retrying as
+// createOrUpdateStream does: a fresh cluster may have no meta leader yet,
+// or not yet count a peer as online ("no suitable peers for placement").
 func (s *conn) bucket(ctx context.Context, name, desc string, history uint8) (jetstream.KeyValue, error) {
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: name, Description: desc, History: history,
-		Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("engine: bucket %s: %w", name, err)
+	var lastErr error
+	for attempt := 0; attempt < 20; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		kv, err := s.js.CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{
+			Bucket: name, Description: desc, History: history,
+			Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
+		})
+		cancel()
+		if err == nil {
+			return kv, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
-	return kv, nil
+	return nil, fmt.Errorf("engine: bucket %s: %w", name, lastErr)
 }
 
 // NATS returns the NATS side of the store: the connection and the
