@@ -235,48 +235,46 @@ func (s *Log) setup(ctx context.Context) error {
 	return err
 }
 
-// createOrUpdateStream retries while a fresh cluster has no meta leader yet
-// (requests then get no reply).
+// createOrUpdateStream creates or checks a stream (retrying).
 func createOrUpdateStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) (jetstream.Stream, error) {
-	var lastErr error
-	for attempt := 0; attempt < 20; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		st, err := js.CreateOrUpdateStream(actx, sc)
-		cancel()
-		if err == nil {
-			return st, nil
-		}
-		lastErr = err
-		if ctx.Err() != nil {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
+	st, err := retrying(ctx, func(ctx context.Context) (jetstream.Stream, error) { return js.CreateOrUpdateStream(ctx, sc) })
+	if err != nil {
+		return nil, fmt.Errorf("engine: stream %s: %w", sc.Name, err)
 	}
-	return nil, fmt.Errorf("engine: stream %s: %w", sc.Name, lastErr)
+	return st, nil
 }
 
-// bucket creates or checks a key-value bucket, retrying as
-// createOrUpdateStream does: a fresh cluster may have no meta leader yet,
-// or not yet count a peer as online ("no suitable peers for placement").
+// bucket creates or checks a key-value bucket (retrying).
 func (s *conn) bucket(ctx context.Context, name, desc string, history uint8) (jetstream.KeyValue, error) {
-	var lastErr error
-	for attempt := 0; attempt < 20; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		kv, err := s.js.CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{
+	kv, err := retrying(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: name, Description: desc, History: history,
 			Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
 		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: bucket %s: %w", name, err)
+	}
+	return kv, nil
+}
+
+// retrying runs create until it succeeds: up to 20 attempts 250 ms
+// apart, each within 5 s. A fresh cluster may have no meta leader yet
+// (requests then get no reply), or not yet count a peer as online ("no
+// suitable peers for placement"). It returns the last attempt's error.
+func retrying[T any](ctx context.Context, create func(context.Context) (T, error)) (T, error) {
+	var v T
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		v, err = create(actx)
 		cancel()
-		if err == nil {
-			return kv, nil
-		}
-		lastErr = err
-		if ctx.Err() != nil {
-			break
+		if err == nil || ctx.Err() != nil {
+			return v, err
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("engine: bucket %s: %w", name, lastErr)
+	return v, err
 }
 
 // NATS returns the NATS side of the store: the connection and the
