@@ -419,7 +419,7 @@ func (s *conn) publishStored(ctx context.Context, m *nats.Msg, opts ...pubOpt) (
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrTimeout) {
+		if !unanswered(err) {
 			return nil, err
 		}
 		s.log.Debug("append attempt unanswered; sending again")

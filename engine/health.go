@@ -400,7 +400,7 @@ func (m *Monitor) Health() Health {
 	}
 	if n := m.s.eventLog.IndexWritesPending(); n > 0 {
 		h.Reasons = append(h.Reasons, Reason{Code: ReasonIndexPending,
-			Detail: fmt.Sprintf("%d idempotency index writes refused by NATS and being retried: until they are stored, a resend of those messages after the %s duplicate window could be appended twice (stafet_index_write_failures_total; the log says why)", n, m.s.cfg.DuplicateWindow)})
+			Detail: fmt.Sprintf("%d idempotency index writes that NATS refused or that could not be sent, being retried: until they are stored, a resend of those messages after the %s duplicate window could be appended twice (stafet_index_write_failures_total; the log says why)", n, m.s.cfg.DuplicateWindow)})
 	}
 	h.NATS.Status = m.s.nc.Status().String()
 	h.NATS.Connected = m.s.nc.Status() == nats.CONNECTED

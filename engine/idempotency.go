@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -49,20 +48,19 @@ func (s *Log) indexKey(key string, firstSeq uint64) {
 	if err := s.pub.forget(m); err != nil {
 		// Not even sent (the publisher stalled, the connection closed):
 		// counted and retried like a write the server refused.
-		s.asyncPublishFailed(m, err)
+		s.indexWriteFailed(m, err)
 	}
 }
 
-// asyncPublishFailed hears of every asynchronous publish the server
-// refused or did not acknowledge in time. Appends and raw writes wait for
-// their own acknowledgements and handle their errors; an index write is
-// sent without waiting, so its failure would otherwise go unseen — and a
-// resend of its message after the duplicate window would be appended a
-// second time. It is retried until it is stored, and said meanwhile.
-func (s *Log) asyncPublishFailed(m *nats.Msg, err error) {
-	if !strings.HasPrefix(m.Subject, "$KV."+IdemBucket+".") {
-		return
-	}
+// indexWriteFailed hears of every index write that could not be sent,
+// or that the server refused or lost with the connection (the
+// publisher's failed callback: index writes are its only writes nobody
+// waits for). Appends and raw writes wait for their own acknowledgements
+// and handle their errors; an index write's failure would otherwise go
+// unseen — and a resend of its message after the duplicate window would
+// be appended a second time. It is retried until it is stored, and said
+// meanwhile.
+func (s *Log) indexWriteFailed(m *nats.Msg, err error) {
 	s.stats.IndexWriteFailures.Add(1)
 	s.indexPending.Add(1)
 	// Not on the caller's goroutine: it is the publisher's
@@ -97,7 +95,7 @@ func (s *Log) retryIndex(subject string, data []byte, err error) {
 }
 
 // IndexWritesPending is how many idempotency index writes the server
-// refused and are being retried (asyncPublishFailed).
+// refused and are being retried (indexWriteFailed).
 func (s *Log) IndexWritesPending() int64 { return s.indexPending.Load() }
 
 // lookupDuplicate reports whether a source key was appended before.

@@ -224,16 +224,14 @@ func (s *Vault) keyOf(ctx context.Context, name string, create, durable bool) ([
 // wrappedKey reads a key as stored: by Direct Get where the key stream
 // allows it (setup), else by the leader's answer to the JSON API.
 func (s *Vault) wrappedKey(ctx context.Context, name string) ([]byte, error) {
-	var m *nats.Msg
-	var err error
 	if s.keys.CachedInfo().Config.AllowDirect {
-		m, err = s.pub.lastMsg(ctx, KeyStream, keySubject(name))
-	} else {
-		var rm *jetstream.RawStreamMsg
-		if rm, err = s.keys.GetLastMsgForSubject(ctx, keySubject(name)); err == nil {
-			return rm.Data, nil
+		m, err := s.pub.lastMsg(ctx, KeyStream, keySubject(name))
+		if err != nil {
+			return nil, err
 		}
+		return m.Data, nil
 	}
+	m, err := s.keys.GetLastMsgForSubject(ctx, keySubject(name))
 	if err != nil {
 		return nil, err
 	}

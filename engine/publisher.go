@@ -61,6 +61,13 @@ const (
 	stallWait   = 30 * time.Second
 )
 
+// unanswered reports whether err means the server gave no answer (no
+// stream took the subject yet, or none came in time): a message whose
+// expectations let it land once is then sent again.
+func unanswered(err error) bool {
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrTimeout)
+}
+
 // errStalled is returned when a publish found no room for stallWait: the
 // server has stopped acknowledging.
 var errStalled = errors.New("engine: too many messages awaiting the server's acknowledgement")
@@ -95,7 +102,7 @@ func (p *publisher) sendAs(m *nats.Msg, raw bool) (*pubWait, error) {
 	}
 	pm := &nats.Msg{Subject: m.Subject, Reply: p.prefix + strconv.FormatUint(w.id, 10), Header: m.Header, Data: m.Data}
 	if err := p.nc.PublishMsg(pm); err != nil {
-		p.drop(w)
+		w.giveUp()
 		return nil, err
 	}
 	return w, nil
@@ -188,9 +195,6 @@ func (p *publisher) take(id uint64) *pubWait {
 	return w
 }
 
-// drop gives up on a wait that will never be answered.
-func (p *publisher) drop(w *pubWait) { w.giveUp() }
-
 // watch fails every wait when the connection is lost: their answers, if
 // any, went to a subscription the server no longer has. Their senders
 // decide whether to send again, as with nats.go's publisher.
@@ -239,15 +243,14 @@ func (p *publisher) complete() <-chan struct{} {
 	return p.idle
 }
 
-// inFlight is how many messages await their acknowledgement.
+// inFlight is how many messages await their acknowledgement (for tests).
 func (p *publisher) inFlight() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.waiting)
 }
 
-// answer reports whether w has been answered. Called with p.mu held, or
-// after done is closed.
+// answer reports whether w has been answered, without waiting.
 func (w *pubWait) answer() bool {
 	select {
 	case <-w.done:

@@ -259,7 +259,7 @@ func (w *sending) wait(ctx context.Context) (*jetstream.PubAck, error) {
 	if ctx.Err() != nil {
 		return nil, err
 	}
-	if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrTimeout) {
+	if !unanswered(err) {
 		return nil, err
 	}
 	// Its header already holds the expectations.

@@ -167,7 +167,7 @@ func (s *Store) setup(ctx context.Context) error {
 		return fmt.Errorf("engine: jetstream: %w", err)
 	}
 	s.js = js
-	if s.pub, err = newPublisher(s.nc, s.eventLog.asyncPublishFailed); err != nil {
+	if s.pub, err = newPublisher(s.nc, s.eventLog.indexWriteFailed); err != nil {
 		return err
 	}
 	// The streams and buckets are independent of each other: created or
