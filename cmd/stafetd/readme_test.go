@@ -37,12 +37,15 @@ func TestREADMEWalkthrough(t *testing.T) {
 		defer ln.Close()
 		return ln.Addr().String()
 	}
-	httpAddr, mllpAddr, natsAddr := port(), port(), port()
-	env := append(os.Environ(), "STAFET_HTTP_ADDR="+httpAddr, "STAFET_MLLP_ADDR="+mllpAddr, "STAFET_NATS_ADDR="+natsAddr,
+	base := append(os.Environ(),
 		"STAFET_URL=", "STAFET_TOKEN=", "STAFET_ADMIN_TOKEN=", "STAFET_DATA_DIR=", "STAFET_KEY_DIR=",
 		// The newcomer's configuration directory, where the keys go: the
 		// test's own, not the home directory of the machine running it.
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	withPorts := func() []string {
+		return append(base[:len(base):len(base)], "STAFET_HTTP_ADDR="+port(), "STAFET_MLLP_ADDR="+port(), "STAFET_NATS_ADDR="+port())
+	}
+	env := withPorts()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +78,10 @@ func TestREADMEWalkthrough(t *testing.T) {
 			cmd = placeholder.ReplaceAllString(line, id[len(id)-8:])
 		}
 		if strings.HasSuffix(strings.Fields(cmd)[len(strings.Fields(cmd))-1], "bin/stafetd") {
+			// Free ports picked just before stafetd binds them: picked
+			// before the build, the build's seconds let another package's
+			// connections take one (CI saw "address already in use").
+			env = withPorts()
 			startStafetd(t, cmd, dir, env)
 			continue
 		}
