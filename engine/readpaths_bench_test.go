@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"runtime"
 	"strconv"
@@ -26,6 +27,12 @@ import (
 //     chain's headers nor the sequence come back, so a reader of Stafet's
 //     log could not verify or place a message read this way. It is here
 //     as the bound a log format without headers could reach.
+//   - packed: the same messages packed into messages of about 900 KB
+//     (sequence, subject, header block and body, each length-prefixed),
+//     read by the ordered consumer and unpacked, each packed message's
+//     headers parsed and its chain MAC checked, which the readers above
+//     do not do: what replay segments (docs/performance.md) would cost a
+//     message, at most.
 //
 // Issue 21 suggested batched Direct Get for the replay. The server builds
 // each message's Direct Get headers (stream, subject, sequence, time,
@@ -52,6 +59,7 @@ func BenchmarkReadPaths(b *testing.B) {
 		{"engine", func() int { return readEngine(b, s, n) }},
 		{"direct", func() int { return readDirect(b, s.nc, n, false) }},
 		{"direct-nohdr", func() int { return readDirect(b, s.nc, n, true) }},
+		{"packed", func() int { return readPacked(b, s, n) }},
 	}
 	took := make([]time.Duration, len(readers))
 	cpu := make([]time.Duration, len(readers))
@@ -77,8 +85,13 @@ func BenchmarkReadPaths(b *testing.B) {
 }
 
 // readPathsStream holds a copy of the event stream with Direct Get
-// allowed (the event stream's own is off).
-const readPathsStream = "READPATHS"
+// allowed (the event stream's own is off); packedStream the same
+// messages packed (packer).
+const (
+	readPathsStream = "READPATHS"
+	packedStream    = "READPACKED"
+	packedSize      = 900 << 10
+)
 
 // copyForDirect copies the event stream, headers and all, into
 // readPathsStream and returns the messages copied.
@@ -87,16 +100,33 @@ func copyForDirect(b *testing.B, s *Log) int {
 	if _, err := s.js.CreateStream(ctx, jetstream.StreamConfig{Name: readPathsStream, Subjects: []string{"readpaths.>"}, AllowDirect: true}); err != nil {
 		b.Fatal(err)
 	}
+	if _, err := s.js.CreateStream(ctx, jetstream.StreamConfig{Name: packedStream, Subjects: []string{"readpacked"}}); err != nil {
+		b.Fatal(err)
+	}
+	var pack []byte
+	flush := func() error {
+		_, err := s.js.PublishAsync("readpacked", pack)
+		pack = nil
+		return err
+	}
 	last, err := s.LastSeq(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
 	n := 0
-	err = s.scanLog(ctx, 1, last, func(_ uint64, subject string, h nats.Header, data []byte) error {
+	err = s.scanLog(ctx, 1, last, func(seq uint64, subject string, h nats.Header, data []byte) error {
 		n++
-		_, err := s.js.PublishMsgAsync(&nats.Msg{Subject: "readpaths." + subject, Header: h, Data: data})
-		return err
+		if _, err := s.js.PublishMsgAsync(&nats.Msg{Subject: "readpaths." + subject, Header: h, Data: data}); err != nil {
+			return err
+		}
+		if pack = appendPacked(pack, seq, subject, h, data); len(pack) > packedSize {
+			return flush()
+		}
+		return nil
 	})
+	if err == nil && len(pack) > 0 {
+		err = flush()
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -184,6 +214,62 @@ func readDirect(b *testing.B, nc *nats.Conn, n int, noHeaders bool) int {
 			}
 		}
 		got++
+	}
+	return got
+}
+
+// appendPacked appends one message to a pack: its sequence, subject,
+// header block (as NATS sends it) and body, each length-prefixed.
+func appendPacked(pack []byte, seq uint64, subject string, h nats.Header, data []byte) []byte {
+	hdr := []byte("NATS/1.0\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			hdr = append(append(append(append(hdr, k...), ": "...), v...), "\r\n"...)
+		}
+	}
+	hdr = append(hdr, "\r\n"...)
+	pack = binary.AppendUvarint(pack, seq)
+	for _, f := range [][]byte{[]byte(subject), hdr, data} {
+		pack = binary.AppendUvarint(pack, uint64(len(f)))
+		pack = append(pack, f...)
+	}
+	return pack
+}
+
+// readPacked reads the packs with an ordered consumer, unpacks every
+// message, parses its headers and checks its chain MAC.
+func readPacked(b *testing.B, s *Log, n int) int {
+	ctx := context.Background()
+	cons, err := s.js.OrderedConsumer(ctx, packedStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := s.chainers.get()
+	defer s.chainers.put(c)
+	got := 0
+	for got < n {
+		m, err := cons.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := m.Data()
+		for len(p) > 0 {
+			seq, k := binary.Uvarint(p)
+			p = p[k:]
+			var f [3][]byte
+			for i := range f {
+				l, k := binary.Uvarint(p)
+				f[i], p = p[k:k+int(l)], p[k+int(l):]
+			}
+			h, err := nats.DecodeHeadersMsg(f[1])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := c.check(seq, s.chainFrom, string(f[0]), stampOf(h), f[2]); err != nil {
+				b.Fatalf("packed message %d: %v", seq, err)
+			}
+			got++
+		}
 	}
 	return got
 }
