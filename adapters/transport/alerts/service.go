@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"net"
 	"net/http"
@@ -245,13 +244,15 @@ type Service struct {
 
 	mu   sync.Mutex
 	last map[events.OrgID]position // the last alert this instance stored per addressee
-	// lanes serialise this instance's publishes to one addressee
+	// turns serialise this instance's publishes to one addressee
 	// (publishOne): its reactor workers would otherwise race each other
 	// for the addressee's next number, and the loser pays a refused
 	// write, a read and a back-off (2 % of the bench's alerts, its
-	// p99). Addressees share a lane by hash; instances still settle
-	// between themselves with the expected-sequence check.
-	lanes [64]sync.Mutex
+	// p99). One lock per addressee, so that no addressee waits for
+	// another's; there are as many as the directory has organisations
+	// alerted. Instances still settle between themselves with the
+	// expected-sequence check.
+	turns map[events.OrgID]*sync.Mutex
 }
 
 // position is where an organisation's last alert stands: its stream
@@ -282,7 +283,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, store: cfg.Store, seal: seal, legacy: legacy,
-		views: cfg.Views, dir: cfg.Directory, log: cfg.Logger, m: m, client: webhookClient(cfg), last: make(map[events.OrgID]position),
+		views: cfg.Views, dir: cfg.Directory, log: cfg.Logger, m: m, client: webhookClient(cfg), last: make(map[events.OrgID]position), turns: make(map[events.OrgID]*sync.Mutex),
 		hist: newHistories(cfg.HistoryCache),
 	}
 	s.stream, err = cfg.Store.Journal(ctx, engine.JournalConfig{
@@ -417,9 +418,9 @@ func (s *Service) publish(ctx context.Context, alerts []Alert) error {
 const maxPublishAttempts = 16
 
 func (s *Service) publishOne(ctx context.Context, a *Alert) error {
-	lane := s.lane(a.Org)
-	lane.Lock()
-	defer lane.Unlock()
+	turn := s.turn(a.Org)
+	turn.Lock()
+	defer turn.Unlock()
 	filter := StoredPrefix + ".*." + a.Org.Token() + ".*"
 	var lastErr error
 	for attempt := 0; attempt < maxPublishAttempts; attempt++ {
@@ -462,11 +463,16 @@ func (s *Service) publishOne(ctx context.Context, a *Alert) error {
 	return fmt.Errorf("alerts: publish gave up after %d attempts: %w", maxPublishAttempts, lastErr)
 }
 
-// lane is the lock that orders this instance's publishes to org.
-func (s *Service) lane(org events.OrgID) *sync.Mutex {
-	h := fnv.New32a()
-	h.Write([]byte(org))
-	return &s.lanes[h.Sum32()%uint32(len(s.lanes))]
+// turn is the lock that orders this instance's publishes to org.
+func (s *Service) turn(org events.OrgID) *sync.Mutex {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.turns[org]
+	if !ok {
+		t = new(sync.Mutex)
+		s.turns[org] = t
+	}
+	return t
 }
 
 func (s *Service) forget(org events.OrgID) {
