@@ -42,14 +42,7 @@ import (
 //	go test ./engine -run '^$' -bench ReadPaths -benchtime 3x -count 3
 func BenchmarkReadPaths(b *testing.B) {
 	const pathways = 25000 // 4 commits each: 100 000 messages
-	ctx := context.Background()
-	st, err := Open(ctx, Config{DataDir: b.TempDir(), Durability: Bulk})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	s := st.Log()
-	fillChained(b, s, pathways, nil)
+	s, _ := chainedLog(b, pathways, nil)
 	n := copyForDirect(b, s)
 	readers := []struct {
 		name string
