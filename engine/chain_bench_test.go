@@ -37,13 +37,7 @@ func BenchmarkReplayVerify(b *testing.B) {
 func replayVerify(b *testing.B, seal sealer) {
 	const pathways = 50000 // 4 messages, 5 events each: 250 000 events
 	ctx := context.Background()
-	st, err := Open(ctx, Config{DataDir: b.TempDir(), Durability: Bulk})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	s := st.Log()
-	n := fillChained(b, s, pathways, seal)
+	s, n := chainedLog(b, pathways, seal)
 	key := s.chainers.key
 	var cpu [2]time.Duration // CPU of the process: verified, unverified
 	replay := func(verify bool) time.Duration {
@@ -100,6 +94,17 @@ func (c *counted) Apply(e events.Envelope) error {
 		c.standIns++
 	}
 	return nil
+}
+
+// chainedLog opens a store in bulk mode, closed when b ends, and fills
+// its log (fillChained); it returns the log and the events stored.
+func chainedLog(b *testing.B, pathways int, seal sealer) (*Log, int) {
+	st, err := Open(context.Background(), Config{DataDir: b.TempDir(), Durability: Bulk})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st.Log(), fillChained(b, st.Log(), pathways, seal)
 }
 
 // fillChained stores pathways × the commits of one pathway, each sealed

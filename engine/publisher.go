@@ -458,7 +458,36 @@ func withMsgID(id string) pubOpt {
 // Direct Get, by a request on the publisher's reply subscription: no
 // JSON on either side, and no request machinery of its own.
 // jetstream.ErrMsgNotFound if there is none.
+//
+// No responders is asked again, briefly: on three replicas a stream can
+// have none for a moment while its replicas catch up or elect a leader
+// (the bench's cluster phase once failed a command on it).
 func (p *publisher) lastMsg(ctx context.Context, stream, subject string) (*nats.Msg, error) {
+	wait := directRetryFirst
+	for attempt := 1; ; attempt++ {
+		m, err := p.directGet(ctx, stream, subject)
+		if !errors.Is(err, nats.ErrNoResponders) || attempt == directAttempts {
+			return m, err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, err
+		}
+		wait *= 2
+	}
+}
+
+// A Direct Get without responders is tried directAttempts times in all,
+// the waits between doubling from directRetryFirst: about 2.5 s, the
+// length of a leader election.
+const (
+	directAttempts   = 9
+	directRetryFirst = 10 * time.Millisecond
+)
+
+// directGet is one Direct Get of the last message on subject.
+func (p *publisher) directGet(ctx context.Context, stream, subject string) (*nats.Msg, error) {
 	w, err := p.sendAs(&nats.Msg{Subject: "$JS.API.DIRECT.GET." + stream + "." + subject}, true)
 	if err != nil {
 		return nil, err

@@ -248,7 +248,48 @@ func TestPublisherReadsKV(t *testing.T) {
 	if _, err := get("a"); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("deleted: %v; want %v", err, jetstream.ErrKeyNotFound)
 	}
-	if _, err := c.pub.lastMsg(ctx, EventStream, "pathway.x"); err == nil {
+	if _, err := c.pub.directGet(ctx, EventStream, "pathway.x"); err == nil {
 		t.Error("Direct Get on the event stream, which does not allow it, answered")
+	}
+}
+
+// TestPublisherDirectGetWaitsForResponders: a Direct Get that finds no
+// responders (a stream of three replicas catching up or electing; here
+// a stream that allows Direct Get only a moment after the read began) is
+// asked again, and answers once the stream does; with none at all it
+// gives up with nats.ErrNoResponders in a few seconds.
+func TestPublisherDirectGetWaitsForResponders(t *testing.T) {
+	ctx := context.Background()
+	c := openConn(t)
+	cfg := jetstream.StreamConfig{Name: "LATE", Subjects: []string{"late.>"}}
+	if _, err := c.js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.js.Publish(ctx, "late.x", []byte("here")); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		m   *nats.Msg
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		m, err := c.pub.lastMsg(ctx, "LATE", "late.x")
+		got <- answer{m, err}
+	}()
+	time.Sleep(3 * directRetryFirst)
+	cfg.AllowDirect = true
+	if _, err := c.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if a := <-got; a.err != nil || string(a.m.Data) != "here" {
+		t.Errorf("a read begun before the stream answered Direct Gets: %v; want the message", a.err)
+	}
+	start := time.Now()
+	if _, err := c.pub.lastMsg(ctx, "NEVER", "never.x"); !errors.Is(err, nats.ErrNoResponders) {
+		t.Errorf("a stream that never comes: %v; want %v", err, nats.ErrNoResponders)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("gave up after %v; want a few seconds", took)
 	}
 }

@@ -97,7 +97,9 @@ type Inbox struct {
 	raw      jetstream.Stream
 	dead     jetstream.KeyValue
 	receipts jetstream.Stream
-	vault    *Vault
+	// receiptBatch gathers receipts into one write (note).
+	receiptBatch receiptBatcher
+	vault        *Vault
 	// rawGCM seals raw messages that name no patient; legacyGCM opens
 	// those of earlier releases (legacyAEAD). Made once: an AEAD is safe
 	// for concurrent use.

@@ -3,7 +3,6 @@ package engine
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -115,9 +114,10 @@ func (x *ReceiptIndex) follow(ctx context.Context, next, target *uint64) error {
 			return err
 		}
 		for m := range batch.Messages() {
-			var r Receipt
-			if json.Unmarshal(m.Data(), &r) == nil && r.RawSeq != 0 {
-				x.add(r)
+			for _, r := range decodeReceipts(m.Data()) {
+				if r.RawSeq != 0 {
+					x.add(r)
+				}
 			}
 			meta, err := m.Metadata()
 			if err != nil {

@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,7 +27,8 @@ import (
 // no CPR number, no name: a search decrypts nothing, and only showing a
 // message does (Inbox.Message, which the API records in the access log).
 //
-//	stafet.receipt.<system>.<sender hash>
+//	stafet.receipt.<system>.<sender hash>   one receipt (a JSON object)
+//	stafet.receipt.batch                    a batch of them (a JSON array)
 const (
 	ReceiptStream   = "STAFET_RECEIPTS"
 	ReceiptSubjects = "stafet.receipt.>"
@@ -105,26 +108,129 @@ func (s *Inbox) setupReceipts(ctx context.Context) error {
 // not wait: a receipt is written after the answer's own commit and is
 // made durable by the next one; one lost in a crash is made again from
 // the raw message (ReceiptIndex.Run reconciles). A failure is logged,
-// never the message's. It is published without a reply subject, so the
-// server sends no acknowledgement: nothing waited for one, and making and
-// parsing a JSON acknowledgement for every inbound message cost the
-// server and the client CPU for nothing (nor was its error read). A
-// receipt the server could not store is made again by that same
-// reconciliation.
+// never the message's.
+//
+// The receipts of messages answered within receiptDelay of each other
+// go in one message (a batch, up to maxBatchReceipts): each stored
+// message costs the server a write and a delivery to every receipt
+// index, and a receipt for each inbound message was one of the two
+// requests the intake added since the first wave (docs/performance.md).
+// A receipt is in the browser receiptDelay later at most; Store.Close
+// writes what is waiting.
 func (s *Inbox) note(r Receipt) {
-	b, err := json.Marshal(r)
+	if r.Backfilled {
+		// Alone, with its own id: instances that reconcile at once write
+		// it once.
+		s.publishReceipts(receiptSubject(r.System, r.Sender), "backfill-"+strconv.FormatUint(r.RawSeq, 10), r)
+		return
+	}
+	s.receiptBatch.add(r, s.writeReceipts)
+}
+
+// writeReceipts writes a batch of receipts as one message.
+func (s *Inbox) writeReceipts(rs []Receipt) {
+	s.publishReceipts(receiptBatchSubject, "", rs)
+}
+
+// publishReceipts writes v, a receipt or a batch of them. It is
+// published without a reply subject, so the server sends no
+// acknowledgement: nothing waits for one, and making and parsing a JSON
+// acknowledgement for every receipt cost the server and the client CPU
+// for nothing. A receipt the server could not store is made again by
+// the reconciliation.
+func (s *Inbox) publishReceipts(subject, msgID string, v any) {
+	b, err := json.Marshal(v)
 	if err == nil {
-		msg := nats.NewMsg(receiptSubject(r.System, r.Sender))
+		msg := nats.NewMsg(subject)
 		msg.Data = b
-		if r.Backfilled {
-			// Instances that reconcile at once write it once.
-			msg.Header.Set(jetstream.MsgIDHeader, "backfill-"+strconv.FormatUint(r.RawSeq, 10))
+		if msgID != "" {
+			msg.Header.Set(jetstream.MsgIDHeader, msgID)
 		}
 		err = s.nc.PublishMsg(msg)
 	}
 	if err != nil {
-		s.log.Warn("receipt not written; the message browser makes it again from the raw message at the next start", "raw_seq", r.RawSeq, "err", err)
+		s.log.Warn("receipts not written; the message browser makes them again from the raw messages at the next start", "err", err)
 	}
+}
+
+// flushReceipts writes the receipts waiting for their batch: at Close,
+// before the connection drains.
+func (s *Inbox) flushReceipts() {
+	s.receiptBatch.flush(s.writeReceipts)
+}
+
+// A batch of receipts is stored as a JSON array under this subject
+// (since 2026-12-08); a single receipt, as a JSON object under
+// receiptSubject's (every earlier one, and a backfilled one). Readers
+// take both (decodeReceipts).
+const receiptBatchSubject = "stafet.receipt.batch"
+
+const (
+	receiptDelay     = 5 * time.Millisecond
+	maxBatchReceipts = 256 // about 80 KB, well under the server's 1 MB
+)
+
+// receiptBatcher gathers receipts for one write: the first receipt of a
+// batch starts its timer, and the batch is written when the timer fires
+// or the batch is full, whichever comes first.
+type receiptBatcher struct {
+	mu      sync.Mutex
+	pending []Receipt
+	timer   *time.Timer
+}
+
+func (b *receiptBatcher) add(r Receipt, write func([]Receipt)) {
+	b.mu.Lock()
+	b.pending = append(b.pending, r)
+	var full []Receipt
+	switch {
+	case len(b.pending) >= maxBatchReceipts:
+		full = b.takeLocked()
+	case len(b.pending) == 1:
+		b.timer = time.AfterFunc(receiptDelay, func() { b.flush(write) })
+	}
+	b.mu.Unlock()
+	if full != nil {
+		write(full)
+	}
+}
+
+func (b *receiptBatcher) flush(write func([]Receipt)) {
+	b.mu.Lock()
+	rs := b.takeLocked()
+	b.mu.Unlock()
+	if len(rs) > 0 {
+		write(rs)
+	}
+}
+
+// takeLocked empties the batch and stops its timer; b.mu is held.
+func (b *receiptBatcher) takeLocked() []Receipt {
+	rs := b.pending
+	b.pending = nil
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	return rs
+}
+
+// decodeReceipts reads a stored receipts message: a batch (a JSON array)
+// or a single receipt (a JSON object). What cannot be read yields none.
+func decodeReceipts(data []byte) []Receipt {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) > 0 && data[0] == '[' {
+		var rs []Receipt
+		if json.Unmarshal(data, &rs) != nil {
+			return nil
+		}
+		return rs
+	}
+	var r Receipt
+	if json.Unmarshal(data, &r) != nil {
+		return nil
+	}
+	return []Receipt{r}
 }
 
 // receiptOf says what became of a message the intake processed.

@@ -319,6 +319,9 @@ func (s *Store) Close() error {
 			s.eventLog.markIndexedOnStop(context.Background())
 		}
 		close(s.eventLog.closing)
+		if s.inbox != nil && s.nc != nil {
+			s.inbox.flushReceipts()
+		}
 		if s.nc != nil {
 			if err := s.nc.Drain(); err != nil {
 				s.nc.Close()

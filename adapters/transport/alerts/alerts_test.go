@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stafet/stafet/engine"
 	"github.com/stafet/stafet/events"
 )
@@ -226,4 +228,53 @@ func TestTwoInstances(t *testing.T) {
 	if n := streamCount(t, sb); n != want {
 		t.Errorf("stream: got %d alerts; want %d", n, want)
 	}
+}
+
+// TestOneInstanceNumbersInOrder: the reactor's workers of one instance
+// take an addressee's numbers in turn, without a refused write between
+// them (stafet_alert_publish_conflicts_total stays 0): a conflict costs
+// the alert a second write, a read and a back-off. Many pathways alert
+// one municipality at once.
+func TestOneInstanceNumbersInOrder(t *testing.T) {
+	store := openStore(t, engine.Config{ListenAddr: "127.0.0.1:0"})
+	reg := prometheus.NewRegistry()
+	startService(t, store, Config{Registerer: reg})
+	sub := subscribe(t, store, SubjectPrefix+".>")
+	const flows = 40
+	var wg sync.WaitGroup
+	for range flows {
+		wg.Go(func() { dischargeFlow(t, store, aarhus) })
+	}
+	wg.Wait()
+	const want = flows * 5
+	waitFor(t, 30*time.Second, "every alert", func() bool { return len(sub.snapshot()) >= want })
+	counters := map[events.OrgID][]uint64{}
+	for _, x := range sub.snapshot() {
+		counters[x.Org] = append(counters[x.Org], x.Counter)
+	}
+	for org, cs := range counters {
+		slices.Sort(cs)
+		if cs[0] != 1 || cs[len(cs)-1] != uint64(len(cs)) {
+			t.Errorf("%s: counters %v; want 1..%d", org, cs, len(cs))
+		}
+	}
+	if got := counterValue(t, reg, "stafet_alert_publish_conflicts_total"); got != 0 {
+		t.Errorf("%v publishes refused for a number this instance's own workers took; want 0", got)
+	}
+}
+
+// counterValue reads a counter without labels from reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.Metric) == 1 {
+			return mf.Metric[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
 }

@@ -23,6 +23,7 @@ type metrics struct {
 	failures   *prometheus.CounterVec
 	delay      prometheus.Histogram
 	loads      prometheus.Counter
+	conflicts  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -48,6 +49,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "stafet_alert_history_loads_total",
 			Help: "Events whose pathway history was not in the alert service's cache and was loaded from the log.",
 		}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stafet_alert_publish_conflicts_total",
+			Help: "Alerts whose addressee's next number another instance took first: the write was refused and made again with the next number.",
+		}),
 	}
 	for _, k := range Kinds() {
 		m.published.WithLabelValues(string(k))
@@ -61,7 +66,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.published, m.deliveries, m.failures, m.delay, m.loads} {
+	for _, c := range []prometheus.Collector{m.published, m.deliveries, m.failures, m.delay, m.loads, m.conflicts} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("alerts: metrics (one Service per registry): %w", err)
 		}
