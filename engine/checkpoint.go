@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -379,13 +380,7 @@ func (s *Log) RunCheckpoints(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			// Shutting down: one last checkpoint, briefly.
-			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, err := s.Checkpoint(cctx)
-			cancel()
-			if err != nil {
-				s.log.Warn("checkpoint at shutdown failed", "err", err)
-			}
+			s.checkpointAtStop()
 			return nil
 		case <-t.C:
 			if _, err := s.Checkpoint(ctx); err != nil && ctx.Err() == nil {
@@ -395,13 +390,91 @@ func (s *Log) RunCheckpoints(ctx context.Context) error {
 	}
 }
 
-// scanLog reads the event stream from from to to in order with one
-// ordered consumer, without acks, and calls fn for every message.
-func (s *Log) scanLog(ctx context.Context, from, to uint64, fn func(seq uint64, subject string, h nats.Header, data []byte) error) error {
-	return scanStream(ctx, s.stream, EventSubjects, from, to, fn)
+// stopCheckpointWait bounds the checkpoint at shutdown. It signs what
+// was appended since the last one, which takes milliseconds; nothing is
+// lost without it (the next checkpoint, any instance's, signs the same
+// messages), so a stop does not wait long for it.
+const stopCheckpointWait = 5 * time.Second
+
+// checkpointAtStop signs the log once more as stafetd stops, for at most
+// stopCheckpointWait, and says what stays unsigned if it cannot.
+func (s *Log) checkpointAtStop() {
+	ctx, cancel := context.WithTimeout(context.Background(), stopCheckpointWait)
+	defer cancel()
+	start := time.Now()
+	last, err := s.Checkpoint(ctx)
+	if err == nil {
+		return
+	}
+	// On failure Checkpoint returns the newest checkpoint it read, if any.
+	attrs := []any{"err", err, "after", time.Since(start).Round(time.Millisecond)}
+	if last.Key != "" {
+		attrs = append(attrs, "signed_through", last.To)
+	}
+	s.log.Warn("checkpoint at shutdown skipped: the messages after the last checkpoint are signed by the next one (any instance's)", attrs...)
 }
 
-// scanStream is scanLog on any stream and filter.
+// scanLog reads the event stream from from to to in order, without
+// acks, and calls fn for every message, never after it returns.
+//
+// It reads with the log's own reader (pull.go), not jetstream's ordered
+// consumer. On a cluster, the pull request sent as soon as a consumer is
+// created can reach a server that does not know of the consumer yet
+// (about one consumer in a hundred on another node, more under load):
+// that server answers "no responders". The ordered consumer's Messages
+// ignores the answer and starts again only after two missed heartbeats,
+// 10 s; the log's reader starts a new consumer at once. Those 10 s were
+// the whole of the checkpoint's time at shutdown, and a stop that
+// waited them came 10 s late (CI: TestFaultDeadlineWhileDown).
+func (s *Log) scanLog(ctx context.Context, from, to uint64, fn func(seq uint64, subject string, h nats.Header, data []byte) error) error {
+	if to < from {
+		return nil
+	}
+	// mu is held while fn runs, so that once scanLog has set over no
+	// call of fn is running or will run.
+	var mu sync.Mutex
+	over := false
+	done := make(chan error, 1)
+	finish := func(err error) {
+		over = true
+		done <- err
+	}
+	stop, errc, err := s.readRange(ctx, from, func(m *nats.Msg, seq, pending uint64) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case over:
+		case seq > to:
+			finish(nil)
+		default:
+			if err := fn(seq, m.Subject, m.Header, m.Data); err != nil {
+				finish(err)
+			} else if seq == to || pending == 0 {
+				finish(nil)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer stop()
+	select {
+	case err = <-done:
+	case err = <-errc:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	mu.Lock()
+	over = true
+	mu.Unlock()
+	return err
+}
+
+// scanStream reads any stream on filter from from to to in order with
+// one ordered consumer, without acks, and calls fn for every message.
+// After an unanswered first pull request it waits the ordered
+// consumer's 10 s (scanLog); its users (stafet verify, an erasure's
+// search of the inbox) are not on a stop's path.
 func scanStream(ctx context.Context, st jetstream.Stream, filter string, from, to uint64, fn func(seq uint64, subject string, h nats.Header, data []byte) error) error {
 	if to < from {
 		return nil

@@ -22,9 +22,11 @@ import (
 // pays for in CPU (docs/performance.md, "The replay's own reader"). The
 // reader keeps the ordered consumer's promise
 // its own way: every message once and in log order, or an error. When
-// the server ends its consumer (deleted, a leader change), a delivery is
-// missing, or the server falls silent past three heartbeats, it starts a
-// new consumer after the last message it handed on.
+// the server ends its consumer (deleted, a leader change), answers a pull
+// request "no responders" (a cluster node that does not know the new
+// consumer yet; jetstream's ordered consumer waits two heartbeats then), a
+// delivery is missing, or the server falls silent past three heartbeats,
+// it starts a new consumer after the last message it handed on.
 // pullBatch is how many messages one pull request asks for (a test reads
 // a small log through many).
 var pullBatch = replayPull
@@ -173,7 +175,7 @@ func (r *rangeReader) status(m *nats.Msg) {
 		if r.wanted <= pullBatch/2 {
 			r.pull()
 		}
-	default: // 409: the consumer was deleted, its leader changed, …
+	default: // 409: the consumer was deleted, its leader changed, …; 503: no node knew the consumer (yet)
 		r.askRestart("the server said " + code + " " + m.Header.Get("Description"))
 	}
 }
