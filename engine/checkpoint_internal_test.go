@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -23,12 +22,7 @@ import (
 func TestCheckpointPullNotAnswered(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	logs := &syncBuffer{}
-	s, err := Open(ctx, Config{DataDir: t.TempDir(), Durability: Bulk, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, logs := openLogged(ctx, t)
 	for i := range 3 {
 		c := events.Command{Pathway: events.NewID(), Actor: events.Actor{Org: "sor:6620000000001"}, OccurredAt: time.Now(),
 			Payloads: []events.Payload{&events.PathwayOpened{Patient: events.PatientRef(fmt.Sprintf("p%032x", i)), Cluster: "aarhus", Municipality: "kommune:0751"}}}

@@ -25,12 +25,7 @@ func TestReplayOutlivesItsConsumer(t *testing.T) {
 	pullBatch = 20 // many pulls: the deletion lands mid-read
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	logs := &syncBuffer{}
-	s, err := Open(ctx, Config{DataDir: t.TempDir(), Durability: Bulk, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, logs := openLogged(ctx, t)
 	const n = 300
 	for i := range n {
 		c := events.Command{Pathway: events.NewID(), Actor: events.Actor{Org: "sor:6620000000001"}, OccurredAt: time.Now(),
@@ -90,6 +85,19 @@ func TestReplayOutlivesItsConsumer(t *testing.T) {
 	if err := left.Err(); err != nil {
 		t.Error(err)
 	}
+}
+
+// openLogged opens a store in bulk mode, closed when t ends, whose log
+// lines go to the buffer it returns.
+func openLogged(ctx context.Context, t *testing.T) (*Store, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	s, err := Open(ctx, Config{DataDir: t.TempDir(), Durability: Bulk, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, logs
 }
 
 // syncBuffer lets the store's goroutines log into one buffer.
