@@ -273,29 +273,43 @@ func (rn *running) close() {
 // subscribeOnCluster does what an operator does after issuing a token
 // with a NATS user — writes subscribers.conf from stafetd's list and
 // reloads every node — and connects as that user once a node knows it.
+// It writes and reloads again every second until then: on three
+// replicas the list can be read from a replica that has not yet stored
+// the user just issued (CI once saw 30 s of "Authorization Violation"
+// after a single write and reload).
 func subscribeOnCluster(ctx context.Context, cl *natsdeploy.Cluster, s *engine.Store, seed []byte) (*nats.Conn, error) {
-	conf, err := s.Subscribers().Conf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := cl.WriteSubscribers(conf); err != nil {
-		return nil, err
-	}
-	if err := cl.Reload(); err != nil {
-		return nil, err
-	}
 	nkey, err := nkeyOption(seed)
 	if err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(30 * time.Second)
+	var written time.Time
 	for {
+		if time.Since(written) >= time.Second {
+			if err := writeSubscribers(ctx, cl, s); err != nil {
+				return nil, err
+			}
+			written = time.Now()
+		}
 		nc, err := nats.Connect(cl.URLs[0], nkey, nats.RootCAs(cl.CAFile), nats.MaxReconnects(-1))
 		if err == nil || time.Now().After(deadline) {
 			return nc, err
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// writeSubscribers writes subscribers.conf from stafetd's list and
+// reloads every node.
+func writeSubscribers(ctx context.Context, cl *natsdeploy.Cluster, s *engine.Store) error {
+	conf, err := s.Subscribers().Conf(ctx)
+	if err != nil {
+		return err
+	}
+	if err := cl.WriteSubscribers(conf); err != nil {
+		return err
+	}
+	return cl.Reload()
 }
 
 // rotate starts the list at i, so each instance connects to another node
