@@ -439,7 +439,13 @@ func (s *Log) scanLog(ctx context.Context, from, to uint64, fn func(seq uint64, 
 		over = true
 		done <- err
 	}
-	stop, errc, err := s.readRange(ctx, from, func(m *nats.Msg, seq, pending uint64) {
+	// The scan ends at to, not when the consumer says nothing is
+	// pending: on a cluster a consumer of one replica may sit on a
+	// replica that has not stored to yet, and a checkpoint that stopped
+	// there would sign less than it claims (stafet verify, which reads
+	// the leader, would then report a tampered log). The event stream
+	// denies deletes, so to comes.
+	stop, errc, err := s.readRange(ctx, from, func(m *nats.Msg, seq, _ uint64) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -449,7 +455,7 @@ func (s *Log) scanLog(ctx context.Context, from, to uint64, fn func(seq uint64, 
 		default:
 			if err := fn(seq, m.Subject, m.Header, m.Data); err != nil {
 				finish(err)
-			} else if seq == to || pending == 0 {
+			} else if seq == to {
 				finish(nil)
 			}
 		}
