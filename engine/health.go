@@ -54,13 +54,16 @@ const (
 	// are being retried; until they are stored, a resend of their
 	// messages after the duplicate window could be appended twice.
 	ReasonIndexPending = "index-writes-pending"
+	// ReasonReceiptsUnwritten: receipts of inbound messages could not be
+	// written; the message browser lacks them until the next start.
+	ReasonReceiptsUnwritten = "receipts-unwritten"
 )
 
 // HealthReasons are every Reason.Code a health report can give, for
 // whatever shows them (the dashboard has a text for each).
 func HealthReasons() []string {
 	return []string{ReasonQuarantined, ReasonProjectionStalled, ReasonProjectionStale, ReasonProjectionStopped,
-		ReasonDeadLetters, ReasonDiskNearlyFull, ReasonNoRoom, ReasonNATSDisconnected, ReasonReactorStalled, ReasonIndexPending}
+		ReasonDeadLetters, ReasonDiskNearlyFull, ReasonNoRoom, ReasonNATSDisconnected, ReasonReactorStalled, ReasonIndexPending, ReasonReceiptsUnwritten}
 }
 
 // Reason is one thing that keeps a stafetd from being simply live.
@@ -401,6 +404,10 @@ func (m *Monitor) Health() Health {
 	if n := m.s.eventLog.IndexWritesPending(); n > 0 {
 		h.Reasons = append(h.Reasons, Reason{Code: ReasonIndexPending,
 			Detail: fmt.Sprintf("%d idempotency index writes that NATS refused or that could not be sent, being retried: until they are stored, a resend of those messages after the %s duplicate window could be appended twice (stafet_index_write_failures_total; the log says why)", n, m.s.cfg.DuplicateWindow)})
+	}
+	if n := m.s.inbox.ReceiptsUnwritten(); n > 0 {
+		h.Reasons = append(h.Reasons, Reason{Code: ReasonReceiptsUnwritten,
+			Detail: fmt.Sprintf("%d receipts of inbound messages could not be written (stafet_receipts_unwritten_total; the log says why): the message browser and the channel counters lack those messages until the next start, which makes their receipts again from the raw messages; the messages themselves were stored and answered", n)})
 	}
 	h.NATS.Status = m.s.nc.Status().String()
 	h.NATS.Connected = m.s.nc.Status() == nats.CONNECTED

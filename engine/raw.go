@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -97,9 +98,11 @@ type Inbox struct {
 	raw      jetstream.Stream
 	dead     jetstream.KeyValue
 	receipts jetstream.Stream
-	// receiptBatch gathers receipts into one write (note).
-	receiptBatch receiptBatcher
-	vault        *Vault
+	// receiptBatch gathers receipts into one write (note);
+	// receiptsUnwritten counts those that could not be sent.
+	receiptBatch      receiptBatcher
+	receiptsUnwritten atomic.Int64
+	vault             *Vault
 	// rawGCM seals raw messages that name no patient; legacyGCM opens
 	// those of earlier releases (legacyAEAD). Made once: an AEAD is safe
 	// for concurrent use.

@@ -57,6 +57,10 @@ func (s *Inbox) NewReceiptIndex() *ReceiptIndex {
 	return &ReceiptIndex{inbox: s, senders: map[senderKey]*SenderCounts{}, strs: map[string]string{}, ready: make(chan struct{})}
 }
 
+// Unwritten is how many receipts this instance could not write
+// (Inbox.ReceiptsUnwritten).
+func (x *ReceiptIndex) Unwritten() int64 { return x.inbox.ReceiptsUnwritten() }
+
 // Ready is closed once the index holds every receipt written before Run
 // started, and has made the missing ones (reconcile).
 func (x *ReceiptIndex) Ready() <-chan struct{} { return x.ready }

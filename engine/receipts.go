@@ -121,25 +121,35 @@ func (s *Inbox) note(r Receipt) {
 	if r.Backfilled {
 		// Alone, with its own id: instances that reconcile at once write
 		// it once.
-		s.publishReceipts(receiptSubject(r.System, r.Sender), "backfill-"+strconv.FormatUint(r.RawSeq, 10), r)
+		b, err := json.Marshal(r)
+		s.publishReceipts(receiptSubject(r.System, r.Sender), "backfill-"+strconv.FormatUint(r.RawSeq, 10), b, err, 1)
 		return
 	}
 	s.receiptBatch.add(r, s.writeReceipts)
 }
 
-// writeReceipts writes a batch of receipts as one message.
+// writeReceipts writes a batch of receipts as one message, or as two
+// halves if it is larger than the server takes (its max_payload may be
+// set below the 1 MiB default).
 func (s *Inbox) writeReceipts(rs []Receipt) {
-	s.publishReceipts(receiptBatchSubject, "", rs)
+	b, err := json.Marshal(rs)
+	if err == nil && len(rs) > 1 && int64(len(b)) > s.nc.MaxPayload() {
+		s.writeReceipts(rs[:len(rs)/2])
+		s.writeReceipts(rs[len(rs)/2:])
+		return
+	}
+	s.publishReceipts(receiptBatchSubject, "", b, err, len(rs))
 }
 
-// publishReceipts writes v, a receipt or a batch of them. It is
-// published without a reply subject, so the server sends no
-// acknowledgement: nothing waits for one, and making and parsing a JSON
-// acknowledgement for every receipt cost the server and the client CPU
-// for nothing. A receipt the server could not store is made again by
-// the reconciliation.
-func (s *Inbox) publishReceipts(subject, msgID string, v any) {
-	b, err := json.Marshal(v)
+// publishReceipts writes b, n receipts encoded (err, if encoding
+// failed). It is published without a reply subject, so the server sends
+// no acknowledgement: nothing waits for one, and making and parsing a
+// JSON acknowledgement for every receipt cost the server and the client
+// CPU for nothing. A receipt the server could not store is made again by
+// the reconciliation at the next start; one that could not even be sent
+// (the connection closed, its reconnect buffer full) is counted too, and
+// said on /healthz until then (ReceiptsUnwritten).
+func (s *Inbox) publishReceipts(subject, msgID string, b []byte, err error, n int) {
 	if err == nil {
 		msg := nats.NewMsg(subject)
 		msg.Data = b
@@ -149,9 +159,15 @@ func (s *Inbox) publishReceipts(subject, msgID string, v any) {
 		err = s.nc.PublishMsg(msg)
 	}
 	if err != nil {
-		s.log.Warn("receipts not written; the message browser makes them again from the raw messages at the next start", "err", err)
+		s.receiptsUnwritten.Add(int64(n))
+		s.log.Warn("receipts not written; the message browser makes them again from the raw messages at the next start", "receipts", n, "err", err)
 	}
 }
+
+// ReceiptsUnwritten is how many receipts this instance could not write
+// since it started: the message browser and the channel counters lack
+// them until the next start makes them again from the raw messages.
+func (s *Inbox) ReceiptsUnwritten() int64 { return s.receiptsUnwritten.Load() }
 
 // flushReceipts writes the receipts waiting for their batch: at Close,
 // before the connection drains.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,45 @@ func TestDecodeReceipts(t *testing.T) {
 				t.Errorf("got %v; want %v", got, c.want)
 			}
 		})
+	}
+}
+
+// TestReceiptsOverMaxPayload: a batch larger than the server takes is
+// written in parts, every receipt stored.
+func TestReceiptsOverMaxPayload(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openLogged(ctx, t)
+	long := strings.Repeat("x", 16<<10)
+	var rs []Receipt
+	for i := range 100 { // about 1.6 MB encoded, over the 1 MiB default
+		rs = append(rs, Receipt{RawSeq: uint64(i + 1), System: "line", Sender: "PAS", ControlID: long, Answer: AnswerAccepted})
+	}
+	s.inbox.writeReceipts(rs)
+	if n := s.inbox.ReceiptsUnwritten(); n != 0 {
+		t.Fatalf("%d receipts unwritten; want none", n)
+	}
+	waitFor(t, func() bool {
+		info, err := s.inbox.receipts.Info(ctx)
+		return err == nil && info.State.Msgs >= 2 && info.State.Bytes > 1<<20
+	})
+}
+
+// TestReceiptsUnwrittenSaid: receipts that could not be sent are counted
+// and said in the health report, not only logged.
+func TestReceiptsUnwrittenSaid(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openLogged(ctx, t)
+	m := s.NewMonitor(nil, MonitorOptions{})
+	s.nc.Close()
+	s.inbox.writeReceipts([]Receipt{{RawSeq: 1}, {RawSeq: 2}})
+	if n := s.inbox.ReceiptsUnwritten(); n != 2 {
+		t.Errorf("%d receipts counted unwritten; want 2", n)
+	}
+	said := false
+	for _, r := range m.Health().Reasons {
+		said = said || r.Code == ReasonReceiptsUnwritten
+	}
+	if !said {
+		t.Errorf("health reasons %+v; want %s", m.Health().Reasons, ReasonReceiptsUnwritten)
 	}
 }

@@ -272,7 +272,11 @@ func retrying[T any](ctx context.Context, create func(context.Context) (T, error
 		if err == nil || ctx.Err() != nil {
 			return v, err
 		}
-		time.Sleep(250 * time.Millisecond)
+		select {
+		case <-time.After(250 * time.Millisecond):
+		case <-ctx.Done():
+			return v, err
+		}
 	}
 	return v, err
 }

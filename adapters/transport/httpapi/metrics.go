@@ -79,17 +79,22 @@ func (c *gapCollector) Collect(ch chan<- prometheus.Metric) {
 // label per sender could grow without bound; they are in GET /v1/channels.
 func RegisterInboxMetrics(r prometheus.Registerer, x *engine.ReceiptIndex) error {
 	return r.Register(&inboxCollector{x: x,
-		answers: prometheus.NewDesc("stafet_inbound_messages_total", "Inbound messages answered, by channel and answer (AA, AE, AR), from the receipts; the same on every instance.", []string{"channel", "answer"}, nil),
-		last:    prometheus.NewDesc("stafet_inbound_last_message_timestamp_seconds", "When each channel's last inbound message came, in Unix seconds.", []string{"channel"}, nil),
+		answers:   prometheus.NewDesc("stafet_inbound_messages_total", "Inbound messages answered, by channel and answer (AA, AE, AR), from the receipts; the same on every instance.", []string{"channel", "answer"}, nil),
+		last:      prometheus.NewDesc("stafet_inbound_last_message_timestamp_seconds", "When each channel's last inbound message came, in Unix seconds.", []string{"channel"}, nil),
+		unwritten: prometheus.NewDesc("stafet_receipts_unwritten_total", "Receipts of inbound messages this instance could not write; the message browser lacks them until the next start.", nil, nil),
 	})
 }
 
 type inboxCollector struct {
-	x             *engine.ReceiptIndex
-	answers, last *prometheus.Desc
+	x                        *engine.ReceiptIndex
+	answers, last, unwritten *prometheus.Desc
 }
 
-func (c *inboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.answers; ch <- c.last }
+func (c *inboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.answers
+	ch <- c.last
+	ch <- c.unwritten
+}
 
 func (c *inboxCollector) Collect(ch chan<- prometheus.Metric) {
 	answers := map[[2]string]int{}
@@ -108,4 +113,5 @@ func (c *inboxCollector) Collect(ch chan<- prometheus.Metric) {
 	for channel, t := range last {
 		ch <- prometheus.MustNewConstMetric(c.last, prometheus.GaugeValue, float64(t.UnixNano())/1e9, channel)
 	}
+	ch <- prometheus.MustNewConstMetric(c.unwritten, prometheus.CounterValue, float64(c.x.Unwritten()))
 }

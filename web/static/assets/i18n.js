@@ -57,6 +57,7 @@ const da = {
   'reason.reactor-stalled': 'advarsler og afledte tilbud sendes ikke',
   'reason.intake-stopped-no-room': 'disken er fuld: indgående beskeder afvises, afsenderne bedes sende igen',
   'reason.index-writes-pending': 'dublet-indekset mangler skrivninger, der prøves igen; en genudsendt besked kan blive registreret to gange',
+  'reason.receipts-unwritten': 'kvitteringer for indgående beskeder kunne ikke skrives; beskedoversigten mangler dem til næste genstart',
   'kind.integrity': 'Ulæselig hændelse',
 
   'loading': 'Henter …',
@@ -435,6 +436,7 @@ const en = {
   'reason.reactor-stalled': 'alerts and implied offers are not going out',
   'reason.intake-stopped-no-room': 'the disk is full: inbound messages are refused and their senders asked to resend',
   'reason.index-writes-pending': 'duplicate-index writes are being retried; a resent message could be recorded twice',
+  'reason.receipts-unwritten': 'receipts of inbound messages could not be written; the message browser lacks them until the next restart',
   'kind.integrity': 'Unreadable event',
 
   'loading': 'Loading …',
